@@ -1,0 +1,251 @@
+"""Values the whole library passes around: invoice events, findings, input errors, reports.
+
+Everything here is an immutable attrs value. Strings become typed values only in the readers
+(``billing_rules.readers``); an :class:`Event` is therefore always well-formed, and rules never
+re-parse anything. Values derived from the act's date (age, quarter, civil week) are computed once
+when the event is built, because dozens of rules read them for every invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+
+class Severity(enum.Enum):
+    """How serious a finding is (SPEC §2); the order matters for ``--fail-on``."""
+
+    OPPORTUNITY = "opportunity"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more serious: ``--fail-on warning`` fails on warnings and errors."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.OPPORTUNITY: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+class MtStatus(enum.Enum):
+    """The patient's declared médecin traitant before the act, seen from the billing practitioner."""
+
+    SELF = "self"
+    OTHER = "other"
+    NONE = "none"
+    UNKNOWN = "unknown"
+
+
+class Place(enum.Enum):
+    """Where the act took place; an EHPAD counts as the patient's home for home-visit codes."""
+
+    CABINET = "cabinet"
+    DOMICILE = "domicile"
+    EHPAD = "ehpad"
+    TELE = "tele"
+
+
+class Sector(enum.Enum):
+    """The practitioner's convention sector (OPTAM is sector 2 with controlled fees)."""
+
+    ONE = "1"
+    TWO = "2"
+    OPTAM = "optam"
+
+
+class Status(enum.Enum):
+    """A cancelled invoice stays in the data but counts for nothing."""
+
+    BILLED = "billed"
+    CANCELLED = "cancelled"
+
+
+def age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Whole years on ``day``: 80 on the 80th birthday; a 29 February birthday turns on 1 March.
+
+    Comparing (month, day) tuples gives exactly that: in a common year (2, 29) is after (2, 28)
+    and before (3, 1), so the birthday is reached on 1 March.
+    """
+    years = day.year - birth_date.year
+    if (day.month, day.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+def quarter_of(day: dt.date) -> tuple[int, int]:
+    """Calendar quarter key: (year, 1..4)."""
+    return (day.year, (day.month - 1) // 3 + 1)
+
+
+def civil_week_of(day: dt.date) -> tuple[int, int]:
+    """Civil week key, Monday to Sunday: the ISO-8601 (year, week), which never splits a week."""
+    iso = day.isocalendar()
+    return (iso[0], iso[1])
+
+
+_END_OF_DAY = dt.time(23, 59, 59)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Event:
+    """One invoice (feuille de soins) as the engine sees it.
+
+    Built by readers through :meth:`create`, which derives the date-dependent values once. The
+    ``seq`` field is the invoice's rank in the input (file order across files); with ``date`` and
+    ``time`` it fixes the processing order of SPEC §1.
+    """
+
+    invoice_id: str
+    date: dt.date
+    time: dt.time | None = None
+    practitioner_id: str
+    specialty: str = "MG"
+    sector: Sector = Sector.ONE
+    patient_id: str
+    birth_date: dt.date
+    ald: bool = False
+    palliative: bool = False
+    neurodegenerative: bool = False
+    mt_status: MtStatus = MtStatus.UNKNOWN
+    declares_mt: bool = False
+    place: Place = Place.CABINET
+    homebound: bool = False
+    codes: tuple[str, ...]
+    amount: Decimal | None = None
+    regulated: bool = False
+    referral_at: dt.datetime | None = None
+    status: Status = Status.BILLED
+    extra: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
+    line: int | None = None
+    file: str | None = None
+    seq: int = 0
+    # Derived once (see the module docstring); never passed by callers.
+    age: int = attrs.field(init=False)
+    quarter: tuple[int, int] = attrs.field(init=False)
+    week: tuple[int, int] = attrs.field(init=False)
+    act_time: dt.datetime = attrs.field(init=False)
+    code_set: frozenset[str] = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        setter = object.__setattr__
+        setter(self, "age", age_on(self.birth_date, self.date))
+        setter(self, "quarter", quarter_of(self.date))
+        setter(self, "week", civil_week_of(self.date))
+        # Without a time, the act is taken at the end of its day: the 48 h of SNP-48H then err on
+        # the side of the practitioner only when the time is really unknown (SPEC §5).
+        setter(self, "act_time", dt.datetime.combine(self.date, self.time or _END_OF_DAY))
+        setter(self, "code_set", frozenset(self.codes))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity of an invoice: unique per practitioner (SPEC §1)."""
+        return (self.practitioner_id, self.invoice_id)
+
+    @property
+    def cancelled(self) -> bool:
+        """A cancelled invoice is read and counted in ``summary.events``, nothing else."""
+        return self.status is Status.CANCELLED
+
+    @property
+    def sort_key(self) -> tuple[dt.date, int, dt.time, int]:
+        """SPEC §1 order: date, then timed invoices by time, then untimed ones, then input order."""
+        if self.time is None:
+            return (self.date, 1, dt.time.min, self.seq)
+        return (self.date, 0, self.time, self.seq)
+
+    def with_codes(self, codes: tuple[str, ...]) -> Event:
+        """The same invoice coded differently: how an opportunity's suggestion is checked."""
+        return attrs.evolve(self, codes=codes)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Finding:
+    """One thing a rule says about one invoice (SPEC §2 ``findings[]``)."""
+
+    rule: str
+    severity: Severity
+    message: str
+    invoice_id: str
+    practitioner_id: str
+    patient_id: str
+    date: dt.date
+    line: int | None = None
+    file: str | None = None
+    amount: Decimal | None = None
+    suggestion: str | None = None
+    source: str = "builtin"
+    seq: int = 0
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        """Event order, then rule code (SPEC §2)."""
+        return (self.seq, self.rule)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class InputError:
+    """A bad field of one input row: located so that billing staff can fix the export."""
+
+    line: int | None
+    field: str
+    message: str
+    file: str | None = None
+    invoice_id: str | None = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Summary:
+    """Totals of a report (SPEC §2 ``summary``)."""
+
+    events: int
+    errors: int
+    warnings: int
+    opportunities: int
+    input_errors: int
+    amount_at_risk: Decimal
+    missed_revenue: Decimal
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Report:
+    """Everything one check produced, in SPEC order; reporters only format it."""
+
+    events: int
+    findings: tuple[Finding, ...]
+    input_errors: tuple[InputError, ...]
+    files: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> Summary:
+        """Counts and euro sums; warnings are never summed (SPEC §2)."""
+        counts = dict.fromkeys(Severity, 0)
+        at_risk = Decimal("0")
+        missed = Decimal("0")
+        for finding in self.findings:
+            counts[finding.severity] += 1
+            if finding.amount is None:
+                continue
+            if finding.severity is Severity.ERROR:
+                at_risk += finding.amount
+            elif finding.severity is Severity.OPPORTUNITY:
+                missed += finding.amount
+        return Summary(
+            events=self.events,
+            errors=counts[Severity.ERROR],
+            warnings=counts[Severity.WARNING],
+            opportunities=counts[Severity.OPPORTUNITY],
+            input_errors=len(self.input_errors),
+            amount_at_risk=at_risk,
+            missed_revenue=missed,
+        )
+
+    @property
+    def multiple_files(self) -> bool:
+        """With several input files, findings and input errors carry ``file`` (SPEC §2)."""
+        return len(self.files) > 1
