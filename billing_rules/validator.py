@@ -1,16 +1,27 @@
 """The embedding API: build a validator once, then check files, event streams or single invoices.
 
-(Contract stub: bodies are being written; signatures are fixed.)
+Building is the expensive part (plugins, parsing and compiling the rule files); checking an invoice
+then costs a few dictionary look-ups and closure calls. Practice software keeps one validator for
+the life of the process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import io
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
-from billing_rules.model import Event, Finding, Report, Severity
+from billing_rules.engine import Engine, Session
+from billing_rules.errors import BillingRulesError, RuleFileError
+from billing_rules.model import Event, Finding, InputError, Report, Severity
+from billing_rules.ordering import OutOfOrder, by_day, fully_sorted
+from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
 
 
 @attrs.frozen(kw_only=True)
@@ -22,38 +33,262 @@ class RuleInfo:
     source: str
     summary: str
     doc: str = ""
+    citation: str = ""
     valid_from: str | None = None
     valid_until: str | None = None
     origin: str | None = None
     text: str = ""
+    examples: tuple[Any, ...] = ()
+
+
+class InvalidInvoice(BillingRulesError):
+    """An invoice handed to the API has unreadable values; ``errors`` says which fields."""
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        self.errors = tuple(errors)
+        fields = ", ".join(f"{error.field} ({error.message})" for error in errors)
+        super().__init__(f"facture illisible : {fields}")
 
 
 class Validator:
-    """Compiled rules, tariffs and readers, built once per process and reused for every check."""
+    """Compiled rules, tariffs, readers and reporters, built once and reused for every check."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        readers: Mapping[str, Any] | None = None,
+        reporters: Mapping[str, Any] | None = None,
+        manager: Any = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.engine = Engine(ruleset)
+        self.manager = manager
+        self._readers = dict(readers) if readers is not None else _builtin_readers()
+        self._reporters = dict(reporters) if reporters is not None else {}
+        self._adjusters = _adjusters(manager)
+        self._live: Session | None = None
 
     @classmethod
     def build(
         cls,
         *,
         rule_files: Sequence[str | Path] = (),
-        entry_points: bool = True,
+        entry_points: bool | Sequence[str] = True,
+        plugins: Iterable[Any] = (),
+        builtin: bool = True,
     ) -> Validator:
-        """Builtin rules + installed plugins + extra rule files; raises BillingRulesError subclasses."""
-        raise NotImplementedError
+        """Built-in rules, installed plugins (or the ``entry_points`` named), ``plugins`` objects
+        and extra rule files. Raises a :class:`BillingRulesError` naming what is wrong."""
+        from billing_rules.plugins import collect, make_plugin_manager
+
+        manager = make_plugin_manager(entry_points=entry_points, extra=plugins, builtin=builtin)
+        texts = [_rule_text(source, item) for source, item in collect(manager, "register_rule_sets")]
+        texts += [RuleText.from_path(path, source=Path(path).name) for path in rule_files]
+        python_rules = [_stamped(source, rule) for source, rule in collect(manager, "register_rules")]
+        tariffs = [_stamped(source, tariff, "origin") for source, tariff in collect(manager, "register_tariffs")]
+        functions = [
+            _stamped(source, function, "origin") for source, function in collect(manager, "register_functions")
+        ]
+        ruleset = build_ruleset(texts, python_rules=python_rules, tariffs=tariffs, functions=functions)
+        readers = {reader.name: reader for _, reader in collect(manager, "register_readers")}
+        reporters = {reporter.name: reporter for _, reporter in collect(manager, "register_reporters")}
+        return cls(ruleset, readers=readers, reporters=reporters, manager=manager)
+
+    # --- introspection -------------------------------------------------------------------------
 
     @property
     def rules(self) -> tuple[RuleInfo, ...]:
         """Every loaded rule, sorted by code."""
-        raise NotImplementedError
+        return tuple(sorted((_info(rule) for rule in self.ruleset.rules), key=lambda info: info.code))
 
-    def check_paths(self, paths: Sequence[str], *, input_format: str | None = None) -> Report:
-        """Check files (``-`` is stdin) as one stream of events, SPEC order."""
-        raise NotImplementedError
+    @property
+    def readers(self) -> Mapping[str, Any]:
+        """Input formats by name (built-in and plugins')."""
+        return self._readers
 
-    def check_events(self, events: Iterable[Event]) -> Report:
-        """Check already-built events (any order; they are sorted as SPEC §1 says)."""
-        raise NotImplementedError
+    @property
+    def reporters(self) -> Mapping[str, Any]:
+        """Report formats by name (built-in and plugins')."""
+        return self._reporters
 
-    def check_one(self, event: Event) -> list[Finding]:
+    # --- checking files and streams ------------------------------------------------------------
+
+    def check_paths(
+        self,
+        paths: Sequence[str],
+        *,
+        input_format: str | None = None,
+        history: Iterable[Event] = (),
+        stdin: Any = None,
+    ) -> Report:
+        """Check files (``-`` is standard input) as one stream of events in SPEC order.
+
+        ``history`` (e.g. the ledger's invoices) counts before any invoice of the input and is never
+        reported on; an invoice present in both is taken from the input (SPEC §1).
+        """
+        from billing_rules.readers import InputStream
+
+        sources = list(paths)
+        spooled = None
+        if "-" in sources:
+            # Standard input can be read once only; spool it so an unsorted input can be re-read.
+            spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+            shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
+        history = list(history) if not isinstance(history, list) else history
+
+        def stream() -> InputStream:
+            if spooled is not None:
+                spooled.seek(0)
+            return InputStream(sources, input_format=input_format, readers=self._readers, stdin=spooled)
+
+        try:
+            return self._check_stream(stream(), history, streaming=True)
+        except OutOfOrder:
+            return self._check_stream(stream(), history, streaming=False)
+        finally:
+            if spooled is not None:
+                spooled.close()
+
+    def check_events(self, events: Iterable[Event], *, history: Iterable[Event] = ()) -> Report:
+        """Check already-built events (in any order: they are sorted as SPEC §1 says)."""
+        items = list(events)
+        return self._run(items, [], len(items), list(history), files=())
+
+    def _check_stream(self, stream: Any, history: list[Event], *, streaming: bool) -> Report:
+        errors: list[InputError] = []
+
+        def events() -> Iterable[Event]:
+            for item in stream:
+                if isinstance(item, Event):
+                    yield item
+                else:
+                    errors.append(item)
+
+        ordered = by_day(events()) if streaming else fully_sorted(events())
+        report = self._run(ordered, errors, None, history, files=tuple(stream.sources))
+        return attrs.evolve(report, events=stream.events, input_errors=tuple(errors))
+
+    def _run(
+        self, events: Iterable[Event], errors: list[InputError], count: int | None, history: list[Event], files: tuple[str, ...]
+    ) -> Report:
+        session = self.engine.session()
+        if history:
+            self._load_history(session, history, events_keys=None)
+        findings: list[Finding] = []
+        for event in events:
+            found = session.process(event)
+            if found:
+                findings.extend(self._adjust(found, event))
+        findings.sort(key=lambda finding: finding.sort_key)
+        return Report(events=count or 0, findings=tuple(findings), input_errors=tuple(errors), files=files)
+
+    def _load_history(self, session: Session, history: list[Event], events_keys: set[Any] | None) -> None:
+        for event in sorted(history, key=lambda item: item.sort_key):
+            session.record(event)
+
+    def _adjust(self, findings: list[Finding], event: Event) -> list[Finding]:
+        for adjust in self._adjusters:
+            changed = adjust(findings=findings, event=event)
+            if changed is not None:
+                findings = list(changed)
+        return findings
+
+    # --- one invoice at a time -----------------------------------------------------------------
+
+    def session(self) -> Session:
+        """A fresh in-memory history, for software that manages its own (see also the ledger)."""
+        return self.engine.session()
+
+    def check_one(self, event: Event | Mapping[str, Any]) -> list[Finding]:
         """Findings of one invoice against the history this validator holds, without recording it."""
-        raise NotImplementedError
+        event = self.invoice(event) if not isinstance(event, Event) else event
+        return self._adjust(self._live_session().check(event), event)
+
+    def record(self, event: Event | Mapping[str, Any]) -> None:
+        """Add an invoice to the history this validator holds."""
+        event = self.invoice(event) if not isinstance(event, Event) else event
+        self._live_session().record(event)
+
+    def _live_session(self) -> Session:
+        if self._live is None:
+            self._live = self.engine.session()
+        return self._live
+
+    @staticmethod
+    def invoice(values: Mapping[str, Any], *, seq: int = 0) -> Event:
+        """An :class:`Event` from SPEC §1 column values (strings or native); raises
+        :class:`InvalidInvoice` listing every bad field."""
+        from billing_rules.readers import RawRow, event_from_row
+
+        result = event_from_row(RawRow(line=None, values=dict(values), file=None), seq)
+        if isinstance(result, Event):
+            return result
+        raise InvalidInvoice(result)
+
+    def render(self, report: Report, fmt: str, stream: Any = None, *, color: bool = False) -> str | None:
+        """Format ``report`` with a registered reporter; returns the text when no stream is given."""
+        reporter = self._reporters.get(fmt)
+        if reporter is None:
+            raise BillingRulesError(f"format de rapport inconnu « {fmt} »")
+        if stream is not None:
+            reporter.render(report, stream, color=color)
+            return None
+        buffer = io.StringIO()
+        reporter.render(report, buffer, color=color)
+        return buffer.getvalue()
+
+
+def _rule_text(source: str, item: Any) -> RuleText:
+    if isinstance(item, Mapping):
+        return RuleText(text=str(item["text"]), path=str(item.get("name", f"<{source}>")), source=source)
+    if isinstance(item, RuleText):
+        return attrs.evolve(item, source=source)
+    try:
+        text = item.read_text(encoding="utf-8")
+    except (OSError, AttributeError) as exc:
+        raise RuleFileError(f"fichier de règles illisible ({source}) : {exc}", path=str(item)) from None
+    return RuleText(text=text, path=str(item), source=source)
+
+
+def _stamped(source: str, item: Any, field: str = "source") -> Any:
+    """The item with its plugin's name, whatever the plugin wrote there (attribution is the host's)."""
+    if attrs.has(type(item)) and field in attrs.fields_dict(type(item)):
+        return attrs.evolve(item, **{field: source})
+    try:
+        setattr(item, field, source)
+    except AttributeError:
+        pass
+    return item
+
+
+def _info(rule: Any) -> RuleInfo:
+    valid_from = getattr(rule, "valid_from", None)
+    valid_until = getattr(rule, "valid_until", None)
+    return RuleInfo(
+        code=rule.code,
+        severity=rule.severity,
+        source=rule.source,
+        summary=getattr(rule, "summary", "") or (rule.__doc__ or "").strip().splitlines()[0:1][0]
+        if getattr(rule, "summary", "") or rule.__doc__
+        else "",
+        doc=getattr(rule, "doc", "") or "",
+        citation=getattr(rule, "citation", "") or "",
+        valid_from=valid_from.isoformat() if valid_from else None,
+        valid_until=valid_until.isoformat() if valid_until else None,
+        origin=getattr(rule, "origin", None),
+        text=getattr(rule, "text", "") or "",
+        examples=tuple(getattr(rule, "examples", ()) or ()),
+    )
+
+
+def _builtin_readers() -> dict[str, Any]:
+    from billing_rules.readers import BUILTIN_READERS
+
+    return dict(BUILTIN_READERS)
+
+
+def _adjusters(manager: Any) -> list[Any]:
+    if manager is None:
+        return []
+    return [impl.function for impl in reversed(manager.hook.adjust_findings.get_hookimpls())]

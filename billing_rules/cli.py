@@ -1,0 +1,462 @@
+"""The ``billing-rules`` command: a thin click layer over :class:`billing_rules.validator.Validator`.
+
+Design choices that users and scripts rely on:
+
+- stdout carries only the report; every message goes to stderr, so ``check --format json > out.json``
+  always yields valid JSON or nothing.
+- Exit codes are SPEC §4 (:data:`EXIT_OK`, :data:`EXIT_FINDINGS`, :data:`EXIT_ERROR`). A library error
+  (:class:`~billing_rules.errors.BillingRulesError`) becomes one French line on stderr and exit 2; so
+  does an unexpected crash, because exit 1 would tell a script "findings" when nothing was checked.
+- Startup time matters (people run it from scripts, once per file): this module imports only click and
+  the tiny ``errors`` module. The validator, readers, DSL and reporters are imported inside the command
+  functions, so ``billing-rules --help`` never loads lark or the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import difflib
+import errno
+import io
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+import click
+
+from billing_rules.errors import BillingRulesError, ReadError
+
+if TYPE_CHECKING:
+    from billing_rules.model import Report
+    from billing_rules.validator import RuleInfo, Validator
+
+EXIT_OK = 0
+"""Nothing at or above ``--fail-on`` and no input error (or ``--fail-on never``)."""
+
+EXIT_FINDINGS = 1
+"""Findings at or above ``--fail-on``, or input errors."""
+
+EXIT_ERROR = 2
+"""Nothing could be checked: usage error, unreadable file, invalid rule file, broken plugin."""
+
+REPORT_FORMATS = ("text", "json")
+"""Names of the built-in reporters (kept here, not imported, to keep ``--help`` fast; a test checks
+they match :data:`billing_rules.reporters.BUILTIN_REPORTERS`)."""
+
+INPUT_FORMATS = ("csv", "json", "jsonl")
+"""Values of ``--input-format`` (SPEC §3)."""
+
+FAIL_ON_CHOICES = ("error", "warning", "opportunity", "never")
+"""Values of ``--fail-on``: a severity (that one and anything more serious fails), or ``never``."""
+
+STDIN = "-"
+
+_PROG = "billing-rules"
+_HELP_TEXT = "Affiche cette aide et quitte."
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --------------------------------------------------------------------------------------------------
+# click plumbing: French help option on every command
+
+
+class _Command(click.Command):
+    """A click command whose ``--help`` option is described in French, like the rest of the help."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        """Click's help option, with our wording."""
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = _HELP_TEXT
+        return option
+
+
+class _Group(_Command, click.Group):
+    """A click group whose commands and subgroups get the French help option too."""
+
+    command_class = _Command
+    group_class = type  # subgroups are built with this same class
+
+
+def _debug_option(function: F) -> F:
+    """``--debug``: show the Python traceback behind an error (for bug reports, not for users)."""
+    return click.option(
+        "--debug",
+        is_flag=True,
+        help="En cas d'erreur, affiche aussi la trace Python (pour signaler un bogue).",
+    )(function)
+
+
+def _rules_option(function: F) -> F:
+    """``--rules FILE`` (repeatable): extra DSL rule files, on top of the built-in and plugin rules."""
+    return click.option(
+        "--rules",
+        "rule_files",
+        multiple=True,
+        metavar="FICHIER",
+        help="Fichier de règles supplémentaire (DSL), en plus des règles intégrées et des extensions. "
+        "Répétable.",
+    )(function)
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors: one French line on stderr, exit 2
+
+
+def _say(message: str) -> None:
+    """A message for the user, on stderr (stdout is reserved for reports)."""
+    click.echo(f"{_PROG} : {message}", err=True)
+
+
+_OS_ERROR_TEXTS = {
+    errno.ENOENT: "fichier introuvable",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "accès refusé",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+}
+
+
+def _describe(exc: BaseException) -> str:
+    """The French message for an error that stops a command."""
+    if isinstance(exc, BillingRulesError):
+        return f"erreur : {exc}"
+    if isinstance(exc, OSError):
+        reason = _OS_ERROR_TEXTS.get(exc.errno or 0, exc.strerror or str(exc))
+        if exc.filename is not None:
+            return f"erreur : impossible de lire « {exc.filename} » : {reason}"
+        return f"erreur : {reason}"
+    if isinstance(exc, UnicodeError):
+        return (
+            "erreur : texte illisible (encodage inattendu) ; enregistrez le fichier en UTF-8 "
+            "ou en Windows-1252"
+        )
+    return (
+        f"erreur interne ({type(exc).__name__}) : {exc}. Relancez avec --debug et signalez le "
+        "problème avec la trace affichée."
+    )
+
+
+@contextlib.contextmanager
+def _stop_on_error(debug: bool) -> Iterator[None]:
+    """Turn any error inside the block into a French message and exit 2 (SPEC §4).
+
+    Click's own exits and usage errors pass through untouched (they already exit 2 for usage). An
+    unexpected exception also exits 2, never 1: a crash must not look like "findings" to a script.
+    """
+    try:
+        yield
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+            raise  # reader closed the pipe (``| head``): click exits quietly
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        _say(_describe(exc))
+        raise click.exceptions.Exit(EXIT_ERROR) from exc
+
+
+def _require_files(paths: Sequence[str]) -> None:
+    """Fail early, in French, on a missing file or a directory, before building any rule.
+
+    The readers check too; doing it here gives the same message whatever reader is installed, and
+    avoids compiling every rule only to find a typo in a file name.
+    """
+    for name in paths:
+        if name == STDIN:
+            continue
+        path = Path(name)
+        if not path.exists():
+            raise ReadError(f"fichier introuvable : « {name} »")
+        if path.is_dir():
+            raise ReadError(f"« {name} » est un dossier, pas un fichier")
+
+
+# --------------------------------------------------------------------------------------------------
+# Output
+
+
+def use_color(stream: TextIO) -> bool:
+    """Whether to colour the text report written to ``stream``.
+
+    Only for a terminal, never when ``NO_COLOR`` is set to anything non-empty (no-color.org). On
+    Windows, only in terminals known to understand ANSI codes (Windows Terminal sets ``WT_SESSION``;
+    others set ``TERM``): the classic console would print the escape codes as garbage.
+    """
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return False
+    if sys.platform == "win32":
+        return bool(os.environ.get("WT_SESSION") or os.environ.get("TERM"))
+    return True
+
+
+@contextlib.contextmanager
+def _report_stream() -> Iterator[TextIO]:
+    """stdout, made UTF-8 (SPEC §2) when it is not already.
+
+    On Windows, a redirected stdout uses the ANSI code page (cp1252), which cannot encode every
+    character of a message and would not be the UTF-8 other programs expect. A terminal is left as
+    is: Python already writes Unicode to the Windows console.
+    """
+    stdout = sys.stdout
+    encoding = (getattr(stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    buffer = getattr(stdout, "buffer", None)
+    if encoding == "utf8" or buffer is None or stdout.isatty():
+        yield stdout
+        stdout.flush()
+        return
+    stdout.flush()
+    wrapper = io.TextIOWrapper(buffer, encoding="utf-8", write_through=True)
+    try:
+        yield wrapper
+    finally:
+        wrapper.flush()
+        wrapper.detach()  # leave sys.stdout's buffer open
+
+
+def exit_code(report: Report, fail_on: str) -> int:
+    """SPEC §4 exit code of ``check`` for a report and a ``--fail-on`` value.
+
+    ``never`` is 0 whatever was found, input errors included; otherwise input errors always fail
+    (unchecked rows may hide anything), and so does any finding at or above the threshold.
+    """
+    from billing_rules.model import Severity
+
+    if fail_on == "never":
+        return EXIT_OK
+    if report.input_errors:
+        return EXIT_FINDINGS
+    threshold = Severity(fail_on).rank
+    if any(finding.severity.rank >= threshold for finding in report.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _build_validator(rule_files: Sequence[str], *, entry_points: bool) -> Validator:
+    """Import and build the validator; the only place the CLI pays for the engine and the DSL."""
+    from billing_rules.validator import Validator
+
+    return Validator.build(rule_files=list(rule_files), entry_points=entry_points)
+
+
+# --------------------------------------------------------------------------------------------------
+# Commands
+
+
+@click.group(name=_PROG, cls=_Group)
+@click.version_option(
+    package_name="billing-rules",
+    message="%(prog)s %(version)s",
+    help="Affiche la version et quitte.",
+)
+def main() -> None:
+    """Contrôle la facturation des médecins généralistes (NGAP) avant l'Assurance Maladie.
+
+    Exemple : billing-rules check factures-du-jour.csv
+    """
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FICHIER...")
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(REPORT_FORMATS),
+    default="text",
+    show_default=True,
+    help="Format du rapport : text (lisible, en français) ou json (pour les programmes).",
+)
+@_rules_option
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES),
+    default="error",
+    show_default=True,
+    help="Gravité la plus basse qui donne le code de sortie 1 ; never : toujours 0.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    default=None,
+    help="Format des fichiers d'entrée, au lieu de le déduire de l'extension.",
+)
+@_debug_option
+def check(
+    files: tuple[str, ...],
+    report_format: str,
+    rule_files: tuple[str, ...],
+    fail_on: str,
+    input_format: str | None,
+    debug: bool,
+) -> None:
+    """Contrôle des fichiers de facturation et affiche le rapport.
+
+    FICHIER peut être « - » (entrée standard). Plusieurs fichiers sont lus comme une seule suite de
+    factures. Code de sortie : 0 si rien n'atteint
+    --fail-on et aucune ligne n'est illisible, 1 sinon, 2 si rien n'a pu être contrôlé.
+    """
+    with _stop_on_error(debug):
+        _require_files(files + rule_files)
+        validator = _build_validator(rule_files, entry_points=True)
+        report = validator.check_paths(list(files), input_format=input_format)
+        from billing_rules.reporters import get_reporter
+
+        reporter = get_reporter(report_format)
+        with _report_stream() as stream:
+            reporter.render(report, stream, color=report_format == "text" and use_color(stream))
+    raise click.exceptions.Exit(exit_code(report, fail_on))
+
+
+@main.group()
+def rules() -> None:
+    """Consulter et vérifier les règles.
+
+    Règles intégrées (NGAP), règles des extensions installées et fichiers de règles (DSL).
+    """
+
+
+_SEVERITY_WORDS = {"error": "erreur", "warning": "alerte", "opportunity": "opportunité"}
+
+
+def _first_line(text: str) -> str:
+    """The one-line summary of a possibly multi-line text."""
+    stripped = text.strip()
+    return stripped.splitlines()[0] if stripped else ""
+
+
+def _french_day(value: str) -> str:
+    """``2023-05-15`` → ``15/05/2023``; anything else is shown as written."""
+    try:
+        return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return value
+
+
+def _validity(info: RuleInfo) -> str:
+    """The rule's dates in words: the period in which it applies to acts."""
+    if info.valid_from and info.valid_until:
+        return f"du {_french_day(info.valid_from)} au {_french_day(info.valid_until)}"
+    if info.valid_from:
+        return f"à partir du {_french_day(info.valid_from)}"
+    if info.valid_until:
+        return f"jusqu'au {_french_day(info.valid_until)}"
+    return "sans limite de date"
+
+
+def _rule_to_json(info: RuleInfo) -> dict[str, Any]:
+    """``rules list --format json`` entry: stable English keys, like the check report."""
+    return {
+        "code": info.code,
+        "severity": info.severity.value,
+        "source": info.source,
+        "summary": _first_line(info.summary),
+        "valid_from": info.valid_from,
+        "valid_until": info.valid_until,
+    }
+
+
+@rules.command("list")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="text : tableau lisible ; json : pour les programmes.",
+)
+@_rules_option
+@_debug_option
+def rules_list(output_format: str, rule_files: tuple[str, ...], debug: bool) -> None:
+    """Liste les règles chargées.
+
+    Une ligne par règle : code, gravité, source et résumé.
+    """
+    with _stop_on_error(debug):
+        _require_files(rule_files)
+        infos = _build_validator(rule_files, entry_points=True).rules
+    if output_format == "json":
+        with _report_stream() as stream:
+            json.dump([_rule_to_json(info) for info in infos], stream, ensure_ascii=False, indent=2)
+            stream.write("\n")
+        return
+    if not infos:
+        click.echo("Aucune règle chargée.")
+        return
+    rows = [("CODE", "GRAVITÉ", "SOURCE", "RÉSUMÉ")] + [
+        (info.code, _SEVERITY_WORDS[info.severity.value], info.source, _first_line(info.summary))
+        for info in infos
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    with _report_stream() as stream:
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+            stream.write("  ".join([*cells, row[3]]).rstrip() + "\n")
+
+
+@rules.command("show")
+@click.argument("code")
+@_rules_option
+@_debug_option
+def rules_show(code: str, rule_files: tuple[str, ...], debug: bool) -> None:
+    """Affiche le détail d'une règle.
+
+    Gravité, source, période de validité, documentation (avec ses références) et texte DSL.
+    """
+    with _stop_on_error(debug):
+        _require_files(rule_files)
+        infos = _build_validator(rule_files, entry_points=True).rules
+    by_code = {info.code.upper(): info for info in infos}
+    info = by_code.get(code.strip().upper())
+    if info is None:
+        message = f"erreur : règle inconnue : « {code} »"
+        close = difflib.get_close_matches(code.strip().upper(), list(by_code), n=3)
+        if close:
+            message += f" (vouliez-vous dire : {', '.join(close)} ?)"
+        _say(message + " ; la liste complète : billing-rules rules list")
+        raise click.exceptions.Exit(EXIT_ERROR)
+    lines = [
+        info.code,
+        f"  Gravité  : {_SEVERITY_WORDS[info.severity.value]}",
+        f"  Source   : {info.source}",
+        f"  Validité : {_validity(info)}",
+    ]
+    if info.origin:
+        lines.append(f"  Origine  : {info.origin}")
+    if info.summary.strip():
+        lines += ["", "Résumé", info.summary.strip()]
+    if info.doc.strip():
+        lines += ["", "Documentation", info.doc.strip()]
+    lines += ["", "Texte de la règle"]
+    lines.append(info.text.rstrip() if info.text.strip() else "(règle écrite en Python : pas de texte DSL)")
+    with _report_stream() as stream:
+        stream.write("\n".join(lines) + "\n")
+
+
+@rules.command("check")
+@click.argument("files", nargs=-1, required=True, metavar="FICHIER...")
+@_debug_option
+def rules_check(files: tuple[str, ...], debug: bool) -> None:
+    """Vérifie des fichiers de règles (DSL) sans rien contrôler.
+
+    Code de sortie : 0 si les règles sont valides, 2 sinon (l'erreur est située :
+    fichier:ligne:colonne).
+    """
+    with _stop_on_error(debug):
+        _require_files(files)
+        # Plugins stay out: a broken plugin must not be blamed on the file being checked. The
+        # built-ins stay in, so a code that clashes with one of theirs is reported now.
+        with_files = _build_validator(files, entry_points=False)
+        baseline = _build_validator((), entry_points=False)
+    count = len(with_files.rules) - len(baseline.rules)
+    where = f"« {files[0]} »" if len(files) == 1 else f"{len(files)} fichiers"
+    noun = "règle" if count < 2 else "règles"
+    click.echo(f"règles valides : {count} {noun} dans {where}")

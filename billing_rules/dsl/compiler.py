@@ -1,0 +1,552 @@
+"""Syntax tree to executable rules: every name resolved and type-checked once, then plain closures.
+
+Compilation happens once per process; evaluating a rule is then a few Python calls per event. The
+closures are built from the tree's nodes only (``operator`` functions, attribute getters, the
+vocabulary's functions): no text of a rule file is ever handed to ``eval`` or ``exec``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import operator
+import string
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from billing_rules.dsl import ast
+from billing_rules.dsl.rules import CounterSpec, DslRule, FrequencySpec, SuggestionSpec
+from billing_rules.dsl.vocabulary import FIELDS, Environment, Function, Kind
+from billing_rules.errors import RuleCompileError
+from billing_rules.model import Event, Severity
+
+Getter = Callable[[Event], Any]
+Predicate = Callable[[Event], bool]
+
+CCAM_LENGTH = 7
+MESSAGE_PLACEHOLDERS = frozenset(
+    {"date", "age", "code", "codes", "first_date", "last_date", "count", "limit", "suggestion", "amount"}
+)
+_COMPARATORS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+_CALENDAR_PERIODS = {"day", "week", "quarter", "year"}
+_ROLLING_UNITS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
+_DURATION_UNITS = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks"}
+_SCOPE_ORDER = ("patient", "practitioner", "code")
+
+
+def is_ccam_code(code: str) -> bool:
+    """CCAM acts (four letters, three digits) are known codes without an NGAP rule (SPEC §5)."""
+    return len(code) == CCAM_LENGTH and code[:4].isalpha() and code[4:].isdigit()
+
+
+@attrs.frozen
+class Typed:
+    """A compiled expression: its getter, its kind and, for enum fields, the enum type."""
+
+    get: Getter
+    kind: Kind
+    enum_type: type | None = None
+    constant: Any = None
+    is_constant: bool = False
+
+
+class Compiler:
+    """Compiles the rules of one rule set against its codes, families, defines and functions."""
+
+    def __init__(
+        self,
+        *,
+        known_codes: frozenset[str],
+        families: dict[str, frozenset[str]],
+        functions: dict[str, Function],
+        environment: Environment,
+    ) -> None:
+        self.known_codes = known_codes
+        self.families = families
+        self.functions = functions
+        self.environment = environment
+        self.defines: dict[str, ast.Cond] = {}
+        self._expanding: list[str] = []
+        self._counter_ids: dict[tuple[Any, ...], CounterSpec] = {}
+        self._path = "<rules>"
+        self._text = ""
+
+    # --- entry points --------------------------------------------------------------------------
+
+    def use_file(self, rule_file: ast.RuleFile) -> None:
+        """Locate the errors that follow in ``rule_file``."""
+        self._path = rule_file.path
+        self._text = rule_file.text
+
+    def error(self, message: str, span: ast.Span | None) -> RuleCompileError:
+        """A compile error at ``span`` of the current file, with its line and a caret."""
+        line = span.line if span else None
+        column = span.column if span else None
+        lines = self._text.splitlines()
+        source_line = lines[line - 1] if line and 0 < line <= len(lines) else None
+        return RuleCompileError(message, path=self._path, line=line, column=column, source_line=source_line)
+
+    def add_define(self, decl: ast.DefineDecl) -> None:
+        """Register a named condition; its body is checked where it is first used."""
+        if decl.name in FIELDS or decl.name in self.functions:
+            raise self.error(f"« {decl.name} » est déjà un champ ou une fonction", decl.span)
+        self.defines[decl.name] = decl.cond
+
+    def compile_rule(self, decl: ast.RuleDecl, *, source: str, origin: str) -> DslRule:
+        """One ``rule ... end`` block to a :class:`DslRule`."""
+        try:
+            severity = Severity(decl.severity)
+        except ValueError:  # pragma: no cover - the grammar only admits the three words
+            raise self.error(f"gravité inconnue « {decl.severity} »", decl.span) from None
+        seen: dict[str, ast.Span] = {}
+        parts: dict[str, Any] = {"examples": []}
+        for kind, value, span in decl.clauses:
+            if kind == "example":
+                parts["examples"].append(value)
+                continue
+            if kind in seen:
+                raise self.error(f"clause « {_CLAUSE_WORDS[kind]} » répétée dans la règle {decl.code}", span)
+            seen[kind] = span
+            parts[kind] = (value, span)
+
+        triggers = self._triggers(parts.get("on"))
+        condition = self.compile_cond(parts["when"][0]) if "when" in parts else None
+        frequency = self._frequency(parts["frequency"][0], triggers) if "frequency" in parts else None
+        suggestion = self._suggestion(parts["suggest"][0]) if "suggest" in parts else None
+        if suggestion is not None and severity is not Severity.OPPORTUNITY:
+            raise self.error("seule une règle « opportunity » peut suggérer un codage", parts["suggest"][1])
+        amount = None
+        if "amount" in parts:
+            typed = self.compile_expr(parts["amount"][0])
+            if typed.kind not in (Kind.MONEY, Kind.NUMBER, Kind.ANY):
+                raise self.error("le montant doit être une somme en euros", parts["amount"][1])
+            amount = typed.get
+        self._check_message(decl)
+        valid_from = parts["from"][0] if "from" in parts else None
+        valid_until = parts["until"][0] if "until" in parts else None
+        if valid_from and valid_until and valid_until < valid_from:
+            raise self.error("la fin de validité précède son début", parts["until"][1])
+        return DslRule(
+            code=decl.code,
+            severity=severity,
+            message=decl.message,
+            source=source,
+            citation=parts["source"][0] if "source" in parts else "",
+            doc=parts["doc"][0] if "doc" in parts else "",
+            origin=f"{origin}:{decl.span.line}",
+            text=decl.text,
+            triggers=triggers,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            condition=condition,
+            frequency=frequency,
+            suggestion=suggestion,
+            amount=amount,
+            environment=self.environment,
+            examples=tuple(parts["examples"]),
+        )
+
+    # --- clauses -------------------------------------------------------------------------------
+
+    def expand_codes(self, items: Iterable[ast.CodeItem]) -> frozenset[str]:
+        """Codes and families to a set of codes, each checked against the loaded rule sets."""
+        codes: set[str] = set()
+        for item in items:
+            if isinstance(item, ast.FamilyRef):
+                if item.name not in self.families:
+                    raise self.error(
+                        f"famille de codes inconnue « {item.name} »{_hint(item.name, self.families)}", item.span
+                    )
+                codes |= self.families[item.name]
+            else:
+                self.check_code(item.code, item.span)
+                codes.add(item.code)
+        return frozenset(codes)
+
+    def check_code(self, code: str, span: ast.Span | None) -> None:
+        """Unknown codes are compile errors: a typo in a rule must not silently never match."""
+        if code not in self.known_codes and not is_ccam_code(code):
+            raise self.error(f"code inconnu « {code} »{_hint(code, self.known_codes)}", span)
+
+    def _triggers(self, part: tuple[Any, ast.Span] | None) -> frozenset[str] | None:
+        if part is None or part[0] is None:
+            return None
+        return self.expand_codes(part[0])
+
+    def _frequency(self, node: ast.Frequency, triggers: frozenset[str] | None) -> FrequencySpec:
+        if node.limit != node.limit.to_integral_value() or node.limit < (1 if node.kind == "nth" else 0):
+            raise self.error(f"nombre invalide « {node.limit} » : un entier positif est attendu", node.span)
+        if len(set(node.scope)) != len(node.scope):
+            raise self.error("portée répétée", node.span)
+        if "code" in node.scope and triggers is None:
+            raise self.error("« per code » demande une clause « on » qui nomme les codes", node.span)
+        scope = tuple(part for part in _SCOPE_ORDER if part in node.scope)
+        window = node.window
+        period = None
+        span_amount = 0
+        if window.kind == "calendar":
+            if window.period not in _CALENDAR_PERIODS:
+                raise self.error(
+                    f"période « {window.period} » inconnue ; attendu : day, week, quarter ou year", window.span
+                )
+            period = window.period
+        elif window.kind == "rolling":
+            unit = (window.period or "").rstrip("s")
+            if unit not in _ROLLING_UNITS or window.amount is None:
+                raise self.error(
+                    f"durée « {window.period} » inconnue ; attendu : days, weeks, months ou years", window.span
+                )
+            if window.amount != window.amount.to_integral_value() or window.amount < 1:
+                raise self.error("la durée doit être un entier positif", window.span)
+            period = _ROLLING_UNITS[unit]
+            span_amount = int(window.amount)
+        counting = self.compile_cond(node.counting) if node.counting is not None else None
+        identity = (triggers, scope, window.kind, period, span_amount, _fingerprint(node.counting))
+        counter = self._counter_ids.get(identity)
+        if counter is None:
+            counter = CounterSpec(
+                id=len(self._counter_ids),
+                triggers=triggers,
+                counting=counting,
+                scope=scope,
+                window=window.kind,
+                period=period,
+                span=span_amount,
+            )
+            self._counter_ids[identity] = counter
+        return FrequencySpec(kind=node.kind, limit=int(node.limit), counter=counter)
+
+    def _suggestion(self, node: ast.Suggestion) -> SuggestionSpec:
+        if node.kind == "text":
+            return SuggestionSpec(kind="text", code=None, replaced=frozenset(), text=node.text)
+        assert node.code is not None
+        self.check_code(node.code, node.span)
+        replaced = self.expand_codes(node.replaced) if node.kind == "replace" else frozenset()
+        return SuggestionSpec(kind=node.kind, code=node.code, replaced=replaced, text=None)
+
+    def _check_message(self, decl: ast.RuleDecl) -> None:
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(decl.message) if name is not None]
+        except ValueError as exc:
+            raise self.error(f"message mal formé : {exc}", decl.span) from None
+        for name in fields:
+            if name not in MESSAGE_PLACEHOLDERS:
+                allowed = ", ".join(sorted(MESSAGE_PLACEHOLDERS))
+                raise self.error(f"variable « {{{name}}} » inconnue dans le message ; possibles : {allowed}", decl.span)
+
+    # --- conditions ----------------------------------------------------------------------------
+
+    def compile_cond(self, node: ast.Cond) -> Predicate:
+        """A condition to a predicate over events."""
+        if isinstance(node, ast.And):
+            parts = tuple(self.compile_cond(item) for item in node.operands)
+            return lambda event: all(part(event) for part in parts)
+        if isinstance(node, ast.Or):
+            parts = tuple(self.compile_cond(item) for item in node.operands)
+            return lambda event: any(part(event) for part in parts)
+        if isinstance(node, ast.Not):
+            inner = self.compile_cond(node.operand)
+            return lambda event: not inner(event)
+        if isinstance(node, ast.Billed):
+            codes = self.expand_codes(node.codes)
+            if len(codes) == 1:
+                (code,) = codes
+                return lambda event: code in event.code_set
+            return lambda event: not codes.isdisjoint(event.code_set)
+        if isinstance(node, ast.Truthy):
+            return self._truthy(node)
+        if isinstance(node, ast.Given):
+            typed = self.compile_expr(node.expr)
+            get = typed.get
+            if node.negated:
+                return lambda event: get(event) is None
+            return lambda event: get(event) is not None
+        if isinstance(node, ast.IsValue):
+            left = self.compile_expr(node.left)
+            right = self._value_for(left, node.right)
+            return self._equality(left, right, node.negated)
+        if isinstance(node, ast.InValues):
+            left = self.compile_expr(node.left)
+            options = [self._value_for(left, option) for option in node.options]
+            if all(option.is_constant for option in options):
+                values = frozenset(option.constant for option in options)
+                get = left.get
+                if node.negated:
+                    return lambda event: (value := get(event)) is not None and value not in values
+                return lambda event: get(event) in values
+            tests = [self._equality(left, option, False) for option in options]
+            if node.negated:
+                return lambda event: not any(test(event) for test in tests)
+            return lambda event: any(test(event) for test in tests)
+        if isinstance(node, ast.Compare):
+            return self._compare(node)
+        raise self.error("condition non reconnue", getattr(node, "span", None))  # pragma: no cover
+
+    def _truthy(self, node: ast.Truthy) -> Predicate:
+        expr = node.expr
+        if isinstance(expr, ast.Name) and expr.name in self.defines:
+            if expr.name in self._expanding:
+                raise self.error(f"définition récursive de « {expr.name} »", expr.span)
+            self._expanding.append(expr.name)
+            try:
+                return self.compile_cond(self.defines[expr.name])
+            finally:
+                self._expanding.pop()
+        typed = self.compile_expr(expr)
+        if typed.kind not in (Kind.BOOL, Kind.ANY):
+            raise self.error(
+                f"« {_describe(expr)} » n'est pas une condition (oui/non) ; comparez-le à une valeur", node.span
+            )
+        get = typed.get
+        return lambda event: bool(get(event))
+
+    def _value_for(self, left: Typed, node: ast.Expr) -> Typed:
+        """The right side of ``is``/``in``: a word of the left field's vocabulary where it has one."""
+        if left.kind is Kind.ENUM and left.enum_type is not None:
+            word = _word(node)
+            if word is None:
+                raise self.error("une valeur est attendue ici", getattr(node, "span", None))
+            for member in left.enum_type:
+                if member.value == word.lower():
+                    return _constant(member, Kind.ENUM)
+            allowed = ", ".join(member.value for member in left.enum_type)
+            raise self.error(f"valeur « {word} » inconnue ; possibles : {allowed}", getattr(node, "span", None))
+        if left.kind is Kind.TEXT:
+            word = _word(node)
+            if word is not None and not (isinstance(node, ast.Name) and node.name in FIELDS):
+                return _constant(word.upper() if isinstance(node, ast.CodeLit) else word, Kind.TEXT)
+        if left.kind is Kind.BOOL:
+            word = _word(node)
+            if word in ("true", "false", "oui", "non", "yes", "no"):
+                return _constant(word in ("true", "oui", "yes"), Kind.BOOL)
+        return self.compile_expr(node)
+
+    def _equality(self, left: Typed, right: Typed, negated: bool) -> Predicate:
+        get = left.get
+        if right.is_constant:
+            value = right.constant
+            if negated:
+                return lambda event: (current := get(event)) is not None and current != value
+            return lambda event: get(event) == value
+        other = right.get
+        if negated:
+            return lambda event: (a := get(event)) is not None and (b := other(event)) is not None and a != b
+        return lambda event: (a := get(event)) is not None and a == other(event)
+
+    def _compare(self, node: ast.Compare) -> Predicate:
+        left = self.compile_expr(node.left)
+        right = self.compile_expr(node.right)
+        _check_comparable(self, left, right, node)
+        op = _COMPARATORS[node.op]
+        get_left, get_right = left.get, right.get
+        if right.is_constant:
+            value = right.constant
+            return lambda event: (a := get_left(event)) is not None and op(a, value)
+        return lambda event: (a := get_left(event)) is not None and (b := get_right(event)) is not None and op(a, b)
+
+    # --- expressions ---------------------------------------------------------------------------
+
+    def compile_expr(self, node: ast.Expr) -> Typed:
+        """An expression to a typed getter."""
+        if isinstance(node, ast.NumberLit):
+            value = int(node.value) if node.value == node.value.to_integral_value() else node.value
+            return _constant(value, Kind.NUMBER)
+        if isinstance(node, ast.DateLit):
+            return _constant(node.value, Kind.DATE)
+        if isinstance(node, ast.StringLit):
+            return _constant(node.value, Kind.TEXT)
+        if isinstance(node, ast.CodeLit):
+            return _constant(node.code, Kind.CODE)
+        if isinstance(node, ast.DurationLit):
+            return _constant(self._duration(node), Kind.DURATION)
+        if isinstance(node, ast.Name):
+            return self._name(node)
+        if isinstance(node, ast.Call):
+            return self._call(node.name, node.args, node.span)
+        if isinstance(node, ast.BinOp):
+            return self._binop(node)
+        raise self.error("expression non reconnue", getattr(node, "span", None))  # pragma: no cover
+
+    def _duration(self, node: ast.DurationLit) -> Any:
+        unit = node.unit.rstrip("s")
+        if unit in ("month", "year"):
+            if node.amount != node.amount.to_integral_value():
+                raise self.error("un nombre entier de mois ou d'années est attendu", node.span)
+            return _Months(int(node.amount) * (12 if unit == "year" else 1))
+        if unit not in _DURATION_UNITS:
+            raise self.error(f"durée « {node.unit} » inconnue", node.span)
+        return dt.timedelta(**{_DURATION_UNITS[unit]: float(node.amount)})
+
+    def _name(self, node: ast.Name) -> Typed:
+        field = FIELDS.get(node.name)
+        if field is not None:
+            return Typed(operator.attrgetter(field.name), field.kind, field.enum_type)
+        if node.name in self.functions:
+            return self._call(node.name, (), node.span)
+        if node.name in self.defines:
+            predicate = self._truthy(ast.Truthy(node, node.span))
+            return Typed(predicate, Kind.BOOL)
+        if node.name == "patient_id":
+            raise self.error("l'identifiant patient ne peut pas être lu par une règle", node.span)
+        names = set(FIELDS) | set(self.functions) | set(self.defines)
+        raise self.error(f"champ inconnu « {node.name} »{_hint(node.name, names)}", node.span)
+
+    def _call(self, name: str, args: tuple[ast.Expr, ...], span: ast.Span) -> Typed:
+        function = self.functions.get(name)
+        if function is None:
+            raise self.error(f"fonction inconnue « {name} »{_hint(name, self.functions)}", span)
+        if len(args) > len(function.params) or (len(args) < len(function.params)):
+            raise self.error(
+                f"la fonction « {name} » attend {len(function.params)} argument(s), {len(args)} donné(s)", span
+            )
+        compiled: list[Any] = []
+        for param, arg in zip(function.params, args):
+            if param is Kind.CODE:
+                if not isinstance(arg, ast.CodeLit):
+                    raise self.error(f"la fonction « {name} » attend un code (ex. IMT)", getattr(arg, "span", span))
+                self.check_code(arg.code, arg.span)
+                compiled.append(_constant(arg.code, Kind.CODE))
+            elif param is Kind.TEXT and isinstance(arg, (ast.StringLit, ast.Name, ast.CodeLit)):
+                compiled.append(_constant(_word(arg) or "", Kind.TEXT))
+            else:
+                compiled.append(self.compile_expr(arg))
+        impl = function.impl
+        env = self.environment
+        if all(arg.is_constant for arg in compiled):
+            constants = tuple(arg.constant for arg in compiled)
+            return Typed(lambda event: impl(env, event, *constants), function.returns)
+        getters = tuple(arg.get for arg in compiled)
+        return Typed(lambda event: impl(env, event, *(get(event) for get in getters)), function.returns)
+
+    def _binop(self, node: ast.BinOp) -> Typed:
+        left = self.compile_expr(node.left)
+        right = self.compile_expr(node.right)
+        kinds = (left.kind, right.kind)
+        numeric = (Kind.NUMBER, Kind.MONEY, Kind.ANY)
+        if left.kind in (Kind.DATE, Kind.DATETIME) and right.kind is Kind.DURATION:
+            delta = right.constant
+            sign = 1 if node.op == "+" else -1
+            get = left.get
+            if isinstance(delta, _Months):
+                months = sign * delta.months
+                return Typed(lambda event: _shift_months(get(event), months), left.kind)
+            step = delta * sign
+            return Typed(lambda event: None if (value := get(event)) is None else value + step, left.kind)
+        if left.kind in numeric and right.kind in numeric:
+            op = operator.add if node.op == "+" else operator.sub
+            kind = Kind.MONEY if Kind.MONEY in kinds else Kind.NUMBER
+            get_left, get_right = left.get, right.get
+            return Typed(
+                lambda event: None
+                if (a := get_left(event)) is None or (b := get_right(event)) is None
+                else op(a, b),
+                kind,
+            )
+        raise self.error(
+            f"opération « {node.op} » impossible entre {left.kind.value} et {right.kind.value}", node.span
+        )
+
+
+@attrs.frozen
+class _Months:
+    """A duration in calendar months, added the calendar way (31 March + 1 month = 30 April)."""
+
+    months: int
+
+
+def _shift_months(value: Any, months: int) -> Any:
+    if value is None:
+        return None
+    total = value.year * 12 + (value.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    day = min(value.day, _days_in_month(year, month))
+    return value.replace(year=year, month=month, day=day)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return (following - dt.timedelta(days=1)).day
+
+
+def _constant(value: Any, kind: Kind) -> Typed:
+    return Typed(lambda event: value, kind, constant=value, is_constant=True)
+
+
+def _word(node: ast.Expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.name
+    if isinstance(node, ast.CodeLit):
+        return node.code
+    if isinstance(node, ast.StringLit):
+        return node.value
+    if isinstance(node, ast.NumberLit):
+        return str(node.value)
+    return None
+
+
+def _describe(node: ast.Expr) -> str:
+    word = _word(node)
+    return word if word is not None else type(node).__name__.lower()
+
+
+def _hint(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=3)
+    return f" ; vouliez-vous dire : {', '.join(close)} ?" if close else ""
+
+
+def _fingerprint(node: Any) -> Any:
+    """A hashable identity of a condition's tree, ignoring positions, to share equal counters."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Span):
+        return None
+    if attrs.has(type(node)):
+        return (type(node).__name__,) + tuple(
+            _fingerprint(getattr(node, field.name)) for field in attrs.fields(type(node)) if field.name != "span"
+        )
+    if isinstance(node, tuple):
+        return tuple(_fingerprint(item) for item in node)
+    return node
+
+
+_ORDERED = {Kind.NUMBER, Kind.MONEY, Kind.DATE, Kind.TIME, Kind.DATETIME, Kind.ANY}
+_COMPATIBLE = [{Kind.NUMBER, Kind.MONEY, Kind.ANY}, {Kind.DATE, Kind.ANY}, {Kind.DATETIME, Kind.ANY}]
+
+
+def _check_comparable(compiler: Compiler, left: Typed, right: Typed, node: ast.Compare) -> None:
+    if node.op in ("=", "!=") and left.kind is right.kind:
+        return
+    if left.kind in _ORDERED and right.kind in _ORDERED:
+        if left.kind is Kind.ANY or right.kind is Kind.ANY:
+            return
+        if any(left.kind in group and right.kind in group for group in _COMPATIBLE):
+            return
+        if left.kind is Kind.TIME and right.kind is Kind.TIME:
+            return
+    raise compiler.error(
+        f"comparaison impossible entre {left.kind.value} et {right.kind.value}", node.span
+    )
+
+
+_CLAUSE_WORDS = {
+    "source": "source",
+    "doc": "doc",
+    "from": "from",
+    "until": "until",
+    "on": "on",
+    "when": "when",
+    "frequency": "at most / the Nth",
+    "suggest": "suggest",
+    "amount": "amount",
+}

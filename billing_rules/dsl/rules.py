@@ -1,0 +1,204 @@
+"""Compiled DSL rules: what the compiler produces and the engine runs.
+
+A :class:`DslRule` evaluates in a fixed order (validity dates, condition, frequency window, then the
+finding's text and amount) so that the cheap tests run first and window counts are only read for the
+invoices that could fire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from billing_rules.model import Event, Severity
+from billing_rules.rule import HistoryView, Hit, WindowCount
+
+
+@attrs.frozen(eq=False)
+class CounterSpec:
+    """What a frequency window counts: which invoices, grouped how, over which period.
+
+    Rules with the same counting share one counter (compared by the compiler on the condition's
+    tree), so the state kept per patient does not grow with the number of rules.
+    """
+
+    id: int
+    triggers: frozenset[str] | None
+    counting: Callable[[Event], bool] | None
+    scope: tuple[str, ...]
+    window: str  # "calendar", "ever" or "rolling"
+    period: str | None  # day/week/quarter/year for calendar windows; days/weeks/months/years for rolling
+    span: int = 0  # length of a rolling window, in ``period`` units
+
+    def counts(self, event: Event) -> bool:
+        """Whether ``event`` is one of the invoices this counter counts (billed codes, condition)."""
+        if self.triggers is not None and self.triggers.isdisjoint(event.code_set):
+            return False
+        return self.counting is None or bool(self.counting(event))
+
+    def keys(self, event: Event) -> list[tuple[tuple[Any, ...], str | None]]:
+        """The keys the event is counted under: one, or one per billed code with ``per code``."""
+        base: list[Any] = []
+        for part in self.scope:
+            if part == "patient":
+                base.append(event.patient_id)
+            elif part == "practitioner":
+                base.append(event.practitioner_id)
+        if "code" not in self.scope:
+            return [(tuple(base), None)]
+        assert self.triggers is not None
+        return [((*base, code), code) for code in sorted(self.triggers & event.code_set)]
+
+    def window_id(self, event: Event) -> Any:
+        """The calendar window the event falls in (``None`` for ``ever``)."""
+        if self.window == "ever":
+            return None
+        if self.period == "quarter":
+            return event.quarter
+        if self.period == "week":
+            return event.week
+        if self.period == "year":
+            return event.date.year
+        return event.date
+
+
+@attrs.frozen
+class FrequencySpec:
+    """``at most N`` (fire beyond N) or ``the Nth`` (fire on exactly the Nth) over a counter."""
+
+    kind: str
+    limit: int
+    counter: CounterSpec
+
+    def firing(self, counts: list[WindowCount]) -> WindowCount | None:
+        """The window count that makes the rule fire, if any."""
+        for window in counts:
+            if self.kind == "at_most" and window.count > self.limit:
+                return window
+            if self.kind == "nth" and window.count == self.limit:
+                return window
+        return None
+
+
+@attrs.frozen
+class SuggestionSpec:
+    """The coding an opportunity proposes."""
+
+    kind: str  # "add", "replace" or "text"
+    code: str | None
+    replaced: frozenset[str]
+    text: str | None
+
+    def apply(self, codes: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The invoice's codes as suggested; ``None`` for a text-only suggestion."""
+        if self.kind == "text" or self.code is None:
+            return None
+        if self.kind == "add":
+            return codes if self.code in codes else (*codes, self.code)
+        kept: list[str] = []
+        placed = False
+        for code in codes:
+            if code in self.replaced:
+                if not placed:
+                    kept.append(self.code)
+                    placed = True
+            else:
+                kept.append(code)
+        if not placed:
+            kept.insert(0, self.code)
+        return tuple(kept)
+
+
+@attrs.frozen(eq=False)
+class DslRule:
+    """A rule compiled from a rule file; implements :class:`billing_rules.rule.Rule`."""
+
+    code: str
+    severity: Severity
+    message: str
+    source: str
+    citation: str
+    doc: str
+    origin: str
+    text: str
+    triggers: frozenset[str] | None
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    condition: Callable[[Event], bool] | None
+    frequency: FrequencySpec | None
+    suggestion: SuggestionSpec | None
+    amount: Callable[[Event], Any] | None
+    environment: Any
+    examples: tuple[Any, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """One line for ``rules list``: the message without its placeholders' braces."""
+        return re.sub(r"\{[a-z_]+\}", "…", self.message)
+
+    def check(self, event: Event, history: HistoryView) -> list[Hit]:
+        """The rule's finding on ``event``, if it fires (at most one per rule and invoice)."""
+        if self.valid_from is not None and event.date < self.valid_from:
+            return []
+        if self.valid_until is not None and event.date > self.valid_until:
+            return []
+        if self.condition is not None and not self.condition(event):
+            return []
+        window: WindowCount | None = None
+        if self.frequency is not None:
+            counter = self.frequency.counter
+            if not counter.counts(event):
+                return []
+            window = self.frequency.firing(history.count(counter, event))
+            if window is None:
+                return []
+        suggested = self.suggestion.apply(event.codes) if self.suggestion is not None else None
+        amount = self._amount(event, suggested, window)
+        if self.suggestion is None:
+            suggestion_text = None
+        elif suggested is None:
+            suggestion_text = self.suggestion.text
+        else:
+            suggestion_text = "+".join(suggested)
+        message = self._render(event, window, suggestion_text, amount)
+        return [Hit(message=message, amount=amount, suggestion=suggestion_text, suggested_codes=suggested)]
+
+    def _amount(self, event: Event, suggested: tuple[str, ...] | None, window: WindowCount | None) -> Decimal | None:
+        if self.amount is not None:
+            value = self.amount(event)
+            return None if value is None else Decimal(value)
+        tariffs = self.environment.tariffs
+        if self.severity is Severity.OPPORTUNITY and suggested is not None:
+            added = [code for code in suggested if code not in event.code_set]
+            removed = [code for code in event.codes if code not in suggested]
+            gain = tariffs.total(added, event.date)
+            loss = tariffs.total(removed, event.date)
+            return None if gain is None or loss is None else gain - loss
+        if self.severity is not Severity.ERROR or self.triggers is None:
+            return None
+        if window is not None and window.code is not None:
+            return tariffs.on(window.code, event.date)
+        return tariffs.total([code for code in event.codes if code in self.triggers], event.date)
+
+    def _render(
+        self, event: Event, window: WindowCount | None, suggestion: str | None, amount: Decimal | None
+    ) -> str:
+        billed = [code for code in event.codes if self.triggers is None or code in self.triggers]
+        values = {
+            "date": event.date.isoformat(),
+            "age": event.age,
+            "code": window.code if window is not None and window.code else (billed[0] if billed else ""),
+            "codes": "+".join(event.codes),
+            "first_date": window.first_date.isoformat() if window and window.first_date else "",
+            "last_date": window.last_date.isoformat() if window and window.last_date else "",
+            "count": window.count if window else "",
+            "limit": self.frequency.limit if self.frequency else "",
+            "suggestion": suggestion or "",
+            "amount": f"{amount:.2f}".replace(".", ",") + " €" if amount is not None else "",
+        }
+        return self.message.format_map(values)

@@ -1,0 +1,56 @@
+"""The yearly forfait médecin traitant per patient: FPMT categories until 2025, FMT from 2026.
+
+The amounts are effective-dated tariff rows of pseudo-codes (``FORFAIT-ALD-UNDER-80``...), declared
+in the rule files like any tariff: a new convention is a new row, not new code. This module only
+decides which category a patient falls in, which depends on the table in force (the FMT of 2026
+splits 7-79 into 7-74 and 75-79).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import attrs
+
+from billing_rules.tariffs import TariffTable
+
+PREFIX = "FORFAIT-"
+# Category names of SPEC §6, in the order reports list them.
+CATEGORIES: dict[str, str] = {
+    "child_0_6": "FORFAIT-CHILD-0-6",
+    "adult_7_79": "FORFAIT-ADULT-7-79",
+    "adult_7_74": "FORFAIT-ADULT-7-74",
+    "adult_75_79": "FORFAIT-ADULT-75-79",
+    "over_80": "FORFAIT-OVER-80",
+    "ald_under_80": "FORFAIT-ALD-UNDER-80",
+    "ald_80_plus": "FORFAIT-ALD-80-PLUS",
+}
+
+
+@attrs.frozen
+class ForfaitTables:
+    """Category of a patient and its yearly amount, read from the loaded tariff rows."""
+
+    tariffs: TariffTable
+
+    def category(self, *, day: dt.date, age: int, ald: bool) -> str:
+        """SPEC §6 category of a patient of ``age`` on ``day`` (ALD first, then age bands)."""
+        if ald:
+            return "ald_80_plus" if age >= 80 else "ald_under_80"
+        if age >= 80:
+            return "over_80"
+        if age <= 6:
+            return "child_0_6"
+        if self.tariffs.on(CATEGORIES["adult_7_74"], day) is not None:
+            return "adult_75_79" if age >= 75 else "adult_7_74"
+        return "adult_7_79"
+
+    def amount(self, category: str, day: dt.date) -> Decimal | None:
+        """Yearly amount of one patient of ``category`` under the table in force on ``day``."""
+        return self.tariffs.on(CATEGORIES[category], day)
+
+    def amount_for(self, *, year: int, age: int, ald: bool, birth_date: dt.date | None = None) -> Decimal | None:
+        """Amount for a patient, the table being the one in force during ``year``."""
+        day = dt.date(year, 12, 31)
+        return self.amount(self.category(day=day, age=age, ald=ald), day)

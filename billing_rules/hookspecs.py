@@ -1,0 +1,89 @@
+"""The plugin hooks of billing-rules (hook API version 1).
+
+Every hook is a ``register_*`` hook: the plugin calls the ``register`` callback it is given, once per
+thing it contributes, and returns nothing. The host calls each plugin's implementation separately,
+so everything a plugin registers is stamped with the plugin's name (the ``source`` of its findings).
+Hooks are called when a :class:`billing_rules.Validator` is built, never once per invoice.
+Implementations may accept fewer arguments than the spec (pluggy's opt-in arguments), which lets a
+hook grow without breaking plugins. The built-in NGAP catalogue uses exactly these hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+#: Bumped when a hook changes incompatibly; plugins may check ``billing_rules.HOOK_API_VERSION``.
+HOOK_API_VERSION = 1
+
+hookspec = pluggy.HookspecMarker("billing_rules")
+
+
+@hookspec
+def register_rule_sets(register: Callable[..., None]) -> None:
+    """Contribute rule files written in the DSL.
+
+    Call ``register(path)`` with the path of a ``.rules`` file (a ``pathlib.Path`` or an
+    ``importlib.resources`` traversable), or ``register(text=..., name=...)`` with the text itself.
+    Declarations (codes, families, tariffs, ``define``) are pooled across all rule sets; a rule code
+    defined by two sources is a load error naming both.
+    """
+
+
+@hookspec
+def register_rules(register: Callable[[Any], None]) -> None:
+    """Contribute rules written in Python, for what the DSL cannot say.
+
+    Call ``register(rule)`` with an object following :class:`billing_rules.Rule`: ``code``,
+    ``severity``, ``triggers`` (codes that wake it, or ``None`` for every invoice) and
+    ``check(event, history)`` returning hits. ``history`` is read-only (window counts, tariffs).
+    An optional ``bind(ruleset)`` method receives the compiled rule set. A rule that raises yields an
+    INTERNAL-ERROR finding for that invoice, naming the plugin and rule; checking goes on.
+    """
+
+
+@hookspec
+def register_tariffs(register: Callable[[Any], None]) -> None:
+    """Contribute dated tariff rows: ``register(Tariff(code, amount, start, end=None, source=None))``.
+
+    Two rows for the same code and start date are a load error naming both sources.
+    """
+
+
+@hookspec
+def register_functions(register: Callable[[Any], None]) -> None:
+    """Contribute functions the DSL may call: ``register(Function(name, params, returns, impl))``.
+
+    ``impl(env, event, *args)`` is plain Python run by the engine; rule files only name it.
+    """
+
+
+@hookspec
+def register_readers(register: Callable[[Any], None]) -> None:
+    """Contribute input formats: ``register(reader)`` with ``name``, ``extensions`` and ``rows()``.
+
+    A reader turns a byte stream into raw rows (line number and column values); the core converts
+    the values, so every format gets the same validation and located input errors.
+    """
+
+
+@hookspec
+def register_reporters(register: Callable[[Any], None]) -> None:
+    """Contribute output formats: ``register(reporter)`` with ``name`` and ``render()``."""
+
+
+@hookspec
+def adjust_findings(findings: list[Any], event: Any) -> list[Any] | None:
+    """Adjust the findings of one invoice after the rules ran (called only when findings exist).
+
+    Return a new list (e.g. a practice's documented exemption turning an error into a warning, with
+    the reason appended to the message), or ``None`` to leave them unchanged. Implementations are
+    applied one after the other; each sees the previous result.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``billing-rules`` group; called when the CLI starts, not on import."""

@@ -1,0 +1,180 @@
+"""CSV billing files: header row, ``;`` or ``,`` (detected), UTF-8 or Windows-1252 (SPEC §1).
+
+The file is streamed: only its first 64 KiB are looked at before rows start coming out. Every row
+problem (too many fields, an unclosed quote running into a huge field, undecodable bytes) becomes an
+input error on that row's line and reading goes on; only a header that lacks a required column
+makes the whole file unreadable, since then no row could be checked.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from billing_rules.errors import ReadError
+from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
+from billing_rules.readers.encoding import TextSource, unreadable_values
+from billing_rules.readers.rows import REQUIRED_COLUMNS
+
+#: Largest field accepted. Python's default (128 KiB) is low for free-text extra columns; a field
+#: above this is most likely an unclosed quote swallowing the following rows.
+FIELD_SIZE_LIMIT = 10 * 1024 * 1024
+
+# Candidates in order of preference when the header has as many of each: ``;`` is what French
+# spreadsheets write; a tab comes from Excel's "texte Unicode" export.
+_DELIMITERS = (";", ",", "\t")
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter of a CSV file, from its header line alone.
+
+    Counting only outside double quotes lets a quoted column name contain a comma. The whole file
+    is not sniffed: it would have to be read, and data rows (``26,50`` decimals, commas in free
+    text) mislead guessers; header names contain neither.
+    """
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equal counts
+    return best if counts[best] else ";"
+
+
+def normalize_header(name: str) -> str:
+    """Column name as matched against SPEC §1: no BOM, no surrounding spaces, lower case."""
+    return name.replace("\ufeff", "").strip().lower()
+
+
+def _delimiter_label(delimiter: str) -> str:
+    return "tabulation" if delimiter == "\t" else f"« {delimiter} »"
+
+
+class CsvReader:
+    """The ``csv`` format (``.csv``, ``.txt``)."""
+
+    name = "csv"
+    extensions = (".csv", ".txt")
+
+    def rows(self, stream: BinaryIO, file: str) -> Iterator[RawRow]:
+        """Yield one raw row per data record, located by its first physical line (header = 1).
+
+        Raises:
+            ReadError: the file is empty, or its header lacks a required column or repeats one.
+        """
+        if csv.field_size_limit() < FIELD_SIZE_LIMIT:
+            csv.field_size_limit(FIELD_SIZE_LIMIT)
+        source = TextSource(stream)
+        text = source.text
+        # Blank lines before the header are tolerated; they still count as lines.
+        skipped = 0
+        first = text.readline()
+        while first and not first.strip():
+            skipped += 1
+            first = text.readline()
+        if not first:
+            raise ReadError(f"{file_label(file)} : fichier vide, la ligne d'en-tête manque")
+        delimiter = detect_delimiter(first)
+        # strict: a quote left open at the end of the file, or text glued after a closing quote,
+        # is an error on that record instead of silently swallowing the following rows.
+        reader = csv.reader(itertools.chain((first,), text), delimiter=delimiter, strict=True)
+        try:
+            header = next(reader)
+        except csv.Error as exc:
+            raise ReadError(f"{file_label(file)} : ligne d'en-tête illisible ({exc})") from None
+        names = self._check_header(header, file, delimiter)
+        return self._records(reader, names, file, source, skipped)
+
+    @staticmethod
+    def _check_header(header: list[str], file: str, delimiter: str) -> list[str]:
+        names = [normalize_header(name) for name in header]
+        seen: set[str] = set()
+        for name in names:
+            if name and name in seen:
+                raise ReadError(
+                    f"{file_label(file)} : la colonne « {name} » apparaît deux fois dans l'en-tête"
+                )
+            seen.add(name)
+        missing = [column for column in REQUIRED_COLUMNS if column not in seen]
+        if missing:
+            hint = ""
+            if len(names) == 1:
+                hint = f" (une seule colonne lue avec le séparateur {_delimiter_label(delimiter)})"
+            raise ReadError(
+                f"{file_label(file)} : colonne(s) obligatoire(s) absente(s) de l'en-tête : "
+                f"{', '.join(missing)}{hint}"
+            )
+        return names
+
+    @staticmethod
+    def _records(
+        reader: Any, names: list[str], file: str, source: TextSource, skipped: int
+    ) -> Iterator[RawRow]:
+        # A generator apart from ``rows`` so that header errors are raised by ``rows()`` itself.
+        width = len(names)
+        unnamed = "" in names  # trailing delimiter in the header: those columns carry nothing
+        scan = False
+        previous_end = reader.line_num  # lines consumed so far (the header's)
+        while True:
+            start = previous_end + 1 + skipped
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                end = reader.line_num + skipped
+                previous_end = reader.line_num
+                yield RawRow(start, {}, file, ((ROW_FIELD, _csv_error_message(exc, start, end)),))
+                continue
+            end = reader.line_num + skipped
+            previous_end = reader.line_num
+            if not fields or not any(fields):
+                continue  # blank line, or ";;;;" left over by a spreadsheet
+            problems: tuple[tuple[str, str], ...] = ()
+            count = len(fields)
+            if count > width:
+                if any(fields[width:]):
+                    problems = ((ROW_FIELD, _too_many_message(count, width, start, end)),)
+                del fields[width:]
+            elif count < width:
+                fields.extend([""] * (width - count))
+            if unnamed:
+                values = {name: value for name, value in zip(names, fields, strict=True) if name}
+            else:
+                values = dict(zip(names, fields, strict=True))
+            if not scan:
+                scan = source.suspicious()
+            if scan:
+                problems += unreadable_values(values)
+            yield RawRow(start, values, file, problems)
+
+
+def _span(start: int, end: int) -> str:
+    if end > start:
+        return f" ; l'enregistrement court des lignes {start} à {end} : guillemet non fermé ?"
+    return ""
+
+
+def _too_many_message(count: int, width: int, start: int, end: int) -> str:
+    return (
+        f"{count} champs au lieu des {width} de l'en-tête "
+        f"(séparateur dans une valeur non entourée de guillemets ?){_span(start, end)}"
+    )
+
+
+def _csv_error_message(exc: csv.Error, start: int, end: int) -> str:
+    # The csv module's messages are English and cryptic: translate the ones bad exports produce.
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        text = f"champ trop long (plus de {FIELD_SIZE_LIMIT // (1024 * 1024)} Mo)"
+    elif "unexpected end of data" in reason:
+        text = "guillemet ouvert jamais fermé avant la fin du fichier"
+    elif "expected after" in reason:
+        text = "texte collé après un guillemet fermant (guillemet à doubler dans la valeur ?)"
+    else:
+        text = f"ligne CSV illisible ({reason})"
+    return text + _span(start, end)

@@ -1,0 +1,403 @@
+"""Raw row to :class:`~billing_rules.model.Event`: the one place where SPEC §1 values are read.
+
+Every format reader hands its rows here, so CSV strings and JSON natives follow the same rules and
+give the same French input errors. This runs once per invoice on inputs of a million rows, hence
+the shape of the code: one table of per-column parsers, dictionary lookups instead of regular
+expressions, a fast path for the spellings exports actually use (``2024-03-04``, ``0``/``1``,
+lower-case enums) before the lenient slow path, and exceptions only for bad values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from billing_rules.model import Event, InputError, MtStatus, Place, Sector, Status
+from billing_rules.readers.base import RawRow
+
+#: Columns without which no row can be checked; a CSV header lacking one is unreadable.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "invoice_id",
+    "date",
+    "practitioner_id",
+    "patient_id",
+    "birth_date",
+    "codes",
+)
+
+# Same as Event.act_time without a time: the end of the act's day (SPEC §5, SNP-48H).
+_END_OF_DAY = dt.time(23, 59, 59)
+
+_MISSING = "valeur obligatoire manquante"
+_QUOTE_MAX = 60
+
+
+class _Blank(Exception):
+    """The value is only spaces: treated like an empty cell (the column's default)."""
+
+
+class _Invalid(Exception):
+    """The value cannot be read; ``message`` is the French text of the input error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _quote(value: Any) -> str:
+    """``« value »`` for a message: one line, shortened, JSON spelling for non-strings."""
+    if isinstance(value, str):
+        text = value.strip()
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    if "\n" in text or "\r" in text or "\t" in text:
+        text = " ".join(text.split())
+    if len(text) > _QUOTE_MAX:
+        text = text[: _QUOTE_MAX - 1] + "…"
+    return f"« {text} »"
+
+
+def _stripped(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise _Blank
+    return text
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """Identifiers: a string, or a JSON integer (ids are often numeric in JSON exports)."""
+    if type(value) is str:
+        return _stripped(value)
+    if type(value) is int:
+        return str(value)
+    raise _Invalid(f"texte attendu, reçu {_quote(value)}")
+
+
+def _private_text(value: Any) -> str:
+    """Like :func:`_text`, for patient identifiers, whose value never appears in a message."""
+    if type(value) is str:
+        return _stripped(value)
+    if type(value) is int:
+        return str(value)
+    raise _Invalid("texte attendu (la valeur n'est pas du texte)")
+
+
+def _specialty(value: Any) -> str:
+    return _text(value).upper()
+
+
+# --- dates and times --------------------------------------------------------------------------
+
+_fromisoformat = dt.date.fromisoformat
+_time_fromisoformat = dt.time.fromisoformat
+
+
+def _parse_date(text: str) -> dt.date | None:
+    """``2024-03-04`` or ``04/03/2024`` (also ``4/3/2024``); None if neither."""
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return _fromisoformat(text)
+        except ValueError:
+            return None
+    parts = text.split("/")
+    if len(parts) == 3:
+        day, month, year = parts
+        if (
+            0 < len(day) <= 2
+            and 0 < len(month) <= 2
+            and len(year) == 4
+            and text.isascii()
+            and (day + month + year).isdigit()
+        ):
+            try:
+                return dt.date(int(year), int(month), int(day))
+            except ValueError:
+                return None
+    return None
+
+
+def _parse_time(text: str) -> dt.time | None:
+    """``HH:MM`` or ``HH:MM:SS`` (also ``9:30``); None otherwise."""
+    size = len(text)
+    if size == 4 and text[1] == ":":
+        text = "0" + text
+        size = 5
+    if (size == 5 and text[2] == ":") or (size == 8 and text[2] == ":" and text[5] == ":"):
+        if text.isascii() and text.replace(":", "").isdigit():
+            try:
+                return _time_fromisoformat(text)
+            except ValueError:
+                return None
+    return None
+
+
+def _date(value: Any) -> dt.date:
+    if type(value) is str:
+        if len(value) == 10 and value[4] == "-" and value[7] == "-":  # fast path: ISO, no spaces
+            try:
+                return _fromisoformat(value)
+            except ValueError:
+                raise _Invalid(f"date invalide {_quote(value)}") from None
+        parsed = _parse_date(_stripped(value))
+        if parsed is not None:
+            return parsed
+    raise _Invalid(f"date invalide {_quote(value)}")
+
+
+def _time(value: Any) -> dt.time:
+    if type(value) is str:
+        parsed = _parse_time(_stripped(value))
+        if parsed is not None:
+            return parsed
+    raise _Invalid(f"heure invalide {_quote(value)}")
+
+
+def _datetime(value: Any) -> dt.datetime:
+    """``2024-03-04T09:30``, ``2024-03-04 09:30``, ``04/03/2024 09:30`` (seconds allowed)."""
+    if type(value) is str:
+        text = _stripped(value)
+        if len(text) > 11 and text[10] in "T ":
+            date_part, time_part = text[:10], text[11:].strip()
+        else:
+            pieces = text.split(None, 1)
+            date_part, time_part = (pieces[0], pieces[1]) if len(pieces) == 2 else (text, "")
+        day = _parse_date(date_part)
+        moment = _parse_time(time_part) if time_part else None
+        if day is not None and moment is not None:
+            return dt.datetime.combine(day, moment)
+    raise _Invalid(f"date-heure invalide {_quote(value)} (attendu : 2024-03-04T09:30 ou 04/03/2024 09:30)")
+
+
+# --- booleans, numbers, enums -------------------------------------------------------------------
+
+_BOOLEANS: dict[str, bool] = {}
+for _spellings, _meaning in (
+    (("1", "true", "oui", "yes", "o", "vrai"), True),
+    (("0", "false", "non", "no", "n", "faux"), False),
+):
+    for _spelling in _spellings:
+        _BOOLEANS[_spelling] = _meaning
+        _BOOLEANS[_spelling.upper()] = _meaning
+        _BOOLEANS[_spelling.capitalize()] = _meaning
+
+
+_BOOL_MESSAGE = "valeur oui/non invalide {} (attendu : 1/0, oui/non, true/false)"
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is str:
+        result = _BOOLEANS.get(value)
+        if result is None:
+            text = _stripped(value)
+            result = _BOOLEANS.get(text.lower())
+            if result is None:
+                raise _Invalid(_BOOL_MESSAGE.format(_quote(value)))
+        return result
+    if type(value) is bool:
+        return value
+    if type(value) in (int, float) and value in (0, 1):
+        return bool(value)
+    raise _Invalid(_BOOL_MESSAGE.format(_quote(value)))
+
+
+_THOUSANDS = str.maketrans("", "", " \u00a0\u202f")
+
+
+def _amount(value: Any) -> Decimal:
+    """Euros: ``26.50``, ``26,50``, ``1 234,50``, ``26,50 €`` or a JSON number; never negative."""
+    if type(value) is str:
+        text = _stripped(value)
+        number = text
+        if "," in number:
+            number = number.replace(",", ".")
+        if number.endswith("€"):
+            number = number[:-1]
+        number = number.translate(_THOUSANDS)
+        digits = number[1:] if number[:1] in "+-" else number
+        if not (digits.isascii() and digits.replace(".", "", 1).isdigit()):
+            raise _Invalid(f"montant invalide {_quote(value)}")
+        amount = Decimal(number)
+    elif type(value) is int:
+        amount = Decimal(value)
+    elif type(value) is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _Invalid(f"montant invalide {_quote(value)}")
+        amount = Decimal(repr(value))  # repr: the shortest spelling, i.e. what the file said
+    else:
+        raise _Invalid(f"montant invalide {_quote(value)}")
+    if amount < 0:
+        raise _Invalid(f"montant négatif {_quote(value)}")
+    return amount if amount or not amount.is_signed() else abs(amount)  # "-0" is 0
+
+
+def _enum_parser(table: Mapping[str, Any], natives: Mapping[Any, Any] | None = None) -> Callable[[Any], Any]:
+    """Parser of a closed list of values: exact spelling first, then any case and spacing."""
+    expected = ", ".join(table)
+    lookup = dict(table)
+    lookup.update({key.upper(): member for key, member in table.items()})
+    message = "valeur inconnue {} (attendu : " + expected + ")"
+
+    def parse(value: Any) -> Any:
+        if type(value) is str:
+            result = lookup.get(value)
+            if result is None:
+                result = lookup.get(_stripped(value).lower())
+                if result is None:
+                    raise _Invalid(message.format(_quote(value)))
+            return result
+        if natives and type(value) is int and value in natives:
+            return natives[value]
+        raise _Invalid(message.format(_quote(value)))
+
+    return parse
+
+
+_mt_status = _enum_parser({member.value: member for member in MtStatus})
+_place = _enum_parser({member.value: member for member in Place})
+_status = _enum_parser({member.value: member for member in Status})
+_sector = _enum_parser({member.value: member for member in Sector}, natives={1: Sector.ONE, 2: Sector.TWO})
+
+
+# --- codes --------------------------------------------------------------------------------------
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    """``G+SNP`` (any case, spaces around ``+``) or, in JSON, ``["G", "SNP"]``."""
+    if type(value) is str:
+        codes = tuple(code for code in (part.strip() for part in value.upper().split("+")) if code)
+    elif type(value) is list:
+        if not all(type(code) is str for code in value):
+            raise _Invalid(f"liste de codes invalide {_quote(value)} (chaque code doit être un texte)")
+        codes = tuple(code for code in (part.strip().upper() for part in value) if code)
+    else:
+        raise _Invalid(f"codes invalides {_quote(value)} (attendu : texte comme G+SNP)")
+    if not codes:
+        raise _Invalid(f"aucun code dans {_quote(value)}")
+    return codes
+
+
+# --- the row ----------------------------------------------------------------------------------
+
+# Every SPEC §1 column, in SPEC order (the order of the input errors of a row).
+_PARSERS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("invoice_id", _text),
+    ("date", _date),
+    ("time", _time),
+    ("practitioner_id", _text),
+    ("specialty", _specialty),
+    ("sector", _sector),
+    ("patient_id", _private_text),
+    ("birth_date", _date),
+    ("ald", _bool),
+    ("palliative", _bool),
+    ("neurodegenerative", _bool),
+    ("mt_status", _mt_status),
+    ("declares_mt", _bool),
+    ("place", _place),
+    ("homebound", _bool),
+    ("codes", _codes),
+    ("amount", _amount),
+    ("regulated", _bool),
+    ("referral_at", _datetime),
+    ("status", _status),
+)
+
+#: Every column SPEC §1 defines; any other column of a row goes to ``Event.extra``.
+KNOWN_COLUMNS: frozenset[str] = frozenset(name for name, _ in _PARSERS)
+_REQUIRED = frozenset(REQUIRED_COLUMNS)
+
+
+def readable_text(values: Mapping[str, Any], column: str) -> str | None:
+    """The value of an identifier column if it can be read, else None (no error raised).
+
+    Used to flag duplicates even among rows that have other errors, and to label input errors
+    with their invoice.
+    """
+    value = values.get(column)
+    if value is None:
+        return None
+    try:
+        return _text(value)
+    except (_Blank, _Invalid):
+        return None
+
+
+def _errors(raw: RawRow, found: list[tuple[str, str]], invoice_id: str | None) -> list[InputError]:
+    return [
+        InputError(line=raw.line, field=field, message=message, file=raw.file, invoice_id=invoice_id)
+        for field, message in found
+    ]
+
+
+def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
+    """Read one row into an :class:`Event`, or say everything that is wrong with it.
+
+    Empty or missing optional values take their SPEC §1 default; columns SPEC §1 does not define
+    are kept as they are in ``Event.extra``. A row is either fully readable or not at all (SPEC §1:
+    a row with any bad value is not checked), so the result is the event or one input error per
+    bad field, never both.
+
+    Args:
+        raw: the row as a format reader produced it; its ``problems`` are reported as they are.
+        seq: the row's rank in the whole input (``Event.seq``), which orders same-time invoices.
+
+    Returns:
+        The event, or a non-empty list of input errors located by line, field and file.
+    """
+    values = raw.values
+    if raw.problems and raw.broken:
+        return _errors(raw, list(raw.problems), readable_text(values, "invoice_id"))
+    damaged = {field for field, _ in raw.problems}
+    found: list[tuple[str, str]] = []
+    fields: dict[str, Any] = {}
+    get = values.get
+    present = 0
+    for name, parse in _PARSERS:
+        value = get(name)
+        if value is None or value == "":
+            if value is not None:
+                present += 1
+            if name in _REQUIRED:
+                found.append((name, _MISSING))
+            continue
+        present += 1
+        if damaged and name in damaged:
+            continue
+        try:
+            fields[name] = parse(value)
+        except _Blank:
+            if name in _REQUIRED:
+                found.append((name, _MISSING))
+        except _Invalid as exc:
+            found.append((name, exc.message))
+    if raw.problems:
+        found.extend(raw.problems)
+    day = fields.get("date")
+    if day is not None:
+        birth = fields.get("birth_date")
+        if birth is not None and birth > day:
+            found.append(("birth_date", f"date de naissance postérieure à la date de l'acte ({day})"))
+        referral = fields.get("referral_at")
+        if referral is not None and "time" not in _fields_of(found):
+            moment = fields.get("time")
+            act = dt.datetime.combine(day, moment or _END_OF_DAY)
+            if referral > act:
+                when = f"{day.isoformat()} {moment:%H:%M}" if moment else f"{day.isoformat()}, fin de journée"
+                found.append(
+                    ("referral_at", f"régulation ({referral:%Y-%m-%d %H:%M}) postérieure à l'acte ({when})")
+                )
+    if found:
+        return _errors(raw, found, fields.get("invoice_id") or readable_text(values, "invoice_id"))
+    if len(values) > present:
+        fields["extra"] = {key: value for key, value in values.items() if key not in KNOWN_COLUMNS}
+    return Event(**fields, line=raw.line, file=raw.file, seq=seq)
+
+
+def _fields_of(found: list[tuple[str, str]]) -> set[str]:
+    return {field for field, _ in found}

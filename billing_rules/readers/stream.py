@@ -1,0 +1,176 @@
+"""Several input files as one stream of events and input errors, with duplicates flagged.
+
+This is what the validator consumes: it picks each file's reader, numbers the rows across files
+(``Event.seq``, the file order of SPEC §1), converts them, and flags the same
+(``practitioner_id``, ``invoice_id``) seen earlier in the input, readable row or not (SPEC §1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import BinaryIO
+
+from billing_rules.errors import ReadError
+from billing_rules.model import Event, InputError
+from billing_rules.readers.base import Reader, file_label
+from billing_rules.readers.csv_reader import CsvReader
+from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
+from billing_rules.readers.rows import event_from_row, readable_text
+
+#: The formats of SPEC §1, by ``--input-format`` name.
+BUILTIN_READERS: Mapping[str, Reader] = {
+    "csv": CsvReader(),
+    "json": JsonReader(),
+    "jsonl": JsonLinesReader(),
+}
+
+STDIN = "-"
+
+
+def reader_for(
+    path: str, input_format: str | None = None, readers: Mapping[str, Reader] = BUILTIN_READERS
+) -> Reader:
+    """The reader of one input: ``input_format`` if given, else the file's extension.
+
+    Standard input (``-``) has no extension and is CSV unless ``input_format`` says otherwise.
+
+    Raises:
+        ReadError: unknown ``input_format``, or an extension no reader claims.
+    """
+    if input_format is not None:
+        reader = readers.get(input_format.lower())
+        if reader is None:
+            names = ", ".join(sorted(readers))
+            raise ReadError(f"format d'entrée inconnu « {input_format} » (formats : {names})")
+        return reader
+    if path == STDIN:
+        reader = readers.get("csv")
+        if reader is None:
+            raise ReadError("l'entrée standard demande --input-format (aucun lecteur CSV n'est chargé)")
+        return reader
+    extension = os.path.splitext(path)[1].lower()
+    for reader in readers.values():
+        if extension and extension in reader.extensions:
+            return reader
+    known = sorted({ext for reader in readers.values() for ext in reader.extensions})
+    raise ReadError(
+        f"{file_label(path)} : extension « {extension or '(aucune)'} » inconnue "
+        f"(extensions reconnues : {', '.join(known)} ; sinon --input-format)"
+    )
+
+
+def _open_failure(path: str, exc: OSError) -> ReadError:
+    if isinstance(exc, FileNotFoundError):
+        reason = "fichier introuvable"
+    elif isinstance(exc, IsADirectoryError):
+        reason = "c'est un dossier, pas un fichier"
+    elif isinstance(exc, PermissionError):
+        reason = "lecture non autorisée"
+    else:
+        reason = f"erreur de lecture ({exc.strerror or type(exc).__name__})"
+    return ReadError(f"impossible de lire {file_label(path)} : {reason}")
+
+
+class InputStream:
+    """The input files of one check, read in the order given, as ``Event`` and ``InputError`` items.
+
+    Iterate it once. While it runs, :attr:`events` counts the readable rows (SPEC §2
+    ``summary.events``, cancelled invoices included) and :attr:`input_errors` the errors yielded.
+    A row with several bad fields gives several consecutive errors. A file that cannot be read
+    at all raises :class:`ReadError` when its turn comes; readers are chosen, and extensions
+    checked, when the stream is created, so a wrong extension fails before anything is read.
+
+    Args:
+        sources: paths, or ``-`` for standard input, in input order.
+        input_format: ``--input-format``: the format of every source, instead of extensions.
+        readers: the available formats by name (the built-in ones unless extended).
+        stdin: what ``-`` reads (default ``sys.stdin.buffer``); tests pass a byte stream.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[str],
+        *,
+        input_format: str | None = None,
+        readers: Mapping[str, Reader] = BUILTIN_READERS,
+        stdin: BinaryIO | None = None,
+    ) -> None:
+        self.sources = tuple(sources)
+        self._readers = [reader_for(source, input_format, readers) for source in self.sources]
+        self._stdin = stdin
+        self.events = 0
+        self.input_errors = 0
+        self._seq = 0
+        self._seen: dict[tuple[str, str], tuple[int | None, str]] = {}
+
+    def __iter__(self) -> Iterator[Event | InputError]:
+        """Yield the items of every source in order; see the class docstring."""
+        self.events = 0
+        self.input_errors = 0
+        self._seq = 0
+        self._seen = {}
+        for source, reader in zip(self.sources, self._readers, strict=True):
+            for item in self._read_source(source, reader):
+                if isinstance(item, Event):
+                    self.events += 1
+                else:
+                    self.input_errors += 1
+                yield item
+
+    def _read_source(self, source: str, reader: Reader) -> Iterator[Event | InputError]:
+        if source == STDIN:
+            stream = self._stdin if self._stdin is not None else sys.stdin.buffer
+            yield from self._convert(reader, stream, source)
+            return
+        try:
+            stream = open(source, "rb")  # closed by the with below, once read
+        except OSError as exc:
+            raise _open_failure(source, exc) from None
+        with stream:
+            yield from self._convert(reader, stream, source)
+
+    def _convert(self, reader: Reader, stream: BinaryIO, source: str) -> Iterator[Event | InputError]:
+        seen = self._seen
+        try:
+            for raw in reader.rows(stream, source):
+                result = event_from_row(raw, self._seq)
+                self._seq += 1
+                if isinstance(result, Event):
+                    key: tuple[str, str] | None = result.key
+                    invoice_id: str | None = result.invoice_id
+                else:
+                    # Rows in error still claim their invoice number (SPEC §1: "readable or not").
+                    practitioner_id = readable_text(raw.values, "practitioner_id")
+                    invoice_id = readable_text(raw.values, "invoice_id")
+                    key = (practitioner_id, invoice_id) if practitioner_id and invoice_id else None
+                earlier = seen.get(key) if key is not None else None
+                if earlier is None:
+                    if key is not None:
+                        seen[key] = (raw.line, source)
+                    if isinstance(result, Event):
+                        yield result
+                    else:
+                        yield from result
+                    continue
+                if not isinstance(result, Event):
+                    yield from result
+                yield InputError(
+                    line=raw.line,
+                    field="invoice_id",
+                    message=_duplicate_message(invoice_id or "", earlier, source),
+                    file=source,
+                    invoice_id=invoice_id,
+                )
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ReadError(f"{file_label(source)} : lecture interrompue ({reason})") from None
+
+
+def _duplicate_message(invoice_id: str, earlier: tuple[int | None, str], source: str) -> str:
+    line, file = earlier
+    where = f"ligne {line}" if line is not None else "plus haut"
+    if file != source:
+        where += f" de {file_label(file)}" if line is not None else f" dans {file_label(file)}"
+    return f"facture « {invoice_id} » en double pour ce praticien : déjà vue {where}"

@@ -1,0 +1,79 @@
+"""The JSON report of SPEC §2: the format other programs rely on.
+
+Key names and order are public contract. ``file`` is added to findings and input errors only when
+several files were checked, so a one-file consumer sees exactly the SPEC example.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from billing_rules.model import Finding, InputError, Report
+from billing_rules.money import euros_to_json
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The SPEC §2 object for ``report``, as plain JSON-ready values (dicts keep SPEC key order).
+
+    Exposed so that embedding software can get the same structure without a text round trip.
+    """
+    summary = report.summary
+    with_file = report.multiple_files
+    return {
+        "summary": {
+            "events": summary.events,
+            "errors": summary.errors,
+            "warnings": summary.warnings,
+            "opportunities": summary.opportunities,
+            "input_errors": summary.input_errors,
+            "amount_at_risk": euros_to_json(summary.amount_at_risk),
+            "missed_revenue": euros_to_json(summary.missed_revenue),
+        },
+        "findings": [_finding(finding, with_file) for finding in report.findings],
+        "input_errors": [_input_error(error, with_file) for error in report.input_errors],
+    }
+
+
+def _finding(finding: Finding, with_file: bool) -> dict[str, Any]:
+    """One ``findings[]`` entry; ``seq`` stays internal (its meaning is the list's order)."""
+    entry: dict[str, Any] = {
+        "rule": finding.rule,
+        "severity": finding.severity.value,
+        "invoice_id": finding.invoice_id,
+        "line": finding.line,
+        "practitioner_id": finding.practitioner_id,
+        "patient_id": finding.patient_id,
+        "date": finding.date.isoformat(),
+        "message": finding.message,
+        "amount": None if finding.amount is None else euros_to_json(finding.amount),
+        "suggestion": finding.suggestion,
+        "source": finding.source,
+    }
+    if with_file:
+        entry["file"] = finding.file
+    return entry
+
+
+def _input_error(error: InputError, with_file: bool) -> dict[str, Any]:
+    """One ``input_errors[]`` entry."""
+    entry: dict[str, Any] = {"line": error.line, "field": error.field, "message": error.message}
+    if with_file:
+        entry["file"] = error.file
+    return entry
+
+
+class JsonReporter:
+    """``--format json``: one indented, UTF-8 JSON object, byte-for-byte reproducible."""
+
+    name = "json"
+
+    def render(self, report: Report, stream: TextIO, *, color: bool) -> None:
+        """Write the SPEC §2 object and a final newline; ``color`` is ignored (machines read this).
+
+        ``ensure_ascii=False`` keeps French messages readable (``«``, ``é``); the caller makes the
+        stream UTF-8.
+        """
+        del color
+        json.dump(report_to_dict(report), stream, ensure_ascii=False, indent=2)
+        stream.write("\n")

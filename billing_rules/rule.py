@@ -1,0 +1,65 @@
+"""The interface every rule implements, whether compiled from the DSL or written in Python.
+
+Plugins that need more than the DSL can say implement :class:`Rule` and register it through the
+``register_rules`` hook; the engine treats them exactly like compiled rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from billing_rules.model import Event, Severity
+
+
+@attrs.frozen
+class Hit:
+    """What a rule says about one invoice; the engine turns it into a :class:`Finding`.
+
+    ``suggested_codes`` is the invoice's full coding an opportunity proposes: the engine checks
+    that this coding would raise no error before reporting the opportunity (SPEC §5).
+    """
+
+    message: str
+    amount: Decimal | None = None
+    suggestion: str | None = None
+    suggested_codes: tuple[str, ...] | None = None
+
+
+@attrs.frozen
+class WindowCount:
+    """How many counted invoices a window holds for one key, this invoice included if it counts."""
+
+    count: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    code: str | None = None
+
+
+class HistoryView(Protocol):
+    """Read-only access to the history a rule may need: counts in windows, and tariffs."""
+
+    def count(self, counter: Any, event: Event) -> list[WindowCount]:
+        """Counts of ``counter`` for the event's keys (one per code with a ``per code`` scope)."""
+
+    def tariff(self, code: str, day: dt.date) -> Decimal | None:
+        """The tariff of ``code`` in force on ``day``."""
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """A rule: its public code, how serious its findings are, which codes wake it up."""
+
+    code: str
+    severity: Severity
+    source: str
+    #: Codes that make the rule apply; ``None`` means every invoice.
+    triggers: frozenset[str] | None
+
+    def check(self, event: Event, history: HistoryView) -> Iterable[Hit]:
+        """The rule's findings for ``event``; empty when compliant."""
+        ...

@@ -1,0 +1,184 @@
+"""Assembling a rule set: every rule file, Python rule, tariff and function, from every source.
+
+All rule files are parsed first and their declarations (codes, families, tariffs, defines) pooled,
+so a plugin's rule may use a code another file declares; then the rules are compiled against that
+pool. Clashes (one rule code from two sources, one tariff row twice) are errors naming both sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from billing_rules.dsl import ast
+from billing_rules.dsl.compiler import Compiler
+from billing_rules.dsl.parser import parse
+from billing_rules.dsl.vocabulary import BUILTIN_FUNCTIONS, Environment, Function
+from billing_rules.errors import RuleClashError, RuleCompileError, RuleFileError
+from billing_rules.forfait import ForfaitTables
+from billing_rules.rule import Rule
+from billing_rules.tariffs import CodeInfo, Tariff, TariffTable
+
+
+@attrs.frozen
+class RuleText:
+    """A rule file's text and where it came from (``source`` is ``builtin`` or a plugin's name)."""
+
+    text: str
+    path: str
+    source: str = "builtin"
+
+    @classmethod
+    def from_path(cls, path: str | Path, source: str = "builtin") -> RuleText:
+        """Read a rule file; a missing or unreadable file is a located error, not a traceback."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuleFileError(f"fichier de règles illisible : {exc.__class__.__name__}", path=str(path)) from None
+        return cls(text=text, path=str(path), source=source)
+
+
+@attrs.frozen
+class RuleSet:
+    """Everything the engine needs, compiled and immutable."""
+
+    rules: tuple[Rule, ...]
+    codes: dict[str, CodeInfo]
+    families: dict[str, frozenset[str]]
+    tariffs: TariffTable
+    functions: dict[str, Function]
+    environment: Environment
+
+    def rule(self, code: str) -> Rule | None:
+        """The rule with this public code, if loaded."""
+        for rule in self.rules:
+            if rule.code == code:
+                return rule
+        return None
+
+    def knows(self, code: str) -> bool:
+        """Whether a billed code is known to the loaded rule sets (SPEC: CODE-UNKNOWN otherwise)."""
+        from billing_rules.dsl.compiler import is_ccam_code
+
+        return code in self.codes or code in self.tariffs or is_ccam_code(code)
+
+
+def build_ruleset(
+    texts: Sequence[RuleText],
+    *,
+    python_rules: Iterable[Rule] = (),
+    tariffs: Iterable[Tariff] = (),
+    functions: Iterable[Function] = (),
+) -> RuleSet:
+    """Parse, pool and compile; raises :class:`RuleFileError` or :class:`RuleClashError`."""
+    parsed = [(parse(text.text, text.path), text) for text in texts]
+
+    function_table: dict[str, Function] = {}
+    for function in (*BUILTIN_FUNCTIONS, *functions):
+        if function.name in function_table and function_table[function.name].origin != function.origin:
+            raise RuleClashError(
+                f"la fonction « {function.name} » est définie par {function_table[function.name].origin} "
+                f"et par {function.origin}"
+            )
+        function_table[function.name] = function
+
+    codes: dict[str, CodeInfo] = {}
+    families: dict[str, frozenset[str]] = {}
+    tariff_rows: list[Tariff] = list(tariffs)
+    pending_families: list[tuple[ast.FamilyDecl, ast.RuleFile]] = []
+    defines: list[tuple[ast.DefineDecl, ast.RuleFile]] = []
+    for rule_file, text in parsed:
+        for decl in rule_file.declarations:
+            if isinstance(decl, ast.CodeDecl):
+                if decl.code in codes:
+                    raise _located(rule_file, decl.span, f"code « {decl.code} » déclaré deux fois "
+                                   f"(déjà par {codes[decl.code].origin})")
+                periods = tuple((period.start, period.end) for period in decl.periods)
+                codes[decl.code] = CodeInfo(decl.code, decl.label, periods, origin=f"{text.source}:{rule_file.path}")
+            elif isinstance(decl, ast.TariffDecl):
+                tariff_rows.append(
+                    Tariff(decl.code, decl.amount, decl.start, decl.end, decl.source, origin=text.source)
+                )
+            elif isinstance(decl, ast.FamilyDecl):
+                pending_families.append((decl, rule_file))
+            elif isinstance(decl, ast.DefineDecl):
+                defines.append((decl, rule_file))
+    _check_tariff_clashes(tariff_rows)
+    table = TariffTable(tariff_rows)
+
+    known = set(codes) | set(table.codes())
+    for decl, _rule_file in pending_families:
+        known |= {item.code for item in decl.codes if isinstance(item, ast.CodeRef)}
+    environment = Environment(tariffs=table, forfaits=ForfaitTables(table))
+    compiler = Compiler(
+        known_codes=frozenset(known), families=families, functions=function_table, environment=environment
+    )
+    for decl, rule_file in pending_families:
+        compiler.use_file(rule_file)
+        if decl.name in families:
+            raise compiler.error(f"famille « {decl.name} » déclarée deux fois", decl.span)
+        families[decl.name] = compiler.expand_codes(decl.codes)
+    for decl, rule_file in defines:
+        compiler.use_file(rule_file)
+        if decl.name in compiler.defines:
+            raise compiler.error(f"« {decl.name} » défini deux fois", decl.span)
+        compiler.add_define(decl)
+
+    rules: list[Rule] = []
+    origins: dict[str, str] = {}
+    for rule_file, text in parsed:
+        compiler.use_file(rule_file)
+        for decl in rule_file.declarations:
+            if not isinstance(decl, ast.RuleDecl):
+                continue
+            if decl.code in origins:
+                raise RuleClashError(
+                    f"la règle {decl.code} est définie deux fois : par {origins[decl.code]} et par "
+                    f"{text.source} ({rule_file.path}:{decl.span.line})"
+                )
+            try:
+                rules.append(compiler.compile_rule(decl, source=text.source, origin=rule_file.path))
+            except RecursionError:
+                raise compiler.error("règle trop imbriquée", decl.span) from None
+            origins[decl.code] = f"{text.source} ({rule_file.path}:{decl.span.line})"
+
+    ruleset = RuleSet(
+        rules=(),
+        codes=codes,
+        families=families,
+        tariffs=table,
+        functions=function_table,
+        environment=environment,
+    )
+    for rule in python_rules:
+        if rule.code in origins:
+            raise RuleClashError(
+                f"la règle {rule.code} est définie deux fois : par {origins[rule.code]} et par {rule.source}"
+            )
+        origins[rule.code] = rule.source
+        bind = getattr(rule, "bind", None)
+        rules.append(bind(ruleset) if callable(bind) else rule)
+    return attrs.evolve(ruleset, rules=tuple(rules))
+
+
+def _located(rule_file: ast.RuleFile, span: ast.Span, message: str) -> RuleCompileError:
+    lines = rule_file.text.splitlines()
+    source_line = lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    return RuleCompileError(message, path=rule_file.path, line=span.line, column=span.column, source_line=source_line)
+
+
+def _check_tariff_clashes(rows: list[Tariff]) -> None:
+    seen: dict[tuple[str, dt.date], Any] = {}
+    for row in rows:
+        key = (row.code, row.start)
+        if key in seen:
+            other = seen[key]
+            raise RuleClashError(
+                f"le tarif de {row.code} au {row.start.isoformat()} est défini deux fois "
+                f"(par {other.origin} et par {row.origin})"
+            )
+        seen[key] = row

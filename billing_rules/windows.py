@@ -1,0 +1,139 @@
+"""Counters behind the frequency rules: how many invoices each window already holds.
+
+State is kept in flat dicts keyed by tuples and only for invoices a counter counts (an IMT counter
+holds IMT patients, not every patient). Calendar windows that ended before the day being checked are
+dropped as the input moves forward, so memory is bounded by patients and open windows, never by the
+length of the file.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from typing import Any
+
+from billing_rules.dsl.rules import CounterSpec
+from billing_rules.model import Event
+from billing_rules.rule import WindowCount
+
+
+def rolling_start(day: dt.date, period: str, span: int) -> dt.date:
+    """The last day *outside* a rolling window ending on ``day``.
+
+    "Within the 12 months ending on the act's date" counts invoices after the same date one year
+    earlier (SPEC §5): the window is ``(rolling_start, day]``. Month arithmetic clamps to the end of
+    the month (29 February minus 12 months is 28 February).
+    """
+    if period == "days":
+        return day - dt.timedelta(days=span)
+    if period == "weeks":
+        return day - dt.timedelta(weeks=span)
+    months = span * (12 if period == "years" else 1)
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    while True:
+        try:
+            return day.replace(year=year, month=month)
+        except ValueError:
+            day = day - dt.timedelta(days=1)
+
+
+class WindowStore:
+    """Counts per (counter, key, window); the engine adds invoices after checking them."""
+
+    def __init__(self) -> None:
+        # calendar and "ever" windows: (counter id, key, window id) -> [count, first date, last date]
+        self._calendar: dict[tuple[Any, ...], list[Any]] = {}
+        # rolling windows: (counter id, key) -> sorted dates of the counted invoices
+        self._rolling: dict[tuple[Any, ...], list[dt.date]] = {}
+        self._expired_before: dt.date | None = None
+
+    def __len__(self) -> int:
+        return len(self._calendar) + sum(len(dates) for dates in self._rolling.values())
+
+    def count(self, counter: CounterSpec, event: Event) -> list[WindowCount]:
+        """Counts for ``event``'s keys, the event included when the counter counts it."""
+        own = 1 if counter.counts(event) else 0
+        results = []
+        if counter.window == "rolling":
+            lower = rolling_start(event.date, counter.period or "days", counter.span)
+            for key, code in counter.keys(event):
+                dates = self._rolling.get((counter.id, key), ())
+                low = bisect.bisect_right(dates, lower)
+                high = bisect.bisect_right(dates, event.date)
+                inside = high - low
+                first = dates[low] if inside else None
+                last = dates[high - 1] if inside else None
+                results.append(WindowCount(inside + own, first, last, code))
+            return results
+        window = counter.window_id(event)
+        for key, code in counter.keys(event):
+            state = self._calendar.get((counter.id, key, window))
+            if state is None:
+                results.append(WindowCount(own, None, None, code))
+            else:
+                results.append(WindowCount(state[0] + own, state[1], state[2], code))
+        return results
+
+    def add(self, counter: CounterSpec, event: Event) -> None:
+        """Count ``event`` in its windows (callers check ``counter.counts(event)`` first)."""
+        if counter.window == "rolling":
+            for key, _code in counter.keys(event):
+                dates = self._rolling.setdefault((counter.id, key), [])
+                if not dates or dates[-1] <= event.date:
+                    dates.append(event.date)
+                else:
+                    bisect.insort(dates, event.date)
+            return
+        window = counter.window_id(event)
+        for key, _code in counter.keys(event):
+            slot = (counter.id, key, window)
+            state = self._calendar.get(slot)
+            if state is None:
+                self._calendar[slot] = [1, event.date, event.date]
+            else:
+                state[0] += 1
+                if event.date < state[1]:
+                    state[1] = event.date
+                if event.date > state[2]:
+                    state[2] = event.date
+
+    def expire(self, today: dt.date, counters: dict[int, CounterSpec]) -> None:
+        """Forget windows that ended before ``today``: called as sorted input moves forward.
+
+        Only safe once every invoice still to come is dated ``today`` or later, which the engine
+        guarantees by feeding the input in SPEC order after the history.
+        """
+        if self._expired_before is not None and today <= self._expired_before:
+            return
+        self._expired_before = today
+        stale = []
+        for slot, state in self._calendar.items():
+            counter = counters[slot[0]]
+            if counter.window == "calendar" and _window_ended(counter.period, slot[2], today):
+                stale.append(slot)
+            del state  # keep the loop free of accidental references
+        for slot in stale:
+            del self._calendar[slot]
+        for slot, dates in list(self._rolling.items()):
+            counter = counters[slot[0]]
+            lower = rolling_start(today, counter.period or "days", counter.span)
+            cut = bisect.bisect_right(dates, lower)
+            if cut == len(dates):
+                del self._rolling[slot]
+            elif cut:
+                del dates[:cut]
+
+
+def _window_ended(period: str | None, window: Any, today: dt.date) -> bool:
+    if period == "day":
+        return window < today
+    if period == "week":
+        iso = today.isocalendar()
+        return window < (iso[0], iso[1])
+    if period == "quarter":
+        return window < (today.year, (today.month - 1) // 3 + 1)
+    if period == "year":
+        return window < today.year
+    return False
