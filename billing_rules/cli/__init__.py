@@ -460,3 +460,8 @@ def rules_check(files: tuple[str, ...], debug: bool) -> None:
     where = f"« {files[0]} »" if len(files) == 1 else f"{len(files)} fichiers"
     noun = "règle" if count < 2 else "règles"
     click.echo(f"règles valides : {count} {noun} dans {where}")
+
+
+# Command groups that live in their own modules register themselves on ``main`` when imported.
+# Each import costs only click: their heavy imports happen inside the commands.
+from billing_rules.cli import commands as _commands  # noqa: E402,F401
