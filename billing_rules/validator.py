@@ -135,12 +135,16 @@ class Validator:
             # Standard input can be read once only; spool it so an unsorted input can be re-read.
             spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
             shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
-        history = list(history) if not isinstance(history, list) else history
 
         def stream() -> InputStream:
             if spooled is not None:
                 spooled.seek(0)
             return InputStream(sources, input_format=input_format, readers=self._readers, stdin=spooled)
+
+        history = list(history)
+        if history:
+            # The input's copy of an invoice replaces the history's: a pre-pass collects the keys.
+            history = _without_copies(history, (item for item in stream() if isinstance(item, Event)))
 
         try:
             return self._check_stream(stream(), history, streaming=True)
@@ -152,8 +156,8 @@ class Validator:
 
     def check_events(self, events: Iterable[Event], *, history: Iterable[Event] = ()) -> Report:
         """Check already-built events (in any order: they are sorted as SPEC §1 says)."""
-        items = list(events)
-        return self._run(items, [], len(items), list(history), files=())
+        items = fully_sorted(events)
+        return self._run(items, [], len(items), _without_copies(history, items), files=())
 
     def _check_stream(self, stream: Any, history: list[Event], *, streaming: bool) -> Report:
         errors: list[InputError] = []
@@ -174,16 +178,16 @@ class Validator:
     ) -> Report:
         session = self.engine.session()
         if history:
-            self._load_history(session, history, events_keys=None)
+            self._load_history(session, history)
         findings: list[Finding] = []
         for event in events:
             found = session.process(event)
             if found:
                 findings.extend(self._adjust(found, event))
-        findings.sort(key=lambda finding: finding.sort_key)
+        # Already in SPEC order: events as processed (date, time, input order), rules by code.
         return Report(events=count or 0, findings=tuple(findings), input_errors=tuple(errors), files=files)
 
-    def _load_history(self, session: Session, history: list[Event], events_keys: set[Any] | None) -> None:
+    def _load_history(self, session: Session, history: list[Event]) -> None:
         for event in sorted(history, key=lambda item: item.sort_key):
             session.record(event)
 
@@ -237,6 +241,16 @@ class Validator:
         buffer = io.StringIO()
         reporter.render(report, buffer, color=color)
         return buffer.getvalue()
+
+
+def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[Event]:
+    """The history minus the invoices the input carries again (same practitioner and invoice id):
+    re-checking an already recorded day must not count its invoices twice (SPEC §1, §3)."""
+    history = list(history)
+    if not history:
+        return history
+    keys = {(event.practitioner_id, event.invoice_id) for event in events}
+    return [event for event in history if (event.practitioner_id, event.invoice_id) not in keys]
 
 
 def _rule_text(source: str, item: Any) -> RuleText:

@@ -18,16 +18,6 @@ from typing import Any
 from billing_rules.model import Event, InputError, MtStatus, Place, Sector, Status
 from billing_rules.readers.base import RawRow
 
-#: Columns without which no row can be checked; a CSV header lacking one is unreadable.
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "invoice_id",
-    "date",
-    "practitioner_id",
-    "patient_id",
-    "birth_date",
-    "codes",
-)
-
 # Same as Event.act_time without a time: the end of the act's day (SPEC §5, SNP-48H).
 _END_OF_DAY = dt.time(23, 59, 59)
 
@@ -192,12 +182,9 @@ _BOOL_MESSAGE = "valeur oui/non invalide {} (attendu : 1/0, oui/non, true/false)
 
 def _bool(value: Any) -> bool:
     if type(value) is str:
-        result = _BOOLEANS.get(value)
+        result = _BOOLEANS.get(_stripped(value).lower())
         if result is None:
-            text = _stripped(value)
-            result = _BOOLEANS.get(text.lower())
-            if result is None:
-                raise _Invalid(_BOOL_MESSAGE.format(_quote(value)))
+            raise _Invalid(_BOOL_MESSAGE.format(_quote(value)))
         return result
     if type(value) is bool:
         return value
@@ -237,19 +224,14 @@ def _amount(value: Any) -> Decimal:
 
 
 def _enum_parser(table: Mapping[str, Any], natives: Mapping[Any, Any] | None = None) -> Callable[[Any], Any]:
-    """Parser of a closed list of values: exact spelling first, then any case and spacing."""
-    expected = ", ".join(table)
-    lookup = dict(table)
-    lookup.update({key.upper(): member for key, member in table.items()})
-    message = "valeur inconnue {} (attendu : " + expected + ")"
+    """Parser of a closed list of values, in any case and spacing (``OPTAM``, `` self ``)."""
+    message = "valeur inconnue {} (attendu : " + ", ".join(table) + ")"
 
     def parse(value: Any) -> Any:
         if type(value) is str:
-            result = lookup.get(value)
+            result = table.get(_stripped(value).lower())
             if result is None:
-                result = lookup.get(_stripped(value).lower())
-                if result is None:
-                    raise _Invalid(message.format(_quote(value)))
+                raise _Invalid(message.format(_quote(value)))
             return result
         if natives and type(value) is int and value in natives:
             return natives[value]
@@ -258,10 +240,14 @@ def _enum_parser(table: Mapping[str, Any], natives: Mapping[Any, Any] | None = N
     return parse
 
 
-_mt_status = _enum_parser({member.value: member for member in MtStatus})
-_place = _enum_parser({member.value: member for member in Place})
-_status = _enum_parser({member.value: member for member in Status})
-_sector = _enum_parser({member.value: member for member in Sector}, natives={1: Sector.ONE, 2: Sector.TWO})
+_MT_STATUSES = {member.value: member for member in MtStatus}
+_PLACES = {member.value: member for member in Place}
+_STATUSES = {member.value: member for member in Status}
+_SECTORS = {member.value: member for member in Sector}
+_mt_status = _enum_parser(_MT_STATUSES)
+_place = _enum_parser(_PLACES)
+_status = _enum_parser(_STATUSES)
+_sector = _enum_parser(_SECTORS, natives={1: Sector.ONE, 2: Sector.TWO})
 
 
 # --- codes --------------------------------------------------------------------------------------
@@ -284,33 +270,52 @@ def _codes(value: Any) -> tuple[str, ...]:
 
 # --- the row ----------------------------------------------------------------------------------
 
-# Every SPEC §1 column, in SPEC order (the order of the input errors of a row).
-_PARSERS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-    ("invoice_id", _text),
-    ("date", _date),
-    ("time", _time),
-    ("practitioner_id", _text),
-    ("specialty", _specialty),
-    ("sector", _sector),
-    ("patient_id", _private_text),
-    ("birth_date", _date),
-    ("ald", _bool),
-    ("palliative", _bool),
-    ("neurodegenerative", _bool),
-    ("mt_status", _mt_status),
-    ("declares_mt", _bool),
-    ("place", _place),
-    ("homebound", _bool),
-    ("codes", _codes),
-    ("amount", _amount),
-    ("regulated", _bool),
-    ("referral_at", _datetime),
-    ("status", _status),
+# Memo of each column: spelling -> value. Exports repeat the same few spellings (``0``, ``self``,
+# ``G+MEG``, ``30,00``, the act dates of one year) a million times; a dictionary lookup is much
+# cheaper than parsing. Values are immutable, so sharing them is safe. Each memo is capped:
+# columns such as birth dates have many distinct values, and the memo must stay small.
+_MEMO_MAX = 4096
+
+
+def _memo(*tables: Mapping[str, Any]) -> dict[str, Any]:
+    """A column's memo, prefilled with the exact spellings of a closed list (and upper case)."""
+    memo: dict[str, Any] = {}
+    for table in tables:
+        memo.update(table)
+        memo.update({key.upper(): value for key, value in table.items()})
+    return memo
+
+
+# Every SPEC §1 column, in SPEC order (the order of the input errors of a row): its parser, its
+# memo (None for identifiers: always distinct, never worth remembering), whether it is required.
+_COLUMNS: tuple[tuple[str, Callable[[Any], Any], dict[str, Any] | None, bool], ...] = (
+    ("invoice_id", _text, None, True),
+    ("date", _date, _memo(), True),
+    ("time", _time, _memo(), False),
+    ("practitioner_id", _text, None, True),
+    ("specialty", _specialty, _memo(), False),
+    ("sector", _sector, _memo(_SECTORS), False),
+    ("patient_id", _private_text, None, True),
+    ("birth_date", _date, _memo(), True),
+    ("ald", _bool, _memo(_BOOLEANS), False),
+    ("palliative", _bool, _memo(_BOOLEANS), False),
+    ("neurodegenerative", _bool, _memo(_BOOLEANS), False),
+    ("mt_status", _mt_status, _memo(_MT_STATUSES), False),
+    ("declares_mt", _bool, _memo(_BOOLEANS), False),
+    ("place", _place, _memo(_PLACES), False),
+    ("homebound", _bool, _memo(_BOOLEANS), False),
+    ("codes", _codes, _memo(), True),
+    ("amount", _amount, _memo(), False),
+    ("regulated", _bool, _memo(_BOOLEANS), False),
+    ("referral_at", _datetime, None, False),
+    ("status", _status, _memo(_STATUSES), False),
 )
+_UNSET = object()
 
 #: Every column SPEC §1 defines; any other column of a row goes to ``Event.extra``.
-KNOWN_COLUMNS: frozenset[str] = frozenset(name for name, _ in _PARSERS)
-_REQUIRED = frozenset(REQUIRED_COLUMNS)
+KNOWN_COLUMNS: frozenset[str] = frozenset(column[0] for column in _COLUMNS)
+#: Columns without which no row can be checked; a CSV header lacking one is unreadable.
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(column[0] for column in _COLUMNS if column[3])
 
 
 def readable_text(values: Mapping[str, Any], column: str) -> str | None:
@@ -335,6 +340,43 @@ def _errors(raw: RawRow, found: list[tuple[str, str]], invoice_id: str | None) -
     ]
 
 
+def _read_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Parse every SPEC §1 column of a row: (the values read, the (field, message) errors).
+
+    The hot loop of the readers: a memo lookup for most values, a parser call for the others.
+    """
+    fields: dict[str, Any] = {}
+    found: list[tuple[str, str]] = []
+    get = values.get
+    for name, parse, memo, required in _COLUMNS:
+        value = get(name)
+        if value is None or value == "":
+            if required:
+                found.append((name, _MISSING))
+            continue
+        if memo is not None:
+            try:
+                parsed = memo.get(value, _UNSET)
+            except TypeError:  # a JSON list or object: never memoized
+                parsed = _UNSET
+            if parsed is not _UNSET:
+                fields[name] = parsed
+                continue
+        try:
+            parsed = parse(value)
+        except _Blank:
+            if required:
+                found.append((name, _MISSING))
+            continue
+        except _Invalid as exc:
+            found.append((name, exc.message))
+            continue
+        fields[name] = parsed
+        if memo is not None and type(value) is str and len(memo) < _MEMO_MAX:
+            memo[value] = parsed
+    return fields, found
+
+
 def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
     """Read one row into an :class:`Event`, or say everything that is wrong with it.
 
@@ -351,33 +393,18 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
         The event, or a non-empty list of input errors located by line, field and file.
     """
     values = raw.values
-    if raw.problems and raw.broken:
-        return _errors(raw, list(raw.problems), readable_text(values, "invoice_id"))
-    damaged = {field for field, _ in raw.problems}
-    found: list[tuple[str, str]] = []
-    fields: dict[str, Any] = {}
-    get = values.get
-    present = 0
-    for name, parse in _PARSERS:
-        value = get(name)
-        if value is None or value == "":
-            if value is not None:
-                present += 1
-            if name in _REQUIRED:
-                found.append((name, _MISSING))
-            continue
-        present += 1
-        if damaged and name in damaged:
-            continue
-        try:
-            fields[name] = parse(value)
-        except _Blank:
-            if name in _REQUIRED:
-                found.append((name, _MISSING))
-        except _Invalid as exc:
-            found.append((name, exc.message))
-    if raw.problems:
-        found.extend(raw.problems)
+    problems = raw.problems
+    if problems:
+        if raw.broken:
+            return _errors(raw, list(problems), readable_text(values, "invoice_id"))
+        # Values with undecodable bytes are reported as such, not parsed: read the row without
+        # them, then replace whatever their absence caused ("missing") by the real problem.
+        damaged = {field for field, _ in problems}
+        fields, found = _read_fields({key: value for key, value in values.items() if key not in damaged})
+        found = [(field, message) for field, message in found if field not in damaged]
+        found.extend(problems)
+    else:
+        fields, found = _read_fields(values)
     day = fields.get("date")
     if day is not None:
         birth = fields.get("birth_date")
@@ -394,7 +421,7 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
                 )
     if found:
         return _errors(raw, found, fields.get("invoice_id") or readable_text(values, "invoice_id"))
-    if len(values) > present:
+    if not values.keys() <= KNOWN_COLUMNS:
         fields["extra"] = {key: value for key, value in values.items() if key not in KNOWN_COLUMNS}
     return Event(**fields, line=raw.line, file=raw.file, seq=seq)
 
