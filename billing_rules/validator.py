@@ -78,17 +78,23 @@ class Validator:
         plugins: Iterable[Any] = (),
         builtin: bool = True,
     ) -> Validator:
-        """Built-in rules, installed plugins (or the ``entry_points`` named), ``plugins`` objects
-        and extra rule files. Raises a :class:`BillingRulesError` naming what is wrong."""
+        """Compile everything once: built-ins, installed plugins, ``plugins`` objects, rule files.
+
+        ``entry_points`` is True (every installed plugin), False (none) or the names to load. Raises
+        a :class:`BillingRulesError` naming the broken plugin or rule file.
+        """
         from billing_rules.plugins import collect, make_plugin_manager
 
         manager = make_plugin_manager(entry_points=entry_points, extra=plugins, builtin=builtin)
         texts = [_rule_text(source, item) for source, item in collect(manager, "register_rule_sets")]
         texts += [RuleText.from_path(path, source=Path(path).name) for path in rule_files]
         python_rules = [_stamped(source, rule) for source, rule in collect(manager, "register_rules")]
-        tariffs = [_stamped(source, tariff, "origin") for source, tariff in collect(manager, "register_tariffs")]
+        tariffs = [
+            _stamped(source, tariff, "origin") for source, tariff in collect(manager, "register_tariffs")
+        ]
         functions = [
-            _stamped(source, function, "origin") for source, function in collect(manager, "register_functions")
+            _stamped(source, function, "origin")
+            for source, function in collect(manager, "register_functions")
         ]
         ruleset = build_ruleset(texts, python_rules=python_rules, tariffs=tariffs, functions=functions)
         readers = {reader.name: reader for _, reader in collect(manager, "register_readers")}
@@ -174,7 +180,12 @@ class Validator:
         return attrs.evolve(report, events=stream.events, input_errors=tuple(errors))
 
     def _run(
-        self, events: Iterable[Event], errors: list[InputError], count: int | None, history: list[Event], files: tuple[str, ...]
+        self,
+        events: Iterable[Event],
+        errors: list[InputError],
+        count: int | None,
+        history: list[Event],
+        files: tuple[str, ...],
     ) -> Report:
         session = self.engine.session()
         if history:
@@ -221,8 +232,10 @@ class Validator:
 
     @staticmethod
     def invoice(values: Mapping[str, Any], *, seq: int = 0) -> Event:
-        """An :class:`Event` from SPEC §1 column values (strings or native); raises
-        :class:`InvalidInvoice` listing every bad field."""
+        """An :class:`Event` from SPEC §1 column values (strings or native).
+
+        Raises :class:`InvalidInvoice` listing every bad field, so the user fixes them all at once.
+        """
         from billing_rules.readers import RawRow, event_from_row
 
         result = event_from_row(RawRow(line=None, values=dict(values), file=None), seq)
@@ -244,8 +257,10 @@ class Validator:
 
 
 def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[Event]:
-    """The history minus the invoices the input carries again (same practitioner and invoice id):
-    re-checking an already recorded day must not count its invoices twice (SPEC §1, §3)."""
+    """The history minus the invoices the input carries again (same practitioner and invoice id).
+
+    Re-checking an already recorded day must not count its invoices twice (SPEC §1, §3).
+    """
     history = list(history)
     if not history:
         return history

@@ -1,0 +1,85 @@
+"""The wheel carries everything the CLI needs (grammar, rule files), installed away from the repo."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (found,) = out.glob("billing_rules-*.whl")
+    return found
+
+
+def test_wheel_ships_grammar_and_rule_files(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "billing_rules/grammar/billing_rules.lark" in names
+    rule_files = {
+        name for name in names if name.startswith("billing_rules/builtin/ngap/") and name.endswith(".rules")
+    }
+    assert {Path(name).name for name in rule_files} >= {
+        "codes.rules",
+        "tariffs.rules",
+        "visits.rules",
+        "snp.rules",
+    }
+    assert not any(name.startswith(("tests/", "examples/", "benchmarks/")) for name in names)
+
+
+@pytest.mark.slow
+def test_fresh_venv_outside_the_repo_checks_the_example(wheel: Path, tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=600)
+    clean_env = {key: value for key, value in os.environ.items() if key not in {"PYTHONPATH"}}
+    where = subprocess.run(
+        [str(python), "-c", "import billing_rules; print(billing_rules.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_env,
+    )
+    assert str(env_dir) in where.stdout  # the installed copy, not the repository
+    result = subprocess.run(
+        [
+            str(env_dir / "bin" / "billing-rules"),
+            "check",
+            str(ROOT / "examples" / "week-2026-01.csv"),
+            "--format",
+            "json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert '"errors": 21' in result.stdout
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^(python3 -m venv .*)$", readme, flags=re.MULTILINE)
+    assert len(commands) == 2, commands
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == commands[1]
