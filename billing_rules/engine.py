@@ -165,7 +165,10 @@ class Session:
             return list(rule.check(event, self._view))
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
             # The message names the rule and its plugin, never the patient.
-            log.error("la règle %s (%s) a échoué : %r", rule.code, rule.source, exc)
+            # Only the exception's type at default verbosity: its text may quote the invoice's
+            # values, patient identifiers included. The traceback is for --debug (DEBUG level).
+            log.error("la règle %s (%s) a échoué : %s", rule.code, rule.source, type(exc).__name__)
+            log.debug("trace de l'échec de la règle %s", rule.code, exc_info=True)
             return [_crash_hit(rule, exc)]
 
     def _has_error(self, event: Event) -> bool:
