@@ -36,7 +36,32 @@ _EXPORTS = {
     "PluginLoadError": "billing_rules.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "BillingRulesError",
+    "Event",
+    "Finding",
+    "Function",
+    "HOOK_API_VERSION",
+    "Hit",
+    "InputError",
+    "InvalidInvoice",
+    "Kind",
+    "MtStatus",
+    "Place",
+    "PluginLoadError",
+    "Report",
+    "Rule",
+    "RuleFileError",
+    "RuleInfo",
+    "Sector",
+    "Severity",
+    "Status",
+    "Tariff",
+    "Validator",
+    "WindowCount",
+    "__version__",
+    "hookimpl",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -54,7 +79,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from billing_rules.dsl.vocabulary import Function, Kind
     from billing_rules.errors import BillingRulesError, PluginLoadError, RuleFileError
     from billing_rules.hookspecs import HOOK_API_VERSION
-    from billing_rules.model import Event, Finding, InputError, MtStatus, Place, Report, Sector, Severity, Status
+    from billing_rules.model import (
+        Event,
+        Finding,
+        InputError,
+        MtStatus,
+        Place,
+        Report,
+        Sector,
+        Severity,
+        Status,
+    )
     from billing_rules.plugins import hookimpl
     from billing_rules.rule import Hit, Rule, WindowCount
     from billing_rules.tariffs import Tariff

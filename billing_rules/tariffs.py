@@ -75,8 +75,11 @@ class TariffTable:
         return row.amount
 
     def nearest(self, code: str, day: dt.date) -> Decimal | None:
-        """The tariff in force, else the next one to come, else the last one: what a code billed
-        outside its validity would have claimed (the euros at risk of CODE-DATE)."""
+        """The tariff in force, else the next one to come, else the last one.
+
+        That is what a code billed outside its validity would have claimed: the euros at risk of
+        CODE-DATE.
+        """
         amount = self.on(code, day)
         if amount is not None:
             return amount

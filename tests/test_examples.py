@@ -199,3 +199,10 @@ def test_readme_catalogue_is_generated_from_the_rule_files() -> None:
     assert replace_between_markers(readme, builtin_catalogue()) == readme, (
         "README catalogue out of date: run python -m billing_rules.catalogue README.md"
     )
+
+
+def test_public_api_exports_resolve() -> None:
+    import billing_rules
+
+    for name in billing_rules.__all__:
+        assert getattr(billing_rules, name) is not None, name
