@@ -124,9 +124,9 @@ def _extra(env: Environment, event: Event, column: str) -> Any:
 def _forfait_mt(env: Environment, event: Event) -> Decimal | None:
     if env.forfaits is None:
         return None
-    return env.forfaits.amount_for(
-        year=event.date.year, age=event.age, ald=event.ald, birth_date=event.birth_date
-    )
+    # SPEC §1: a neurodegenerative patient is in ALD (for that disease), so priced as one.
+    in_ald = event.ald or event.neurodegenerative
+    return env.forfaits.amount_for(year=event.date.year, age=event.age, ald=in_ald, birth_date=event.birth_date)
 
 
 BUILTIN_FUNCTIONS: tuple[Function, ...] = (
