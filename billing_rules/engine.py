@@ -8,15 +8,17 @@ opportunity is always compliant (SPEC §5).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
 from billing_rules.dsl.rules import CounterSpec, DslRule
-from billing_rules.model import Event, Finding, Severity
+from billing_rules.model import Event, Finding, Severity, Status
 from billing_rules.rule import Hit, Rule, WindowCount
 from billing_rules.ruleset import RuleSet
 from billing_rules.windows import WindowStore
@@ -56,6 +58,20 @@ class Engine:
                 for code in counter.triggers:
                     self._counters_by_code.setdefault(code, []).append(counter)
         self._dispatch_cache: dict[frozenset[str], tuple[list[Rule], list[Rule], list[Rule]]] = {}
+        self._gates = {id(rule): _gate(rule) for rule in rules}
+        # Validity dates cut the calendar into periods in which the same rules are in force: a plan
+        # is made per (codes, period), so rules out of force are not even looked at.
+        edges: set[dt.date] = set()
+        for rule in rules:
+            valid_from = getattr(rule, "valid_from", None)
+            valid_until = getattr(rule, "valid_until", None)
+            if valid_from is not None:
+                edges.add(valid_from)
+            if valid_until is not None and valid_until < dt.date.max:
+                edges.add(valid_until + dt.timedelta(days=1))
+        self._edges = sorted(edges)
+        self._periods: dict[dt.date, int] = {}
+        self._plans: dict[tuple[frozenset[str], int], _Plan] = {}
 
     def rules_for(self, codes: frozenset[str]) -> tuple[list[Rule], list[Rule], list[Rule]]:
         """(errors, warnings, opportunities) that may apply to an invoice billing ``codes``.
@@ -91,6 +107,35 @@ class Engine:
         """A fresh history (windows) to check invoices against."""
         return Session(self)
 
+    def plan(self, event: Event) -> _Plan:
+        """What to run for ``event``, cached per (codes, period of validity).
+
+        The rules its codes wake that are in force on its date, each with its cheap gate, and the
+        counters it may be counted in.
+        """
+        day = event.date
+        period = self._periods.get(day)
+        if period is None:
+            period = bisect.bisect_right(self._edges, day)
+            if len(self._periods) < _MEMO_MAX:
+                self._periods[day] = period
+        key = (event.code_set, period)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._make_plan(event.code_set, day)
+            if len(self._plans) < _MEMO_MAX:
+                self._plans[key] = plan
+        return plan
+
+    def _make_plan(self, codes: frozenset[str], day: dt.date) -> _Plan:
+        errors, warnings, opportunities = self.rules_for(codes)
+
+        def gated(rules: list[Rule]) -> tuple[tuple[Rule, Gate | None], ...]:
+            return tuple((rule, self._gates[id(rule)]) for rule in rules if _in_force(rule, day))
+
+        counters = tuple((counter, counter.counting) for counter in self.counters_for(codes))
+        return _Plan(gated(errors), gated(warnings), gated(opportunities), counters)
+
 
 @attrs.define
 class _View:
@@ -119,16 +164,21 @@ class Session:
 
     def record(self, event: Event) -> None:
         """Count ``event`` in its windows (it becomes history for the invoices that follow)."""
-        if event.cancelled:
-            return
-        for counter in self.engine.counters_for(event.code_set):
-            if counter.counts(event):
-                self.store.add(counter, event)
+        if event.status is not _CANCELLED:
+            self._record(event, self.engine.plan(event))
+
+    def _record(self, event: Event, plan: _Plan) -> None:
+        add = self.store.add
+        for counter, counting in plan.counters:
+            # The plan holds the counters whose codes the invoice bills: only the condition is left.
+            if counting is None or counting(event):
+                add(counter, event)
 
     def advance(self, day: dt.date) -> None:
         """Tell the session the input has reached ``day`` (sorted input): old windows are dropped."""
-        if self._last_day is None or day > self._last_day:
-            if self._last_day is not None and day.isocalendar()[:2] != self._last_day.isocalendar()[:2]:
+        last = self._last_day
+        if last is None or day > last:
+            if last is not None and _week(day) != _week(last):
                 self.store.expire(day, self.engine.counters)
             self._last_day = day
 
@@ -136,70 +186,92 @@ class Session:
 
     def check(self, event: Event) -> list[Finding]:
         """Findings of ``event`` against the history so far, without recording it."""
-        if event.cancelled:
+        if event.status is _CANCELLED:
             return []
-        errors, warnings, opportunities = self.engine.rules_for(event.code_set)
-        findings = self._run(errors, event)
-        findings += self._run(warnings, event)
-        if not any(finding.severity is Severity.ERROR for finding in findings) and opportunities:
-            findings += self._opportunities(opportunities, event)
-        findings.sort(key=lambda finding: finding.rule)
-        return findings
+        return self._check(event, self.engine.plan(event))
 
     def process(self, event: Event) -> list[Finding]:
         """Check then record: the normal path for the invoices of a file, in SPEC order."""
         self.advance(event.date)
-        findings = self.check(event)
-        self.record(event)
+        if event.status is _CANCELLED:
+            return []
+        plan = self.engine.plan(event)
+        findings = self._check(event, plan)
+        self._record(event, plan)
         return findings
 
-    def _run(self, rules: Iterable[Rule], event: Event) -> list[Finding]:
+    def _check(self, event: Event, plan: _Plan) -> list[Finding]:
+        findings = self._run(plan.errors, event) if plan.errors else []
+        if plan.warnings:
+            findings += self._run(plan.warnings, event)
+        if plan.opportunities and not (findings and any(f.severity is Severity.ERROR for f in findings)):
+            findings += self._opportunities(plan.opportunities, event)
+        if len(findings) > 1:
+            findings.sort(key=_by_rule)
+        return findings
+
+    def _run(self, checks: Iterable[tuple[Rule, Gate | None]], event: Event) -> list[Finding]:
+        """Findings of the rules ``checks`` (the hot loop: most invoices stop at the gates)."""
         findings = []
-        for rule in rules:
-            for hit in self._hits(rule, event):
+        view = self._view
+        for rule, gate in checks:
+            try:
+                if gate is not None and not gate(event):
+                    continue
+                hits = rule.check(event, view)
+                if not hits:
+                    continue
+                hits = list(hits)
+            except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+                hits = [_crashed(rule, exc)]
+            for hit in hits:
                 findings.append(_finding(rule, hit, event))
         return findings
 
-    def _hits(self, rule: Rule, event: Event) -> list[Hit]:
+    def _hits(self, rule: Rule, gate: Gate | None, event: Event) -> list[Hit]:
+        """The rule's hits; the gate (its condition, compiled) spares the call on most invoices."""
         try:
-            return list(rule.check(event, self._view))
+            if gate is not None and not gate(event):
+                return _NO_HITS
+            hits = rule.check(event, self._view)
+            return list(hits) if hits else _NO_HITS
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
-            # The message names the rule and its plugin, never the patient.
-            # Only the exception's type at default verbosity: its text may quote the invoice's
-            # values, patient identifiers included. The traceback is for --debug (DEBUG level).
-            log.error("la règle %s (%s) a échoué : %s", rule.code, rule.source, type(exc).__name__)
-            log.debug("trace de l'échec de la règle %s", rule.code, exc_info=True)
-            return [_crash_hit(rule, exc)]
+            return [_crashed(rule, exc)]
 
     def _has_error(self, event: Event) -> bool:
-        errors, _, _ = self.engine.rules_for(event.code_set)
-        return any(self._hits(rule, event) for rule in errors)
+        return any(self._hits(rule, gate, event) for rule, gate in self.engine.plan(event).errors)
 
     def _warning_count(self, event: Event) -> int:
-        _, warnings, _ = self.engine.rules_for(event.code_set)
-        return sum(len(self._hits(rule, event)) for rule in warnings)
+        return sum(len(self._hits(rule, gate, event)) for rule, gate in self.engine.plan(event).warnings)
 
-    def _opportunities(self, rules: Iterable[Rule], event: Event) -> list[Finding]:
+    def _opportunities(self, rules: Iterable[tuple[Rule, Gate | None]], event: Event) -> list[Finding]:
         candidates: list[tuple[Rule, Hit]] = []
-        for rule in rules:
-            for hit in self._hits(rule, event):
+        for rule, gate in rules:
+            for hit in self._hits(rule, gate, event):
                 if getattr(hit, "crashed", False):
                     candidates.append((rule, hit))
                     continue
                 if hit.suggested_codes is not None and self._has_error(event.with_codes(hit.suggested_codes)):
                     continue
                 candidates.append((rule, hit))
+        if not candidates:
+            return []
         kept = self._best_of_conflicting(candidates, event)
         return [_finding(rule, hit, event) for rule, hit in kept]
 
-    def _best_of_conflicting(self, candidates: list[tuple[Rule, Hit]], event: Event) -> list[tuple[Rule, Hit]]:
-        """Two suggestions that recode the same act (both replace the visit) are alternatives: only
-        the better one is reported, so missed revenue is never counted twice (SPEC §5). Better means
-        fewer warnings on the suggested coding, then more euros, then the rule code."""
+    def _best_of_conflicting(
+        self, candidates: list[tuple[Rule, Hit]], event: Event
+    ) -> list[tuple[Rule, Hit]]:
+        """Of two suggestions that recode the same act (both replace the visit), the better one.
+
+        Only it is reported, so missed revenue is never counted twice (SPEC §5). Better means
+        fewer warnings on the suggested coding, then more euros, then the rule code.
+        """
         replacing = [
             (rule, hit)
             for rule, hit in candidates
-            if hit.suggested_codes is not None and any(code not in hit.suggested_codes for code in event.codes)
+            if hit.suggested_codes is not None
+            and any(code not in hit.suggested_codes for code in event.codes)
         ]
         if len(replacing) < 2:
             return candidates
@@ -220,9 +292,64 @@ class Session:
         return (self._warning_count(suggested), -(hit.amount or Decimal(0)), rule.code)
 
 
+Gate = Callable[[Event], Any]
+_CANCELLED = Status.CANCELLED
+_NO_HITS: list[Hit] = []
+_MEMO_MAX = 100_000
+
+
+@attrs.frozen
+class _Plan:
+    """The rules (with their gates) and counters for one combination of codes and period."""
+
+    errors: tuple[tuple[Rule, Gate | None], ...]
+    warnings: tuple[tuple[Rule, Gate | None], ...]
+    opportunities: tuple[tuple[Rule, Gate | None], ...]
+    counters: tuple[tuple[CounterSpec, Gate | None], ...]
+
+
+def _gate(rule: Rule) -> Gate | None:
+    """A cheap necessary condition of a compiled rule: its ``when`` and its counter's condition.
+
+    Most invoices fail it, so the rule's full check (window counts, message) runs only where it
+    may fire. Rules written in Python have no gate: they are always asked.
+    """
+    if not isinstance(rule, DslRule):
+        return None
+    condition = rule.condition
+    if rule.frequency is None:
+        return condition
+    counts = rule.frequency.counter.counts
+    if condition is None:
+        return counts
+    return lambda event: condition(event) and counts(event)
+
+
+def _in_force(rule: Rule, day: dt.date) -> bool:
+    valid_from = getattr(rule, "valid_from", None)
+    valid_until = getattr(rule, "valid_until", None)
+    return (valid_from is None or day >= valid_from) and (valid_until is None or day <= valid_until)
+
+
+def _week(day: dt.date) -> tuple[int, int]:
+    iso = day.isocalendar()
+    return (iso[0], iso[1])
+
+
+def _by_rule(finding: Finding) -> str:
+    return finding.rule
+
+
 @attrs.frozen
 class _CrashHit(Hit):
     crashed: bool = True
+
+
+def _crashed(rule: Rule, exc: Exception) -> Hit:
+    # The log names the rule, its plugin and the kind of error, never the exception's text: a
+    # plugin may have put the patient's identifier in it.
+    log.error("la règle %s (%s) a échoué : %s", rule.code, rule.source, type(exc).__name__)
+    return _crash_hit(rule, exc)
 
 
 def _crash_hit(rule: Rule, exc: Exception) -> Hit:

@@ -42,8 +42,30 @@ class RuleFileError(BillingRulesError):
                 where += f":{self.column}"
         text = f"{where}: {self.message}"
         if self.source_line is not None and self.column is not None:
-            text += f"\n    {self.source_line.rstrip()}\n    {' ' * (self.column - 1)}^"
+            line, caret = _line_excerpt(self.source_line.rstrip(), self.column)
+            text += f"\n    {line}\n    {' ' * caret}^"
         return text
+
+
+_EXCERPT_WIDTH = 100
+
+
+def _line_excerpt(line: str, column: int) -> tuple[str, int]:
+    """The part of ``line`` around ``column``, unprintable characters masked one for one.
+
+    A hostile file may hold a megabyte on one line; masking keeps the caret under the right one.
+    """
+    offset = max(column - 1, 0)
+    start = 0
+    if len(line) > _EXCERPT_WIDTH:
+        start = max(0, min(offset - _EXCERPT_WIDTH // 2, len(line) - _EXCERPT_WIDTH))
+    piece = "".join(
+        " " if char == "\t" else char if char.isprintable() else "\ufffd"
+        for char in line[start : start + _EXCERPT_WIDTH]
+    )
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + _EXCERPT_WIDTH < len(line) else ""
+    return prefix + piece + suffix, offset - start + len(prefix)
 
 
 class RuleSyntaxError(RuleFileError):
@@ -67,6 +89,10 @@ class PluginLoadError(BillingRulesError):
 
 class RuleClashError(BillingRulesError):
     """Two sources define the same rule code; codes are public contract and never silently renamed."""
+
+
+class RuleFileClashError(RuleCompileError, RuleClashError):
+    """A rule file declares what another file (or the same one) already did: located at the second."""
 
 
 class LedgerError(BillingRulesError):

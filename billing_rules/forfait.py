@@ -13,9 +13,14 @@ from decimal import Decimal
 
 import attrs
 
-from billing_rules.tariffs import TariffTable
+from billing_rules.tariffs import Tariff, TariffTable
 
 PREFIX = "FORFAIT-"
+C2S_CODE = "FORFAIT-C2S"
+"""Yearly majoration per patient covered by the complémentaire santé solidaire (C2S)."""
+
+UNSETTLED_MARK = "INCERTAIN"
+"""Written in a forfait row's ``source`` when no official text settles the amount: reports flag it."""
 # Category names of SPEC §6, in the order reports list them.
 CATEGORIES: dict[str, str] = {
     "child_0_6": "FORFAIT-CHILD-0-6",
@@ -50,7 +55,26 @@ class ForfaitTables:
         """Yearly amount of one patient of ``category`` under the table in force on ``day``."""
         return self.tariffs.on(CATEGORIES[category], day)
 
-    def amount_for(self, *, year: int, age: int, ald: bool, birth_date: dt.date | None = None) -> Decimal | None:
+    def row(self, code: str, day: dt.date) -> Tariff | None:
+        """The tariff row of ``code`` in force on ``day``: its source tells whether it is settled."""
+        amount = self.tariffs.on(code, day)
+        if amount is None:
+            return None
+        rows = [row for row in self.tariffs.rows(code) if row.start <= day]
+        return rows[-1] if rows else None
+
+    def settled(self, code: str, day: dt.date) -> bool:
+        """False when the row in force is marked :data:`UNSETTLED_MARK` (or there is none)."""
+        row = self.row(code, day)
+        return row is not None and UNSETTLED_MARK not in (row.source or "").upper()
+
+    def categories_on(self, day: dt.date) -> tuple[str, ...]:
+        """The categories the table in force on ``day`` pays, in report order."""
+        return tuple(name for name, code in CATEGORIES.items() if self.tariffs.on(code, day) is not None)
+
+    def amount_for(
+        self, *, year: int, age: int, ald: bool, birth_date: dt.date | None = None
+    ) -> Decimal | None:
         """Amount for a patient, the table being the one in force during ``year``."""
         day = dt.date(year, 12, 31)
         return self.amount(self.category(day=day, age=age, ald=ald), day)

@@ -1,11 +1,18 @@
 """The plugin hooks of billing-rules (hook API version 1).
 
-Every hook is a ``register_*`` hook: the plugin calls the ``register`` callback it is given, once per
-thing it contributes, and returns nothing. The host calls each plugin's implementation separately,
-so everything a plugin registers is stamped with the plugin's name (the ``source`` of its findings).
-Hooks are called when a :class:`billing_rules.Validator` is built, never once per invoice.
-Implementations may accept fewer arguments than the spec (pluggy's opt-in arguments), which lets a
-hook grow without breaking plugins. The built-in NGAP catalogue uses exactly these hooks.
+Every contribution hook is a ``register_*`` hook: the plugin calls the ``register`` callback it is
+given, once per thing it contributes, and returns nothing. The host calls each plugin's
+implementation separately, so everything a plugin registers is stamped with the plugin's name (the
+``source`` of its findings, ``builtin`` for the NGAP catalogue). Contributions from all plugins are
+pooled; none overrides another: two plugins claiming the same rule code, tariff row, function,
+input format or report format is a load error naming both. Hooks are called when a
+:class:`billing_rules.Validator` is built, never once per invoice (``adjust_findings`` excepted).
+
+Versioning: :data:`HOOK_API_VERSION` is bumped when a hook changes incompatibly. A plugin module
+may set ``BILLING_RULES_HOOK_API = N`` (the version it was written for); a plugin asking for a newer
+version than the installed billing-rules provides is refused at load time, by name. Hooks grow
+compatibly through pluggy's opt-in arguments: an implementation may accept fewer arguments than
+the spec. The built-in NGAP catalogue (``billing_rules.builtin``) uses exactly these hooks.
 """
 
 from __future__ import annotations
@@ -64,26 +71,32 @@ def register_functions(register: Callable[[Any], None]) -> None:
 def register_readers(register: Callable[[Any], None]) -> None:
     """Contribute input formats: ``register(reader)`` with ``name``, ``extensions`` and ``rows()``.
 
-    A reader turns a byte stream into raw rows (line number and column values); the core converts
-    the values, so every format gets the same validation and located input errors.
+    A reader turns a byte stream into raw rows (:class:`billing_rules.readers.RawRow`: line number
+    and SPEC §1 column values); the core converts the values, so every format gets the same
+    validation and located input errors. It is chosen by ``--input-format NAME`` or, for a file
+    whose extension is in ``extensions``, automatically; two readers with one name is a load error.
     """
 
 
 @hookspec
 def register_reporters(register: Callable[[Any], None]) -> None:
-    """Contribute output formats: ``register(reporter)`` with ``name`` and ``render()``."""
+    """Contribute output formats: ``register(reporter)`` with ``name`` and ``render(report, stream, color=)``.
+
+    Selected by ``billing-rules check --format NAME`` and :meth:`billing_rules.Validator.render`.
+    Two reporters with one name is a load error naming both.
+    """
 
 
 @hookspec
 def adjust_findings(findings: list[Any], event: Any) -> list[Any] | None:
     """Adjust the findings of one invoice after the rules ran (called only when findings exist).
 
-    Return a new list (e.g. a practice's documented exemption turning an error into a warning, with
-    the reason appended to the message), or ``None`` to leave them unchanged. Implementations are
-    applied one after the other; each sees the previous result.
+    Called once per checked invoice that has findings, with the list of
+    :class:`billing_rules.Finding` and the :class:`billing_rules.Event`. Return a new list (e.g. a
+    practice's documented exemption turning an error into a warning, with the reason appended to
+    the message), or ``None`` to leave them unchanged. Implementations run in registration order
+    (built-ins, then installed plugins by name, then objects passed to ``Validator.build``); each
+    sees the previous result. One that raises leaves the findings unchanged and adds an
+    INTERNAL-ERROR finding naming the plugin. The practice config does not use this hook: it
+    selects rules and severities when the validator is built.
     """
-
-
-@hookspec
-def register_commands(cli: Any) -> None:
-    """Add click commands to the ``billing-rules`` group; called when the CLI starts, not on import."""

@@ -91,6 +91,34 @@ def civil_week_of(day: dt.date) -> tuple[int, int]:
 
 _END_OF_DAY = dt.time(23, 59, 59)
 
+# Per-day derived values and per-coding code sets, shared by the events of a file: a file has a few
+# hundred days and a few dozen codings, so one dictionary lookup replaces ``isocalendar()`` and a
+# frozenset per invoice. Both memos are bounded (an odd input cannot grow them without limit).
+_MEMO_MAX = 100_000
+_DAYS: dict[dt.date, tuple[tuple[int, int], tuple[int, int], dt.datetime]] = {}
+_CODE_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _day_values(day: dt.date) -> tuple[tuple[int, int], tuple[int, int], dt.datetime]:
+    """(quarter, civil week, end-of-day act time) of ``day``."""
+    values = _DAYS.get(day)
+    if values is None:
+        values = (quarter_of(day), civil_week_of(day), dt.datetime.combine(day, _END_OF_DAY))
+        if len(_DAYS) < _MEMO_MAX:
+            _DAYS[day] = values
+    return values
+
+
+def _code_set(codes: tuple[str, ...]) -> frozenset[str]:
+    if type(codes) is not tuple:  # a caller's list: not hashable, not worth remembering
+        return frozenset(codes)
+    found = _CODE_SETS.get(codes)
+    if found is None:
+        found = frozenset(codes)
+        if len(_CODE_SETS) < _MEMO_MAX:
+            _CODE_SETS[codes] = found
+    return found
+
 
 @attrs.frozen(kw_only=True, slots=True)
 class Event:
@@ -134,13 +162,15 @@ class Event:
 
     def __attrs_post_init__(self) -> None:
         setter = object.__setattr__
-        setter(self, "age", age_on(self.birth_date, self.date))
-        setter(self, "quarter", quarter_of(self.date))
-        setter(self, "week", civil_week_of(self.date))
+        day = self.date
+        quarter, week, end_of_day = _day_values(day)
+        setter(self, "age", age_on(self.birth_date, day))
+        setter(self, "quarter", quarter)
+        setter(self, "week", week)
         # Without a time, the act is taken at the end of its day: the 48 h of SNP-48H then err on
         # the side of the practitioner only when the time is really unknown (SPEC §5).
-        setter(self, "act_time", dt.datetime.combine(self.date, self.time or _END_OF_DAY))
-        setter(self, "code_set", frozenset(self.codes))
+        setter(self, "act_time", end_of_day if self.time is None else dt.datetime.combine(day, self.time))
+        setter(self, "code_set", _code_set(self.codes))
 
     @property
     def key(self) -> tuple[str, str]:

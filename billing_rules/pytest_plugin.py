@@ -1,19 +1,177 @@
-"""Pytest fixtures for plugin authors (entry point ``pytest11``), imported lazily.
+"""Pytest fixtures and example collection for rule and plugin authors (entry point ``pytest11``).
 
 Only pytest's own modules are imported at module level: this file is loaded by every pytest run of
 an environment where billing-rules is installed, and must cost nothing when its fixtures are unused.
+
+Fixtures (see :mod:`billing_rules.testing` for the functions they hand out):
+
+* ``billing_validator``: built-in rules only, no installed plugin (deterministic);
+* ``make_event``, ``make_events``: invoices from a few fields;
+* ``check_invoices``: check events against a validator, with an optional history;
+* ``assert_findings``: compare what fired with what was expected, with a readable message.
+
+Rule examples: with ``billing_rules_examples = true`` in the pytest configuration (or
+``--billing-rules-examples``), every ``*.rules`` file pytest collects becomes a test module with one
+item per ``example fires`` / ``example passes`` line, run exactly as ``billing-rules rules test``
+runs them. Installed plugins are loaded (a plugin's rule file needs its functions); a file a loaded
+plugin already registers is tested as loaded rather than added twice.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+_OPTION = "billing_rules_examples"
+_VALIDATORS = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The opt-in for collecting rule examples: off by default (``.rules`` may mean something else)."""
+    parser.addini(
+        _OPTION, "collecte les exemples des fichiers *.rules (billing-rules)", type="bool", default=False
+    )
+    parser.addini(
+        "billing_rules_plugins",
+        "extensions à enregistrer pour les exemples, « nom = module » (sans les installer)",
+        type="linelist",
+        default=[],
+    )
+    parser.addoption(
+        "--billing-rules-examples",
+        action="store_true",
+        default=False,
+        help="collecte les exemples des fichiers *.rules (billing-rules)",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A ``*.rules`` file becomes a collector of its examples, when collection is enabled."""
+    if file_path.suffix != ".rules":
+        return None
+    config = parent.config
+    if not (config.getoption("--billing-rules-examples") or config.getini(_OPTION)):
+        return None
+    return RuleFile.from_parent(parent, path=file_path)
+
+
+class RuleFile(pytest.File):
+    """The examples of one rule file."""
+
+    def collect(self) -> Any:
+        """One item per example, named ``CODE:fires:LINE``."""
+        from billing_rules.testing import examples_of, loaded_copy
+
+        validator = _validator_for(self.config, self.path)
+        for example in examples_of(validator, paths=[loaded_copy(validator, self.path) or self.path]):
+            kind = "fires" if example.fires else "passes"
+            yield RuleExampleItem.from_parent(
+                self, name=f"{example.code}:{kind}:{example.line}", example=example
+            )
+
+
+class RuleExampleItem(pytest.Item):
+    """One example, run through :func:`billing_rules.testing.run_example`."""
+
+    def __init__(self, *, example: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.example = example
+
+    def runtest(self) -> None:
+        """Fail with the French reason when the example does not behave as written."""
+        from billing_rules.testing import run_example
+
+        result = run_example(_validator_for(self.config, self.path), self.example)
+        if not result.ok:
+            raise RuleExampleFailure(result.message)
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+        """The example's location and the reason, without a Python traceback."""
+        if isinstance(excinfo.value, RuleExampleFailure):
+            return f"{self.example.path}:{self.example.line}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Where the example is written."""
+        return (
+            self.path,
+            self.example.line - 1,
+            f"{self.example.code} ({'fires' if self.example.fires else 'passes'})",
+        )
+
+
+class RuleExampleFailure(Exception):
+    """An example that did not behave as written."""
+
+
+def _validator_for(config: pytest.Config, path: Path) -> Any:
+    """One validator per rule file per session (building compiles every rule file)."""
+    from billing_rules.testing import build_validator, loaded_copy
+
+    cache = config.stash.setdefault(_VALIDATORS, {})
+    key = str(path.resolve())
+    if key not in cache:
+        plugins = _configured_plugins(config)
+        base = cache.get("") or build_validator(plugins=plugins, entry_points=True)
+        cache[""] = base
+        loaded = loaded_copy(base, path) is not None
+        cache[key] = base if loaded else build_validator([path], plugins=plugins, entry_points=True)
+    return cache[key]
+
+
+def _configured_plugins(config: pytest.Config) -> list[tuple[str, Any]]:
+    """``billing_rules_plugins`` lines (``name = module``), imported: a checkout needs no install."""
+    import importlib
+
+    plugins = []
+    for line in config.getini("billing_rules_plugins"):
+        name, _, module = line.partition("=")
+        module = module.strip() or name.strip()
+        plugins.append((name.strip(), importlib.import_module(module)))
+    return plugins
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures
 
 
 @pytest.fixture
 def billing_validator() -> Any:
     """A validator with the built-in rules and no installed plugin (deterministic tests)."""
-    from billing_rules.validator import Validator
+    from billing_rules.testing import build_validator
 
-    return Validator.build(entry_points=False)
+    return build_validator()
+
+
+@pytest.fixture
+def make_event() -> Any:
+    """:func:`billing_rules.testing.make_event`: ``make_event(codes="G+MEG", birth_date="2022-05-01")``."""
+    from billing_rules.testing import make_event as factory
+
+    return factory
+
+
+@pytest.fixture
+def make_events() -> Any:
+    """:func:`billing_rules.testing.make_events`: several invoices, numbered ``F-1``, ``F-2``..."""
+    from billing_rules.testing import make_events as factory
+
+    return factory
+
+
+@pytest.fixture
+def check_invoices() -> Any:
+    """:func:`billing_rules.testing.check`: ``check_invoices(validator, [rows], history=[rows])``."""
+    from billing_rules.testing import check
+
+    return check
+
+
+@pytest.fixture
+def assert_findings() -> Any:
+    """:func:`billing_rules.testing.assert_findings`: ``assert_findings(report, {"F-1": ["X"]})``."""
+    from billing_rules.testing import assert_findings as function
+
+    return function

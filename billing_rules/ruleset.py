@@ -8,6 +8,7 @@ pool. Clashes (one rule code from two sources, one tariff row twice) are errors 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from billing_rules.dsl import ast
 from billing_rules.dsl.compiler import Compiler
 from billing_rules.dsl.parser import parse
 from billing_rules.dsl.vocabulary import BUILTIN_FUNCTIONS, Environment, Function
-from billing_rules.errors import RuleClashError, RuleCompileError, RuleFileError
+from billing_rules.errors import RuleClashError, RuleCompileError, RuleFileClashError, RuleFileError
 from billing_rules.forfait import ForfaitTables
 from billing_rules.rule import Rule
 from billing_rules.tariffs import CodeInfo, Tariff, TariffTable
@@ -38,7 +39,9 @@ class RuleText:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise RuleFileError(f"fichier de règles illisible : {exc.__class__.__name__}", path=str(path)) from None
+            raise RuleFileError(
+                f"fichier de règles illisible : {exc.__class__.__name__}", path=str(path)
+            ) from None
         return cls(text=text, path=str(path), source=source)
 
 
@@ -62,9 +65,11 @@ class RuleSet:
 
     def knows(self, code: str) -> bool:
         """Whether a billed code is known to the loaded rule sets (SPEC: CODE-UNKNOWN otherwise)."""
+        if code in self.codes:  # asked for every code of every invoice: the common case first
+            return True
         from billing_rules.dsl.compiler import is_ccam_code
 
-        return code in self.codes or code in self.tariffs or is_ccam_code(code)
+        return code in self.tariffs or is_ccam_code(code)
 
 
 def build_ruleset(
@@ -75,7 +80,7 @@ def build_ruleset(
     functions: Iterable[Function] = (),
 ) -> RuleSet:
     """Parse, pool and compile; raises :class:`RuleFileError` or :class:`RuleClashError`."""
-    parsed = [(parse(text.text, text.path), text) for text in texts]
+    parsed = [(_parse(text.text, text.path), text) for text in texts]
 
     function_table: dict[str, Function] = {}
     for function in (*BUILTIN_FUNCTIONS, *functions):
@@ -91,15 +96,37 @@ def build_ruleset(
     tariff_rows: list[Tariff] = list(tariffs)
     pending_families: list[tuple[ast.FamilyDecl, ast.RuleFile]] = []
     defines: list[tuple[ast.DefineDecl, ast.RuleFile]] = []
+    dsl_tariffs: dict[tuple[str, dt.date], str] = {}
     for rule_file, text in parsed:
         for decl in rule_file.declarations:
             if isinstance(decl, ast.CodeDecl):
                 if decl.code in codes:
-                    raise _located(rule_file, decl.span, f"code « {decl.code} » déclaré deux fois "
-                                   f"(déjà par {codes[decl.code].origin})")
+                    raise _located(
+                        rule_file,
+                        decl.span,
+                        f"code « {decl.code} » déclaré deux fois (déjà par {codes[decl.code].origin})",
+                    )
+                for period in decl.periods:
+                    if period.end is not None and period.end < period.start:
+                        raise _located(
+                            rule_file, decl.span, "la fin de validité précède son début", clash=False
+                        )
                 periods = tuple((period.start, period.end) for period in decl.periods)
-                codes[decl.code] = CodeInfo(decl.code, decl.label, periods, origin=f"{text.source}:{rule_file.path}")
+                codes[decl.code] = CodeInfo(
+                    decl.code, decl.label, periods, origin=f"{text.source}:{rule_file.path}"
+                )
             elif isinstance(decl, ast.TariffDecl):
+                if decl.end is not None and decl.end < decl.start:
+                    raise _located(rule_file, decl.span, "la fin du tarif précède son début", clash=False)
+                key = (decl.code, decl.start)
+                if key in dsl_tariffs:
+                    raise _located(
+                        rule_file,
+                        decl.span,
+                        f"le tarif de {decl.code} au {decl.start.isoformat()} est défini deux fois "
+                        f"(déjà par {dsl_tariffs[key]})",
+                    )
+                dsl_tariffs[key] = f"{text.source} ({rule_file.path}:{decl.span.line})"
                 tariff_rows.append(
                     Tariff(decl.code, decl.amount, decl.start, decl.end, decl.source, origin=text.source)
                 )
@@ -117,16 +144,28 @@ def build_ruleset(
     compiler = Compiler(
         known_codes=frozenset(known), families=families, functions=function_table, environment=environment
     )
+    family_origins: dict[str, str] = {}
     for decl, rule_file in pending_families:
         compiler.use_file(rule_file)
         if decl.name in families:
-            raise compiler.error(f"famille « {decl.name} » déclarée deux fois", decl.span)
+            raise _located(
+                rule_file,
+                decl.span,
+                f"famille « {decl.name} » déclarée deux fois (déjà par {family_origins[decl.name]})",
+            )
         families[decl.name] = compiler.expand_codes(decl.codes)
+        family_origins[decl.name] = f"{rule_file.path}:{decl.span.line}"
+    define_origins: dict[str, str] = {}
     for decl, rule_file in defines:
         compiler.use_file(rule_file)
         if decl.name in compiler.defines:
-            raise compiler.error(f"« {decl.name} » défini deux fois", decl.span)
+            raise _located(
+                rule_file,
+                decl.span,
+                f"« {decl.name} » défini deux fois (déjà par {define_origins[decl.name]})",
+            )
         compiler.add_define(decl)
+        define_origins[decl.name] = f"{rule_file.path}:{decl.span.line}"
 
     rules: list[Rule] = []
     origins: dict[str, str] = {}
@@ -136,13 +175,12 @@ def build_ruleset(
             if not isinstance(decl, ast.RuleDecl):
                 continue
             if decl.code in origins:
-                raise RuleClashError(
-                    f"la règle {decl.code} est définie deux fois : par {origins[decl.code]} et par "
-                    f"{text.source} ({rule_file.path}:{decl.span.line})"
+                raise _located(
+                    rule_file, decl.span, f"la règle {decl.code} est déjà définie par {origins[decl.code]}"
                 )
             try:
                 rules.append(compiler.compile_rule(decl, source=text.source, origin=rule_file.path))
-            except RecursionError:
+            except RecursionError:  # pragma: no cover - parser and compiler bound the nesting first
                 raise compiler.error("règle trop imbriquée", decl.span) from None
             origins[decl.code] = f"{text.source} ({rule_file.path}:{decl.span.line})"
 
@@ -165,10 +203,30 @@ def build_ruleset(
     return attrs.evolve(ruleset, rules=tuple(rules))
 
 
-def _located(rule_file: ast.RuleFile, span: ast.Span, message: str) -> RuleCompileError:
-    lines = rule_file.text.splitlines()
+# Parsed files are immutable values: a process that builds several validators (tests, a server
+# reloading its configuration) parses the built-in catalogue once. Only small texts are kept.
+_CACHED_TEXT_CHARS = 200_000
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(text: str, path: str) -> ast.RuleFile:
+    return parse(text, path)
+
+
+def _parse(text: str, path: str) -> ast.RuleFile:
+    if len(text) <= _CACHED_TEXT_CHARS:
+        return _parse_cached(text, path)
+    return parse(text, path)
+
+
+def _located(
+    rule_file: ast.RuleFile, span: ast.Span, message: str, *, clash: bool = True
+) -> RuleCompileError:
+    """An error at ``span``; a clash (something declared twice) is also a :class:`RuleClashError`."""
+    lines = rule_file.text.split("\n")  # as Lark counts lines
     source_line = lines[span.line - 1] if 0 < span.line <= len(lines) else None
-    return RuleCompileError(message, path=rule_file.path, line=span.line, column=span.column, source_line=source_line)
+    kind = RuleFileClashError if clash else RuleCompileError
+    return kind(message, path=rule_file.path, line=span.line, column=span.column, source_line=source_line)
 
 
 def _check_tariff_clashes(rows: list[Tariff]) -> None:

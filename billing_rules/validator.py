@@ -13,15 +13,18 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from billing_rules.engine import Engine, Session
-from billing_rules.errors import BillingRulesError, RuleFileError
+from billing_rules.errors import BillingRulesError, RuleClashError, RuleFileError
 from billing_rules.model import Event, Finding, InputError, Report, Severity
 from billing_rules.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
+
+if TYPE_CHECKING:
+    from billing_rules.config import PracticeConfig
 
 
 @attrs.frozen(kw_only=True)
@@ -77,16 +80,24 @@ class Validator:
         entry_points: bool | Sequence[str] = True,
         plugins: Iterable[Any] = (),
         builtin: bool = True,
+        config: PracticeConfig | None = None,
     ) -> Validator:
         """Compile everything once: built-ins, installed plugins, ``plugins`` objects, rule files.
 
         ``entry_points`` is True (every installed plugin), False (none) or the names to load. Raises
-        a :class:`BillingRulesError` naming the broken plugin or rule file.
+        a :class:`BillingRulesError` naming the broken plugin or rule file. ``config`` (a practice's
+        ``billing-rules.toml``) adds rule files, blocks plugins, selects rules and sets severities.
         """
         from billing_rules.plugins import collect, make_plugin_manager
 
-        manager = make_plugin_manager(entry_points=entry_points, extra=plugins, builtin=builtin)
+        blocked = config.plugins_disable if config is not None else ()
+        manager = make_plugin_manager(
+            entry_points=entry_points, extra=plugins, builtin=builtin, blocked=blocked
+        )
         texts = [_rule_text(source, item) for source, item in collect(manager, "register_rule_sets")]
+        plugin_texts = len(texts)
+        if config is not None:
+            rule_files = [*rule_files, *config.rule_files]
         texts += [RuleText.from_path(path, source=Path(path).name) for path in rule_files]
         python_rules = [_stamped(source, rule) for source, rule in collect(manager, "register_rules")]
         tariffs = [
@@ -96,9 +107,17 @@ class Validator:
             _stamped(source, function, "origin")
             for source, function in collect(manager, "register_functions")
         ]
-        ruleset = build_ruleset(texts, python_rules=python_rules, tariffs=tariffs, functions=functions)
-        readers = {reader.name: reader for _, reader in collect(manager, "register_readers")}
-        reporters = {reporter.name: reporter for _, reporter in collect(manager, "register_reporters")}
+        try:
+            ruleset = build_ruleset(texts, python_rules=python_rules, tariffs=tariffs, functions=functions)
+        except RuleFileError as exc:
+            _blame_plugin(manager, texts[:plugin_texts], exc)
+            raise
+        if config is not None:
+            ruleset = attrs.evolve(ruleset, rules=tuple(config.select_rules(ruleset.rules)))
+        readers = _by_name(collect(manager, "register_readers"), "format d'entrée", "reader")
+        reporters = _by_name(collect(manager, "register_reporters"), "format de rapport", "reporter")
+        if config is not None:
+            readers = config.wrap_readers(readers)
         return cls(ruleset, readers=readers, reporters=reporters, manager=manager)
 
     # --- introspection -------------------------------------------------------------------------
@@ -127,11 +146,17 @@ class Validator:
         input_format: str | None = None,
         history: Iterable[Event] = (),
         stdin: Any = None,
+        ledger: Any = None,
+        record: bool = False,
     ) -> Report:
         """Check files (``-`` is standard input) as one stream of events in SPEC order.
 
         ``history`` (e.g. the ledger's invoices) counts before any invoice of the input and is never
         reported on; an invoice present in both is taken from the input (SPEC §1).
+
+        ``ledger`` (a :class:`billing_rules.ledger.Ledger`) adds its history, asked once for the
+        whole input (its patients, practitioners and days); ``record`` then stores the input's
+        readable invoices in it, one transaction per file (SPEC §3).
         """
         from billing_rules.readers import InputStream
 
@@ -147,15 +172,28 @@ class Validator:
                 spooled.seek(0)
             return InputStream(sources, input_format=input_format, readers=self._readers, stdin=spooled)
 
+        if record and ledger is None:
+            raise BillingRulesError("--record demande un registre (--ledger)")
         history = list(history)
-        if history:
-            # The input's copy of an invoice replaces the history's: a pre-pass collects the keys.
-            history = _without_copies(history, (item for item in stream() if isinstance(item, Event)))
+        ledger_history = None
+        if history or ledger is not None:
+            # The input's copy of an invoice replaces the history's: a pre-pass collects the keys
+            # and, for a ledger, whom and which days the input is about (one history query).
+            from billing_rules.ledger.common import InputScope, history_for
+
+            scope = InputScope.of(item for item in stream() if isinstance(item, Event))
+            history = [event for event in history if event.key not in scope.keys]
+            if ledger is not None:
+                ledger_history = lambda: history_for(ledger, self.engine.counters.values(), scope)  # noqa: E731
 
         try:
-            return self._check_stream(stream(), history, streaming=True)
-        except OutOfOrder:
-            return self._check_stream(stream(), history, streaming=False)
+            try:
+                report = self._check_stream(stream(), history, streaming=True, ledger_history=ledger_history)
+            except OutOfOrder:
+                report = self._check_stream(stream(), history, streaming=False, ledger_history=ledger_history)
+            if record:
+                _record_by_file(ledger, stream())
+            return report
         finally:
             if spooled is not None:
                 spooled.close()
@@ -165,7 +203,9 @@ class Validator:
         items = fully_sorted(events)
         return self._run(items, [], len(items), _without_copies(history, items), files=())
 
-    def _check_stream(self, stream: Any, history: list[Event], *, streaming: bool) -> Report:
+    def _check_stream(
+        self, stream: Any, history: list[Event], *, streaming: bool, ledger_history: Any = None
+    ) -> Report:
         errors: list[InputError] = []
 
         def events() -> Iterable[Event]:
@@ -176,7 +216,9 @@ class Validator:
                     errors.append(item)
 
         ordered = by_day(events()) if streaming else fully_sorted(events())
-        report = self._run(ordered, errors, None, history, files=tuple(stream.sources))
+        report = self._run(
+            ordered, errors, None, history, files=tuple(stream.sources), ledger_history=ledger_history
+        )
         return attrs.evolve(report, events=stream.events, input_errors=tuple(errors))
 
     def _run(
@@ -186,10 +228,15 @@ class Validator:
         count: int | None,
         history: list[Event],
         files: tuple[str, ...],
+        ledger_history: Any = None,
     ) -> Report:
         session = self.engine.session()
         if history:
             self._load_history(session, history)
+        if ledger_history is not None:
+            # Counts do not depend on the order history is recorded in: no sort of the ledger's rows.
+            for event in ledger_history():
+                session.record(event)
         findings: list[Finding] = []
         for event in events:
             found = session.process(event)
@@ -203,17 +250,32 @@ class Validator:
             session.record(event)
 
     def _adjust(self, findings: list[Finding], event: Event) -> list[Finding]:
-        for adjust in self._adjusters:
-            changed = adjust(findings=findings, event=event)
+        for plugin_name, adjust in self._adjusters:
+            try:
+                changed = adjust(findings=findings, event=event)
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the whole check
+                # The findings stay as they were, and the invoice says it was not fully processed.
+                findings = [*findings, _adjust_crash(plugin_name, exc, event)]
+                continue
             if changed is not None:
                 findings = list(changed)
         return findings
 
     # --- one invoice at a time -----------------------------------------------------------------
 
-    def session(self) -> Session:
-        """A fresh in-memory history, for software that manages its own (see also the ledger)."""
-        return self.engine.session()
+    def session(self, ledger: Any = None) -> Any:
+        """A fresh history to check invoices one at a time against.
+
+        Without a ledger, an in-memory engine session, for software that manages its own history.
+        Given a ledger (a :class:`billing_rules.ledger.Ledger`, an SQLite path or a PostgreSQL
+        URL), a :class:`billing_rules.ledger.session.LedgerSession`: ``check_one`` against the
+        ledger and the invoices checked earlier in the session, ``record`` to store.
+        """
+        if ledger is None:
+            return self.engine.session()
+        from billing_rules.ledger.session import LedgerSession
+
+        return LedgerSession(self, ledger)
 
     def check_one(self, event: Event | Mapping[str, Any]) -> list[Finding]:
         """Findings of one invoice against the history this validator holds, without recording it."""
@@ -256,6 +318,15 @@ class Validator:
         return buffer.getvalue()
 
 
+def _record_by_file(ledger: Any, stream: Any) -> None:
+    """Store the readable invoices of the input, one transaction per file (SPEC §3 ``--record``)."""
+    import itertools
+
+    events = (item for item in stream if isinstance(item, Event))
+    for _file, invoices in itertools.groupby(events, key=lambda event: event.file):
+        ledger.record(invoices)
+
+
 def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[Event]:
     """The history minus the invoices the input carries again (same practitioner and invoice id).
 
@@ -270,7 +341,10 @@ def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[E
 
 def _rule_text(source: str, item: Any) -> RuleText:
     if isinstance(item, Mapping):
-        return RuleText(text=str(item["text"]), path=str(item.get("name", f"<{source}>")), source=source)
+        # A virtual path under the plugin's name: errors say whose text it is, and two plugins
+        # registering texts under one name stay apart.
+        name = str(item.get("name", "rules"))
+        return RuleText(text=str(item["text"]), path=f"{source}/{name}", source=source)
     if isinstance(item, RuleText):
         return attrs.evolve(item, source=source)
     try:
@@ -317,7 +391,59 @@ def _builtin_readers() -> dict[str, Any]:
     return dict(BUILTIN_READERS)
 
 
-def _adjusters(manager: Any) -> list[Any]:
+def _adjusters(manager: Any) -> list[tuple[str, Any]]:
+    """``adjust_findings`` implementations in registration order (built-ins first)."""
     if manager is None:
         return []
-    return [impl.function for impl in reversed(manager.hook.adjust_findings.get_hookimpls())]
+    from billing_rules.plugins import source_name
+
+    impls = manager.hook.adjust_findings.get_hookimpls()  # registration order, not pluggy's LIFO
+    return [(source_name(impl.plugin_name), impl.function) for impl in impls]
+
+
+def _adjust_crash(plugin_name: str, exc: Exception, event: Event) -> Finding:
+    from billing_rules.engine import INTERNAL_ERROR
+
+    return Finding(
+        rule=INTERNAL_ERROR,
+        severity=Severity.ERROR,
+        message=f"erreur interne de l'extension {plugin_name} (adjust_findings) : {type(exc).__name__} ; "
+        "les constats de cette facture n'ont pas été ajustés",
+        invoice_id=event.invoice_id,
+        practitioner_id=event.practitioner_id,
+        patient_id=event.patient_id,
+        date=event.date,
+        line=event.line,
+        file=event.file,
+        source=plugin_name,
+        seq=event.seq,
+    )
+
+
+def _blame_plugin(manager: Any, plugin_texts: Sequence[RuleText], exc: RuleFileError) -> None:
+    """A plugin's invalid rule file is the plugin's load failure: name the plugin, not only the path."""
+    from billing_rules.errors import PluginLoadError
+
+    for text in plugin_texts:
+        if text.path == exc.path and text.source != "builtin":
+            if isinstance(exc, RuleClashError):
+                # A clash has two culprits: the message names the first, this names the second.
+                raise RuleClashError(f"extension « {text.source} » : {exc}") from exc
+            version = manager.version_of(text.source) if hasattr(manager, "version_of") else None
+            raise PluginLoadError(text.source, version, str(exc)) from exc
+
+
+def _by_name(items: Iterable[tuple[str, Any]], what: str, kind: str) -> dict[str, Any]:
+    """Readers or reporters by name; two sources claiming one name is a load error naming both.
+
+    A plugin's reader or reporter is wrapped so that its crash names the plugin.
+    """
+    from billing_rules.plugins import guarded
+
+    found: dict[str, tuple[str, Any]] = {}
+    for source, item in items:
+        if item.name in found and found[item.name][0] != source:
+            first = found[item.name][0]
+            raise RuleClashError(f"{what} « {item.name} » défini deux fois : par {first} et par {source}")
+        found[item.name] = (source, item)
+    return {name: guarded(source, item, kind) for name, (source, item) in found.items()}

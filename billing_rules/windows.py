@@ -43,21 +43,35 @@ class WindowStore:
     """Counts per (counter, key, window); the engine adds invoices after checking them."""
 
     def __init__(self) -> None:
-        # calendar and "ever" windows: (counter id, key, window id) -> [count, first date, last date]
-        self._calendar: dict[tuple[Any, ...], list[Any]] = {}
+        # calendar and "ever" windows, grouped by window so that a window that ended is dropped in
+        # one step: (counter id, window id) -> {key: [count, first date, last date]}
+        self._calendar: dict[tuple[int, Any], dict[tuple[Any, ...], list[Any]]] = {}
         # rolling windows: (counter id, key) -> sorted dates of the counted invoices
         self._rolling: dict[tuple[Any, ...], list[dt.date]] = {}
         self._expired_before: dt.date | None = None
+        self._rolling_pruned: tuple[int, int] | None = None
+        self._starts: dict[tuple[dt.date, str, int], dt.date] = {}
 
     def __len__(self) -> int:
-        return len(self._calendar) + sum(len(dates) for dates in self._rolling.values())
+        return sum(len(group) for group in self._calendar.values()) + sum(
+            len(dates) for dates in self._rolling.values()
+        )
+
+    def _rolling_start(self, day: dt.date, period: str, span: int) -> dt.date:
+        key = (day, period, span)
+        start = self._starts.get(key)
+        if start is None:
+            if len(self._starts) > 4096:
+                self._starts.clear()
+            start = self._starts[key] = rolling_start(day, period, span)
+        return start
 
     def count(self, counter: CounterSpec, event: Event) -> list[WindowCount]:
         """Counts for ``event``'s keys, the event included when the counter counts it."""
         own = 1 if counter.counts(event) else 0
         results = []
         if counter.window == "rolling":
-            lower = rolling_start(event.date, counter.period or "days", counter.span)
+            lower = self._rolling_start(event.date, counter.period or "days", counter.span)
             for key, code in counter.keys(event):
                 dates = self._rolling.get((counter.id, key), ())
                 low = bisect.bisect_right(dates, lower)
@@ -67,9 +81,9 @@ class WindowStore:
                 last = dates[high - 1] if inside else None
                 results.append(WindowCount(inside + own, first, last, code))
             return results
-        window = counter.window_id(event)
+        group = self._calendar.get((counter.id, counter.window_id(event)))
         for key, code in counter.keys(event):
-            state = self._calendar.get((counter.id, key, window))
+            state = group.get(key) if group is not None else None
             if state is None:
                 results.append(WindowCount(own, None, None, code))
             else:
@@ -78,48 +92,60 @@ class WindowStore:
 
     def add(self, counter: CounterSpec, event: Event) -> None:
         """Count ``event`` in its windows (callers check ``counter.counts(event)`` first)."""
+        day = event.date
         if counter.window == "rolling":
             for key, _code in counter.keys(event):
-                dates = self._rolling.setdefault((counter.id, key), [])
-                if not dates or dates[-1] <= event.date:
-                    dates.append(event.date)
+                dates = self._rolling.get((counter.id, key))
+                if dates is None:
+                    self._rolling[(counter.id, key)] = [day]
+                elif dates[-1] <= day:
+                    dates.append(day)
                 else:
-                    bisect.insort(dates, event.date)
+                    bisect.insort(dates, day)
             return
-        window = counter.window_id(event)
+        slot = (counter.id, counter.window_id(event))
+        group = self._calendar.get(slot)
+        if group is None:
+            group = self._calendar[slot] = {}
         for key, _code in counter.keys(event):
-            slot = (counter.id, key, window)
-            state = self._calendar.get(slot)
+            state = group.get(key)
             if state is None:
-                self._calendar[slot] = [1, event.date, event.date]
+                group[key] = [1, day, day]
             else:
                 state[0] += 1
-                if event.date < state[1]:
-                    state[1] = event.date
-                if event.date > state[2]:
-                    state[2] = event.date
+                if day < state[1]:
+                    state[1] = day
+                if day > state[2]:
+                    state[2] = day
 
     def expire(self, today: dt.date, counters: dict[int, CounterSpec]) -> None:
         """Forget windows that ended before ``today``: called as sorted input moves forward.
 
         Only safe once every invoice still to come is dated ``today`` or later, which the engine
-        guarantees by feeding the input in SPEC order after the history.
+        guarantees by feeding the input in SPEC order after the history. Calendar windows go as
+        whole groups; rolling lists, which need a pass over every key, are trimmed once a month.
         """
         if self._expired_before is not None and today <= self._expired_before:
             return
         self._expired_before = today
         stale = []
-        for slot, state in self._calendar.items():
+        for slot in self._calendar:
             counter = counters[slot[0]]
-            if counter.window == "calendar" and _window_ended(counter.period, slot[2], today):
+            if counter.window == "calendar" and _window_ended(counter.period, slot[1], today):
                 stale.append(slot)
-            del state  # keep the loop free of accidental references
         for slot in stale:
             del self._calendar[slot]
+        month = (today.year, today.month)
+        if self._rolling_pruned == month:
+            return
+        self._rolling_pruned = month
+        lowers = {
+            counter.id: rolling_start(today, counter.period or "days", counter.span)
+            for counter in counters.values()
+            if counter.window == "rolling"
+        }
         for slot, dates in list(self._rolling.items()):
-            counter = counters[slot[0]]
-            lower = rolling_start(today, counter.period or "days", counter.span)
-            cut = bisect.bisect_right(dates, lower)
+            cut = bisect.bisect_right(dates, lowers[slot[0]])
             if cut == len(dates):
                 del self._rolling[slot]
             elif cut:

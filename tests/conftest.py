@@ -11,3 +11,7 @@ from billing_rules.validator import Validator
 def builtin_validator() -> Validator:
     """Built once per test session: compiling the catalogue is the expensive part."""
     return Validator.build(entry_points=False)
+
+
+# --- ledger back ends (SQLite always; PostgreSQL with BILLING_RULES_TEST_POSTGRES) -------------------
+from ledger_fixtures import ledger_target, postgres_dsn, postgres_schema  # noqa: E402,F401

@@ -409,7 +409,7 @@ def test_help_is_french() -> None:
     assert "Contrôle la facturation" in result.stdout
     assert "Affiche cette aide et quitte." in result.stdout
     check_help = run("check", "--help").stdout
-    assert "--fail-on" in check_help and "--ledger" not in check_help
+    assert "--fail-on" in check_help and "--ledger" in check_help and "--record" in check_help
 
 
 @pytest.mark.slow

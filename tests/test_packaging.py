@@ -40,6 +40,7 @@ def test_wheel_ships_grammar_and_rule_files(wheel: Path) -> None:
         "visits.rules",
         "snp.rules",
     }
+    assert any(name.startswith("billing_rules/reporters/templates/") for name in names)
     assert not any(name.startswith(("tests/", "examples/", "benchmarks/")) for name in names)
 
 

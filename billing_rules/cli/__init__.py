@@ -29,6 +29,13 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
+from billing_rules.cli.options import (
+    FormatName,
+    PluginSelection,
+    incomplete_notice,
+    plugin_options,
+    plugin_reporter,
+)
 from billing_rules.errors import BillingRulesError, ReadError
 
 if TYPE_CHECKING:
@@ -44,7 +51,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 """Nothing could be checked: usage error, unreadable file, invalid rule file, broken plugin."""
 
-REPORT_FORMATS = ("text", "json")
+REPORT_FORMATS = ("text", "json", "csv", "html")
 """Names of the built-in reporters (kept here, not imported, to keep ``--help`` fast; a test checks
 they match :data:`billing_rules.reporters.BUILTIN_REPORTERS`)."""
 
@@ -241,8 +248,12 @@ def exit_code(report: Report, fail_on: str) -> int:
     return EXIT_OK
 
 
-def _build_validator(rule_files: Sequence[str], *, entry_points: bool) -> Validator:
+def _build_validator(
+    rule_files: Sequence[str], *, entry_points: bool, selection: PluginSelection | None = None
+) -> Validator:
     """Import and build the validator; the only place the CLI pays for the engine and the DSL."""
+    if selection is not None:  # --plugin / --no-plugins / --config, and the practice config
+        return selection.build(rule_files)
     from billing_rules.validator import Validator
 
     return Validator.build(rule_files=list(rule_files), entry_points=entry_points)
@@ -270,10 +281,12 @@ def main() -> None:
 @click.option(
     "--format",
     "report_format",
-    type=click.Choice(REPORT_FORMATS),
+    type=FormatName(REPORT_FORMATS),
     default="text",
     show_default=True,
-    help="Format du rapport : text (lisible, en français) ou json (pour les programmes).",
+    help="Format du rapport : text (lisible, en français), json (pour les programmes), csv (tableur, une "
+    "ligne par constat) ou html (page autonome avec graphiques ; demande billing-rules[report]), ou le "
+    "format d'une extension installée.",
 )
 @_rules_option
 @click.option(
@@ -285,10 +298,26 @@ def main() -> None:
 )
 @click.option(
     "--input-format",
-    type=click.Choice(INPUT_FORMATS),
     default=None,
-    help="Format des fichiers d'entrée, au lieu de le déduire de l'extension.",
+    metavar="FORMAT",
+    help="Format des fichiers d'entrée (csv, json, jsonl, ou celui d'une extension), au lieu de le "
+    "déduire de l'extension du fichier.",
 )
+@click.option(
+    "--ledger",
+    "ledger_target",
+    default=None,
+    metavar="FICHIER|URL",
+    help="Registre des factures passées : fichier SQLite (créé s'il manque) ou URL postgresql://... ; "
+    "ses factures comptent dans toutes les fenêtres (trimestre, semaine, année...).",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Après le contrôle, enregistre les factures lisibles dans le registre (une transaction par "
+    "fichier ; une facture déjà enregistrée est remplacée, jamais comptée deux fois).",
+)
+@plugin_options
 @_debug_option
 def check(
     files: tuple[str, ...],
@@ -296,7 +325,10 @@ def check(
     rule_files: tuple[str, ...],
     fail_on: str,
     input_format: str | None,
+    ledger_target: str | None,
+    record: bool,
     debug: bool,
+    selection: PluginSelection,
 ) -> None:
     """Contrôle des fichiers de facturation et affiche le rapport.
 
@@ -306,11 +338,34 @@ def check(
     """
     with _stop_on_error(debug):
         _require_files(files + rule_files)
-        validator = _build_validator(rule_files, entry_points=True)
-        report = validator.check_paths(list(files), input_format=input_format)
+        if record and ledger_target is None:
+            raise click.UsageError("--record demande --ledger (le registre où enregistrer les factures)")
+        validator = _build_validator(rule_files, entry_points=True, selection=selection)
+        extra_reporter = plugin_reporter(validator, report_format, REPORT_FORMATS)  # before reading data
+        from billing_rules.cli import progress
+
+        # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
+        bar = progress.start(validator, list(files))
+        try:
+            if ledger_target is None:
+                report = validator.check_paths(list(files), input_format=input_format)
+            else:
+                from billing_rules.cli.ledger import check_with_ledger
+
+                report = check_with_ledger(validator, list(files), input_format, ledger_target, record)
+        finally:
+            if bar is not None:
+                bar.close()
+        notice = incomplete_notice(report)
+        if notice is not None:
+            _say(notice)
         from billing_rules.reporters import get_reporter
 
-        reporter = get_reporter(report_format)
+        reporter = extra_reporter or get_reporter(report_format)
+        if report_format == "html" and ledger_target is not None:
+            from billing_rules.cli.forfait import html_reporter_with_ledger
+
+            reporter = html_reporter_with_ledger(report, ledger_target)
         with _report_stream() as stream:
             reporter.render(report, stream, color=report_format == "text" and use_color(stream))
     raise click.exceptions.Exit(exit_code(report, fail_on))
@@ -374,15 +429,18 @@ def _rule_to_json(info: RuleInfo) -> dict[str, Any]:
     help="text : tableau lisible ; json : pour les programmes.",
 )
 @_rules_option
+@plugin_options
 @_debug_option
-def rules_list(output_format: str, rule_files: tuple[str, ...], debug: bool) -> None:
+def rules_list(
+    output_format: str, rule_files: tuple[str, ...], debug: bool, selection: PluginSelection
+) -> None:
     """Liste les règles chargées.
 
     Une ligne par règle : code, gravité, source et résumé.
     """
     with _stop_on_error(debug):
         _require_files(rule_files)
-        infos = _build_validator(rule_files, entry_points=True).rules
+        infos = _build_validator(rule_files, entry_points=True, selection=selection).rules
     if output_format == "json":
         with _report_stream() as stream:
             json.dump([_rule_to_json(info) for info in infos], stream, ensure_ascii=False, indent=2)
@@ -405,15 +463,16 @@ def rules_list(output_format: str, rule_files: tuple[str, ...], debug: bool) -> 
 @rules.command("show")
 @click.argument("code")
 @_rules_option
+@plugin_options
 @_debug_option
-def rules_show(code: str, rule_files: tuple[str, ...], debug: bool) -> None:
+def rules_show(code: str, rule_files: tuple[str, ...], debug: bool, selection: PluginSelection) -> None:
     """Affiche le détail d'une règle.
 
     Gravité, source, période de validité, documentation (avec ses références) et texte DSL.
     """
     with _stop_on_error(debug):
         _require_files(rule_files)
-        infos = _build_validator(rule_files, entry_points=True).rules
+        infos = _build_validator(rule_files, entry_points=True, selection=selection).rules
     by_code = {info.code.upper(): info for info in infos}
     info = by_code.get(code.strip().upper())
     if info is None:

@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import operator
 import string
+from calendar import monthrange
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,26 @@ _CALENDAR_PERIODS = {"day", "week", "quarter", "year"}
 _ROLLING_UNITS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
 _DURATION_UNITS = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks"}
 _SCOPE_ORDER = ("patient", "practitioner", "code")
+# Nesting of the compiled closures, ``define``s expanded: each level costs a few Python frames when
+# an event is checked, so the bound keeps evaluation far from the interpreter's recursion limit.
+MAX_COMPILED_DEPTH = 100
+# Longest duration or rolling window, in days (about 100 years): beyond, dates leave the calendar.
+MAX_DAYS = 36_600
+_DAYS_PER_UNIT = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 31, "year": 366}
+# Kinds in the words of the rule's reader.
+KIND_WORDS = {
+    Kind.BOOL: "une condition (oui/non)",
+    Kind.NUMBER: "un nombre",
+    Kind.MONEY: "un montant en euros",
+    Kind.DATE: "une date",
+    Kind.TIME: "une heure",
+    Kind.DATETIME: "une date et heure",
+    Kind.TEXT: "un texte",
+    Kind.ENUM: "une valeur de liste",
+    Kind.DURATION: "une durée",
+    Kind.CODE: "un code",
+    Kind.ANY: "une valeur",
+}
 
 
 def is_ccam_code(code: str) -> bool:
@@ -80,6 +101,7 @@ class Compiler:
         self._counter_ids: dict[tuple[Any, ...], CounterSpec] = {}
         self._path = "<rules>"
         self._text = ""
+        self._depth = 0
 
     # --- entry points --------------------------------------------------------------------------
 
@@ -92,7 +114,7 @@ class Compiler:
         """A compile error at ``span`` of the current file, with its line and a caret."""
         line = span.line if span else None
         column = span.column if span else None
-        lines = self._text.splitlines()
+        lines = self._text.split("\n")  # as Lark counts lines
         source_line = lines[line - 1] if line and 0 < line <= len(lines) else None
         return RuleCompileError(message, path=self._path, line=line, column=column, source_line=source_line)
 
@@ -165,7 +187,8 @@ class Compiler:
             if isinstance(item, ast.FamilyRef):
                 if item.name not in self.families:
                     raise self.error(
-                        f"famille de codes inconnue « {item.name} »{_hint(item.name, self.families)}", item.span
+                        f"famille de codes inconnue « {item.name} »{_hint(item.name, self.families)}",
+                        item.span,
                     )
                 codes |= self.families[item.name]
             else:
@@ -187,7 +210,8 @@ class Compiler:
         if node.limit != node.limit.to_integral_value() or node.limit < (1 if node.kind == "nth" else 0):
             raise self.error(f"nombre invalide « {node.limit} » : un entier positif est attendu", node.span)
         if len(set(node.scope)) != len(node.scope):
-            raise self.error("portée répétée", node.span)
+            repeated = next(part for part in node.scope if node.scope.count(part) > 1)
+            raise self.error(f"portée « {repeated} » répétée", node.span)
         if "code" in node.scope and triggers is None:
             raise self.error("« per code » demande une clause « on » qui nomme les codes", node.span)
         scope = tuple(part for part in _SCOPE_ORDER if part in node.scope)
@@ -197,17 +221,24 @@ class Compiler:
         if window.kind == "calendar":
             if window.period not in _CALENDAR_PERIODS:
                 raise self.error(
-                    f"période « {window.period} » inconnue ; attendu : day, week, quarter ou year", window.span
+                    f"période « {window.period} » inconnue ; attendu : day, week, quarter ou year",
+                    window.span,
                 )
             period = window.period
         elif window.kind == "rolling":
             unit = (window.period or "").rstrip("s")
             if unit not in _ROLLING_UNITS or window.amount is None:
                 raise self.error(
-                    f"durée « {window.period} » inconnue ; attendu : days, weeks, months ou years", window.span
+                    f"durée « {window.period} » inconnue ; attendu : days, weeks, months ou years",
+                    window.span,
                 )
             if window.amount != window.amount.to_integral_value() or window.amount < 1:
                 raise self.error("la durée doit être un entier positif", window.span)
+            if window.amount * _DAYS_PER_UNIT[unit] > MAX_DAYS:
+                raise self.error(
+                    "fenêtre trop longue (100 ans au plus) ; pour tout l'historique, écrivez « ever »",
+                    window.span,
+                )
             period = _ROLLING_UNITS[unit]
             span_amount = int(window.amount)
         counting = self.compile_cond(node.counting) if node.counting is not None else None
@@ -235,25 +266,57 @@ class Compiler:
         return SuggestionSpec(kind=node.kind, code=node.code, replaced=replaced, text=None)
 
     def _check_message(self, decl: ast.RuleDecl) -> None:
+        """Only ``{name}`` of a known fact in a message, without format spec or conversion.
+
+        A format spec could build a huge text (``{date:>999999999}``) when the message is rendered.
+        """
         try:
-            fields = [name for _, name, _, _ in string.Formatter().parse(decl.message) if name is not None]
-        except ValueError as exc:
-            raise self.error(f"message mal formé : {exc}", decl.span) from None
-        for name in fields:
+            parts = [
+                (name, spec, conversion)
+                for _, name, spec, conversion in string.Formatter().parse(decl.message)
+            ]
+        except ValueError:
+            raise self.error(
+                "message mal formé : accolade sans correspondance (écrivez {{ ou }} pour une accolade)",
+                decl.span,
+            ) from None
+        allowed = ", ".join(sorted(MESSAGE_PLACEHOLDERS))
+        for name, spec, conversion in parts:
+            if name is None:
+                continue
             if name not in MESSAGE_PLACEHOLDERS:
-                allowed = ", ".join(sorted(MESSAGE_PLACEHOLDERS))
-                raise self.error(f"variable « {{{name}}} » inconnue dans le message ; possibles : {allowed}", decl.span)
+                raise self.error(
+                    f"variable « {{{name}}} » inconnue dans le message ; possibles : {allowed}", decl.span
+                )
+            if spec or conversion:
+                raise self.error(
+                    f"variable « {{{name}}} » : ni format ni conversion dans un message", decl.span
+                )
 
     # --- conditions ----------------------------------------------------------------------------
 
     def compile_cond(self, node: ast.Cond) -> Predicate:
         """A condition to a predicate over events."""
+        self._enter(node)
+        try:
+            return self._compile_cond(node)
+        finally:
+            self._depth -= 1
+
+    def _enter(self, node: Any) -> None:
+        self._depth += 1
+        if self._depth > MAX_COMPILED_DEPTH:
+            self._depth -= 1  # the levels below unwind theirs in their ``finally``
+            raise self.error(
+                f"condition trop imbriquée (plus de {MAX_COMPILED_DEPTH} niveaux, définitions comprises)",
+                getattr(node, "span", None),
+            )
+
+    def _compile_cond(self, node: ast.Cond) -> Predicate:
         if isinstance(node, ast.And):
-            parts = tuple(self.compile_cond(item) for item in node.operands)
-            return lambda event: all(part(event) for part in parts)
+            return _all_of(tuple(self.compile_cond(item) for item in node.operands))
         if isinstance(node, ast.Or):
-            parts = tuple(self.compile_cond(item) for item in node.operands)
-            return lambda event: any(part(event) for part in parts)
+            return _any_of(tuple(self.compile_cond(item) for item in node.operands))
         if isinstance(node, ast.Not):
             inner = self.compile_cond(node.operand)
             return lambda event: not inner(event)
@@ -305,7 +368,8 @@ class Compiler:
         typed = self.compile_expr(expr)
         if typed.kind not in (Kind.BOOL, Kind.ANY):
             raise self.error(
-                f"« {_describe(expr)} » n'est pas une condition (oui/non) ; comparez-le à une valeur", node.span
+                f"« {_describe(expr)} » n'est pas une condition (oui/non) ; comparez-le à une valeur",
+                node.span,
             )
         get = typed.get
         return lambda event: bool(get(event))
@@ -320,7 +384,9 @@ class Compiler:
                 if member.value == word.lower():
                     return _constant(member, Kind.ENUM)
             allowed = ", ".join(member.value for member in left.enum_type)
-            raise self.error(f"valeur « {word} » inconnue ; possibles : {allowed}", getattr(node, "span", None))
+            raise self.error(
+                f"valeur « {word} » inconnue ; possibles : {allowed}", getattr(node, "span", None)
+            )
         if left.kind is Kind.TEXT:
             word = _word(node)
             if word is not None and not (isinstance(node, ast.Name) and node.name in FIELDS):
@@ -348,16 +414,27 @@ class Compiler:
         right = self.compile_expr(node.right)
         _check_comparable(self, left, right, node)
         op = _COMPARATORS[node.op]
+        if Kind.ANY in (left.kind, right.kind):
+            op = _tolerant(op, False)
         get_left, get_right = left.get, right.get
         if right.is_constant:
             value = right.constant
             return lambda event: (a := get_left(event)) is not None and op(a, value)
-        return lambda event: (a := get_left(event)) is not None and (b := get_right(event)) is not None and op(a, b)
+        return lambda event: (
+            (a := get_left(event)) is not None and (b := get_right(event)) is not None and op(a, b)
+        )
 
     # --- expressions ---------------------------------------------------------------------------
 
     def compile_expr(self, node: ast.Expr) -> Typed:
         """An expression to a typed getter."""
+        self._enter(node)
+        try:
+            return self._compile_expr(node)
+        finally:
+            self._depth -= 1
+
+    def _compile_expr(self, node: ast.Expr) -> Typed:
         if isinstance(node, ast.NumberLit):
             value = int(node.value) if node.value == node.value.to_integral_value() else node.value
             return _constant(value, Kind.NUMBER)
@@ -379,12 +456,17 @@ class Compiler:
 
     def _duration(self, node: ast.DurationLit) -> Any:
         unit = node.unit.rstrip("s")
+        if unit in _DAYS_PER_UNIT and node.amount * Decimal(str(_DAYS_PER_UNIT[unit])) > MAX_DAYS:
+            raise self.error("durée trop longue (100 ans au plus)", node.span)
         if unit in ("month", "year"):
             if node.amount != node.amount.to_integral_value():
                 raise self.error("un nombre entier de mois ou d'années est attendu", node.span)
             return _Months(int(node.amount) * (12 if unit == "year" else 1))
         if unit not in _DURATION_UNITS:
-            raise self.error(f"durée « {node.unit} » inconnue", node.span)
+            raise self.error(
+                f"durée « {node.unit} » inconnue ; attendu : minutes, hours, days, weeks, months ou years",
+                node.span,
+            )
         return dt.timedelta(**{_DURATION_UNITS[unit]: float(node.amount)})
 
     def _name(self, node: ast.Name) -> Typed:
@@ -407,19 +489,34 @@ class Compiler:
             raise self.error(f"fonction inconnue « {name} »{_hint(name, self.functions)}", span)
         if len(args) > len(function.params) or (len(args) < len(function.params)):
             raise self.error(
-                f"la fonction « {name} » attend {len(function.params)} argument(s), {len(args)} donné(s)", span
+                f"la fonction « {name} » attend {len(function.params)} argument(s), {len(args)} donné(s)",
+                span,
             )
         compiled: list[Any] = []
-        for param, arg in zip(function.params, args):
+        for param, arg in zip(function.params, args, strict=True):
             if param is Kind.CODE:
                 if not isinstance(arg, ast.CodeLit):
-                    raise self.error(f"la fonction « {name} » attend un code (ex. IMT)", getattr(arg, "span", span))
+                    raise self.error(
+                        f"la fonction « {name} » attend un code (ex. IMT)", getattr(arg, "span", span)
+                    )
                 self.check_code(arg.code, arg.span)
                 compiled.append(_constant(arg.code, Kind.CODE))
-            elif param is Kind.TEXT and isinstance(arg, (ast.StringLit, ast.Name, ast.CodeLit)):
+            elif param is Kind.TEXT:
+                # A word or a quoted text (a column name): a computed value could be anything.
+                if not isinstance(arg, (ast.StringLit, ast.Name, ast.CodeLit)):
+                    raise self.error(
+                        f"la fonction « {name} » attend un nom ou un texte entre guillemets",
+                        getattr(arg, "span", span),
+                    )
                 compiled.append(_constant(_word(arg) or "", Kind.TEXT))
             else:
-                compiled.append(self.compile_expr(arg))
+                typed = self.compile_expr(arg)
+                if not _fits(typed.kind, param):
+                    raise self.error(
+                        f"la fonction « {name} » attend {KIND_WORDS[param]}, pas {KIND_WORDS[typed.kind]}",
+                        getattr(arg, "span", span),
+                    )
+                compiled.append(typed)
         impl = function.impl
         env = self.environment
         if all(arg.is_constant for arg in compiled):
@@ -441,20 +538,44 @@ class Compiler:
                 months = sign * delta.months
                 return Typed(lambda event: _shift_months(get(event), months), left.kind)
             step = delta * sign
-            return Typed(lambda event: None if (value := get(event)) is None else value + step, left.kind)
+            return Typed(lambda event: _shift(get(event), step), left.kind)
         if left.kind in numeric and right.kind in numeric:
             op = operator.add if node.op == "+" else operator.sub
+            if Kind.ANY in kinds:
+                op = _tolerant(op, None)
             kind = Kind.MONEY if Kind.MONEY in kinds else Kind.NUMBER
             get_left, get_right = left.get, right.get
             return Typed(
-                lambda event: None
-                if (a := get_left(event)) is None or (b := get_right(event)) is None
-                else op(a, b),
+                lambda event: (
+                    None if (a := get_left(event)) is None or (b := get_right(event)) is None else op(a, b)
+                ),
                 kind,
             )
         raise self.error(
-            f"opération « {node.op} » impossible entre {left.kind.value} et {right.kind.value}", node.span
+            f"opération « {node.op} » impossible entre {KIND_WORDS[left.kind]} et {KIND_WORDS[right.kind]}",
+            node.span,
         )
+
+
+def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
+    """``a and b and ...`` as nested two-way closures, without a generator per event.
+
+    A balanced tree: the depth of closures grows as log2 of the operands; short-circuits like ``and``.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left, right = _all_of(parts[:middle]), _all_of(parts[middle:])
+    return lambda event: left(event) and right(event)
+
+
+def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
+    """``a or b or ...``, built like :func:`_all_of`."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left, right = _any_of(parts[:middle]), _any_of(parts[middle:])
+    return lambda event: left(event) or right(event)
 
 
 @attrs.frozen
@@ -464,19 +585,53 @@ class _Months:
     months: int
 
 
+def _fits(kind: Kind, param: Kind) -> bool:
+    """Whether a value of ``kind`` may be passed where a function expects ``param``."""
+    if kind is param or Kind.ANY in (kind, param):
+        return True
+    return {kind, param} <= {Kind.NUMBER, Kind.MONEY}
+
+
+def _tolerant(op: Callable[[Any, Any], Any], fallback: Any) -> Callable[[Any, Any], Any]:
+    """``op`` for a value of unknown type (an extra column), giving ``fallback`` on a type mismatch.
+
+    A text where a number was expected makes the condition false (or the value missing) instead of
+    a TypeError in the middle of a check.
+    """
+
+    def apply(left: Any, right: Any) -> Any:
+        try:
+            return op(left, right)
+        except TypeError:
+            return fallback
+
+    return apply
+
+
+def _shift(value: Any, step: dt.timedelta) -> Any:
+    """``value + step``, or nothing when it leaves the calendar (a date near year 1 or 9999)."""
+    if value is None:
+        return None
+    try:
+        return value + step
+    except OverflowError:
+        return None
+
+
 def _shift_months(value: Any, months: int) -> Any:
     if value is None:
         return None
     total = value.year * 12 + (value.month - 1) + months
     year, month = divmod(total, 12)
     month += 1
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        return None
     day = min(value.day, _days_in_month(year, month))
     return value.replace(year=year, month=month, day=day)
 
 
 def _days_in_month(year: int, month: int) -> int:
-    following = dt.date(year + (month == 12), month % 12 + 1, 1)
-    return (following - dt.timedelta(days=1)).day
+    return monthrange(year, month)[1]
 
 
 def _constant(value: Any, kind: Kind) -> Typed:
@@ -496,8 +651,19 @@ def _word(node: ast.Expr) -> str | None:
 
 
 def _describe(node: ast.Expr) -> str:
+    """An expression as a reader would recognise it in an error message."""
     word = _word(node)
-    return word if word is not None else type(node).__name__.lower()
+    if word is not None:
+        return word
+    if isinstance(node, ast.Call):
+        return f"{node.name}(…)"
+    if isinstance(node, ast.DateLit):
+        return node.value.isoformat()
+    if isinstance(node, ast.DurationLit):
+        return f"{node.amount} {node.unit}"
+    if isinstance(node, ast.BinOp):
+        return f"{_describe(node.left)} {node.op} {_describe(node.right)}"
+    return "?"  # pragma: no cover - every expression node is named above
 
 
 def _hint(word: str, candidates: Iterable[str]) -> str:
@@ -513,7 +679,9 @@ def _fingerprint(node: Any) -> Any:
         return None
     if attrs.has(type(node)):
         return (type(node).__name__,) + tuple(
-            _fingerprint(getattr(node, field.name)) for field in attrs.fields(type(node)) if field.name != "span"
+            _fingerprint(getattr(node, field.name))
+            for field in attrs.fields(type(node))
+            if field.name != "span"
         )
     if isinstance(node, tuple):
         return tuple(_fingerprint(item) for item in node)
@@ -525,7 +693,7 @@ _COMPATIBLE = [{Kind.NUMBER, Kind.MONEY, Kind.ANY}, {Kind.DATE, Kind.ANY}, {Kind
 
 
 def _check_comparable(compiler: Compiler, left: Typed, right: Typed, node: ast.Compare) -> None:
-    if node.op in ("=", "!=") and left.kind is right.kind:
+    if node.op in ("=", "!=") and (left.kind is right.kind or Kind.ANY in (left.kind, right.kind)):
         return
     if left.kind in _ORDERED and right.kind in _ORDERED:
         if left.kind is Kind.ANY or right.kind is Kind.ANY:
@@ -535,7 +703,9 @@ def _check_comparable(compiler: Compiler, left: Typed, right: Typed, node: ast.C
         if left.kind is Kind.TIME and right.kind is Kind.TIME:
             return
     raise compiler.error(
-        f"comparaison impossible entre {left.kind.value} et {right.kind.value}", node.span
+        f"comparaison impossible entre {KIND_WORDS[left.kind]} (« {_describe(node.left)} ») "
+        f"et {KIND_WORDS[right.kind]} (« {_describe(node.right)} »)",
+        node.span,
     )
 
 

@@ -11,6 +11,7 @@ import functools
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -18,9 +19,14 @@ from billing_rules.dsl import ast
 from billing_rules.errors import RuleSyntaxError
 
 GRAMMAR_NAME = "billing_rules.lark"
-# Bounds that keep a hostile or broken file from exhausting time or memory.
-MAX_RULE_FILE_CHARS = 2_000_000
+# Bounds that keep a hostile or broken file from exhausting time, memory or the Python stack: the
+# whole built-in catalogue is under 30 000 characters and nests less than 15 levels deep. Parsing
+# costs about 4 s per million characters, so the size bound is also the bound on parse time.
+MAX_RULE_FILE_CHARS = 500_000
 MAX_NESTING = 64
+MAX_NUMBER_DIGITS = 12
+# Longest excerpt of an unexpected token quoted in a message.
+_TOKEN_EXCERPT = 40
 
 
 def grammar_text() -> str:
@@ -32,16 +38,20 @@ def grammar_text() -> str:
     return checkout.read_text(encoding="utf-8")
 
 
-@functools.cache
-def _parser():  # type: ignore[no-untyped-def]
+def build_parser(grammar: str):  # type: ignore[no-untyped-def]
+    """The Lark parser built from the grammar's text (slow: see ``dsl.tables``)."""
     import lark
 
-    return lark.Lark(
-        grammar_text(),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+@functools.cache
+def _parser():  # type: ignore[no-untyped-def]
+    # The tables shipped with the package when they match this grammar and Lark, else built here.
+    from billing_rules.dsl.tables import load_parser
+
+    grammar = grammar_text()
+    return load_parser(grammar, {"propagate_positions": True}) or build_parser(grammar)
 
 
 @functools.cache
@@ -59,14 +69,20 @@ def parse(text: str, path: str = "<rules>") -> ast.RuleFile:
         raise RuleSyntaxError(
             f"fichier de règles trop grand ({len(text)} caractères, maximum {MAX_RULE_FILE_CHARS})",
             path=path,
+            line=1,
+            column=1,
+            source_line=_line_of(text, 1),
         )
     _check_nesting(text, path)
     try:
-        tree = _transformer().transform(_parser().parse(text))
-    except RecursionError:
-        raise RuleSyntaxError(f"règle trop imbriquée (plus de {MAX_NESTING} niveaux)", path=path) from None
+        raw = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:
         raise _syntax_error(exc, text, path) from None
+    # The transformer and the compiler recurse once per level of the tree: bound it before either
+    # runs, so that ``not not not ...`` or ``1 + 1 + ...`` is a located error, not a RecursionError.
+    _check_depth(raw, text, path)
+    try:
+        tree = _transformer().transform(raw)
     except lark.exceptions.VisitError as exc:
         original = exc.orig_exc
         if isinstance(original, RuleSyntaxError):
@@ -93,20 +109,39 @@ def _with_text(item: ast.Declaration, text: str) -> ast.Declaration:
 def _line_of(text: str, line: int | None) -> str | None:
     if line is None:
         return None
-    lines = text.splitlines()
+    # Lark counts lines by "\n" only; ``splitlines`` would also split on form feeds and the like.
+    lines = text.split("\n")
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def _check_nesting(text: str, path: str) -> None:
-    """Refuse absurd nesting before parsing: the compiled closures would recurse that deep."""
+    """Refuse absurd parenthesis nesting before parsing, pointing at the first parenthesis too many.
+
+    Parentheses inside quoted texts and comments do not count: a message may say "(((".
+    """
     depth = 0
     line = 1
     column = 0
+    in_string = in_comment = escaped = False
     for char in text:
         column += 1
         if char == "\n":
             line += 1
             column = 0
+            in_string = in_comment = escaped = False
+        elif in_comment:
+            continue
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "#":
+            in_comment = True
         elif char == "(":
             depth += 1
             if depth > MAX_NESTING:
@@ -119,6 +154,32 @@ def _check_nesting(text: str, path: str) -> None:
                 )
         elif char == ")":
             depth = max(0, depth - 1)
+
+
+def _check_depth(tree: Any, text: str, path: str) -> None:
+    """Bound the depth of the parse tree, walking it without recursion."""
+    import lark
+
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            line, column = _tree_position(node)
+            raise RuleSyntaxError(
+                f"condition ou expression trop imbriquée (plus de {MAX_NESTING} niveaux)",
+                path=path,
+                line=line,
+                column=column,
+                source_line=_line_of(text, line),
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
+
+
+def _tree_position(node: Any) -> tuple[int, int]:
+    meta = node.meta
+    if getattr(meta, "empty", True):
+        return 1, 1
+    return meta.line, meta.column
 
 
 # Plain words for the terminals a user may be expected to type next.
@@ -159,6 +220,10 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(unique)
 
 
+# Words that start a declaration: met inside a rule, the rule before probably lacks its "end".
+_DECLARATION_WORDS = frozenset({"rule", "family", "code", "tariff", "define"})
+
+
 def _syntax_error(exc: object, text: str, path: str) -> RuleSyntaxError:
     import lark
 
@@ -170,22 +235,36 @@ def _syntax_error(exc: object, text: str, path: str) -> RuleSyntaxError:
             found = "fin du fichier inattendue"
             line, column = _end_position(text)
         else:
-            found = f"« {token} » inattendu"
+            found = f"« {_excerpt(str(token))} » inattendu"
         message = f"{found} ; attendu : {_describe_expected(set(exc.expected))}"
-        if token.type != "$END" and "END" in exc.expected and token.type in {"RULE", "FAMILY", "CODE_KW"}:
-            message += " (il manque peut-être « end » à la règle précédente)"
+        if "END" in exc.expected and (token.type == "$END" or str(token) in _DECLARATION_WORDS):
+            message += " (il manque peut-être « end » à la règle)"
     elif isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
-        message = f"caractère inattendu « {char} »"
-        allowed = getattr(exc, "allowed", None)
-        if allowed:
-            message += f" ; attendu : {_describe_expected(set(allowed))}"
+        if char == '"':
+            message = "texte entre guillemets non fermé (le guillemet fermant doit être sur la même ligne)"
+        else:
+            message = f"caractère inattendu {_show_char(char)}"
+            allowed = getattr(exc, "allowed", None)
+            if allowed:
+                message += f" ; attendu : {_describe_expected(set(allowed))}"
     else:
         message = "fin de fichier inattendue (une règle n'est pas terminée par « end » ?)"
         line, column = _end_position(text)
-    return RuleSyntaxError(
-        message, path=path, line=line, column=column, source_line=_line_of(text, line)
-    )
+    return RuleSyntaxError(message, path=path, line=line, column=column, source_line=_line_of(text, line))
+
+
+def _excerpt(token: str) -> str:
+    """A token as quoted in a message: control characters shown by their code, long ones cut."""
+    shown = "".join(char if char.isprintable() else f"U+{ord(char):04X}" for char in token)
+    return shown if len(shown) <= _TOKEN_EXCERPT else shown[: _TOKEN_EXCERPT - 1] + "…"
+
+
+def _show_char(char: str) -> str:
+    """An unexpected character: itself when it can be seen, else its Unicode code point."""
+    if char.isprintable() and not char.isspace():
+        return f"« {char} »"
+    return f"U+{ord(char):04X}"
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -202,7 +281,7 @@ def _token_span(token: object) -> ast.Span:
 
 
 def _unquote(token: str) -> str:
-    """Turn ``"a \\"b\\""`` into ``a "b"`` without evaluating anything."""
+    r"""Turn ``"a \"b\""`` into ``a "b"`` without evaluating anything."""
     body = token[1:-1]
     out = []
     chars = iter(body)
@@ -226,9 +305,22 @@ def _date(token: object) -> dt.date:
         ) from None
 
 
-def _number(token: object) -> Decimal:
+def _number(token: object, value: str | None = None) -> Decimal:
+    """A number of the text (``value`` when the token carries more, as ``3rd``), kept small.
+
+    More than ``MAX_NUMBER_DIGITS`` digits is an error, not a huge value that would overflow a
+    date or a window later.
+    """
+    value = str(token) if value is None else value
+    digits = sum(char.isdigit() for char in value)
+    if digits > MAX_NUMBER_DIGITS:
+        raise RuleSyntaxError(
+            f"nombre trop grand « {_excerpt(str(token))} » ({MAX_NUMBER_DIGITS} chiffres au plus)",
+            line=getattr(token, "line", None),
+            column=getattr(token, "column", None),
+        )
     try:
-        return Decimal(str(token))
+        return Decimal(value)
     except InvalidOperation:  # pragma: no cover - the grammar only lets digits through
         raise RuleSyntaxError(f"nombre invalide « {token} »") from None
 
@@ -316,12 +408,9 @@ def _make_transformer_class():  # type: ignore[no-untyped-def]
             )
 
         def nth_clause(self, meta, ordinal, scope, window, counting=None):
-            digits = "".join(ch for ch in str(ordinal) if ch.isdigit())
-            return (
-                "frequency",
-                ast.Frequency("nth", Decimal(digits), scope, window, counting, _span(meta)),
-                _span(meta),
-            )
+            rank = _number(ordinal, str(ordinal)[:-2])
+            frequency = ast.Frequency("nth", rank, scope, window, counting, _span(meta))
+            return ("frequency", frequency, _span(meta))
 
         def suggest_add(self, meta, code):
             return ("suggest", ast.Suggestion("add", str(code), (), None, _span(meta)), _span(meta))
@@ -330,7 +419,8 @@ def _make_transformer_class():  # type: ignore[no-untyped-def]
             return ("suggest", ast.Suggestion("replace", str(code), replaced, None, _span(meta)), _span(meta))
 
         def suggest_text(self, meta, text):
-            return ("suggest", ast.Suggestion("text", None, (), _unquote(str(text)), _span(meta)), _span(meta))
+            suggestion = ast.Suggestion("text", None, (), _unquote(str(text)), _span(meta))
+            return ("suggest", suggestion, _span(meta))
 
         def amount_clause(self, meta, expr):
             return ("amount", expr, _span(meta))

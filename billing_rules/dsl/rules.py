@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -168,10 +168,11 @@ class DslRule:
         message = self._render(event, window, suggestion_text, amount)
         return [Hit(message=message, amount=amount, suggestion=suggestion_text, suggested_codes=suggested)]
 
-    def _amount(self, event: Event, suggested: tuple[str, ...] | None, window: WindowCount | None) -> Decimal | None:
+    def _amount(
+        self, event: Event, suggested: tuple[str, ...] | None, window: WindowCount | None
+    ) -> Decimal | None:
         if self.amount is not None:
-            value = self.amount(event)
-            return None if value is None else Decimal(value)
+            return _money(self.amount(event))
         tariffs = self.environment.tariffs
         if self.severity is Severity.OPPORTUNITY and suggested is not None:
             added = [code for code in suggested if code not in event.code_set]
@@ -202,3 +203,17 @@ class DslRule:
             "amount": f"{amount:.2f}".replace(".", ",") + " €" if amount is not None else "",
         }
         return self.message.format_map(values)
+
+
+def _money(value: Any) -> Decimal | None:
+    """An ``amount`` clause's value in euros, or none when the value is no number.
+
+    An extra column's text gives no amount rather than an error in the middle of a check.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(value) if not isinstance(value, str) else Decimal(value.replace(",", "."))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return amount if amount.is_finite() else None

@@ -126,7 +126,9 @@ def _forfait_mt(env: Environment, event: Event) -> Decimal | None:
         return None
     # SPEC §1: a neurodegenerative patient is in ALD (for that disease), so priced as one.
     in_ald = event.ald or event.neurodegenerative
-    return env.forfaits.amount_for(year=event.date.year, age=event.age, ald=in_ald, birth_date=event.birth_date)
+    return env.forfaits.amount_for(
+        year=event.date.year, age=event.age, ald=in_ald, birth_date=event.birth_date
+    )
 
 
 BUILTIN_FUNCTIONS: tuple[Function, ...] = (

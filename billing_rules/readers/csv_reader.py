@@ -1,9 +1,9 @@
 """CSV billing files: header row, ``;`` or ``,`` (detected), UTF-8 or Windows-1252 (SPEC §1).
 
 The file is streamed: only its first 64 KiB are looked at before rows start coming out. Every row
-problem (too many fields, an unclosed quote running into a huge field, undecodable bytes) becomes an
-input error on that row's line and reading goes on; only a header that lacks a required column
-makes the whole file unreadable, since then no row could be checked.
+problem (too many or too few fields, an unclosed quote running into a huge field, undecodable
+bytes) becomes an input error on that row's line and reading goes on; only a header that lacks a
+required column makes the whole file unreadable, since then no row could be checked.
 """
 
 from __future__ import annotations
@@ -141,6 +141,9 @@ class CsvReader:
                     problems = ((ROW_FIELD, _too_many_message(count, width, start, end)),)
                 del fields[width:]
             elif count < width:
+                # Values would sit under the wrong column if a separator went missing mid-row:
+                # the row is not read (its identifiers still count for duplicates).
+                problems = ((ROW_FIELD, _too_few_message(count, width, start, end)),)
                 fields.extend([""] * (width - count))
             if unnamed:
                 values = {name: value for name, value in zip(names, fields, strict=True) if name}
@@ -164,6 +167,10 @@ def _too_many_message(count: int, width: int, start: int, end: int) -> str:
         f"{count} champs au lieu des {width} de l'en-tête "
         f"(séparateur dans une valeur non entourée de guillemets ?){_span(start, end)}"
     )
+
+
+def _too_few_message(count: int, width: int, start: int, end: int) -> str:
+    return f"{count} champ(s) au lieu des {width} de l'en-tête (séparateur manquant ?){_span(start, end)}"
 
 
 def _csv_error_message(exc: csv.Error, start: int, end: int) -> str:

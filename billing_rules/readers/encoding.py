@@ -21,6 +21,8 @@ import codecs
 import io
 from typing import BinaryIO
 
+from billing_rules.readers.base import ROW_FIELD
+
 #: How much of the file decides the encoding (and the CSV delimiter).
 HEAD_SIZE = 64 * 1024
 
@@ -155,16 +157,56 @@ class TextSource:
         return (self._check_nul and self._raw.saw_nul) or _replaced != self._replaced_at_open
 
 
-def unreadable_values(values: dict[str, object]) -> tuple[tuple[str, str], ...]:
-    """Problems for the string values holding NUL or U+FFFD (undecodable bytes).
+_UNDECODABLE = "caractères illisibles : octets invalides pour l'encodage du fichier"
+_NUL = "caractère nul (octet 0) dans la valeur"
+# JSON can spell half of a UTF-16 pair (``"\ud800"``): such a string cannot be written back as
+# UTF-8, so a report quoting it would fail; it is garbage from a broken export anyway.
+_SURROGATE = "caractère illisible : demi-caractère UTF-16 isolé (séquence \\u invalide)"
 
-    The message never quotes the value: it may be a patient identifier, and it is garbled anyway.
+
+def _has_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _text_problem(text: str) -> str | None:
+    if "\ufffd" in text:
+        return _UNDECODABLE
+    if "\0" in text:
+        return _NUL
+    if _has_surrogate(text):
+        return _SURROGATE
+    return None
+
+
+def unreadable_values(values: dict[str, object], *, keys: bool = False) -> tuple[tuple[str, str], ...]:
+    """Problems for the string values holding NUL, U+FFFD (undecodable bytes) or a lone surrogate.
+
+    Lists are looked into (JSON ``codes``), not deeper structures, which only plugins read. With
+    ``keys`` (JSON objects, whose every key is its own), a key that could not be written back
+    makes the whole row unusable (field ``_row``); a CSV header's names are the file's, not the
+    row's. The message never quotes the value: it may be a patient identifier, and it is garbled
+    anyway.
     """
     problems = []
     for name, value in values.items():
+        if keys and (_has_surrogate(name) or "\0" in name):
+            problems.append((ROW_FIELD, "nom de colonne illisible (caractère nul ou séquence \\u invalide)"))
+            continue
+        problem = None
         if isinstance(value, str):
-            if "\ufffd" in value:
-                problems.append((name, "caractères illisibles : octets invalides pour l'encodage du fichier"))
-            elif "\0" in value:
-                problems.append((name, "caractère nul (octet 0) dans la valeur"))
+            problem = _text_problem(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, str):
+                    problem = _text_problem(item)
+                    if problem is not None:
+                        break
+        if problem is not None:
+            problems.append((name, problem))
     return tuple(problems)

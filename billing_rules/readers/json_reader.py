@@ -9,6 +9,7 @@ unlike CSV headers typed in spreadsheets.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO, TextIO
 
@@ -19,10 +20,38 @@ from billing_rules.readers.encoding import TextSource, unreadable_values
 #: Characters of text read at a time from a JSON array.
 CHUNK_SIZE = 64 * 1024
 
+#: Longest element of a JSON array, or line of JSON Lines, in characters. One invoice is well
+#: under a kilobyte; anything near this is a broken export (a string never closed swallowing the
+#: rest of the file), and reading on would hold the whole file in memory.
+ELEMENT_LIMIT = 16 * 1024 * 1024
+
 # An element cut by the end of the buffer fails at most this far from the end ("tru", "\\u00e").
 _CUT_MARGIN = 8
 _WHITESPACE = frozenset(" \t\n\r")
 _decoder = json.JSONDecoder()
+
+
+class _BigNumber(str):
+    """An integer longer than Python's limit on int conversion, kept as its digits.
+
+    ``json`` raises a bare ``ValueError`` on such a number (the limit guards against a
+    denial of service); rather than losing the row or the file, the value stays a string of a
+    type that no column accepts, so its field gets an ordinary input error.
+    """
+
+
+def _int_or_big(digits: str) -> int | str:
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits) > limit:
+        return _BigNumber(digits)
+    return int(digits)
+
+
+# Used only for a line or element that the fast decoder refused for an overlong integer.
+_lenient = json.JSONDecoder(parse_int=_int_or_big)
+
+_TOO_DEEP = "imbrication trop profonde (tableaux ou objets emboîtés)"
+_TOO_LONG = f"plus de {ELEMENT_LIMIT // (1024 * 1024)} millions de caractères"
 
 # French for the messages of the json module that broken exports produce.
 _JSON_MESSAGES = {
@@ -62,12 +91,14 @@ class _ArrayScanner:
         self.pos = 0
         self._lines_before = 0  # newlines dropped from the buffer, to locate syntax errors
         self._at_eof = False
+        #: Whether the last element's text holds a ``\u`` escape (its strings need a closer look).
+        self.escaped = False
 
-    def fill(self) -> bool:
-        """Append a chunk to the buffer, dropping what was consumed; False at end of file."""
+    def fill(self, size: int = CHUNK_SIZE) -> bool:
+        """Append ``size`` characters to the buffer, dropping what was consumed; False at end of file."""
         if self._at_eof:
             return False
-        chunk = self._text.read(CHUNK_SIZE)
+        chunk = self._text.read(size)
         if not chunk:
             self._at_eof = True
             return False
@@ -94,20 +125,75 @@ class _ArrayScanner:
 
         A decode that fails, or succeeds right at the end of the buffer (``12`` may be the start
         of ``1234``), is retried with more text; only at the end of the file is a failure final.
+        Each retry reads as much again as the buffer holds, so a long element costs a few
+        decodes, not one per chunk. An element nested too deep for the decoder is skipped and
+        returned as :data:`_TOO_DEEP`.
+
+        Raises:
+            ReadError: invalid JSON, or an element longer than :data:`ELEMENT_LIMIT`.
         """
+        decoder = _decoder
         while True:
             try:
-                value, end = _decoder.raw_decode(self.buffer, self.pos)
+                value, end = decoder.raw_decode(self.buffer, self.pos)
             except json.JSONDecodeError as exc:
                 # Only an error at the very end of the buffer (or an open string) may be a cut
                 # element; any other is final, and reading on would load the rest of the file.
                 truncated = exc.pos >= len(self.buffer) - _CUT_MARGIN or exc.msg.startswith("Unterminated")
-                if truncated and self.fill():
+                if truncated and self._grow():
                     continue
                 raise self.error(_french(exc.msg), exc.pos) from None
-            if end < len(self.buffer) or not self.fill():
+            except RecursionError:
+                self._skip()
+                return _TOO_DEEP
+            except ValueError:  # an integer beyond the int conversion limit: see _BigNumber
+                decoder = _lenient
+                continue
+            if end < len(self.buffer) or not self._grow():
+                self.escaped = self.buffer.find("\\u", self.pos, end) >= 0
                 self.pos = end
                 return value
+
+    def _grow(self) -> bool:
+        """Read more of the current element: as much again as it already has (at least a chunk)."""
+        held = len(self.buffer) - self.pos
+        if held >= ELEMENT_LIMIT:
+            raise self.error(f"élément du tableau trop long ({_TOO_LONG} : texte jamais fermé ?)")
+        return self.fill(max(CHUNK_SIZE, held))
+
+    def _skip(self) -> None:
+        """Move past the element at the position without decoding it (brackets counted in order).
+
+        Raises:
+            ReadError: the file ends inside the element, or the element is too long.
+        """
+        depth = 0
+        in_string = escaped = False
+        start = self.pos
+        while True:
+            buffer = self.buffer
+            for index in range(start, len(buffer)):
+                char = buffer[index]
+                if in_string:
+                    if escaped:
+                        escaped = False
+                    elif char == "\\":
+                        escaped = True
+                    elif char == '"':
+                        in_string = False
+                elif char == '"':
+                    in_string = True
+                elif char in "[{":
+                    depth += 1
+                elif char in "]}":
+                    depth -= 1
+                    if depth <= 0:
+                        self.pos = index + 1
+                        return
+            offset = len(buffer) - self.pos
+            if not self._grow():
+                raise self.error("fin de fichier avant la fin du tableau (« ] » manquant)")
+            start = self.pos + offset
 
     def error(self, message: str, at: int | None = None) -> ReadError:
         """A ReadError locating ``at`` (default: the position) by line and column of the file."""
@@ -167,9 +253,12 @@ class JsonReader:
                     problems: tuple[tuple[str, str], ...] = ()
                     if not scan:
                         scan = source.suspicious()
-                    if scan:
-                        problems = unreadable_values(value)
+                    if scan or scanner.escaped:
+                        problems = unreadable_values(value, keys=True)
                     yield RawRow(None, value, file, problems)
+                elif value is _TOO_DEEP:
+                    message = f"l'élément n° {index} du tableau : {_TOO_DEEP}"
+                    yield RawRow(None, {}, file, ((ROW_FIELD, message),))
                 else:
                     message = f"l'élément n° {index} du tableau est {_kind(value)}, pas un objet"
                     yield RawRow(None, {}, file, ((ROW_FIELD, message),))
@@ -202,26 +291,51 @@ class JsonLinesReader:
 
     @staticmethod
     def _lines(source: TextSource, file: str) -> Iterator[RawRow]:
-        decode = _decoder.decode
+        readline = source.text.readline
         scan = False
-        for number, line in enumerate(source.text, start=1):
-            if number == 1 and line.startswith("\ufeff"):
+        number = 0
+        while True:
+            # A bounded read: a line without end (a broken export) must not fill the memory.
+            line = readline(ELEMENT_LIMIT)
+            if not line:
+                return
+            number += 1
+            if len(line) == ELEMENT_LIMIT and line[-1] != "\n":
+                while True:  # skip the rest of the line
+                    rest = readline(ELEMENT_LIMIT)
+                    if not rest or rest[-1] == "\n":
+                        break
+                yield RawRow(number, {}, file, ((ROW_FIELD, f"ligne trop longue ({_TOO_LONG})"),))
+                continue
+            if line[0] == "\ufeff":  # a BOM: first line, or files joined with ``cat``
                 line = line[1:]
             if not line or line.isspace():
                 continue
-            try:
-                value = decode(line)
-            except json.JSONDecodeError as exc:
-                message = f"ligne JSON illisible, colonne {exc.colno} : {_french(exc.msg)}"
-                yield RawRow(number, {}, file, ((ROW_FIELD, message),))
-                continue
-            if not isinstance(value, dict):
-                message = f"la ligne est {_kind(value)}, pas un objet JSON"
+            value, message = _decode_line(line)
+            if message is not None:
                 yield RawRow(number, {}, file, ((ROW_FIELD, message),))
                 continue
             problems: tuple[tuple[str, str], ...] = ()
             if not scan:
                 scan = source.suspicious()
-            if scan:
-                problems = unreadable_values(value)
+            if scan or "\\u" in line:
+                problems = unreadable_values(value, keys=True)
             yield RawRow(number, value, file, problems)
+
+
+def _decode_line(line: str) -> tuple[dict[str, Any], str | None]:
+    """The object of one JSON Lines line, or the French reason why there is none."""
+    try:
+        try:
+            value = _decoder.decode(line)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer beyond the int conversion limit: see _BigNumber
+            value = _lenient.decode(line)
+    except json.JSONDecodeError as exc:
+        return {}, f"ligne JSON illisible, colonne {exc.colno} : {_french(exc.msg)}"
+    except RecursionError:
+        return {}, f"ligne JSON illisible : {_TOO_DEEP}"
+    if not isinstance(value, dict):
+        return {}, f"la ligne est {_kind(value)}, pas un objet JSON"
+    return value, None

@@ -40,9 +40,12 @@ class _Invalid(Exception):
 def _quote(value: Any) -> str:
     """``« value »`` for a message: one line, shortened, JSON spelling for non-strings."""
     if isinstance(value, str):
-        text = value.strip()
+        text = value.strip()[: _QUOTE_MAX * 4]
     else:
-        text = json.dumps(value, ensure_ascii=False, default=str)
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (RecursionError, ValueError):  # nested too deep to print: the kind is enough
+            text = "[…]" if isinstance(value, list) else "{…}"
     if "\n" in text or "\r" in text or "\t" in text:
         text = " ".join(text.split())
     if len(text) > _QUOTE_MAX:
@@ -140,6 +143,21 @@ def _date(value: Any) -> dt.date:
     raise _Invalid(f"date invalide {_quote(value)}")
 
 
+#: Range of act dates. An act outside it is an export fault (``0001-01-01`` and ``9999-12-31``
+#: are the usual "unknown" and "no end" placeholders), and window arithmetic near the limits of
+#: ``datetime`` (12 months before 1 January of year 1) would fail in the rules instead.
+ACT_DATE_MIN = dt.date(1900, 1, 1)
+ACT_DATE_MAX = dt.date(2199, 12, 31)
+
+
+def _act_date(value: Any) -> dt.date:
+    day = _date(value)
+    if not ACT_DATE_MIN <= day <= ACT_DATE_MAX:
+        years = f"{ACT_DATE_MIN.year} et {ACT_DATE_MAX.year}"
+        raise _Invalid(f"date hors limites {_quote(value)} (un acte est daté entre {years})")
+    return day
+
+
 def _time(value: Any) -> dt.time:
     if type(value) is str:
         parsed = _parse_time(_stripped(value))
@@ -195,6 +213,11 @@ def _bool(value: Any) -> bool:
 
 _THOUSANDS = str.maketrans("", "", " \u00a0\u202f")
 
+#: Smallest amount refused as absurd. No general-practice invoice comes near it, and much larger
+#: values (``1e308``, a field of a million digits) exceed what euro arithmetic at 28 significant
+#: digits can round to the cent: such a value is an export fault, reported on its row.
+AMOUNT_LIMIT = Decimal(1_000_000)
+
 
 def _amount(value: Any) -> Decimal:
     """Euros: ``26.50``, ``26,50``, ``1 234,50``, ``26,50 €`` or a JSON number; never negative."""
@@ -220,6 +243,8 @@ def _amount(value: Any) -> Decimal:
         raise _Invalid(f"montant invalide {_quote(value)}")
     if amount < 0:
         raise _Invalid(f"montant négatif {_quote(value)}")
+    if amount >= AMOUNT_LIMIT:
+        raise _Invalid(f"montant invraisemblable {_quote(value)} (1 000 000 € ou plus)")
     return amount if amount or not amount.is_signed() else abs(amount)  # "-0" is 0
 
 
@@ -290,7 +315,7 @@ def _memo(*tables: Mapping[str, Any]) -> dict[str, Any]:
 # memo (None for identifiers: always distinct, never worth remembering), whether it is required.
 _COLUMNS: tuple[tuple[str, Callable[[Any], Any], dict[str, Any] | None, bool], ...] = (
     ("invoice_id", _text, None, True),
-    ("date", _date, _memo(), True),
+    ("date", _act_date, _memo(), True),
     ("time", _time, _memo(), False),
     ("practitioner_id", _text, None, True),
     ("specialty", _specialty, _memo(), False),
@@ -316,6 +341,28 @@ _UNSET = object()
 KNOWN_COLUMNS: frozenset[str] = frozenset(column[0] for column in _COLUMNS)
 #: Columns without which no row can be checked; a CSV header lacking one is unreadable.
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(column[0] for column in _COLUMNS if column[3])
+
+
+def row_identity(raw: RawRow) -> tuple[str, str] | None:
+    """The (``practitioner_id``, ``invoice_id``) a row claims, even if the row is in error.
+
+    SPEC §1 flags a duplicate "readable or not", so this is read from the raw values; a value the
+    format reader found damaged (undecodable bytes) identifies nothing.
+    """
+    values = _undamaged(raw)
+    practitioner_id = readable_text(values, "practitioner_id")
+    invoice_id = readable_text(values, "invoice_id")
+    if practitioner_id and invoice_id:
+        return (practitioner_id, invoice_id)
+    return None
+
+
+def _undamaged(raw: RawRow) -> Mapping[str, Any]:
+    """The row's values without those the format reader reported as damaged."""
+    if not raw.problems:
+        return raw.values
+    damaged = {field for field, _ in raw.problems}
+    return {key: value for key, value in raw.values.items() if key not in damaged}
 
 
 def readable_text(values: Mapping[str, Any], column: str) -> str | None:
@@ -395,12 +442,14 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
     values = raw.values
     problems = raw.problems
     if problems:
+        # Values with undecodable bytes are reported as such, not parsed (nor quoted as the
+        # invoice's number): read the row without them, then replace whatever their absence
+        # caused ("missing") by the real problem.
+        values = _undamaged(raw)
         if raw.broken:
             return _errors(raw, list(problems), readable_text(values, "invoice_id"))
-        # Values with undecodable bytes are reported as such, not parsed: read the row without
-        # them, then replace whatever their absence caused ("missing") by the real problem.
         damaged = {field for field, _ in problems}
-        fields, found = _read_fields({key: value for key, value in values.items() if key not in damaged})
+        fields, found = _read_fields(values)
         found = [(field, message) for field, message in found if field not in damaged]
         found.extend(problems)
     else:

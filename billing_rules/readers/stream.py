@@ -17,7 +17,7 @@ from billing_rules.model import Event, InputError
 from billing_rules.readers.base import Reader, file_label
 from billing_rules.readers.csv_reader import CsvReader
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
-from billing_rules.readers.rows import event_from_row, readable_text
+from billing_rules.readers.rows import event_from_row, row_identity
 
 #: The formats of SPEC §1, by ``--input-format`` name.
 BUILTIN_READERS: Mapping[str, Reader] = {
@@ -142,9 +142,8 @@ class InputStream:
                     invoice_id: str | None = result.invoice_id
                 else:
                     # Rows in error still claim their invoice number (SPEC §1: "readable or not").
-                    practitioner_id = readable_text(raw.values, "practitioner_id")
-                    invoice_id = readable_text(raw.values, "invoice_id")
-                    key = (practitioner_id, invoice_id) if practitioner_id and invoice_id else None
+                    key = row_identity(raw)
+                    invoice_id = key[1] if key is not None else None
                 earlier = seen.get(key) if key is not None else None
                 if earlier is None:
                     if key is not None:

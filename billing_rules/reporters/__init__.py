@@ -10,10 +10,20 @@ from __future__ import annotations
 from typing import Protocol, TextIO, runtime_checkable
 
 from billing_rules.model import Report
+from billing_rules.reporters.csv_report import CsvReporter
+from billing_rules.reporters.html_report import HtmlReporter
 from billing_rules.reporters.json_report import JsonReporter
 from billing_rules.reporters.text_report import TextReporter
 
-__all__ = ["BUILTIN_REPORTERS", "JsonReporter", "Reporter", "TextReporter", "get_reporter"]
+__all__ = [
+    "BUILTIN_REPORTERS",
+    "CsvReporter",
+    "HtmlReporter",
+    "JsonReporter",
+    "Reporter",
+    "TextReporter",
+    "get_reporter",
+]
 
 
 @runtime_checkable
@@ -41,6 +51,8 @@ class Reporter(Protocol):
 BUILTIN_REPORTERS: dict[str, Reporter] = {
     "json": JsonReporter(),
     "text": TextReporter(),
+    "csv": CsvReporter(),
+    "html": HtmlReporter(),
 }
 """Reporters shipped with billing-rules, by ``--format`` name."""
 

@@ -68,9 +68,25 @@ class CodeUnknownRule(PythonRule):
         return (Hit(message=f"code(s) inconnu(s) de la nomenclature chargée : {', '.join(unknown)}"),)
 
 
+# Both AMOUNT rules need the expected total of every invoice, and a file bills a few dozen codings
+# over a few hundred days: remembered per (tariff table, codes, day), in a bounded memo.
+_TOTALS: dict[tuple[object, tuple[str, ...], object], Decimal | None] = {}
+_TOTALS_MAX = 100_000
+
+
 def _expected_total(ruleset: object, event: Event) -> Decimal | None:
     """Sum of the tariffs in force for the invoice's codes, or None if one has no tariff (SPEC §5)."""
-    return ruleset.tariffs.total(event.codes, event.date)  # type: ignore[attr-defined]
+    tariffs = ruleset.tariffs  # type: ignore[attr-defined]
+    key = (tariffs, event.codes, event.date)
+    try:
+        return _TOTALS[key]
+    except KeyError:
+        pass
+    total = tariffs.total(event.codes, event.date)
+    if len(_TOTALS) >= _TOTALS_MAX:
+        _TOTALS.clear()
+    _TOTALS[key] = total
+    return total
 
 
 @attrs.frozen

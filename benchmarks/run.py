@@ -1,0 +1,271 @@
+"""One run, every figure of issue 5: throughput, latency, memory and startup, printed as a table.
+
+    python benchmarks/run.py            # 1 M rows, RSS at 500 k and 5 M (several minutes)
+    python benchmarks/run.py --quick    # 100 k rows, RSS at 50 k and 500 k (under 2 minutes)
+
+Generated files are cached in ``--workdir`` (same size, practitioners and seed: same file). The
+machine is noisy: the targets are ratios measured in the same run, each throughput the best of
+``--repeat`` runs. Nothing here is part of the test suite; the script prints figures and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import gc
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import baseline  # noqa: E402
+import generate  # noqa: E402
+
+SEED_RULES = ("IMT-ALD", "IMT-ONCE", "VL-QUARTER", "SNP-WEEK")  # VSP-NO-CAP: no rule may fire
+
+
+def data_file(workdir: Path, rows: int, practitioners: int, seed: int, suffix: str = ".csv") -> Path:
+    """The cached generated file of that size (generated on first use)."""
+    path = workdir / f"billing-{rows}-{practitioners}p-s{seed}{suffix}"
+    if not path.exists():
+        started = time.perf_counter()
+        tmp = path.with_suffix(path.suffix + ".part")
+        generate.generate(str(tmp), rows=rows, practitioners=practitioners, seed=seed)
+        tmp.rename(path)
+        print(f"  (généré {path.name} en {time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return path
+
+
+def best_rate(rows: int, run: Callable[[], Any], repeat: int) -> float:
+    """Rows per second of the fastest of ``repeat`` runs (the least disturbed by the machine)."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return rows / best
+
+
+def seed_validator(full: Any) -> Any:
+    """The engine restricted to the five seed rules (same readers, same code path)."""
+    import attrs
+
+    from billing_rules.validator import Validator
+
+    rules = tuple(rule for rule in full.ruleset.rules if rule.code in SEED_RULES)
+    return Validator(attrs.evolve(full.ruleset, rules=rules), readers=full.readers, reporters=full.reporters)
+
+
+def parse_floor(path: Path) -> int:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return sum(1 for _ in csv.reader(handle, delimiter=";")) - 1
+
+
+def throughput(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    from billing_rules.validator import Validator
+
+    path = data_file(args.workdir, args.rows, args.practitioners, args.seed)
+    rows = args.rows
+    full = Validator.build(entry_points=False)
+    seed = seed_validator(full)
+    floor = best_rate(rows, lambda: parse_floor(path), args.repeat)
+    base = best_rate(rows, lambda: sum(1 for _ in baseline.findings(str(path))), args.repeat)
+    engine5 = best_rate(rows, lambda: seed.check_paths([str(path)]), args.repeat)
+    engine_all = best_rate(rows, lambda: full.check_paths([str(path)]), args.repeat)
+    label = f"{rows:,} factures".replace(",", " ")
+    table += [
+        (f"parse floor (csv module), {label}", f"{floor:,.0f} rows/s"),
+        ("baseline, 5 seed rules (hand-written)", f"{base:,.0f} rows/s"),
+        ("engine, 5 seed rules (Validator.check_paths)", f"{engine5:,.0f} rows/s"),
+        ("engine, full catalogue (Validator.check_paths)", f"{engine_all:,.0f} rows/s"),
+        ("ratio engine 5 rules / baseline (target >= 1.0)", f"{engine5 / base:.2f}"),
+        ("ratio full catalogue / baseline (target >= 0.5)", f"{engine_all / base:.2f}"),
+    ]
+
+
+def _events(path: Path) -> list[Any]:
+    from billing_rules.model import Event
+    from billing_rules.readers import InputStream
+
+    return [item for item in InputStream([str(path)]) if isinstance(item, Event)]
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    samples.sort()
+    return (statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))])
+
+
+def latency(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """``check_one`` of fresh invoices against a history held in memory, then in an SQLite ledger."""
+    from billing_rules.validator import Validator
+
+    probes = args.probes
+    histories = [("1 an, cabinet de 3 médecins", 3 * generate.ACTS_PER_YEAR, 3), (None, args.history_rows, 100)]
+    for name, size, practitioners in histories:
+        name = name or f"{size:,} factures".replace(",", " ")
+        path = data_file(args.workdir, size + probes, practitioners, args.seed)
+        events = _events(path)
+        history, fresh = events[:-probes], events[-probes:]
+        validator = Validator.build(entry_points=False)
+        for event in history:
+            validator.record(event)
+        timer = time.perf_counter_ns
+        samples = []
+        for event in fresh:
+            started = timer()
+            validator.check_one(event)
+            samples.append((timer() - started) / 1000)
+        p50, p99 = _percentiles(samples)
+        table.append((f"check_one in memory, history {name}", f"p50 {p50:.0f} µs, p99 {p99:.0f} µs"))
+        table.append((f"check_one on SQLite ledger, history {name}", _ledger_latency(history, fresh)))
+        del validator, history, fresh, events
+        gc.collect()
+
+
+def _ledger_latency(history: list[Any], fresh: list[Any]) -> str:
+    """Optional: needs ``billing_rules.ledger`` (SQLite); the history is stored, then each invoice is
+    checked with the history the ledger returns for it (what ``check --ledger`` does per input)."""
+    try:
+        from billing_rules.ledger import open_ledger
+        from billing_rules.ledger.common import InputScope, history_for
+        from billing_rules.validator import Validator
+    except ImportError:
+        return "n/a (billing_rules.ledger absent)"
+    validator = Validator.build(entry_points=False)
+    counters = list(validator.engine.counters.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            ledger = open_ledger(Path(tmp) / "ledger.sqlite")
+            for start in range(0, len(history), 50_000):
+                ledger.record(history[start : start + 50_000])
+            samples = []
+            timer = time.perf_counter_ns
+            for event in fresh:
+                started = timer()
+                session = validator.session()
+                for old in history_for(ledger, counters, InputScope.of([event])):
+                    session.record(old)
+                session.check(event)
+                samples.append((timer() - started) / 1000)
+            ledger.close()
+        except Exception as exc:  # noqa: BLE001 - optional part: say why, keep the other figures
+            return f"n/a ({type(exc).__name__}: {exc})"
+    p50, p99 = _percentiles(samples)
+    return f"p50 {p50:.0f} µs, p99 {p99:.0f} µs"
+
+
+def peak_rss(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """``billing-rules check FILE --format json`` in a fresh process per size; its peak RSS."""
+    figures = []
+    for size in args.rss_sizes:
+        path = data_file(args.workdir, size, args.practitioners, args.seed)
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall = time.perf_counter() - started
+        kib = int(result.stdout.strip().splitlines()[-1])
+        figures.append(kib)
+        label = f"{size:,} factures".replace(",", " ")
+        table.append((f"peak RSS, check --format json, {label}", f"{kib / 1024:.0f} MiB ({size / wall:,.0f} rows/s)"))
+    if len(figures) == 2:
+        table.append((f"RSS ratio {args.rss_sizes[1]:,} / {args.rss_sizes[0]:,} (target <= 1.2)", f"{figures[1] / figures[0]:.2f}"))
+
+
+def rss_child(path: str) -> None:
+    from billing_rules.cli import main
+
+    with open(os.devnull, "w") as sink:
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            main(["check", path, "--format", "json", "--fail-on", "never"], standalone_mode=False)
+        finally:
+            sys.stdout = stdout
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _wall(command: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def startup(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """Wall time of the CLI (median of ``--startup-runs``) next to a bare interpreter."""
+    script = shutil.which("billing-rules")
+    cli = [script] if script else [sys.executable, "-m", "billing_rules"]
+    ten = data_file(args.workdir, 10, 3, args.seed)
+    bare = _wall([sys.executable, "-c", "pass"], args.startup_runs)
+    check = _wall([*cli, "check", str(ten), "--fail-on", "never"], args.startup_runs)
+    helping = _wall([*cli, "--help"], args.startup_runs)
+    table += [
+        ("python -c pass", f"{bare:.0f} ms"),
+        ("billing-rules check (10 lines)", f"{check:.0f} ms (+{check - bare:.0f} ms, target < 300)"),
+        ("billing-rules --help", f"{helping:.0f} ms (+{helping - bare:.0f} ms)"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="billing-rules benchmarks (issue 5)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: the whole run in under 2 minutes")
+    parser.add_argument("--rows", type=int, help="rows of the throughput file (default 1 000 000)")
+    parser.add_argument("--rss-sizes", type=lambda text: [int(part) for part in text.split(",")],
+                        help="two sizes for peak RSS (default 500000,5000000)")  # fmt: skip
+    parser.add_argument("--history-rows", type=int, help="large history of check_one (default 1 000 000)")
+    parser.add_argument("--probes", type=int, default=2000, help="invoices timed by check_one")
+    parser.add_argument("--practitioners", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=2, help="runs per throughput figure (best kept)")
+    parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "billing-rules-bench")
+    parser.add_argument("--only", choices=("throughput", "latency", "rss", "startup"), action="append")
+    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rss_child:
+        rss_child(args.rss_child)
+        return 0
+    args.rows = args.rows or (100_000 if args.quick else 1_000_000)
+    args.rss_sizes = args.rss_sizes or ([50_000, 500_000] if args.quick else [500_000, 5_000_000])
+    args.history_rows = args.history_rows or (100_000 if args.quick else 1_000_000)
+    if args.quick:
+        args.repeat = 1
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    table: list[tuple[str, str]] = []
+    started = time.perf_counter()
+    steps = {"throughput": throughput, "latency": latency, "rss": peak_rss, "startup": startup}
+    for name, step in steps.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"[{name}] ...", file=sys.stderr, flush=True)
+        step(args, table)
+    width = max(len(label) for label, _ in table)
+    print(f"billing-rules benchmarks, {dt.datetime.now():%Y-%m-%d %H:%M}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPU, {args.practitioners} practitioners, seed {args.seed}")  # fmt: skip
+    print(f"| {'measure'.ljust(width)} | value |")
+    print(f"|{'-' * (width + 2)}|-------|")
+    for label, value in table:
+        print(f"| {label.ljust(width)} | {value} |")
+    print(f"(total {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""``billing-rules forfait``: the yearly forfait médecin traitant and its levers (SPEC §6).
+
+The patientèle comes from a patient list file, or from the invoice history (the ledger, or billing
+files given with ``--invoices``): the patients whose latest invoice with the practitioner says he
+is their MT on 31 December. With a history, the command also lists the concrete candidates behind
+the levers (ALD patients without MT seen 3 times, unused quarterly VL, visits without VSP).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from billing_rules.cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    INPUT_FORMATS,
+    _debug_option,
+    _report_stream,
+    _require_files,
+    _rules_option,
+    _say,
+    _stop_on_error,
+    main,
+)
+from billing_rules.errors import BillingRulesError
+
+if TYPE_CHECKING:
+    from billing_rules.estimator import ForfaitEstimate
+    from billing_rules.model import Event
+
+FORFAIT_FORMATS = ("text", "json", "html")
+"""Output formats of ``forfait``."""
+
+_KIND_LABELS = {
+    "mt_declare": "Patients en ALD sans médecin traitant vus 3 fois ou plus en 12 mois",
+    "vl_quarter": "Patients de 80 ans et plus en ALD sans VL dans un trimestre",
+    "vsp": "Patients en soins palliatifs visités sans VSP",
+}
+
+
+def ledger_events(path: str, start: dt.date | None = None, until: dt.date | None = None) -> list[Event]:
+    """The ledger's invoices from ``start`` to ``until`` (both optional), of every practitioner.
+
+    Not only the practitioner's own: a VL of the quarter and a change of MT count whoever billed them.
+    """
+    import contextlib
+
+    from billing_rules.ledger import open_ledger
+
+    with contextlib.closing(open_ledger(path, create=False)) as ledger:
+        return list(ledger.events(start=start, end=until))
+
+
+def invoice_events(paths: Sequence[str], input_format: str | None) -> tuple[list[Event], int]:
+    """The readable invoices of billing files, and how many rows could not be read."""
+    from billing_rules.model import Event
+    from billing_rules.readers import InputStream
+
+    events: list[Event] = []
+    errors = 0
+    for item in InputStream(list(paths), input_format=input_format):
+        if isinstance(item, Event):
+            events.append(item)
+        else:
+            errors += 1
+    return events, errors
+
+
+def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str:
+    """The practitioner to estimate for: the one asked, or the only one of the history."""
+    ids = sorted({event.practitioner_id for event in events})
+    if practitioner is not None:
+        if practitioner not in ids:
+            raise BillingRulesError(f"aucune facture du praticien « {practitioner} » dans l'historique")
+        return practitioner
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise BillingRulesError("l'historique ne contient aucune facture")
+    raise BillingRulesError(
+        f"l'historique contient {len(ids)} praticiens : précisez lequel avec --practitioner "
+        f"({', '.join(ids[:5])}{'…' if len(ids) > 5 else ''})"
+    )
+
+
+@main.command("forfait")
+@click.argument("patients", required=False, metavar="[PATIENTS]")
+@click.option(
+    "--year",
+    type=click.IntRange(2017, 2100),
+    default=None,
+    metavar="ANNÉE",
+    help="Année du forfait (par défaut : l'année en cours).",
+)
+@click.option(
+    "--ledger",
+    "ledger_path",
+    metavar="CHEMIN",
+    default=None,
+    help="Registre des factures (fichier SQLite ou URL postgresql://...) : patientèle MT et historique.",
+)
+@click.option(
+    "--invoices",
+    multiple=True,
+    metavar="FICHIER",
+    help="Fichier de facturation servant d'historique (au lieu du registre). Répétable.",
+)
+@click.option(
+    "--practitioner", default=None, metavar="ID", help="Praticien (RPPS) dont on calcule le forfait."
+)
+@click.option(
+    "--what-if-ald",
+    type=click.IntRange(0),
+    default=0,
+    metavar="N",
+    help="Simulation : N patients en ALD (moins de 80 ans) de plus.",
+)
+@click.option(
+    "--what-if-80",
+    type=click.IntRange(0),
+    default=0,
+    metavar="N",
+    help="Simulation : N patients de 80 ans et plus (hors ALD) de plus.",
+)
+@click.option(
+    "--rosp-points",
+    type=click.FloatRange(0),
+    default=None,
+    metavar="POINTS",
+    help="Points ROSP obtenus (années ≤ 2025) : valeur selon la taille de la patientèle.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORFAIT_FORMATS),
+    default="text",
+    help="Format : text (par défaut), json ou html.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    default=None,
+    help="Format des fichiers d'entrée, au lieu de le déduire de l'extension.",
+)
+@_rules_option
+@_debug_option
+def forfait(
+    patients: str | None,
+    year: int | None,
+    ledger_path: str | None,
+    invoices: tuple[str, ...],
+    practitioner: str | None,
+    what_if_ald: int,
+    what_if_80: int,
+    rosp_points: float | None,
+    output_format: str,
+    input_format: str | None,
+    rule_files: tuple[str, ...],
+    debug: bool,
+) -> None:
+    """Estime le forfait médecin traitant annuel d'une patientèle.
+
+    PATIENTS : fichier CSV ou JSON (colonnes patient_id, birth_date, ald, c2s). Sans lui, la
+    patientèle MT au 31 décembre est tirée de l'historique (--ledger ou --invoices) : les patients
+    dont la dernière facture chez le praticien le désigne comme médecin traitant. Avec un
+    historique, la commande liste aussi les patients à qui proposer l'acte manquant.
+
+    Exemple : billing-rules forfait patients.csv --year 2025 --what-if-ald 10
+    """
+    sources = sum(bool(item) for item in (patients, ledger_path, invoices))
+    if sources != 1:
+        raise click.UsageError("indiquez soit un fichier PATIENTS, soit --ledger, soit --invoices (un seul)")
+    the_year = year or dt.date.today().year
+    status = EXIT_OK
+    with _stop_on_error(debug):
+        from billing_rules.estimator import estimate, find_candidates, mt_patientele, read_patients
+        from billing_rules.validator import Validator
+
+        _require_files(tuple(rule_files) + ((patients,) if patients else ()) + invoices)
+        tables = Validator.build(rule_files=list(rule_files), entry_points=True).ruleset.environment.forfaits
+        candidates: list[Any] = []
+        if patients:
+            people, errors = read_patients(patients, input_format=input_format)
+            for error in errors:
+                where = f"ligne {error.line}" if error.line is not None else "entrée"
+                _say(f"{where} — colonne {error.field} : {error.message}")
+            if errors:
+                status = EXIT_FINDINGS
+        else:
+            if ledger_path:
+                events = ledger_events(ledger_path)
+            else:
+                events, unreadable = invoice_events(invoices, input_format)
+                if unreadable:
+                    _say(f"{unreadable} erreur(s) de saisie dans l'historique : lignes ignorées (voir check)")
+                    status = EXIT_FINDINGS
+            who = _only_practitioner(events, practitioner)
+            if not any(event.practitioner_id == who and event.date.year <= the_year for event in events):
+                _say(f"aucune facture de ce praticien jusqu'au 31/12/{the_year} : patientèle vide")
+            people = mt_patientele(events, who, the_year)
+            candidates = find_candidates(events, tables, who, the_year)
+        result = estimate(
+            tables,
+            people,
+            the_year,
+            rosp_points=_points(rosp_points),
+            what_if_ald=what_if_ald,
+            what_if_80=what_if_80,
+            candidates=candidates,
+        )
+        with _report_stream() as stream:
+            if output_format == "json":
+                import json
+
+                from billing_rules.estimator import estimate_to_dict
+
+                json.dump(estimate_to_dict(result), stream, ensure_ascii=False, indent=2)
+                stream.write("\n")
+            elif output_format == "html":
+                from billing_rules.reporters.html_report import render_forfait
+
+                stream.write(render_forfait(result))
+            else:
+                for line in text_lines(result):
+                    stream.write(line + "\n")
+    raise click.exceptions.Exit(status)
+
+
+def text_lines(result: ForfaitEstimate) -> Iterator[str]:
+    """The French text report of an estimate, line by line."""
+    from billing_rules.money import format_euros
+
+    scheme = (
+        "FPMT (forfait patientèle médecin traitant)"
+        if result.scheme == "FPMT"
+        else "FMT (forfait médecin traitant)"
+    )
+    yield f"Forfait médecin traitant {result.year} — {scheme}"
+    yield f"Patientèle MT au 31/12/{result.year} : {result.patients} patient(s)"
+    yield ""
+    rows = [
+        (
+            line.label + ("" if line.settled else " (non confirmé)"),
+            str(line.patients),
+            format_euros(line.amount_per_patient),
+            format_euros(line.total),
+        )
+        for line in result.categories
+    ]
+    if result.c2s_patients and result.c2s_total:
+        rows.append(("Majoration C2S", str(result.c2s_patients), "", format_euros(result.c2s_total)))
+    header = ("Catégorie", "Patients", "Par patient", "Total")
+    widths = [max(len(row[index]) for row in [header, *rows]) for index in range(4)]
+    for row in [header, *rows]:
+        yield (
+            f"  {row[0].ljust(widths[0])}  {row[1].rjust(widths[1])}  {row[2].rjust(widths[2])}  "
+            f"{row[3].rjust(widths[3])}"
+        )
+    total = format_euros(result.total)
+    count = str(result.patients).rjust(widths[1])
+    yield f"  {'Total annuel'.ljust(widths[0])}  {count}  {''.rjust(widths[2])}  {total.rjust(widths[3])}"
+    if result.rosp is not None:
+        yield ""
+        scale = f"{result.rosp.scale:.4f}".rstrip("0").rstrip(".").replace(".", ",")
+        yield (
+            f"ROSP : {_number(result.rosp.points)} point(s) × {scale} "
+            f"(patientèle {result.rosp.patientele} / 800, minimum 1) × 7 € "
+            f"= {format_euros(result.rosp.value)}"
+        )
+    if result.what_if:
+        yield ""
+        yield "Simulations"
+        for lever in result.what_if:
+            who = "en ALD (moins de 80 ans)" if lever.lever == "ald" else "de 80 ans et plus hors ALD"
+            text = (
+                f"  {lever.patients} patient(s) {who} de plus : {format_euros(lever.total)} par an "
+                f"({lever.patients} × {format_euros(lever.amount_per_patient)}"
+            )
+            if lever.rosp_gain:
+                text += f", dont ROSP {format_euros(lever.rosp_gain)}"
+            text += ")" + ("" if lever.settled else " (non confirmé)")
+            yield text
+    if result.candidates:
+        yield ""
+        yield "Patients à qui proposer l'acte"
+        for kind, label in _KIND_LABELS.items():
+            items = [item for item in result.candidates if item.kind == kind]
+            if not items:
+                continue
+            yield f"  {label} ({len(items)})"
+            for item in items:
+                money = format_euros(item.amount)
+                if item.yearly:
+                    money += f" + {format_euros(item.yearly)} par an"
+                yield f"    {item.patient_id} — {item.act} : {money} — {item.message}"
+    if result.notes:
+        yield ""
+        yield "Notes"
+        for note in result.notes:
+            yield f"  - {note}"
+
+
+def _number(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text.replace(".", ",")
+
+
+TREND_DAYS = 60
+"""Days of ledger history shown before the input's first finding in the HTML trend."""
+
+
+def html_reporter_with_ledger(report: Any, target: str) -> Any:
+    """The HTML reporter of ``check --ledger``: its trend also shows the ledger's recent days."""
+    from billing_rules.reporters.html_report import HtmlReporter
+
+    days = [finding.date for finding in report.findings]
+    if not days:
+        return HtmlReporter()
+    start = min(days) - dt.timedelta(days=TREND_DAYS)
+    return HtmlReporter(history=ledger_events(target, start, max(days)))
+
+
+def _points(value: float | None) -> Decimal | None:
+    """``5.0`` from the command line is 5 points, shown as ``5``, not ``5,0``."""
+    if value is None:
+        return None
+    return Decimal(int(value)) if value == int(value) else Decimal(str(value))

@@ -1,0 +1,345 @@
+"""``billing-rules ledger``: load, export, measure and prune the ledger; ``check --ledger`` glue.
+
+Every subcommand takes ``--ledger FICHIER|URL`` (or the ``BILLING_RULES_LEDGER`` environment
+variable). Exports use the SPEC §1 columns, so a ledger can always be read back by this tool or any
+other: nothing is locked in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+import click
+
+from billing_rules.cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    INPUT_FORMATS,
+    _debug_option,
+    _report_stream,
+    _require_files,
+    _say,
+    _stop_on_error,
+    main,
+)
+
+if TYPE_CHECKING:
+    from billing_rules.ledger import Ledger, LedgerStats
+    from billing_rules.model import Event, Report
+    from billing_rules.validator import Validator
+
+EXPORT_FORMATS = ("csv", "jsonl")
+"""Formats of ``ledger export``."""
+
+_MAX_ERRORS_SHOWN = 20
+
+
+def check_with_ledger(
+    validator: Validator, files: list[str], input_format: str | None, target: str, record: bool
+) -> Report:
+    """``check --ledger [--record]``: the check with the ledger's history, then the recording."""
+    from billing_rules.ledger import open_ledger
+
+    ledger = open_ledger(target)
+    try:
+        report = validator.check_paths(files, input_format=input_format, ledger=ledger, record=record)
+    finally:
+        ledger.close()
+    if record:
+        noun = "facture enregistrée" if report.events < 2 else "factures enregistrées"
+        _say(f"registre {ledger.label} : {report.events} {noun}")
+    return report
+
+
+def _ledger_option(function: Any) -> Any:
+    return click.option(
+        "--ledger",
+        "target",
+        required=True,
+        envvar="BILLING_RULES_LEDGER",
+        metavar="FICHIER|URL",
+        help="Le registre : fichier SQLite ou URL postgresql://... (ou la variable BILLING_RULES_LEDGER).",
+    )(function)
+
+
+def _parse_day(value: str) -> dt.date:
+    text = value.strip()
+    for parse in (dt.date.fromisoformat, lambda item: dt.datetime.strptime(item, "%d/%m/%Y").date()):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    raise click.BadParameter(f"date invalide « {value} » (attendu : AAAA-MM-JJ ou JJ/MM/AAAA)")
+
+
+@main.group(name="ledger")
+def ledger_group() -> None:
+    """Gérer le registre des factures passées (SQLite ou PostgreSQL).
+
+    Le registre garde les factures déjà contrôlées : « check --ledger » les compte dans les fenêtres
+    des règles (2e VL du trimestre, 21e SNP de la semaine, 2e IMT du patient...).
+    """
+
+
+@ledger_group.command("import")
+@click.argument("files", nargs=-1, required=True, metavar="FICHIER...")
+@_ledger_option
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    default=None,
+    help="Format des fichiers, au lieu de le déduire de l'extension.",
+)
+@_debug_option
+def ledger_import(files: tuple[str, ...], target: str, input_format: str | None, debug: bool) -> None:
+    """Charge des factures passées dans le registre, sans les contrôler.
+
+    Une transaction par fichier ; une facture déjà présente (même praticien, même numéro) est
+    remplacée. Les lignes illisibles ne sont pas chargées et sont signalées (code de sortie 1).
+    """
+    from billing_rules.ledger import open_ledger
+    from billing_rules.model import Event, InputError
+    from billing_rules.readers import InputStream
+
+    errors: list[InputError] = []
+    with _stop_on_error(debug):
+        _require_files(files)
+        stream = InputStream(list(files), input_format=input_format)
+        with contextlib.closing(open_ledger(target)) as ledger:
+            started = time.perf_counter()
+            total = 0
+            # One transaction per file; one stream for all, so duplicates across files are flagged.
+            for _file, items in itertools.groupby(stream, key=lambda item: item.file):
+                total += ledger.record(_readable(items, errors, Event))
+            elapsed = time.perf_counter() - started
+    seconds = f"{elapsed:.1f}".replace(".", ",")
+    rate = f" ({total / elapsed:,.0f} factures/s)".replace(",", "\u202f") if elapsed > 0 and total else ""
+    _say(f"{total} factures importées dans {ledger.label} en {seconds} s{rate}")
+    for error in errors[:_MAX_ERRORS_SHOWN]:
+        where = f"{error.file} ligne {error.line}" if error.line is not None else f"{error.file}"
+        _say(f"{where}, champ {error.field} : {error.message} (non importée)")
+    if len(errors) > _MAX_ERRORS_SHOWN:
+        _say(f"... et {len(errors) - _MAX_ERRORS_SHOWN} autres erreurs")
+    raise click.exceptions.Exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+def _readable(items: Any, errors: list[Any], event_type: type) -> Iterator[Event]:
+    """The invoices among ``items``; the input errors go to ``errors``."""
+    for item in items:
+        if isinstance(item, event_type):
+            yield item
+        else:
+            errors.append(item)
+
+
+@ledger_group.command("export")
+@_ledger_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(EXPORT_FORMATS),
+    default="csv",
+    show_default=True,
+    help="csv (colonnes de la SPEC, séparateur « ; ») ou jsonl (un objet JSON par ligne).",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    default=None,
+    metavar="FICHIER",
+    help="Fichier de sortie (défaut : la sortie standard).",
+)
+@click.option("--practitioner", default=None, metavar="ID", help="Seulement les factures de ce praticien.")
+@click.option("--since", default=None, metavar="DATE", help="Seulement les factures de cette date ou après.")
+@click.option("--until", default=None, metavar="DATE", help="Seulement les factures de cette date ou avant.")
+@_debug_option
+def ledger_export(
+    target: str,
+    output_format: str,
+    output: str | None,
+    practitioner: str | None,
+    since: str | None,
+    until: str | None,
+    debug: bool,
+) -> None:
+    """Exporte les factures du registre (annulées comprises), par date.
+
+    Le fichier produit se relit avec « check » ou « ledger import » : rien n'est enfermé dans le
+    registre.
+    """
+    from billing_rules.ledger import open_ledger
+
+    start = _parse_day(since) if since else None
+    end = _parse_day(until) if until else None
+    with _stop_on_error(debug), contextlib.closing(open_ledger(target, create=False)) as ledger:
+        selection = {"practitioner_id": practitioner, "start": start, "end": end}
+        if output is None:
+            with _report_stream() as stream:
+                _export(ledger, selection, output_format, stream)
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as stream:
+                _export(ledger, selection, output_format, stream)
+
+
+def _export(ledger: Ledger, selection: dict[str, Any], output_format: str, stream: TextIO) -> None:
+    from billing_rules.ledger.common import SPEC_COLUMNS
+
+    if output_format == "jsonl":
+        for event in ledger.events(**selection):
+            stream.write(json.dumps(_values(event, native=True), ensure_ascii=False) + "\n")
+        return
+    extras = sorted({key for event in ledger.events(**selection) for key in event.extra})
+    writer = csv.writer(stream, delimiter=";", lineterminator="\n")
+    writer.writerow([*SPEC_COLUMNS, *extras])
+    for event in ledger.events(**selection):
+        values = _values(event, native=False)
+        writer.writerow(
+            [values[column] for column in SPEC_COLUMNS] + [_cell(event.extra.get(key)) for key in extras]
+        )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _values(event: Event, *, native: bool) -> dict[str, Any]:
+    """SPEC §1 values of ``event``: JSON natives for JSON Lines, text cells for CSV."""
+
+    def flag(value: bool) -> Any:
+        return value if native else ("1" if value else "0")
+
+    clock = None
+    if event.time is not None:
+        clock = event.time.strftime("%H:%M" if not event.time.second else "%H:%M:%S")
+    referral = None
+    if event.referral_at is not None:
+        referral = event.referral_at.strftime(
+            "%Y-%m-%dT%H:%M" if not event.referral_at.second else "%Y-%m-%dT%H:%M:%S"
+        )
+    values: dict[str, Any] = {
+        "invoice_id": event.invoice_id,
+        "date": event.date.isoformat(),
+        "time": clock,
+        "practitioner_id": event.practitioner_id,
+        "specialty": event.specialty,
+        "sector": event.sector.value,
+        "patient_id": event.patient_id,
+        "birth_date": event.birth_date.isoformat(),
+        "ald": flag(event.ald),
+        "palliative": flag(event.palliative),
+        "neurodegenerative": flag(event.neurodegenerative),
+        "mt_status": event.mt_status.value,
+        "declares_mt": flag(event.declares_mt),
+        "place": event.place.value,
+        "homebound": flag(event.homebound),
+        "codes": "+".join(event.codes),
+        "amount": (str(event.amount) if event.amount is not None else None),
+        "regulated": flag(event.regulated),
+        "referral_at": referral,
+        "status": event.status.value,
+    }
+    if native:
+        values.update({key: value for key, value in event.extra.items() if key not in values})
+        return values
+    return {key: "" if value is None else value for key, value in values.items()}
+
+
+@ledger_group.command("stats")
+@_ledger_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="text : lisible ; json : pour les programmes.",
+)
+@_debug_option
+def ledger_stats(target: str, output_format: str, debug: bool) -> None:
+    """Volumes du registre : factures par praticien et par mois, période couverte."""
+    from billing_rules.ledger import open_ledger
+
+    with _stop_on_error(debug), contextlib.closing(open_ledger(target, create=False)) as ledger:
+        stats = ledger.stats()
+    with _report_stream() as stream:
+        if output_format == "json":
+            json.dump(stats_to_json(stats), stream, ensure_ascii=False, indent=2)
+            stream.write("\n")
+        else:
+            stream.write(_stats_text(ledger.label, stats))
+
+
+def stats_to_json(stats: LedgerStats) -> dict[str, Any]:
+    """``ledger stats --format json``."""
+    return {
+        "invoices": stats.invoices,
+        "cancelled": stats.cancelled,
+        "first_date": stats.first_date.isoformat() if stats.first_date else None,
+        "last_date": stats.last_date.isoformat() if stats.last_date else None,
+        "schema_version": stats.schema_version,
+        "per_month": [
+            {"practitioner_id": practitioner, "month": month, "invoices": count}
+            for practitioner, month, count in stats.per_month
+        ],
+    }
+
+
+def _stats_text(label: str, stats: LedgerStats) -> str:
+    lines = [f"Registre : {label} (schéma {stats.schema_version})"]
+    lines.append(f"Factures : {stats.invoices} (dont {stats.cancelled} annulées)")
+    if stats.first_date is None or stats.last_date is None:
+        lines.append("Période  : (registre vide)")
+        return "\n".join(lines) + "\n"
+    lines.append(f"Période  : du {stats.first_date:%d/%m/%Y} au {stats.last_date:%d/%m/%Y}")
+    lines.append("")
+    rows = [("PRATICIEN", "MOIS", "FACTURES")] + [(p, m, str(n)) for p, m, n in stats.per_month]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        lines.append(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2].rjust(widths[2])}")
+    return "\n".join(lines) + "\n"
+
+
+@ledger_group.command("forget")
+@_ledger_option
+@click.option(
+    "--before", required=True, metavar="DATE", help="Supprime les factures datées avant ce jour (AAAA-MM-JJ)."
+)
+@_debug_option
+def ledger_forget(target: str, before: str, debug: bool) -> None:
+    """Supprime les factures anciennes (durée de conservation des données de santé).
+
+    Les fenêtres des règles n'ont besoin que de l'année civile précédente et des 12 derniers mois ;
+    les règles « une fois par patient » (IMT, VL de première inscription) ne verront plus les
+    factures supprimées.
+    """
+    from billing_rules.ledger import open_ledger
+
+    day = _parse_day(before)
+    with _stop_on_error(debug), contextlib.closing(open_ledger(target, create=False)) as ledger:
+        deleted = ledger.forget(day)
+    _say(f"{deleted} factures antérieures au {day:%d/%m/%Y} supprimées de {ledger.label}")
+    floor = _window_floor(dt.date.today())
+    if day > floor:
+        _say(
+            f"attention : les fenêtres des règles remontent jusqu'au {floor:%d/%m/%Y} ; des dépassements "
+            "de fréquence ne seront plus détectés"
+        )
+
+
+def _window_floor(today: dt.date) -> dt.date:
+    """The earliest day a calendar-year or 12-month window open today reaches back to."""
+    from billing_rules.windows import rolling_start
+
+    return min(dt.date(today.year, 1, 1), rolling_start(today, "months", 12) + dt.timedelta(days=1))

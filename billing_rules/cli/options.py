@@ -1,0 +1,156 @@
+"""``--plugin`` / ``--no-plugins`` / ``--config``: which plugins and which practice config a command uses.
+
+Kept apart from the command modules so that ``cli/__init__.py`` can import it at the top without a
+circular import; it imports only click and attrs, like the rest of the CLI's import path.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import click
+
+if TYPE_CHECKING:
+    from billing_rules.config import PracticeConfig
+    from billing_rules.model import Report
+    from billing_rules.validator import Validator
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@attrs.frozen
+class PluginSelection:
+    """What the user asked for on the command line; resolved against the practice config."""
+
+    plugins: tuple[str, ...] = ()
+    no_plugins: bool = False
+    config_path: str | None = None
+
+    def config(self) -> PracticeConfig | None:
+        """The ``--config`` file, else the nearest ``billing-rules.toml`` / ``[tool.billing-rules]``."""
+        from billing_rules.config import find_config, load_config
+
+        path = self.config_path or find_config()
+        return load_config(path) if path is not None else None
+
+    def entry_points(self, config: PracticeConfig | None) -> bool | Sequence[str]:
+        """Command line first (``--no-plugins``, ``--plugin``), then the config, then everything."""
+        if self.no_plugins:
+            return False
+        if self.plugins:
+            return list(self.plugins)
+        if config is not None and config.plugins_enable is not None:
+            return list(config.plugins_enable)
+        return True
+
+    def build(self, rule_files: Sequence[str], *, announce: bool = True) -> Validator:
+        """The validator these choices describe; says on stderr which configuration it used."""
+        from billing_rules.validator import Validator
+
+        config = self.config()
+        entry_points = self.entry_points(config)
+        if config is None:
+            # The plain call, exactly what the CLI made before configs existed.
+            return Validator.build(rule_files=list(rule_files), entry_points=entry_points)
+        if announce:
+            click.echo(f"billing-rules : configuration : {config.path}", err=True)
+        return Validator.build(rule_files=list(rule_files), entry_points=entry_points, config=config)
+
+
+def plugin_options(function: F) -> F:
+    """Add ``--plugin``, ``--no-plugins`` and ``--config``; the command receives ``selection``."""
+
+    @functools.wraps(function)
+    def wrapper(
+        *args: Any, plugin_names: tuple[str, ...], no_plugins: bool, config_path: str | None, **kwargs: Any
+    ) -> Any:
+        if plugin_names and no_plugins:
+            raise click.UsageError("--plugin et --no-plugins s'excluent")
+        selection = PluginSelection(
+            plugins=tuple(plugin_names), no_plugins=no_plugins, config_path=config_path
+        )
+        return function(*args, selection=selection, **kwargs)
+
+    wrapper = click.option(
+        "--config",
+        "config_path",
+        metavar="FICHIER",
+        default=None,
+        help="Configuration du cabinet (billing-rules.toml ou pyproject.toml) ; par défaut, la plus "
+        "proche du dossier courant.",
+    )(wrapper)
+    wrapper = click.option(
+        "--no-plugins",
+        is_flag=True,
+        help="Ne charge aucune extension installée (règles intégrées seulement).",
+    )(wrapper)
+    wrapper = click.option(
+        "--plugin",
+        "plugin_names",
+        multiple=True,
+        metavar="NOM",
+        help="Charge seulement cette extension installée (répétable) ; voir billing-rules plugins.",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def incomplete_notice(report: Report) -> str | None:
+    """The stderr line saying a check was incomplete (a rule or plugin crashed on some invoices).
+
+    Such invoices carry an INTERNAL-ERROR finding of severity error, so the exit code is 1 like for
+    an input error (an invoice not fully checked); this line says so in words, and still appears
+    with ``--fail-on never``, where SPEC §4 fixes the exit code at 0.
+    """
+    from billing_rules.engine import INTERNAL_ERROR
+
+    invoices = {
+        (finding.file, finding.invoice_id) for finding in report.findings if finding.rule == INTERNAL_ERROR
+    }
+    if not invoices:
+        return None
+    noun = "facture n'a" if len(invoices) == 1 else "factures n'ont"
+    return (
+        f"attention : contrôle incomplet : {len(invoices)} {noun} pas été entièrement vérifiée(s) "
+        f"(constats {INTERNAL_ERROR} : une règle ou une extension a échoué)"
+    )
+
+
+class FormatName(click.ParamType):
+    """``--format``: a built-in report format, or the name of one an installed plugin registers.
+
+    Plugin formats are known only once plugins load, which ``--help`` must not pay for; a name that
+    no loaded reporter claims is refused after loading, before any data is read.
+    """
+
+    name = "format"
+
+    def __init__(self, builtin: Sequence[str]) -> None:
+        self.builtin = tuple(builtin)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """The choices as click shows them, plus the plugins' formats."""
+        return "[" + "|".join((*self.builtin, "NOM")) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """Any plain name; the built-in ones are checked by their exact spelling."""
+        text = str(value).strip()
+        if not text or not text.replace("-", "").replace("_", "").isalnum():
+            self.fail(f"format de rapport invalide « {value} »", param, ctx)
+        return text
+
+
+def plugin_reporter(validator: Any, name: str, builtin: Sequence[str]) -> Any:
+    """The plugin reporter called ``name``, None for a built-in format; unknown names are an error."""
+    if name in builtin:
+        return None
+    reporters = getattr(validator, "reporters", {})
+    reporter = reporters.get(name)
+    if reporter is None:
+        from billing_rules.errors import BillingRulesError
+
+        known = ", ".join(sorted({*builtin, *reporters}))
+        raise BillingRulesError(f"format de rapport inconnu « {name} » (formats : {known})")
+    return reporter

@@ -1,0 +1,166 @@
+"""``billing-rules plugins`` and ``billing-rules rules test``: what is installed, and does it work.
+
+Both commands are for the people who write or install rules, not for billing staff: ``plugins``
+says which extensions are loaded (version, hooks, rule codes) and which fail to load and why;
+``rules test`` runs the ``example fires`` / ``example passes`` lines written beside the rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from billing_rules.cli import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    _debug_option,
+    _report_stream,
+    _require_files,
+    _say,
+    _stop_on_error,
+    main,
+    rules,
+)
+from billing_rules.cli.options import PluginSelection, plugin_options
+
+
+@main.command("plugins")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="text : lisible ; json : pour les programmes.",
+)
+@plugin_options
+@_debug_option
+def plugins_command(output_format: str, debug: bool, selection: PluginSelection) -> None:
+    """Liste les extensions : version, crochets, codes de règles apportés.
+
+    Les règles intégrées (NGAP) sont une extension comme les autres, nommée « builtin ». Une extension
+    qui ne se charge pas est listée avec son erreur, et le code de sortie est alors 2.
+    """
+    with _stop_on_error(debug):
+        entries, failed = _plugin_entries(selection)
+    if output_format == "json":
+        with _report_stream() as stream:
+            json.dump(entries, stream, ensure_ascii=False, indent=2)
+            stream.write("\n")
+    else:
+        with _report_stream() as stream:
+            for entry in entries:
+                stream.write(_entry_text(entry))
+    if failed:
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+def _plugin_entries(selection: PluginSelection) -> tuple[list[dict[str, Any]], bool]:
+    """One JSON-ready entry per plugin (the two built-in modules merged as ``builtin``)."""
+    from billing_rules.errors import BillingRulesError
+    from billing_rules.plugins import make_plugin_manager, plugin_infos
+    from billing_rules.validator import Validator
+
+    config = selection.config()
+    entry_points = selection.entry_points(config)
+    blocked = config.plugins_disable if config is not None else ()
+    manager = make_plugin_manager(entry_points=entry_points, blocked=blocked, keep_going=True)
+    entries: dict[str, dict[str, Any]] = {}
+    for info in plugin_infos(manager):
+        entry = entries.setdefault(
+            info.name,
+            {
+                "name": info.name,
+                "version": info.version,
+                "distribution": info.distribution,
+                "builtin": info.builtin,
+                "hooks": [],
+                "rules": [],
+                "error": info.error,
+            },
+        )
+        entry["hooks"] = sorted(set(entry["hooks"]) | set(info.hooks))
+    loaded = [name for name, entry in entries.items() if entry["error"] is None and not entry["builtin"]]
+    failed = any(entry["error"] is not None for entry in entries.values())
+    # The rule codes need the rule files compiled: build with the plugins that did load. A clash
+    # between two of them is exactly what the user needs to see here, so it is reported.
+    try:
+        validator = Validator.build(entry_points=loaded)
+    except BillingRulesError as exc:  # listed anyway, then exit 2
+        _say(f"erreur : {exc}")
+        failed = True
+    else:
+        for rule in validator.ruleset.rules:
+            if rule.source in entries:
+                entries[rule.source]["rules"].append(rule.code)
+    for entry in entries.values():
+        entry["rules"].sort()
+    return list(entries.values()), failed
+
+
+def _entry_text(entry: dict[str, Any]) -> str:
+    version = f" {entry['version']}" if entry["version"] else ""
+    lines = [f"{entry['name']}{version}" + (" (intégrée)" if entry["builtin"] else "")]
+    if entry["error"] is not None:
+        lines.append(f"  ERREUR : ne se charge pas : {entry['error']}")
+    else:
+        lines.append(f"  crochets : {', '.join(entry['hooks']) or 'aucun'}")
+        lines.append(f"  règles   : {', '.join(entry['rules']) or 'aucune'}")
+    return "\n".join(lines) + "\n"
+
+
+@rules.command("test")
+@click.argument("files", nargs=-1, metavar="[FICHIER]...")
+@plugin_options
+@_debug_option
+def rules_test(files: tuple[str, ...], debug: bool, selection: PluginSelection) -> None:
+    """Exécute les exemples (example fires / example passes) écrits à côté des règles.
+
+    Sans FICHIER : les exemples de toutes les règles chargées (intégrées et extensions). Code de
+    sortie : 0 si tous passent, 1 si un exemple échoue, 2 si les règles ne se chargent pas.
+    """
+    from billing_rules.testing import run_examples
+
+    with _stop_on_error(debug):
+        _require_files(files)
+        validator, paths = _validator_with(files, selection)
+        results = run_examples(validator, paths=paths or None)
+    failures = [result for result in results if not result.ok]
+    with _report_stream() as stream:
+        for result in results:
+            example = result.example
+            kind = "fires " if example.fires else "passes"
+            where = f"{example.path}:{example.line}"
+            if result.ok:
+                stream.write(f"ok     {example.code} {kind} {where}\n")
+            else:
+                stream.write(f"ÉCHEC  {example.code} {kind} {where} : {result.message}\n")
+        noun = "exemple" if len(results) < 2 else "exemples"
+        stream.write(
+            f"{len(results)} {noun} : {len(results) - len(failures)} réussi(s), {len(failures)} en échec\n"
+        )
+    if not results:
+        _say("aucun exemple trouvé (ajoutez des lignes « example fires { ... } » aux règles)")
+    if failures:
+        raise click.exceptions.Exit(EXIT_FINDINGS)
+
+
+def _validator_with(files: Sequence[str], selection: PluginSelection) -> tuple[Any, list[str]]:
+    """The selected validator plus the ``files`` no loaded plugin registers, and where each is loaded.
+
+    A plugin author runs ``rules test src/.../specialist.rules`` with the plugin installed: adding
+    the file a second time would be a clash with itself, so such a file is tested as loaded.
+    """
+    from billing_rules.testing import loaded_copy
+
+    validator = selection.build(())
+    if not files:
+        return validator, []
+    copies = {name: loaded_copy(validator, name) for name in files}
+    extra = [name for name, copy in copies.items() if copy is None]
+    if extra:
+        validator = selection.build(extra, announce=False)
+    return validator, [copy or name for name, copy in copies.items()]

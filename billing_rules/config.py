@@ -1,0 +1,314 @@
+"""A practice's configuration: which rules and plugins, which severities, facts the export lacks.
+
+Read from ``billing-rules.toml`` or from the ``[tool.billing-rules]`` table of a ``pyproject.toml``,
+found in the current directory or its parents (the first one holding either wins), or given with
+``--config``. The same keys in both places::
+
+    [rules]
+    disable = ["OPP-MEG", "SPE-*"]        # codes or shell patterns
+    enable = ["*"]                        # optional: only these rules run (before ``disable``)
+    files = ["cabinet.rules"]             # extra DSL rule files, relative to the config file
+
+    [rules.severity]
+    VL-CASE = "error"                     # error, warning or opportunity
+
+    [plugins]
+    enable = ["specialist"]               # only these installed plugins (default: all)
+    disable = ["other"]
+
+    [practitioner]                        # facts for invoices whose export lacks the column
+    sector = "2"
+    specialty = "MG"
+
+    [practitioners."10001234567"]         # ... or per practitioner
+    sector = "optam"
+
+Everything is checked when the config is loaded and again against the loaded rules, so a typo (an
+unknown key, a rule code that does not exist) is an error naming the file rather than a setting
+silently ignored: a disabled rule that was never disabled is a legal risk for the practice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import attrs
+
+from billing_rules.errors import BillingRulesError
+from billing_rules.model import Sector, Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10; tomli is a dependency there
+    import tomli as tomllib
+
+CONFIG_FILE = "billing-rules.toml"
+PYPROJECT_TABLE = "billing-rules"
+
+_TOP_KEYS = {"rules", "plugins", "practitioner", "practitioners"}
+_RULES_KEYS = {"enable", "disable", "files", "severity"}
+_PLUGINS_KEYS = {"enable", "disable"}
+_FACT_KEYS = {"sector", "specialty"}
+
+
+class ConfigError(BillingRulesError):
+    """The practice configuration is invalid; the message names the file and the key."""
+
+
+@attrs.frozen
+class Facts:
+    """Values for columns an export does not fill (the export's own values always win)."""
+
+    sector: str | None = None
+    specialty: str | None = None
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """The facts that are set, as (column, value)."""
+        for name in ("sector", "specialty"):
+            value = getattr(self, name)
+            if value is not None:
+                yield name, value
+
+
+@attrs.frozen
+class PracticeConfig:
+    """A loaded configuration; ``path`` is what ``check`` announces on stderr."""
+
+    path: Path | None = None
+    enable: tuple[str, ...] | None = None
+    disable: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = attrs.field(factory=dict)
+    rule_files: tuple[Path, ...] = ()
+    plugins_enable: tuple[str, ...] | None = None
+    plugins_disable: tuple[str, ...] = ()
+    practitioner: Facts = Facts()
+    practitioners: Mapping[str, Facts] = attrs.field(factory=dict)
+
+    @property
+    def has_facts(self) -> bool:
+        """Whether readers need to fill in any column."""
+        return any(True for _ in self.practitioner.items()) or bool(self.practitioners)
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    def select_rules(self, rules: Sequence[Any]) -> list[Any]:
+        """The rules to run: enabled, not disabled, with the practice's severities.
+
+        Applied to the rules themselves (not to their findings) so that the engine's logic sees
+        the practice's choices: an error demoted to a warning no longer blocks the opportunities
+        of its invoice, and a disabled rule costs nothing.
+        """
+        codes = [rule.code for rule in rules]
+        self._check_patterns(codes)
+        kept = []
+        for rule in rules:
+            if self.enable is not None and not _matches(rule.code, self.enable):
+                continue
+            if _matches(rule.code, self.disable):
+                continue
+            severity = self.severity.get(rule.code)
+            kept.append(
+                rule if severity is None or severity is rule.severity else _with_severity(rule, severity)
+            )
+        return kept
+
+    def _check_patterns(self, codes: Sequence[str]) -> None:
+        for key, patterns in (
+            ("rules.enable", self.enable or ()),
+            ("rules.disable", self.disable),
+            ("rules.severity", tuple(self.severity)),
+        ):
+            for pattern in patterns:
+                if not any(fnmatch.fnmatchcase(code, pattern) for code in codes):
+                    raise ConfigError(
+                        f"{self._where()} : {key} : aucune règle chargée ne correspond à « {pattern} »"
+                    )
+
+    def _where(self) -> str:
+        return str(self.path) if self.path is not None else "configuration"
+
+    # --- facts ---------------------------------------------------------------------------------
+
+    def facts_for(self, practitioner_id: Any) -> Facts:
+        """The practitioner's own facts over the practice-wide ones."""
+        own = self.practitioners.get(str(practitioner_id).strip()) if practitioner_id is not None else None
+        if own is None:
+            return self.practitioner
+        return Facts(
+            sector=own.sector if own.sector is not None else self.practitioner.sector,
+            specialty=own.specialty if own.specialty is not None else self.practitioner.specialty,
+        )
+
+    def wrap_readers(self, readers: Mapping[str, Any]) -> dict[str, Any]:
+        """Readers that fill the configured facts into rows that lack them (empty or absent)."""
+        if not self.has_facts:
+            return dict(readers)
+        return {name: FactsReader(reader, self) for name, reader in readers.items()}
+
+
+class FactsReader:
+    """A reader whose rows get the practice's facts where the export says nothing.
+
+    Filling raw rows, before conversion, gives the configured values exactly the validation and
+    the meaning of values read from the file.
+    """
+
+    def __init__(self, reader: Any, config: PracticeConfig) -> None:
+        self.reader = reader
+        self.config = config
+        self.name = reader.name
+        self.extensions = reader.extensions
+
+    def rows(self, stream: BinaryIO, file: str) -> Iterator[Any]:
+        """The wrapped reader's rows, completed."""
+        for raw in self.reader.rows(stream, file):
+            if raw.broken:
+                yield raw
+                continue
+            values = raw.values
+            missing = [
+                (column, value)
+                for column, value in self.config.facts_for(values.get("practitioner_id")).items()
+                if values.get(column) is None
+                or (isinstance(values.get(column), str) and not values[column].strip())
+            ]
+            yield attrs.evolve(raw, values={**values, **dict(missing)}) if missing else raw
+
+
+def _matches(code: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(code, pattern) for pattern in patterns)
+
+
+def _with_severity(rule: Any, severity: Severity) -> Any:
+    if attrs.has(type(rule)):
+        return attrs.evolve(rule, severity=severity)
+    import copy
+
+    clone = copy.copy(rule)
+    clone.severity = severity
+    return clone
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding and reading
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest ``billing-rules.toml``, or ``pyproject.toml`` with ``[tool.billing-rules]``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _has_table(pyproject):
+            return pyproject
+    return None
+
+
+def _has_table(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # someone else's broken pyproject is not our configuration
+    return isinstance(data.get("tool"), dict) and PYPROJECT_TABLE in data["tool"]
+
+
+def load_config(path: str | Path) -> PracticeConfig:
+    """Read and check a configuration file (``billing-rules.toml`` or a ``pyproject.toml``)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"fichier de configuration introuvable : « {path} »") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"configuration illisible « {path} » : {type(exc).__name__}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} : TOML invalide ({exc})") from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get(PYPROJECT_TABLE)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path} : pas de table [tool.{PYPROJECT_TABLE}]")
+        data = table
+    return parse_config(data, path)
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None = None) -> PracticeConfig:
+    """A :class:`PracticeConfig` from the TOML table; rule files are relative to ``path``'s folder."""
+    where = str(path) if path is not None else "configuration"
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"{where} : {message}")
+
+    _no_unknown(data, _TOP_KEYS, "", fail)
+    rules = _table(data, "rules", fail)
+    _no_unknown(rules, _RULES_KEYS, "rules.", fail)
+    plugins = _table(data, "plugins", fail)
+    _no_unknown(plugins, _PLUGINS_KEYS, "plugins.", fail)
+
+    severities: dict[str, Severity] = {}
+    for code, value in _table(rules, "severity", fail, "rules.severity").items():
+        try:
+            severities[str(code)] = Severity(value)
+        except ValueError:
+            raise fail(
+                f"rules.severity.{code} : gravité inconnue « {value} » (error, warning, opportunity)"
+            ) from None
+    base = path.parent if path is not None else Path.cwd()
+    files = tuple(base / name for name in _strings(rules, "files", fail, "rules.files") or ())
+    per_practitioner = {
+        str(practitioner_id): _facts(values, fail, f"practitioners.{practitioner_id}")
+        for practitioner_id, values in _table(data, "practitioners", fail).items()
+    }
+    return PracticeConfig(
+        path=path,
+        enable=_strings(rules, "enable", fail, "rules.enable"),
+        disable=_strings(rules, "disable", fail, "rules.disable") or (),
+        severity=severities,
+        rule_files=files,
+        plugins_enable=_strings(plugins, "enable", fail, "plugins.enable"),
+        plugins_disable=_strings(plugins, "disable", fail, "plugins.disable") or (),
+        practitioner=_facts(_table(data, "practitioner", fail), fail, "practitioner"),
+        practitioners=per_practitioner,
+    )
+
+
+def _no_unknown(table: Mapping[str, Any], known: set[str], prefix: str, fail: Any) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise fail(f"clé inconnue « {prefix}{unknown[0]} » (clés possibles : {', '.join(sorted(known))})")
+
+
+def _table(data: Mapping[str, Any], key: str, fail: Any, label: str | None = None) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise fail(f"« {label or key} » doit être une table")
+    return value
+
+
+def _strings(data: Mapping[str, Any], key: str, fail: Any, label: str) -> tuple[str, ...] | None:
+    if key not in data:
+        return None
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise fail(f"« {label} » doit être une liste de textes")
+    return tuple(value)
+
+
+def _facts(values: Any, fail: Any, label: str) -> Facts:
+    if not isinstance(values, dict):
+        raise fail(f"« {label} » doit être une table")
+    _no_unknown(values, _FACT_KEYS, f"{label}.", fail)
+    sector = values.get("sector")
+    if sector is not None:
+        sector = str(sector).strip().lower()
+        if sector not in {item.value for item in Sector}:
+            raise fail(f"{label}.sector : secteur inconnu « {sector} » (1, 2 ou optam)")
+    specialty = values.get("specialty")
+    if specialty is not None and (not isinstance(specialty, str) or not specialty.strip()):
+        raise fail(f"{label}.specialty : texte attendu")
+    return Facts(sector=sector, specialty=specialty.strip().upper() if specialty else None)

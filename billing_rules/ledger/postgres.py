@@ -1,0 +1,290 @@
+"""The PostgreSQL ledger (psycopg 3), for a practice server or a vendor hosting many practices.
+
+Same tables and semantics as the SQLite ledger. Differences that matter:
+
+- recording goes through ``COPY`` into a temporary staging table, then one ``INSERT ... ON
+  CONFLICT DO UPDATE`` (re-recording replaces) and one set-based insert of the code rows: bulk
+  imports run at COPY speed, and the whole file is one transaction;
+- migrations take a transaction-scoped advisory lock, so workstations opening a fresh database at
+  the same moment apply them once;
+- patients and practitioners of a history query are passed as arrays (``= ANY(%s)``), whatever
+  their number.
+
+``options=-csearch_path=...`` in the URL puts the ledger in a schema of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
+from billing_rules.ledger.common import COLUMNS, EventCache, HistorySql, from_row, to_row, unique_last
+from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE
+from billing_rules.model import Event
+
+CHUNK = 20000
+"""Rows per COPY batch of a recording (the transaction spans all of them)."""
+
+_SMALL_REQUEST = 64
+"""Up to this many patients and practitioners, a history query fetches its rows in one round trip."""
+
+_APPLICATION = "billing-rules"
+_LOCK_KEY = 0x6269_6C6C  # advisory lock of the migrations ("bill")
+
+_COLUMN_LIST = ", ".join(COLUMNS)
+_MERGE = (
+    f"INSERT INTO invoices ({_COLUMN_LIST}, recorded_at) SELECT {_COLUMN_LIST}, now() FROM staging_invoices "
+    "ON CONFLICT (practitioner_id, invoice_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[2:])
+    + ", recorded_at = excluded.recorded_at"
+)
+_DELETE_CODES = (
+    "DELETE FROM invoice_codes AS c USING staging_invoices AS s "
+    "WHERE c.practitioner_id = s.practitioner_id AND c.invoice_id = s.invoice_id"
+)
+_INSERT_CODES = (
+    "INSERT INTO invoice_codes (practitioner_id, invoice_id, code, patient_id, date) "
+    "SELECT DISTINCT s.practitioner_id, s.invoice_id, c.code, s.patient_id, s.date "
+    "FROM staging_invoices AS s, unnest(string_to_array(s.codes, '+')) AS c(code) "
+    "WHERE s.status = 'billed' AND c.code <> '' ON CONFLICT DO NOTHING"
+)
+_SELECT = f"SELECT {_COLUMN_LIST} FROM invoices"
+_ORDER = " ORDER BY date, time IS NULL, time, practitioner_id, invoice_id"
+
+
+def public_label(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "postgresql://…"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise LedgerError(
+            "un registre PostgreSQL demande le module psycopg : pip install 'billing-rules[postgres]'"
+        ) from None
+    return psycopg
+
+
+class PostgresLedger:
+    """:class:`billing_rules.ledger.Ledger` on a PostgreSQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.label = public_label(url)
+        self._pg = _psycopg()
+        self._db = self._connect()
+        self._cache = EventCache()
+        self._sql = HistorySql(
+            placeholder="%s", in_set=_any, day=_same, billed="status = 'billed'", cache_limit=1 << 30
+        )
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self) -> Any:
+        try:
+            return self._pg.connect(
+                self.url, autocommit=True, application_name=_APPLICATION, connect_timeout=10
+            )
+        except self._pg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LedgerError(f"impossible de se connecter au registre {self.label} : {reason}") from None
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except LedgerError:
+            raise
+        except self._pg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LedgerError(f"erreur du registre {self.label} : {reason}") from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._guard(), self._db.transaction(), self._db.cursor() as cursor:
+            yield cursor
+
+    def _version(self, cursor: Any) -> int:
+        cursor.execute("SELECT to_regclass(%s), to_regclass('invoices')", (SCHEMA_TABLE,))
+        schema_table, invoices = cursor.fetchone()
+        if schema_table is None:
+            if invoices is not None:
+                raise LedgerError(
+                    f"la base {self.label} contient une table « invoices » d'une autre application ; "
+                    "utilisez une base ou un schéma (options=-csearch_path=...) dédié"
+                )
+            return 0
+        cursor.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}")
+        return int(cursor.fetchone()[0] or 0)
+
+    def _migrate(self) -> None:
+        with self._guard(), self._db.cursor() as cursor:
+            if self._version(cursor) == LATEST:
+                return
+        with self._write() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            version = self._version(cursor)
+            if version > LATEST:
+                raise LedgerError(
+                    f"le registre {self.label} a été écrit par une version plus récente de billing-rules "
+                    f"(schéma {version}, celle-ci connaît le schéma {LATEST}) : mettez à jour"
+                )
+            for number in range(version + 1, LATEST + 1):
+                for statement in POSTGRES[number]:
+                    cursor.execute(statement)
+                cursor.execute(
+                    f"INSERT INTO {SCHEMA_TABLE} (version, applied_at) VALUES (%s, now())", (number,)
+                )
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the database."""
+        with self._guard(), self._db.cursor() as cursor:
+            return self._version(cursor)
+
+    # --- the Ledger protocol ----------------------------------------------------------------------
+
+    def history(self, request: HistoryRequest) -> Iterator[Event]:
+        """See :meth:`billing_rules.ledger.Ledger.history`."""
+        statement = self._sql.statement(request)
+        if statement is None:
+            return
+        if len(request.patients) + len(request.practitioners) <= _SMALL_REQUEST:
+            # The real-time path (one invoice): one round trip.
+            with self._guard(), self._db.cursor() as cursor:
+                cursor.execute(*statement)
+                rows = cursor.fetchall()
+            yield from map(self._cache.event, rows)
+            return
+        # A whole file's history: a server-side cursor, so it never sits in memory at once.
+        with self._guard(), self._db.transaction(), self._db.cursor(name="billing_rules_history") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(*statement)
+            for row in cursor:
+                yield from_row(row)
+
+    def record(self, events: Iterable[Event]) -> int:
+        """See :meth:`billing_rules.ledger.Ledger.record`."""
+        stored = 0
+        with self._write() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS staging_invoices ON COMMIT DELETE ROWS AS "
+                f"SELECT {_COLUMN_LIST} FROM invoices WITH NO DATA"
+            )
+            for chunk in _chunks(events, CHUNK):
+                chunk = unique_last(chunk)
+                cursor.execute("DELETE FROM staging_invoices")
+                with cursor.copy(f"COPY staging_invoices ({_COLUMN_LIST}) FROM STDIN") as copy:
+                    for event in chunk:
+                        copy.write_row(to_row(event, native=True))
+                cursor.execute(_DELETE_CODES)
+                cursor.execute(_MERGE)
+                cursor.execute(_INSERT_CODES)
+                stored += len(chunk)
+        return stored
+
+    def events(
+        self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None
+    ) -> Iterator[Event]:
+        """See :meth:`billing_rules.ledger.Ledger.events`."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if practitioner_id is not None:
+            conditions.append("practitioner_id = %s")
+            params.append(practitioner_id)
+        if start is not None:
+            conditions.append("date >= %s")
+            params.append(start)
+        if end is not None:
+            conditions.append("date <= %s")
+            params.append(end)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        # Its own connection and a server-side cursor: the caller may write while iterating, and a
+        # million rows never sit in memory at once.
+        reader = self._connect()
+        try:
+            with self._guard(), reader.transaction(), reader.cursor(name="billing_rules_export") as cursor:
+                cursor.itersize = 2000
+                cursor.execute(_SELECT + where + _ORDER, params)
+                for row in cursor:
+                    yield from_row(row)
+        finally:
+            reader.close()
+
+    def forget(self, before: dt.date) -> int:
+        """See :meth:`billing_rules.ledger.Ledger.forget`."""
+        with self._write() as cursor:
+            cursor.execute("DELETE FROM invoice_codes WHERE date < %s", (before,))
+            cursor.execute("DELETE FROM invoices WHERE date < %s", (before,))
+            return int(cursor.rowcount)
+
+    def stats(self) -> LedgerStats:
+        """See :meth:`billing_rules.ledger.Ledger.stats`."""
+        with self._write() as cursor:
+            cursor.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'cancelled'), min(date), max(date) "
+                "FROM invoices"
+            )
+            total, cancelled, first, last = cursor.fetchone()
+            cursor.execute(
+                "SELECT practitioner_id, to_char(date, 'YYYY-MM'), count(*) FROM invoices "
+                "GROUP BY 1, 2 ORDER BY 1, 2"
+            )
+            per_month = cursor.fetchall()
+            version = self._version(cursor)
+        return LedgerStats(
+            invoices=int(total),
+            cancelled=int(cancelled),
+            first_date=first,
+            last_date=last,
+            schema_version=version,
+            per_month=tuple((str(p), str(m), int(n)) for p, m, n in per_month),
+        )
+
+    def close(self) -> None:
+        """See :meth:`billing_rules.ledger.Ledger.close`."""
+        self._db.close()
+
+    def __enter__(self) -> PostgresLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _any(column: str, values: frozenset[str]) -> tuple[str, list[Any]]:
+    return f"{column} = ANY(%s)", [list(values)]
+
+
+def _same(day: dt.date) -> dt.date:
+    return day
+
+
+def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    chunk: list[Event] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

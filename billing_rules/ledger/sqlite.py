@@ -1,0 +1,342 @@
+"""The SQLite ledger: one file per practice, shared by its workstations.
+
+- WAL journal: readers (checks) never block the writer (``--record``) nor each other.
+- A busy timeout, and every write in ``BEGIN IMMEDIATE``: a writer waits for the other one instead
+  of failing with "database is locked" (a deferred transaction that upgrades to a write lock while
+  another process writes fails at once, whatever the timeout).
+- ``synchronous=FULL``: a recorded day survives a power cut, not only a crash of the process.
+- ``secure_delete``: invoices forgotten for retention are overwritten, not left in free pages.
+- The file is created owner-only (0600): it holds patient data. SQLite creates the ``-wal`` and
+  ``-shm`` files with the database file's permissions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
+from billing_rules.ledger.common import COLUMNS, EventCache, HistorySql, from_row, to_row, unique_last
+from billing_rules.ledger.schema import LATEST, SCHEMA_TABLE, SQLITE
+from billing_rules.model import Event
+
+BUSY_TIMEOUT_SECONDS = 60.0
+"""How long a writer waits for another one (a big import holds the lock for a while)."""
+
+CHUNK = 5000
+"""Rows per ``executemany`` batch of a recording (the transaction spans all of them)."""
+
+_INLINE_SET = 400
+"""Above this many patients (or practitioners), a history query joins a temporary table instead of
+listing them in ``IN (...)``."""
+
+_SMALL_REQUEST = 64
+"""Up to this many patients and practitioners (the real-time path), rows go through the event cache."""
+
+_UPSERT = (
+    f"INSERT INTO invoices ({', '.join(COLUMNS)}, recorded_at) VALUES ({', '.join('?' * len(COLUMNS))}, ?) "
+    "ON CONFLICT (practitioner_id, invoice_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[2:])
+    + ", recorded_at = excluded.recorded_at"
+)
+_DELETE_CODES = "DELETE FROM invoice_codes WHERE practitioner_id = ? AND invoice_id = ?"
+_INSERT_CODE = (
+    "INSERT OR IGNORE INTO invoice_codes (practitioner_id, invoice_id, code, patient_id, date) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM invoices"
+_ORDER = " ORDER BY date, time IS NULL, time, practitioner_id, invoice_id"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (an empty file is a valid new SQLite database)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first: fine
+    except OSError as exc:
+        raise LedgerError(f"impossible de créer le registre « {path} » : {exc.strerror or exc}") from None
+    os.close(fd)
+
+
+class SqliteLedger:
+    """:class:`billing_rules.ledger.Ledger` on an SQLite file."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        self.label = str(path)
+        if self.path.is_dir():
+            raise LedgerError(f"« {self.label} » est un dossier, pas un registre")
+        if not self.path.exists():
+            if not create:
+                raise LedgerError(f"registre introuvable : « {self.label} »")
+            if not self.path.parent.is_dir():
+                raise LedgerError(f"impossible de créer le registre « {self.label} » : dossier introuvable")
+            _create_private(self.path)
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, cached_statements=256
+            )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"impossible d'ouvrir le registre « {self.label} » : {exc}") from None
+        try:
+            self._setup()
+        except sqlite3.DatabaseError:
+            self._db.close()
+            raise LedgerError(
+                f"« {self.label} » n'est pas un registre billing-rules lisible "
+                "(fichier endommagé ou d'un autre format)"
+            ) from None
+        except BaseException:
+            self._db.close()
+            raise
+        self._cache = EventCache()
+        self._sql = HistorySql(
+            placeholder="?",
+            in_set=self._in_set,
+            day=dt.date.isoformat,
+            billed="status = 'billed'",
+            unindexed=lambda column: f"+{column}",
+            cache_limit=_INLINE_SET,
+        )
+
+    # --- opening -------------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        db = self._db
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        # Reading the schema first: a foreign or damaged file fails here, before anything is written.
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and SCHEMA_TABLE not in tables:
+            raise LedgerError(
+                f"« {self.label} » est une base SQLite d'une autre application, pas un registre billing-rules"
+            )
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise LedgerError(f"le registre « {self.label} » ne peut pas passer en mode WAL ({mode})")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA secure_delete = ON")
+        db.execute("PRAGMA foreign_keys = OFF")
+        self._migrate()
+
+    def _version(self) -> int:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if SCHEMA_TABLE not in tables:
+            return 0
+        row = self._db.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate(self, target: int = LATEST) -> None:
+        if self._version() == target:
+            return
+        with self._write():
+            version = self._version()  # again, inside the lock: another process may have migrated
+            if version > LATEST:
+                raise LedgerError(
+                    f"le registre « {self.label} » a été écrit par une version plus récente de "
+                    f"billing-rules (schéma {version}, celle-ci connaît le schéma {LATEST}) : mettez à jour"
+                )
+            for number in range(version + 1, target + 1):
+                for statement in SQLITE[number]:
+                    self._db.execute(statement)
+                self._db.execute(
+                    f"INSERT INTO {SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)", (number, _now())
+                )
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the file."""
+        with self._guard():
+            return self._version()
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite errors as French :class:`LedgerError` (they never name a patient)."""
+        try:
+            yield
+        except LedgerError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LedgerError(
+                    f"registre « {self.label} » occupé par un autre poste depuis plus de "
+                    f"{int(BUSY_TIMEOUT_SECONDS)} s ; réessayez"
+                ) from None
+            raise LedgerError(f"erreur du registre « {self.label} » : {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"registre « {self.label} » endommagé ou illisible : {exc}") from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (``IMMEDIATE``) so the busy timeout applies."""
+        with self._guard():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _in_set(self, column: str, values: frozenset[str]) -> tuple[str, list[Any]]:
+        if len(values) <= _INLINE_SET:
+            return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+        table = f"temp.wanted_{column}"
+        self._db.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS wanted_{column} (id TEXT PRIMARY KEY) WITHOUT ROWID"
+        )
+        self._db.execute(f"DELETE FROM {table}")
+        self._db.executemany(f"INSERT OR IGNORE INTO {table} (id) VALUES (?)", ((value,) for value in values))
+        return f"{column} IN (SELECT id FROM {table})", []
+
+    # --- the Ledger protocol ----------------------------------------------------------------------
+
+    def history(self, request: HistoryRequest) -> Iterator[Event]:
+        """See :meth:`billing_rules.ledger.Ledger.history`."""
+        with self._guard():
+            statement = self._sql.statement(request)
+            if statement is None:
+                return
+            cursor = self._db.execute(*statement)
+            small = len(request.patients) + len(request.practitioners) <= _SMALL_REQUEST
+            convert = self._cache.event if small else from_row
+            while True:
+                rows = cursor.fetchmany(1000)
+                if not rows:
+                    return
+                yield from map(convert, rows)
+
+    def history_rows(self, request: HistoryRequest) -> tuple[str, list[Any]] | None:
+        """The statement :meth:`history` runs (for ``EXPLAIN QUERY PLAN`` in the tests)."""
+        return self._sql.statement(request)
+
+    def explain(self, sql: str, params: list[Any]) -> list[str]:
+        """SQLite's plan of a statement, one line per step."""
+        with self._guard():
+            return [row[3] for row in self._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    def record(self, events: Iterable[Event]) -> int:
+        """See :meth:`billing_rules.ledger.Ledger.record`."""
+        stored = 0
+        with self._write() as db:
+            stamp = _now()
+            for chunk in _chunks(events, CHUNK):
+                chunk = unique_last(chunk)
+                db.executemany(_DELETE_CODES, [event.key for event in chunk])
+                db.executemany(_UPSERT, [(*to_row(event, native=False), stamp) for event in chunk])
+                db.executemany(
+                    _INSERT_CODE,
+                    [
+                        (
+                            event.practitioner_id,
+                            event.invoice_id,
+                            code,
+                            event.patient_id,
+                            event.date.isoformat(),
+                        )
+                        for event in chunk
+                        if not event.cancelled
+                        for code in event.code_set
+                    ],
+                )
+                stored += len(chunk)
+        return stored
+
+    def events(
+        self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None
+    ) -> Iterator[Event]:
+        """See :meth:`billing_rules.ledger.Ledger.events`."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if practitioner_id is not None:
+            conditions.append("practitioner_id = ?")
+            params.append(practitioner_id)
+        if start is not None:
+            conditions.append("date >= ?")
+            params.append(start.isoformat())
+        if end is not None:
+            conditions.append("date <= ?")
+            params.append(end.isoformat())
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        # A separate connection: the caller may record while iterating (export into import...).
+        with self._guard():
+            reader = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            with self._guard():
+                cursor = reader.execute("BEGIN")
+                cursor = reader.execute(_SELECT + where + _ORDER, params)
+                while True:
+                    rows = cursor.fetchmany(2000)
+                    if not rows:
+                        break
+                    yield from map(from_row, rows)
+                reader.execute("COMMIT")
+        finally:
+            reader.close()
+
+    def forget(self, before: dt.date) -> int:
+        """See :meth:`billing_rules.ledger.Ledger.forget`."""
+        with self._write() as db:
+            db.execute("DELETE FROM invoice_codes WHERE date < ?", (before.isoformat(),))
+            deleted = db.execute("DELETE FROM invoices WHERE date < ?", (before.isoformat(),)).rowcount
+        with self._guard():
+            # Old pages of the deleted rows may still sit in the WAL file: copy back and truncate it.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
+
+    def stats(self) -> LedgerStats:
+        """See :meth:`billing_rules.ledger.Ledger.stats`."""
+        with self._guard():
+            self._db.execute("BEGIN")
+            try:
+                total, cancelled, first, last = self._db.execute(
+                    "SELECT count(*), coalesce(sum(status = 'cancelled'), 0), min(date), max(date) "
+                    "FROM invoices"
+                ).fetchone()
+                per_month = self._db.execute(
+                    "SELECT practitioner_id, substr(date, 1, 7), count(*) FROM invoices "
+                    "GROUP BY 1, 2 ORDER BY 1, 2"
+                ).fetchall()
+                version = self._version()
+            finally:
+                self._db.execute("COMMIT")
+        return LedgerStats(
+            invoices=int(total),
+            cancelled=int(cancelled),
+            first_date=dt.date.fromisoformat(first) if first else None,
+            last_date=dt.date.fromisoformat(last) if last else None,
+            schema_version=version,
+            per_month=tuple((str(p), str(m), int(n)) for p, m, n in per_month),
+        )
+
+    def close(self) -> None:
+        """See :meth:`billing_rules.ledger.Ledger.close`."""
+        self._db.close()
+
+    def __enter__(self) -> SqliteLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    chunk: list[Event] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

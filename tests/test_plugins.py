@@ -1,0 +1,522 @@
+"""The plugin platform: discovery, attribution, isolation of broken plugins, clashes, the CLI.
+
+Installed plugins are simulated without pip: each test writes a package and its ``.dist-info``
+(METADATA and entry_points.txt) into a temporary folder put on ``sys.path``, which is exactly what
+``importlib.metadata`` reads for a real install. The real install (a venv and pip) is in
+``test_plugins_install.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import billing_rules
+from billing_rules import cli
+from billing_rules.errors import PluginLoadError, RuleClashError
+from billing_rules.plugins import DEFAULT_PLUGINS, make_plugin_manager, plugin_infos
+from billing_rules.validator import Validator
+
+REPO = Path(__file__).resolve().parents[1]
+SPECIALIST_SRC = REPO / "plugins" / "billing-rules-specialist" / "src"
+
+HEADER = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;mt_status;ald"
+ROWS = [
+    "F-1;2024-03-04;10001;P-1;1970-01-01;G;other;non",
+    "F-2;2024-03-04;10001;P-2;1970-01-01;IMT;none;non",  # IMT-ALD (built-in)
+    "F-3;2024-03-05;10001;P-3;1970-01-01;G;other;non",
+]
+
+GOOD_PLUGIN = '''
+from billing_rules import hookimpl, Hit, Severity
+
+BILLING_RULES_HOOK_API = 1
+
+RULES = """
+rule ACME-G-TUESDAY warning "G facturée un mardi"
+  on G
+  when weekday() = 2
+  example fires { codes = "G", date = 2024-03-05 }
+  example passes { codes = "G", date = 2024-03-04 }
+end
+"""
+
+
+class Crashing:
+    code = "ACME-CRASH"
+    severity = Severity.ERROR
+    source = "acme"
+    triggers = frozenset({"G"})
+    summary = "Une règle Python qui échoue sur le patient P-3"
+
+    def check(self, event, history):
+        if event.patient_id == "P-3":
+            raise ZeroDivisionError("division par zéro")
+        return ()
+
+
+@hookimpl
+def register_rule_sets(register):
+    register(text=RULES, name="acme.rules")
+
+
+@hookimpl
+def register_rules(register):
+    register(Crashing())
+'''
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., str]]:
+    """``install(entry_name, source, version=...)``: a fake installed plugin; returns its module name."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delenv("BILLING_RULES_LOAD_PLUGINS", raising=False)
+    modules: list[str] = []
+
+    def install(entry_name: str, source: str, *, version: str = "1.2.3") -> str:
+        module = f"billing_rules_test_{entry_name.replace('-', '_')}_{len(modules)}"
+        (root / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        dist = root / f"{module}-{version}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {module}\nVersion: {version}\n", encoding="utf-8"
+        )
+        (dist / "entry_points.txt").write_text(
+            f"[billing_rules]\n{entry_name} = {module}\n", encoding="utf-8"
+        )
+        modules.append(module)
+        importlib.invalidate_caches()
+        return module
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+    importlib.invalidate_caches()
+
+
+@pytest.fixture
+def billing_file(tmp_path: Path) -> Path:
+    path = tmp_path / "jour.csv"
+    path.write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+
+
+# -- the built-in catalogue is a plugin like any other ------------------------------------------
+
+
+def test_builtin_catalogue_goes_through_public_hooks_only() -> None:
+    default = Validator.build(entry_points=False)
+    # Without the default plugins there is no rule at all: nothing is special-cased in the core...
+    assert Validator.build(entry_points=False, builtin=False).rules == ()
+    # ... and registering the same modules as ordinary third-party plugin objects gives the same rules.
+    modules = [importlib.import_module(name) for name in DEFAULT_PLUGINS]
+    as_third_party = Validator.build(
+        entry_points=False, builtin=False, plugins=[("ngap", modules[0]), modules[1]]
+    )
+    assert [info.code for info in as_third_party.rules] == [info.code for info in default.rules]
+    assert {info.source for info in as_third_party.rules} == {"ngap"}
+    # The modules hold hook implementations only, registered through billing_rules.hookimpl.
+    for module in modules:
+        functions = [
+            value for name, value in vars(module).items() if callable(value) and name.startswith("register_")
+        ]
+        assert functions and all(hasattr(function, "billing_rules_impl") for function in functions)
+
+
+def test_core_modules_never_import_the_builtin_catalogue() -> None:
+    for name in ("engine.py", "ruleset.py", "validator.py", "windows.py", "dsl/compiler.py"):
+        text = (REPO / "billing_rules" / name).read_text(encoding="utf-8")
+        assert "billing_rules.builtin" not in text, name
+
+
+def test_hook_api_is_versioned() -> None:
+    from billing_rules import hookspecs
+
+    assert billing_rules.HOOK_API_VERSION == hookspecs.HOOK_API_VERSION == 1
+    assert "hook API version 1" in hookspecs.__doc__
+
+
+# -- discovery and attribution -------------------------------------------------------------------
+
+
+def test_installed_plugin_adds_rules_with_its_name(site: Callable[..., str], billing_file: Path) -> None:
+    site("acme", GOOD_PLUGIN)
+    listing = json.loads(run("rules", "list", "--format", "json").stdout)
+    assert {"code": "ACME-G-TUESDAY", "source": "acme"}.items() <= next(
+        entry for entry in listing if entry["code"] == "ACME-G-TUESDAY"
+    ).items()
+    result = run("check", str(billing_file), "--format", "json", "--fail-on", "never")
+    findings = json.loads(result.stdout)["findings"]
+    assert ("F-2", "IMT-ALD", "builtin") in {(f["invoice_id"], f["rule"], f["source"]) for f in findings}
+    assert ("F-3", "ACME-G-TUESDAY", "acme") in {(f["invoice_id"], f["rule"], f["source"]) for f in findings}
+
+
+def test_plugins_command_lists_version_hooks_and_codes(site: Callable[..., str]) -> None:
+    site("acme", GOOD_PLUGIN, version="2.0.1")
+    result = run("plugins", "--format", "json")
+    assert result.exit_code == 0, result.output
+    entries = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    assert entries["acme"]["version"] == "2.0.1"
+    assert entries["acme"]["hooks"] == ["register_rule_sets", "register_rules"]
+    assert entries["acme"]["rules"] == ["ACME-CRASH", "ACME-G-TUESDAY"]
+    assert entries["builtin"]["builtin"] is True and "IMT-ONCE" in entries["builtin"]["rules"]
+    text = run("plugins").stdout
+    assert "acme 2.0.1" in text and "ACME-G-TUESDAY" in text
+
+
+def test_rules_show_works_for_plugin_rules(site: Callable[..., str]) -> None:
+    site("acme", GOOD_PLUGIN)
+    dsl = run("rules", "show", "ACME-G-TUESDAY")
+    assert dsl.exit_code == 0
+    assert "Source   : acme" in dsl.stdout and "weekday() = 2" in dsl.stdout
+    python = run("rules", "show", "ACME-CRASH")
+    assert python.exit_code == 0 and "règle écrite en Python" in python.stdout
+
+
+def test_plugin_selection_options(site: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    site("acme", GOOD_PLUGIN)
+    site("other", GOOD_PLUGIN.replace("ACME-", "OTHER-"))
+
+    def sources(*args: str) -> set[str]:
+        result = run("rules", "list", "--format", "json", *args)
+        assert result.exit_code == 0, result.output
+        return {entry["source"] for entry in json.loads(result.stdout)}
+
+    assert sources() == {"builtin", "acme", "other"}
+    assert sources("--plugin", "acme") == {"builtin", "acme"}
+    assert sources("--no-plugins") == {"builtin"}
+    monkeypatch.setenv("BILLING_RULES_LOAD_PLUGINS", "other")
+    assert sources() == {"builtin", "other"}
+    monkeypatch.setenv("BILLING_RULES_LOAD_PLUGINS", "")
+    assert sources() == {"builtin"}
+
+
+def test_unknown_plugin_name_is_an_error(site: Callable[..., str], billing_file: Path) -> None:
+    site("acme", GOOD_PLUGIN)
+    result = run("check", str(billing_file), "--plugin", "acmee")
+    assert result.exit_code == cli.EXIT_ERROR
+    assert "acmee" in result.stderr and "non installée" in result.stderr and "acme" in result.stderr
+
+
+def test_plugin_and_no_plugins_exclude_each_other(billing_file: Path) -> None:
+    result = run("check", str(billing_file), "--plugin", "x", "--no-plugins")
+    assert result.exit_code == cli.EXIT_ERROR and "s'excluent" in result.stderr
+
+
+# -- isolation: a broken plugin is named -----------------------------------------------------------
+
+
+def test_import_error_exits_2_before_reading_data(
+    site: Callable[..., str], billing_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site("broken", "import billing_rules_does_not_exist\n", version="0.3")
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the input was opened")
+
+    monkeypatch.setattr("billing_rules.readers.stream.InputStream.__init__", no_reading)
+    result = run("check", str(billing_file), "--format", "json")
+    assert result.exit_code == cli.EXIT_ERROR
+    assert result.stdout == ""
+    assert "« broken 0.3 »" in result.stderr
+    assert "ModuleNotFoundError" in result.stderr
+
+
+def test_broken_plugin_is_listed_with_its_error(site: Callable[..., str]) -> None:
+    site("acme", GOOD_PLUGIN)
+    site("broken", "raise RuntimeError('configuration absente')\n")
+    result = run("plugins", "--format", "json")
+    assert result.exit_code == cli.EXIT_ERROR
+    entries = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    assert "configuration absente" in entries["broken"]["error"]
+    assert entries["acme"]["error"] is None and entries["acme"]["rules"]
+
+
+def test_rule_raising_gives_internal_error_for_that_invoice_only(
+    site: Callable[..., str], billing_file: Path
+) -> None:
+    site("acme", GOOD_PLUGIN)
+    result = run("check", str(billing_file), "--format", "json", "--fail-on", "error")
+    # Incomplete check: exit 1, like an input error (an invoice was not fully checked).
+    assert result.exit_code == cli.EXIT_FINDINGS
+    findings = json.loads(result.stdout)["findings"]
+    crashes = [f for f in findings if f["rule"] == "INTERNAL-ERROR"]
+    assert [(f["invoice_id"], f["source"], f["severity"]) for f in crashes] == [("F-3", "acme", "error")]
+    assert "ACME-CRASH" in crashes[0]["message"] and "acme" in crashes[0]["message"]
+    assert "P-3" not in crashes[0]["message"]  # never a patient identifier in an error message
+    # The other invoices were checked, and the crashing invoice's other rules too.
+    assert ("F-2", "IMT-ALD") in {(f["invoice_id"], f["rule"]) for f in findings}
+    assert ("F-3", "ACME-G-TUESDAY") in {(f["invoice_id"], f["rule"]) for f in findings}
+    assert "contrôle incomplet" in result.stderr
+
+
+def test_rule_raising_with_fail_on_never_still_says_incomplete(
+    site: Callable[..., str], billing_file: Path
+) -> None:
+    site("acme", GOOD_PLUGIN)
+    result = run("check", str(billing_file), "--fail-on", "never")
+    assert result.exit_code == cli.EXIT_OK  # SPEC §4: never means 0
+    assert "contrôle incomplet : 1 facture" in result.stderr
+
+
+def test_hook_raising_at_load_is_named(site: Callable[..., str], billing_file: Path) -> None:
+    site(
+        "fragile",
+        """
+        from billing_rules import hookimpl
+
+        @hookimpl
+        def register_tariffs(register):
+            raise KeyError("MCS")
+        """,
+    )
+    result = run("check", str(billing_file))
+    assert result.exit_code == cli.EXIT_ERROR
+    assert "« fragile 1.2.3 »" in result.stderr and "register_tariffs" in result.stderr
+
+
+def test_invalid_rule_file_of_a_plugin_names_the_plugin(site: Callable[..., str], billing_file: Path) -> None:
+    site(
+        "typo",
+        """
+        from billing_rules import hookimpl
+
+        @hookimpl
+        def register_rule_sets(register):
+            register(text="rule TYPO-1 error \\"x\\"\\n  on G\\n  when agee > 3\\nend\\n", name="typo.rules")
+        """,
+    )
+    result = run("check", str(billing_file))
+    assert result.exit_code == cli.EXIT_ERROR
+    assert "« typo 1.2.3 »" in result.stderr and "typo/typo.rules:3" in result.stderr
+
+
+def test_misspelled_hook_is_refused_by_name(site: Callable[..., str]) -> None:
+    site(
+        "misspelled",
+        """
+        from billing_rules import hookimpl
+
+        @hookimpl
+        def register_rule(register):
+            pass
+        """,
+    )
+    with pytest.raises(PluginLoadError, match="misspelled.*crochet inconnu"):
+        make_plugin_manager()
+
+
+def test_newer_hook_api_is_refused_by_name(site: Callable[..., str]) -> None:
+    site("future", "BILLING_RULES_HOOK_API = 99\n")
+    with pytest.raises(PluginLoadError, match="future.*version 99"):
+        make_plugin_manager()
+    infos = plugin_infos(make_plugin_manager(keep_going=True))
+    assert [info.name for info in infos if info.error] == ["future"]
+
+
+def test_two_plugins_with_one_rule_code_is_a_load_error_naming_both(
+    site: Callable[..., str], billing_file: Path
+) -> None:
+    site("acme", GOOD_PLUGIN)
+    site("copycat", GOOD_PLUGIN.replace("ACME-CRASH", "COPY-CRASH"))
+    with pytest.raises(RuleClashError, match="extension « copycat ».*ACME-G-TUESDAY.*par acme"):
+        Validator.build()
+    result = run("check", str(billing_file))
+    assert result.exit_code == cli.EXIT_ERROR
+    assert "ACME-G-TUESDAY" in result.stderr and "acme" in result.stderr and "copycat" in result.stderr
+    listing = run("plugins")
+    assert listing.exit_code == cli.EXIT_ERROR and "copycat" in listing.stderr
+    assert "acme 1.2.3" in listing.stdout and "copycat 1.2.3" in listing.stdout
+
+
+def test_plugin_cannot_take_a_builtin_code() -> None:
+    class Squatter:
+        code = "IMT-ONCE"
+        severity = billing_rules.Severity.ERROR
+        source = "squatter"
+        triggers = None
+
+        def check(self, event: object, history: object) -> tuple[()]:
+            return ()
+
+    class Plugin:
+        @billing_rules.hookimpl
+        def register_rules(self, register: Callable[[object], None]) -> None:
+            register(Squatter())
+
+    with pytest.raises(RuleClashError, match="IMT-ONCE.*builtin.*squatter"):
+        Validator.build(entry_points=False, plugins=[("squatter", Plugin())])
+
+
+def test_two_readers_with_one_name_is_a_load_error() -> None:
+    class Reader:
+        name = "csv"
+        extensions = (".csv",)
+
+        def rows(self, stream: object, file: str) -> Iterator[object]:
+            return iter(())
+
+    class Plugin:
+        @billing_rules.hookimpl
+        def register_readers(self, register: Callable[[object], None]) -> None:
+            register(Reader())
+
+    with pytest.raises(RuleClashError, match="format d'entrée « csv ».*builtin.*vendor"):
+        Validator.build(entry_points=False, plugins=[("vendor", Plugin())])
+
+
+# -- adjust_findings ---------------------------------------------------------------------------------
+
+
+def test_adjust_findings_turns_an_error_into_a_warning_with_the_reason() -> None:
+    import attrs
+
+    from billing_rules.testing import make_event
+
+    class Exemption:
+        @billing_rules.hookimpl
+        def adjust_findings(self, findings: list, event: billing_rules.Event) -> list | None:
+            if event.extra.get("derogation") != "oui":
+                return None
+            return [
+                attrs.evolve(f, severity=billing_rules.Severity.WARNING, message=f.message + " (dérogation)")
+                for f in findings
+            ]
+
+    validator = Validator.build(entry_points=False, plugins=[("cabinet", Exemption())])
+    imt = {"codes": "IMT", "mt_status": "none", "date": "2024-03-04"}
+    exempted = validator.check_one(make_event(**imt, derogation="oui"))
+    assert [(f.rule, f.severity.value) for f in exempted] == [("IMT-ALD", "warning")]
+    assert exempted[0].message.endswith("(dérogation)")
+    assert [f.severity.value for f in validator.check_one(make_event(**imt))] == ["error"]
+
+
+def test_adjust_findings_raising_is_an_internal_error_naming_the_plugin() -> None:
+    from billing_rules.testing import make_events
+
+    class Broken:
+        @billing_rules.hookimpl
+        def adjust_findings(self, findings: list, event: billing_rules.Event) -> None:
+            raise ValueError("oups")
+
+    validator = Validator.build(entry_points=False, plugins=[("cabinet", Broken())])
+    report = validator.check_events(make_events({"codes": "IMT", "mt_status": "none"}, {"codes": "G"}))
+    assert [(f.invoice_id, f.rule, f.source) for f in report.findings] == [
+        ("F-1", "IMT-ALD", "builtin"),
+        ("F-1", "INTERNAL-ERROR", "cabinet"),
+    ]
+    assert "cabinet" in report.findings[1].message
+
+
+# -- the example plugin, registered from the checkout ------------------------------------------------
+
+
+@pytest.fixture
+def specialist(monkeypatch: pytest.MonkeyPatch) -> object:
+    monkeypatch.syspath_prepend(str(SPECIALIST_SRC))
+    return importlib.import_module("billing_rules_specialist")
+
+
+def test_example_plugin_contributes_every_kind(specialist: object) -> None:
+    validator = Validator.build(entry_points=False, plugins=[("specialist", specialist)])
+    codes = {info.code for info in validator.rules if info.source == "specialist"}
+    assert {"SPE-MCU-48H", "SPE-APC-4M", "SPE-RPPS-REFERRER"} <= codes
+    assert "medilogic" in validator.readers
+    assert "MCS" in validator.ruleset.tariffs
+    assert validator.ruleset.functions["mt_referral_at"].origin == "specialist"
+    report = validator.check_paths(
+        [str(SPECIALIST_SRC.parent / "examples" / "medilogic.csv")], input_format="medilogic"
+    )
+    assert {(f.invoice_id, f.rule, f.source) for f in report.findings} >= {
+        ("M-2", "SPE-MCU-48H", "specialist"),
+        ("M-4", "SPE-RPPS-REFERRER", "specialist"),
+    }
+
+
+REPORTER_PLUGIN = """
+from billing_rules import hookimpl
+
+
+class Tally:
+    name = "tally"
+
+    def render(self, report, stream, *, color=False):
+        stream.write(f"{report.summary.events} factures, {len(report.findings)} constats\\n")
+
+
+@hookimpl
+def register_reporters(register):
+    register(Tally())
+"""
+
+
+def test_plugin_reporter_is_a_format_of_check(
+    site: Callable[..., str], billing_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site("tally", REPORTER_PLUGIN)
+    result = run("check", str(billing_file), "--format", "tally", "--fail-on", "never")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("3 factures, ")
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the input was opened")
+
+    monkeypatch.setattr("billing_rules.readers.stream.InputStream.__init__", no_reading)
+    unknown = run("check", str(billing_file), "--format", "talley")
+    assert unknown.exit_code == cli.EXIT_ERROR
+    assert "format de rapport inconnu « talley »" in unknown.stderr and "tally" in unknown.stderr
+
+
+def test_crashing_plugin_reader_and_reporter_are_named(site: Callable[..., str], billing_file: Path) -> None:
+    site(
+        "shaky",
+        """
+        from billing_rules import hookimpl
+
+
+        class Reader:
+            name = "shaky"
+            extensions = ()
+
+            def rows(self, stream, file):
+                raise IndexError("ligne P-1 illisible")
+                yield
+
+
+        class Reporter:
+            name = "shaky-report"
+
+            def render(self, report, stream, *, color=False):
+                raise TypeError("P-1")
+
+
+        @hookimpl
+        def register_readers(register):
+            register(Reader())
+
+
+        @hookimpl
+        def register_reporters(register):
+            register(Reporter())
+        """,
+    )
+    reading = run("check", str(billing_file), "--input-format", "shaky")
+    assert reading.exit_code == cli.EXIT_ERROR
+    assert "« shaky » de l'extension « shaky » a échoué (IndexError)" in reading.stderr
+    assert "P-1" not in reading.stderr
+    rendering = run("check", str(billing_file), "--format", "shaky-report")
+    assert rendering.exit_code == cli.EXIT_ERROR
+    assert "« shaky-report » de l'extension « shaky » a échoué (TypeError)" in rendering.stderr

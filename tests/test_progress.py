@@ -1,0 +1,76 @@
+"""The progress line of ``check``: stderr only, only for a terminal and a large input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from billing_rules.cli import main, progress
+from billing_rules.validator import Validator
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_line_shows_rows_rate_and_time_left() -> None:
+    clock = Clock()
+    bar = progress.Progress(1000, Tty(), clock=clock)
+    clock.now = 2.0
+    bar.advance(rows=5000, size=250)
+    line = bar.line()
+    assert "25 %" in line
+    assert "5\u00a0000 lignes" in line
+    assert "2\u00a0500 lignes/s" in line
+    assert "reste environ 6 s" in line
+
+
+def test_redraws_in_place_and_erases() -> None:
+    clock = Clock()
+    stream = Tty()
+    bar = progress.Progress(100, stream, clock=clock)
+    bar.advance(rows=1, size=10)
+    clock.now = 1.0
+    bar.advance(rows=1, size=10)
+    bar.close()
+    text = stream.getvalue()
+    assert text.count("\r") >= 3
+    assert text.endswith("\r")
+    assert "\n" not in text
+
+
+def test_not_shown_when_piped_or_small(builtin_validator: Validator, tmp_path: Path) -> None:
+    assert progress.start(builtin_validator, [str(EXAMPLE)], stream=io.StringIO(), threshold=0) is None
+    assert progress.start(builtin_validator, [str(EXAMPLE)], stream=Tty()) is None  # 20 kB
+    assert progress.start(builtin_validator, ["-"], stream=Tty(), threshold=0) is None
+
+
+def test_counts_rows_of_a_real_check(tmp_path: Path) -> None:
+    validator = Validator.build(entry_points=False)
+    stream = Tty()
+    bar = progress.start(validator, [str(EXAMPLE)], stream=stream, threshold=0)
+    assert bar is not None
+    report = validator.check_paths([str(EXAMPLE)])
+    bar.close()
+    assert report.events == 207
+    assert bar.rows == 207
+    assert bar.bytes == EXAMPLE.stat().st_size
+
+
+def test_cli_output_never_has_it() -> None:
+    result = CliRunner().invoke(main, ["check", str(EXAMPLE), "--format", "json"])
+    assert "lignes/s" not in result.stdout
+    assert "lignes/s" not in result.stderr
