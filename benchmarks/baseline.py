@@ -32,7 +32,12 @@ def findings(path: str) -> Iterator[tuple[int, str, str, str]]:
         delimiter = ";" if header.count(";") >= header.count(",") else ","
         names = [name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter))]
         col = {name: index for index, name in enumerate(names)}
-        i_invoice, i_date, i_prac, i_patient = col["invoice_id"], col["date"], col["practitioner_id"], col["patient_id"]
+        i_invoice, i_date, i_prac, i_patient = (
+            col["invoice_id"],
+            col["date"],
+            col["practitioner_id"],
+            col["patient_id"],
+        )
         i_birth, i_codes, i_status = col["birth_date"], col["codes"], col.get("status")
         i_ald, i_neuro, i_mt = col.get("ald"), col.get("neurodegenerative"), col.get("mt_status")
 

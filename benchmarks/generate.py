@@ -56,8 +56,10 @@ def tariff(code: str, day: dt.date) -> float:
 class Patient:
     """A patient as one practitioner sees them; ``mt`` changes when they declare the practitioner."""
 
-    __slots__ = ("pid", "birth", "birth_text", "ald", "palliative", "neuro", "mt", "homebound", "last_vl", "gl_years",
-                 "had_imt")  # fmt: skip
+    __slots__ = (
+        "pid", "birth", "birth_text", "ald", "palliative", "neuro", "mt", "homebound",
+        "last_vl", "gl_years", "had_imt",
+    )  # fmt: skip
 
     def __init__(self, pid: str, birth: dt.date, *, ald: bool, mt: str, palliative: bool = False,
                  neuro: bool = False, homebound: bool = False) -> None:  # fmt: skip
@@ -111,7 +113,9 @@ class Practitioner:
             birth = _birth(rng, year - 92, year - 81) if old else _birth(rng, year - 70, year - 2)
             ald = rng.random() < (0.35 if status == "none" else 0.1)
             others.append(Patient(pid, birth, ald=ald, mt=status, homebound=old and rng.random() < 0.3))
-        self.mt_weighted = mt + [p for p in mt if p.ald] * 2 + [p for p in mt if p.birth.year <= year - 80] * 3
+        self.mt_weighted = (
+            mt + [p for p in mt if p.ald] * 2 + [p for p in mt if p.birth.year <= year - 80] * 3
+        )
         self.others = others
         self.snp_week: tuple[int, int] | None = None
         self.snp_plan: list[int] = []
@@ -165,7 +169,9 @@ class Generator:
                         return
             day += dt.timedelta(days=1)
 
-    def _day(self, practitioner: Practitioner, day: dt.date, weekday: int) -> list[tuple[str, int, list[str]]]:
+    def _day(
+        self, practitioner: Practitioner, day: dt.date, weekday: int
+    ) -> list[tuple[str, int, list[str]]]:
         rng = self.rng
         week = day.isocalendar()[:2]
         if practitioner.snp_week != week:
@@ -200,7 +206,9 @@ class Generator:
         if is_snp:
             patient = rng.choice(practitioner.others)
             if patient.mt == "self" and not self._bad(0.05):
-                patient = rng.choice([p for p in practitioner.others if p.mt != "self"] or practitioner.others)
+                patient = rng.choice(
+                    [p for p in practitioner.others if p.mt != "self"] or practitioner.others
+                )
             codes = ["G", "SNP"]
             regulated = True
             hours = rng.randint(1, 30) if not self._bad(0.01) else rng.randint(49, 60)
@@ -309,7 +317,7 @@ def write(path: str, rows: Iterator[list[str]], fmt: str) -> int:
         else:
             dumps = json.dumps
             for row in rows:
-                out.write(dumps(dict(zip(COLUMNS, row))) + "\n")
+                out.write(dumps(dict(zip(COLUMNS, row, strict=True))) + "\n")
                 count += 1
     finally:
         if out is not sys.stdout:

@@ -8,6 +8,7 @@ pool. Clashes (one rule code from two sources, one tariff row twice) are errors 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,7 +20,13 @@ from billing_rules.dsl import ast
 from billing_rules.dsl.compiler import Compiler
 from billing_rules.dsl.parser import parse
 from billing_rules.dsl.vocabulary import BUILTIN_FUNCTIONS, Environment, Function
-from billing_rules.errors import RuleClashError, RuleCompileError, RuleFileClashError, RuleFileError
+from billing_rules.errors import (
+    RuleClashError,
+    RuleCompileError,
+    RuleFileClashError,
+    RuleFileError,
+    RuleSyntaxError,
+)
 from billing_rules.forfait import ForfaitTables
 from billing_rules.rule import Rule
 from billing_rules.tariffs import CodeInfo, Tariff, TariffTable
@@ -35,14 +42,38 @@ class RuleText:
 
     @classmethod
     def from_path(cls, path: str | Path, source: str = "builtin") -> RuleText:
-        """Read a rule file; a missing or unreadable file is a located error, not a traceback."""
+        """Read a rule file; a missing or unreadable file is an error naming it, not a traceback.
+
+        Editors on Windows often save UTF-8 with a byte-order mark: it is accepted. A byte that is
+        not UTF-8 (a file saved in Windows-1252) is located at its line and column.
+        """
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RuleFileError(
-                f"fichier de règles illisible : {exc.__class__.__name__}", path=str(path)
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or exc.__class__.__name__)
+            raise RuleFileError(f"fichier de règles illisible : {reason}", path=str(path)) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            start = data.rfind(b"\n", 0, exc.start) + 1
+            end = data.find(b"\n", exc.start)
+            line_bytes = data[start : end if end >= 0 else len(data)]
+            raise RuleSyntaxError(
+                f"octet 0x{data[exc.start]:02X} illisible : enregistrez le fichier de règles en UTF-8",
+                path=str(path),
+                line=data.count(b"\n", 0, exc.start) + 1,
+                column=len(data[start : exc.start].decode("utf-8", errors="replace")) + 1,
+                source_line=line_bytes.decode("utf-8", errors="replace"),
             ) from None
         return cls(text=text, path=str(path), source=source)
+
+
+_OS_REASONS = {
+    errno.ENOENT: "fichier introuvable",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "accès refusé",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+}
 
 
 @attrs.frozen
@@ -205,12 +236,19 @@ def build_ruleset(
 
 # Parsed files are immutable values: a process that builds several validators (tests, a server
 # reloading its configuration) parses the built-in catalogue once. Only small texts are kept.
-_CACHED_TEXT_CHARS = 200_000
+_CACHED_TEXT_CHARS = 100_000
 
 
 @functools.lru_cache(maxsize=64)
 def _parse_cached(text: str, path: str) -> ast.RuleFile:
-    return parse(text, path)
+    # Across processes too: the command line reads the trees of unchanged files from disk.
+    from billing_rules.dsl import astcache
+
+    tree = astcache.load(text, path)
+    if tree is None:
+        tree = parse(text, path)
+        astcache.store(text, path, tree)
+    return tree
 
 
 def _parse(text: str, path: str) -> ast.RuleFile:

@@ -189,12 +189,20 @@ def to_csv(
     bom: bool = False,
     line_end: str = "\n",
 ) -> bytes:
-    """A CSV file; values that need it are quoted, as a spreadsheet would."""
-    text = io.StringIO()
-    writer = csv.writer(text, delimiter=delimiter, lineterminator=line_end)
-    writer.writerow(header)
-    writer.writerows(rows)
-    data = text.getvalue().encode(encoding, errors="replace")
+    """A CSV file; values that need it are quoted, as a spreadsheet would.
+
+    Not ``csv.writer``: with a ``\n`` terminator it leaves a lone ``\r`` unquoted, which every
+    reader (ours included) takes for the end of the record.
+    """
+    special = (delimiter, '"', "\n", "\r")
+
+    def cell(value: str) -> str:
+        if any(char in value for char in special):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    lines = [delimiter.join(cell(value) for value in values) + line_end for values in (header, *rows)]
+    data = "".join(lines).encode(encoding, errors="replace")
     return codecs.BOM_UTF8 + data if bom else data
 
 
@@ -259,8 +267,14 @@ def serialize(fmt: str, header: Sequence[str], rows: Sequence[Sequence[str]], rn
 def random_text(rnd: random.Random, size: int) -> str:
     """Text from a mix of ASCII, French letters, separators and odd code points."""
     alphabet = "abcXYZ0123456789 -+/:;,.\"'\t\r\néèàçœ€«»\u00a0\ufeff\u2028\x00\x1b"
+    # U+FFFD is left out: it is how undecodable bytes read, and is only looked for once a file
+    # shows damage (see billing_rules.readers.encoding), so a CSV file and its JSON twin could
+    # rightly differ on it.
     return "".join(
-        rnd.choice(alphabet) if rnd.random() < 0.9 else chr(rnd.randrange(0x20, 0x2FFFF)) for _ in range(size)
+        rnd.choice(alphabet)
+        if rnd.random() < 0.9
+        else chr(rnd.randrange(0x20, 0x2FFFF)).replace("\ufffd", "?")
+        for _ in range(size)
     )
 
 
@@ -342,7 +356,7 @@ def mutate_rows(
             recipe.append("copy_row")
         elif kind == "columns":
             count = rnd.choice((1, 3, 100, 10_000))
-            header = header + [f"extra_{len(header) + index}" for index in range(count)]
+            header = header + [f"extra{len(recipe)}_{index}" for index in range(count)]  # unique names
             filler = rnd.choice(("", "x", "é;è"))
             rows = [row + [filler] * count for row in rows]
             recipe.append(f"columns+{count}")
@@ -555,7 +569,7 @@ def run_case(validator: Any, case: Case) -> Outcome:
     )
 
 
-def run_cli(case: Case) -> Outcome:
+def run_cli(case: Case, report_format: str = "json") -> Outcome:
     """Check ``case`` with the ``check`` command; exit 2 must be one French line, no traceback.
 
     The caller makes ``billing_rules.cli._build_validator`` return a ready validator: building
@@ -566,7 +580,7 @@ def run_cli(case: Case) -> Outcome:
     from billing_rules.cli import main
 
     result = CliRunner().invoke(
-        main, ["check", "-", "--input-format", case.fmt, "--format", "json"], input=case.data
+        main, ["check", "-", "--input-format", case.fmt, "--format", report_format], input=case.data
     )
     stderr = result.stderr
     if result.exit_code not in (0, 1, 2) or "Traceback" in stderr or "Traceback" in result.stdout:
@@ -578,6 +592,8 @@ def run_cli(case: Case) -> Outcome:
         if len(lines) != 1 or not lines[0].startswith("billing-rules : erreur : "):
             return Outcome("crash", detail=f"exit 2 with stderr {stderr[-2000:]!r}")
         return Outcome("read_error", detail=lines[0])
+    if report_format != "json":
+        return Outcome("report")
     try:
         data = json.loads(result.stdout)
     except ValueError as exc:
@@ -645,7 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = [run_case(validator, case)]
         if args.cli_every and files % args.cli_every == 0:
             cli_runs += 1
-            results.append(run_cli(case))
+            results.append(run_cli(case, "json" if cli_runs % 2 else "text"))
         for result in results:
             outcomes[result.kind] += 1
             if result.kind == "crash":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import random
 import re
 import signal
@@ -26,12 +27,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from billing_rules.dsl.parser import MAX_NESTING
-from billing_rules.errors import RuleFileError
-from billing_rules.model import Event
-from billing_rules.plugins import rule_file_paths
-from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
-from billing_rules.validator import Validator
+# Fuzzed texts are parsed for real, never read from nor written to the parsed-tree disk cache.
+os.environ["BILLING_RULES_CACHE_DIR"] = "off"
+
+from billing_rules.dsl.parser import MAX_NESTING, MAX_RULE_FILE_CHARS  # noqa: E402
+from billing_rules.errors import RuleFileError  # noqa: E402
+from billing_rules.model import Event  # noqa: E402
+from billing_rules.plugins import rule_file_paths  # noqa: E402
+from billing_rules.ruleset import RuleSet, RuleText, build_ruleset  # noqa: E402
+from billing_rules.validator import Validator  # noqa: E402
 
 BUILTIN = {
     path.name: path.read_text(encoding="utf-8") for path in rule_file_paths("billing_rules.builtin.ngap")
@@ -100,7 +104,7 @@ ODD = [
 VOCABULARY = KEYWORDS + NAMES + CODES + ODD
 
 
-def _invoice(index: int, **fields: str) -> Event:
+def _invoice(index: int, **fields: Any) -> Event:
     values = {
         "invoice_id": f"F-{index}",
         "date": "2024-03-04",
@@ -123,7 +127,7 @@ EVENTS = [
     _invoice(7, codes="G+MEG", birth_date="2021-05-01", amount="35,00", sector="optam"),
     _invoice(8, codes="GL1", date="2026-02-01", birth_date="1930-01-01", mt_status="self"),
     _invoice(9, codes="VG+MD", date="2024-07-14", place="domicile", neurodegenerative="oui", homebound="oui"),
-    _invoice(10, codes="TCG+XYZ", place="tele", status="cancelled", centre="nord"),
+    _invoice(10, codes="TCG+XYZ", place="tele", status="cancelled", centre="nord", tags=["a"]),
     _invoice(11, codes="G+MOP", birth_date="1935-01-01", mt_status="other", specialty="PSY", time="07:00"),
     _invoice(12, codes="G", date="2025-03-03", ald="oui", mt_status="none"),
     _invoice(13, codes="G", date="1900-01-01", birth_date="1900-01-01"),
@@ -229,6 +233,9 @@ CONDITION_LEAVES = [
     "public_holiday()",
     'extra("centre") = "nord"',
     'extra("centre") > 3',
+    'extra("tags") in ("a", "b")',
+    'extra("tags") not in ("a")',
+    "extra(centre) is given",
     "extra(centre) + 1 > 2",
     "tariff(G) > 20",
     "tariff(ZZZZ) > 20",
@@ -304,11 +311,23 @@ FREQUENCIES = [
     "at most 1 per patient within 2 weeks counting {condition}",
 ]
 
-GENERATORS: list[tuple[Callable[[random.Random], tuple[str, list[RuleText]]], int]] = [
+
+def near_limit(rng: random.Random) -> tuple[str, list[RuleText]]:
+    """A file just under (or over) the size limit, made of the costliest constructs to parse."""
+    size = MAX_RULE_FILE_CHARS + rng.choice([-200, -200, -200, 10])
+    head = 'rule X error "m"\n  on G\n  when '
+    unit = rng.choice(["ald and ", "ald or ", "not ", "(", "age > 3 and ", "1 + ", "#commentaire\n"])
+    body = unit * ((size - len(head) - 10) // len(unit))
+    tail = {"(": "ald" + ")" * body.count("("), "1 + ": "1 > 0"}.get(unit, "ald")
+    return "limit", [*CATALOGUE, RuleText(head + body + tail + "\nend\n", "limit.rules")]
+
+
+GENERATORS: list[tuple[Callable[[random.Random], tuple[str, list[RuleText]]], float]] = [
     (mutated, 5),
     (generated, 3),
     (token_soup, 1),
     (random_text, 1),
+    (near_limit, 0.02),
 ]
 
 # --- the property ----------------------------------------------------------------------------

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The tests parse thousands of generated rule files: keep them out of the user's parsed-tree cache
+# (``billing_rules.dsl.astcache``); tests of the cache point it at a temporary directory.
+os.environ["BILLING_RULES_CACHE_DIR"] = "off"
 
 from billing_rules.validator import Validator
 

@@ -33,10 +33,14 @@ import generate  # noqa: E402
 SEED_RULES = ("IMT-ALD", "IMT-ONCE", "VL-QUARTER", "SNP-WEEK")
 
 
-def _generated(tmp_path: Path, seed: int, *, rows: int, practitioners: int, start: dt.date, fmt: str = "csv") -> Path:
+def _generated(
+    tmp_path: Path, seed: int, *, rows: int, practitioners: int, start: dt.date, fmt: str = "csv"
+) -> Path:
     path = tmp_path / f"gen-{seed}.{fmt}"
     # High violation rates so that small files exercise every rule, quarter and week boundaries.
-    generate.generate(str(path), rows=rows, practitioners=practitioners, seed=seed, start=start, violations=40)
+    generate.generate(
+        str(path), rows=rows, practitioners=practitioners, seed=seed, start=start, violations=40
+    )
     return path
 
 
@@ -52,7 +56,10 @@ def test_baseline_and_engine_find_the_same(tmp_path: Path, seed_validator: Valid
     path = _generated(tmp_path, seed, rows=6000, practitioners=3, start=dt.date(2025, 12, 1))
     expected = list(baseline.findings(str(path)))
     report = seed_validator.check_paths([str(path)])
-    found = [(finding.line, finding.rule, finding.practitioner_id, finding.invoice_id) for finding in report.findings]
+    found = [
+        (finding.line, finding.rule, finding.practitioner_id, finding.invoice_id)
+        for finding in report.findings
+    ]
     assert not report.input_errors
     assert found == expected
     assert {rule for _, rule, _, _ in expected} >= {"IMT-ALD", "VL-QUARTER", "SNP-WEEK"}
@@ -71,7 +78,9 @@ def test_jsonl_and_csv_give_the_same_findings(tmp_path: Path, seed_validator: Va
     jsonl_path = _generated(tmp_path, 5, rows=3000, practitioners=2, start=dt.date(2024, 3, 4), fmt="jsonl")
     from_csv = seed_validator.check_paths([str(csv_path)]).findings
     from_jsonl = seed_validator.check_paths([str(jsonl_path)]).findings
-    assert [(f.rule, f.invoice_id, f.line - 1) for f in from_csv] == [(f.rule, f.invoice_id, f.line) for f in from_jsonl]
+    assert [(f.rule, f.invoice_id, f.line - 1) for f in from_csv] == [
+        (f.rule, f.invoice_id, f.line) for f in from_jsonl
+    ]
 
 
 # --- the straightforward evaluation ------------------------------------------------------------
@@ -99,7 +108,9 @@ class _ScanView:
                 elif counter.window_id(old) != counter.window_id(event):
                     continue
                 dates.append(old.date)
-            results.append(WindowCount(len(dates) + own, min(dates, default=None), max(dates, default=None), code))
+            results.append(
+                WindowCount(len(dates) + own, min(dates, default=None), max(dates, default=None), code)
+            )
         return results
 
     def tariff(self, code: str, day: dt.date) -> Decimal | None:
@@ -131,11 +142,21 @@ def _naive_findings(validator: Validator, events: list[Event]) -> list[tuple[Any
             offers = [
                 (rule, hit)
                 for rule, hit in hits(Severity.OPPORTUNITY, event)
-                if hit.suggested_codes is None or not hits(Severity.ERROR, event.with_codes(hit.suggested_codes))
+                if hit.suggested_codes is None
+                or not hits(Severity.ERROR, event.with_codes(hit.suggested_codes))
             ]
             current += _best_offers(offers, event, hits)
         for rule, hit in sorted(current, key=lambda item: item[0].code):
-            found.append((event.seq, rule.code, hit.message, _cents(hit.amount) if rule.severity is not Severity.WARNING or rule.code == "AMOUNT-ABOVE" else None))
+            found.append(
+                (
+                    event.seq,
+                    rule.code,
+                    hit.message,
+                    _cents(hit.amount)
+                    if rule.severity is not Severity.WARNING or rule.code == "AMOUNT-ABOVE"
+                    else None,
+                )
+            )
         view.history.append(event)
     return found
 
@@ -144,14 +165,26 @@ def _best_offers(offers: list[tuple[Any, Any]], event: Event, hits: Any) -> list
     """Of two offers recoding the same act, the better (fewer warnings, more euros, code)."""
 
     def removed(hit: Any) -> set[str]:
-        return {code for code in event.codes if hit.suggested_codes is not None and code not in hit.suggested_codes}
+        return {
+            code
+            for code in event.codes
+            if hit.suggested_codes is not None and code not in hit.suggested_codes
+        }
 
     def rank(rule: Any, hit: Any) -> tuple[Any, ...]:
-        return (len(hits(Severity.WARNING, event.with_codes(hit.suggested_codes))), -(hit.amount or 0), rule.code)
+        return (
+            len(hits(Severity.WARNING, event.with_codes(hit.suggested_codes))),
+            -(hit.amount or 0),
+            rule.code,
+        )
 
     kept = []
     for rule, hit in offers:
-        rivals = [(other, other_hit) for other, other_hit in offers if other_hit is not hit and removed(hit) & removed(other_hit)]
+        rivals = [
+            (other, other_hit)
+            for other, other_hit in offers
+            if other_hit is not hit and removed(hit) & removed(other_hit)
+        ]
         if all(rank(rule, hit) < rank(other, other_hit) for other, other_hit in rivals):
             kept.append((rule, hit))
     return kept
@@ -167,7 +200,12 @@ def _engine_findings(findings: tuple[Finding, ...]) -> list[tuple[Any, ...]]:
 
 @pytest.mark.parametrize(
     ("seed", "start"),
-    [(11, dt.date(2023, 12, 18)), (12, dt.date(2024, 3, 25)), (13, dt.date(2025, 12, 22)), (14, dt.date(2023, 5, 8))],
+    [
+        (11, dt.date(2023, 12, 18)),
+        (12, dt.date(2024, 3, 25)),
+        (13, dt.date(2025, 12, 22)),
+        (14, dt.date(2023, 5, 8)),
+    ],
 )
 def test_engine_equals_a_straightforward_evaluation(
     tmp_path: Path, builtin_validator: Validator, seed: int, start: dt.date

@@ -529,6 +529,27 @@ def test_function_arguments_are_checked() -> None:
     assert (caught.value.line, caught.value.column) == (3, 14)
 
 
+def test_extra_column_holding_a_list() -> None:
+    # JSON input may put an array in an extra column: not hashable, never equal to a word.
+    checker = validator(
+        'rule X error "m"\n  on G\n  when extra("tags") in ("a", "b") or extra("tags") not in ("c")\nend\n'
+    )
+    assert fires(checker, tags=["a"])
+    assert fires(checker, tags="a")
+    assert not fires(checker)
+
+
+def test_amount_from_an_extra_column() -> None:
+    checker = validator(
+        'rule X error "{amount}"\n  on G\n  when extra("reste") is given\n  amount extra("reste")\nend\n'
+    )
+    report = check(checker, [{"reste": "12,50"}, {"reste": "douze"}, {}])
+    assert [(finding.invoice_id, finding.amount, finding.message) for finding in report.findings] == [
+        ("F-1", Decimal("12.50"), "12,50 €"),
+        ("F-2", None, ""),
+    ]
+
+
 def test_source_doc_and_text_are_kept() -> None:
     checker = validator(
         '# a comment before\nrule X error "m"\n  source "NGAP art. 1"\n  doc "Pourquoi"\n  on G\nend\n'
@@ -601,6 +622,7 @@ def test_runtime_date_arithmetic_never_raises() -> None:
     assert _shift_months(dt.date(9999, 12, 31), 1) is None
     assert _shift_months(dt.date(1, 1, 31), -1) is None
     assert _shift_months(dt.date(2024, 3, 31), -1) == dt.date(2024, 2, 29)
+    assert _shift_months(dt.date(9999, 11, 30), 1) == dt.date(9999, 12, 30)  # December of year 9999
     assert _shift(dt.date(9999, 12, 31), dt.timedelta(days=1)) is None
     assert _shift(None, dt.timedelta(days=1)) is None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
@@ -116,7 +117,7 @@ def build(texts: Sequence[RuleText]) -> RuleSet | RuleFileError:
         return error
 
 
-def _invoice(index: int, **fields: str) -> Event:
+def _invoice(index: int, **fields: Any) -> Event:
     values = {
         "invoice_id": f"F-{index}",
         "date": "2024-03-04",
@@ -141,7 +142,7 @@ EVENTS = [
     _invoice(7, codes="G+MEG", birth_date="2021-05-01", amount="35,00", sector="optam"),
     _invoice(8, codes="GL1", date="2026-02-01", birth_date="1930-01-01", mt_status="self"),
     _invoice(9, codes="VG+MD", date="2024-07-14", place="domicile", neurodegenerative="oui", homebound="oui"),
-    _invoice(10, codes="TCG+XYZ", place="tele", status="cancelled", centre="nord"),
+    _invoice(10, codes="TCG+XYZ", place="tele", status="cancelled", centre="nord", tags=["a"]),
     _invoice(11, codes="G+MOP", birth_date="1935-01-01", mt_status="other", specialty="PSY", time="07:00"),
     _invoice(12, codes="G", date="2025-03-03", ald="oui", mt_status="none"),
 ]
@@ -266,6 +267,8 @@ CONDITIONS = st.recursive(
             "pdsa_time",
             "public_holiday()",
             'extra("centre") = "nord"',
+            'extra("tags") in ("a", "b")',
+            'extra("centre") > 3',
             "tariff(G) > 20",
             "weekday() = 7",
             "in_ald",

@@ -169,6 +169,19 @@ COMPILE_ERRORS = {
         "t.rules:2:8: opération « + » impossible entre une date et un nombre\n      when date + 3 > date\n"
         "           ^",
     ),
+    "is with a value of another kind": (
+        'rule X error "m"\n  when referral_at is ald\nend\n',
+        "t.rules:2:23: comparaison impossible entre une date et heure (« referral_at ») et une condition "
+        "(oui/non) (« ald »)\n"
+        "      when referral_at is ald\n"
+        "                          ^",
+    ),
+    "in with a value of another kind": (
+        'rule X error "m"\n  when date in (2024-01-01, 3)\nend\n',
+        "t.rules:2:29: comparaison impossible entre une date (« date ») et un nombre (« 3 »)\n"
+        "      when date in (2024-01-01, 3)\n"
+        "                                ^",
+    ),
     "number used as a condition": (
         'rule X error "m"\n  when age\nend\n',
         "t.rules:2:8: « age » n'est pas une condition (oui/non) ; comparez-le à une valeur\n      when age\n"
@@ -291,6 +304,18 @@ COMPILE_ERRORS = {
         "t.rules:2:33: durée « quarters » inconnue ; attendu : minutes, hours, days, weeks, months ou years\n"
         "      when act_time > referral_at + 48 quarters\n"
         "                                    ^",
+    ),
+    "duration of more than a century": (
+        'rule X error "m"\n  when act_time > referral_at + 9999999 hours\nend\n',
+        "t.rules:2:33: durée trop longue (100 ans au plus)\n"
+        "      when act_time > referral_at + 9999999 hours\n"
+        "                                    ^",
+    ),
+    "function argument that is no word": (
+        'rule X error "m"\n  when extra(5) is given\nend\n',
+        "t.rules:2:14: la fonction « extra » attend un nom ou un texte entre guillemets\n"
+        "      when extra(5) is given\n"
+        "                 ^",
     ),
     "recursive definitions": (
         'define a = b\ndefine b = a\nrule X error "m"\n  when a\nend\n',
@@ -539,3 +564,40 @@ def test_long_line_excerpt_keeps_the_caret_under_the_fault() -> None:
     column = caret.index("^")
     assert excerpt[column : column + 4] == "agee"
     assert excerpt.startswith("    …") and excerpt.endswith("…")
+
+
+# --- reading rule files ----------------------------------------------------------------------
+
+
+def test_rule_file_with_a_byte_order_mark_is_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bom.rules"
+    path.write_bytes(b'\xef\xbb\xbfcode ZZ "Essai"\n')
+    text = RuleText.from_path(path)
+    assert text.text == 'code ZZ "Essai"\n'
+    assert "ZZ" in build_ruleset([text]).codes
+    # Texts handed over by plugins may carry one too.
+    assert parse('\ufeffcode ZZ "Essai"\n', "p.rules").declarations[0].code == "ZZ"
+
+
+def test_rule_file_not_in_utf8_is_located(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "latin1.rules"
+    # Line 1 is UTF-8, line 2 was saved in Windows-1252.
+    path.write_bytes('code ZZ "é"\n'.encode() + 'rule X error "Café"\n'.encode("cp1252"))
+    with pytest.raises(RuleSyntaxError) as caught:
+        RuleText.from_path(path)
+    assert str(caught.value) == (
+        f"{path}:2:18: octet 0xE9 illisible : enregistrez le fichier de règles en UTF-8\n"
+        '    rule X error "Caf\ufffd"\n'
+        "                     ^"
+    )
+
+
+def test_missing_rule_file_or_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuleFileError) as caught:
+        RuleText.from_path(tmp_path / "absent.rules")
+    assert (
+        str(caught.value) == f"{tmp_path / 'absent.rules'}: fichier de règles illisible : fichier introuvable"
+    )
+    with pytest.raises(RuleFileError) as caught:
+        RuleText.from_path(tmp_path)
+    assert caught.value.message == "fichier de règles illisible : c'est un dossier, pas un fichier"

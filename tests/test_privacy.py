@@ -48,16 +48,37 @@ def _invoice(**values: str) -> dict[str, str]:
     return {**base, **values}
 
 
-def test_crashing_rule_logs_no_patient(caplog: pytest.LogCaptureFixture) -> None:
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_crashing_rule_logs_no_patient() -> None:
     validator = Validator.build(entry_points=False, plugins=[_LeakyPlugin()])
-    with caplog.at_level(logging.INFO):
+    # A handler on the package's logger itself: other tests may reconfigure the root logger.
+    logger = logging.getLogger("billing_rules")
+    collect = _Collect()
+    logger.addHandler(collect)
+    previous, logger.disabled = logger.disabled, False
+    engine_logger = logging.getLogger("billing_rules.engine")
+    engine_previous, engine_logger.disabled = engine_logger.disabled, False
+    try:
         report = validator.check_events([Validator.invoice(_invoice())])
+    finally:
+        logger.removeHandler(collect)
+        logger.disabled = previous
+        engine_logger.disabled = engine_previous
+    caplog_records = [record for record in collect.records if record.levelno >= logging.INFO]
     crash = [finding for finding in report.findings if finding.rule == "INTERNAL-ERROR"]
     assert len(crash) == 1
     assert "LEAKY-RULE" in crash[0].message
     assert SECRET not in crash[0].message
-    assert caplog.records, "the crash is logged"
-    assert all(SECRET not in record.getMessage() for record in caplog.records)
+    assert caplog_records, "the crash is logged"
+    assert all(SECRET not in record.getMessage() for record in caplog_records)
 
 
 def test_invalid_invoice_errors_do_not_quote_the_patient() -> None:

@@ -69,3 +69,35 @@ def test_split_by_day_same_findings(builtin_validator: Validator, tmp_path: Path
     whole = _signature(builtin_validator.check_paths([str(WEEK)]))
     split = _signature(builtin_validator.check_paths(paths))
     assert sorted(split, key=str) == sorted(whole, key=str)
+
+
+def test_days_recorded_one_by_one_in_a_ledger_give_the_same_findings(
+    builtin_validator: Validator, tmp_path: Path
+) -> None:
+    """Checking the week in one go equals checking and recording its days one by one, in date order,
+    into a ledger (``check DAY --ledger L --record`` each day): the ledger carries every window."""
+    from billing_rules.ledger import open_ledger
+
+    by_day: dict[str, list[str]] = defaultdict(list)
+    for row in _ROWS:
+        by_day[row.split(";")[_DATE_COLUMN]].append(row)
+    whole = _signature(builtin_validator.check_paths([str(WEEK)]))
+    recorded: list[tuple[str, str, str, object]] = []
+    alone: list[tuple[str, str, str, object]] = []
+    for day in sorted(by_day):  # ISO dates: text order is date order
+        path = tmp_path / f"{day}.csv"
+        path.write_text(_HEADER + "".join(by_day[day]), encoding="utf-8")
+        ledger = open_ledger(tmp_path / "registre.db")
+        try:
+            recorded += _signature(builtin_validator.check_paths([str(path)], ledger=ledger, record=True))
+        finally:
+            ledger.close()
+        alone += _signature(builtin_validator.check_paths([str(path)]))
+    assert sorted(recorded, key=str) == sorted(whole, key=str)
+    # Not vacuous: without the ledger, the days checked apart miss findings that span days.
+    assert sorted(alone, key=str) != sorted(whole, key=str)
+    ledger = open_ledger(tmp_path / "registre.db", create=False)
+    try:
+        assert ledger.stats().invoices == len(_ROWS)
+    finally:
+        ledger.close()

@@ -20,6 +20,8 @@ from typing import Any
 import attrs
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billing_rules.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, main
 from billing_rules.errors import ReadError
@@ -527,6 +529,22 @@ def test_bad_value_is_a_located_input_error(
     assert message in error.message
 
 
+@pytest.mark.parametrize(("column", "value", "message"), BAD_VALUES, ids=lambda item: str(item)[:20])
+def test_cli_bad_value_exits_1_with_the_located_error(
+    no_plugins: None, tmp_path: Path, column: str, value: str, message: str
+) -> None:
+    path = tmp_path / "jour.csv"
+    path.write_text(csv_text([row(1), row(2, **{column: value}), row(3)]), encoding="utf-8")
+    result = run_cli("check", str(path), "--format", "json", "--fail-on", "never")
+    assert result.exit_code == EXIT_OK  # never: whatever was found
+    result = run_cli("check", str(path), "--format", "json")
+    assert result.exit_code == EXIT_FINDINGS, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["events"] == 2
+    (error,) = report["input_errors"]
+    assert (error["line"], error["field"]) == (3, column) and message in error["message"]
+
+
 @pytest.mark.parametrize("column", REQUIRED_COLUMNS)
 def test_missing_required_value(validator: Validator, tmp_path: Path, column: str) -> None:
     report = check_file(validator, tmp_path / "jour.csv", csv_text([row(1, **{column: ""}), row(2)]))
@@ -675,6 +693,12 @@ def test_patient_id_is_never_quoted_in_messages(validator: Validator, tmp_path: 
     assert error.field == "patient_id" and "SECRET-42" not in error.message
 
 
+def test_quoted_bad_values_cannot_drive_the_terminal(validator: Validator, tmp_path: Path) -> None:
+    report = check_file(validator, tmp_path / "jour.csv", csv_text([row(place="\x1b[2J\u202eplage")]))
+    (error,) = report.input_errors
+    assert error.message.startswith("valeur inconnue « ?[2J?plage »")
+
+
 @pytest.mark.parametrize("column", REQUIRED_COLUMNS)
 def test_missing_required_column_in_the_header(validator: Validator, tmp_path: Path, column: str) -> None:
     path = tmp_path / "jour.csv"
@@ -783,11 +807,51 @@ def test_memo_gives_equal_values_and_only_immutable_ones() -> None:
             continue
         assert len(memo) <= rows_module._MEMO_MAX + 64, name
         for key, value in memo.items():
-            assert isinstance(key, str)
+            assert key is None or isinstance(key, str)  # None: a JSON null, an optional column's default
             if isinstance(value, tuple):
                 assert all(isinstance(item, str) for item in value)
             else:
-                assert isinstance(value, immutable), (name, key, value)
+                assert value is None or isinstance(value, immutable), (name, key, value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(
+            st.integers(0, 206),
+            st.sampled_from(COLUMNS),
+            st.sampled_from(["", " ", "  self ", "OUI", "0", "1", "26,50", " 30.00", "G+MEG", "g", "10:00"])
+            | st.text(max_size=6),
+        ),
+        max_size=8,
+    )
+)
+def test_rows_read_with_the_memo_equal_rows_read_from_scratch(picks: list[tuple[int, str, str]]) -> None:
+    # The memo (and any fast path over it) must give exactly what parsing from scratch gives.
+    rows = [dict(zip(_EXAMPLE[0], values, strict=True)) for values in _EXAMPLE[1]]
+    for index, column, value in picks:
+        rows[index][column] = value
+    for number, values in enumerate(rows):
+        result = event_from_row(RawRow(number + 2, values, "x.csv"), number)
+        fields, found = rows_module._read_fields(values)
+        if found or isinstance(result, list):
+            assert isinstance(result, list)
+            assert [(error.field, error.message) for error in result][: len(found)] == found
+            continue
+        extra = {key: value for key, value in values.items() if key not in KNOWN_COLUMNS}
+        assert result == Event(**fields, extra=extra, line=number + 2, file="x.csv", seq=number)
+
+
+def _example() -> tuple[list[str], list[list[str]]]:
+    import csv
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
+    with open(path, encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle, delimiter=";"))
+    return table[0], table[1:]
+
+
+_EXAMPLE = _example()
 
 
 def test_bad_values_are_not_memoized_and_are_reported_every_time() -> None:

@@ -409,3 +409,31 @@ def test_text_input_error_without_line() -> None:
 def test_text_is_windows_1252_safe_apart_from_rule_messages() -> None:
     # Billing staff reopen saved reports in Windows-1252 tools; our own wording must survive it.
     render(TextReporter(), sample_report(("a.csv", "b.csv"))).encode("cp1252")
+
+
+def test_text_report_neutralizes_terminal_escapes() -> None:
+    import datetime as dt
+
+    from billing_rules.model import Finding, Report, Severity
+    from billing_rules.reporters.text_report import TextReporter
+
+    hostile = "F1\x1b[2J\x1b]0;pwned\x07\u202e"
+    finding = Finding(
+        rule="CODE-UNKNOWN",
+        severity=Severity.WARNING,
+        message="code inconnu « X\x1b[31m »",
+        invoice_id=hostile,
+        practitioner_id="1",
+        patient_id="P",
+        date=dt.date(2026, 1, 5),
+        line=2,
+        file="day.csv",
+        amount=None,
+        suggestion=None,
+        source="builtin",
+        seq=0,
+    )
+    report = Report(events=1, findings=(finding,), input_errors=(), files=("day.csv",))
+    text = "\n".join(TextReporter().lines(report))
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "F1?[2J" in text

@@ -337,13 +337,18 @@ class Compiler:
         if isinstance(node, ast.IsValue):
             left = self.compile_expr(node.left)
             right = self._value_for(left, node.right)
+            self._check_same_kind(node.left, left, node.right, right)
             return self._equality(left, right, node.negated)
         if isinstance(node, ast.InValues):
             left = self.compile_expr(node.left)
             options = [self._value_for(left, option) for option in node.options]
+            for option_node, option in zip(node.options, options, strict=True):
+                self._check_same_kind(node.left, left, option_node, option)
             if all(option.is_constant for option in options):
                 values = frozenset(option.constant for option in options)
                 get = left.get
+                if left.kind is Kind.ANY:  # an extra column may hold a list (JSON): not hashable
+                    return _tolerant_membership(get, values, node.negated)
                 if node.negated:
                     return lambda event: (value := get(event)) is not None and value not in values
                 return lambda event: get(event) in values
@@ -396,6 +401,15 @@ class Compiler:
             if word in ("true", "false", "oui", "non", "yes", "no"):
                 return _constant(word in ("true", "oui", "yes"), Kind.BOOL)
         return self.compile_expr(node)
+
+    def _check_same_kind(self, left_node: ast.Expr, left: Typed, right_node: ast.Expr, right: Typed) -> None:
+        """``is`` and ``in`` compare values of one kind: a date is never a yes/no."""
+        if not _fits(right.kind, left.kind):
+            raise self.error(
+                f"comparaison impossible entre {KIND_WORDS[left.kind]} (« {_describe(left_node)} ») "
+                f"et {KIND_WORDS[right.kind]} (« {_describe(right_node)} »)",
+                getattr(right_node, "span", None),
+            )
 
     def _equality(self, left: Typed, right: Typed, negated: bool) -> Predicate:
         get = left.get
@@ -590,6 +604,19 @@ def _fits(kind: Kind, param: Kind) -> bool:
     if kind is param or Kind.ANY in (kind, param):
         return True
     return {kind, param} <= {Kind.NUMBER, Kind.MONEY}
+
+
+def _tolerant_membership(get: Getter, values: frozenset[Any], negated: bool) -> Predicate:
+    def test(event: Event) -> bool:
+        value = get(event)
+        if value is None:
+            return False
+        try:
+            return (value not in values) if negated else (value in values)
+        except TypeError:
+            return negated
+
+    return test
 
 
 def _tolerant(op: Callable[[Any, Any], Any], fallback: Any) -> Callable[[Any, Any], Any]:

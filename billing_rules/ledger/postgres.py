@@ -38,6 +38,7 @@ _LOCK_KEY = 0x6269_6C6C  # advisory lock of the migrations ("bill")
 _COLUMN_LIST = ", ".join(COLUMNS)
 _MERGE = (
     f"INSERT INTO invoices ({_COLUMN_LIST}, recorded_at) SELECT {_COLUMN_LIST}, now() FROM staging_invoices "
+    "ORDER BY practitioner_id, invoice_id "  # one lock order for every writer: no deadlock
     "ON CONFLICT (practitioner_id, invoice_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[2:])
     + ", recorded_at = excluded.recorded_at"
@@ -124,10 +125,17 @@ class PostgresLedger:
             yield cursor
 
     def _version(self, cursor: Any) -> int:
-        cursor.execute("SELECT to_regclass(%s), to_regclass('invoices')", (SCHEMA_TABLE,))
+        # Not to_regclass(): it answers from the session's catalog cache, which may not have seen
+        # the tables another workstation created while this one waited for the migration lock (it
+        # would then create them again and fail). pg_tables is read with the statement's snapshot.
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE tablename = %s), count(*) FILTER (WHERE tablename = 'invoices') "
+            "FROM pg_catalog.pg_tables WHERE schemaname = ANY(current_schemas(false))",
+            (SCHEMA_TABLE,),
+        )
         schema_table, invoices = cursor.fetchone()
-        if schema_table is None:
-            if invoices is not None:
+        if not schema_table:
+            if invoices:
                 raise LedgerError(
                     f"la base {self.label} contient une table « invoices » d'une autre application ; "
                     "utilisez une base ou un schéma (options=-csearch_path=...) dédié"
@@ -196,8 +204,12 @@ class PostgresLedger:
                 with cursor.copy(f"COPY staging_invoices ({_COLUMN_LIST}) FROM STDIN") as copy:
                     for event in chunk:
                         copy.write_row(to_row(event, native=True))
-                cursor.execute(_DELETE_CODES)
+                # The upsert first: it locks the invoices' rows, waiting for another recording of
+                # the same invoices to commit; only then is the code index rewritten, by statements
+                # that see that commit. Deleting the codes first would miss the code rows another
+                # transaction inserted meanwhile (READ COMMITTED), leaving codes of an old version.
                 cursor.execute(_MERGE)
+                cursor.execute(_DELETE_CODES)
                 cursor.execute(_INSERT_CODES)
                 stored += len(chunk)
         return stored

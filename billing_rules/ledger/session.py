@@ -4,7 +4,13 @@ The software calls :meth:`LedgerSession.check_one` as the user types an invoice 
 again and again as it changes), and :meth:`LedgerSession.record` once it is validated. Each check
 asks the ledger once for the windows of that invoice's patient and practitioner, adds the invoices
 checked earlier in the session (the latest version of each), and runs the rules on a fresh
-in-memory history: nothing is cached, so a VL recorded a second ago on another workstation counts.
+in-memory history: no history is cached, so a VL recorded a second ago on another workstation
+counts (only the conversion of unchanged rows to events is).
+
+    validator = Validator.build()                      # once per process
+    with validator.session(ledger="registre.db") as session:
+        findings = session.check_one(invoice_values)   # as the user types; nothing stored
+        session.record(invoice_values)                 # once the invoice is validated
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -57,15 +58,61 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _create_private(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 (an empty file is a valid new SQLite database)."""
+def _create_private(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 (an empty file is a valid new SQLite database).
+
+    Returns whether this call created it.
+    """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return  # another process created it first: fine
+        return False  # another process created it first: fine
     except OSError as exc:
-        raise LedgerError(f"impossible de créer le registre « {path} » : {exc.strerror or exc}") from None
+        reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+        raise LedgerError(f"impossible de créer le registre « {path} » : {reason}") from None
     os.close(fd)
+    return True
+
+
+def _remove_empty(path: Path) -> None:
+    """Remove a ledger this process just created and could not set up (it holds nothing yet)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm"), path):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+
+
+_OS_REASONS = {
+    errno.EACCES: "accès refusé (droits du dossier)",
+    errno.EPERM: "accès refusé (droits du dossier)",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota disque dépassé",
+}
+
+
+def _french_failure(exc: sqlite3.Error, label: str) -> str | None:
+    """The French message of an SQLite failure a user can fix (full disk, permissions), if it is one.
+
+    SQLite's own texts are English; these are the ones a practice meets in real life.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    primary = code & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        return f"disque plein : impossible d'écrire dans le registre « {label} » (rien n'y a été modifié)"
+    if primary == sqlite3.SQLITE_READONLY:
+        return (
+            f"registre « {label} » en lecture seule (droits du fichier ou de son dossier, ou "
+            "système de fichiers en lecture seule) : rien n'y a été modifié"
+        )
+    if primary == sqlite3.SQLITE_CANTOPEN:
+        return f"impossible d'ouvrir le registre « {label} » (droits du fichier ou de son dossier ?)"
+    if primary == sqlite3.SQLITE_IOERR:
+        return f"erreur d'entrée-sortie sur le registre « {label} » (disque plein ou défaillant ?)"
+    return None
 
 
 class SqliteLedger:
@@ -76,12 +123,13 @@ class SqliteLedger:
         self.label = str(path)
         if self.path.is_dir():
             raise LedgerError(f"« {self.label} » est un dossier, pas un registre")
+        created = False
         if not self.path.exists():
             if not create:
                 raise LedgerError(f"registre introuvable : « {self.label} »")
             if not self.path.parent.is_dir():
                 raise LedgerError(f"impossible de créer le registre « {self.label} » : dossier introuvable")
-            _create_private(self.path)
+            created = _create_private(self.path)
         try:
             self._db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, cached_statements=256
@@ -90,14 +138,21 @@ class SqliteLedger:
             raise LedgerError(f"impossible d'ouvrir le registre « {self.label} » : {exc}") from None
         try:
             self._setup()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
             self._db.close()
+            if created:
+                _remove_empty(self.path)  # a full disk must not leave an empty ledger behind
+            known = _french_failure(exc, self.label)
+            if known is not None:
+                raise LedgerError(known) from None
             raise LedgerError(
                 f"« {self.label} » n'est pas un registre billing-rules lisible "
                 "(fichier endommagé ou d'un autre format)"
             ) from None
         except BaseException:
             self._db.close()
+            if created:
+                _remove_empty(self.path)
             raise
         self._cache = EventCache()
         self._sql = HistorySql(
@@ -125,6 +180,8 @@ class SqliteLedger:
             raise LedgerError(f"le registre « {self.label} » ne peut pas passer en mode WAL ({mode})")
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA secure_delete = ON")
+        # 64 MiB of page cache (default 2 MiB): a big import keeps the index pages it updates in memory.
+        db.execute("PRAGMA cache_size = -65536")
         db.execute("PRAGMA foreign_keys = OFF")
         self._migrate()
 
@@ -168,6 +225,9 @@ class SqliteLedger:
         except LedgerError:
             raise
         except sqlite3.OperationalError as exc:
+            known = _french_failure(exc, self.label)
+            if known is not None:
+                raise LedgerError(known) from None
             if "locked" in str(exc) or "busy" in str(exc):
                 raise LedgerError(
                     f"registre « {self.label} » occupé par un autre poste depuis plus de "
@@ -184,10 +244,14 @@ class SqliteLedger:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may already have rolled back by itself (disk full, I/O error): a second
+                # ROLLBACK would fail and hide the real error behind "no transaction is active".
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _in_set(self, column: str, values: frozenset[str]) -> tuple[str, list[Any]]:
         if len(values) <= _INLINE_SET:

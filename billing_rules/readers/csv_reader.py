@@ -22,6 +22,9 @@ from billing_rules.readers.rows import REQUIRED_COLUMNS
 #: above this is most likely an unclosed quote swallowing the following rows.
 FIELD_SIZE_LIMIT = 10 * 1024 * 1024
 
+#: Longest header line read: ten thousand columns of long names fit easily.
+HEADER_LIMIT = 4 * 1024 * 1024
+
 # Candidates in order of preference when the header has as many of each: ``;`` is what French
 # spreadsheets write; a tab comes from Excel's "texte Unicode" export.
 _DELIMITERS = (";", ",", "\t")
@@ -72,10 +75,15 @@ class CsvReader:
         text = source.text
         # Blank lines before the header are tolerated; they still count as lines.
         skipped = 0
-        first = text.readline()
+        first = text.readline(HEADER_LIMIT)
         while first and not first.strip():
             skipped += 1
-            first = text.readline()
+            first = text.readline(HEADER_LIMIT)
+        if len(first) == HEADER_LIMIT and first[-1] not in "\r\n":
+            # Not a header: a binary file, or a device that never ends a line.
+            raise ReadError(
+                f"{file_label(file)} : ligne d'en-tête interminable (plus de 4 millions de caractères)"
+            )
         if not first:
             raise ReadError(f"{file_label(file)} : fichier vide, la ligne d'en-tête manque")
         delimiter = detect_delimiter(first)

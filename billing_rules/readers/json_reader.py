@@ -41,7 +41,7 @@ class _BigNumber(str):
 
 
 def _int_or_big(digits: str) -> int | str:
-    limit = sys.get_int_max_str_digits()
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()  # Python 3.10.7 and later
     if limit and len(digits) > limit:
         return _BigNumber(digits)
     return int(digits)
@@ -51,6 +51,7 @@ def _int_or_big(digits: str) -> int | str:
 _lenient = json.JSONDecoder(parse_int=_int_or_big)
 
 _TOO_DEEP = "imbrication trop profonde (tableaux ou objets emboîtés)"
+_SKIPPED = object()  # what ``element()`` returns for an element it could not decode
 _TOO_LONG = f"plus de {ELEMENT_LIMIT // (1024 * 1024)} millions de caractères"
 
 # French for the messages of the json module that broken exports produce.
@@ -127,7 +128,7 @@ class _ArrayScanner:
         of ``1234``), is retried with more text; only at the end of the file is a failure final.
         Each retry reads as much again as the buffer holds, so a long element costs a few
         decodes, not one per chunk. An element nested too deep for the decoder is skipped and
-        returned as :data:`_TOO_DEEP`.
+        returned as :data:`_SKIPPED`.
 
         Raises:
             ReadError: invalid JSON, or an element longer than :data:`ELEMENT_LIMIT`.
@@ -145,7 +146,7 @@ class _ArrayScanner:
                 raise self.error(_french(exc.msg), exc.pos) from None
             except RecursionError:
                 self._skip()
-                return _TOO_DEEP
+                return _SKIPPED
             except ValueError:  # an integer beyond the int conversion limit: see _BigNumber
                 decoder = _lenient
                 continue
@@ -256,7 +257,7 @@ class JsonReader:
                     if scan or scanner.escaped:
                         problems = unreadable_values(value, keys=True)
                     yield RawRow(None, value, file, problems)
-                elif value is _TOO_DEEP:
+                elif value is _SKIPPED:
                     message = f"l'élément n° {index} du tableau : {_TOO_DEEP}"
                     yield RawRow(None, {}, file, ((ROW_FIELD, message),))
                 else:

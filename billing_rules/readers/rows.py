@@ -50,6 +50,10 @@ def _quote(value: Any) -> str:
         text = " ".join(text.split())
     if len(text) > _QUOTE_MAX:
         text = text[: _QUOTE_MAX - 1] + "…"
+    if not text.isprintable():
+        # Control and format characters (a terminal escape, a right-to-left override) would act
+        # on the screen that shows the report instead of being seen: show them as "?".
+        text = "".join(char if char.isprintable() or char.isspace() else "?" for char in text)
     return f"« {text} »"
 
 
@@ -341,6 +345,7 @@ _UNSET = object()
 KNOWN_COLUMNS: frozenset[str] = frozenset(column[0] for column in _COLUMNS)
 #: Columns without which no row can be checked; a CSV header lacking one is unreadable.
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(column[0] for column in _COLUMNS if column[3])
+
 
 
 def row_identity(raw: RawRow) -> tuple[str, str] | None:

@@ -55,9 +55,24 @@ class _Painter:
         return f"\x1b[{style}m{text}\x1b[0m"
 
 
+# Control characters and bidirectional overrides from the input (an invoice id, an unknown code)
+# could move the cursor, recolour or reorder a terminal: they are shown as "?".
+_UNPRINTABLE = {
+    **{code: "?" for code in range(0x20) if code != 0x09},
+    0x7F: "?",
+    **{code: "?" for code in range(0x80, 0xA0)},
+    **{code: "?" for code in (0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E)},
+    **{code: "?" for code in range(0x2066, 0x206A)},
+}
+
+
+def _printable(text: str) -> str:
+    return text.translate(_UNPRINTABLE)
+
+
 def _file_label(name: str) -> str:
     """``-`` means standard input; say so instead of printing a lone dash."""
-    return "entrée standard" if name == _STDIN_NAME else name
+    return "entrée standard" if name == _STDIN_NAME else _printable(name)
 
 
 def _count(number: int, singular: str, plural: str) -> str:
@@ -159,19 +174,19 @@ class TextReporter:
         where = _where(finding.file, finding.line, with_file=with_file)
         if where:
             parts.append(where)
-        return " — ".join(parts)
+        return _printable(" — ".join(parts))
 
     @staticmethod
     def _finding(finding: Finding, code_width: int, paint: _Painter) -> Iterator[str]:
         label = SEVERITY_LABELS[finding.severity].ljust(_LABEL_WIDTH)
-        text = finding.message
+        text = _printable(finding.message)
         if finding.amount is not None:
             text += f" ({_AMOUNT_LABELS[finding.severity]} : {format_euros(finding.amount)})"
         styled_label = paint(label, _SEVERITY_STYLES[finding.severity])
-        yield f"  {styled_label}  {finding.rule.ljust(code_width)}  {text}"
+        yield f"  {styled_label}  {_printable(finding.rule.ljust(code_width))}  {text}"
         if finding.suggestion:
             indent = " " * (2 + _LABEL_WIDTH + 2 + code_width + 2)
-            yield f"{indent}{paint('Suggestion :', _DIM)} {finding.suggestion}"
+            yield f"{indent}{paint('Suggestion :', _DIM)} {_printable(finding.suggestion)}"
 
     @staticmethod
     def _input_errors(report: Report, paint: _Painter) -> Iterator[str]:
@@ -181,7 +196,7 @@ class TextReporter:
             where = _where(error.file, error.line, with_file=report.multiple_files)
             if not where:
                 where = f"facture {error.invoice_id}" if error.invoice_id else "position inconnue"
-            yield f"  {where} — colonne {error.field} : {error.message}"
+            yield _printable(f"  {where} — colonne {error.field} : {error.message}")
 
     @staticmethod
     def _totals(report: Report, paint: _Painter) -> Iterator[str]:
