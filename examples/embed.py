@@ -6,6 +6,7 @@ vendor would show the user, using only the public API of ``billing_rules``.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import billing_rules
@@ -24,8 +25,8 @@ def main() -> None:
     print(f"{summary.events} factures, {summary.errors} erreurs, {summary.opportunities} opportunités")
     print(f"à risque : {summary.amount_at_risk} €, manqué : {summary.missed_revenue} €")
 
-    # 2. Real time: each invoice is checked against the history the validator holds, the moment it
-    # is written; it joins the history once the user validates it (``record``).
+    # 2. Real time: each invoice is checked against the practice's ledger (here a fresh SQLite file)
+    # the moment it is written; it joins the ledger once the user validates it (``record``).
     patient = {
         "practitioner_id": "10101234567",
         "patient_id": "P-DEMO-1",
@@ -36,22 +37,22 @@ def main() -> None:
     }
     first = {**patient, "invoice_id": "RT-1", "date": "2026-02-02", "codes": "VL+MD"}
     second = {**patient, "invoice_id": "RT-2", "date": "2026-03-16", "codes": "VL+MD"}
-    for invoice in (first, second):
-        findings = validator.check_one(invoice)
-        if findings:
-            for finding in findings:
-                print(
-                    f"{invoice['invoice_id']} : {finding.rule} ({finding.severity.value}) {finding.message}"
-                )
-        else:
-            print(f"{invoice['invoice_id']} : conforme")
-        validator.record(invoice)
+    with tempfile.TemporaryDirectory() as folder:
+        with validator.session(ledger=Path(folder) / "cabinet.sqlite") as session:
+            for invoice in (first, second):
+                findings = session.check_one(invoice)
+                for finding in findings:
+                    label = f"{finding.rule} ({finding.severity.value})"
+                    print(f"{invoice['invoice_id']} : {label} {finding.message}")
+                if not findings:
+                    print(f"{invoice['invoice_id']} : conforme")
+                session.record(invoice)
 
-    # 3. Bad values are refused with every unreadable field named, before any rule runs.
-    try:
-        validator.check_one({**patient, "invoice_id": "RT-3", "date": "31/02/2026", "codes": "G"})
-    except billing_rules.InvalidInvoice as exc:
-        print(f"RT-3 refusée : {', '.join(error.field for error in exc.errors)}")
+            # 3. Bad values are refused with every unreadable field named, before any rule runs.
+            try:
+                session.check_one({**patient, "invoice_id": "RT-3", "date": "31/02/2026", "codes": "G"})
+            except billing_rules.InvalidInvoice as exc:
+                print(f"RT-3 refusée : {', '.join(error.field for error in exc.errors)}")
 
 
 if __name__ == "__main__":

@@ -567,3 +567,128 @@ def test_hostile_patient_ids_stay_out_of_stderr_and_logs(
         for cell in cells
         if not cell.lstrip("-").replace(",", "").isdigit()
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# PostgreSQL races found by fuzz/concurrent_writers.py (regression tests, deterministic)
+
+
+def _wait_for_lock_wait(dsn: str) -> None:
+    """Until a billing-rules backend of this database waits on a lock held by the test."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as probe:
+        for _ in range(600):
+            row = probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'billing-rules' AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the recording never waited for the other transaction")
+
+
+def _shared_invoice(codes: str) -> object:
+    from billing_rules.validator import Validator
+
+    return Validator.invoice(
+        {
+            "invoice_id": "S-1",
+            "date": "2024-06-03",
+            "practitioner_id": "99999",
+            "patient_id": "PS",
+            "birth_date": "1950-01-01",
+            "codes": codes,
+        }
+    )
+
+
+@pytest.mark.postgres
+def test_postgres_rerecording_during_another_one_keeps_only_the_last_codes(postgres_schema: str) -> None:
+    """Two workstations re-record one invoice at once: the code index must be the last version's.
+
+    Deleting the code rows before the upsert missed the rows the other transaction inserted
+    meanwhile (READ COMMITTED): the invoice then counted for codes it no longer had.
+    """
+    import threading
+
+    import psycopg
+
+    from billing_rules.ledger import open_ledger
+
+    ledger = open_ledger(postgres_schema)
+    ledger.record([_shared_invoice("G")])  # type: ignore[list-item]
+    other = psycopg.connect(postgres_schema)  # its own transaction, left open below
+    other.execute("DELETE FROM invoice_codes WHERE invoice_id = 'S-1'")
+    other.execute("UPDATE invoices SET codes = 'VG+MD' WHERE invoice_id = 'S-1'")
+    other.execute(
+        "INSERT INTO invoice_codes (practitioner_id, invoice_id, code, patient_id, date) VALUES "
+        "('99999', 'S-1', 'VG', 'PS', '2024-06-03'), ('99999', 'S-1', 'MD', 'PS', '2024-06-03')"
+    )
+    failures: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            ledger.record([_shared_invoice("VL")])  # type: ignore[list-item]
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    thread = threading.Thread(target=record)
+    thread.start()
+    try:
+        _wait_for_lock_wait(postgres_schema)
+    finally:
+        other.commit()
+        other.close()
+        thread.join(60)
+    assert failures == []
+    with psycopg.connect(postgres_schema) as connection:
+        codes = connection.execute("SELECT code FROM invoice_codes WHERE invoice_id = 'S-1'").fetchall()
+        stored = connection.execute("SELECT codes FROM invoices WHERE invoice_id = 'S-1'").fetchone()
+    assert stored == ("VL",)
+    assert codes == [("VL",)]
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_postgres_ledger_opened_while_another_workstation_creates_it(postgres_schema: str) -> None:
+    """A workstation waiting for the migration lock sees the tables the other one just created.
+
+    ``to_regclass`` answered from a stale catalog cache after the wait, so the second workstation
+    created the tables again and failed with "relation ... already exists".
+    """
+    import threading
+
+    import psycopg
+
+    from billing_rules.ledger import open_ledger
+    from billing_rules.ledger import postgres as postgres_ledger
+    from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE
+
+    first = psycopg.connect(postgres_schema)  # its own transaction, like the other workstation's
+    first.execute("SELECT pg_advisory_xact_lock(%s)", (postgres_ledger._LOCK_KEY,))
+    for number in range(1, LATEST + 1):
+        for statement in POSTGRES[number]:
+            first.execute(statement)
+        first.execute(f"INSERT INTO {SCHEMA_TABLE} (version, applied_at) VALUES (%s, now())", (number,))
+    opened: list[object] = []
+
+    def open_it() -> None:
+        try:
+            opened.append(open_ledger(postgres_schema))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            opened.append(exc)
+
+    thread = threading.Thread(target=open_it)
+    thread.start()
+    try:
+        _wait_for_lock_wait(postgres_schema)
+    finally:
+        first.commit()
+        first.close()
+        thread.join(60)
+    (ledger,) = opened
+    assert not isinstance(ledger, BaseException), ledger
+    assert ledger.schema_version == LATEST  # type: ignore[attr-defined]
+    ledger.close()  # type: ignore[attr-defined]
