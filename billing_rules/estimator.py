@@ -305,16 +305,21 @@ def mt_patientele(events: Iterable[Event], practitioner_id: str, year: int) -> l
 
     The patient's latest invoice with the practitioner that knows the MT must say so (``mt_status``
     self, or a declaration at that act), and no later invoice may show another doctor becoming the
-    MT. Age, ALD and C2S (an extra ``c2s`` column, when the export has one) come from the latest
-    invoice with the practitioner.
+    MT. Age and ALD come from the latest invoice with the practitioner; C2S (an extra ``c2s``
+    column) from the latest one whose export has that column.
     """
     until = _year_day(year)
     latest_own: dict[str, Event] = {}
     latest_status: dict[str, Event] = {}
     latest_other_mt: dict[str, Event] = {}
+    # C2S comes from the latest invoice whose export has the column: a file without it (most
+    # billing exports) says nothing about C2S and must not reset it.
+    latest_c2s: dict[str, bool] = {}
     for event in _billed(events, until):
         if event.practitioner_id == practitioner_id:
             latest_own[event.patient_id] = event
+            if event.extra and "c2s" in event.extra:
+                latest_c2s[event.patient_id] = _c2s(event)
             # An invoice whose software did not know the MT (``unknown``) tells nothing either way.
             if event.mt_status is not MtStatus.UNKNOWN or event.declares_mt:
                 latest_status[event.patient_id] = event
@@ -333,7 +338,7 @@ def mt_patientele(events: Iterable[Event], practitioner_id: str, year: int) -> l
                 patient_id=patient_id,
                 birth_date=event.birth_date,
                 ald=event.ald or event.neurodegenerative,
-                c2s=_c2s(event),
+                c2s=latest_c2s.get(patient_id, False),
             )
         )
     return sorted(patients, key=lambda patient: patient.patient_id)

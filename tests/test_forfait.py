@@ -398,3 +398,18 @@ def test_cli_forfait_from_the_ledger(tmp_path: Path) -> None:
 def test_missing_ledger_is_an_error(tmp_path: Path) -> None:
     result = run("forfait", "--ledger", str(tmp_path / "absent.sqlite"), "--year", "2026")
     assert result.exit_code == 2  # type: ignore[attr-defined]
+
+
+def test_c2s_is_kept_when_a_later_export_has_no_c2s_column() -> None:
+    from billing_rules.estimator import mt_patientele
+    from billing_rules.validator import Validator
+
+    base = {"practitioner_id": "1", "patient_id": "P", "birth_date": "1960-01-01", "mt_status": "self",
+            "codes": "G"}
+    with_column = Validator.invoice({**base, "invoice_id": "A", "date": "2025-03-03", "c2s": "oui"})
+    without_column = Validator.invoice({**base, "invoice_id": "B", "date": "2025-09-01"}, seq=1)
+    (patient,) = mt_patientele([with_column, without_column], "1", 2025)
+    assert patient.c2s is True
+    declared_no = Validator.invoice({**base, "invoice_id": "C", "date": "2025-11-01", "c2s": "non"}, seq=2)
+    (patient,) = mt_patientele([with_column, without_column, declared_no], "1", 2025)
+    assert patient.c2s is False
