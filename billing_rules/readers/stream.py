@@ -18,6 +18,7 @@ from billing_rules.readers.base import Reader, file_label
 from billing_rules.readers.csv_reader import CsvReader
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.rows import event_from_row, row_identity
+from billing_rules.readers.seen import SeenInvoices
 
 #: The formats of SPEC §1, by ``--input-format`` name.
 BUILTIN_READERS: Mapping[str, Reader] = {
@@ -103,21 +104,25 @@ class InputStream:
         self.events = 0
         self.input_errors = 0
         self._seq = 0
-        self._seen: dict[tuple[str, str], tuple[int | None, str]] = {}
+        self._seen = SeenInvoices()
 
     def __iter__(self) -> Iterator[Event | InputError]:
         """Yield the items of every source in order; see the class docstring."""
         self.events = 0
         self.input_errors = 0
         self._seq = 0
-        self._seen = {}
-        for source, reader in zip(self.sources, self._readers, strict=True):
-            for item in self._read_source(source, reader):
-                if isinstance(item, Event):
-                    self.events += 1
-                else:
-                    self.input_errors += 1
-                yield item
+        self._seen.close()
+        self._seen = SeenInvoices()
+        try:
+            for source, reader in zip(self.sources, self._readers, strict=True):
+                for item in self._read_source(source, reader):
+                    if isinstance(item, Event):
+                        self.events += 1
+                    else:
+                        self.input_errors += 1
+                    yield item
+        finally:
+            self._seen.close()
 
     def _read_source(self, source: str, reader: Reader) -> Iterator[Event | InputError]:
         if source == STDIN:
@@ -147,7 +152,7 @@ class InputStream:
                 earlier = seen.get(key) if key is not None else None
                 if earlier is None:
                     if key is not None:
-                        seen[key] = (raw.line, source)
+                        seen.add(key, (raw.line, source))
                     if isinstance(result, Event):
                         yield result
                     else:

@@ -114,7 +114,9 @@ class AmountAboveRule(PythonRule):
 
     def check(self, event: Event, history: HistoryView) -> Iterable[Hit]:
         """A warning whose amount is the excess (SPEC §2)."""
-        if event.amount is None or event.sector is not Sector.ONE or not OVERRUN_CODES.isdisjoint(event.code_set):
+        if event.amount is None or event.sector is not Sector.ONE:
+            return ()
+        if not OVERRUN_CODES.isdisjoint(event.code_set):
             return ()
         expected = _expected_total(self.ruleset, event)
         if expected is None or event.amount <= expected:
@@ -129,7 +131,8 @@ class AmountAboveRule(PythonRule):
 def _periods(info: object) -> str:
     parts = []
     for start, end in info.periods:  # type: ignore[attr-defined]
-        parts.append(f"du {start.isoformat()} au {end.isoformat()}" if end else f"à partir du {start.isoformat()}")
+        since = start.isoformat()
+        parts.append(f"du {since} au {end.isoformat()}" if end else f"à partir du {since}")
     return f"{info.code} : " + ", ".join(parts)  # type: ignore[attr-defined]
 
 
