@@ -367,20 +367,14 @@ def _finding(rule: Rule, hit: Hit, event: Event) -> Finding:
     severity = rule.severity
     if severity is Severity.WARNING and rule.code != "AMOUNT-ABOVE":
         amount = None  # SPEC §2: a warning's amount is null, except the excess of AMOUNT-ABOVE
-    return Finding(
+    return Finding.about(
+        event,
         rule=INTERNAL_ERROR if crashed else rule.code,
         severity=Severity.ERROR if crashed else severity,
         message=hit.message,
-        invoice_id=event.invoice_id,
-        practitioner_id=event.practitioner_id,
-        patient_id=event.patient_id,
-        date=event.date,
-        line=event.line,
-        file=event.file,
+        source=rule.source,
         amount=None if crashed else amount,
         suggestion=hit.suggestion,
-        source=rule.source,
-        seq=event.seq,
     )
 
 

@@ -217,6 +217,26 @@ class Finding:
         """Event order, then rule code (SPEC §2)."""
         return (self.seq, self.rule)
 
+    @classmethod
+    def about(
+        cls, event: Event, *, rule: str, severity: Severity, message: str, source: str, **values: Any
+    ) -> Finding:
+        """A finding located on ``event``: every finding copies the same facts of its invoice."""
+        return cls(
+            rule=rule,
+            severity=severity,
+            message=message,
+            invoice_id=event.invoice_id,
+            practitioner_id=event.practitioner_id,
+            patient_id=event.patient_id,
+            date=event.date,
+            line=event.line,
+            file=event.file,
+            source=source,
+            seq=event.seq,
+            **values,
+        )
+
 
 @attrs.frozen(kw_only=True, slots=True)
 class InputError:

@@ -404,19 +404,13 @@ def _adjusters(manager: Any) -> list[tuple[str, Any]]:
 def _adjust_crash(plugin_name: str, exc: Exception, event: Event) -> Finding:
     from billing_rules.engine import INTERNAL_ERROR
 
-    return Finding(
+    return Finding.about(
+        event,
         rule=INTERNAL_ERROR,
         severity=Severity.ERROR,
         message=f"erreur interne de l'extension {plugin_name} (adjust_findings) : {type(exc).__name__} ; "
         "les constats de cette facture n'ont pas été ajustés",
-        invoice_id=event.invoice_id,
-        practitioner_id=event.practitioner_id,
-        patient_id=event.patient_id,
-        date=event.date,
-        line=event.line,
-        file=event.file,
         source=plugin_name,
-        seq=event.seq,
     )
 
 

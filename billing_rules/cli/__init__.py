@@ -35,6 +35,7 @@ from billing_rules.cli.options import (
     incomplete_notice,
     plugin_options,
     plugin_reporter,
+    text_or_json_option,
 )
 from billing_rules.errors import BillingRulesError, ReadError
 
@@ -420,14 +421,7 @@ def _rule_to_json(info: RuleInfo) -> dict[str, Any]:
 
 
 @rules.command("list")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="text : tableau lisible ; json : pour les programmes.",
-)
+@text_or_json_option("text : tableau lisible ; json : pour les programmes.")
 @_rules_option
 @plugin_options
 @_debug_option

@@ -29,6 +29,7 @@ from billing_rules.cli import (
     _stop_on_error,
     main,
 )
+from billing_rules.cli.options import text_or_json_option
 
 if TYPE_CHECKING:
     from billing_rules.ledger import Ledger, LedgerStats
@@ -258,14 +259,7 @@ def _values(event: Event, *, native: bool) -> dict[str, Any]:
 
 @ledger_group.command("stats")
 @_ledger_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="text : lisible ; json : pour les programmes.",
-)
+@text_or_json_option()
 @_debug_option
 def ledger_stats(target: str, output_format: str, debug: bool) -> None:
     """Volumes du registre : factures par praticien et par mois, période couverte."""

@@ -154,3 +154,15 @@ def plugin_reporter(validator: Any, name: str, builtin: Sequence[str]) -> Any:
         known = ", ".join(sorted({*builtin, *reporters}))
         raise BillingRulesError(f"format de rapport inconnu « {name} » (formats : {known})")
     return reporter
+
+
+def text_or_json_option(help_text: str = "text : lisible ; json : pour les programmes.") -> Callable[[F], F]:
+    """``--format text|json`` of the listing commands (``rules list``, ``plugins``, ``ledger stats``)."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(("text", "json")),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )

@@ -24,18 +24,11 @@ from billing_rules.cli import (
     main,
     rules,
 )
-from billing_rules.cli.options import PluginSelection, plugin_options
+from billing_rules.cli.options import PluginSelection, plugin_options, text_or_json_option
 
 
 @main.command("plugins")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="text : lisible ; json : pour les programmes.",
-)
+@text_or_json_option()
 @plugin_options
 @_debug_option
 def plugins_command(output_format: str, debug: bool, selection: PluginSelection) -> None:
