@@ -8,10 +8,12 @@ column. Never a RecursionError, a TypeError or any other exception. The budget h
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
@@ -19,10 +21,19 @@ from hypothesis import strategies as st
 
 from billing_rules.dsl.parser import MAX_NESTING, MAX_NUMBER_DIGITS
 from billing_rules.errors import RuleFileError
-from billing_rules.model import Event
-from billing_rules.plugins import rule_file_paths
 from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
 from billing_rules.validator import Validator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def _load_fuzz_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fuzz_rules", ROOT / "fuzz" / "fuzz_rules.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fuzz_rules", module)
+    spec.loader.exec_module(module)
+    return module
+
 
 FUZZ = settings(
     max_examples=200,
@@ -32,12 +43,11 @@ FUZZ = settings(
 )
 FEW = settings(FUZZ, max_examples=40)
 
-BUILTIN = {
-    path.name: path.read_text(encoding="utf-8") for path in rule_file_paths("billing_rules.builtin.ngap")
-}
-TOKEN = re.compile(
-    r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|\d{4}-\d{2}-\d{2}|\d+(?:\.\d+)?[a-z]*|[A-Za-z_][A-Za-z0-9_-]*|\s+|.'
-)
+fuzz = _load_fuzz_module()
+# The campaign's fixtures: the built-in files, the tokenizer, and invoices waking most of the catalogue.
+BUILTIN = fuzz.BUILTIN
+TOKEN = fuzz.TOKEN
+EVENTS = fuzz.EVENTS
 
 WORD = re.compile(r"[A-Z][A-Z0-9-]*|[a-z_][a-z0-9_]*")
 KEYWORDS = set(
@@ -115,37 +125,6 @@ def build(texts: Sequence[RuleText]) -> RuleSet | RuleFileError:
         assert error.line >= 1 and error.column >= 1
         assert str(error).startswith(f"{error.path}:{error.line}:{error.column}: ")
         return error
-
-
-def _invoice(index: int, **fields: Any) -> Event:
-    values = {
-        "invoice_id": f"F-{index}",
-        "date": "2024-03-04",
-        "practitioner_id": "10001",
-        "patient_id": f"P-{index % 3}",
-        "birth_date": "1950-01-01",
-        "codes": "G",
-        **fields,
-    }
-    return Validator.invoice(values, seq=index)
-
-
-# Invoices that wake most of the catalogue: every family of codes, ages, places, MT statuses,
-# regulated referrals, night and Sunday, a child, an unknown code and an extra column.
-EVENTS = [
-    _invoice(1),
-    _invoice(2, codes="VL+MD", place="domicile", mt_status="self", ald="oui", birth_date="1940-01-01"),
-    _invoice(3, codes="VL+MD", place="domicile", mt_status="self", ald="oui", birth_date="1940-01-01"),
-    _invoice(4, codes="IMT", ald="oui", mt_status="none", declares_mt="oui"),
-    _invoice(5, codes="G+SNP", regulated="oui", referral_at="2024-03-01T08:00", time="21:30"),
-    _invoice(6, codes="VSP", palliative="oui", place="ehpad", mt_status="self"),
-    _invoice(7, codes="G+MEG", birth_date="2021-05-01", amount="35,00", sector="optam"),
-    _invoice(8, codes="GL1", date="2026-02-01", birth_date="1930-01-01", mt_status="self"),
-    _invoice(9, codes="VG+MD", date="2024-07-14", place="domicile", neurodegenerative="oui", homebound="oui"),
-    _invoice(10, codes="TCG+XYZ", place="tele", status="cancelled", centre="nord", tags=["a"]),
-    _invoice(11, codes="G+MOP", birth_date="1935-01-01", mt_status="other", specialty="PSY", time="07:00"),
-    _invoice(12, codes="G", date="2025-03-03", ald="oui", mt_status="none"),
-]
 
 
 def run(ruleset: RuleSet) -> None:

@@ -21,56 +21,42 @@ import attrs
 from billing_rules.dsl.rules import CounterSpec
 from billing_rules.ledger import HistoryRequest, WindowQuery
 from billing_rules.model import Event, MtStatus, Place, Sector, Status
+from billing_rules.readers.rows import SPEC_COLUMNS as _READER_COLUMNS
 from billing_rules.windows import rolling_start
 
-#: Stored columns, in SPEC §1 order (practitioner first: it leads the unique key).
-COLUMNS = (
-    "practitioner_id",
-    "invoice_id",
-    "date",
-    "time",
-    "specialty",
-    "sector",
-    "patient_id",
-    "birth_date",
-    "ald",
-    "palliative",
-    "neurodegenerative",
-    "mt_status",
-    "declares_mt",
-    "place",
-    "homebound",
-    "codes",
-    "amount",
-    "regulated",
-    "referral_at",
-    "status",
-    "extra",
-)
-
 #: SPEC §1 columns in the order of the SPEC table (the order of ``ledger export``).
-SPEC_COLUMNS = (
-    "invoice_id",
-    "date",
-    "time",
-    "practitioner_id",
-    "specialty",
-    "sector",
-    "patient_id",
-    "birth_date",
-    "ald",
-    "palliative",
-    "neurodegenerative",
-    "mt_status",
-    "declares_mt",
-    "place",
-    "homebound",
-    "codes",
-    "amount",
-    "regulated",
-    "referral_at",
-    "status",
-)
+SPEC_COLUMNS = _READER_COLUMNS
+
+#: Stored columns: the unique key (practitioner first, it leads the index), the other SPEC §1
+#: columns in SPEC order, then the extra columns as JSON.
+_KEY = ("practitioner_id", "invoice_id")
+COLUMNS = _KEY + tuple(column for column in SPEC_COLUMNS if column not in _KEY) + ("extra",)
+
+def export_filter(
+    practitioner_id: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    placeholder: str,
+    day: Callable[[dt.date], Any],
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters of ``Ledger.events`` for both back ends.
+
+    ``placeholder`` is the driver's parameter mark and ``day`` how it stores a date.
+    """
+    conditions: list[str] = []
+    params: list[Any] = []
+    if practitioner_id is not None:
+        conditions.append(f"practitioner_id = {placeholder}")
+        params.append(practitioner_id)
+    if start is not None:
+        conditions.append(f"date >= {placeholder}")
+        params.append(day(start))
+    if end is not None:
+        conditions.append(f"date <= {placeholder}")
+        params.append(day(end))
+    return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
+
 
 _SECTORS = {item.value: item for item in Sector}
 _MT = {item.value: item for item in MtStatus}

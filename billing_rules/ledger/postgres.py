@@ -22,7 +22,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
-from billing_rules.ledger.common import COLUMNS, EventCache, HistorySql, from_row, to_row, unique_last
+from billing_rules.ledger.common import (
+    COLUMNS,
+    EventCache,
+    HistorySql,
+    export_filter,
+    from_row,
+    to_row,
+    unique_last,
+)
 from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE
 from billing_rules.model import Event
 
@@ -218,18 +226,7 @@ class PostgresLedger:
         self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None
     ) -> Iterator[Event]:
         """See :meth:`billing_rules.ledger.Ledger.events`."""
-        conditions: list[str] = []
-        params: list[Any] = []
-        if practitioner_id is not None:
-            conditions.append("practitioner_id = %s")
-            params.append(practitioner_id)
-        if start is not None:
-            conditions.append("date >= %s")
-            params.append(start)
-        if end is not None:
-            conditions.append("date <= %s")
-            params.append(end)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, params = export_filter(practitioner_id, start, end, placeholder="%s", day=lambda value: value)
         # Its own connection and a server-side cursor: the caller may write while iterating, and a
         # million rows never sit in memory at once.
         reader = self._connect()

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
-from billing_rules.ledger.common import COLUMNS, EventCache, HistorySql, from_row, to_row, unique_last
+from billing_rules.ledger.common import (
+    COLUMNS,
+    EventCache,
+    HistorySql,
+    export_filter,
+    from_row,
+    to_row,
+    unique_last,
+)
 from billing_rules.ledger.schema import LATEST, SCHEMA_TABLE, SQLITE
 from billing_rules.model import Event
 
@@ -321,18 +329,7 @@ class SqliteLedger:
         self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None
     ) -> Iterator[Event]:
         """See :meth:`billing_rules.ledger.Ledger.events`."""
-        conditions: list[str] = []
-        params: list[Any] = []
-        if practitioner_id is not None:
-            conditions.append("practitioner_id = ?")
-            params.append(practitioner_id)
-        if start is not None:
-            conditions.append("date >= ?")
-            params.append(start.isoformat())
-        if end is not None:
-            conditions.append("date <= ?")
-            params.append(end.isoformat())
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, params = export_filter(practitioner_id, start, end, placeholder="?", day=dt.date.isoformat)
         # A separate connection: the caller may record while iterating (export into import...).
         with self._guard():
             reader = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)

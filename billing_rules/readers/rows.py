@@ -342,7 +342,9 @@ _COLUMNS: tuple[tuple[str, Callable[[Any], Any], dict[str, Any] | None, bool], .
 _UNSET = object()
 
 #: Every column SPEC §1 defines; any other column of a row goes to ``Event.extra``.
-KNOWN_COLUMNS: frozenset[str] = frozenset(column[0] for column in _COLUMNS)
+#: Every SPEC §1 column, in the order of the SPEC table (also the order of ``ledger export``).
+SPEC_COLUMNS: tuple[str, ...] = tuple(column[0] for column in _COLUMNS)
+KNOWN_COLUMNS: frozenset[str] = frozenset(SPEC_COLUMNS)
 #: Columns without which no row can be checked; a CSV header lacking one is unreadable.
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(column[0] for column in _COLUMNS if column[3])
 
