@@ -212,11 +212,6 @@ class Finding:
     source: str = "builtin"
     seq: int = 0
 
-    @property
-    def sort_key(self) -> tuple[int, str]:
-        """Event order, then rule code (SPEC §2)."""
-        return (self.seq, self.rule)
-
     @classmethod
     def about(
         cls, event: Event, *, rule: str, severity: Severity, message: str, source: str, **values: Any
