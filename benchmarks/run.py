@@ -16,7 +16,6 @@ import datetime as dt
 import gc
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -255,18 +254,28 @@ def _peak_kib() -> int:
 
 
 def _wall(command: list[str], repeat: int) -> float:
+    """Median wall time in ms, after one warm-up run.
+
+    The warm-up writes what an installed copy has after its first run (bytecode, the parsed rule
+    files' cache); ``PYTHONDONTWRITEBYTECODE`` is dropped for the same reason: pip compiles an
+    installed package's bytecode, and a figure without it would measure Python's compiler.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     times = []
-    for _ in range(repeat):
+    for run in range(repeat + 1):
         started = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        times.append(time.perf_counter() - started)
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
+        if run:
+            times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
 
 
 def startup(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     """Wall time of the CLI (median of ``--startup-runs``) next to a bare interpreter."""
-    script = shutil.which("billing-rules")
-    cli = [script] if script else [sys.executable, "-m", "billing_rules"]
+    # The script installed beside this interpreter (a venv's bin/): a version manager's shim found
+    # on PATH would add its own start-up to the figure.
+    script = Path(sys.executable).parent / "billing-rules"
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "billing_rules"]
     ten = data_file(args.workdir, 10, 3, args.seed)
     bare = _wall([sys.executable, "-c", "pass"], args.startup_runs)
     check = _wall([*cli, "check", str(ten), "--fail-on", "never"], args.startup_runs)

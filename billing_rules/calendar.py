@@ -1,8 +1,10 @@
 """French public holidays and PDSA (permanence des soins) periods, used by the SNP rules.
 
-Holidays come from the maintained ``holidays`` package (metropolitan France, without the
-Alsace-Moselle extras), loaded lazily and cached per year: the CLI must not pay for it when no rule
-asks.
+The eleven public holidays of metropolitan France are fixed by the Code du travail (art. L3133-1):
+eight fixed dates and three that follow Easter. They are computed here rather than taken from a
+calendar library: the list has hardly changed since 1982, and loading a library of every country's
+calendars cost a check 200 ms of start-up for these eleven days. Alsace-Moselle's two extra days
+(Good Friday, 26 December) are not national holidays and do not make PDSA time.
 """
 
 from __future__ import annotations
@@ -17,11 +19,36 @@ PDSA_MORNING_END = dt.time(8, 0)
 SATURDAY_NOON = dt.time(12, 0)
 
 
+# (month, day) of the fixed holidays: 1 January, 1 May, 8 May, 14 July, 15 August, 1 November,
+# 11 November, 25 December.
+_FIXED = ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
+# Days after Easter Sunday: Easter Monday, Ascension Thursday, Whit Monday (which the 2004 law on
+# the "journée de solidarité" took off the list for 2005 to 2007).
+_AFTER_EASTER = (1, 39, 50)
+
+
+def easter_sunday(year: int) -> dt.date:
+    """Gregorian Easter Sunday (the anonymous Gregorian computus, Meeus/Jones/Butcher)."""
+    golden = year % 19
+    century, year_of_century = divmod(year, 100)
+    leap_centuries, century_rest = divmod(century, 4)
+    correction = (century + 8) // 25
+    moon = (century - correction + 1) // 3
+    epact = (19 * golden + century - leap_centuries - moon + 15) % 30
+    leap_years, year_rest = divmod(year_of_century, 4)
+    weekday = (32 + 2 * century_rest + 2 * leap_years - epact - year_rest) % 7
+    shift = (golden + 11 * epact + 22 * weekday) // 451
+    month, day = divmod(epact + weekday - 7 * shift + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
 @functools.lru_cache(maxsize=64)
 def _holidays_of(year: int) -> frozenset[dt.date]:
-    import holidays
-
-    return frozenset(holidays.country_holidays("FR", years=year))
+    easter = easter_sunday(year)
+    fixed = (dt.date(year, month, day) for month, day in _FIXED)
+    offsets = _AFTER_EASTER if not 2005 <= year <= 2007 else _AFTER_EASTER[:2]  # see _AFTER_EASTER
+    moving = (easter + dt.timedelta(days=offset) for offset in offsets)
+    return frozenset((*fixed, *moving))
 
 
 def is_public_holiday(day: dt.date) -> bool:
