@@ -72,6 +72,7 @@ class Engine:
         self._edges = sorted(edges)
         self._periods: dict[dt.date, int] = {}
         self._plans: dict[tuple[frozenset[str], int], _Plan] = {}
+        self._wakes: dict[tuple[str, ...], bool] = {}
 
     def rules_for(self, codes: frozenset[str]) -> tuple[list[Rule], list[Rule], list[Rule]]:
         """(errors, warnings, opportunities) that may apply to an invoice billing ``codes``.
@@ -102,6 +103,21 @@ class Engine:
             for counter in self._counters_by_code.get(code, ()):
                 found[counter.id] = counter
         return list(found.values())
+
+    def wakes(self, codes: tuple[str, ...]) -> bool:
+        """Whether an invoice billing ``codes`` can matter to some rule or counter, in some period.
+
+        The readers build no event for the others (most consultations, under a small rule set):
+        they are validated and counted, and nothing else would ever read them.
+        """
+        found = self._wakes.get(codes)
+        if found is None:
+            code_set = frozenset(codes)
+            errors, warnings, opportunities = self.rules_for(code_set)
+            found = bool(errors or warnings or opportunities or self.counters_for(code_set))
+            if len(self._wakes) < _MEMO_MAX:
+                self._wakes[codes] = found
+        return found
 
     def session(self) -> Session:
         """A fresh history (windows) to check invoices against."""
@@ -247,6 +263,11 @@ class Session:
     def _opportunities(self, rules: Iterable[tuple[Rule, Gate | None]], event: Event) -> list[Finding]:
         candidates: list[tuple[Rule, Hit]] = []
         for rule, gate in rules:
+            try:
+                if gate is not None and not gate(event):
+                    continue  # most invoices: spare the call below
+            except Exception:  # noqa: BLE001, S112 - _hits reports the crash
+                pass
             for hit in self._hits(rule, gate, event):
                 if getattr(hit, "crashed", False):
                     candidates.append((rule, hit))

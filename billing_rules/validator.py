@@ -167,10 +167,12 @@ class Validator:
             spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
             shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
 
-        def stream() -> InputStream:
+        def stream(wanted: Any = None) -> InputStream:
             if spooled is not None:
                 spooled.seek(0)
-            return InputStream(sources, input_format=input_format, readers=self._readers, stdin=spooled)
+            return InputStream(
+                sources, input_format=input_format, readers=self._readers, stdin=spooled, wanted=wanted
+            )
 
         if record and ledger is None:
             raise BillingRulesError("--record demande un registre (--ledger)")
@@ -188,9 +190,12 @@ class Validator:
 
         try:
             try:
-                report = self._check_stream(stream(), history, streaming=True, ledger_history=ledger_history)
+                # Invoices no rule or counter can be woken by are read and validated, not built.
+                checked = stream(self.engine.wakes)
+                report = self._check_stream(checked, history, streaming=True, ledger_history=ledger_history)
             except OutOfOrder:
-                report = self._check_stream(stream(), history, streaming=False, ledger_history=ledger_history)
+                checked = stream(self.engine.wakes)
+                report = self._check_stream(checked, history, streaming=False, ledger_history=ledger_history)
             if record:
                 _record_by_file(ledger, stream())
             return report

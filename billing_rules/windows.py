@@ -123,7 +123,8 @@ class WindowStore:
 
         Only safe once every invoice still to come is dated ``today`` or later, which the engine
         guarantees by feeding the input in SPEC order after the history. Calendar windows go as
-        whole groups; rolling lists, which need a pass over every key, are trimmed once a month.
+        whole groups; rolling lists, which need a pass over every key, are trimmed once a quarter (their
+        counts never read dates below the window, so this only bounds memory).
         """
         if self._expired_before is not None and today <= self._expired_before:
             return
@@ -135,10 +136,10 @@ class WindowStore:
                 stale.append(slot)
         for slot in stale:
             del self._calendar[slot]
-        month = (today.year, today.month)
-        if self._rolling_pruned == month:
+        quarter = (today.year, (today.month - 1) // 3)
+        if self._rolling_pruned == quarter:
             return
-        self._rolling_pruned = month
+        self._rolling_pruned = quarter
         lowers = {
             counter.id: rolling_start(today, counter.period or "days", counter.span)
             for counter in counters.values()

@@ -134,6 +134,23 @@ class _CountingReader:
             self._progress.advance(rows=1)
             yield row
 
+    def table(self, stream: BinaryIO, file: str) -> Any:
+        """The wrapped reader's positional table (CSV fast path), its records counted; else None."""
+        open_table = getattr(self._reader, "table", None)
+        if open_table is None:
+            return None
+        if file == self._first_file:
+            self._progress.restart_pass()
+        table = open_table(_CountingStream(stream, self._progress), file)
+        table.records = self._counted(table.records)
+        return table
+
+    def _counted(self, records: Iterator[Any]) -> Iterator[Any]:
+        advance = self._progress.advance
+        for record in records:
+            advance(rows=1)
+            yield record
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._reader, name)
 

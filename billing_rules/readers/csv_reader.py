@@ -69,6 +69,15 @@ class CsvReader:
         Raises:
             ReadError: the file is empty, or its header lacks a required column or repeats one.
         """
+        table = self.table(stream, file)
+        return (table.raw_row(*record) for record in table.records)
+
+    def table(self, stream: BinaryIO, file: str) -> CsvTable:
+        """The file as a header and positional records: what the fast conversion path reads.
+
+        Raises:
+            ReadError: as :meth:`rows`.
+        """
         if csv.field_size_limit() < FIELD_SIZE_LIMIT:
             csv.field_size_limit(FIELD_SIZE_LIMIT)
         source = TextSource(stream)
@@ -95,7 +104,7 @@ class CsvReader:
         except csv.Error as exc:
             raise ReadError(f"{file_label(file)} : ligne d'en-tête illisible ({exc})") from None
         names = self._check_header(header, file, delimiter)
-        return self._records(reader, names, file, source, skipped)
+        return CsvTable(names, file, source, _records(reader, len(names), skipped))
 
     @staticmethod
     def _check_header(header: list[str], file: str, delimiter: str) -> list[str]:
@@ -118,50 +127,80 @@ class CsvReader:
             )
         return names
 
-    @staticmethod
-    def _records(
-        reader: Any, names: list[str], file: str, source: TextSource, skipped: int
-    ) -> Iterator[RawRow]:
-        # A generator apart from ``rows`` so that header errors are raised by ``rows()`` itself.
-        width = len(names)
-        unnamed = "" in names  # trailing delimiter in the header: those columns carry nothing
-        scan = False
-        previous_end = reader.line_num  # lines consumed so far (the header's)
-        while True:
-            start = previous_end + 1 + skipped
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                end = reader.line_num + skipped
+
+class CsvTable:
+    """A CSV file read as positional records: ``records`` yields ``(line, fields, problems)``.
+
+    ``fields`` has exactly one value per header name; ``problems`` only says what is wrong with the
+    record's shape (too many or too few fields, unreadable CSV). Damaged bytes are looked for by
+    :meth:`raw_row`, which a fast consumer calls for the records it cannot take as they are
+    (see :meth:`suspicious`).
+    """
+
+    def __init__(self, names: list[str], file: str, source: TextSource, records: Iterator[Record]) -> None:
+        self.names = names
+        self.file = file
+        self.records = records
+        self._source = source
+        self._unnamed = "" in names  # trailing delimiter in the header: those columns carry nothing
+        self._scan = False
+
+    def suspicious(self) -> bool:
+        """True once undecodable bytes or a NUL were read: every record must then be scanned."""
+        if not self._scan:
+            self._scan = self._source.suspicious()
+        return self._scan
+
+    def raw_row(self, line: int, fields: list[str], problems: tuple[tuple[str, str], ...]) -> RawRow:
+        """The record as a :class:`RawRow` of named values, its damaged values reported."""
+        if not fields:  # a record the csv module could not read: nothing to name
+            return RawRow(line, {}, self.file, problems)
+        if self._unnamed:
+            values = {name: value for name, value in zip(self.names, fields, strict=True) if name}
+        else:
+            values = dict(zip(self.names, fields, strict=True))
+        if self.suspicious():
+            problems += unreadable_values(values)
+        return RawRow(line, values, self.file, problems)
+
+
+Record = tuple[int, list[str], tuple[tuple[str, str], ...]]
+
+
+def _records(reader: Any, width: int, skipped: int) -> Iterator[Record]:
+    # A generator apart from ``table`` so that header errors are raised by ``table()`` itself.
+    previous_end = reader.line_num  # lines consumed so far (the header's)
+    while True:
+        try:
+            for fields in reader:
+                start = previous_end + 1 + skipped
                 previous_end = reader.line_num
-                yield RawRow(start, {}, file, ((ROW_FIELD, _csv_error_message(exc, start, end)),))
-                continue
-            end = reader.line_num + skipped
+                if len(fields) == width and (fields[0] or any(fields)):
+                    yield (start, fields, ())  # the usual record, kept as cheap as possible
+                elif fields and any(fields):  # else: blank line, or ";;;;" left by a spreadsheet
+                    yield _misshapen(fields, width, start, previous_end + skipped)
+            return
+        except csv.Error as exc:
+            start = previous_end + 1 + skipped
             previous_end = reader.line_num
-            if not fields or not any(fields):
-                continue  # blank line, or ";;;;" left over by a spreadsheet
-            problems: tuple[tuple[str, str], ...] = ()
-            count = len(fields)
-            if count > width:
-                if any(fields[width:]):
-                    problems = ((ROW_FIELD, _too_many_message(count, width, start, end)),)
-                del fields[width:]
-            elif count < width:
-                # Values would sit under the wrong column if a separator went missing mid-row:
-                # the row is not read (its identifiers still count for duplicates).
-                problems = ((ROW_FIELD, _too_few_message(count, width, start, end)),)
-                fields.extend([""] * (width - count))
-            if unnamed:
-                values = {name: value for name, value in zip(names, fields, strict=True) if name}
-            else:
-                values = dict(zip(names, fields, strict=True))
-            if not scan:
-                scan = source.suspicious()
-            if scan:
-                problems += unreadable_values(values)
-            yield RawRow(start, values, file, problems)
+            end = previous_end + skipped
+            yield (start, [], ((ROW_FIELD, _csv_error_message(exc, start, end)),))
+
+
+def _misshapen(fields: list[str], width: int, start: int, end: int) -> Record:
+    """A record of too many or too few fields (or a full one), with the problem it has."""
+    count = len(fields)
+    problems: tuple[tuple[str, str], ...] = ()
+    if count > width:
+        if any(fields[width:]):
+            problems = ((ROW_FIELD, _too_many_message(count, width, start, end)),)
+        del fields[width:]
+    elif count < width:
+        # Values would sit under the wrong column if a separator went missing mid-row:
+        # the row is not read (its identifiers still count for duplicates).
+        problems = ((ROW_FIELD, _too_few_message(count, width, start, end)),)
+        fields.extend([""] * (width - count))
+    return (start, fields, problems)
 
 
 def _span(start: int, end: int) -> str:

@@ -60,6 +60,19 @@ class SeenInvoices:
         elif len(self._memory) >= _BATCH:
             self._flush()
 
+    def claim(self, key: Key, where: Where) -> bool:
+        """Remember ``key`` as first seen at ``where`` if it is new; False if it was seen before."""
+        memory = self._memory
+        if key in memory or (self._db is not None and self.get(key) is not None):
+            return False
+        memory[key] = where
+        if self._db is None:
+            if len(memory) > self._memory_keys:
+                self._spill()
+        elif len(memory) >= _BATCH:
+            self._flush()
+        return True
+
     def close(self) -> None:
         """Drop the disk table, if any (also done when the object is collected)."""
         if self._db is not None:

@@ -14,9 +14,10 @@ from typing import BinaryIO
 
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError
-from billing_rules.readers.base import Reader, file_label
+from billing_rules.readers.base import RawRow, Reader, file_label
 from billing_rules.readers.csv_reader import CsvReader
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
+from billing_rules.readers.positional import FALLBACK, PositionalDecoder, Wanted
 from billing_rules.readers.rows import event_from_row, row_identity
 from billing_rules.readers.seen import SeenInvoices
 
@@ -88,6 +89,9 @@ class InputStream:
         input_format: ``--input-format``: the format of every source, instead of extensions.
         readers: the available formats by name (the built-in ones unless extended).
         stdin: what ``-`` reads (default ``sys.stdin.buffer``); tests pass a byte stream.
+        wanted: which codings the consumer needs as events (see
+            :class:`~billing_rules.readers.positional.PositionalDecoder`): the others are still
+            read, validated, counted and checked for duplicates, but not yielded. None: all.
     """
 
     def __init__(
@@ -97,8 +101,10 @@ class InputStream:
         input_format: str | None = None,
         readers: Mapping[str, Reader] = BUILTIN_READERS,
         stdin: BinaryIO | None = None,
+        wanted: Wanted | None = None,
     ) -> None:
         self.sources = tuple(sources)
+        self._wanted = wanted
         self._readers = [reader_for(source, input_format, readers) for source in self.sources]
         self._stdin = stdin
         self.events = 0
@@ -115,12 +121,7 @@ class InputStream:
         self._seen = SeenInvoices()
         try:
             for source, reader in zip(self.sources, self._readers, strict=True):
-                for item in self._read_source(source, reader):
-                    if isinstance(item, Event):
-                        self.events += 1
-                    else:
-                        self.input_errors += 1
-                    yield item
+                yield from self._read_source(source, reader)
         finally:
             self._seen.close()
 
@@ -137,39 +138,64 @@ class InputStream:
             yield from self._convert(reader, stream, source)
 
     def _convert(self, reader: Reader, stream: BinaryIO, source: str) -> Iterator[Event | InputError]:
-        seen = self._seen
         try:
-            for raw in reader.rows(stream, source):
-                result = event_from_row(raw, self._seq)
-                self._seq += 1
-                if isinstance(result, Event):
-                    key: tuple[str, str] | None = result.key
-                    invoice_id: str | None = result.invoice_id
-                else:
-                    # Rows in error still claim their invoice number (SPEC §1: "readable or not").
-                    key = row_identity(raw)
-                    invoice_id = key[1] if key is not None else None
-                earlier = seen.get(key) if key is not None else None
-                if earlier is None:
-                    if key is not None:
-                        seen.add(key, (raw.line, source))
-                    if isinstance(result, Event):
-                        yield result
-                    else:
-                        yield from result
-                    continue
-                if not isinstance(result, Event):
-                    yield from result
-                yield InputError(
-                    line=raw.line,
-                    field="invoice_id",
-                    message=_duplicate_message(invoice_id or "", earlier, source),
-                    file=source,
-                    invoice_id=invoice_id,
-                )
+            open_table = getattr(reader, "table", None)
+            table = open_table(stream, source) if open_table is not None else None
+            if table is None:
+                for raw in reader.rows(stream, source):
+                    yield from self._items(raw, source)
+                return
+            # CSV: most rows take the positional fast path; it hands back those it is unsure of.
+            decode = PositionalDecoder(table.names, source, self._wanted).decode
+            seen = self._seen
+            for line, fields, problems in table.records:
+                if not problems and not table.suspicious():
+                    event = decode(line, fields, self._seq, seen)
+                    if event is not FALLBACK:
+                        self._seq += 1
+                        self.events += 1
+                        if event is not None:
+                            yield event
+                        continue
+                yield from self._items(table.raw_row(line, fields, problems), source)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ReadError(f"{file_label(source)} : lecture interrompue ({reason})") from None
+
+    def _items(self, raw: RawRow, source: str) -> Iterator[Event | InputError]:
+        """The general path: the row's event or its input errors, then a duplicate's error."""
+        result = event_from_row(raw, self._seq)
+        self._seq += 1
+        if isinstance(result, Event):
+            key: tuple[str, str] | None = result.key
+            invoice_id: str | None = result.invoice_id
+        else:
+            self.input_errors += len(result)  # a duplicate's error comes on top, below
+            # Rows in error still claim their invoice number (SPEC §1: "readable or not").
+            key = row_identity(raw)
+            invoice_id = key[1] if key is not None else None
+        seen = self._seen
+        earlier = seen.get(key) if key is not None else None
+        if earlier is None:
+            if key is not None:
+                seen.add(key, (raw.line, source))
+            if isinstance(result, Event):
+                self.events += 1
+                if self._wanted is None or self._wanted(result.codes):
+                    yield result
+            else:
+                yield from result
+            return
+        if not isinstance(result, Event):
+            yield from result
+        self.input_errors += 1
+        yield InputError(
+            line=raw.line,
+            field="invoice_id",
+            message=_duplicate_message(invoice_id or "", earlier, source),
+            file=source,
+            invoice_id=invoice_id,
+        )
 
 
 def _duplicate_message(invoice_id: str, earlier: tuple[int | None, str], source: str) -> str:

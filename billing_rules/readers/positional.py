@@ -1,0 +1,198 @@
+"""The fast path from a CSV record to an :class:`Event`, for rows whose values are all ordinary.
+
+A billing export repeats a few hundred combinations of its small columns (specialty, sector, the
+flags, ``mt_status``, place, codes, amount, status) over millions of rows. The whole combination
+is looked up at once, as one tuple, in a memo of typed values; dates and times go through their
+own memos and identifiers are only checked for being present and trimmed. That replaces about
+twenty dictionary operations and parser calls per row by four lookups, and builds no dictionary
+of named values.
+
+The fast path never decides that a row is wrong. Anything it is not sure of (a value that does
+not read, a missing identifier, a duplicate invoice, a birth date after the act, a regulation
+after the act) hands the row back to the general path (:func:`~billing_rules.readers.rows.
+event_from_row`), which reads it again and words the input errors. Both paths therefore agree on
+every row by construction, and the fast one only has to be right about the rows it accepts,
+through the same parsers and memos (:func:`~billing_rules.readers.rows.value_of`).
+
+Rows that no loaded rule or counter can be woken by (``wanted``) are validated and counted but
+never become events: nothing would read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+import attrs
+
+from billing_rules.model import Event
+from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, value_of
+from billing_rules.readers.seen import SeenInvoices
+
+#: Returned by :meth:`PositionalDecoder.decode` for a row the general path must read.
+FALLBACK = object()
+
+#: Columns of few distinct spellings, read together as one combination.
+_SMALL = (
+    "specialty",
+    "sector",
+    "ald",
+    "palliative",
+    "neurodegenerative",
+    "mt_status",
+    "declares_mt",
+    "place",
+    "homebound",
+    "codes",
+    "amount",
+    "regulated",
+    "status",
+)
+_IDENTIFIERS = ("invoice_id", "practitioner_id", "patient_id")
+#: Bounds of the memos: a file's combinations, days and birth dates fit far below them.
+_COMBINATIONS_MAX = 100_000
+_DAYS_MAX = 100_000
+_END_OF_DAY = dt.time(23, 59, 59)
+
+Wanted = Callable[[tuple[str, ...]], bool]
+
+
+def _defaults() -> dict[str, Any]:
+    """Each column's value when its cell is empty: the Event default, or UNREADABLE if required."""
+    return {
+        field.name: UNREADABLE if field.default is attrs.NOTHING else field.default
+        for field in attrs.fields(Event)
+        if field.name in KNOWN_COLUMNS
+    }
+
+
+class PositionalDecoder:
+    """Turns the records of one CSV file (``names``: its header) into events, when it can.
+
+    Args:
+        names: the header's column names, normalised; an empty name is a column that carries
+            nothing.
+        file: the path, copied into events.
+        wanted: whether an invoice billing these codes can wake a rule or a counter; None: every
+            invoice is wanted.
+    """
+
+    def __init__(self, names: Sequence[str], file: str, wanted: Wanted | None = None) -> None:
+        position = {name: index for index, name in enumerate(names) if name}
+        self._file = file
+        self._wanted = wanted
+        self._defaults = _defaults()
+        self._small = tuple(name for name in _SMALL if name in position)
+        getter = itemgetter(*(position[name] for name in self._small))
+        # itemgetter of one index returns the value itself, not a 1-tuple.
+        self._small_of: Callable[[list[str]], tuple[str, ...]] = (
+            getter if len(self._small) > 1 else lambda fields: (getter(fields),)
+        )
+        self._absent = {name: self._defaults[name] for name in _SMALL if name not in position}
+        self._combinations: dict[tuple[str, ...], tuple[dict[str, Any], bool] | None] = {}
+        self._invoice, self._practitioner, self._patient = (position[name] for name in _IDENTIFIERS)
+        self._date = position["date"]
+        self._birth = position["birth_date"]
+        self._time = position.get("time")
+        self._referral = position.get("referral_at")
+        self._dates: dict[str, dt.date] = {}
+        self._births: dict[str, dt.date] = {}
+        self._times: dict[str, dt.time | None] = {"": None}
+        self._extra = tuple((name, index) for name, index in position.items() if name not in KNOWN_COLUMNS)
+
+    def decode(self, line: int, fields: list[str], seq: int, seen: SeenInvoices) -> Any:
+        """The row's event; None for a readable row nothing needs; FALLBACK for the general path.
+
+        A row accepted (event or None) is remembered in ``seen``; a row handed back is not, so that
+        the general path flags duplicates exactly as it always does.
+        """
+        small = self._small_of(fields)
+        combination = self._combinations.get(small, FALLBACK)
+        if combination is FALLBACK:
+            combination = self._learn(small)
+        if combination is None:
+            return FALLBACK
+        values, wanted = combination
+
+        text = fields[self._date]
+        day = self._dates.get(text) or _day(text, self._dates, "date")
+        text = fields[self._birth]
+        birth = self._births.get(text) or _day(text, self._births, "birth_date")
+        if day is None or birth is None or birth > day:
+            return FALLBACK
+        moment = None
+        if self._time is not None:
+            text = fields[self._time]
+            moment = self._times.get(text, FALLBACK)
+            if moment is FALLBACK:
+                moment = self._clock(text)
+                if moment is FALLBACK:
+                    return FALLBACK
+        referral = None
+        if self._referral is not None and fields[self._referral]:
+            referral = value_of("referral_at", fields[self._referral], None)
+            if referral is UNREADABLE:
+                return FALLBACK
+            if referral is not None and referral > dt.datetime.combine(day, moment or _END_OF_DAY):
+                return FALLBACK
+
+        invoice_id = fields[self._invoice].strip()
+        practitioner_id = fields[self._practitioner].strip()
+        patient_id = fields[self._patient].strip()
+        if not (invoice_id and practitioner_id and patient_id):
+            return FALLBACK
+        if not seen.claim((practitioner_id, invoice_id), (line, self._file)):
+            return FALLBACK
+        if not wanted:
+            return None
+        extra = {name: fields[index] for name, index in self._extra} if self._extra else {}
+        return Event(
+            invoice_id=invoice_id,
+            date=day,
+            time=moment,
+            practitioner_id=practitioner_id,
+            patient_id=patient_id,
+            birth_date=birth,
+            referral_at=referral,
+            extra=extra,
+            line=line,
+            file=self._file,
+            seq=seq,
+            **values,
+        )
+
+    def _learn(self, small: tuple[str, ...]) -> tuple[dict[str, Any], bool] | None:
+        """Read a combination never seen in this file; None if one of its values does not read."""
+        values = dict(self._absent)
+        for name, text in zip(self._small, small, strict=True):
+            value = value_of(name, text, self._defaults[name])
+            if value is UNREADABLE:
+                result = None
+                break
+            values[name] = value
+        else:
+            codes = values["codes"]
+            result = (values, self._wanted is None or self._wanted(codes))
+        if len(self._combinations) < _COMBINATIONS_MAX:
+            self._combinations[small] = result
+        return result
+
+    def _clock(self, text: str) -> Any:
+        moment = value_of("time", text, None)
+        if moment is UNREADABLE:
+            return FALLBACK
+        if len(self._times) < _DAYS_MAX:
+            self._times[text] = moment
+        return moment
+
+
+def _day(text: str, memo: dict[str, dt.date], column: str) -> dt.date | None:
+    """A date cell not in its memo yet; None when it does not read (or is out of the act range)."""
+    day = value_of(column, text, UNREADABLE)
+    if day is UNREADABLE:
+        return None
+    if len(memo) < _DAYS_MAX:
+        memo[text] = day
+    return day  # type: ignore[no-any-return]
