@@ -184,3 +184,27 @@ def test_extra_and_unnamed_columns(tmp_path: Path) -> None:
     general = _read(path, readers={"csv": GeneralPathOnly()})
     _same(fast[0], general[0])
     assert [item.extra for item in fast[0]] == [{"note": "rappel"}, {"note": ""}]
+
+
+@pytest.mark.parametrize("spill_after", [None, 50])
+def test_duplicates_across_blocks_and_after_a_spill(
+    tmp_path: Path, monkeypatch: Any, spill_after: Any
+) -> None:
+    from billing_rules.readers.csv_reader import BLOCK_SIZE
+    from billing_rules.readers.seen import SeenInvoices
+
+    if spill_after is not None:  # the duplicate index moves to its disk table after 50 keys
+        monkeypatch.setattr(SeenInvoices.__init__, "__defaults__", (spill_after,))
+    header = "invoice_id;date;practitioner_id;patient_id;birth_date;codes\n"
+    rows = [f"F{n};2026-01-05;D1;P{n};1970-01-01;G\n" for n in range(3 * BLOCK_SIZE)]
+    rows[BLOCK_SIZE + 7] = "F3;2026-01-05;D1;P3;1970-01-01;G\n"  # repeats the 4th row, a block later
+    rows[2 * BLOCK_SIZE + 1] = "F3;2026-01-05;D2;P3;1970-01-01;G\n"  # another practitioner: new
+    path = tmp_path / "dup.csv"
+    path.write_text(header + "".join(rows), encoding="utf-8")
+    fast = _read(path)
+    general = _read(path, readers={"csv": GeneralPathOnly()})
+    _same(fast[0], general[0])
+    assert fast[1:] == general[1:] == (3 * BLOCK_SIZE - 1, 1)
+    (error,) = [item for item in fast[0] if isinstance(item, InputError)]
+    assert (error.line, error.field) == (BLOCK_SIZE + 9, "invoice_id")
+    assert "déjà vue ligne 5" in error.message

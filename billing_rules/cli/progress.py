@@ -142,14 +142,14 @@ class _CountingReader:
         if file == self._first_file:
             self._progress.restart_pass()
         table = open_table(_CountingStream(stream, self._progress), file)
-        table.records = self._counted(table.records)
+        table.blocks = self._counted(table.blocks)
         return table
 
-    def _counted(self, records: Iterator[Any]) -> Iterator[Any]:
+    def _counted(self, blocks: Iterator[Any]) -> Iterator[Any]:
         advance = self._progress.advance
-        for record in records:
-            advance(rows=1)
-            yield record
+        for block in blocks:
+            advance(rows=len(block[1]))
+            yield block
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._reader, name)

@@ -104,7 +104,7 @@ class CsvReader:
         except csv.Error as exc:
             raise ReadError(f"{file_label(file)} : ligne d'en-tête illisible ({exc})") from None
         names = self._check_header(header, file, delimiter)
-        return CsvTable(names, file, source, _records(reader, len(names), skipped))
+        return CsvTable(names, file, source, _blocks(reader, len(names), skipped))
 
     @staticmethod
     def _check_header(header: list[str], file: str, delimiter: str) -> list[str]:
@@ -137,13 +137,24 @@ class CsvTable:
     (see :meth:`suspicious`).
     """
 
-    def __init__(self, names: list[str], file: str, source: TextSource, records: Iterator[Record]) -> None:
+    def __init__(self, names: list[str], file: str, source: TextSource, blocks: Iterator[Block]) -> None:
         self.names = names
         self.file = file
-        self.records = records
+        #: Runs of well-shaped records ``(lines, rows, ())``, and each misshapen record alone as
+        #: ``([line], [fields], problems)``: what the block-wise fast path reads.
+        self.blocks = blocks
         self._source = source
         self._unnamed = "" in names  # trailing delimiter in the header: those columns carry nothing
         self._scan = False
+
+    @property
+    def records(self) -> Iterator[Record]:
+        """The records one by one, as ``(line, fields, problems)``."""
+        for lines, rows, problems in self.blocks:
+            if problems:
+                yield (lines[0], rows[0], problems)
+            else:
+                yield from zip(lines, rows, itertools.repeat(problems))
 
     def suspicious(self) -> bool:
         """True once undecodable bytes or a NUL were read: every record must then be scanned."""
@@ -165,26 +176,44 @@ class CsvTable:
 
 
 Record = tuple[int, list[str], tuple[tuple[str, str], ...]]
+Block = tuple[list[int], list[list[str]], tuple[tuple[str, str], ...]]
+#: Records per block: large enough for per-block work to vanish, small enough to stay in cache.
+BLOCK_SIZE = 256
 
 
-def _records(reader: Any, width: int, skipped: int) -> Iterator[Record]:
+def _blocks(reader: Any, width: int, skipped: int) -> Iterator[Block]:
     # A generator apart from ``table`` so that header errors are raised by ``table()`` itself.
     previous_end = reader.line_num  # lines consumed so far (the header's)
+    lines: list[int] = []
+    rows: list[list[str]] = []
     while True:
         try:
             for fields in reader:
                 start = previous_end + 1 + skipped
                 previous_end = reader.line_num
                 if len(fields) == width and (fields[0] or any(fields)):
-                    yield (start, fields, ())  # the usual record, kept as cheap as possible
+                    lines.append(start)  # the usual record, kept as cheap as possible
+                    rows.append(fields)
+                    if len(rows) == BLOCK_SIZE:
+                        yield (lines, rows, ())
+                        lines, rows = [], []
                 elif fields and any(fields):  # else: blank line, or ";;;;" left by a spreadsheet
-                    yield _misshapen(fields, width, start, previous_end + skipped)
+                    if rows:
+                        yield (lines, rows, ())
+                        lines, rows = [], []
+                    line, cells, problems = _misshapen(fields, width, start, previous_end + skipped)
+                    yield ([line], [cells], problems)
+            if rows:
+                yield (lines, rows, ())
             return
         except csv.Error as exc:
+            if rows:
+                yield (lines, rows, ())
+                lines, rows = [], []
             start = previous_end + 1 + skipped
             previous_end = reader.line_num
             end = previous_end + skipped
-            yield (start, [], ((ROW_FIELD, _csv_error_message(exc, start, end)),))
+            yield ([start], [[]], ((ROW_FIELD, _csv_error_message(exc, start, end)),))
 
 
 def _misshapen(fields: list[str], width: int, start: int, end: int) -> Record:

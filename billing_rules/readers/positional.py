@@ -21,6 +21,8 @@ never become events: nothing would read them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
@@ -57,6 +59,7 @@ _DAYS_MAX = 100_000
 _END_OF_DAY = dt.time(23, 59, 59)
 
 Wanted = Callable[[tuple[str, ...]], bool]
+_WANTED = itemgetter(1)  # of a learnt combination: (values, wanted)
 
 
 def _defaults() -> dict[str, Any]:
@@ -91,8 +94,9 @@ class PositionalDecoder:
             getter if len(self._small) > 1 else lambda fields: (getter(fields),)
         )
         self._absent = {name: self._defaults[name] for name in _SMALL if name not in position}
-        self._combinations: dict[tuple[str, ...], tuple[dict[str, Any], bool] | None] = {}
+        self._combinations: dict[tuple[str, ...], tuple[dict[str, Any], bool] | bool] = {}
         self._invoice, self._practitioner, self._patient = (position[name] for name in _IDENTIFIERS)
+        self._column = {name: itemgetter(index) for name, index in position.items()}
         self._date = position["date"]
         self._birth = position["birth_date"]
         self._time = position.get("time")
@@ -109,10 +113,10 @@ class PositionalDecoder:
         the general path flags duplicates exactly as it always does.
         """
         small = self._small_of(fields)
-        combination = self._combinations.get(small, FALLBACK)
-        if combination is FALLBACK:
-            combination = self._learn(small)
+        combination = self._combinations.get(small)
         if combination is None:
+            combination = self._learn(small)
+        if not combination:
             return FALLBACK
         values, wanted = combination
 
@@ -163,13 +167,103 @@ class PositionalDecoder:
             **values,
         )
 
-    def _learn(self, small: tuple[str, ...]) -> tuple[dict[str, Any], bool] | None:
-        """Read a combination never seen in this file; None if one of its values does not read."""
+    def decode_block(
+        self, lines: list[int], rows: list[list[str]], seq: int, seen: SeenInvoices
+    ) -> list[Event] | None:
+        """The wanted events of a run of records, or None when one of them needs a closer look.
+
+        Each step works on the whole run at once (``map`` over the rows, set operations), so that
+        the cost per row is a few C-level lookups. None leaves ``seen`` untouched: the caller then
+        takes the rows one by one, in order, so that the first of two duplicates stays the first.
+        """
+        column = self._column
+        smalls = list(map(self._small_of, rows))
+        combinations = list(map(self._combinations.get, smalls))
+        if None in combinations:
+            for small in {small for small, found in zip(smalls, combinations, strict=True) if found is None}:
+                self._learn(small)
+            combinations = [self._combinations.get(small) for small in smalls]
+        if False in combinations or None in combinations:
+            return None
+        days = self._dates_of(list(map(column["date"], rows)), self._dates, "date")
+        births = self._dates_of(list(map(column["birth_date"], rows)), self._births, "birth_date")
+        if days is None or births is None or any(map(operator.gt, births, days)):
+            return None
+        moments: list[Any] = [None] * len(rows)
+        if self._time is not None:
+            texts = list(map(column["time"], rows))
+            moments = list(map(self._times.get, texts, itertools.repeat(FALLBACK)))
+            if FALLBACK in moments:
+                for text in {text for text, found in zip(texts, moments, strict=True) if found is FALLBACK}:
+                    self._clock(text)
+                moments = [self._times.get(text, FALLBACK) for text in texts]
+                if FALLBACK in moments:
+                    return None
+        referrals: list[Any] = [None] * len(rows)
+        if self._referral is not None:
+            texts = list(map(column["referral_at"], rows))
+            for index in itertools.compress(range(len(rows)), texts):  # the regulated acts only
+                referral = value_of("referral_at", texts[index], None)
+                if referral is UNREADABLE:
+                    return None
+                if referral is not None and referral > dt.datetime.combine(
+                    days[index], moments[index] or _END_OF_DAY
+                ):
+                    return None
+                referrals[index] = referral
+        invoices = list(map(str.strip, map(column["invoice_id"], rows)))
+        practitioners = list(map(str.strip, map(column["practitioner_id"], rows)))
+        patients = list(map(str.strip, map(column["patient_id"], rows)))
+        if "" in invoices or "" in practitioners or "" in patients:
+            return None
+        if not seen.claim_all(practitioners, invoices, lines, self._file):
+            return None
+        wanted = list(map(_WANTED, combinations))
+        if not any(wanted):
+            return []
+        events = []
+        file = self._file
+        extra_columns = self._extra
+        for index in itertools.compress(range(len(rows)), wanted):
+            extra = {name: rows[index][where] for name, where in extra_columns} if extra_columns else {}
+            events.append(
+                Event(
+                    invoice_id=invoices[index],
+                    date=days[index],
+                    time=moments[index],
+                    practitioner_id=practitioners[index],
+                    patient_id=patients[index],
+                    birth_date=births[index],
+                    referral_at=referrals[index],
+                    extra=extra,
+                    line=lines[index],
+                    file=file,
+                    seq=seq + index,
+                    **combinations[index][0],  # type: ignore[index]
+                )
+            )
+        return events
+
+    @staticmethod
+    def _dates_of(texts: list[str], memo: dict[str, dt.date], column: str) -> list[dt.date] | None:
+        """The dates of a column of cells, through ``memo``; None if one does not read."""
+        days = list(map(memo.get, texts))
+        if None in days:
+            for text in {text for text, day in zip(texts, days, strict=True) if day is None}:
+                if _day(text, memo, column) is None:
+                    return None
+            days = list(map(memo.get, texts))
+            if None in days:  # the memo is full: read the rest one by one
+                days = [memo.get(text) or _day(text, memo, column) for text in texts]
+        return days  # type: ignore[return-value]
+
+    def _learn(self, small: tuple[str, ...]) -> tuple[dict[str, Any], bool] | bool:
+        """Read a combination never seen in this file; False if one of its values does not read."""
         values = dict(self._absent)
         for name, text in zip(self._small, small, strict=True):
             value = value_of(name, text, self._defaults[name])
             if value is UNREADABLE:
-                result = None
+                result: tuple[dict[str, Any], bool] | bool = False
                 break
             values[name] = value
         else:

@@ -381,7 +381,6 @@ def value_of(column: str, value: str, default: Any) -> Any:
     return parsed
 
 
-
 def row_identity(raw: RawRow) -> tuple[str, str] | None:
     """The (``practitioner_id``, ``invoice_id``) a row claims, even if the row is in error.
 

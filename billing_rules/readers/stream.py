@@ -15,7 +15,7 @@ from typing import BinaryIO
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError
 from billing_rules.readers.base import RawRow, Reader, file_label
-from billing_rules.readers.csv_reader import CsvReader
+from billing_rules.readers.csv_reader import CsvReader, CsvTable
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.positional import FALLBACK, PositionalDecoder, Wanted
 from billing_rules.readers.rows import event_from_row, row_identity
@@ -145,11 +145,28 @@ class InputStream:
                 for raw in reader.rows(stream, source):
                     yield from self._items(raw, source)
                 return
-            # CSV: most rows take the positional fast path; it hands back those it is unsure of.
-            decode = PositionalDecoder(table.names, source, self._wanted).decode
-            seen = self._seen
-            for line, fields, problems in table.records:
-                if not problems and not table.suspicious():
+            yield from self._blocks(table, source)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ReadError(f"{file_label(source)} : lecture interrompue ({reason})") from None
+
+    def _blocks(self, table: CsvTable, source: str) -> Iterator[Event | InputError]:
+        """CSV: runs of records through the fast path; what it is unsure of, row by row."""
+        decoder = PositionalDecoder(table.names, source, self._wanted)
+        decode_block, decode = decoder.decode_block, decoder.decode
+        seen = self._seen
+        for lines, rows, problems in table.blocks:
+            # Checked once the run is read: damaged bytes in it would have been seen by now.
+            suspicious = table.suspicious()
+            if not problems and not suspicious:
+                events = decode_block(lines, rows, self._seq, seen)
+                if events is not None:
+                    self._seq += len(rows)
+                    self.events += len(rows)
+                    yield from events
+                    continue
+            for line, fields in zip(lines, rows, strict=True):
+                if not problems and not suspicious:
                     event = decode(line, fields, self._seq, seen)
                     if event is not FALLBACK:
                         self._seq += 1
@@ -158,9 +175,6 @@ class InputStream:
                             yield event
                         continue
                 yield from self._items(table.raw_row(line, fields, problems), source)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ReadError(f"{file_label(source)} : lecture interrompue ({reason})") from None
 
     def _items(self, raw: RawRow, source: str) -> Iterator[Event | InputError]:
         """The general path: the row's event or its input errors, then a duplicate's error."""
