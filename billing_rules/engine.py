@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import logging
+import operator
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -69,9 +70,21 @@ class Engine:
                 edges.add(valid_from)
             if valid_until is not None and valid_until < dt.date.max:
                 edges.add(valid_until + dt.timedelta(days=1))
+        # Rules that read the dated texts ("texts": tariffs, code validity) are decided once per
+        # plan too, so periods also change wherever a tariff or a code's existence does.
+        for code in ruleset.tariffs.codes():
+            for row in ruleset.tariffs.rows(code):
+                edges.add(row.start)
+                if row.end is not None and row.end < dt.date.max:
+                    edges.add(row.end + dt.timedelta(days=1))
+        for info in getattr(ruleset, "codes", {}).values():
+            for start, end in info.periods:
+                edges.add(start)
+                if end is not None and end < dt.date.max:
+                    edges.add(end + dt.timedelta(days=1))
         self._edges = sorted(edges)
         self._periods: dict[dt.date, int] = {}
-        self._plans: dict[tuple[frozenset[str], int], _Plan] = {}
+        self._plans: dict[tuple[frozenset[str], int, tuple[Any, ...]], _Plan] = {}
         self._wakes: dict[tuple[str, ...], bool] = {}
 
     def rules_for(self, codes: frozenset[str]) -> tuple[list[Rule], list[Rule], list[Rule]]:
@@ -124,10 +137,11 @@ class Engine:
         return Session(self)
 
     def plan(self, event: Event) -> _Plan:
-        """What to run for ``event``, cached per (codes, period of validity).
+        """What to run for ``event``, cached per (codes, period of validity, plan fields).
 
         The rules its codes wake that are in force on its date, each with its cheap gate, and the
-        counters it may be counted in.
+        counters it may be counted in; less those that the plan's fields (:data:`PLAN_FIELDS`)
+        already rule out, decided once on the plan's first invoice.
         """
         day = event.date
         period = self._periods.get(day)
@@ -135,21 +149,31 @@ class Engine:
             period = bisect.bisect_right(self._edges, day)
             if len(self._periods) < _MEMO_MAX:
                 self._periods[day] = period
-        key = (event.code_set, period)
+        key = (event.code_set, period, _plan_values(event))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._make_plan(event.code_set, day)
+            plan = self._make_plan(event)
             if len(self._plans) < _MEMO_MAX:
                 self._plans[key] = plan
         return plan
 
-    def _make_plan(self, codes: frozenset[str], day: dt.date) -> _Plan:
+    def _make_plan(self, event: Event) -> _Plan:
+        codes, day = event.code_set, event.date
         errors, warnings, opportunities = self.rules_for(codes)
+        view = _TextsOnly(self)
 
         def gated(rules: list[Rule]) -> tuple[tuple[Rule, Gate | None], ...]:
-            return tuple((rule, self._gates[id(rule)]) for rule in rules if _in_force(rule, day))
+            return tuple(
+                (rule, self._gates[id(rule)])
+                for rule in rules
+                if _in_force(rule, day) and not _ruled_out(rule, event, view)
+            )
 
-        counters = tuple((counter, counter.counting) for counter in self.counters_for(codes))
+        counters = tuple(
+            (counter, counter.counting)
+            for counter in self.counters_for(codes)
+            if not _parts_false(counter.counting_parts, event)
+        )
         return _Plan(gated(errors), gated(warnings), gated(opportunities), counters)
 
 
@@ -344,6 +368,73 @@ def _gate(rule: Rule) -> Gate | None:
     if condition is None:
         return counts
     return lambda event: condition(event) and counts(event)
+
+
+#: The invoice fields a plan is made for, besides its codes and period: the few-valued ones. A
+#: condition part reading only these has one value per plan (see ``dsl/reads.py``).
+PLAN_FIELDS = (
+    "specialty",
+    "sector",
+    "ald",
+    "palliative",
+    "neurodegenerative",
+    "mt_status",
+    "declares_mt",
+    "place",
+    "homebound",
+    "regulated",
+    "status",
+    "amount",
+)
+_plan_values = operator.attrgetter(*PLAN_FIELDS)
+#: What a plan decides: its fields, the codes (in its key) and the texts of its period.
+_DECIDABLE = frozenset({*PLAN_FIELDS, "codes", "texts"})
+
+
+def _parts_false(parts: Any, event: Event) -> bool:
+    """Whether one ``and`` part that reads only plan fields is false for ``event``."""
+    for predicate, reads in parts:
+        if reads is not None and reads <= _DECIDABLE:
+            try:
+                if not predicate(event):
+                    return True
+            except Exception:  # noqa: BLE001, S112 - left to the normal path, which reports it
+                continue
+    return False
+
+
+def _ruled_out(rule: Rule, event: Event, view: Any) -> bool:
+    """Whether the plan's fields alone show that ``rule`` cannot fire for any of its invoices."""
+    if isinstance(rule, DslRule):
+        if _parts_false(rule.condition_parts, event):
+            return True
+        frequency = rule.frequency
+        if frequency is None:
+            return False
+        counter = frequency.counter
+        if counter.triggers is not None and counter.triggers.isdisjoint(event.code_set):
+            return True
+        return _parts_false(counter.counting_parts, event)
+    reads = getattr(rule, "reads", None)
+    if reads is None or not reads <= _DECIDABLE:
+        return False
+    try:
+        return not any(True for _ in rule.check(event, view))
+    except Exception:  # noqa: BLE001 - left to the normal path, which reports it
+        return False
+
+
+class _TextsOnly:
+    """The history view of a rule decided per plan: tariffs only, never window counts."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def count(self, counter: CounterSpec, event: Event) -> list[WindowCount]:
+        raise RuntimeError("a rule that declares what it reads must not count windows")
+
+    def tariff(self, code: str, day: dt.date) -> Decimal | None:
+        return self._engine.tariffs.on(code, day)
 
 
 def _in_force(rule: Rule, day: dt.date) -> bool:

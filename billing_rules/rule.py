@@ -59,6 +59,11 @@ class Rule(Protocol):
     source: str
     #: Codes that make the rule apply; ``None`` means every invoice.
     triggers: frozenset[str] | None
+    # Optional: ``reads``, a frozenset of the invoice fields the rule's result depends on, for a
+    # rule that reads no history ("texts" stands for the tariffs and codes in force on the act's
+    # date). When they are all among the engine's plan fields (``engine.PLAN_FIELDS``, ``codes``,
+    # ``texts``), the engine asks the rule once per plan and skips it for the plan's other invoices
+    # when it found nothing. Leave it out when unsure: the rule is then asked for every invoice.
 
     def check(self, event: Event, history: HistoryView) -> Iterable[Hit]:
         """The rule's findings for ``event``; empty when compliant."""

@@ -19,7 +19,8 @@ from typing import Any
 import attrs
 
 from billing_rules.dsl import ast
-from billing_rules.dsl.rules import CounterSpec, DslRule, FrequencySpec, SuggestionSpec
+from billing_rules.dsl.reads import fields_read
+from billing_rules.dsl.rules import ConditionParts, CounterSpec, DslRule, FrequencySpec, SuggestionSpec
 from billing_rules.dsl.vocabulary import FIELDS, Environment, Function, Kind
 from billing_rules.errors import RuleCompileError
 from billing_rules.model import Event, Severity
@@ -142,7 +143,7 @@ class Compiler:
             parts[kind] = (value, span)
 
         triggers = self._triggers(parts.get("on"))
-        condition = self.compile_cond(parts["when"][0]) if "when" in parts else None
+        condition, condition_parts = self._condition(parts["when"][0]) if "when" in parts else (None, ())
         frequency = self._frequency(parts["frequency"][0], triggers) if "frequency" in parts else None
         suggestion = self._suggestion(parts["suggest"][0]) if "suggest" in parts else None
         if suggestion is not None and severity is not Severity.OPPORTUNITY:
@@ -176,6 +177,7 @@ class Compiler:
             amount=amount,
             environment=self.environment,
             examples=tuple(parts["examples"]),
+            condition_parts=condition_parts,
         )
 
     # --- clauses -------------------------------------------------------------------------------
@@ -241,7 +243,7 @@ class Compiler:
                 )
             period = _ROLLING_UNITS[unit]
             span_amount = int(window.amount)
-        counting = self.compile_cond(node.counting) if node.counting is not None else None
+        counting, counting_parts = self._condition(node.counting) if node.counting is not None else (None, ())
         identity = (triggers, scope, window.kind, period, span_amount, _fingerprint(node.counting))
         counter = self._counter_ids.get(identity)
         if counter is None:
@@ -253,6 +255,7 @@ class Compiler:
                 window=window.kind,
                 period=period,
                 span=span_amount,
+                counting_parts=counting_parts,
             )
             self._counter_ids[identity] = counter
         return FrequencySpec(kind=node.kind, limit=int(node.limit), counter=counter)
@@ -294,6 +297,22 @@ class Compiler:
                 )
 
     # --- conditions ----------------------------------------------------------------------------
+
+    def _condition(self, node: ast.Cond) -> tuple[Predicate, ConditionParts]:
+        """A clause's condition, and each of its ``and`` parts with the fields it reads.
+
+        The parts let the engine decide once per plan those that read only the plan's fields.
+        """
+        operands = node.operands if isinstance(node, ast.And) else (node,)
+        self._enter(node)
+        try:
+            parts = tuple(
+                (self.compile_cond(operand), fields_read(operand, self.defines, self.functions))
+                for operand in operands
+            )
+        finally:
+            self._depth -= 1
+        return _all_of(tuple(predicate for predicate, _ in parts)), parts
 
     def compile_cond(self, node: ast.Cond) -> Predicate:
         """A condition to a predicate over events."""

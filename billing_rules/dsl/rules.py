@@ -18,6 +18,9 @@ import attrs
 from billing_rules.model import Event, Severity
 from billing_rules.rule import HistoryView, Hit, WindowCount
 
+#: A condition's ``and`` parts: each compiled, with the fields it reads (None: cannot tell).
+ConditionParts = tuple[tuple[Callable[[Event], Any], "frozenset[str] | None"], ...]
+
 
 @attrs.frozen(eq=False)
 class CounterSpec:
@@ -34,6 +37,8 @@ class CounterSpec:
     window: str  # "calendar", "ever" or "rolling"
     period: str | None  # day/week/quarter/year for calendar windows; days/weeks/months/years for rolling
     span: int = 0  # length of a rolling window, in ``period`` units
+    #: The ``and`` parts of ``counting`` with the fields each reads (see ``dsl/reads.py``).
+    counting_parts: ConditionParts = attrs.field(default=(), eq=False, repr=False)
 
     def counts(self, event: Event) -> bool:
         """Whether ``event`` is one of the invoices this counter counts (billed codes, condition)."""
@@ -135,6 +140,8 @@ class DslRule:
     amount: Callable[[Event], Any] | None
     environment: Any
     examples: tuple[Any, ...] = ()
+    #: The ``and`` parts of ``condition`` with the fields each reads (see ``dsl/reads.py``).
+    condition_parts: ConditionParts = attrs.field(default=(), eq=False, repr=False)
 
     @property
     def summary(self) -> str:

@@ -31,6 +31,9 @@ class PythonRule:
     source: str = "builtin"
     triggers: frozenset[str] | None = None
     ruleset: object = None
+    #: What the result depends on ("texts": the tariffs and codes in force on the act's date):
+    #: the engine then decides the rule once per plan (see ``Rule.reads``).
+    reads: frozenset[str] | None = None
 
     def bind(self, ruleset: object) -> PythonRule:
         """A copy that can read the rule set's code table and tariffs."""
@@ -139,18 +142,21 @@ def _periods(info: object) -> str:
 PYTHON_RULES = (
     CodeDateRule(
         code="CODE-DATE",
+        reads=frozenset({"codes", "texts"}),
         severity=Severity.ERROR,
         summary="code facturé à une date où il n'existe pas",
         citation="Dates d'entrée en vigueur des codes (NGAP, règlement arbitral 2023, convention 2024-2029)",
     ),
     CodeUnknownRule(
         code="CODE-UNKNOWN",
+        reads=frozenset({"codes"}),
         severity=Severity.WARNING,
         summary="code inconnu des règles chargées",
         citation="Nomenclature chargée (règles intégrées et extensions)",
     ),
     AmountBelowRule(
         code="AMOUNT-BELOW",
+        reads=frozenset({"codes", "texts", "amount"}),
         severity=Severity.OPPORTUNITY,
         summary="montant inférieur aux tarifs en vigueur",
         citation="Tarifs en vigueur à la date de l'acte (ngap-facts.md §0)",
@@ -158,6 +164,7 @@ PYTHON_RULES = (
     ),
     AmountAboveRule(
         code="AMOUNT-ABOVE",
+        reads=frozenset({"codes", "texts", "amount", "sector"}),
         severity=Severity.WARNING,
         summary="montant supérieur aux tarifs sans dépassement (secteur 1)",
         citation="Tarif opposable du secteur 1",
