@@ -86,6 +86,8 @@ class Engine:
         self._periods: dict[dt.date, int] = {}
         self._plans: dict[tuple[frozenset[str], int, tuple[Any, ...]], _Plan] = {}
         self._wakes: dict[tuple[str, ...], bool] = {}
+        self._counting: dict[tuple[frozenset[str], tuple[Any, ...]], _Counting] = {}
+        self._counting_by_codes: dict[frozenset[str], _Counting] = {}
 
     def rules_for(self, codes: frozenset[str]) -> tuple[list[Rule], list[Rule], list[Rule]]:
         """(errors, warnings, opportunities) that may apply to an invoice billing ``codes``.
@@ -169,12 +171,38 @@ class Engine:
                 if _in_force(rule, day) and not _ruled_out(rule, event, view)
             )
 
-        counters = tuple(
-            (counter, counter.counting)
-            for counter in self.counters_for(codes)
-            if not _parts_false(counter.counting_parts, event)
-        )
-        return _Plan(gated(errors), gated(warnings), gated(opportunities), counters)
+        return _Plan(gated(errors), gated(warnings), gated(opportunities), self.counting(event))
+
+    def counting(self, event: Event) -> _Counting:
+        """The counters ``event`` may be counted in, cached per codes and plan fields.
+
+        Apart from :meth:`plan` because history is only counted, never checked: recording a long
+        history must not build a plan per period for each of its invoices.
+        """
+        codes = event.code_set
+        counters = self._counting_by_codes.get(codes)
+        if counters is not None:
+            return counters  # no counter of these codes has a part the plan fields decide
+        key = (codes, _plan_values(event))
+        counters = self._counting.get(key)
+        if counters is None:
+            candidates = self.counters_for(codes)
+            if len(self._counting_by_codes) < _MEMO_MAX and not any(
+                reads is not None and reads <= _DECIDABLE
+                for counter in candidates
+                for _, reads in counter.counting_parts
+            ):
+                counters = tuple((counter, counter.counting) for counter in candidates)
+                self._counting_by_codes[codes] = counters
+                return counters
+            counters = tuple(
+                (counter, counter.counting)
+                for counter in candidates
+                if not _parts_false(counter.counting_parts, event)
+            )
+            if len(self._counting) < _MEMO_MAX:
+                self._counting[key] = counters
+        return counters
 
 
 @attrs.define
@@ -205,11 +233,11 @@ class Session:
     def record(self, event: Event) -> None:
         """Count ``event`` in its windows (it becomes history for the invoices that follow)."""
         if event.status is not _CANCELLED:
-            self._record(event, self.engine.plan(event))
+            self._record(event, self.engine.counting(event))
 
-    def _record(self, event: Event, plan: _Plan) -> None:
+    def _record(self, event: Event, counters: _Counting) -> None:
         add = self.store.add
-        for counter, counting in plan.counters:
+        for counter, counting in counters:
             # The plan holds the counters whose codes the invoice bills: only the condition is left.
             if counting is None or counting(event):
                 add(counter, event)
@@ -237,7 +265,7 @@ class Session:
             return []
         plan = self.engine.plan(event)
         findings = self._check(event, plan)
-        self._record(event, plan)
+        self._record(event, plan.counters)
         return findings
 
     def _check(self, event: Event, plan: _Plan) -> list[Finding]:
@@ -338,6 +366,7 @@ class Session:
 
 
 Gate = Callable[[Event], Any]
+_Counting = tuple[tuple[CounterSpec, "Gate | None"], ...]
 _CANCELLED = Status.CANCELLED
 _NO_HITS: list[Hit] = []
 _MEMO_MAX = 100_000

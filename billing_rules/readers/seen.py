@@ -17,6 +17,7 @@ Lookups stay exact: nothing is hashed away, so two different invoices are never 
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -159,10 +160,14 @@ class SeenInvoices:
 
     def _flush(self) -> None:
         assert self._db is not None
-        rows = sorted(zip(map(_stored, self._memory), self._memory.values(), strict=True))
-        # Sorted: each insert lands next to the previous one in the table's tree.
+        items = iter(self._memory.items())
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", rows)
+        # A batch at a time: the first flush moves every in-memory key, and a copy of them all
+        # as rows would double the peak memory the spill is there to bound.
+        while batch := list(itertools.islice(items, _BATCH)):
+            # Sorted: each insert lands next to the previous one in the table's tree.
+            rows = sorted((_stored(text), location) for text, location in batch)
+            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", rows)
         self._db.execute("COMMIT")
         self._memory = {}
 
