@@ -135,7 +135,7 @@ def latency(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
         for event in history:
             validator.record(event)
         for event in fresh[:100]:
-            validator.check_one(event)  # warm-up: lazy imports (holidays), plans, memos
+            validator.check_one(event)  # warm-up: lazy imports, plans, memos
         wall, cpu = _timed(validator.check_one, fresh)
         table.append(
             (f"check_one in memory, history {name}", f"{_quantiles(wall)} wall; {_quantiles(cpu)} CPU")
