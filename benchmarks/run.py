@@ -233,26 +233,28 @@ def rss_child(mode: str, path: str) -> None:
     else:
         from billing_rules.ordering import by_day
         from billing_rules.readers.csv_reader import CsvReader
-        from billing_rules.readers.positional import FALLBACK, PositionalDecoder
+        from billing_rules.readers.positional import PositionalDecoder
         from billing_rules.validator import Validator
 
         class Forgetful:
             """Stands for the duplicate check: its keys are the input's memory, not the engine's."""
 
-            def claim(self, key: Any, where: Any) -> bool:
+            def claim_all(self, *keys_and_lines: Any) -> bool:
                 return True
 
         session = Validator.build(entry_points=False).session()
         forgetful = Forgetful()
         with open(path, "rb") as stream:
             table = CsvReader().table(stream, path)
-            decode = PositionalDecoder(table.names, path).decode
-            events = (
-                event
-                for seq, (line, fields, _) in enumerate(table.records)
-                if (event := decode(line, fields, seq, forgetful)) is not FALLBACK  # type: ignore[arg-type]
-            )
-            for event in by_day(events):
+            decode_block = PositionalDecoder(table.names, path).decode_block
+
+            def events() -> Any:
+                seq = 0
+                for lines, rows, _ in table.blocks:  # generated files are clean: every block reads
+                    yield from decode_block(lines, rows, seq, forgetful) or ()  # type: ignore[arg-type]
+                    seq += len(rows)
+
+            for event in by_day(events()):
                 session.process(event)
     print(_peak_kib())
 

@@ -317,10 +317,11 @@ class Session:
         for rule, gate in rules:
             try:
                 if gate is not None and not gate(event):
-                    continue  # most invoices: spare the call below
-            except Exception:  # noqa: BLE001, S112 - _hits reports the crash
-                pass
-            for hit in self._hits(rule, gate, event):
+                    continue  # most invoices stop here
+            except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+                candidates.append((rule, _crashed(rule, exc)))
+                continue
+            for hit in self._hits(rule, None, event):  # the gate passed: not asked twice
                 if getattr(hit, "crashed", False):
                     candidates.append((rule, hit))
                     continue

@@ -73,3 +73,17 @@ def test_same_days_as_a_maintained_calendar() -> None:
 def test_pdsa_time(day: str, time: str | None, expected: bool) -> None:
     moment = dt.time.fromisoformat(time) if time else None
     assert is_pdsa_time(dt.date.fromisoformat(day), moment) is expected
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        ("2004-05-31", True),  # Whit Monday, before the journée de solidarité law
+        ("2005-05-16", False),  # 2005 to 2007: off the list
+        ("2007-05-28", False),
+        ("2008-05-12", True),  # back from 2008
+        ("2026-05-25", True),
+    ],
+)
+def test_whit_monday_around_2005_2007(day: str, expected: bool) -> None:
+    assert is_public_holiday(dt.date.fromisoformat(day)) is expected

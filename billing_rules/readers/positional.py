@@ -52,7 +52,6 @@ _SMALL = (
     "regulated",
     "status",
 )
-_IDENTIFIERS = ("invoice_id", "practitioner_id", "patient_id")
 #: Bounds of the memos: a file's combinations, days and birth dates fit far below them.
 _COMBINATIONS_MAX = 100_000
 _DAYS_MAX = 100_000
@@ -95,10 +94,7 @@ class PositionalDecoder:
         )
         self._absent = {name: self._defaults[name] for name in _SMALL if name not in position}
         self._combinations: dict[tuple[str, ...], tuple[dict[str, Any], bool] | bool] = {}
-        self._invoice, self._practitioner, self._patient = (position[name] for name in _IDENTIFIERS)
         self._column = {name: itemgetter(index) for name, index in position.items()}
-        self._date = position["date"]
-        self._birth = position["birth_date"]
         self._time = position.get("time")
         self._referral = position.get("referral_at")
         self._dates: dict[str, dt.date] = {}
@@ -107,65 +103,15 @@ class PositionalDecoder:
         self._extra = tuple((name, index) for name, index in position.items() if name not in KNOWN_COLUMNS)
 
     def decode(self, line: int, fields: list[str], seq: int, seen: SeenInvoices) -> Any:
-        """The row's event; None for a readable row nothing needs; FALLBACK for the general path.
+        """One record: its event; None for a readable row nothing needs; FALLBACK for the general path.
 
         A row accepted (event or None) is remembered in ``seen``; a row handed back is not, so that
         the general path flags duplicates exactly as it always does.
         """
-        small = self._small_of(fields)
-        combination = self._combinations.get(small)
-        if combination is None:
-            combination = self._learn(small)
-        if not combination:
+        events = self.decode_block([line], [fields], seq, seen)
+        if events is None:
             return FALLBACK
-        values, wanted = combination
-
-        text = fields[self._date]
-        day = self._dates.get(text) or _day(text, self._dates, "date")
-        text = fields[self._birth]
-        birth = self._births.get(text) or _day(text, self._births, "birth_date")
-        if day is None or birth is None or birth > day:
-            return FALLBACK
-        moment = None
-        if self._time is not None:
-            text = fields[self._time]
-            moment = self._times.get(text, FALLBACK)
-            if moment is FALLBACK:
-                moment = self._clock(text)
-                if moment is FALLBACK:
-                    return FALLBACK
-        referral = None
-        if self._referral is not None and fields[self._referral]:
-            referral = value_of("referral_at", fields[self._referral], None)
-            if referral is UNREADABLE:
-                return FALLBACK
-            if referral is not None and referral > dt.datetime.combine(day, moment or _END_OF_DAY):
-                return FALLBACK
-
-        invoice_id = fields[self._invoice].strip()
-        practitioner_id = fields[self._practitioner].strip()
-        patient_id = fields[self._patient].strip()
-        if not (invoice_id and practitioner_id and patient_id):
-            return FALLBACK
-        if not seen.claim((practitioner_id, invoice_id), (line, self._file)):
-            return FALLBACK
-        if not wanted:
-            return None
-        extra = {name: fields[index] for name, index in self._extra} if self._extra else {}
-        return Event(
-            invoice_id=invoice_id,
-            date=day,
-            time=moment,
-            practitioner_id=practitioner_id,
-            patient_id=patient_id,
-            birth_date=birth,
-            referral_at=referral,
-            extra=extra,
-            line=line,
-            file=self._file,
-            seq=seq,
-            **values,
-        )
+        return events[0] if events else None
 
     def decode_block(
         self, lines: list[int], rows: list[list[str]], seq: int, seen: SeenInvoices

@@ -70,15 +70,6 @@ class SeenInvoices:
         self._memory[key_text(*key)] = self._location(where)
         self._grown()
 
-    def claim(self, key: Key, where: Where) -> bool:
-        """Remember ``key`` as first seen at ``where`` if it is new; False if it was seen before."""
-        text = key_text(*key)
-        if text in self._memory or (self._db is not None and self._where(text) is not None):
-            return False
-        self._memory[text] = self._location(where)
-        self._grown()
-        return True
-
     def claim_all(self, practitioners: list[str], invoices: list[str], lines: list[int], source: str) -> bool:
         """Remember a run of keys, all new and distinct; False (and nothing remembered) otherwise.
 
