@@ -32,6 +32,7 @@ SPEC_COLUMNS = _READER_COLUMNS
 _KEY = ("practitioner_id", "invoice_id")
 COLUMNS = _KEY + tuple(column for column in SPEC_COLUMNS if column not in _KEY) + ("extra",)
 
+
 def export_filter(
     practitioner_id: str | None,
     start: dt.date | None,
@@ -210,6 +211,18 @@ class EventCache:
                 self._events.clear()
             event = self._events[key] = from_row(key)
         return event
+
+
+def chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    """``events`` in lists of ``size`` (the last one shorter): one write per list, streaming."""
+    chunk: list[Event] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def unique_last(events: Iterable[Event]) -> list[Event]:

@@ -26,6 +26,7 @@ from billing_rules.ledger.common import (
     COLUMNS,
     EventCache,
     HistorySql,
+    chunks,
     export_filter,
     from_row,
     to_row,
@@ -206,7 +207,7 @@ class PostgresLedger:
                 "CREATE TEMP TABLE IF NOT EXISTS staging_invoices ON COMMIT DELETE ROWS AS "
                 f"SELECT {_COLUMN_LIST} FROM invoices WITH NO DATA"
             )
-            for chunk in _chunks(events, CHUNK):
+            for chunk in chunks(events, CHUNK):
                 chunk = unique_last(chunk)
                 cursor.execute("DELETE FROM staging_invoices")
                 with cursor.copy(f"COPY staging_invoices ({_COLUMN_LIST}) FROM STDIN") as copy:
@@ -286,14 +287,3 @@ def _any(column: str, values: frozenset[str]) -> tuple[str, list[Any]]:
 
 def _same(day: dt.date) -> dt.date:
     return day
-
-
-def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
-    chunk: list[Event] = []
-    for event in events:
-        chunk.append(event)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

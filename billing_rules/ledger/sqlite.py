@@ -26,6 +26,7 @@ from billing_rules.ledger.common import (
     COLUMNS,
     EventCache,
     HistorySql,
+    chunks,
     export_filter,
     from_row,
     to_row,
@@ -303,7 +304,7 @@ class SqliteLedger:
         stored = 0
         with self._write() as db:
             stamp = _now()
-            for chunk in _chunks(events, CHUNK):
+            for chunk in chunks(events, CHUNK):
                 chunk = unique_last(chunk)
                 db.executemany(_DELETE_CODES, [event.key for event in chunk])
                 db.executemany(_UPSERT, [(*to_row(event, native=False), stamp) for event in chunk])
@@ -390,14 +391,3 @@ class SqliteLedger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
-    chunk: list[Event] = []
-    for event in events:
-        chunk.append(event)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
