@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from billing_rules.model import Event, Finding, Report
+from billing_rules.model import Event, Finding, Report, Severity
 
 if TYPE_CHECKING:
     from billing_rules.validator import Validator
@@ -51,6 +51,26 @@ def make_event(seq: int = 0, **fields: Any) -> Event:
 
     values = {**EVENT_DEFAULTS, **{key: _plain(value) for key, value in fields.items()}}
     return Validator.invoice(values, seq=seq)
+
+
+def make_finding(**fields: Any) -> Finding:
+    """A :class:`Finding` for a test of a reporter or an ``adjust_findings`` hook.
+
+    An IMT-ONCE error of 1 234,50 € on invoice ``F-1`` unless ``fields`` say otherwise.
+    """
+    values: dict[str, Any] = {
+        "rule": "IMT-ONCE",
+        "severity": Severity.ERROR,
+        "message": "IMT déjà facturée",
+        "invoice_id": "F-1",
+        "practitioner_id": "10001",
+        "patient_id": "P-1",
+        "date": dt.date(2024, 3, 4),
+        "line": 2,
+        "amount": Decimal("1234.5"),
+        **fields,
+    }
+    return Finding(**values)
 
 
 def make_events(*rows: Mapping[str, Any], **common: Any) -> list[Event]:

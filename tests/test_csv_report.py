@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from decimal import Decimal
 from pathlib import Path
@@ -12,27 +11,15 @@ import pytest
 from click.testing import CliRunner
 
 from billing_rules.cli import main
-from billing_rules.model import Finding, InputError, Report, Severity
+from billing_rules.model import InputError, Report, Severity
 from billing_rules.reporters import BUILTIN_REPORTERS
 from billing_rules.reporters.csv_report import BOM, COLUMNS, CsvReporter, neutralize
+from billing_rules.testing import make_finding
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
 
 
-def finding(**overrides: object) -> Finding:
-    values: dict[str, object] = {
-        "rule": "IMT-ONCE",
-        "severity": Severity.ERROR,
-        "message": "IMT déjà facturée",
-        "invoice_id": "F-1",
-        "practitioner_id": "10001",
-        "patient_id": "P-1",
-        "date": dt.date(2024, 3, 4),
-        "line": 2,
-        "amount": Decimal("1234.5"),
-    }
-    values.update(overrides)
-    return Finding(**values)  # type: ignore[arg-type]
+finding = make_finding
 
 
 def render(report: Report) -> str:

@@ -14,9 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from billing_rules.cli import main
-from billing_rules.model import Event, Finding, InputError, Report, Severity
+from billing_rules.model import Event, InputError, Report, Severity
 from billing_rules.reporters import BUILTIN_REPORTERS
 from billing_rules.reporters.html_report import MissingDependency, bar_chart, render_report, trend
+from billing_rules.testing import make_finding
 from billing_rules.validator import Validator
 
 pytest.importorskip("jinja2")
@@ -32,20 +33,7 @@ def example_report(builtin_validator: Validator) -> Report:
     return builtin_validator.check_paths([str(EXAMPLE)])
 
 
-def finding(**overrides: object) -> Finding:
-    values: dict[str, object] = {
-        "rule": "IMT-ONCE",
-        "severity": Severity.ERROR,
-        "message": "IMT déjà facturée",
-        "invoice_id": "F-1",
-        "practitioner_id": "10001",
-        "patient_id": "P-1",
-        "date": dt.date(2024, 3, 4),
-        "line": 2,
-        "amount": Decimal("1234.5"),
-    }
-    values.update(overrides)
-    return Finding(**values)  # type: ignore[arg-type]
+finding = make_finding
 
 
 def test_registered() -> None:
