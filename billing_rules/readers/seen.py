@@ -1,33 +1,31 @@
 """The invoices already seen in the input, for SPEC §1 duplicate detection, in bounded memory.
 
 Every (practitioner_id, invoice_id) of the input must be remembered until the end of the run, so
-the index grows with the file. Two choices keep it small and cheap:
+the index grows with the file. Three choices keep it small and cheap:
 
 * in memory, a key is one string (``"<length of practitioner_id>:<practitioner_id><invoice_id>"``,
   exact: the length says where the practitioner ends) and where it was seen is one integer (file
   number and line). Strings and integers are not containers, so the garbage collector never walks
   the index: with a pair of tuples per invoice, its full passes over millions of them cost more
   than reading the file, and the index took twice the memory;
-* beyond :data:`MEMORY_KEYS` keys, they move to a temporary SQLite database (the standard
-  library's) in the system's temp folder, deleted when the run ends, and only a small write buffer
-  stays in memory.
+* every :data:`MEMORY_KEYS` keys, the dictionary is written out as one sorted run in a temporary
+  folder (deleted when the run ends) and emptied; a run keeps about 2 bytes per key in memory
+  (its Bloom filter and a sparse index, see :mod:`billing_rules.readers.spill`);
+* a key is looked up in the dictionary, then in each run whose filter says "maybe", which only
+  about 1 % of new keys reach.
 
 Lookups stay exact: nothing is hashed away, so two different invoices are never confused.
 """
 
 from __future__ import annotations
 
-import itertools
-import sqlite3
 import tempfile
 from pathlib import Path
 
-#: Keys kept in memory before spilling to disk: about 80 MB, a year of a large group practice.
+from billing_rules.readers.spill import SortedRun
+
+#: Keys kept in memory before they are written out as a run: about 80 MB.
 MEMORY_KEYS = 500_000
-#: Keys written to the disk table at once, once spilled.
-_BATCH = 20_000
-#: Keys looked up in one query (one parameter each, far below SQLite's limit).
-_QUERY_KEYS = 500
 #: Bits of a location for the line; the file's number is above them.
 _LINE_BITS = 40
 _LINE_MASK = (1 << _LINE_BITS) - 1
@@ -45,11 +43,6 @@ def key_text(practitioner_id: str, invoice_id: str) -> str:
 _KEY_FORMAT = "{}:{}{}".format
 
 
-def _stored(text: str) -> bytes:
-    """The key as bytes: any text an export holds (even a lone surrogate) is stored exactly."""
-    return text.encode("utf-8", "surrogatepass")
-
-
 class SeenInvoices:
     """A mapping (practitioner_id, invoice_id) -> (line, source) of the first occurrence."""
 
@@ -57,7 +50,7 @@ class SeenInvoices:
         self._memory: dict[str, int] = {}
         self._memory_keys = memory_keys
         self._folder: tempfile.TemporaryDirectory[str] | None = None
-        self._db: sqlite3.Connection | None = None
+        self._runs: list[SortedRun] = []
         self._sources: dict[str, int] = {}
         self._source_names: list[str] = []
 
@@ -80,18 +73,19 @@ class SeenInvoices:
         memory = self._memory
         if len(set(texts)) != len(texts) or not memory.keys().isdisjoint(texts):
             return False
-        if self._db is not None and self._any_stored(texts):
-            return False
+        for run in self._runs:
+            if any(run.get(texts[position]) is not None for position in run.maybe(texts)):
+                return False
         base = self._source_id(source) << _LINE_BITS
         memory.update(zip(texts, map(base.__or__, lines), strict=True))
         self._grown()
         return True
 
     def close(self) -> None:
-        """Drop the disk table, if any (also done when the object is collected)."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Delete the runs, if any (also done when the object is collected)."""
+        for run in self._runs:
+            run.close()
+        self._runs = []
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
@@ -105,9 +99,12 @@ class SeenInvoices:
 
     def _where(self, text: str) -> Where | None:
         location = self._memory.get(text)
-        if location is None and self._db is not None:
-            row = self._db.execute("SELECT at FROM seen WHERE key = ?", (_stored(text),)).fetchone()
-            location = row[0] if row is not None else None
+        if location is None:
+            for run in self._runs:
+                if run.maybe([text]):
+                    location = run.get(text)
+                    if location is not None:
+                        break
         if location is None:
             return None
         return (location & _LINE_MASK or None, self._source_names[location >> _LINE_BITS])
@@ -119,48 +116,15 @@ class SeenInvoices:
             self._source_names.append(source)
         return number
 
-    # --- the disk table ------------------------------------------------------------------------
+    # --- the runs on disk ----------------------------------------------------------------------
 
     def _grown(self) -> None:
-        if self._db is None:
-            if len(self._memory) > self._memory_keys:
-                self._spill()
-        elif len(self._memory) >= _BATCH:
-            self._flush()
-
-    def _any_stored(self, texts: list[str]) -> bool:
-        assert self._db is not None
-        for start in range(0, len(texts), _QUERY_KEYS):
-            chunk = texts[start : start + _QUERY_KEYS]
-            values = ", ".join(["(?)"] * len(chunk))
-            # CROSS JOIN keeps the constant rows outside, so each is a primary-key search.
-            query = f"SELECT 1 FROM (VALUES {values}) AS k CROSS JOIN seen ON seen.key = k.column1 LIMIT 1"
-            if self._db.execute(query, list(map(_stored, chunk))).fetchone() is not None:
-                return True
-        return False
-
-    def _spill(self) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="billing-rules-")
-        path = Path(self._folder.name) / "seen.sqlite"
-        self._db = sqlite3.connect(path, isolation_level=None)
-        # Scratch data, rebuilt by the next run: no journal, no fsync.
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute("CREATE TABLE seen (key BLOB PRIMARY KEY, at INTEGER) WITHOUT ROWID")
-        self._flush()
-
-    def _flush(self) -> None:
-        assert self._db is not None
-        items = iter(self._memory.items())
-        self._db.execute("BEGIN")
-        # A batch at a time: the first flush moves every in-memory key, and a copy of them all
-        # as rows would double the peak memory the spill is there to bound.
-        while batch := list(itertools.islice(items, _BATCH)):
-            # Sorted: each insert lands next to the previous one in the table's tree.
-            rows = sorted((_stored(text), location) for text, location in batch)
-            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", rows)
-        self._db.execute("COMMIT")
-        self._memory = {}
+        if len(self._memory) >= self._memory_keys:
+            if self._folder is None:
+                self._folder = tempfile.TemporaryDirectory(prefix="billing-rules-")
+            path = Path(self._folder.name) / f"seen-{len(self._runs)}.run"
+            self._runs.append(SortedRun(path, self._memory))
+            self._memory = {}
 
     def __del__(self) -> None:
         try:
