@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from billing_rules.readers import spill
 from billing_rules.readers.seen import SeenInvoices
-from billing_rules.readers.spill import STRIDE, BloomFilter, SortedRun
+from billing_rules.readers.spill import RUN_BITS_PER_KEY, STRIDE, BloomFilter, SortedRun
 
 ODD_KEYS = ["", "a", "a\x00b", "ligne\nsuivante", "\udcff", "é", "Ω", "\U0001f600", "5:10001F;1", "z" * 5000]
 
@@ -30,7 +31,7 @@ def test_every_stored_key_is_found_with_its_location(tmp_path: Path, count: int)
     try:
         for text, location in keys.items():
             assert run.get(text) == location
-        assert sorted(run.maybe(list(keys))) == list(range(len(keys)))  # the filter never forgets
+        assert run.filter.maybe(list(keys)) == list(range(len(keys)))  # the filter never forgets
     finally:
         run.close()
 
@@ -53,21 +54,23 @@ def test_absent_keys_are_not_found(tmp_path: Path) -> None:
 
 def test_the_filter_rarely_sends_a_new_key_to_the_disk() -> None:
     stored = [f"11:10000000001F{n}" for n in range(20_000)]
-    bloom = BloomFilter(len(stored))
+    bloom = BloomFilter(len(stored), RUN_BITS_PER_KEY)
     bloom.add_all(stored)
     new = [f"11:10000000002F{n}" for n in range(20_000)]
     assert len(bloom.maybe(new)) < 0.05 * len(new)
     assert bloom.maybe(stored) == list(range(len(stored)))
 
 
-def test_duplicates_are_caught_across_several_runs() -> None:
+@pytest.mark.parametrize("generation_keys", [spill.GENERATION_KEYS, 256])  # one filter, or three
+def test_duplicates_are_caught_across_runs(monkeypatch: pytest.MonkeyPatch, generation_keys: int) -> None:
+    monkeypatch.setattr(spill, "GENERATION_KEYS", generation_keys)
     seen = SeenInvoices(memory_keys=100)
     lines = iter(range(2, 10**6))
     for block in range(11):  # 64 keys a block: a run every second block, the last block in memory
         practitioners = ["10001"] * 64
         invoices = [f"F{block * 64 + n}" for n in range(64)]
         assert seen.claim_all(practitioners, invoices, [next(lines) for _ in range(64)], "a.csv")
-    assert len(seen._runs) == 5
+    assert seen._spilled.runs == 5
     for number in (0, 63, 64, 127, 128, 350, 639, 640, 703):
         assert seen.get(("10001", f"F{number}")) == (number + 2, "a.csv")
         # One old key in a block of new ones: the whole block is refused, nothing is remembered.
@@ -77,4 +80,4 @@ def test_duplicates_are_caught_across_several_runs() -> None:
     assert seen.get(("10001", "F704")) is None
     assert seen.get(("10002", "F1")) is None
     seen.close()
-    assert seen._runs == []
+    assert not seen._spilled

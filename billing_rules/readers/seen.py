@@ -8,24 +8,23 @@ the index grows with the file. Three choices keep it small and cheap:
   number and line). Strings and integers are not containers, so the garbage collector never walks
   the index: with a pair of tuples per invoice, its full passes over millions of them cost more
   than reading the file, and the index took twice the memory;
-* every :data:`MEMORY_KEYS` keys, the dictionary is written out as one sorted run in a temporary
-  folder (deleted when the run ends) and emptied; a run keeps about 2 bytes per key in memory
-  (its Bloom filter and a sparse index, see :mod:`billing_rules.readers.spill`);
-* a key is looked up in the dictionary, then in each run whose filter says "maybe", which only
-  about 1 % of new keys reach.
+* at :data:`MEMORY_KEYS` keys, the dictionary is written out as one sorted run in a temporary
+  folder (deleted when the run ends) and emptied, then again every :data:`RUN_KEYS` keys: a
+  small dictionary from then on leaves the memory of the first one to the rest of the run. A key
+  on disk keeps about 5 bytes in memory (Bloom filters and a sparse index, see
+  :mod:`billing_rules.readers.spill`), and only about 2 % of new keys read the disk.
 
 Lookups stay exact: nothing is hashed away, so two different invoices are never confused.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+from billing_rules.readers.spill import SpilledKeys
 
-from billing_rules.readers.spill import SortedRun
-
-#: Keys kept in memory before they are written out as a run: about 80 MB.
+#: Keys kept in memory before the first run is written: about 80 MB, a year of a large practice.
 MEMORY_KEYS = 500_000
+#: Keys kept in memory between two later runs.
+RUN_KEYS = 125_000
 #: Bits of a location for the line; the file's number is above them.
 _LINE_BITS = 40
 _LINE_MASK = (1 << _LINE_BITS) - 1
@@ -49,8 +48,7 @@ class SeenInvoices:
     def __init__(self, memory_keys: int = MEMORY_KEYS) -> None:
         self._memory: dict[str, int] = {}
         self._memory_keys = memory_keys
-        self._folder: tempfile.TemporaryDirectory[str] | None = None
-        self._runs: list[SortedRun] = []
+        self._spilled = SpilledKeys()
         self._sources: dict[str, int] = {}
         self._source_names: list[str] = []
 
@@ -73,9 +71,8 @@ class SeenInvoices:
         memory = self._memory
         if len(set(texts)) != len(texts) or not memory.keys().isdisjoint(texts):
             return False
-        for run in self._runs:
-            if any(run.get(texts[position]) is not None for position in run.maybe(texts)):
-                return False
+        if self._spilled and self._spilled.any_of(texts):
+            return False
         base = self._source_id(source) << _LINE_BITS
         memory.update(zip(texts, map(base.__or__, lines), strict=True))
         self._grown()
@@ -83,12 +80,7 @@ class SeenInvoices:
 
     def close(self) -> None:
         """Delete the runs, if any (also done when the object is collected)."""
-        for run in self._runs:
-            run.close()
-        self._runs = []
-        if self._folder is not None:
-            self._folder.cleanup()
-            self._folder = None
+        self._spilled.close()
         self._memory = {}
 
     # --- locations -----------------------------------------------------------------------------
@@ -99,12 +91,8 @@ class SeenInvoices:
 
     def _where(self, text: str) -> Where | None:
         location = self._memory.get(text)
-        if location is None:
-            for run in self._runs:
-                if run.maybe([text]):
-                    location = run.get(text)
-                    if location is not None:
-                        break
+        if location is None and self._spilled:
+            location = self._spilled.get(text)
         if location is None:
             return None
         return (location & _LINE_MASK or None, self._source_names[location >> _LINE_BITS])
@@ -119,11 +107,9 @@ class SeenInvoices:
     # --- the runs on disk ----------------------------------------------------------------------
 
     def _grown(self) -> None:
-        if len(self._memory) >= self._memory_keys:
-            if self._folder is None:
-                self._folder = tempfile.TemporaryDirectory(prefix="billing-rules-")
-            path = Path(self._folder.name) / f"seen-{len(self._runs)}.run"
-            self._runs.append(SortedRun(path, self._memory))
+        limit = min(self._memory_keys, RUN_KEYS) if self._spilled else self._memory_keys
+        if len(self._memory) >= limit:
+            self._spilled.write(self._memory)
             self._memory = {}
 
     def __del__(self) -> None:

@@ -1,31 +1,45 @@
-"""A sorted run of keys on disk, with a Bloom filter in memory: the spilled part of the seen index.
+"""The spilled part of the duplicate index: sorted runs on disk, Bloom filters in memory.
 
 The duplicate index (:mod:`billing_rules.readers.seen`) holds its newest keys in a dictionary and,
-when that is full, writes them out as one :class:`SortedRun` and starts again. A run is written once
-and never changed, so it needs no B-tree: the keys are sorted in memory and written in one pass to a
-flat file, and a sparse index (every :data:`STRIDE`-th key with its offset) stays in memory. That
-costs a fraction of a microsecond per key, where inserting into an indexed table costs ten, most of
-it in page misses once the table outgrows its cache.
+when that is full, writes them out here as one :class:`SortedRun` and starts again. A run is written
+once and never changed, so it needs no B-tree: the keys are sorted in memory and written in one
+pass to a flat file, and a sparse index (every :data:`STRIDE`-th key with its offset) stays in
+memory. That costs a fraction of a microsecond per key, where inserting into an indexed table costs
+ten, most of it in page misses once the table outgrows its cache.
 
-Almost every key looked up is new, so the run first asks its Bloom filter (two bits per key out of
-:data:`BITS_PER_KEY`, about 1.4 % false positives); only a "maybe" reads the disk, one segment of
-at most :data:`STRIDE` records. A Bloom filter never says "no" for a stored key, so lookups stay
-exact.
+Almost every key looked up is new, so the disk is only read when Bloom filters say "maybe":
+
+* runs are grouped in generations of up to :data:`GENERATION_KEYS` keys, each with one filter over
+  all its keys: a new key costs one filter test per generation (one up to four million spilled
+  keys), however many runs there are;
+* on a generation's "maybe" (about 2 % of new keys), each of its runs asks its own filter, and a
+  run that still says "maybe" reads one segment of at most :data:`STRIDE` records.
+
+A Bloom filter never says "no" for a stored key, so lookups stay exact. The filters cost about
+3 bytes per spilled key, the sparse indexes about 2.
 """
 
 from __future__ import annotations
 
 import bisect
 import struct
+import tempfile
 from collections.abc import Iterable
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 
-#: Records between two entries of the in-memory sparse index (one disk read scans at most this).
+#: Records between two entries of a run's in-memory sparse index (one disk read scans at most this).
 STRIDE = 64
-#: Filter bits per key: with two bits set per key, about 1.4 % of new keys read the disk.
-BITS_PER_KEY = 16
+#: Keys under one generation filter; beyond, a new generation starts.
+GENERATION_KEYS = 4_000_000
+#: Filter bits per key, two bits set per key: about 2.3 % false positives for a generation
+#: (12 bits), 3.3 % for a run (10 bits; only asked after its generation said "maybe").
+GENERATION_BITS_PER_KEY = 12
+RUN_BITS_PER_KEY = 10
 
 _HEAD = struct.Struct("<IQ")  # key length in bytes, location
+#: Records encoded and written at once (whole segments).
+_WRITE_RECORDS = 64 * STRIDE
 _MASK64 = (1 << 64) - 1
 
 
@@ -37,27 +51,26 @@ def _encoded(text: str) -> bytes:
 class BloomFilter:
     """Two bits per key, taken from the halves of the key's (per-process) 64-bit hash."""
 
-    def __init__(self, keys: int) -> None:
-        size = 1 << max(10, (keys * BITS_PER_KEY - 1).bit_length())
-        self._bits = bytearray(size >> 3)
-        self._mask = size - 1
+    def __init__(self, keys: int, bits_per_key: int) -> None:
+        self._size = max(1024, keys * bits_per_key)
+        self._bits = bytearray((self._size + 7) >> 3)
 
     def add_all(self, texts: Iterable[str]) -> None:
         """Set the bits of every key of ``texts``."""
-        bits, mask = self._bits, self._mask
+        bits, size = self._bits, self._size
         for value in map(hash, texts):
             value &= _MASK64
-            low, high = value & mask, (value >> 32) & mask
+            low, high = value % size, (value >> 32) % size
             bits[low >> 3] |= 1 << (low & 7)
             bits[high >> 3] |= 1 << (high & 7)
 
     def maybe(self, texts: list[str]) -> list[int]:
         """Positions in ``texts`` of the keys that may have been added (the others surely not)."""
-        bits, mask = self._bits, self._mask
+        bits, size = self._bits, self._size
         found = []
         for position, value in enumerate(map(hash, texts)):
             value &= _MASK64
-            low, high = value & mask, (value >> 32) & mask
+            low, high = value % size, (value >> 32) % size
             if bits[low >> 3] >> (low & 7) & 1 and bits[high >> 3] >> (high & 7) & 1:
                 found.append(position)
         return found
@@ -68,39 +81,39 @@ class SortedRun:
 
     def __init__(self, path: Path, items: dict[str, int]) -> None:
         ordered = sorted(items)
-        self._filter = BloomFilter(len(ordered))
-        self._filter.add_all(ordered)
-        self._firsts: list[str] = []
+        self.filter = BloomFilter(len(ordered), RUN_BITS_PER_KEY)
+        self.filter.add_all(ordered)
+        # The sparse index holds new bytes, not the dictionary's strings: one string kept in 64
+        # would keep every memory arena of the emptied dictionary from going back to the system.
+        # UTF-8 bytes sort as their texts do (by code point), so both bisect alike.
+        self._firsts: list[bytes] = []
         self._offsets: list[int] = []
         offset = 0
-        pack = _HEAD.pack
         with open(path, "wb") as out:
-            for start in range(0, len(ordered), STRIDE):
-                segment = b"".join(
-                    pack(len(data), items[text]) + data
-                    for text in ordered[start : start + STRIDE]
-                    for data in (_encoded(text),)
-                )
-                self._firsts.append(ordered[start])
-                self._offsets.append(offset)
-                out.write(segment)
-                offset += len(segment)
+            # A few thousand records at a time, each step a C-level map: writing costs about as
+            # much as sorting.
+            for start in range(0, len(ordered), _WRITE_RECORDS):
+                texts = ordered[start : start + _WRITE_RECORDS]
+                encoded = list(map(str.encode, texts, repeat("utf-8"), repeat("surrogatepass")))
+                lengths = list(map(len, encoded))
+                heads = map(_HEAD.pack, lengths, map(items.__getitem__, texts))
+                out.write(b"".join(chain.from_iterable(zip(heads, encoded, strict=True))))
+                starts = list(accumulate(map(_HEAD.size.__add__, lengths), initial=offset))
+                self._firsts += encoded[::STRIDE]
+                self._offsets += starts[:-1:STRIDE]
+                offset = starts[-1]
         self._offsets.append(offset)
         self._file = open(path, "rb")  # noqa: SIM115 - kept open for the lookups, closed by close()
 
-    def maybe(self, texts: list[str]) -> list[int]:
-        """Positions in ``texts`` of the keys the run may hold (see :class:`BloomFilter`)."""
-        return self._filter.maybe(texts)
-
     def get(self, text: str) -> int | None:
-        """The location stored for ``text``, or None."""
-        segment = bisect.bisect_right(self._firsts, text) - 1
+        """The location stored for ``text``, or None (reads the disk: ask :attr:`filter` first)."""
+        wanted = _encoded(text)
+        segment = bisect.bisect_right(self._firsts, wanted) - 1
         if segment < 0:
             return None
         start, end = self._offsets[segment], self._offsets[segment + 1]
         self._file.seek(start)
         data = self._file.read(end - start)
-        wanted = _encoded(text)
         position = 0
         while position < len(data):
             length, location = _HEAD.unpack_from(data, position)
@@ -111,5 +124,78 @@ class SortedRun:
         return None
 
     def close(self) -> None:
-        """Close the file (the caller deletes its folder)."""
+        """Close the file (its folder is deleted by the owner)."""
         self._file.close()
+
+
+class _Generation:
+    """Runs under one filter."""
+
+    def __init__(self, capacity: int) -> None:
+        self.filter = BloomFilter(capacity, GENERATION_BITS_PER_KEY)
+        self.room = capacity
+        self.runs: list[SortedRun] = []
+
+
+class SpilledKeys:
+    """Every run written so far, in a temporary folder deleted by :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._generations: list[_Generation] = []
+        self._count = 0
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    @property
+    def runs(self) -> int:
+        """How many runs were written."""
+        return sum(len(generation.runs) for generation in self._generations)
+
+    def write(self, items: dict[str, int]) -> None:
+        """Store ``items`` (keys not stored yet) as one more run."""
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="billing-rules-")
+        generation = self._generations[-1] if self._generations else None
+        if generation is None or generation.room < len(items):
+            generation = _Generation(max(GENERATION_KEYS, len(items)))
+            self._generations.append(generation)
+        path = Path(self._folder.name) / f"seen-{self._count}.run"
+        generation.runs.append(SortedRun(path, items))
+        generation.filter.add_all(items)
+        generation.room -= len(items)
+        self._count += 1
+
+    def get(self, text: str) -> int | None:
+        """The location stored for ``text``, or None."""
+        for generation in self._generations:
+            if generation.filter.maybe([text]):
+                for run in generation.runs:
+                    if run.filter.maybe([text]):
+                        location = run.get(text)
+                        if location is not None:
+                            return location
+        return None
+
+    def any_of(self, texts: list[str]) -> bool:
+        """Whether any key of ``texts`` is stored."""
+        for generation in self._generations:
+            candidates = [texts[position] for position in generation.filter.maybe(texts)]
+            if candidates:
+                for run in generation.runs:
+                    for position in run.filter.maybe(candidates):
+                        if run.get(candidates[position]) is not None:
+                            return True
+        return False
+
+    def close(self) -> None:
+        """Close and delete every run."""
+        for generation in self._generations:
+            for run in generation.runs:
+                run.close()
+        self._generations = []
+        self._count = 0
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
