@@ -164,27 +164,26 @@ def _quantiles(samples: list[float]) -> str:
 
 
 def _ledger_latency(history: list[Any], fresh: list[Any]) -> str:
-    """Optional: needs ``billing_rules.ledger`` (SQLite); the history is stored, then each invoice is
-    checked with the history the ledger returns for it (what ``check --ledger`` does per input)."""
+    """Optional: needs ``billing_rules.ledger`` (SQLite). The history is stored, then each invoice
+    goes through the real-time API practice software calls, ``LedgerSession.check_one``: one
+    history query for its patient and practitioner, then the rules. Each probe is discarded from
+    the session afterwards, as an abandoned entry is, so that probes do not pile up as pending."""
     try:
         from billing_rules.ledger import open_ledger
-        from billing_rules.ledger.common import InputScope, history_for
         from billing_rules.validator import Validator
     except ImportError:
         return "n/a (billing_rules.ledger absent)"
     validator = Validator.build(entry_points=False)
-    counters = list(validator.engine.counters.values())
     with tempfile.TemporaryDirectory() as tmp:
         try:
             ledger = open_ledger(Path(tmp) / "ledger.sqlite")
             for start in range(0, len(history), 50_000):
                 ledger.record(history[start : start + 50_000])
+            session = validator.session(ledger=ledger)
 
             def check(event: Any) -> None:
-                session = validator.session()
-                for old in history_for(ledger, counters, InputScope.of([event])):
-                    session.record(old)
-                session.check(event)
+                session.check_one(event)
+                session.discard(event)
 
             for event in fresh[:100]:
                 check(event)  # warm-up
