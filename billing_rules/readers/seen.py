@@ -9,8 +9,8 @@ the index grows with the file. Three choices keep it small and cheap:
   the index: with a pair of tuples per invoice, its full passes over millions of them cost more
   than reading the file, and the index took twice the memory;
 * at :data:`MEMORY_KEYS` keys, the dictionary is written out as one sorted run in a temporary
-  folder (deleted when the run ends) and emptied, then again every :data:`RUN_KEYS` keys: a
-  small dictionary from then on leaves the memory of the first one to the rest of the run. A key
+  folder (deleted once the input is read) and emptied, then again every :data:`RUN_KEYS` keys: a
+  small dictionary from then on leaves the memory of the first one to the rest of the check. A key
   on disk keeps about 5 bytes in memory (Bloom filters and a sparse index, see
   :mod:`billing_rules.readers.spill`), and only about 2 % of new keys read the disk.
 
@@ -62,7 +62,7 @@ class SeenInvoices:
         self._grown()
 
     def claim_all(self, practitioners: list[str], invoices: list[str], lines: list[int], source: str) -> bool:
-        """Remember a run of keys, all new and distinct; False (and nothing remembered) otherwise.
+        """Remember a block of keys, all new and distinct; False (and nothing remembered) otherwise.
 
         The block-wise fast path's check: set operations instead of a lookup per row. When it says
         False, the caller takes the rows one by one, so the first occurrence stays the first.
