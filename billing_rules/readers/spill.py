@@ -82,7 +82,7 @@ class SortedRun:
     def __init__(self, path: Path, items: dict[str, int]) -> None:
         ordered = sorted(items)
         self.filter = BloomFilter(len(ordered), RUN_BITS_PER_KEY)
-        self.filter.add_all(ordered)
+        self.filter.add_all(items)  # in the dictionary's order, close to the strings' order in memory
         # The sparse index holds new bytes, not the dictionary's strings: one string kept in 64
         # would keep every memory arena of the emptied dictionary from going back to the system.
         # UTF-8 bytes sort as their texts do (by code point), so both bisect alike.
