@@ -62,27 +62,13 @@ class Engine:
         self._gates = {id(rule): _gate(rule) for rule in rules}
         # Validity dates cut the calendar into periods in which the same rules are in force: a plan
         # is made per (codes, period), so rules out of force are not even looked at.
-        edges: set[dt.date] = set()
-        for rule in rules:
-            valid_from = getattr(rule, "valid_from", None)
-            valid_until = getattr(rule, "valid_until", None)
-            if valid_from is not None:
-                edges.add(valid_from)
-            if valid_until is not None and valid_until < dt.date.max:
-                edges.add(valid_until + dt.timedelta(days=1))
+        spans = [(getattr(rule, "valid_from", None), getattr(rule, "valid_until", None)) for rule in rules]
         # Rules that read the dated texts ("texts": tariffs, code validity) are decided once per
         # plan too, so periods also change wherever a tariff or a code's existence does.
-        for code in ruleset.tariffs.codes():
-            for row in ruleset.tariffs.rows(code):
-                edges.add(row.start)
-                if row.end is not None and row.end < dt.date.max:
-                    edges.add(row.end + dt.timedelta(days=1))
-        for info in getattr(ruleset, "codes", {}).values():
-            for start, end in info.periods:
-                edges.add(start)
-                if end is not None and end < dt.date.max:
-                    edges.add(end + dt.timedelta(days=1))
-        self._edges = sorted(edges)
+        tariffs = ruleset.tariffs
+        spans += [(row.start, row.end) for code in tariffs.codes() for row in tariffs.rows(code)]
+        spans += [period for info in getattr(ruleset, "codes", {}).values() for period in info.periods]
+        self._edges = _period_starts(spans)
         self._periods: dict[dt.date, int] = {}
         self._plans: dict[tuple[frozenset[str], int, tuple[Any, ...]], _Plan] = {}
         self._wakes: dict[tuple[str, ...], bool] = {}
@@ -465,6 +451,17 @@ class _TextsOnly:
 
     def tariff(self, code: str, day: dt.date) -> Decimal | None:
         return self._engine.tariffs.on(code, day)
+
+
+def _period_starts(spans: Iterable[tuple[dt.date | None, dt.date | None]]) -> list[dt.date]:
+    """Where the calendar is cut: each span's first day and the day after its last (None: open)."""
+    edges: set[dt.date] = set()
+    for start, end in spans:
+        if start is not None:
+            edges.add(start)
+        if end is not None and end < dt.date.max:
+            edges.add(end + dt.timedelta(days=1))
+    return sorted(edges)
 
 
 def _in_force(rule: Rule, day: dt.date) -> bool:
