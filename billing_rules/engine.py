@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from billing_rules.dsl.rules import CounterSpec, DslRule
-from billing_rules.model import Event, Finding, Severity, Status
+from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, Severity, Status
 from billing_rules.rule import Hit, Rule, WindowCount
 from billing_rules.ruleset import RuleSet
 from billing_rules.windows import WindowStore
@@ -388,20 +388,7 @@ def _gate(rule: Rule) -> Gate | None:
 
 #: The invoice fields a plan is made for, besides its codes and period: the few-valued ones. A
 #: condition part reading only these has one value per plan (see ``dsl/reads.py``).
-PLAN_FIELDS = (
-    "specialty",
-    "sector",
-    "ald",
-    "palliative",
-    "neurodegenerative",
-    "mt_status",
-    "declares_mt",
-    "place",
-    "homebound",
-    "regulated",
-    "status",
-    "amount",
-)
+PLAN_FIELDS = FEW_VALUED_FIELDS
 _plan_values = operator.attrgetter(*PLAN_FIELDS)
 #: What a plan decides: its fields, the codes (in its key) and the texts of its period.
 _DECIDABLE = frozenset({*PLAN_FIELDS, "codes", "texts"})

@@ -130,6 +130,25 @@ def _code_set(codes: tuple[str, ...]) -> frozenset[str]:
     return found
 
 
+#: The invoice fields of few distinct values (codes aside): a billing file holds a few dozen
+#: combinations of them. The engine makes a plan per combination (``engine.PLAN_FIELDS``) and the
+#: CSV fast path decodes each combination once (``readers.positional``).
+FEW_VALUED_FIELDS = (
+    "specialty",
+    "sector",
+    "ald",
+    "palliative",
+    "neurodegenerative",
+    "mt_status",
+    "declares_mt",
+    "place",
+    "homebound",
+    "regulated",
+    "status",
+    "amount",
+)
+
+
 @attrs.frozen(kw_only=True, slots=True)
 class Event:
     """One invoice (feuille de soins) as the engine sees it.

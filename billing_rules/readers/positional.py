@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from billing_rules.model import Event
+from billing_rules.model import FEW_VALUED_FIELDS, Event
 from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, value_of
 from billing_rules.readers.seen import SeenInvoices
 
@@ -37,21 +37,7 @@ from billing_rules.readers.seen import SeenInvoices
 FALLBACK = object()
 
 #: Columns of few distinct spellings, read together as one combination.
-_SMALL = (
-    "specialty",
-    "sector",
-    "ald",
-    "palliative",
-    "neurodegenerative",
-    "mt_status",
-    "declares_mt",
-    "place",
-    "homebound",
-    "codes",
-    "amount",
-    "regulated",
-    "status",
-)
+_SMALL = (*FEW_VALUED_FIELDS, "codes")
 #: Bounds of the memos: a file's combinations, days and birth dates fit far below them.
 _COMBINATIONS_MAX = 100_000
 _DAYS_MAX = 100_000
