@@ -143,10 +143,9 @@ class SpilledKeys:
     def __init__(self) -> None:
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._generations: list[_Generation] = []
-        self._count = 0
 
     def __bool__(self) -> bool:
-        return self._count > 0
+        return bool(self._generations)
 
     @property
     def runs(self) -> int:
@@ -161,11 +160,10 @@ class SpilledKeys:
         if generation is None or generation.room < len(items):
             generation = _Generation(max(GENERATION_KEYS, len(items)))
             self._generations.append(generation)
-        path = Path(self._folder.name) / f"seen-{self._count}.run"
+        path = Path(self._folder.name) / f"seen-{self.runs}.run"
         generation.runs.append(SortedRun(path, items))
         generation.filter.add_all(items)
         generation.room -= len(items)
-        self._count += 1
 
     def get(self, text: str) -> int | None:
         """The location stored for ``text``, or None."""
@@ -195,7 +193,6 @@ class SpilledKeys:
             for run in generation.runs:
                 run.close()
         self._generations = []
-        self._count = 0
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
