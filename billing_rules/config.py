@@ -5,12 +5,18 @@ found in the current directory or its parents (the first one holding either wins
 ``--config``. The same keys in both places::
 
     [rules]
-    disable = ["OPP-MEG", "SPE-*"]        # codes or shell patterns
-    enable = ["*"]                        # optional: only these rules run (before ``disable``)
+    ignore = ["OPP-MEG", "SPE-"]          # codes, prefixes (``SPE-``) or shell patterns (``SPE-*``)
+    select = ["ALL"]                      # optional: only these rules run (default: every rule)
+    extend-select = ["CAB-"]              # optional: added to ``select``
     files = ["cabinet.rules"]             # extra DSL rule files, relative to the config file
 
     [rules.severity]
-    VL-CASE = "error"                     # error, warning or opportunity
+    VL-CASE = "error"                     # error/erreur, warning/alerte, opportunity/opportunité
+
+``select``, ``extend-select`` and ``ignore`` mean what they mean in ruff, and what ``check --select``
+/ ``--extend-select`` / ``--ignore`` mean (:mod:`billing_rules.selection`; the command line's come
+after these). ``enable`` and ``disable``, their first names, are still read as ``select`` and
+``ignore``.
 
     [plugins]
     enable = ["specialist"]               # only these installed plugins (default: all)
@@ -30,9 +36,8 @@ silently ignored: a disabled rule that was never disabled is a legal risk for th
 
 from __future__ import annotations
 
-import fnmatch
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,6 +45,7 @@ import attrs
 
 from billing_rules.errors import BillingRulesError
 from billing_rules.model import Sector, Severity
+from billing_rules.selection import Selectors, matches, resolve
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,7 +56,7 @@ CONFIG_FILE = "billing-rules.toml"
 PYPROJECT_TABLE = "billing-rules"
 
 _TOP_KEYS = {"rules", "plugins", "practitioner", "practitioners"}
-_RULES_KEYS = {"enable", "disable", "files", "severity"}
+_RULES_KEYS = {"enable", "disable", "files", "severity", "select", "extend-select", "ignore"}
 _PLUGINS_KEYS = {"enable", "disable"}
 _FACT_KEYS = {"sector", "specialty"}
 
@@ -79,8 +85,8 @@ class PracticeConfig:
     """A loaded configuration; ``path`` is what ``check`` announces on stderr."""
 
     path: Path | None = None
-    enable: tuple[str, ...] | None = None
-    disable: tuple[str, ...] = ()
+    selectors: tuple[Selectors, ...] = ()
+    """Which rules run: ``[rules]``'s select/extend-select/ignore, then the command line's."""
     severity: Mapping[str, Severity] = attrs.field(factory=dict)
     rule_files: tuple[Path, ...] = ()
     plugins_enable: tuple[str, ...] | None = None
@@ -104,29 +110,34 @@ class PracticeConfig:
         """
         codes = [rule.code for rule in rules]
         self._check_patterns(codes)
+        chosen = resolve(self.selectors, codes)
         kept = []
         for rule in rules:
-            if self.enable is not None and not _matches(rule.code, self.enable):
+            if rule.code not in chosen:
                 continue
-            if _matches(rule.code, self.disable):
-                continue
-            severity = self.severity.get(rule.code)
+            severity = self._severity_of(rule.code)
             kept.append(
                 rule if severity is None or severity is rule.severity else _with_severity(rule, severity)
             )
         return kept
 
+    def with_selectors(self, layer: Selectors) -> PracticeConfig:
+        """This configuration with one more selection layer (the command line's) applied last."""
+        return self if layer.empty else attrs.evolve(self, selectors=(*self.selectors, layer))
+
+    def _severity_of(self, code: str) -> Severity | None:
+        """The practice's severity for ``code``: an exact key, else the last matching pattern."""
+        if code in self.severity:
+            return self.severity[code]
+        found = [severity for pattern, severity in self.severity.items() if matches(pattern, code)]
+        return found[-1] if found else None
+
     def _check_patterns(self, codes: Sequence[str]) -> None:
-        for key, patterns in (
-            ("rules.enable", self.enable or ()),
-            ("rules.disable", self.disable),
-            ("rules.severity", tuple(self.severity)),
-        ):
-            for pattern in patterns:
-                if not any(fnmatch.fnmatchcase(code, pattern) for code in codes):
-                    raise ConfigError(
-                        f"{self._where()} : {key} : aucune règle chargée ne correspond à « {pattern} »"
-                    )
+        for pattern in self.severity:
+            if not any(matches(pattern, code) for code in codes):
+                raise ConfigError(
+                    f"{self._where()} : rules.severity : aucune règle chargée ne correspond à « {pattern} »"
+                )
 
     def _where(self) -> str:
         return str(self.path) if self.path is not None else "configuration"
@@ -177,10 +188,6 @@ class FactsReader:
                 or (isinstance(values.get(column), str) and not values[column].strip())
             ]
             yield attrs.evolve(raw, values={**values, **dict(missing)}) if missing else raw
-
-
-def _matches(code: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(code, pattern) for pattern in patterns)
 
 
 def _with_severity(rule: Any, severity: Severity) -> Any:
@@ -256,7 +263,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> PracticeC
             severities[str(code)] = Severity(value)
         except ValueError:
             raise fail(
-                f"rules.severity.{code} : gravité inconnue « {value} » (error, warning, opportunity)"
+                f"rules.severity.{code} : gravité inconnue « {value} » "
+                "(error, warning, opportunity ou erreur, alerte, opportunité)"
             ) from None
     base = path.parent if path is not None else Path.cwd()
     files = tuple(base / name for name in _strings(rules, "files", fail, "rules.files") or ())
@@ -266,8 +274,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> PracticeC
     }
     return PracticeConfig(
         path=path,
-        enable=_strings(rules, "enable", fail, "rules.enable"),
-        disable=_strings(rules, "disable", fail, "rules.disable") or (),
+        selectors=_selectors(rules, where, fail),
         severity=severities,
         rule_files=files,
         plugins_enable=_strings(plugins, "enable", fail, "plugins.enable"),
@@ -275,6 +282,28 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> PracticeC
         practitioner=_facts(_table(data, "practitioner", fail), fail, "practitioner"),
         practitioners=per_practitioner,
     )
+
+
+def _selectors(rules: Mapping[str, Any], where: str, fail: Any) -> tuple[Selectors, ...]:
+    """``[rules]``'s selection layer; ``enable``/``disable`` are the older names of ``select``/``ignore``."""
+    lists: dict[str, tuple[str, ...] | None] = {}
+    labels: dict[str, str] = {}
+    for key, older in (("select", "enable"), ("extend-select", None), ("ignore", "disable")):
+        value = _strings(rules, key, fail, f"rules.{key}")
+        labels[key] = f"{where} : rules.{key}"
+        if older is not None and older in rules:
+            if value is not None:
+                raise fail(f"rules.{older} et rules.{key} disent la même chose : gardez rules.{key}")
+            value = _strings(rules, older, fail, f"rules.{older}")
+            labels[key] = f"{where} : rules.{older}"
+        lists[key] = None if value is None else tuple(item.strip().upper() for item in value)
+    layer = Selectors(
+        select=lists["select"],
+        extend_select=lists["extend-select"] or (),
+        ignore=lists["ignore"] or (),
+        labels=(labels["select"], labels["extend-select"], labels["ignore"]),
+    )
+    return () if layer.empty else (layer,)
 
 
 def _no_unknown(table: Mapping[str, Any], known: set[str], prefix: str, fail: Any) -> None:

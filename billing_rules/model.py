@@ -29,8 +29,35 @@ class Severity(enum.Enum):
         """Higher is more serious: ``--fail-on warning`` fails on warnings and errors."""
         return _SEVERITY_RANK[self]
 
+    @property
+    def french(self) -> str:
+        """The French word billing staff read: ``erreur``, ``alerte``, ``opportunité``."""
+        return _SEVERITY_FRENCH[self]
+
+    @classmethod
+    def _missing_(cls, value: object) -> Severity | None:
+        """``Severity("erreur")``: French words too (SPEC §3), any case, with or without accents."""
+        if not isinstance(value, str):
+            return None
+        return _SEVERITY_WORDS.get(_plain_word(value))
+
 
 _SEVERITY_RANK = {Severity.OPPORTUNITY: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+_SEVERITY_FRENCH = {Severity.ERROR: "erreur", Severity.WARNING: "alerte", Severity.OPPORTUNITY: "opportunité"}
+_SEVERITY_WORDS = {
+    **{severity.value: severity for severity in Severity},
+    "erreur": Severity.ERROR,
+    "alerte": Severity.WARNING,
+    "opportunite": Severity.OPPORTUNITY,
+}
+
+
+def _plain_word(text: str) -> str:
+    """``Opportunité`` → ``opportunite``: lower case, trimmed, accents dropped."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 class _FastEnum(enum.Enum):
