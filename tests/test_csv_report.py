@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from billing_rules.cli import main
 from billing_rules.model import InputError, Report, Severity
 from billing_rules.reporters import BUILTIN_REPORTERS
-from billing_rules.reporters.csv_report import BOM, COLUMNS, CsvReporter, neutralize
+from billing_rules.reporters.csv_report import BOM, COLUMNS, HEADERS, CsvReporter, neutralize
 from billing_rules.testing import make_finding
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
@@ -29,8 +29,11 @@ def render(report: Report) -> str:
 
 
 def parse(text: str) -> list[dict[str, str]]:
+    """The rows, keyed by the English column keys (the header itself is French)."""
     assert text.startswith(BOM)
-    return list(csv.DictReader(io.StringIO(text[1:], newline=""), delimiter=";"))
+    keys = {french: key for key, french in HEADERS.items()}
+    rows = csv.DictReader(io.StringIO(text[1:], newline=""), delimiter=";")
+    return [{keys[name]: value for name, value in row.items()} for row in rows]
 
 
 def test_registered() -> None:
@@ -54,18 +57,20 @@ def test_one_row_per_finding_french_decimals() -> None:
         input_errors=(),
     )
     text = render(report)
-    assert text.splitlines()[0] == BOM + ";".join(COLUMNS)
+    assert text.splitlines()[0] == BOM + ";".join(HEADERS[column] for column in COLUMNS)
+    assert text.startswith(BOM + "règle;gravité;facture;ligne;fichier;praticien;patient;date;message;montant")
     rows = parse(text)
     assert len(rows) == 3
     assert rows[0]["amount"] == "1234,50"
     assert rows[1] == {
         **rows[1],
         "rule": "OPP-MEG",
-        "severity": "opportunity",
+        "severity": "opportunité",
         "suggestion": "G+MEG",
         "amount": "5,00",
     }
     assert rows[2]["amount"] == ""
+    assert [row["severity"] for row in rows] == ["erreur", "opportunité", "alerte"]
     assert "\r\n" in text
 
 
@@ -99,7 +104,7 @@ def test_hostile_values_never_reach_a_formula() -> None:
     for row in rows:
         for value in row.values():
             assert not value or value[0] not in "=+-@\t\r"
-    assert rows[1]["severity"] == "input_error"
+    assert rows[1]["severity"] == "erreur de saisie"
     assert rows[1]["invoice_id"] == "'=x"
     assert rows[1]["line"] == "4"
 
@@ -110,5 +115,5 @@ def test_cli_csv_on_the_example() -> None:
     rows = parse(result.stdout)
     assert len(rows) == 21 + 4 + 9
     assert sum(
-        Decimal(row["amount"].replace(",", ".")) for row in rows if row["severity"] == "error"
+        Decimal(row["amount"].replace(",", ".")) for row in rows if row["severity"] == "erreur"
     ) == Decimal("890.00")

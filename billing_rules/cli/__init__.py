@@ -7,6 +7,10 @@ Design choices that users and scripts rely on:
 - Exit codes are SPEC §4 (:data:`EXIT_OK`, :data:`EXIT_FINDINGS`, :data:`EXIT_ERROR`). A library error
   (:class:`~billing_rules.errors.BillingRulesError`) becomes one French line on stderr and exit 2; so
   does an unexpected crash, because exit 1 would tell a script "findings" when nothing was checked.
+- Click's own words (usage, errors, help headings) are French too (:mod:`billing_rules.cli.french`),
+  ``-h`` is ``--help`` everywhere, and the conventions of ruff and pytest hold: ``-o``, ``-q``/``-v``,
+  ``--color``, ``--select``/``--ignore``, ``--statistics``, ``--isolated`` (:mod:`.output`,
+  :mod:`.options`).
 - Startup time matters (people run it from scripts, once per file): this module imports only click and
   the tiny ``errors`` module. The validator, readers, DSL and reporters are imported inside the command
   functions, so ``billing-rules --help`` never loads lark or the engine.
@@ -20,7 +24,6 @@ import difflib
 import errno
 import io
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -29,13 +32,25 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
+from billing_rules.cli.french import french_click
 from billing_rules.cli.options import (
     FormatName,
     PluginSelection,
     incomplete_notice,
     plugin_options,
     plugin_reporter,
+    rule_selection_options,
     text_or_json_option,
+)
+from billing_rules.cli.output import (
+    check_output,
+    color_option,
+    detail,
+    output_option,
+    report_output,
+    verbosity,
+    verbosity_options,
+    wants_color,
 )
 from billing_rules.errors import BillingRulesError, ReadError
 
@@ -61,6 +76,9 @@ INPUT_FORMATS = ("csv", "json", "jsonl")
 
 FAIL_ON_CHOICES = ("error", "warning", "opportunity", "never")
 """Values of ``--fail-on``: a severity (that one and anything more serious fails), or ``never``."""
+
+FRENCH_FAIL_ON = ("erreur", "alerte", "opportunité", "jamais")
+"""The same values in French (SPEC §3), accepted with or without the accent, in any case."""
 
 STDIN = "-"
 
@@ -90,6 +108,38 @@ class _Group(_Command, click.Group):
 
     command_class = _Command
     group_class = type  # subgroups are built with this same class
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line with click speaking French (usage, errors, help headings)."""
+        with french_click():
+            return super().main(*args, **kwargs)
+
+
+class FailOn(click.ParamType):
+    """``--fail-on``: a severity or ``never``, in English or French (``erreur``, ``opportunite``...)."""
+
+    name = "gravité"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """Both languages' words, as click shows a choice."""
+        return "[" + "|".join((*FAIL_ON_CHOICES, *FRENCH_FAIL_ON)) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """The English value (``error``, ``warning``, ``opportunity``, ``never``) for any spelling."""
+        from billing_rules.model import Severity
+
+        text = str(value).strip()
+        if text.lower() in ("never", "jamais"):
+            return "never"
+        try:
+            return Severity(text).value
+        except ValueError:
+            self.fail(
+                f"« {value} » n'est pas une gravité ({', '.join(FAIL_ON_CHOICES)} ; en français : "
+                f"{', '.join(FRENCH_FAIL_ON)})",
+                param,
+                ctx,
+            )
 
 
 def _debug_option(function: F) -> F:
@@ -170,19 +220,21 @@ def _stop_on_error(debug: bool) -> Iterator[None]:
         raise click.exceptions.Exit(EXIT_ERROR) from exc
 
 
-def _require_files(paths: Sequence[str]) -> None:
+def _require_files(paths: Sequence[str], *, folders: Sequence[str] = ()) -> None:
     """Fail early, in French, on a missing file or a directory, before building any rule.
 
     The readers check too; doing it here gives the same message whatever reader is installed, and
-    avoids compiling every rule only to find a typo in a file name.
+    avoids compiling every rule only to find a typo in a file name. ``folders`` may also be
+    directories (``check``'s billing files: a folder stands for the files in it).
     """
-    for name in paths:
+    for name in (*paths, *folders):
         if name == STDIN:
             continue
         path = Path(name)
         if not path.exists():
             raise ReadError(f"fichier introuvable : « {name} »")
-        if path.is_dir():
+    for name in paths:
+        if name != STDIN and Path(name).is_dir():
             raise ReadError(f"« {name} » est un dossier, pas un fichier")
 
 
@@ -190,21 +242,15 @@ def _require_files(paths: Sequence[str]) -> None:
 # Output
 
 
-def use_color(stream: TextIO) -> bool:
-    """Whether to colour the text report written to ``stream``.
+def use_color(stream: TextIO, mode: str = "auto") -> bool:
+    """Whether to colour the text report written to ``stream`` (``--color``, default ``auto``).
 
-    Only for a terminal, never when ``NO_COLOR`` is set to anything non-empty (no-color.org). On
-    Windows, only in terminals known to understand ANSI codes (Windows Terminal sets ``WT_SESSION``;
-    others set ``TERM``): the classic console would print the escape codes as garbage.
+    ``auto``: only for a terminal, never when ``NO_COLOR`` is set to anything non-empty
+    (no-color.org), always when ``FORCE_COLOR`` is (NO_COLOR wins over it). On Windows, only in
+    terminals known to understand ANSI codes (Windows Terminal sets ``WT_SESSION``; others set
+    ``TERM``): the classic console would print the escape codes as garbage.
     """
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream, "isatty", None)
-    if isatty is None or not isatty():
-        return False
-    if sys.platform == "win32":
-        return bool(os.environ.get("WT_SESSION") or os.environ.get("TERM"))
-    return True
+    return wants_color(mode, stream)
 
 
 @contextlib.contextmanager
@@ -264,7 +310,7 @@ def _build_validator(
 # Commands
 
 
-@click.group(name=_PROG, cls=_Group)
+@click.group(name=_PROG, cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     package_name="billing-rules",
     message="%(prog)s %(version)s",
@@ -292,10 +338,11 @@ def main() -> None:
 @_rules_option
 @click.option(
     "--fail-on",
-    type=click.Choice(FAIL_ON_CHOICES),
+    type=FailOn(),
     default="error",
     show_default=True,
-    help="Gravité la plus basse qui donne le code de sortie 1 ; never : toujours 0.",
+    help="Gravité la plus basse qui donne le code de sortie 1 (en anglais ou en français : erreur, "
+    "alerte, opportunité) ; never (jamais) : toujours 0.",
 )
 @click.option(
     "--input-format",
@@ -318,7 +365,17 @@ def main() -> None:
     help="Après le contrôle, enregistre les factures lisibles dans le registre (une transaction par "
     "fichier ; une facture déjà enregistrée est remplacée, jamais comptée deux fois).",
 )
+@click.option(
+    "--statistics",
+    is_flag=True,
+    help="Au lieu des constats, un tableau par règle : nombre de constats et montant en euros "
+    "(formats text, json ou csv).",
+)
+@output_option
+@color_option
+@verbosity_options
 @plugin_options
+@rule_selection_options
 @_debug_option
 def check(
     files: tuple[str, ...],
@@ -328,38 +385,57 @@ def check(
     input_format: str | None,
     ledger_target: str | None,
     record: bool,
+    statistics: bool,
+    output: str | None,
+    color: str,
     debug: bool,
     selection: PluginSelection,
 ) -> None:
     """Contrôle des fichiers de facturation et affiche le rapport.
 
-    FICHIER peut être « - » (entrée standard). Plusieurs fichiers sont lus comme une seule suite de
-    factures. Code de sortie : 0 si rien n'atteint
-    --fail-on et aucune ligne n'est illisible, 1 sinon, 2 si rien n'a pu être contrôlé.
+    FICHIER peut être « - » (entrée standard) ou un dossier (ses fichiers .csv, .json, .jsonl, par
+    ordre alphabétique, sans les sous-dossiers). Plusieurs fichiers sont lus comme une seule suite de
+    factures. Code de sortie : 0 si rien n'atteint --fail-on et aucune ligne n'est illisible, 1
+    sinon, 2 si rien n'a pu être contrôlé.
     """
+    from billing_rules.reporters.statistics import FORMATS as STATISTICS_FORMATS
+
+    if statistics and report_format not in STATISTICS_FORMATS:
+        raise click.UsageError(
+            f"--statistics s'écrit en {', '.join(STATISTICS_FORMATS)}, pas en {report_format}"
+        )
     with _stop_on_error(debug):
-        _require_files(files + rule_files)
+        _require_files(rule_files, folders=files)
+        check_output(output)
         if record and ledger_target is None:
             raise click.UsageError("--record demande --ledger (le registre où enregistrer les factures)")
         validator = _build_validator(rule_files, entry_points=True, selection=selection)
         extra_reporter = plugin_reporter(validator, report_format, REPORT_FORMATS)  # before reading data
+        paths = _input_files(validator, files, input_format)
+        _describe_run(validator, paths)
         from billing_rules.cli import progress
 
         # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
-        bar = progress.start(validator, list(files))
+        bar = progress.start(validator, paths) if verbosity() >= 0 else None
         try:
             if ledger_target is None:
-                report = validator.check_paths(list(files), input_format=input_format)
+                report = validator.check_paths(paths, input_format=input_format)
             else:
                 from billing_rules.cli.ledger import check_with_ledger
 
-                report = check_with_ledger(validator, list(files), input_format, ledger_target, record)
+                report = check_with_ledger(validator, paths, input_format, ledger_target, record)
         finally:
             if bar is not None:
                 bar.close()
         notice = incomplete_notice(report)
         if notice is not None:
             _say(notice)
+        if statistics:
+            from billing_rules.reporters import statistics as statistics_report
+
+            with report_output(output) as stream:
+                statistics_report.render(report, stream, report_format)
+            raise click.exceptions.Exit(exit_code(report, fail_on))
         from billing_rules.reporters import get_reporter
 
         reporter = extra_reporter or get_reporter(report_format)
@@ -367,9 +443,36 @@ def check(
             from billing_rules.cli.forfait import html_reporter_with_ledger
 
             reporter = html_reporter_with_ledger(report, ledger_target)
-        with _report_stream() as stream:
-            reporter.render(report, stream, color=report_format == "text" and use_color(stream))
+        with report_output(output) as stream:
+            reporter.render(report, stream, color=report_format == "text" and use_color(stream, color))
     raise click.exceptions.Exit(exit_code(report, fail_on))
+
+
+def _input_files(validator: Any, files: Sequence[str], input_format: str | None) -> list[str]:
+    """The billing files to read: folders expanded, the same file twice refused (:mod:`.inputs`)."""
+    from billing_rules.cli.inputs import expand, folder_extensions
+
+    readers = getattr(validator, "readers", None)
+    return expand(files, folder_extensions(readers, input_format))
+
+
+def _describe_run(validator: Any, paths: Sequence[str]) -> None:
+    """``-v``: the plugins, engine, rules and files this check uses, on stderr."""
+    if verbosity() < 1:
+        return
+    manager = getattr(validator, "manager", None)
+    if manager is not None:
+        from billing_rules.plugins import plugin_infos
+
+        names = sorted({f"{info.name} {info.version}".strip() for info in plugin_infos(manager)})
+        detail(f"extensions : {', '.join(names) or 'aucune'}")
+    engine = getattr(validator, "engine", None)
+    if engine is not None:
+        detail(f"moteur : {type(engine).__module__}.{type(engine).__name__}")
+    codes = [info.code for info in validator.rules]
+    detail(f"règles appliquées ({len(codes)}) : {', '.join(codes)}")
+    shown = ", ".join("entrée standard" if path == STDIN else path for path in paths)
+    detail(f"fichiers lus ({len(paths)}) : {shown}")
 
 
 @main.group()
@@ -423,49 +526,67 @@ def _rule_to_json(info: RuleInfo) -> dict[str, Any]:
 @rules.command("list")
 @text_or_json_option("text : tableau lisible ; json : pour les programmes.")
 @_rules_option
+@output_option
+@verbosity_options
 @plugin_options
+@rule_selection_options
 @_debug_option
 def rules_list(
-    output_format: str, rule_files: tuple[str, ...], debug: bool, selection: PluginSelection
+    output_format: str,
+    rule_files: tuple[str, ...],
+    output: str | None,
+    debug: bool,
+    selection: PluginSelection,
 ) -> None:
-    """Liste les règles chargées.
+    """Liste les règles chargées (celles que check appliquerait, avec --select/--ignore).
 
     Une ligne par règle : code, gravité, source et résumé.
     """
     with _stop_on_error(debug):
         _require_files(rule_files)
+        check_output(output)
         infos = _build_validator(rule_files, entry_points=True, selection=selection).rules
-    if output_format == "json":
-        with _report_stream() as stream:
-            json.dump([_rule_to_json(info) for info in infos], stream, ensure_ascii=False, indent=2)
-            stream.write("\n")
-        return
+        with report_output(output) as stream:
+            if output_format == "json":
+                json.dump([_rule_to_json(info) for info in infos], stream, ensure_ascii=False, indent=2)
+                stream.write("\n")
+            else:
+                stream.write(_rules_table(infos))
+
+
+def _rules_table(infos: Sequence[RuleInfo]) -> str:
+    """``rules list``'s text: code, severity in French, source, summary, in aligned columns."""
     if not infos:
-        click.echo("Aucune règle chargée.")
-        return
+        return "Aucune règle chargée.\n"
     rows = [("CODE", "GRAVITÉ", "SOURCE", "RÉSUMÉ")] + [
         (info.code, _SEVERITY_WORDS[info.severity.value], info.source, _first_line(info.summary))
         for info in infos
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    with _report_stream() as stream:
-        for row in rows:
-            cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
-            stream.write("  ".join([*cells, row[3]]).rstrip() + "\n")
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        lines.append("  ".join([*cells, row[3]]).rstrip() + "\n")
+    return "".join(lines)
 
 
 @rules.command("show")
 @click.argument("code")
 @_rules_option
+@output_option
+@verbosity_options
 @plugin_options
 @_debug_option
-def rules_show(code: str, rule_files: tuple[str, ...], debug: bool, selection: PluginSelection) -> None:
+def rules_show(
+    code: str, rule_files: tuple[str, ...], output: str | None, debug: bool, selection: PluginSelection
+) -> None:
     """Affiche le détail d'une règle.
 
     Gravité, source, période de validité, documentation (avec ses références) et texte DSL.
     """
     with _stop_on_error(debug):
         _require_files(rule_files)
+        check_output(output)
         infos = _build_validator(rule_files, entry_points=True, selection=selection).rules
     by_code = {info.code.upper(): info for info in infos}
     info = by_code.get(code.strip().upper())
@@ -490,7 +611,7 @@ def rules_show(code: str, rule_files: tuple[str, ...], debug: bool, selection: P
         lines += ["", "Documentation", info.doc.strip()]
     lines += ["", "Texte de la règle"]
     lines.append(info.text.rstrip() if info.text.strip() else "(règle écrite en Python : pas de texte DSL)")
-    with _report_stream() as stream:
+    with _stop_on_error(debug), report_output(output) as stream:
         stream.write("\n".join(lines) + "\n")
 
 

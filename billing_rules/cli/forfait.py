@@ -20,13 +20,14 @@ from billing_rules.cli import (
     EXIT_OK,
     INPUT_FORMATS,
     _debug_option,
-    _report_stream,
     _require_files,
     _rules_option,
     _say,
     _stop_on_error,
     main,
 )
+from billing_rules.cli.inputs import refuse_duplicates
+from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 from billing_rules.errors import BillingRulesError
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str
     help="Format des fichiers d'entrée, au lieu de le déduire de l'extension.",
 )
 @_rules_option
+@output_option
+@verbosity_options
 @_debug_option
 def forfait(
     patients: str | None,
@@ -161,6 +164,7 @@ def forfait(
     output_format: str,
     input_format: str | None,
     rule_files: tuple[str, ...],
+    output: str | None,
     debug: bool,
 ) -> None:
     """Estime le forfait médecin traitant annuel d'une patientèle.
@@ -182,6 +186,8 @@ def forfait(
         from billing_rules.validator import Validator
 
         _require_files(tuple(rule_files) + ((patients,) if patients else ()) + invoices)
+        refuse_duplicates(invoices)
+        check_output(output)
         tables = Validator.build(rule_files=list(rule_files), entry_points=True).ruleset.environment.forfaits
         candidates: list[Any] = []
         if patients:
@@ -213,7 +219,7 @@ def forfait(
             what_if_80=what_if_80,
             candidates=candidates,
         )
-        with _report_stream() as stream:
+        with report_output(output) as stream:
             if output_format == "json":
                 import json
 

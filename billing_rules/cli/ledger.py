@@ -23,13 +23,20 @@ from billing_rules.cli import (
     EXIT_OK,
     INPUT_FORMATS,
     _debug_option,
-    _report_stream,
     _require_files,
     _say,
     _stop_on_error,
     main,
 )
+from billing_rules.cli.inputs import refuse_duplicates
 from billing_rules.cli.options import text_or_json_option
+from billing_rules.cli.output import (
+    check_output,
+    inform,
+    output_option,
+    report_output,
+    verbosity_options,
+)
 
 if TYPE_CHECKING:
     from billing_rules.ledger import Ledger, LedgerStats
@@ -55,7 +62,7 @@ def check_with_ledger(
         ledger.close()
     if record:
         noun = "facture enregistrée" if report.events < 2 else "factures enregistrées"
-        _say(f"registre {ledger.label} : {report.events} {noun}")
+        inform(f"registre {ledger.label} : {report.events} {noun}")
     return report
 
 
@@ -98,6 +105,7 @@ def ledger_group() -> None:
     default=None,
     help="Format des fichiers, au lieu de le déduire de l'extension.",
 )
+@verbosity_options
 @_debug_option
 def ledger_import(files: tuple[str, ...], target: str, input_format: str | None, debug: bool) -> None:
     """Charge des factures passées dans le registre, sans les contrôler.
@@ -112,6 +120,7 @@ def ledger_import(files: tuple[str, ...], target: str, input_format: str | None,
     errors: list[InputError] = []
     with _stop_on_error(debug):
         _require_files(files)
+        refuse_duplicates(files)
         stream = InputStream(list(files), input_format=input_format)
         with contextlib.closing(open_ledger(target)) as ledger:
             started = time.perf_counter()
@@ -122,7 +131,7 @@ def ledger_import(files: tuple[str, ...], target: str, input_format: str | None,
             elapsed = time.perf_counter() - started
     seconds = f"{elapsed:.1f}".replace(".", ",")
     rate = f" ({total / elapsed:,.0f} factures/s)".replace(",", "\u202f") if elapsed > 0 and total else ""
-    _say(f"{total} factures importées dans {ledger.label} en {seconds} s{rate}")
+    inform(f"{total} factures importées dans {ledger.label} en {seconds} s{rate}")
     for error in errors[:_MAX_ERRORS_SHOWN]:
         where = f"{error.file} ligne {error.line}" if error.line is not None else f"{error.file}"
         _say(f"{where}, champ {error.field} : {error.message} (non importée)")
@@ -150,14 +159,7 @@ def _readable(items: Any, errors: list[Any], event_type: type) -> Iterator[Event
     show_default=True,
     help="csv (colonnes de la SPEC, séparateur « ; ») ou jsonl (un objet JSON par ligne).",
 )
-@click.option(
-    "--output",
-    "-o",
-    "output",
-    default=None,
-    metavar="FICHIER",
-    help="Fichier de sortie (défaut : la sortie standard).",
-)
+@output_option
 @click.option("--practitioner", default=None, metavar="ID", help="Seulement les factures de ce praticien.")
 @click.option("--since", default=None, metavar="DATE", help="Seulement les factures de cette date ou après.")
 @click.option("--until", default=None, metavar="DATE", help="Seulement les factures de cette date ou avant.")
@@ -180,13 +182,11 @@ def ledger_export(
 
     start = _parse_day(since) if since else None
     end = _parse_day(until) if until else None
-    with _stop_on_error(debug), contextlib.closing(open_ledger(target, create=False)) as ledger:
-        selection = {"practitioner_id": practitioner, "start": start, "end": end}
-        if output is None:
-            with _report_stream() as stream:
-                _export(ledger, selection, output_format, stream)
-        else:
-            with open(output, "w", encoding="utf-8", newline="") as stream:
+    with _stop_on_error(debug):
+        check_output(output)
+        with contextlib.closing(open_ledger(target, create=False)) as ledger:
+            selection = {"practitioner_id": practitioner, "start": start, "end": end}
+            with report_output(output, newline="") as stream:
                 _export(ledger, selection, output_format, stream)
 
 
@@ -260,19 +260,22 @@ def _values(event: Event, *, native: bool) -> dict[str, Any]:
 @ledger_group.command("stats")
 @_ledger_option
 @text_or_json_option()
+@output_option
 @_debug_option
-def ledger_stats(target: str, output_format: str, debug: bool) -> None:
+def ledger_stats(target: str, output_format: str, output: str | None, debug: bool) -> None:
     """Volumes du registre : factures par praticien et par mois, période couverte."""
     from billing_rules.ledger import open_ledger
 
-    with _stop_on_error(debug), contextlib.closing(open_ledger(target, create=False)) as ledger:
-        stats = ledger.stats()
-    with _report_stream() as stream:
-        if output_format == "json":
-            json.dump(stats_to_json(stats), stream, ensure_ascii=False, indent=2)
-            stream.write("\n")
-        else:
-            stream.write(_stats_text(ledger.label, stats))
+    with _stop_on_error(debug):
+        check_output(output)
+        with contextlib.closing(open_ledger(target, create=False)) as ledger:
+            stats = ledger.stats()
+        with report_output(output) as stream:
+            if output_format == "json":
+                json.dump(stats_to_json(stats), stream, ensure_ascii=False, indent=2)
+                stream.write("\n")
+            else:
+                stream.write(_stats_text(ledger.label, stats))
 
 
 def stats_to_json(stats: LedgerStats) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""``--plugin`` / ``--no-plugins`` / ``--config``: which plugins and which practice config a command uses.
+"""Which plugins, which practice config and which rules a command uses.
+
+``--plugin`` / ``--no-plugins`` / ``--config`` / ``--isolated``, and ``--select`` / ``--ignore`` /
+``--extend-select``.
 
 Kept apart from the command modules so that ``cli/__init__.py`` can import it at the top without a
 circular import; it imports only click and attrs, like the rest of the CLI's import path.
@@ -16,6 +19,7 @@ import click
 if TYPE_CHECKING:
     from billing_rules.config import PracticeConfig
     from billing_rules.model import Report
+    from billing_rules.selection import Selectors
     from billing_rules.validator import Validator
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,13 +32,30 @@ class PluginSelection:
     plugins: tuple[str, ...] = ()
     no_plugins: bool = False
     config_path: str | None = None
+    isolated: bool = False
+    selectors: Selectors | None = None
+    """``--select`` / ``--extend-select`` / ``--ignore``, applied after the configuration's."""
 
     def config(self) -> PracticeConfig | None:
-        """The ``--config`` file, else the nearest ``billing-rules.toml`` / ``[tool.billing-rules]``."""
+        """The ``--config`` file, else the nearest ``billing-rules.toml`` / ``[tool.billing-rules]``.
+
+        None with ``--isolated``: no configuration file is read at all.
+        """
+        if self.isolated:
+            return None
         from billing_rules.config import find_config, load_config
 
         path = self.config_path or find_config()
         return load_config(path) if path is not None else None
+
+    def effective_config(self) -> PracticeConfig | None:
+        """The configuration with the command line's rule selection on top (None: neither)."""
+        config = self.config()
+        if self.selectors is None or self.selectors.empty:
+            return config
+        from billing_rules.config import PracticeConfig
+
+        return (config or PracticeConfig()).with_selectors(self.selectors)
 
     def entry_points(self, config: PracticeConfig | None) -> bool | Sequence[str]:
         """Command line first (``--no-plugins``, ``--plugin``), then the config, then everything."""
@@ -48,15 +69,19 @@ class PluginSelection:
 
     def build(self, rule_files: Sequence[str], *, announce: bool = True) -> Validator:
         """The validator these choices describe; says on stderr which configuration it used."""
+        from billing_rules.cli.output import detail, inform
         from billing_rules.validator import Validator
 
-        config = self.config()
+        config = self.effective_config()
         entry_points = self.entry_points(config)
         if config is None:
+            detail("configuration : aucune" + (" (--isolated)" if self.isolated else ""))
             # The plain call, exactly what the CLI made before configs existed.
             return Validator.build(rule_files=list(rule_files), entry_points=entry_points)
-        if announce:
-            click.echo(f"billing-rules : configuration : {config.path}", err=True)
+        if config.path is None:
+            detail("configuration : aucune" + (" (--isolated)" if self.isolated else ""))
+        elif announce:
+            inform(f"configuration : {config.path}")
         return Validator.build(rule_files=list(rule_files), entry_points=entry_points, config=config)
 
 
@@ -65,15 +90,27 @@ def plugin_options(function: F) -> F:
 
     @functools.wraps(function)
     def wrapper(
-        *args: Any, plugin_names: tuple[str, ...], no_plugins: bool, config_path: str | None, **kwargs: Any
+        *args: Any,
+        plugin_names: tuple[str, ...],
+        no_plugins: bool,
+        config_path: str | None,
+        isolated: bool,
+        **kwargs: Any,
     ) -> Any:
         if plugin_names and no_plugins:
             raise click.UsageError("--plugin et --no-plugins s'excluent")
+        if isolated and config_path is not None:
+            raise click.UsageError("--config et --isolated s'excluent (--isolated : aucune configuration)")
         selection = PluginSelection(
-            plugins=tuple(plugin_names), no_plugins=no_plugins, config_path=config_path
+            plugins=tuple(plugin_names), no_plugins=no_plugins, config_path=config_path, isolated=isolated
         )
         return function(*args, selection=selection, **kwargs)
 
+    wrapper = click.option(
+        "--isolated",
+        is_flag=True,
+        help="Ignore tout fichier de configuration (billing-rules.toml, pyproject.toml).",
+    )(wrapper)
     wrapper = click.option(
         "--config",
         "config_path",
@@ -94,6 +131,43 @@ def plugin_options(function: F) -> F:
         metavar="NOM",
         help="Charge seulement cette extension installée (répétable) ; voir billing-rules plugins.",
     )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def rule_selection_options(function: F) -> F:
+    """Add ``--select``, ``--extend-select`` and ``--ignore`` (ruff's meaning; SPEC §3).
+
+    Goes under :func:`plugin_options`: it puts the selection into the ``selection`` that decorator
+    builds, so the command still receives one ``selection``.
+    """
+
+    @functools.wraps(function)
+    def wrapper(
+        *args: Any,
+        select: tuple[str, ...],
+        extend_select: tuple[str, ...],
+        ignore: tuple[str, ...],
+        selection: PluginSelection,
+        **kwargs: Any,
+    ) -> Any:
+        from billing_rules.selection import Selectors, split_codes
+
+        chosen = split_codes(select) if select else None
+        if chosen == ():
+            raise click.UsageError("--select vide : indiquez au moins un code de règle (ou ALL)")
+        layer = Selectors(select=chosen, extend_select=split_codes(extend_select), ignore=split_codes(ignore))
+        return function(*args, selection=attrs.evolve(selection, selectors=layer), **kwargs)
+
+    for name, help_text in (
+        ("--ignore", "Règles à ne pas appliquer : codes ou préfixes (SNP-), séparés par des virgules."),
+        ("--extend-select", "Règles à ajouter à la sélection (configuration ou --select)."),
+        (
+            "--select",
+            "Seulement ces règles : codes, préfixes (SNP-) ou ALL, séparés par des virgules ; remplace "
+            "la sélection de la configuration. Le code ou préfixe le plus précis l'emporte.",
+        ),
+    ):
+        wrapper = click.option(name, multiple=True, metavar="CODES", help=help_text)(wrapper)
     return wrapper  # type: ignore[return-value]
 
 

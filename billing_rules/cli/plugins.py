@@ -17,7 +17,6 @@ from billing_rules.cli import (
     EXIT_ERROR,
     EXIT_FINDINGS,
     _debug_option,
-    _report_stream,
     _require_files,
     _say,
     _stop_on_error,
@@ -25,28 +24,31 @@ from billing_rules.cli import (
     rules,
 )
 from billing_rules.cli.options import PluginSelection, plugin_options, text_or_json_option
+from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 
 
 @main.command("plugins")
 @text_or_json_option()
+@output_option
+@verbosity_options
 @plugin_options
 @_debug_option
-def plugins_command(output_format: str, debug: bool, selection: PluginSelection) -> None:
+def plugins_command(output_format: str, output: str | None, debug: bool, selection: PluginSelection) -> None:
     """Liste les extensions : version, crochets, codes de règles apportés.
 
     Les règles intégrées (NGAP) sont une extension comme les autres, nommée « builtin ». Une extension
     qui ne se charge pas est listée avec son erreur, et le code de sortie est alors 2.
     """
     with _stop_on_error(debug):
+        check_output(output)
         entries, failed = _plugin_entries(selection)
-    if output_format == "json":
-        with _report_stream() as stream:
-            json.dump(entries, stream, ensure_ascii=False, indent=2)
-            stream.write("\n")
-    else:
-        with _report_stream() as stream:
-            for entry in entries:
-                stream.write(_entry_text(entry))
+        with report_output(output) as stream:
+            if output_format == "json":
+                json.dump(entries, stream, ensure_ascii=False, indent=2)
+                stream.write("\n")
+            else:
+                for entry in entries:
+                    stream.write(_entry_text(entry))
     if failed:
         raise click.exceptions.Exit(EXIT_ERROR)
 
@@ -122,7 +124,7 @@ def rules_test(files: tuple[str, ...], debug: bool, selection: PluginSelection) 
         validator, paths = _validator_with(files, selection)
         results = run_examples(validator, paths=paths or None)
     failures = [result for result in results if not result.ok]
-    with _report_stream() as stream:
+    with _stop_on_error(debug), report_output(None) as stream:
         for result in results:
             example = result.example
             kind = "fires " if example.fires else "passes"

@@ -7,8 +7,10 @@ software: a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage r
 as a formula (``=HYPERLINK(...)`` leaking data, DDE commands), so such a cell gets a leading
 apostrophe, the spreadsheets' own "this is text" mark (OWASP's advice on CSV injection).
 
-Input errors follow the findings, one row per bad field, with severity ``input_error``, so an
-import never silently loses the rows that were not checked.
+The file is for people at a French desk: the header and the severities are French
+(``règle;gravité;facture;…``, ``erreur``/``alerte``/``opportunité``), while the JSON report keeps the
+English contract names. Input errors follow the findings, one row per bad field, with severity
+``erreur de saisie``, so an import never silently loses the rows that were not checked.
 """
 
 from __future__ import annotations
@@ -35,7 +37,34 @@ COLUMNS = (
     "suggestion",
     "source",
 )
-"""Header of the CSV report: the keys of SPEC §2's findings, plus ``file``."""
+"""The CSV report's columns, by the keys of SPEC §2's findings (plus ``file``); see :data:`HEADERS`."""
+
+HEADERS = {
+    "rule": "règle",
+    "severity": "gravité",
+    "invoice_id": "facture",
+    "line": "ligne",
+    "file": "fichier",
+    "practitioner_id": "praticien",
+    "patient_id": "patient",
+    "date": "date",
+    "message": "message",
+    "amount": "montant",
+    "suggestion": "suggestion",
+    "source": "source",
+    "citation": "référence",
+    "action": "à faire",
+    "window": "fenêtre",
+}
+"""The French header of each column (a column without one is headed by its key)."""
+
+INPUT_ERROR = "erreur de saisie"
+"""The ``gravité`` of an unreadable field's row."""
+
+
+def header() -> list[str]:
+    """The header row: :data:`COLUMNS` in French."""
+    return [HEADERS.get(column, column) for column in COLUMNS]
 
 DELIMITER = ";"
 BOM = "\ufeff"
@@ -61,7 +90,7 @@ def rows(report: Report) -> Iterator[list[str]]:
     for finding in report.findings:
         cells = [
             finding.rule,
-            finding.severity.value,
+            finding.severity.french,
             finding.invoice_id,
             "" if finding.line is None else str(finding.line),
             finding.file or "",
@@ -77,7 +106,7 @@ def rows(report: Report) -> Iterator[list[str]]:
     for error in report.input_errors:
         cells = [
             "",
-            "input_error",
+            INPUT_ERROR,
             error.invoice_id or "",
             "" if error.line is None else str(error.line),
             error.file or "",
@@ -102,5 +131,5 @@ class CsvReporter:
         del color
         stream.write(BOM)
         writer = csv.writer(stream, delimiter=DELIMITER, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(COLUMNS)
+        writer.writerow(header())
         writer.writerows(rows(report))
