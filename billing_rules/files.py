@@ -128,4 +128,3 @@ def private_file(
 def stdout_failure(exc: OSError) -> OutputError:
     """The French error for a report that could not be written to standard output."""
     return write_failure("le rapport sur la sortie standard", exc)
-

@@ -66,9 +66,7 @@ class Selectors:
 
 def split_codes(values: Iterable[str]) -> tuple[str, ...]:
     """``("IMT-ONCE, snp-", "VL")`` → ``("IMT-ONCE", "SNP-", "VL")``: comma lists, trimmed, upper case."""
-    return tuple(
-        part.strip().upper() for value in values for part in str(value).split(",") if part.strip()
-    )
+    return tuple(part.strip().upper() for value in values for part in str(value).split(",") if part.strip())
 
 
 def matches(selector: str, code: str) -> bool:

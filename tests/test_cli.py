@@ -382,6 +382,7 @@ class _Tty(io.StringIO):
 def test_use_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
     assert cli.use_color(_Tty()) is True
     assert cli.use_color(io.StringIO()) is False
     monkeypatch.setenv("NO_COLOR", "1")
@@ -392,7 +393,7 @@ def test_use_color(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_use_color_on_classic_windows_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
-    for name in ("NO_COLOR", "WT_SESSION", "TERM"):
+    for name in ("NO_COLOR", "FORCE_COLOR", "WT_SESSION", "TERM"):
         monkeypatch.delenv(name, raising=False)
     assert cli.use_color(_Tty()) is False
     monkeypatch.setenv("WT_SESSION", "1")

@@ -92,8 +92,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 # click plumbing: French help option on every command
 
 
+class _HelpFormatter(click.HelpFormatter):
+    """Click's help layout with French punctuation: « Options : », a space before the colon."""
+
+    def write_heading(self, heading: str) -> None:
+        """``Options :`` rather than ``Options:``."""
+        self.write(f"{'':>{self.current_indent}}{heading} :\n")
+
+
+class _Context(click.Context):
+    """A click context whose help pages use :class:`_HelpFormatter`."""
+
+    formatter_class = _HelpFormatter
+
+
 class _Command(click.Command):
     """A click command whose ``--help`` option is described in French, like the rest of the help."""
+
+    context_class = _Context
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         """Click's help option, with our wording."""
@@ -108,6 +124,10 @@ class _Group(_Command, click.Group):
 
     command_class = _Command
     group_class = type  # subgroups are built with this same class
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("subcommand_metavar", "COMMANDE [ARGUMENTS]...")
+        super().__init__(*args, **kwargs)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line with click speaking French (usage, errors, help headings)."""
@@ -430,10 +450,11 @@ def check(
         notice = incomplete_notice(report)
         if notice is not None:
             _say(notice)
+        newline = "" if report_format == "csv" else None  # the CSV writers choose CRLF themselves
         if statistics:
             from billing_rules.reporters import statistics as statistics_report
 
-            with report_output(output) as stream:
+            with report_output(output, newline=newline) as stream:
                 statistics_report.render(report, stream, report_format)
             raise click.exceptions.Exit(exit_code(report, fail_on))
         from billing_rules.reporters import get_reporter
@@ -443,7 +464,7 @@ def check(
             from billing_rules.cli.forfait import html_reporter_with_ledger
 
             reporter = html_reporter_with_ledger(report, ledger_target)
-        with report_output(output) as stream:
+        with report_output(output, newline=newline) as stream:
             reporter.render(report, stream, color=report_format == "text" and use_color(stream, color))
     raise click.exceptions.Exit(exit_code(report, fail_on))
 

@@ -106,7 +106,7 @@ def refuse_duplicates(paths: Sequence[str]) -> None:
         first = seen[key]
         if path == STDIN:
             raise ReadError("l'entrée standard (« - ») est donnée deux fois")
-        also = "" if os.path.normpath(first) == os.path.normpath(path) else f" (aussi sous « {first} »)"
+        also = "" if first == path else f" (aussi sous « {first} »)"
         raise ReadError(
             f"le fichier « {path} » est donné deux fois{also} : chaque facture y serait un doublon ; "
             "indiquez-le une seule fois"

@@ -66,6 +66,7 @@ def header() -> list[str]:
     """The header row: :data:`COLUMNS` in French."""
     return [HEADERS.get(column, column) for column in COLUMNS]
 
+
 DELIMITER = ";"
 BOM = "\ufeff"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

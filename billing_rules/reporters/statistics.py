@@ -95,12 +95,14 @@ def text_lines(rows: Sequence[RuleCount], input_errors: int) -> list[str]:
     count_width = max([len(str(row.count)) for row in rows] + [len(str(input_errors))])
     code_width = max([len(row.rule) for row in rows] + [4])
     severity_width = max([len(row.severity.french) for row in rows] + [6])
+    moneys = [format_euros(row.amount) if row.amount is not None else "" for row in rows]
+    money_width = max([len(money) for money in moneys] + [0])
     lines = []
-    for row in rows:
-        money = format_euros(row.amount) if row.amount is not None else ""
+    for row, money in zip(rows, moneys, strict=True):
+        shown = money.rjust(money_width) if money else ""
         lines.append(
             f"{str(row.count).rjust(count_width)}  {row.rule.ljust(code_width)}  "
-            f"{row.severity.french.ljust(severity_width)}  {money}".rstrip()
+            f"{row.severity.french.ljust(severity_width)}  {shown}".rstrip()
         )
     if input_errors:
         noun = "champ illisible" if input_errors < 2 else "champs illisibles"
