@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from billing_rules.cli.french import french_click
+from billing_rules.cli.inputs import refuse_overwriting
 from billing_rules.cli.options import (
     FormatName,
     PluginSelection,
@@ -432,6 +433,7 @@ def check(
         validator = _build_validator(rule_files, entry_points=True, selection=selection)
         extra_reporter = plugin_reporter(validator, report_format, REPORT_FORMATS)  # before reading data
         paths = _input_files(validator, files, input_format)
+        refuse_overwriting(output, [*paths, *rule_files])
         _describe_run(validator, paths)
         from billing_rules.cli import progress
 

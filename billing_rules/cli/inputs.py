@@ -111,3 +111,12 @@ def refuse_duplicates(paths: Sequence[str]) -> None:
             f"le fichier « {path} » est donné deux fois{also} : chaque facture y serait un doublon ; "
             "indiquez-le une seule fois"
         )
+
+
+def refuse_overwriting(output: str | None, paths: Sequence[str]) -> None:
+    """``-o`` naming one of the files being read would replace the practice's export by the report."""
+    if output is None or not os.path.exists(output):
+        return
+    for path in paths:
+        if path != STDIN and os.path.exists(path) and os.path.samefile(path, output):
+            raise ReadError(f"-o « {output} » est un des fichiers contrôlés : le rapport le remplacerait")
