@@ -50,8 +50,7 @@ MESSAGES: dict[str, str] = {
     "Argument {name!r} takes {nargs} values.": "L'argument « {name} » prend {nargs} valeurs.",
     "Choose from:\n\t{choices}": "Valeurs possibles :\n\t{choices}",
     "{value} is not in the range {range}.": "{value} n'est pas dans l'intervalle {range}.",
-    "{value!r} is not a valid integer.": "« {value} » n'est pas un nombre entier.",
-    "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un nombre valide ({number_type}).",
+    "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un nombre valide.",
     "{value!r} is not a valid boolean. Recognized values: {states}": (
         "« {value} » n'est pas un booléen. Valeurs reconnues : {states}"
     ),
