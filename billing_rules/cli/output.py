@@ -3,7 +3,7 @@
 The options users of ruff, pytest or sqlfluff expect, shared by every command that writes a report:
 
 - ``-o/--output FILE`` writes the report to FILE instead of standard output, owner-only and
-  atomically (:func:`billing_rules.files.private_file`); messages still go to stderr;
+  atomically (:func:`billing_rules.report_files.private_file`); messages still go to stderr;
 - ``--color auto|always|never`` (``auto``: a terminal, unless ``NO_COLOR`` is set; ``FORCE_COLOR``
   colours a pipe too; the option beats both variables);
 - ``-q/--quiet`` drops every informational line on stderr (progress, configuration used, records
@@ -148,7 +148,7 @@ def output_option(function: F) -> F:
 def check_output(output: str | None) -> None:
     """Refuse a bad ``-o`` target (a link, a folder) before any work, not after a long check."""
     if output is not None:
-        from billing_rules.files import check_target
+        from billing_rules.report_files import check_target
 
         check_target(output)
 
@@ -160,7 +160,7 @@ def report_output(output: str | None, *, newline: str | None = None) -> Iterator
     A full disk is an error either way (« disque plein », exit 2 through the command's error
     handling), never a truncated report with exit 0.
     """
-    from billing_rules.files import disk_full, private_file, stdout_failure
+    from billing_rules.report_files import disk_full, private_file, stdout_failure
 
     if output is not None:
         with private_file(output, newline=newline) as stream:

@@ -9,7 +9,9 @@ A symbolic link at the target is refused, dangling or not. Writing through a lin
 link in a shared folder makes a program overwrite, or create, a file somewhere else; the rename
 itself never follows links, so a link planted after the check is replaced, not written through.
 
-Used by ``-o/--output`` of every command, and by any other writer of user-facing files.
+Used by ``-o/--output`` of every command (reports, ``ledger export``), and by any other writer of a
+whole file handed to the user. Files updated in place (a SQLite ledger, its journal) cannot be
+renamed over; they are created owner-only by their own code.
 """
 
 from __future__ import annotations
