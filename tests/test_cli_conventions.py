@@ -345,6 +345,12 @@ def test_output_never_replaces_a_file_being_checked(here: Path) -> None:
     assert path.read_bytes() == before
 
 
+def test_output_dash_is_standard_output(here: Path) -> None:
+    path = write_csv(here / "jour.csv", CLEAN_ROW)
+    assert run("check", str(path), "-o", "-").stdout == run("check", str(path)).stdout
+    assert not (here / "-").exists()
+
+
 def test_nothing_is_written_when_the_check_fails(here: Path) -> None:
     result = run("check", str(here / "absent.csv"), "-o", "rapport.txt")
     assert result.exit_code == cli.EXIT_ERROR and not (here / "rapport.txt").exists()
@@ -371,7 +377,8 @@ def test_every_report_command_has_output(here: Path, args: list[str]) -> None:
 
 def test_ledger_export_and_stats_output(here: Path) -> None:
     ledger = here / "registre.db"
-    assert run("ledger", "import", str(WEEK), "--ledger", str(ledger), "-q").exit_code == cli.EXIT_OK
+    imported = run("ledger", "import", str(WEEK), "--ledger", str(ledger), "-q")
+    assert imported.exit_code == cli.EXIT_OK and imported.stderr == ""  # -q: no summary line
     for args in (["ledger", "export"], ["ledger", "stats"]):
         result = run(*args, "--ledger", str(ledger), "-o", "sortie.txt")
         assert result.exit_code == cli.EXIT_OK and result.stdout == ""

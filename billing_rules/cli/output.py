@@ -140,8 +140,9 @@ def output_option(function: F) -> F:
         "output",
         default=None,
         metavar="FICHIER",
+        callback=lambda ctx, param, value: None if value == "-" else value,
         help="Écrit le rapport dans FICHIER (créé lisible par vous seul, remplacé d'un coup) au lieu "
-        "de la sortie standard.",
+        "de la sortie standard (« - »).",
     )(function)
 
 
