@@ -45,7 +45,7 @@ import attrs
 
 from billing_rules.errors import BillingRulesError
 from billing_rules.model import Sector, Severity
-from billing_rules.selection import Selectors, matches, resolve
+from billing_rules.selection import Selectors, matches, resolve, specificity
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -126,11 +126,13 @@ class PracticeConfig:
         return self if layer.empty else attrs.evolve(self, selectors=(*self.selectors, layer))
 
     def _severity_of(self, code: str) -> Severity | None:
-        """The practice's severity for ``code``: an exact key, else the last matching pattern."""
-        if code in self.severity:
-            return self.severity[code]
-        found = [severity for pattern, severity in self.severity.items() if matches(pattern, code)]
-        return found[-1] if found else None
+        """The practice's severity for ``code``: its most specific key (``SNP-WEEK`` over ``SNP-``)."""
+        found = [
+            (specificity(pattern, code), index, severity)
+            for index, (pattern, severity) in enumerate(self.severity.items())
+            if matches(pattern, code)
+        ]
+        return max(found)[2] if found else None
 
     def _check_patterns(self, codes: Sequence[str]) -> None:
         for pattern in self.severity:

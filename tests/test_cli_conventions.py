@@ -160,6 +160,18 @@ def test_config_select_and_command_line(here: Path) -> None:
     assert replaced == {"IMT-MT", "SNP-WEEK"}
 
 
+def test_config_severity_keys_take_prefixes_and_the_most_specific_wins() -> None:
+    from billing_rules.config import parse_config
+    from billing_rules.validator import Validator
+
+    config = parse_config({"rules": {"severity": {"SNP-WEEK": "erreur", "SNP-": "alerte"}}})
+    rules = {
+        rule.code: rule.severity for rule in Validator.build(entry_points=False, config=config).ruleset.rules
+    }
+    assert rules["SNP-WEEK"] is Severity.ERROR
+    assert rules["SNP-MT"] is rules["SNP-48H"] is Severity.WARNING
+
+
 def test_config_older_names_and_both_spellings(here: Path) -> None:
     config = here / "billing-rules.toml"
     config.write_text('[rules]\nenable = ["IMT-"]\nselect = ["SNP-"]\n', encoding="utf-8")
