@@ -165,7 +165,7 @@ def _quantiles(samples: list[float]) -> str:
 
 def _ledger_latency(history: list[Any], fresh: list[Any]) -> str:
     """Optional: needs ``billing_rules.ledger`` (SQLite). The history is stored, then each invoice
-    goes through the real-time API practice software calls, ``LedgerSession.check_one``: one
+    goes through the real-time API practice software calls, ``Session.check_one``: one
     history query for its patient and practitioner, then the rules. Each probe is discarded from
     the session afterwards, as an abandoned entry is, so that probes do not pile up as pending."""
     try:
@@ -241,7 +241,7 @@ def rss_child(mode: str, path: str) -> None:
             def claim_all(self, *keys_and_lines: Any) -> bool:
                 return True
 
-        session = Validator.build(entry_points=False).session()
+        session = Validator.build(entry_points=False).engine.session()
         forgetful = Forgetful()
         with open(path, "rb") as stream:
             table = CsvReader().table(stream, path)

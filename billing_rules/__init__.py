@@ -6,14 +6,16 @@ The public API is re-exported here lazily, so that ``import billing_rules`` (and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "Validator": "billing_rules.validator",
     "RuleInfo": "billing_rules.validator",
-    "InvalidInvoice": "billing_rules.validator",
+    "Session": "billing_rules.session",
+    "InvoiceValues": "billing_rules.invoices",
+    "Ledger": "billing_rules.ledger",
     "Event": "billing_rules.model",
     "Finding": "billing_rules.model",
     "InputError": "billing_rules.model",
@@ -31,13 +33,26 @@ _EXPORTS = {
     "Kind": "billing_rules.dsl.vocabulary",
     "hookimpl": "billing_rules.plugins",
     "HOOK_API_VERSION": "billing_rules.hookspecs",
+    # Every error a user can catch (all but EstimateError are BillingRulesError).
     "BillingRulesError": "billing_rules.errors",
-    "RuleFileError": "billing_rules.errors",
+    "ConfigError": "billing_rules.config",
+    "EstimateError": "billing_rules.estimator",
+    "InvalidInvoice": "billing_rules.errors",
+    "LedgerError": "billing_rules.errors",
+    "MissingDependency": "billing_rules.reporters.html_report",
     "PluginLoadError": "billing_rules.errors",
+    "ReadError": "billing_rules.errors",
+    "RuleClashError": "billing_rules.errors",
+    "RuleCompileError": "billing_rules.errors",
+    "RuleFileClashError": "billing_rules.errors",
+    "RuleFileError": "billing_rules.errors",
+    "RuleSyntaxError": "billing_rules.errors",
 }
 
 __all__ = [
     "BillingRulesError",
+    "ConfigError",
+    "EstimateError",
     "Event",
     "Finding",
     "Function",
@@ -45,15 +60,25 @@ __all__ = [
     "Hit",
     "InputError",
     "InvalidInvoice",
+    "InvoiceValues",
     "Kind",
+    "Ledger",
+    "LedgerError",
+    "MissingDependency",
     "MtStatus",
     "Place",
     "PluginLoadError",
+    "ReadError",
     "Report",
     "Rule",
+    "RuleClashError",
+    "RuleCompileError",
+    "RuleFileClashError",
     "RuleFileError",
     "RuleInfo",
+    "RuleSyntaxError",
     "Sector",
+    "Session",
     "Severity",
     "Status",
     "Tariff",
@@ -64,7 +89,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'billing_rules' has no attribute {name!r}")
@@ -76,9 +101,24 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from billing_rules.config import ConfigError
     from billing_rules.dsl.vocabulary import Function, Kind
-    from billing_rules.errors import BillingRulesError, PluginLoadError, RuleFileError
+    from billing_rules.errors import (
+        BillingRulesError,
+        InvalidInvoice,
+        LedgerError,
+        PluginLoadError,
+        ReadError,
+        RuleClashError,
+        RuleCompileError,
+        RuleFileClashError,
+        RuleFileError,
+        RuleSyntaxError,
+    )
+    from billing_rules.estimator import EstimateError
     from billing_rules.hookspecs import HOOK_API_VERSION
+    from billing_rules.invoices import InvoiceValues
+    from billing_rules.ledger import Ledger
     from billing_rules.model import (
         Event,
         Finding,
@@ -91,6 +131,8 @@ if TYPE_CHECKING:  # pragma: no cover
         Status,
     )
     from billing_rules.plugins import hookimpl
+    from billing_rules.reporters.html_report import MissingDependency
     from billing_rules.rule import Hit, Rule, WindowCount
+    from billing_rules.session import Session
     from billing_rules.tariffs import Tariff
-    from billing_rules.validator import InvalidInvoice, RuleInfo, Validator
+    from billing_rules.validator import RuleInfo, Validator

@@ -5,6 +5,12 @@ Messages never contain a patient identifier: they may end up in logs or in suppo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from billing_rules.model import InputError
+
 
 class BillingRulesError(Exception):
     """Base of every error meant for the user rather than for a traceback."""
@@ -96,4 +102,21 @@ class RuleFileClashError(RuleCompileError, RuleClashError):
 
 
 class LedgerError(BillingRulesError):
-    """The history store cannot be opened, read or written."""
+    """The ledger cannot be opened, read or written (the CLI exits 2 with this French message).
+
+    Defined here, with every other error users catch, and re-exported by
+    :mod:`billing_rules.ledger` (where the back ends raise it).
+    """
+
+
+class InvalidInvoice(BillingRulesError):
+    """An invoice handed to the API has unreadable values; ``errors`` says which fields.
+
+    One :class:`~billing_rules.model.InputError` per bad field, with the messages a file's row
+    gets (SPEC §1), so that the user fixes them all at once.
+    """
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        self.errors: tuple[InputError, ...] = tuple(errors)
+        fields = ", ".join(f"{error.field} ({error.message})" for error in errors)
+        super().__init__(f"facture illisible : {fields}")

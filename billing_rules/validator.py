@@ -8,6 +8,7 @@ the life of the process.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
 import tempfile
@@ -17,14 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from billing_rules.engine import Engine, Session
+from billing_rules.engine import Engine
 from billing_rules.errors import BillingRulesError, RuleClashError, RuleFileError
+from billing_rules.errors import InvalidInvoice as InvalidInvoice  # re-exported: its former home
 from billing_rules.model import Event, Finding, InputError, Report, Severity
 from billing_rules.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
 
 if TYPE_CHECKING:
     from billing_rules.config import PracticeConfig
+    from billing_rules.engine import Session as EngineSession
+    from billing_rules.ledger import Ledger
+    from billing_rules.session import Session
 
 
 @attrs.frozen(kw_only=True)
@@ -44,15 +49,6 @@ class RuleInfo:
     examples: tuple[Any, ...] = ()
 
 
-class InvalidInvoice(BillingRulesError):
-    """An invoice handed to the API has unreadable values; ``errors`` says which fields."""
-
-    def __init__(self, errors: Sequence[InputError]) -> None:
-        self.errors = tuple(errors)
-        fields = ", ".join(f"{error.field} ({error.message})" for error in errors)
-        super().__init__(f"facture illisible : {fields}")
-
-
 class Validator:
     """Compiled rules, tariffs, readers and reporters, built once and reused for every check."""
 
@@ -70,7 +66,7 @@ class Validator:
         self._readers = dict(readers) if readers is not None else _builtin_readers()
         self._reporters = dict(reporters) if reporters is not None else {}
         self._adjusters = _adjusters(manager)
-        self._live: Session | None = None
+        self._own: Session | None = None
 
     @classmethod
     def build(
@@ -250,7 +246,7 @@ class Validator:
         # Already in SPEC order: events as processed (date, time, input order), rules by code.
         return Report(events=count or 0, findings=tuple(findings), input_errors=tuple(errors), files=files)
 
-    def _load_history(self, session: Session, history: list[Event]) -> None:
+    def _load_history(self, session: EngineSession, history: list[Event]) -> None:
         for event in sorted(history, key=lambda item: item.sort_key):
             session.record(event)
 
@@ -268,47 +264,60 @@ class Validator:
 
     # --- one invoice at a time -----------------------------------------------------------------
 
-    def session(self, ledger: Any = None) -> Any:
-        """A fresh history to check invoices one at a time against.
+    def session(self, ledger: Ledger | str | os.PathLike[str] | None = None) -> Session:
+        """A new :class:`~billing_rules.Session`: invoices checked one at a time, then recorded.
 
-        Without a ledger, an in-memory engine session, for software that manages its own history.
-        Given a ledger (a :class:`billing_rules.ledger.Ledger`, an SQLite path or a PostgreSQL
-        URL), a :class:`billing_rules.ledger.session.LedgerSession`: ``check_one`` against the
-        ledger and the invoices checked earlier in the session, ``record`` to store.
+        Without ``ledger``, its history is held in memory (empty at first), for software that
+        manages its own history and records it into the session. Given a ledger (a
+        :class:`billing_rules.ledger.Ledger`, an SQLite path or a PostgreSQL URL), the history is
+        the ledger's: ``check_one`` against it, ``record`` to store. The same methods either way.
         """
+        from billing_rules.session import Session
+
         if ledger is None:
-            return self.engine.session()
-        from billing_rules.ledger.session import LedgerSession
+            return Session(self.engine, adjust=self._adjust)
+        from billing_rules.ledger import Ledger, open_ledger
 
-        return LedgerSession(self, ledger)
+        if isinstance(ledger, Ledger):
+            return Session(self.engine, ledger, adjust=self._adjust)
+        return Session(self.engine, open_ledger(ledger), owns_ledger=True, adjust=self._adjust)
 
-    def check_one(self, event: Event | Mapping[str, Any]) -> list[Finding]:
-        """Findings of one invoice against the history this validator holds, without recording it."""
-        event = self.invoice(event) if not isinstance(event, Event) else event
-        return self._adjust(self._live_session().check(event), event)
+    # The validator's own session: a history in memory that lives as long as the validator.
 
-    def record(self, event: Event | Mapping[str, Any]) -> None:
-        """Add an invoice to the history this validator holds."""
-        event = self.invoice(event) if not isinstance(event, Event) else event
-        self._live_session().record(event)
+    def check_one(self, invoice: Event | Mapping[str, object]) -> list[Finding]:
+        """Findings of one invoice against the validator's own history (:meth:`Session.check_one`).
 
-    def _live_session(self) -> Session:
-        if self._live is None:
-            self._live = self.engine.session()
-        return self._live
+        The validator holds one in-memory session of its own, for programs that need no other;
+        as in any session, the invoice counts for the next checks until it is recorded or
+        discarded, and an invoice recorded earlier is never counted against itself.
+        """
+        return self._own_session().check_one(invoice)
+
+    def record(self, invoice: Event | Mapping[str, object]) -> None:
+        """Add an invoice to the validator's own history (:meth:`Session.record`)."""
+        self._own_session().record(invoice)
+
+    def discard(self, invoice: Event | Mapping[str, object]) -> None:
+        """Forget an invoice checked with :meth:`check_one` and never recorded (:meth:`Session.discard`)."""
+        self._own_session().discard(invoice)
+
+    def _own_session(self) -> Session:
+        if self._own is None:
+            from billing_rules.session import Session
+
+            self._own = Session(self.engine, adjust=self._adjust)
+        return self._own
 
     @staticmethod
-    def invoice(values: Mapping[str, Any], *, seq: int = 0) -> Event:
-        """An :class:`Event` from SPEC §1 column values (strings or native).
+    def invoice(values: Mapping[str, object], *, seq: int = 0) -> Event:
+        """An :class:`Event` from SPEC §1 column values (text spellings or typed Python values).
 
-        Raises :class:`InvalidInvoice` listing every bad field, so the user fixes them all at once.
+        What each Python type means is in :mod:`billing_rules.invoices`. Raises
+        :class:`InvalidInvoice` listing every bad field, so the user fixes them all at once.
         """
-        from billing_rules.readers import RawRow, event_from_row
+        from billing_rules.invoices import invoice
 
-        result = event_from_row(RawRow(line=None, values=dict(values), file=None), seq)
-        if isinstance(result, Event):
-            return result
-        raise InvalidInvoice(result)
+        return invoice(values, seq=seq)
 
     def render(self, report: Report, fmt: str, stream: Any = None, *, color: bool = False) -> str | None:
         """Format ``report`` with a registered reporter; returns the text when no stream is given."""

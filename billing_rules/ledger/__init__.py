@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from billing_rules.errors import BillingRulesError
+from billing_rules.errors import LedgerError
 from billing_rules.model import Event
 
 __all__ = [
@@ -28,10 +28,6 @@ __all__ = [
     "is_url",
     "open_ledger",
 ]
-
-
-class LedgerError(BillingRulesError):
-    """The ledger cannot be opened, read or written (the CLI exits 2 with this French message)."""
 
 
 @attrs.frozen

@@ -1,0 +1,373 @@
+"""The embedding API, one invoice at a time: every way of holding a history behaves the same.
+
+Three APIs check invoices one by one: the validator's own ``check_one``/``record``, a session
+without a ledger (``validator.session()``) and a session on a ledger (SQLite, PostgreSQL). They
+share one contract, tested here once on all of them: an invoice is never counted against itself
+(SPEC §5: the input's copy replaces the history's), an invoice checked and not recorded counts
+for the next checks until it is recorded or discarded, and a recorded cancellation removes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import billing_rules
+from billing_rules.model import MtStatus, Place, Sector, Status
+from billing_rules.validator import InvalidInvoice, Validator
+
+# An 80+ patient in ALD followed by the billing MT, seen at home: one VL per quarter (VL-QUARTER).
+VL_PATIENT = {
+    "practitioner_id": "10001",
+    "patient_id": "P-VL",
+    "birth_date": "1940-01-01",
+    "ald": "oui",
+    "mt_status": "self",
+    "place": "domicile",
+    "codes": "VL+MD",
+}
+# An ALD patient without MT: the 3rd consultation within 12 months fires OPP-MT-DECLARE (a rolling
+# window per patient and practitioner, a different kind of window from VL-QUARTER's quarter).
+ALD_NO_MT = {
+    "practitioner_id": "10001",
+    "patient_id": "P-ALD",
+    "birth_date": "1970-01-01",
+    "ald": "oui",
+    "mt_status": "none",
+    "codes": "G",
+}
+
+
+def _vl(invoice_id: str, day: str, **changes: str) -> dict[str, str]:
+    return {**VL_PATIENT, "invoice_id": invoice_id, "date": day, **changes}
+
+
+def _g(invoice_id: str, day: str) -> dict[str, str]:
+    return {**ALD_NO_MT, "invoice_id": invoice_id, "date": day}
+
+
+def _rules(findings: list[billing_rules.Finding], *wanted: str) -> list[str]:
+    return [finding.rule for finding in findings if not wanted or finding.rule in wanted]
+
+
+@pytest.fixture(
+    params=[
+        "validator",
+        "memory session",
+        "sqlite session",
+        pytest.param("postgres session", marks=pytest.mark.postgres),
+    ]
+)
+def api(request: pytest.FixtureRequest, builtin_validator: Validator, tmp_path: Path) -> Iterator[Any]:
+    """One of the APIs that check invoices one at a time, each with a fresh, empty history."""
+    if request.param == "validator":
+        # A validator of its own (its history is its own too), sharing the compiled rules.
+        target: Any = Validator(builtin_validator.ruleset, manager=builtin_validator.manager)
+    elif request.param == "memory session":
+        target = builtin_validator.session()
+    elif request.param == "sqlite session":
+        target = builtin_validator.session(ledger=tmp_path / "registre.db")
+    else:
+        target = builtin_validator.session(ledger=request.getfixturevalue("postgres_schema"))
+    yield target
+    close = getattr(target, "close", None)
+    if close is not None:
+        close()
+
+
+# --- point 2: never counted twice, on every API -----------------------------------------------------
+
+
+def test_a_recorded_invoice_checked_again_is_not_counted_against_itself(api: Any) -> None:
+    api.record(_vl("V1", "2026-02-02"))
+    # The README's order: record, then check the same invoice (e.g. when it is reopened).
+    assert _rules(api.check_one(_vl("V1", "2026-02-02"))) == []
+    # A second VL of the quarter is still flagged: the history holds the first one once.
+    assert _rules(api.check_one(_vl("V2", "2026-03-16"))) == ["VL-QUARTER"]
+
+
+def test_a_changed_copy_of_a_recorded_invoice_replaces_it(api: Any) -> None:
+    api.record(_vl("V1", "2026-02-02"))
+    # Same practitioner and invoice id: the same invoice, corrected (another day of the quarter).
+    assert _rules(api.check_one(_vl("V1", "2026-02-10", codes="VL"))) == []
+    api.record(_vl("V1", "2026-02-10", codes="VL"))
+    findings = api.check_one(_vl("V2", "2026-03-16"))
+    assert _rules(findings) == ["VL-QUARTER"]
+    assert "2026-02-10" in findings[0].message  # the corrected copy, not the first one
+
+
+def test_a_rolling_window_counts_a_recorded_invoice_once(api: Any) -> None:
+    api.record(_g("G1", "2026-01-05"))
+    api.record(_g("G2", "2026-02-02"))
+    # G2 again: it is the 2nd consultation of the 12 months, not the 3rd.
+    assert _rules(api.check_one(_g("G2", "2026-02-02")), "OPP-MT-DECLARE") == []
+    assert _rules(api.check_one(_g("G3", "2026-03-02")), "OPP-MT-DECLARE") == ["OPP-MT-DECLARE"]
+
+
+def test_a_recorded_cancellation_removes_the_invoice(api: Any) -> None:
+    api.record(_vl("V1", "2026-02-02"))
+    api.record(_vl("V1", "2026-02-02", status="cancelled"))
+    assert _rules(api.check_one(_vl("V2", "2026-03-16"))) == []
+
+
+def test_a_checked_invoice_counts_until_recorded_or_discarded(api: Any) -> None:
+    assert _rules(api.check_one(_vl("V1", "2026-02-02"))) == []
+    # Checked again as the user edits it: still one invoice.
+    assert _rules(api.check_one(_vl("V1", "2026-02-03"))) == []
+    assert _rules(api.check_one(_vl("V2", "2026-03-16"))) == ["VL-QUARTER"]
+    api.discard(_vl("V2", "2026-03-16"))
+    api.discard(_vl("V1", "2026-02-03"))
+    assert _rules(api.check_one(_vl("V2", "2026-03-16"))) == []
+    api.record(_vl("V2", "2026-03-16"))
+    assert _rules(api.check_one(_vl("V1", "2026-02-03"))) == ["VL-QUARTER"]
+
+
+# --- point 4: one session type, with or without a ledger ------------------------------------------
+
+
+def test_a_session_is_the_same_type_with_or_without_a_ledger(
+    builtin_validator: Validator, tmp_path: Path
+) -> None:
+    with builtin_validator.session() as memory, builtin_validator.session(ledger=tmp_path / "r.db") as stored:
+        assert type(memory) is type(stored) is billing_rules.Session
+        for name in ("check_one", "record", "discard", "close", "pending", "ledger"):
+            assert hasattr(memory, name), name
+
+
+def test_the_user_never_gets_the_engine_session(builtin_validator: Validator) -> None:
+    from billing_rules import engine
+
+    session = builtin_validator.session()
+    assert not isinstance(session, engine.Session)
+    assert not hasattr(session, "process")  # the engine's file loop is not part of the user's API
+
+
+def test_a_session_without_ledger_records_dicts_and_keeps_them(builtin_validator: Validator) -> None:
+    with builtin_validator.session() as session:
+        assert session.check_one(_vl("V1", "2026-02-02")) == []
+        assert [event.invoice_id for event in session.pending] == ["V1"]
+        session.record(_vl("V1", "2026-02-02"))
+        assert session.pending == ()
+        assert [event.invoice_id for event in session.ledger.events()] == ["V1"]
+        assert _rules(session.check_one(_vl("V2", "2026-03-16"))) == ["VL-QUARTER"]
+
+
+def test_sessions_without_ledger_do_not_share_their_history(builtin_validator: Validator) -> None:
+    first, second = builtin_validator.session(), builtin_validator.session()
+    first.record(_vl("V1", "2026-02-02"))
+    assert _rules(second.check_one(_vl("V2", "2026-03-16"))) == []
+    assert _rules(first.check_one(_vl("V2", "2026-03-16"))) == ["VL-QUARTER"]
+
+
+def test_the_validator_history_is_its_own_session(builtin_validator: Validator) -> None:
+    validator = Validator(builtin_validator.ruleset, manager=builtin_validator.manager)
+    validator.record(_vl("V1", "2026-02-02"))
+    # A session is a fresh history: the validator's own invoices are not in it.
+    assert _rules(validator.session().check_one(_vl("V2", "2026-03-16"))) == []
+    assert _rules(validator.check_one(_vl("V2", "2026-03-16"))) == ["VL-QUARTER"]
+
+
+# --- point 3: the values practice software holds ---------------------------------------------------
+
+TEXT_VALUES: dict[str, object] = {
+    "invoice_id": "F-1",
+    "date": "2026-02-02",
+    "time": "21:15",
+    "practitioner_id": "10001",
+    "specialty": "MG",
+    "sector": "1",
+    "patient_id": "P-1",
+    "birth_date": "1941-03-02",
+    "ald": "oui",
+    "palliative": "non",
+    "neurodegenerative": "0",
+    "mt_status": "other",
+    "declares_mt": "false",
+    "place": "domicile",
+    "homebound": "oui",
+    "codes": "G+SNP",
+    "amount": "41,50",
+    "regulated": "oui",
+    "referral_at": "2026-02-02T19:30",
+    "status": "billed",
+}
+NATIVE_VALUES: dict[str, object] = {
+    "invoice_id": "F-1",
+    "date": dt.date(2026, 2, 2),
+    "time": dt.time(21, 15),
+    "practitioner_id": 10001,
+    "specialty": "MG",
+    "sector": Sector.ONE,
+    "patient_id": "P-1",
+    "birth_date": dt.date(1941, 3, 2),
+    "ald": True,
+    "palliative": False,
+    "neurodegenerative": None,
+    "mt_status": MtStatus.OTHER,
+    "declares_mt": False,
+    "place": Place.DOMICILE,
+    "homebound": True,
+    "codes": ("G", "SNP"),
+    "amount": Decimal("41.50"),
+    "regulated": True,
+    "referral_at": dt.datetime(2026, 2, 2, 19, 30),
+    "status": Status.BILLED,
+}
+
+
+def test_native_values_read_as_their_spellings() -> None:
+    assert Validator.invoice(NATIVE_VALUES) == Validator.invoice(TEXT_VALUES)
+
+
+def test_native_values_are_checked_and_recorded_like_text(api: Any) -> None:
+    assert api.check_one(NATIVE_VALUES) == api.check_one(TEXT_VALUES)
+    api.record(NATIVE_VALUES)
+    api.discard(TEXT_VALUES)
+    assert [finding.rule for finding in api.check_one({**TEXT_VALUES, "invoice_id": "F-2"})] == [
+        finding.rule for finding in api.check_one({**NATIVE_VALUES, "invoice_id": "F-2"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (Decimal("30"), Decimal("30")),
+        (Decimal("26.50"), Decimal("26.50")),
+        (Decimal("1E+2"), Decimal("100")),
+        (30, Decimal("30")),
+        (26.5, Decimal("26.5")),
+        (41.55, Decimal("41.55")),  # not exact in binary, but its shortest spelling is whole cents
+        (None, None),
+    ],
+)
+def test_amounts_in_python_types(amount: object, expected: Decimal | None) -> None:
+    assert Validator.invoice({**TEXT_VALUES, "amount": amount}).amount == expected
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [
+        (0.1 + 0.2, "Decimal"),  # 0.30000000000000004: not a number of cents
+        (26.505, "Decimal"),
+        (float("nan"), "montant invalide"),
+        (Decimal("NaN"), "montant invalide"),
+        (Decimal("-1"), "montant négatif"),
+        (Decimal("1E+9"), "montant invraisemblable"),
+        (True, "montant invalide"),
+    ],
+)
+def test_amounts_refused(amount: object, words: str) -> None:
+    with pytest.raises(InvalidInvoice) as caught:
+        Validator.invoice({**TEXT_VALUES, "amount": amount})
+    assert [error.field for error in caught.value.errors] == ["amount"]
+    assert words in caught.value.errors[0].message
+
+
+def test_optional_values_given_as_none_take_their_default() -> None:
+    optional = {"time", "specialty", "sector", "ald", "palliative", "neurodegenerative", "mt_status"}
+    optional |= {"declares_mt", "place", "homebound", "amount", "regulated", "referral_at", "status"}
+    event = Validator.invoice({**TEXT_VALUES, **dict.fromkeys(optional)})
+    required = {key: value for key, value in TEXT_VALUES.items() if key not in optional}
+    assert event == Validator.invoice(required)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("date", dt.datetime(2026, 2, 2, 14, 30), "date-heure"),
+        ("birth_date", dt.datetime(1941, 3, 2), "date-heure"),
+        ("date", dt.date(1, 1, 1), "date hors limites"),
+        ("birth_date", dt.date(2026, 2, 3), "postérieure à la date de l'acte"),
+        ("time", dt.datetime(2026, 2, 2, 14, 30), "heure invalide"),
+        ("time", dt.time(14, 30, tzinfo=dt.timezone.utc), "fuseau"),
+        ("referral_at", dt.date(2026, 2, 2), "date-heure"),
+        ("referral_at", dt.datetime(2026, 2, 2, 19, 30, tzinfo=dt.timezone.utc), "fuseau"),
+        ("referral_at", dt.datetime(2026, 2, 2, 22, 0), "postérieure à l'acte"),
+        ("mt_status", Place.DOMICILE, "valeur inconnue"),
+        ("codes", {"G"}, "codes invalides"),
+        ("codes", ("G", 3), "chaque code doit être un texte"),
+        ("ald", 2, "oui/non"),
+        ("invoice_id", True, "texte attendu"),
+        ("invoice_id", dt.date(2026, 2, 2), "texte attendu"),
+    ],
+)
+def test_native_values_get_the_readers_validation(field: str, value: object, words: str) -> None:
+    with pytest.raises(InvalidInvoice) as caught:
+        Validator.invoice({**TEXT_VALUES, field: value})
+    assert [error.field for error in caught.value.errors] == [field]
+    assert words in caught.value.errors[0].message
+
+
+def test_a_time_with_microseconds_is_taken_to_the_second() -> None:
+    event = Validator.invoice(
+        {**TEXT_VALUES, "time": dt.time(21, 15, 7, 999), "referral_at": dt.datetime(2026, 2, 2, 19, 30, 1, 5)}
+    )
+    assert event.time == dt.time(21, 15, 7)
+    assert event.referral_at == dt.datetime(2026, 2, 2, 19, 30, 1)
+
+
+@pytest.mark.parametrize("value", [None, 42, "F-1", ["invoice_id", "F-1"], b"{}"])
+def test_something_else_than_an_invoice_is_a_clear_invalid_invoice(value: object, api: Any) -> None:
+    for call in (Validator.invoice, api.check_one, api.record):
+        with pytest.raises(InvalidInvoice) as caught:
+            call(value)
+        assert "facture attendue" in str(caught.value)
+        assert type(value).__name__ in str(caught.value)
+
+
+def test_a_column_name_that_is_not_text_is_refused() -> None:
+    with pytest.raises(InvalidInvoice) as caught:
+        Validator.invoice({**TEXT_VALUES, 3: "x"})
+    assert "nom de colonne" in str(caught.value)
+
+
+_DAMAGED = [
+    ("invoice_id", "F\x00-1"),
+    ("practitioner_id", "100\x0001"),
+    ("patient_id", "P-\ud800"),
+    ("specialty", "M\x00G"),
+    ("codes", ["G", "SN\udc00P"]),
+    ("extra_column", "a\x00b"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), _DAMAGED)
+def test_nul_and_lone_surrogates_are_refused_as_the_file_readers_do(
+    field: str, value: object, builtin_validator: Validator, tmp_path: Path
+) -> None:
+    # The same row in a JSON Lines file (escapes spell the NUL and the half surrogate in ASCII).
+    path = tmp_path / "day.jsonl"
+    path.write_text(json.dumps({**TEXT_VALUES, field: value}) + "\n", encoding="ascii")
+    report = builtin_validator.check_paths([str(path)])
+    from_file = [(error.field, error.message) for error in report.input_errors]
+    assert [field for field, _ in from_file] == [field]
+    with pytest.raises(InvalidInvoice) as caught:
+        Validator.invoice({**TEXT_VALUES, field: value})
+    assert [(error.field, error.message) for error in caught.value.errors] == from_file
+
+
+def test_an_event_built_by_hand_with_a_nul_is_refused(builtin_validator: Validator, tmp_path: Path) -> None:
+    import attrs
+
+    event = attrs.evolve(Validator.invoice(TEXT_VALUES), invoice_id="F\x00-1")
+    with builtin_validator.session(ledger=tmp_path / "r.db") as session:
+        with pytest.raises(InvalidInvoice) as caught:
+            session.record(event)
+        assert [error.field for error in caught.value.errors] == ["invoice_id"]
+        assert list(session.ledger.events()) == []
+
+
+def test_a_nul_never_reaches_the_ledger(builtin_validator: Validator, tmp_path: Path) -> None:
+    with builtin_validator.session(ledger=tmp_path / "r.db") as session:
+        with pytest.raises(InvalidInvoice):
+            session.record({**TEXT_VALUES, "invoice_id": "F\x00-1"})
+        with pytest.raises(InvalidInvoice):
+            session.check_one({**TEXT_VALUES, "patient_id": "P\x00"})
+        assert session.pending == ()
+        assert list(session.ledger.events()) == []
