@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from billing_rules.config import PracticeConfig
     from billing_rules.engine import Session as EngineSession
     from billing_rules.ledger import Ledger
+    from billing_rules.readers.base import Reader
+    from billing_rules.reporters import Reporter
     from billing_rules.session import Session
 
 
@@ -124,12 +126,12 @@ class Validator:
         return tuple(sorted((_info(rule) for rule in self.ruleset.rules), key=lambda info: info.code))
 
     @property
-    def readers(self) -> Mapping[str, Any]:
+    def readers(self) -> Mapping[str, Reader]:
         """Input formats by name (built-in and plugins')."""
         return self._readers
 
     @property
-    def reporters(self) -> Mapping[str, Any]:
+    def reporters(self) -> Mapping[str, Reporter]:
         """Report formats by name (built-in and plugins')."""
         return self._reporters
 

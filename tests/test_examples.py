@@ -192,6 +192,38 @@ def test_embedding_example_runs() -> None:
     assert "RT-3 refusée : date" in result.stdout
 
 
+def test_typed_embedding_example_runs() -> None:
+    """The newcomer's script: typed values, an SQLite ledger, checked one by one and recorded."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "embed_typed.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "VL-1 : conforme",
+        "VL-1 : conforme",  # reopened after it was recorded: never counted against itself
+        "VL-2 : VL-QUARTER (error)",
+        "VL-3 refusée : birth_date",
+    ]
+
+
+def test_readme_embedding_snippet_runs_and_counts_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's embedding block, run as a newcomer pastes it (from the repository root)."""
+    import re
+
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Embedding\n", 1)[1].split("\n## ", 1)[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert "session.record(invoice)" in snippet
+    monkeypatch.chdir(EXAMPLES.parent)
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, "README.md (Embedding)", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["findings"] == []
+
+
 def test_readme_catalogue_is_generated_from_the_rule_files() -> None:
     from billing_rules.catalogue import builtin_catalogue, replace_between_markers
 

@@ -44,6 +44,11 @@ def test_wheel_ships_grammar_and_rule_files(wheel: Path) -> None:
     assert not any(name.startswith(("tests/", "examples/", "benchmarks/")) for name in names)
 
 
+def test_wheel_says_the_package_is_typed(wheel: Path) -> None:
+    """PEP 561: without ``py.typed`` a vendor's type checker ignores every annotation of the package."""
+    assert "billing_rules/py.typed" in zipfile.ZipFile(wheel).namelist()
+
+
 @pytest.mark.slow
 def test_fresh_venv_outside_the_repo_checks_the_example(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
