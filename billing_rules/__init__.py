@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Validator": "billing_rules.validator",
     "RuleInfo": "billing_rules.validator",
-    "Session": "billing_rules.session",
-    "InvoiceValues": "billing_rules.invoices",
+    "Session": "billing_rules.ledger.session",
+    "InvoiceValues": "billing_rules.readers.native",
     "Ledger": "billing_rules.ledger",
     "Event": "billing_rules.model",
     "Finding": "billing_rules.model",
@@ -117,8 +117,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from billing_rules.estimator import EstimateError
     from billing_rules.hookspecs import HOOK_API_VERSION
-    from billing_rules.invoices import InvoiceValues
     from billing_rules.ledger import Ledger
+    from billing_rules.ledger.session import Session
     from billing_rules.model import (
         Event,
         Finding,
@@ -131,8 +131,8 @@ if TYPE_CHECKING:  # pragma: no cover
         Status,
     )
     from billing_rules.plugins import hookimpl
+    from billing_rules.readers.native import InvoiceValues
     from billing_rules.reporters.html_report import MissingDependency
     from billing_rules.rule import Hit, Rule, WindowCount
-    from billing_rules.session import Session
     from billing_rules.tariffs import Tariff
     from billing_rules.validator import RuleInfo, Validator

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from billing_rules.config import PracticeConfig
     from billing_rules.engine import Session as EngineSession
     from billing_rules.ledger import Ledger
+    from billing_rules.ledger.session import Session
     from billing_rules.readers.base import Reader
     from billing_rules.reporters import Reporter
-    from billing_rules.session import Session
 
 
 @attrs.frozen(kw_only=True)
@@ -274,7 +274,7 @@ class Validator:
         :class:`billing_rules.ledger.Ledger`, an SQLite path or a PostgreSQL URL), the history is
         the ledger's: ``check_one`` against it, ``record`` to store. The same methods either way.
         """
-        from billing_rules.session import Session
+        from billing_rules.ledger.session import Session
 
         if ledger is None:
             return Session(self.engine, adjust=self._adjust)
@@ -305,7 +305,7 @@ class Validator:
 
     def _own_session(self) -> Session:
         if self._own is None:
-            from billing_rules.session import Session
+            from billing_rules.ledger.session import Session
 
             self._own = Session(self.engine, adjust=self._adjust)
         return self._own
@@ -314,10 +314,10 @@ class Validator:
     def invoice(values: Mapping[str, object], *, seq: int = 0) -> Event:
         """An :class:`Event` from SPEC §1 column values (text spellings or typed Python values).
 
-        What each Python type means is in :mod:`billing_rules.invoices`. Raises
+        What each Python type means is in :mod:`billing_rules.readers.native`. Raises
         :class:`InvalidInvoice` listing every bad field, so the user fixes them all at once.
         """
-        from billing_rules.invoices import invoice
+        from billing_rules.readers.native import invoice
 
         return invoice(values, seq=seq)
 

@@ -371,3 +371,16 @@ def test_a_nul_never_reaches_the_ledger(builtin_validator: Validator, tmp_path: 
             session.check_one({**TEXT_VALUES, "patient_id": "P\x00"})
         assert session.pending == ()
         assert list(session.ledger.events()) == []
+
+
+def test_the_session_does_not_import_the_validator() -> None:
+    """No import circle validator <-> session: the session is handed the plugins' adjust step."""
+    import ast
+
+    from billing_rules.ledger import session
+    from billing_rules.readers import native
+
+    for module in (session, native):
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "billing_rules.validator" not in imported, module.__name__
