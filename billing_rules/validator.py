@@ -282,7 +282,7 @@ class Validator:
 
         if isinstance(ledger, Ledger):
             return Session(self.engine, ledger, adjust=self._adjust)
-        return Session(self.engine, open_ledger(ledger), owns_ledger=True, adjust=self._adjust)
+        return Session(self.engine, open_ledger(os.fspath(ledger)), owns_ledger=True, adjust=self._adjust)
 
     # The validator's own session: a history in memory that lives as long as the validator.
 

@@ -384,3 +384,12 @@ def test_the_session_does_not_import_the_validator() -> None:
         tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert "billing_rules.validator" not in imported, module.__name__
+
+
+def test_an_invoice_left_unreadable_is_discarded_by_its_ids(builtin_validator: Validator) -> None:
+    with builtin_validator.session() as session:
+        session.check_one(_vl("V1", "2026-02-02"))
+        session.discard(_vl("V1", "2026-02-31"))  # the user broke the date, then gave up
+        assert session.pending == ()
+        with pytest.raises(InvalidInvoice):
+            session.discard({"invoice_id": "V1"})  # nothing says whose invoice it is

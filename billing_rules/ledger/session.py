@@ -122,6 +122,9 @@ class Session:
         The version checked last is dropped, whatever the values given now: an invoice left with
         unreadable values is discarded by its practitioner and invoice id.
         """
+        if isinstance(invoice, Event):
+            self._pending.remove(invoice.key)
+            return
         try:
             key = as_event(invoice).key
         except InvalidInvoice:

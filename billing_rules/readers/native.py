@@ -206,15 +206,15 @@ def as_event(value: object) -> Event:
     """``value`` as a checked :class:`Event`: a mapping is read, an ``Event`` scanned for bad text."""
     if not isinstance(value, Event):
         return invoice(value)
-    texts = {
+    texts: dict[str, object] = {
         "invoice_id": value.invoice_id,
         "practitioner_id": value.practitioner_id,
         "specialty": value.specialty,
         "patient_id": value.patient_id,
         "codes": list(value.codes),
-        **value.extra,
     }
-    problems = unreadable_values(texts, keys=True)
+    extra = {key: item for key, item in value.extra.items() if type(key) is str}
+    problems = unreadable_values(texts) + unreadable_values(extra, keys=True)
     if problems:
         raise InvalidInvoice(
             [
