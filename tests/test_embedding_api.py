@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import billing_rules
-from billing_rules.model import MtStatus, Place, Sector, Status
+from billing_rules.model import Event, MtStatus, Place, Sector, Status
 from billing_rules.validator import InvalidInvoice, Validator
 
 # An 80+ patient in ALD followed by the billing MT, seen at home: one VL per quarter (VL-QUARTER).
@@ -393,3 +393,84 @@ def test_an_invoice_left_unreadable_is_discarded_by_its_ids(builtin_validator: V
         assert session.pending == ()
         with pytest.raises(InvalidInvoice):
             session.discard({"invoice_id": "V1"})  # nothing says whose invoice it is
+
+
+# --- every API, every window kind: the same findings as a whole check of the same history ---------
+
+WINDOW_RULES = """
+rule X-DAY warning "trop de factures ce jour pour ce patient"
+  at most 2 per patient per day
+end
+
+rule X-ROLL warning "G déjà facturée dans les 2 semaines"
+  on G
+  at most 1 per patient and practitioner within 2 weeks
+end
+
+rule X-CODE warning "trop de ce code cette semaine"
+  on G, VG
+  at most 3 per code per week
+end
+
+rule X-YEARS warning "deux visites à domicile en deux ans"
+  on VG
+  at most 1 per practitioner and patient within 2 years counting place is domicile
+end
+"""
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_sessions_agree_with_a_whole_check(tmp_path: Path, seed: int) -> None:
+    """Random check_one / record / discard on the three APIs at once: each check gives what
+    ``check_events`` gives for that invoice against the recorded and pending invoices but itself."""
+    import random
+
+    rules = tmp_path / "windows.rules"
+    rules.write_text(WINDOW_RULES, encoding="utf-8")
+    validator = Validator.build(rule_files=[rules], entry_points=False)
+    apis: list[Any] = [validator, validator.session(), validator.session(ledger=tmp_path / "r.db")]
+    rnd = random.Random(seed)
+    recorded: dict[tuple[str, str], Event] = {}
+    pending: dict[tuple[str, str], Event] = {}
+    fired: set[str] = set()
+    for _ in range(70):
+        values = {
+            "invoice_id": f"F{rnd.randint(1, 25)}",
+            "date": f"2026-{rnd.randint(1, 4):02d}-{rnd.randint(1, 28):02d}",
+            "time": rnd.choice([None, dt.time(9), dt.time(21, 30)]),
+            "practitioner_id": "A",  # one practitioner: an invoice id is one invoice
+            "patient_id": rnd.choice(["P1", "P2"]),
+            "birth_date": rnd.choice([dt.date(1935, 2, 1), dt.date(1970, 6, 15)]),
+            "ald": rnd.choice([True, False]),
+            "mt_status": rnd.choice(list(MtStatus)),
+            "place": rnd.choice([Place.CABINET, Place.DOMICILE]),
+            "codes": rnd.choice(["G", "VG+MD", "VL+MD", "IMT", "G+MOP", ("G", "SNP")]),
+            "status": rnd.choice([Status.BILLED] * 5 + [Status.CANCELLED]),
+        }
+        event = Validator.invoice(values)
+        operation = rnd.choice(["check", "check", "record", "discard"])
+        if operation == "check":
+            history = {**recorded, **pending}
+            history.pop(event.key, None)
+            expected = [
+                (f.rule, f.message)
+                for f in validator.check_events([event], history=history.values()).findings
+            ]
+            for api in apis:
+                assert [(f.rule, f.message) for f in api.check_one(values)] == expected
+            pending[event.key] = event
+            fired.update(rule for rule, _ in expected)
+        elif operation == "record":
+            for api in apis:
+                api.record(values)
+            recorded[event.key] = event
+            pending.pop(event.key, None)
+        else:
+            for api in apis:
+                api.discard(values)
+            pending.pop(event.key, None)
+    for api in apis[1:]:
+        assert sorted(e.key for e in api.pending) == sorted(pending)
+        assert sorted(e.key for e in api.ledger.events()) == sorted(recorded)
+        api.close()
+    assert fired & {"X-DAY", "X-ROLL", "X-CODE", "X-YEARS", "VL-QUARTER", "IMT-ONCE"}

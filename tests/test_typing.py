@@ -120,6 +120,12 @@ def test_examples_pass_mypy_strict(tmp_path: Path) -> None:
         pytest.skip("mypy is not installed (pip install -e '.[test]' installs it)")
     scripts = _embedding_scripts()
     assert {path.name for path in scripts} >= {"embed.py", "embed_typed.py"}
+    # The README's embedding snippet too: it is what a vendor copies first.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Embedding\n", 1)[1].split("\n## ", 1)[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    scripts.append(tmp_path / "readme_embedding.py")
+    scripts[-1].write_text(snippet, encoding="utf-8")
     # Run away from the repository, so the package is the installed one, seen as a vendor sees it.
     env = {key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "MYPYPATH"}}
     result = subprocess.run(
