@@ -113,6 +113,7 @@ def _embedding_scripts() -> list[Path]:
     return sorted(path for path in EXAMPLES.glob("*.py") if uses.search(path.read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow
 def test_examples_pass_mypy_strict(tmp_path: Path) -> None:
     try:
         import mypy  # noqa: F401
