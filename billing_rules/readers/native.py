@@ -105,7 +105,8 @@ def _day(value: object) -> object:
 
 def _naive(value: dt.time | dt.datetime) -> None:
     if value.utcoffset() is not None:
-        raise _Refused("heure avec fuseau horaire : donnez l'heure locale de l'acte, sans fuseau")
+        what = "date-heure" if isinstance(value, dt.datetime) else "heure"
+        raise _Refused(f"{what} avec fuseau horaire : donnez l'heure locale de l'acte, sans fuseau")
 
 
 def _time(value: object) -> object:
