@@ -474,3 +474,27 @@ def test_random_sessions_agree_with_a_whole_check(tmp_path: Path, seed: int) -> 
         assert sorted(e.key for e in api.ledger.events()) == sorted(recorded)
         api.close()
     assert fired & {"X-DAY", "X-ROLL", "X-CODE", "X-YEARS", "VL-QUARTER", "IMT-ONCE"}
+
+
+def test_the_memory_ledger_keeps_the_ledger_protocol() -> None:
+    from billing_rules.ledger import Ledger
+    from billing_rules.ledger.memory import MemoryLedger
+
+    first = Validator.invoice(_vl("V1", "2026-02-02"))
+    other = Validator.invoice(_vl("V2", "2025-11-03", practitioner_id="20002", status="cancelled"))
+    ledger = MemoryLedger([first, other])
+    assert isinstance(ledger, Ledger)
+    assert [event.invoice_id for event in ledger.events()] == ["V2", "V1"]  # by date
+    assert [event.invoice_id for event in ledger.events(practitioner_id="10001")] == ["V1"]
+    stats = ledger.stats()
+    assert (stats.invoices, stats.cancelled, stats.first_date, stats.last_date) == (
+        2,
+        1,
+        dt.date(2025, 11, 3),
+        dt.date(2026, 2, 2),
+    )
+    assert stats.per_month == (("10001", "2026-02", 1), ("20002", "2025-11", 1))
+    assert ledger.record([Validator.invoice(_vl("V1", "2026-02-20"))]) == 1  # replaces, never doubles
+    assert len(ledger) == 2
+    assert ledger.forget(dt.date(2026, 1, 1)) == 1
+    assert [event.date for event in ledger.events()] == [dt.date(2026, 2, 20)]
