@@ -40,6 +40,7 @@ _EXPORTS = {
     "InvalidInvoice": "billing_rules.errors",
     "LedgerError": "billing_rules.errors",
     "MissingDependency": "billing_rules.reporters.html_report",
+    "OutputError": "billing_rules.report_files",
     "PluginLoadError": "billing_rules.errors",
     "ReadError": "billing_rules.errors",
     "RuleClashError": "billing_rules.errors",
@@ -47,6 +48,7 @@ _EXPORTS = {
     "RuleFileClashError": "billing_rules.errors",
     "RuleFileError": "billing_rules.errors",
     "RuleSyntaxError": "billing_rules.errors",
+    "SelectionError": "billing_rules.selection",
 }
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "LedgerError",
     "MissingDependency",
     "MtStatus",
+    "OutputError",
     "Place",
     "PluginLoadError",
     "ReadError",
@@ -78,6 +81,7 @@ __all__ = [
     "RuleInfo",
     "RuleSyntaxError",
     "Sector",
+    "SelectionError",
     "Session",
     "Severity",
     "Status",
@@ -132,7 +136,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from billing_rules.plugins import hookimpl
     from billing_rules.readers.native import InvoiceValues
+    from billing_rules.report_files import OutputError
     from billing_rules.reporters.html_report import MissingDependency
     from billing_rules.rule import Hit, Rule, WindowCount
+    from billing_rules.selection import SelectionError
     from billing_rules.tariffs import Tariff
     from billing_rules.validator import RuleInfo, Validator
