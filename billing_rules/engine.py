@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from billing_rules.dsl.rules import CounterSpec, DslRule
-from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, Severity, Status
+from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, FindingWindow, Severity, Status
 from billing_rules.rule import Hit, Rule, WindowCount
 from billing_rules.ruleset import RuleSet
 from billing_rules.windows import WindowStore
@@ -60,6 +60,8 @@ class Engine:
                     self._counters_by_code.setdefault(code, []).append(counter)
         self._dispatch_cache: dict[frozenset[str], tuple[list[Rule], list[Rule], list[Rule]]] = {}
         self._gates = {id(rule): _gate(rule) for rule in rules}
+        #: What each rule's findings carry besides the hit: citation, action, facts, window shape.
+        self.meta: dict[int, RuleMeta] = {id(rule): RuleMeta.of(rule) for rule in rules}
         # Validity dates cut the calendar into periods in which the same rules are in force: a plan
         # is made per (codes, period), so rules out of force are not even looked at.
         spans = [(getattr(rule, "valid_from", None), getattr(rule, "valid_until", None)) for rule in rules]
@@ -279,7 +281,7 @@ class Session:
             except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
                 hits = [_crashed(rule, exc)]
             for hit in hits:
-                findings.append(_finding(rule, hit, event))
+                findings.append(_finding(rule, hit, event, self.engine.meta.get(id(rule))))
         return findings
 
     def _hits(self, rule: Rule, gate: Gate | None, event: Event) -> list[Hit]:
@@ -317,7 +319,8 @@ class Session:
         if not candidates:
             return []
         kept = self._best_of_conflicting(candidates, event)
-        return [_finding(rule, hit, event) for rule, hit in kept]
+        meta = self.engine.meta
+        return [_finding(rule, hit, event, meta.get(id(rule))) for rule, hit in kept]
 
     def _best_of_conflicting(
         self, candidates: list[tuple[Rule, Hit]], event: Event
@@ -485,7 +488,78 @@ def _crash_hit(rule: Rule, exc: Exception) -> Hit:
     )
 
 
-def _finding(rule: Rule, hit: Hit, event: Event) -> Finding:
+@attrs.frozen(eq=False)
+class RuleMeta:
+    """A rule's part of its findings, worked out once per rule (not once per finding)."""
+
+    citation: str | None
+    action: str | None
+    #: The fields ``Finding.explain`` shows, and a getter of their values on an event.
+    facts: tuple[str, ...]
+    getter: Callable[[Event], tuple[Any, ...]] | None
+    limit: int | None = None
+    period: str | None = None
+    counted: str | None = None
+
+    @classmethod
+    def of(cls, rule: Rule) -> RuleMeta:
+        """The meta of ``rule``, from its optional ``citation``, ``action`` and what it reads."""
+        citation = _text_or_none(getattr(rule, "citation", None))
+        # A compiled rule's action is a template: its hits carry the rendered text.
+        action = None if isinstance(rule, DslRule) else _text_or_none(getattr(rule, "action", None))
+        facts = _facts_of(rule)
+        limit = period = counted = None
+        frequency = getattr(rule, "frequency", None) if isinstance(rule, DslRule) else None
+        if frequency is not None:
+            counter = frequency.counter
+            limit = frequency.limit
+            if counter.window == "rolling":
+                period = f"{counter.span} {counter.period}"
+            elif counter.window == "ever":
+                period = "ever"
+            else:
+                period = counter.period
+            if counter.triggers is not None and len(counter.triggers) == 1:
+                counted = next(iter(counter.triggers))
+        return cls(citation, action, facts, _facts_getter(facts), limit, period, counted)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _facts_of(rule: Rule) -> tuple[str, ...]:
+    """What a rule reads, for ``explain``: a compiled rule knows; others say it with ``reads``."""
+    if isinstance(rule, DslRule):
+        # The invoice's codes and date always: they locate the act in its texts and windows.
+        return ("codes", "date", *(name for name in rule.explains if name not in ("codes", "date")))
+    reads = getattr(rule, "reads", None)
+    names = ["codes", "date"]
+    if reads:
+        names += [name for name in ("amount", "sector", "age", "mt_status", "place") if name in reads]
+        names += sorted(name for name in reads if name not in (*names, "texts", "birth_date", "patient_id"))
+    return tuple(names)
+
+
+def _facts_getter(names: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]] | None:
+    if not names:
+        return None
+    columns = tuple(name.split(":", 1)[1] for name in names if name.startswith("extra:"))
+    plain = tuple(name for name in names if not name.startswith("extra:"))
+    if plain and not columns:
+        get = operator.attrgetter(*plain)
+        if len(plain) == 1:
+            return lambda event: (get(event),)
+        return get  # type: ignore[no-any-return]
+
+    def facts(event: Event) -> tuple[Any, ...]:
+        values = tuple(getattr(event, name, None) for name in plain)
+        return values + tuple(event.extra.get(column) for column in columns)
+
+    return facts
+
+
+def _finding(rule: Rule, hit: Hit, event: Event, meta: RuleMeta | None = None) -> Finding:
     crashed = getattr(hit, "crashed", False)
     amount = hit.amount
     if amount is not None:
@@ -493,14 +567,49 @@ def _finding(rule: Rule, hit: Hit, event: Event) -> Finding:
     severity = rule.severity
     if severity is Severity.WARNING and rule.code != "AMOUNT-ABOVE":
         amount = None  # SPEC §2: a warning's amount is null, except the excess of AMOUNT-ABOVE
+    if crashed:
+        return Finding.about(
+            event,
+            rule=INTERNAL_ERROR,
+            severity=Severity.ERROR,
+            message=hit.message,
+            source=rule.source,
+            suggestion=hit.suggestion,
+        )
+    if meta is None:
+        meta = RuleMeta.of(rule)
+    window = None
+    counted = hit.window
+    if counted is not None:
+        window = FindingWindow(
+            first_invoice_id=counted.first_invoice_id,
+            first_date=counted.first_date,
+            first_practitioner_id=counted.first_practitioner_id,
+            count=counted.count,
+            limit=meta.limit,
+            period=meta.period,
+            counted=counted.code or meta.counted,
+        )
+    values = ()
+    if meta.getter is not None:
+        try:
+            values = meta.getter(event)
+        except Exception:  # noqa: BLE001 - an explanation must never cost a finding
+            values = ()
+    facts_names = meta.facts if len(values) == len(meta.facts) else ()
     return Finding.about(
         event,
-        rule=INTERNAL_ERROR if crashed else rule.code,
-        severity=Severity.ERROR if crashed else severity,
+        rule=rule.code,
+        severity=severity,
         message=hit.message,
         source=rule.source,
-        amount=None if crashed else amount,
+        amount=amount,
         suggestion=hit.suggestion,
+        citation=meta.citation,
+        action=hit.action if hit.action is not None else meta.action,
+        window=window,
+        yearly=bool(hit.yearly) and amount is not None,
+        facts=(facts_names, tuple(values)) if facts_names else None,
     )
 
 

@@ -251,8 +251,34 @@ class Event:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class FindingWindow:
+    """The window a frequency finding exceeds, named by its earliest counted invoice (SPEC §2).
+
+    Only the first invoice is kept (its number, date and practitioner): the engine remembers that
+    much per window, never the events themselves. ``count`` is the finding's rank in the window,
+    ``limit`` the rule's number, ``period`` the window (``quarter``, ``week``, ``year``, ``day``,
+    ``ever`` or a rolling ``12 months``) and ``counted`` what is counted (a code, or ``None`` for
+    several).
+    """
+
+    first_invoice_id: str | None
+    first_date: dt.date | None
+    first_practitioner_id: str | None = None
+    count: int | None = None
+    limit: int | None = None
+    period: str | None = None
+    counted: str | None = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class Finding:
-    """One thing a rule says about one invoice (SPEC §2 ``findings[]``)."""
+    """One thing a rule says about one invoice (SPEC §2 ``findings[]``).
+
+    ``citation`` and ``action`` come from the rule (SPEC §2: the legal text, and what to do);
+    ``window`` is set on frequency findings; ``yearly`` marks a yearly amount (a forfait), summed
+    apart. ``facts`` holds the values the rule read on the invoice, for :meth:`explain`: the names
+    (shared by every finding of the rule) and the values, never the patient's id or birth date.
+    """
 
     rule: str
     severity: Severity
@@ -267,6 +293,21 @@ class Finding:
     suggestion: str | None = None
     source: str = "builtin"
     seq: int = 0
+    citation: str | None = None
+    action: str | None = None
+    window: FindingWindow | None = None
+    yearly: bool = False
+    facts: tuple[tuple[str, ...], tuple[Any, ...]] | None = attrs.field(default=None, eq=False, repr=False)
+
+    def explain(self) -> Any:
+        """Why this finding: the facts the rule read, its window, its reference and what to do.
+
+        Returns a :class:`billing_rules.explain.Explanation` (``str()`` gives the French text).
+        The window lists only its first invoice here; ``Validator.explain`` lists them all.
+        """
+        from billing_rules.explain import explain_finding
+
+        return explain_finding(self)
 
     @classmethod
     def about(
@@ -311,6 +352,8 @@ class Summary:
     input_errors: int
     amount_at_risk: Decimal
     missed_revenue: Decimal
+    #: Yearly forfaits an opportunity would bring (OPP-MT-DECLARE), never in ``missed_revenue``.
+    yearly_revenue_missed: Decimal = Decimal("0")
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -328,6 +371,7 @@ class Report:
         counts = dict.fromkeys(Severity, 0)
         at_risk = Decimal("0")
         missed = Decimal("0")
+        yearly = Decimal("0")
         for finding in self.findings:
             counts[finding.severity] += 1
             if finding.amount is None:
@@ -335,7 +379,10 @@ class Report:
             if finding.severity is Severity.ERROR:
                 at_risk += finding.amount
             elif finding.severity is Severity.OPPORTUNITY:
-                missed += finding.amount
+                if finding.yearly:
+                    yearly += finding.amount
+                else:
+                    missed += finding.amount
         return Summary(
             events=self.events,
             errors=counts[Severity.ERROR],
@@ -344,6 +391,7 @@ class Report:
             input_errors=len(self.input_errors),
             amount_at_risk=at_risk,
             missed_revenue=missed,
+            yearly_revenue_missed=yearly,
         )
 
     @property

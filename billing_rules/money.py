@@ -7,6 +7,7 @@ same check never disagree on a total.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 # NOTE: the Imprimerie nationale (and CLDR) use a narrow no-break space (U+202F) between thousands.
@@ -63,3 +64,11 @@ def euros_to_json(amount: Decimal | int) -> float:
     """
     value = float(round_cents(amount))
     return value if value != 0 else 0.0
+
+
+def french_date(day: dt.date) -> str:
+    """``dd/mm/yyyy``, the way dates appear on a feuille de soins: for every text people read.
+
+    Contract fields (the JSON ``date``) stay ISO; only human text uses this.
+    """
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"

@@ -17,27 +17,41 @@ from billing_rules.model import Event, Severity
 
 
 @attrs.frozen
+class WindowCount:
+    """How many counted invoices a window holds for one key, this invoice included if it counts.
+
+    ``first_invoice_id`` and ``first_practitioner_id`` name the earliest invoice counted (its date
+    is ``first_date``): the one a frequency finding points to.
+    """
+
+    count: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    code: str | None = None
+    first_invoice_id: str | None = None
+    first_practitioner_id: str | None = None
+
+
+@attrs.frozen
 class Hit:
     """What a rule says about one invoice; the engine turns it into a :class:`Finding`.
 
     ``suggested_codes`` is the invoice's full coding an opportunity proposes: the engine checks
     that this coding would raise no error before reporting the opportunity (SPEC §5).
+
+    ``action`` is what to do, in French, when it depends on the invoice (the corrected coding);
+    without it the finding takes the rule's own ``action``. ``window`` is the count that made a
+    frequency rule fire (the first invoice of the window goes to the report). ``yearly``: the
+    amount is a yearly forfait, summed apart from the day's missed revenue (SPEC §2).
     """
 
     message: str
     amount: Decimal | None = None
     suggestion: str | None = None
     suggested_codes: tuple[str, ...] | None = None
-
-
-@attrs.frozen
-class WindowCount:
-    """How many counted invoices a window holds for one key, this invoice included if it counts."""
-
-    count: int
-    first_date: dt.date | None
-    last_date: dt.date | None
-    code: str | None = None
+    action: str | None = None
+    window: WindowCount | None = None
+    yearly: bool = False
 
 
 class HistoryView(Protocol):
@@ -59,6 +73,10 @@ class Rule(Protocol):
     source: str
     #: Codes that make the rule apply; ``None`` means every invoice.
     triggers: frozenset[str] | None
+    # Optional, recommended: ``citation``, the legal text behind the rule (article, decision,
+    # date), and ``action``, what to do in French (the corrected coding, the proof to keep). Every
+    # finding of the rule carries them (SPEC §2); a rule without them gets ``null`` in the report
+    # and a warning from ``billing-rules rules check``. A :class:`Hit` may carry its own action.
     # Optional: ``reads``, a frozenset of the invoice fields the rule's result depends on, for a
     # rule that reads no history ("texts" stands for the tariffs and codes in force on the act's
     # date). When they are all among the engine's plan fields (``engine.PLAN_FIELDS``, ``codes``,

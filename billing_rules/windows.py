@@ -4,6 +4,11 @@ State is kept in flat dicts keyed by tuples and only for invoices a counter coun
 holds IMT patients, not every patient). Calendar windows that ended before the day being checked are
 dropped as the input moves forward, so memory is bounded by patients and open windows, never by the
 length of the file.
+
+Of the invoices a window holds, only the earliest is named (SPEC §2 ``window``): its number and,
+when the window is not kept per practitioner, its practitioner (the key gives it otherwise). The
+earliest is the one of the earliest date; on the same date, the one counted first (history before
+input, then SPEC order).
 """
 
 from __future__ import annotations
@@ -44,10 +49,12 @@ class WindowStore:
 
     def __init__(self) -> None:
         # calendar and "ever" windows, grouped by window so that a window that ended is dropped in
-        # one step: (counter id, window id) -> {key: [count, first date, last date]}
+        # one step: (counter id, window id) -> {key: [count, first date, last date, first ref]}
         self._calendar: dict[tuple[int, Any], dict[tuple[Any, ...], list[Any]]] = {}
-        # rolling windows: (counter id, key) -> sorted dates of the counted invoices
+        # rolling windows: (counter id, key) -> sorted dates of the counted invoices, and beside
+        # them (same key, same order) the invoices' refs (see ``_ref``)
         self._rolling: dict[tuple[Any, ...], list[dt.date]] = {}
+        self._refs: dict[tuple[Any, ...], list[Any]] = {}
         self._expired_before: dt.date | None = None
         self._rolling_pruned: tuple[int, int] | None = None
         self._starts: dict[tuple[dt.date, str, int], dt.date] = {}
@@ -67,41 +74,57 @@ class WindowStore:
         return start
 
     def count(self, counter: CounterSpec, event: Event) -> list[WindowCount]:
-        """Counts for ``event``'s keys, the event included when the counter counts it."""
+        """Counts for ``event``'s keys, the event included when the counter counts it.
+
+        The first invoice named is the window's earliest; the event itself when the window holds
+        nothing else yet.
+        """
         own = 1 if counter.counts(event) else 0
         results = []
         if counter.window == "rolling":
             lower = self._rolling_start(event.date, counter.period or "days", counter.span)
             for key, code in counter.keys(event):
-                dates = self._rolling.get((counter.id, key), ())
+                slot = (counter.id, key)
+                dates = self._rolling.get(slot, ())
                 low = bisect.bisect_right(dates, lower)
                 high = bisect.bisect_right(dates, event.date)
                 inside = high - low
-                first = dates[low] if inside else None
-                last = dates[high - 1] if inside else None
-                results.append(WindowCount(inside + own, first, last, code))
+                if inside:
+                    invoice, practitioner = _unref(counter, key, self._refs[slot][low])
+                    results.append(
+                        WindowCount(inside + own, dates[low], dates[high - 1], code, invoice, practitioner)
+                    )
+                else:
+                    results.append(_alone(own, code, event))
             return results
         group = self._calendar.get((counter.id, counter.window_id(event)))
         for key, code in counter.keys(event):
             state = group.get(key) if group is not None else None
             if state is None:
-                results.append(WindowCount(own, None, None, code))
+                results.append(_alone(own, code, event))
             else:
-                results.append(WindowCount(state[0] + own, state[1], state[2], code))
+                invoice, practitioner = _unref(counter, key, state[3])
+                results.append(WindowCount(state[0] + own, state[1], state[2], code, invoice, practitioner))
         return results
 
     def add(self, counter: CounterSpec, event: Event) -> None:
         """Count ``event`` in its windows (callers check ``counter.counts(event)`` first)."""
         day = event.date
+        ref = _ref(counter, event)
         if counter.window == "rolling":
             for key, _code in counter.keys(event):
-                dates = self._rolling.get((counter.id, key))
+                slot = (counter.id, key)
+                dates = self._rolling.get(slot)
                 if dates is None:
-                    self._rolling[(counter.id, key)] = [day]
+                    self._rolling[slot] = [day]
+                    self._refs[slot] = [ref]
                 elif dates[-1] <= day:
                     dates.append(day)
+                    self._refs[slot].append(ref)
                 else:
-                    bisect.insort(dates, day)
+                    at = bisect.bisect_right(dates, day)
+                    dates.insert(at, day)
+                    self._refs[slot].insert(at, ref)
             return
         slot = (counter.id, counter.window_id(event))
         group = self._calendar.get(slot)
@@ -110,11 +133,12 @@ class WindowStore:
         for key, _code in counter.keys(event):
             state = group.get(key)
             if state is None:
-                group[key] = [1, day, day]
+                group[key] = [1, day, day, ref]
             else:
                 state[0] += 1
                 if day < state[1]:
                     state[1] = day
+                    state[3] = ref
                 if day > state[2]:
                     state[2] = day
 
@@ -149,8 +173,31 @@ class WindowStore:
             cut = bisect.bisect_right(dates, lowers[slot[0]])
             if cut == len(dates):
                 del self._rolling[slot]
+                del self._refs[slot]
             elif cut:
                 del dates[:cut]
+                del self._refs[slot][:cut]
+
+
+def _ref(counter: CounterSpec, event: Event) -> Any:
+    """What names a counted invoice: its number, and its practitioner unless the key holds it."""
+    if "practitioner" in counter.scope:
+        return event.invoice_id
+    return (event.invoice_id, event.practitioner_id)
+
+
+def _unref(counter: CounterSpec, key: tuple[Any, ...], ref: Any) -> tuple[str, str]:
+    """(invoice id, practitioner id) of a ref made by :func:`_ref` for ``key``."""
+    if "practitioner" in counter.scope:
+        return ref, key[counter.scope.index("practitioner")]
+    return ref
+
+
+def _alone(own: int, code: str | None, event: Event) -> WindowCount:
+    """The count of an empty window: the event is its first invoice when it counts."""
+    if not own:
+        return WindowCount(0, None, None, code)
+    return WindowCount(1, event.date, event.date, code, event.invoice_id, event.practitioner_id)
 
 
 def _window_ended(period: str | None, window: Any, today: dt.date) -> bool:

@@ -269,7 +269,7 @@ def test_at_most_per_patient_per_quarter() -> None:
     ]
     report = check(checker, rows)
     (finding,) = report.findings
-    assert (finding.invoice_id, finding.message) == ("F-2", "VL déjà le 2024-01-10 (2/1)")
+    assert (finding.invoice_id, finding.message) == ("F-2", "VL déjà le 10/01/2024 (2/1)")
     assert finding.amount == Decimal("60.00")  # the error's amount at risk: the VL's tariff
 
 
@@ -358,7 +358,7 @@ def test_history_counts_before_the_input() -> None:
     history = invoices({"date": "2020-01-01", "practitioner_id": "OTHER", "invoice_id": "H-1"})
     report = checker.check_events(invoices({"date": "2024-03-04"}), history=history)
     assert [(finding.invoice_id, finding.message) for finding in report.findings] == [
-        ("F-1", "déjà le 2020-01-01")
+        ("F-1", "déjà le 01/01/2020")
     ]
 
 
@@ -377,7 +377,7 @@ def test_suggest_add() -> None:
         "G+MEG",
         Decimal("5.00"),
     )
-    assert finding.message == "G+MEG : 5,00 € de plus"
+    assert finding.message == "G+MEG : 5,00\u00a0€ de plus"
     assert not fires(checker, birth_date="2021-01-01", codes="G+MEG")
     assert not fires(checker, birth_date="2018-03-04")
 
@@ -390,7 +390,7 @@ def test_suggest_instead_of() -> None:
     (finding,) = check(checker, [{"codes": "VG+MD", "palliative": "oui", "date": "2024-03-04"}]).findings
     assert finding.suggestion == "VSP+MD"
     assert finding.amount == Decimal("35.00")  # VSP 60 - VG 25
-    assert finding.message == "VSP+MD plutôt : 35,00 €"
+    assert finding.message == "VSP+MD plutôt : 35,00\u00a0€"
 
 
 def test_suggest_text() -> None:
@@ -545,7 +545,7 @@ def test_amount_from_an_extra_column() -> None:
     )
     report = check(checker, [{"reste": "12,50"}, {"reste": "douze"}, {}])
     assert [(finding.invoice_id, finding.amount, finding.message) for finding in report.findings] == [
-        ("F-1", Decimal("12.50"), "12,50 €"),
+        ("F-1", Decimal("12.50"), "12,50\u00a0€"),
         ("F-2", None, ""),
     ]
 

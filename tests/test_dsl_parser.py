@@ -57,15 +57,15 @@ def error_of(text: str, *others: str) -> RuleFileError:
 SYNTAX_ERRORS = {
     "end of file inside a rule": (
         'rule X error "m"\n  on G\n',
-        "t.rules:2:7: fin du fichier inattendue ; attendu : « , », « amount », « at », « doc », « end », "
-        "« example », « from », « on », ... (il manque peut-être « end » à la règle)\n"
+        "t.rules:2:7: fin du fichier inattendue ; attendu : « , », « action », « amount », « at », « doc », "
+        "« end », « example », « from », ... (il manque peut-être « end » à la règle)\n"
         "      on G\n"
         "          ^",
     ),
     "token out of place": (
         'rule X error "m"\n  when age >= 3 3\nend\n',
         "t.rules:2:17: « 3 » inattendu ; attendu : une comparaison (<, <=, >, >=, =, !=), une période (day, "
-        "week, quarter, year, months...), « ) », « + », « , », « - », « amount », « and », ...\n"
+        "week, quarter, year, months...), « ) », « + », « , », « - », « action », « amount », ...\n"
         "      when age >= 3 3\n"
         "                    ^",
     ),
@@ -79,8 +79,8 @@ SYNTAX_ERRORS = {
     ),
     "rule without end before the next one": (
         'rule A error "m"\n  on G\nrule B error "m"\nend\n',
-        "t.rules:3:1: « rule » inattendu ; attendu : « , », « amount », « at », « doc », « end », "
-        "« example », « from », « on », ... (il manque peut-être « end » à la règle)\n"
+        "t.rules:3:1: « rule » inattendu ; attendu : « , », « action », « amount », « at », « doc », "
+        "« end », « example », « from », ... (il manque peut-être « end » à la règle)\n"
         '    rule B error "m"\n'
         "    ^",
     ),
@@ -109,7 +109,7 @@ SYNTAX_ERRORS = {
     "attribute access": (
         'rule X error "m"\n  when date.year > 2020\nend\n',
         "t.rules:2:12: caractère inattendu « . » ; attendu : une comparaison (<, <=, >, >=, =, !=), « ( », "
-        "« ) », « + », « , », « - », « amount », « and », ...\n"
+        "« ) », « + », « , », « - », « action », « amount », ...\n"
         "      when date.year > 2020\n"
         "               ^",
     ),
@@ -120,7 +120,7 @@ SYNTAX_ERRORS = {
     "NUL byte": (
         'rule X error "m"\n  when ald\x00\nend\n',
         "t.rules:2:11: caractère inattendu U+0000 ; attendu : une comparaison (<, <=, >, >=, =, !=), « ( », "
-        "« ) », « + », « , », « - », « amount », « and », ...\n"
+        "« ) », « + », « , », « - », « action », « amount », ...\n"
         "      when ald\ufffd\n"
         "              ^",
     ),

@@ -274,10 +274,23 @@ class Frequency:
 class Suggestion:
     """What an opportunity proposes: add a code, replace codes by one, or a text."""
 
-    kind: str  # "add", "replace" or "text"
+    kind: str  # "add", "replace", "text", or "remove" (an action's recoding only)
     code: str | None
     replaced: tuple[CodeItem, ...]
     text: str | None
+    span: Span
+
+
+@attrs.frozen
+class Action:
+    """What to do about a finding, in French; ``recode`` names the corrected coding (``{recoded}``).
+
+    ``recode`` is a :class:`Suggestion` of kind ``remove`` (``without SNP``) or ``replace``
+    (``VG instead of VL``), or ``None``.
+    """
+
+    text: str
+    recode: Suggestion | None
     span: Span
 
 

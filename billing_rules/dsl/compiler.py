@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from billing_rules.dsl import ast
-from billing_rules.dsl.reads import fields_read
+from billing_rules.dsl.reads import facts_read, fields_read
 from billing_rules.dsl.rules import ConditionParts, CounterSpec, DslRule, FrequencySpec, SuggestionSpec
 from billing_rules.dsl.vocabulary import FIELDS, Environment, Function, Kind
 from billing_rules.errors import RuleCompileError
@@ -32,6 +32,8 @@ CCAM_LENGTH = 7
 MESSAGE_PLACEHOLDERS = frozenset(
     {"date", "age", "code", "codes", "first_date", "last_date", "count", "limit", "suggestion", "amount"}
 )
+#: An action may also name the corrected coding of its ``without`` / ``instead of`` part.
+ACTION_PLACEHOLDERS = MESSAGE_PLACEHOLDERS | {"recoded"}
 _COMPARATORS = {
     "<": operator.lt,
     "<=": operator.le,
@@ -154,7 +156,29 @@ class Compiler:
             if typed.kind not in (Kind.MONEY, Kind.NUMBER, Kind.ANY):
                 raise self.error("le montant doit être une somme en euros", parts["amount"][1])
             amount = typed.get
+        yearly = False
+        if "amount_per" in parts:
+            period, span = parts["amount_per"]
+            if period.rstrip("s") != "year":
+                raise self.error(f"« amount ... per {period} » : seul « per year » est possible", span)
+            yearly = True
         self._check_message(decl)
+        action_text = ""
+        recode = None
+        if "action" in parts:
+            action_node = parts["action"][0]
+            action_text = action_node.text
+            self._check_text(
+                action_text, ACTION_PLACEHOLDERS, action_node.span, ("texte de l'action", "l'action", "une action")
+            )
+            if action_node.recode is not None:
+                recode = self._suggestion(action_node.recode)
+            elif "{recoded}" in action_text:
+                raise self.error(
+                    "« {recoded} » demande un codage corrigé (action without X \"...\" ou "
+                    "action Y instead of X \"...\")",
+                    action_node.span,
+                )
         valid_from = parts["from"][0] if "from" in parts else None
         valid_until = parts["until"][0] if "until" in parts else None
         if valid_from and valid_until and valid_until < valid_from:
@@ -178,7 +202,23 @@ class Compiler:
             environment=self.environment,
             examples=tuple(parts["examples"]),
             condition_parts=condition_parts,
+            action=action_text,
+            recode=recode,
+            yearly=yearly,
+            explains=self._explains(parts),
         )
+
+    def _explains(self, parts: dict[str, Any]) -> tuple[str, ...]:
+        """The invoice fields ``explain`` shows for the rule: what its condition, window and amount read.
+
+        Functions count by what they read (``pdsa_time``: the date and time); the birth date is
+        shown as the age it gives (never the date itself).
+        """
+        nodes = [parts[kind][0] for kind in ("when", "amount") if kind in parts]
+        frequency = parts.get("frequency")
+        if frequency is not None and frequency[0].counting is not None:
+            nodes.append(frequency[0].counting)
+        return facts_read(nodes, self.defines)
 
     # --- clauses -------------------------------------------------------------------------------
 
@@ -263,6 +303,8 @@ class Compiler:
     def _suggestion(self, node: ast.Suggestion) -> SuggestionSpec:
         if node.kind == "text":
             return SuggestionSpec(kind="text", code=None, replaced=frozenset(), text=node.text)
+        if node.kind == "remove":
+            return SuggestionSpec(kind="remove", code=None, replaced=self.expand_codes(node.replaced), text=None)
         assert node.code is not None
         self.check_code(node.code, node.span)
         replaced = self.expand_codes(node.replaced) if node.kind == "replace" else frozenset()
@@ -273,28 +315,30 @@ class Compiler:
 
         A format spec could build a huge text (``{date:>999999999}``) when the message is rendered.
         """
+        self._check_text(decl.message, MESSAGE_PLACEHOLDERS, decl.span, ("message", "le message", "un message"))
+
+    def _check_text(
+        self, text: str, placeholders: frozenset[str], span: ast.Span, words: tuple[str, str, str]
+    ) -> None:
+        """``words``: the text's name bare, with a definite and with an indefinite article."""
+        noun, what, one = words
         try:
-            parts = [
-                (name, spec, conversion)
-                for _, name, spec, conversion in string.Formatter().parse(decl.message)
-            ]
+            parts = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)]
         except ValueError:
             raise self.error(
-                "message mal formé : accolade sans correspondance (écrivez {{ ou }} pour une accolade)",
-                decl.span,
+                f"{noun} mal formé : accolade sans correspondance (écrivez {{{{ ou }}}} pour une accolade)",
+                span,
             ) from None
-        allowed = ", ".join(sorted(MESSAGE_PLACEHOLDERS))
+        allowed = ", ".join(sorted(placeholders))
         for name, spec, conversion in parts:
             if name is None:
                 continue
-            if name not in MESSAGE_PLACEHOLDERS:
+            if name not in placeholders:
                 raise self.error(
-                    f"variable « {{{name}}} » inconnue dans le message ; possibles : {allowed}", decl.span
+                    f"variable « {{{name}}} » inconnue dans {what} ; possibles : {allowed}", span
                 )
             if spec or conversion:
-                raise self.error(
-                    f"variable « {{{name}}} » : ni format ni conversion dans un message", decl.span
-                )
+                raise self.error(f"variable « {{{name}}} » : ni format ni conversion dans {one}", span)
 
     # --- conditions ----------------------------------------------------------------------------
 
@@ -756,6 +800,8 @@ def _check_comparable(compiler: Compiler, left: Typed, right: Typed, node: ast.C
 
 
 _CLAUSE_WORDS = {
+    "action": "action",
+    "amount_per": "amount ... per",
     "source": "source",
     "doc": "doc",
     "from": "from",

@@ -328,6 +328,17 @@ def _number(token: object, value: str | None = None) -> Decimal:
         raise RuleSyntaxError(f"nombre invalide « {token} »") from None
 
 
+def _flatten(clauses: tuple[Any, ...]) -> list[Any]:
+    """A rule's clauses, the pairs some clauses stand for (``amount X per year``) spread out."""
+    flat: list[Any] = []
+    for clause in clauses:
+        if isinstance(clause, list):
+            flat.extend(clause)
+        else:
+            flat.append(clause)
+    return flat
+
+
 def _make_transformer_class():  # type: ignore[no-untyped-def]
     from lark import Transformer, v_args
 
@@ -374,7 +385,7 @@ def _make_transformer_class():  # type: ignore[no-untyped-def]
                 severity=str(severity),
                 message=_unquote(str(message)),
                 span=_span(meta),
-                clauses=tuple(clauses),
+                clauses=tuple(_flatten(clauses)),
                 offsets=(getattr(meta, "start_pos", None), getattr(meta, "end_pos", None)),
             )
 
@@ -425,8 +436,22 @@ def _make_transformer_class():  # type: ignore[no-untyped-def]
             suggestion = ast.Suggestion("text", None, (), _unquote(str(text)), _span(meta))
             return ("suggest", suggestion, _span(meta))
 
-        def amount_clause(self, meta, expr):
-            return ("amount", expr, _span(meta))
+        def amount_clause(self, meta, expr, period=None):
+            # ``amount X per year``: two clauses, so that the amount's own clause keeps its shape.
+            if period is None:
+                return ("amount", expr, _span(meta))
+            return [("amount", expr, _span(meta)), ("amount_per", str(period), _token_span(period))]
+
+        def action_clause(self, meta, *parts):
+            recode = parts[0] if len(parts) == 2 else None
+            action = ast.Action(_unquote(str(parts[-1])), recode, _span(meta))
+            return ("action", action, _span(meta))
+
+        def recode_without(self, meta, codes):
+            return ast.Suggestion("remove", None, codes, None, _span(meta))
+
+        def recode_instead(self, meta, code, replaced):
+            return ast.Suggestion("replace", str(code), replaced, None, _span(meta))
 
         def example_clause(self, meta, kind, row, *history):
             example = ast.Example(str(kind) == "fires", row, tuple(history), _span(meta))

@@ -12,7 +12,7 @@ every invoice as before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from billing_rules.dsl import ast
 from billing_rules.dsl.vocabulary import FIELDS
@@ -76,3 +76,84 @@ def _walk(
             return _walk(defines[node.name], defines, functions, found, (*expanding, node.name), depth + 1)
         return True  # a value word (self, domicile, MG...)
     return False  # a function call, or anything this walk does not know
+
+
+# --------------------------------------------------------------------------------------------------
+# What ``explain`` shows: every fact a rule reads, functions included
+
+
+#: The invoice fields the built-in functions read: ``explain`` shows these for a call.
+FUNCTION_FACTS: dict[str, tuple[str, ...]] = {
+    "pdsa_time": ("date", "time"),
+    "public_holiday": ("date",),
+    "weekday": ("date",),
+    "tariff": ("date",),
+    "forfait_mt": ("age", "ald", "neurodegenerative"),
+}
+
+#: Fields never shown: the patient's identity. The birth date is shown as the age it gives.
+_HIDDEN = {"patient_id": None, "birth_date": "age"}
+
+
+def facts_read(nodes: Iterable[object], defines: Mapping[str, ast.Cond]) -> tuple[str, ...]:
+    """The fields an explanation of a rule shows, in the vocabulary's order, ``codes`` first.
+
+    Unlike :func:`fields_read` this never gives up: a function shows what it reads (its known
+    facts, or its arguments'), ``extra("col")`` shows ``extra:col``. The patient's id is never
+    among them and the birth date becomes the age.
+    """
+    found: set[str] = set()
+    for node in nodes:
+        _collect(node, defines, found, (), 0)
+    shown: set[str] = set()
+    for name in found:
+        replaced = _HIDDEN.get(name, name)
+        if replaced is not None:
+            shown.add(replaced)
+    order = ["codes", *FIELDS]
+    known = [name for name in order if name in shown]
+    return (*known, *sorted(name for name in shown if name not in order))
+
+
+def _collect(
+    node: object, defines: Mapping[str, ast.Cond], found: set[str], expanding: tuple[str, ...], depth: int
+) -> None:
+    if depth > _MAX_DEPTH:
+        return
+
+    def collect(child: object) -> None:
+        _collect(child, defines, found, expanding, depth + 1)
+
+    if isinstance(node, (ast.And, ast.Or)):
+        for item in node.operands:
+            collect(item)
+    elif isinstance(node, ast.Not):
+        collect(node.operand)
+    elif isinstance(node, ast.Billed):
+        found.add("codes")
+    elif isinstance(node, (ast.Truthy, ast.Given)):
+        collect(node.expr)
+    elif isinstance(node, (ast.Compare, ast.BinOp, ast.IsValue)):
+        collect(node.left)
+        collect(node.right)
+    elif isinstance(node, ast.InValues):
+        collect(node.left)
+        for option in node.options:
+            collect(option)
+    elif isinstance(node, ast.Name):
+        if node.name in FIELDS:
+            found.add(FIELDS[node.name].name)
+        elif node.name in defines and node.name not in expanding:
+            _collect(defines[node.name], defines, found, (*expanding, node.name), depth + 1)
+        else:
+            found.update(FUNCTION_FACTS.get(node.name, ()))
+    elif isinstance(node, ast.Call):
+        if node.name == "extra" and node.args:
+            word = node.args[0]
+            column = getattr(word, "value", None) or getattr(word, "name", None) or getattr(word, "code", None)
+            if column:
+                found.add(f"extra:{str(column).lower()}")
+            return
+        found.update(FUNCTION_FACTS.get(node.name, ()))
+        for arg in node.args:
+            collect(arg)

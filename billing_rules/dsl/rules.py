@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from billing_rules.model import Event, Severity
+from billing_rules.money import format_euros, french_date
 from billing_rules.rule import HistoryView, Hit, WindowCount
 
 #: A condition's ``and`` parts: each compiled, with the fields it reads (None: cannot tell).
@@ -94,13 +95,15 @@ class FrequencySpec:
 class SuggestionSpec:
     """The coding an opportunity proposes."""
 
-    kind: str  # "add", "replace" or "text"
+    kind: str  # "add", "replace", "text", or "remove" (an action's recoding)
     code: str | None
     replaced: frozenset[str]
     text: str | None
 
     def apply(self, codes: tuple[str, ...]) -> tuple[str, ...] | None:
         """The invoice's codes as suggested; ``None`` for a text-only suggestion."""
+        if self.kind == "remove":
+            return tuple(code for code in codes if code not in self.replaced)
         if self.kind == "text" or self.code is None:
             return None
         if self.kind == "add":
@@ -142,6 +145,14 @@ class DslRule:
     examples: tuple[Any, ...] = ()
     #: The ``and`` parts of ``condition`` with the fields each reads (see ``dsl/reads.py``).
     condition_parts: ConditionParts = attrs.field(default=(), eq=False, repr=False)
+    #: What to do (the ``action`` clause, with the message's placeholders and ``{recoded}``).
+    action: str = ""
+    #: The corrected coding ``{recoded}`` of the action stands for.
+    recode: SuggestionSpec | None = None
+    #: ``amount ... per year``: the amount is a yearly forfait (SPEC §2 ``yearly_revenue_missed``).
+    yearly: bool = False
+    #: The invoice fields ``explain`` shows (``dsl.reads.facts_read``).
+    explains: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -172,8 +183,25 @@ class DslRule:
             suggestion_text = self.suggestion.text
         else:
             suggestion_text = "+".join(suggested)
-        message = self._render(event, window, suggestion_text, amount)
-        return [Hit(message=message, amount=amount, suggestion=suggestion_text, suggested_codes=suggested)]
+        values = self._values(event, window, suggestion_text, amount)
+        message = self.message.format_map(values)
+        action = None
+        if self.action:
+            if self.recode is not None:
+                recoded = self.recode.apply(event.codes)
+                values["recoded"] = "+".join(recoded) if recoded else "aucun code"
+            action = self.action.format_map(values)
+        return [
+            Hit(
+                message=message,
+                amount=amount,
+                suggestion=suggestion_text,
+                suggested_codes=suggested,
+                action=action,
+                window=window,
+                yearly=self.yearly,
+            )
+        ]
 
     def _amount(
         self, event: Event, suggested: tuple[str, ...] | None, window: WindowCount | None
@@ -193,23 +221,23 @@ class DslRule:
             return tariffs.on(window.code, event.date)
         return tariffs.total([code for code in event.codes if code in self.triggers], event.date)
 
-    def _render(
+    def _values(
         self, event: Event, window: WindowCount | None, suggestion: str | None, amount: Decimal | None
-    ) -> str:
+    ) -> dict[str, Any]:
+        """The placeholders of the message and the action, dates and euros written the French way."""
         billed = [code for code in event.codes if self.triggers is None or code in self.triggers]
-        values = {
-            "date": event.date.isoformat(),
+        return {
+            "date": french_date(event.date),
             "age": event.age,
             "code": window.code if window is not None and window.code else (billed[0] if billed else ""),
             "codes": "+".join(event.codes),
-            "first_date": window.first_date.isoformat() if window and window.first_date else "",
-            "last_date": window.last_date.isoformat() if window and window.last_date else "",
+            "first_date": french_date(window.first_date) if window and window.first_date else "",
+            "last_date": french_date(window.last_date) if window and window.last_date else "",
             "count": window.count if window else "",
             "limit": self.frequency.limit if self.frequency else "",
             "suggestion": suggestion or "",
-            "amount": f"{amount:.2f}".replace(".", ",") + " €" if amount is not None else "",
+            "amount": format_euros(amount) if amount is not None else "",
         }
-        return self.message.format_map(values)
 
 
 def _money(value: Any) -> Decimal | None:

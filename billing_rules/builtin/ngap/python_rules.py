@@ -12,7 +12,7 @@ from decimal import Decimal
 import attrs
 
 from billing_rules.model import Event, Sector, Severity
-from billing_rules.money import format_euros
+from billing_rules.money import format_euros, french_date
 from billing_rules.rule import HistoryView, Hit
 
 # Dépassement codes: their amount is free, so they count as 0 and allow an amount above the tariffs.
@@ -27,6 +27,8 @@ class PythonRule:
     severity: Severity
     summary: str
     citation: str
+    #: What to do when the finding's hit says nothing more precise (SPEC §2 ``action``).
+    action: str | None = None
     doc: str = ""
     source: str = "builtin"
     triggers: frozenset[str] | None = None
@@ -55,8 +57,13 @@ class CodeDateRule(PythonRule):
         amount = sum((value for value in amounts if value is not None), Decimal("0"))
         periods = "; ".join(_periods(codes[code]) for code in absent)
         names = ", ".join(absent)
-        message = f"{names} n'existe pas à la date du {event.date.isoformat()} ({periods})"
-        return (Hit(message=message, amount=amount),)
+        message = f"{names} n'existe pas à la date du {french_date(event.date)} ({periods})"
+        recoded = _recode_absent(event.codes, absent)
+        action = (
+            f"vérifier la date de l'acte ; si elle est juste, facturer {recoded} au lieu de "
+            f"{'+'.join(event.codes)} (codes en vigueur ce jour-là)"
+        )
+        return (Hit(message=message, amount=amount, action=action),)
 
 
 @attrs.frozen
@@ -64,11 +71,28 @@ class CodeUnknownRule(PythonRule):
     """CODE-UNKNOWN: a code none of the loaded rule sets knows (typo, or a plugin not installed)."""
 
     def check(self, event: Event, history: HistoryView) -> Iterable[Hit]:
-        """One warning naming the unknown codes."""
-        unknown = [code for code in event.codes if not self.ruleset.knows(code)]  # type: ignore[attr-defined]
+        """One warning naming the unknown codes, with the known code each one resembles."""
+        knows = self.ruleset.knows  # type: ignore[attr-defined]
+        unknown = [code for code in event.codes if not knows(code)]
         if not unknown:
             return ()
-        return (Hit(message=f"code(s) inconnu(s) de la nomenclature chargée : {', '.join(unknown)}"),)
+        from billing_rules.lookalike import closest_code
+
+        known = self.ruleset.codes  # type: ignore[attr-defined]
+        parts = []
+        fixes = []
+        for code in unknown:
+            hint, fix = closest_code(code, known)
+            parts.append(f"{code} ({hint})" if hint else code)
+            if fix is not None:
+                fixes.append((code, fix))
+        message = f"code(s) inconnu(s) de la nomenclature chargée : {', '.join(parts)}"
+        if fixes:
+            recoded = "+".join(dict(fixes).get(code, code) for code in event.codes)
+            action = f"corriger le code : facturer {recoded} au lieu de {'+'.join(event.codes)}"
+        else:
+            action = None  # the rule's own: check the code, or install the plugin that knows it
+        return (Hit(message=message, action=action),)
 
 
 # Both AMOUNT rules need the expected total of every invoice, and a file bills a few dozen codings
@@ -104,11 +128,16 @@ class AmountBelowRule(PythonRule):
         if expected is None or event.amount >= expected:
             return ()
         missing = expected - event.amount
+        day = french_date(event.date)
         message = (
             f"montant facturé {format_euros(event.amount)} inférieur aux tarifs en vigueur le "
-            f"{event.date.isoformat()} ({format_euros(expected)})"
+            f"{day} ({format_euros(expected)})"
         )
-        return (Hit(message=message, amount=missing, suggestion=f"{expected:.2f}"),)
+        action = (
+            f"facturer {format_euros(expected)} pour {'+'.join(event.codes)} (tarifs en vigueur le {day}) "
+            "et mettre à jour les tarifs du logiciel de facturation"
+        )
+        return (Hit(message=message, amount=missing, suggestion=format_euros(expected), action=action),)
 
 
 @attrs.frozen
@@ -128,15 +157,36 @@ class AmountAboveRule(PythonRule):
             f"montant facturé {format_euros(event.amount)} supérieur aux tarifs en vigueur "
             f"({format_euros(expected)}) sans dépassement DE/DA, en secteur 1"
         )
-        return (Hit(message=message, amount=event.amount - expected),)
+        action = (
+            f"facturer {format_euros(expected)} (tarif opposable) ; si le dépassement est justifié, "
+            "le coder DE et en conserver la justification"
+        )
+        return (Hit(message=message, amount=event.amount - expected, action=action),)
 
 
 def _periods(info: object) -> str:
     parts = []
     for start, end in info.periods:  # type: ignore[attr-defined]
-        since = start.isoformat()
-        parts.append(f"du {since} au {end.isoformat()}" if end else f"à partir du {since}")
+        since = french_date(start)
+        parts.append(f"du {since} au {french_date(end)}" if end else f"à partir du {since}")
     return f"{info.code} : " + ", ".join(parts)  # type: ignore[attr-defined]
+
+
+#: What a code that does not exist yet on the act's date was billed as before it (ngap-facts.md
+#: §0, §1): IMT and GL1-3 were plain consultations, the palliative VSP was a VL; a majoration that
+#: did not exist (SNP, MOP, SHE...) is simply left out.
+_BEFORE = {"IMT": "G", "GL1": "G", "GL2": "G", "GL3": "G", "VSP": "VL"}
+
+
+def _recode_absent(codes: tuple[str, ...], absent: list[str]) -> str:
+    """The invoice's coding with each absent code replaced by its predecessor, or left out."""
+    kept: list[str] = []
+    for code in codes:
+        if code in absent:
+            code = _BEFORE.get(code, "")
+        if code and code not in kept:
+            kept.append(code)
+    return "+".join(kept) if kept else "aucun code NGAP"
 
 
 PYTHON_RULES = (
@@ -145,21 +195,36 @@ PYTHON_RULES = (
         reads=frozenset({"codes", "texts"}),
         severity=Severity.ERROR,
         summary="code facturé à une date où il n'existe pas",
-        citation="Dates d'entrée en vigueur des codes (NGAP, règlement arbitral 2023, convention 2024-2029)",
+        citation=(
+            "Dates d'entrée en vigueur des codes : Décision UNCAM, JO 14/05/2023 (IMT, NGAP art. 18.2, et SNP, "
+            "art. 14.1.3, au 15/05/2023) ; arrêtés SNP 2022 ; règlement arbitral, arrêté du 28/04/2023 "
+            "(VSP au 01/11/2023, MOP au 01/01/2024) ; convention médicale 2024-2029, arrêté du 20/06/2024 "
+            "(SHE au 22/12/2024 ; GL1-3 au 01/01/2026, art. 78-1)"
+        ),
+        action="vérifier la date de l'acte, puis coder l'acte avec les codes en vigueur ce jour-là",
     ),
     CodeUnknownRule(
         code="CODE-UNKNOWN",
         reads=frozenset({"codes"}),
         severity=Severity.WARNING,
         summary="code inconnu des règles chargées",
-        citation="Nomenclature chargée (règles intégrées et extensions)",
+        citation="NGAP et CCAM : seuls les codes de la nomenclature en vigueur sont facturables (codes des règles chargées)",
+        action=(
+            "vérifier le code dans le logiciel de facturation ; s'il est juste, installer l'extension "
+            "qui le déclare (billing-rules plugins)"
+        ),
     ),
     AmountBelowRule(
         code="AMOUNT-BELOW",
         reads=frozenset({"codes", "texts", "amount"}),
         severity=Severity.OPPORTUNITY,
         summary="montant inférieur aux tarifs en vigueur",
-        citation="Tarifs en vigueur à la date de l'acte (ngap-facts.md §0)",
+        citation=(
+            "Tarifs NGAP en vigueur à la date de l'acte : convention médicale 2016 (G 25 € au 01/05/2017), "
+            "règlement arbitral, arrêté du 28/04/2023 (G 26,50 € au 01/11/2023), convention médicale "
+            "2024-2029, arrêté du 20/06/2024 (G 30 € au 22/12/2024)"
+        ),
+        action="facturer les tarifs en vigueur à la date de l'acte et mettre à jour ceux du logiciel",
         doc="Non évaluée quand un code de la facture n'a pas de tarif chargé ; DE et DA comptent pour 0.",
     ),
     AmountAboveRule(
@@ -167,7 +232,11 @@ PYTHON_RULES = (
         reads=frozenset({"codes", "texts", "amount", "sector"}),
         severity=Severity.WARNING,
         summary="montant supérieur aux tarifs sans dépassement (secteur 1)",
-        citation="Tarif opposable du secteur 1",
+        citation=(
+            "Convention médicale 2024-2029 (arrêté du 20/06/2024) : en secteur 1, tarifs opposables ; "
+            "dépassement seulement avec DE (exceptionnel) ou DA (autorisé)"
+        ),
+        action="facturer le tarif opposable, ou coder le dépassement (DE) et en conserver la justification",
         doc="Le montant de l'alerte est l'excédent.",
     ),
 )
