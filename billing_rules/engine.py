@@ -512,7 +512,7 @@ class RuleMeta:
         frequency = getattr(rule, "frequency", None) if isinstance(rule, DslRule) else None
         if frequency is not None:
             counter = frequency.counter
-            limit = frequency.limit
+            limit = frequency.limit if frequency.kind == "at_most" else None
             if counter.window == "rolling":
                 period = f"{counter.span} {counter.period}"
             elif counter.window == "ever":

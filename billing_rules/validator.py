@@ -44,6 +44,8 @@ class RuleInfo:
     summary: str
     doc: str = ""
     citation: str = ""
+    #: What to do about a finding (a DSL rule's text keeps its ``{placeholders}``).
+    action: str = ""
     valid_from: str | None = None
     valid_until: str | None = None
     origin: str | None = None
@@ -200,6 +202,66 @@ class Validator:
         finally:
             if spooled is not None:
                 spooled.close()
+
+    def explain(
+        self,
+        paths: Sequence[str],
+        invoice_id: str,
+        *,
+        input_format: str | None = None,
+        ledger: Any = None,
+        practitioner_id: str | None = None,
+    ) -> list[Any]:
+        """Why each finding of one invoice: facts read, window and its invoices, reference, action.
+
+        The files are checked (with the ledger's history when given) and, for each frequency
+        finding of the invoice, read again for the invoices of its window. Returns a list of
+        :class:`billing_rules.explain.Explanation`, empty when the invoice has no finding; raises
+        :class:`BillingRulesError` when no invoice of the input has that number.
+        """
+        from billing_rules.explain import explain_finding, window_members
+        from billing_rules.readers import InputStream
+
+        report = self.check_paths(list(paths), input_format=input_format, ledger=ledger)
+        rules = {rule.code: rule for rule in self.ruleset.rules}
+
+        def ours(item: Any) -> bool:
+            return item.invoice_id == invoice_id and practitioner_id in (None, item.practitioner_id)
+
+        findings = [finding for finding in report.findings if ours(finding)]
+        counters = {}
+        for finding in findings:
+            frequency = getattr(rules.get(finding.rule), "frequency", None)
+            if finding.window is not None and frequency is not None:
+                counters[frequency.counter.id] = frequency.counter
+        # Read again, keeping only the invoice and those its windows may count (memory: one file
+        # of millions of rows is never held whole).
+        events = [
+            item
+            for item in InputStream(list(paths), input_format=input_format, readers=self._readers)
+            if isinstance(item, Event)
+            and (ours(item) or any(counter.counts(item) for counter in counters.values()))
+        ]
+        targets = {event.key: event for event in events if ours(event)}
+        if not targets:
+            raise BillingRulesError(f"facture « {invoice_id} » absente du fichier (ou illisible)")
+        history: list[Event] = []
+        if ledger is not None and counters:
+            from billing_rules.ledger.common import InputScope, history_for
+
+            scope = InputScope.of(targets.values())
+            scope.keys = {event.key for event in events}  # the input's copies replace the ledger's
+            history = list(history_for(ledger, counters.values(), scope))
+        explanations = []
+        for finding in findings:
+            rule = rules.get(finding.rule)
+            frequency = getattr(rule, "frequency", None)
+            members: tuple[Any, ...] = ()
+            if finding.window is not None and frequency is not None:
+                target = targets[(finding.practitioner_id, finding.invoice_id)]
+                members = window_members(frequency.counter, target, events, history, finding.window.counted)
+            explanations.append(explain_finding(finding, members))
+        return explanations
 
     def check_events(self, events: Iterable[Event], *, history: Iterable[Event] = ()) -> Report:
         """Check already-built events (in any order: they are sorted as SPEC §1 says)."""
@@ -393,6 +455,7 @@ def _info(rule: Any) -> RuleInfo:
         else "",
         doc=getattr(rule, "doc", "") or "",
         citation=getattr(rule, "citation", "") or "",
+        action=getattr(rule, "action", "") or "",
         valid_from=valid_from.isoformat() if valid_from else None,
         valid_until=valid_until.isoformat() if valid_until else None,
         origin=getattr(rule, "origin", None),

@@ -628,6 +628,8 @@ def rules_show(
     ]
     if info.origin:
         lines.append(f"  Origine  : {info.origin}")
+    lines.append(f"  Référence : {info.citation.strip() or '(aucune : la règle ne cite pas son texte)'}")
+    lines.append(f"  À faire  : {info.action.strip() or '(rien au-delà du message)'}")
     if info.summary.strip():
         lines += ["", "Résumé", info.summary.strip()]
     if info.doc.strip():
@@ -654,9 +656,33 @@ def rules_check(files: tuple[str, ...], debug: bool) -> None:
         with_files = _build_validator(files, entry_points=False)
         baseline = _build_validator((), entry_points=False)
     count = len(with_files.rules) - len(baseline.rules)
+    for warning in _missing_references(with_files, baseline):
+        _say(warning)
     where = f"« {files[0]} »" if len(files) == 1 else f"{len(files)} fichiers"
     noun = "règle" if count < 2 else "règles"
     click.echo(f"règles valides : {count} {noun} dans {where}")
+
+
+def _missing_references(with_files: Validator, baseline: Validator) -> list[str]:
+    """Warnings for the checked files' rules without a citation or an action (SPEC §2).
+
+    A warning, not an error: a third-party rule file without them still loads and runs; its
+    findings then carry ``null``.
+    """
+    known = {info.code for info in baseline.rules}
+    warnings = []
+    for info in with_files.rules:
+        if info.code in known:
+            continue
+        where = info.origin or info.source
+        missing = []
+        if not info.citation.strip():
+            missing.append("référence (clause source \"...\" : article, décision, date)")
+        if not info.action.strip():
+            missing.append("action (clause action \"...\" : le codage corrigé ou la preuve à garder)")
+        for what in missing:
+            warnings.append(f"avertissement : {where} : règle {info.code} sans {what}")
+    return warnings
 
 
 # Command groups that live in their own modules register themselves on ``main`` when imported.

@@ -36,8 +36,13 @@ COLUMNS = (
     "amount",
     "suggestion",
     "source",
+    "citation",
+    "action",
+    "window_first_invoice_id",
+    "window_first_date",
 )
-"""The CSV report's columns, by the keys of SPEC §2's findings (plus ``file``); see :data:`HEADERS`."""
+"""The CSV report's columns, by the keys of SPEC §2's findings (plus ``file``); a frequency
+finding's window is its first invoice (number and date). See :data:`HEADERS`."""
 
 HEADERS = {
     "rule": "règle",
@@ -54,7 +59,8 @@ HEADERS = {
     "source": "source",
     "citation": "référence",
     "action": "à faire",
-    "window": "fenêtre",
+    "window_first_invoice_id": "fenêtre : 1re facture",
+    "window_first_date": "fenêtre : date de la 1re facture",
 }
 """The French header of each column (a column without one is headed by its key)."""
 
@@ -89,6 +95,7 @@ def _amount(amount: Decimal | None) -> str:
 def rows(report: Report) -> Iterator[list[str]]:
     """The data rows (without header), every cell already neutralized."""
     for finding in report.findings:
+        window = finding.window
         cells = [
             finding.rule,
             finding.severity.french,
@@ -102,6 +109,10 @@ def rows(report: Report) -> Iterator[list[str]]:
             _amount(finding.amount),
             finding.suggestion or "",
             finding.source,
+            finding.citation or "",
+            finding.action or "",
+            (window.first_invoice_id or "") if window is not None else "",
+            window.first_date.isoformat() if window is not None and window.first_date else "",
         ]
         yield [neutralize(cell) for cell in cells]
     for error in report.input_errors:
@@ -115,6 +126,10 @@ def rows(report: Report) -> Iterator[list[str]]:
             "",
             "",
             f"colonne {error.field} : {error.message}",
+            "",
+            "",
+            "",
+            "",
             "",
             "",
             "",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 
 from billing_rules.errors import BillingRulesError
+from billing_rules.explain import window_sentence
 from billing_rules.model import Event, Finding, Report, Severity
 from billing_rules.money import format_euros
 
@@ -130,8 +131,8 @@ def bar_chart(findings: Sequence[Finding], key: str) -> Chart:
         severities[name][finding.severity] += 1
         if finding.amount is not None and finding.severity is Severity.ERROR:
             at_risk[name] += finding.amount
-        elif finding.amount is not None and finding.severity is Severity.OPPORTUNITY:
-            missed[name] += finding.amount
+        elif finding.amount is not None and finding.severity is Severity.OPPORTUNITY and not finding.yearly:
+            missed[name] += finding.amount  # a yearly forfait is not a day's missed money (SPEC §2)
     most = max(counts.values(), default=1)
     ordered = sorted(counts, key=lambda name: (-counts[name], name))
     bars = tuple(
@@ -174,7 +175,10 @@ def trend(findings: Sequence[Finding], history: Iterable[Event] = ()) -> tuple[T
         day = first + dt.timedelta(days=offset)
         items = per_day.get(day, [])
         at_risk = sum((f.amount for f in items if f.severity is Severity.ERROR and f.amount), Decimal(0))
-        missed = sum((f.amount for f in items if f.severity is Severity.OPPORTUNITY and f.amount), Decimal(0))
+        missed = sum(
+            (f.amount for f in items if f.severity is Severity.OPPORTUNITY and f.amount and not f.yearly),
+            Decimal(0),
+        )
         rows.append((day, items, at_risk, missed))
     top_euros = max([max(row[2], row[3]) for row in rows] + [Decimal(1)])
     top_count = max([len(row[1]) for row in rows] + [1])
@@ -217,6 +221,7 @@ def render_report(report: Report, *, history: Iterable[Event] = (), title: str |
         risk_path=" ".join(f"{point.x},{point.y_risk}" for point in points),
         missed_path=" ".join(f"{point.x},{point.y_missed}" for point in points),
         rows=rows,
+        window_sentence=window_sentence,
         labels=SEVERITY_LABELS,
         with_file=report.multiple_files,
     )

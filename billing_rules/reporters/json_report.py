@@ -1,7 +1,9 @@
 """The JSON report of SPEC §2: the format other programs rely on.
 
 Key names and order are public contract. ``file`` is added to findings and input errors only when
-several files were checked, so a one-file consumer sees exactly the SPEC example.
+several files were checked, so a one-file consumer sees exactly the SPEC example; ``window`` only
+on frequency findings (SPEC §2), while ``citation`` and ``action`` are on every finding (``null``
+when the rule declares none).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from billing_rules.model import Finding, InputError, Report
+from billing_rules.model import Finding, FindingWindow, InputError, Report
 from billing_rules.money import euros_to_json
 
 
@@ -29,6 +31,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "input_errors": summary.input_errors,
             "amount_at_risk": euros_to_json(summary.amount_at_risk),
             "missed_revenue": euros_to_json(summary.missed_revenue),
+            "yearly_revenue_missed": euros_to_json(summary.yearly_revenue_missed),
         },
         "findings": [_finding(finding, with_file) for finding in report.findings],
         "input_errors": [_input_error(error, with_file) for error in report.input_errors],
@@ -49,10 +52,26 @@ def _finding(finding: Finding, with_file: bool) -> dict[str, Any]:
         "amount": None if finding.amount is None else euros_to_json(finding.amount),
         "suggestion": finding.suggestion,
         "source": finding.source,
+        "citation": finding.citation,
+        "action": finding.action,
     }
+    if finding.window is not None:
+        entry["window"] = _window(finding.window)
     if with_file:
         entry["file"] = finding.file
     return entry
+
+
+def _window(window: FindingWindow) -> dict[str, Any]:
+    """The window a frequency finding exceeds: its first invoice (SPEC §2), then how it counts."""
+    return {
+        "first_invoice_id": window.first_invoice_id,
+        "first_date": window.first_date.isoformat() if window.first_date is not None else None,
+        "first_practitioner_id": window.first_practitioner_id,
+        "count": window.count,
+        "limit": window.limit,
+        "period": window.period,
+    }
 
 
 def _input_error(error: InputError, with_file: bool) -> dict[str, Any]:

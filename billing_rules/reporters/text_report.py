@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
+from billing_rules.explain import window_sentence
 from billing_rules.model import Finding, InputError, Report, Severity
 from billing_rules.money import format_euros
 
@@ -182,11 +183,20 @@ class TextReporter:
         text = _printable(finding.message)
         if finding.amount is not None:
             text += f" ({_AMOUNT_LABELS[finding.severity]} : {format_euros(finding.amount)})"
+        if finding.amount is not None and finding.yearly:
+            text = text[: -1] + " par an)"
         styled_label = paint(label, _SEVERITY_STYLES[finding.severity])
         yield f"  {styled_label}  {_printable(finding.rule.ljust(code_width))}  {text}"
+        indent = " " * (2 + _LABEL_WIDTH + 2 + code_width + 2)
         if finding.suggestion:
-            indent = " " * (2 + _LABEL_WIDTH + 2 + code_width + 2)
             yield f"{indent}{paint('Suggestion :', _DIM)} {_printable(finding.suggestion)}"
+        window = window_sentence(finding)
+        if window:
+            yield f"{indent}{paint('Fenêtre :', _DIM)} {_printable(window)}"
+        if finding.citation:
+            yield f"{indent}{paint('Référence :', _DIM)} {_printable(finding.citation)}"
+        if finding.action:
+            yield f"{indent}{paint('À faire :', _DIM)} {_printable(finding.action)}"
 
     @staticmethod
     def _input_errors(report: Report, paint: _Painter) -> Iterator[str]:
@@ -227,6 +237,7 @@ class TextReporter:
             ("Lignes en erreur de saisie", str(bad_rows), style_if(bad_rows, _BOLD), fields_note),
             ("Montant à risque", format_euros(summary.amount_at_risk), None, ""),
             ("Manque à gagner", format_euros(summary.missed_revenue), None, ""),
+            ("Forfaits annuels manqués", format_euros(summary.yearly_revenue_missed), None, " par an"),
         ]
         yield paint("Totaux", _BOLD)
         yield from _aligned(rows, paint)
