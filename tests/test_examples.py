@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import subprocess
 import sys
@@ -33,6 +35,8 @@ _FINDING_KEYS = {
     "amount": (int, float, type(None)),
     "suggestion": (str, type(None)),
     "source": str,
+    "citation": (str, type(None)),
+    "action": (str, type(None)),
 }
 _SUMMARY_KEYS = {
     "events": int,
@@ -42,6 +46,7 @@ _SUMMARY_KEYS = {
     "input_errors": int,
     "amount_at_risk": (int, float),
     "missed_revenue": (int, float),
+    "yearly_revenue_missed": (int, float),
 }
 
 
@@ -55,6 +60,10 @@ def assert_spec_report(report: dict[str, Any], *, several_files: bool = False) -
     findings = report["findings"]
     for finding in findings:
         expected_keys = set(_FINDING_KEYS) | ({"file"} if several_files else set())
+        if "window" in finding:  # SPEC §2: a frequency finding names its window's first invoice
+            expected_keys.add("window")
+            assert isinstance(finding["window"]["first_invoice_id"], str)
+            dt.date.fromisoformat(finding["window"]["first_date"])
         assert set(finding) == expected_keys, finding
         for key, kind in _FINDING_KEYS.items():
             assert isinstance(finding[key], kind), (key, finding)
@@ -71,18 +80,21 @@ def assert_spec_report(report: dict[str, Any], *, several_files: bool = False) -
     assert summary["opportunities"] == by_severity["opportunity"]
     assert summary["input_errors"] == len(report["input_errors"])
 
-    def total(severity: str) -> Decimal:
+    def total(severity: str, *, yearly: bool = False) -> Decimal:
         return sum(
             (
                 Decimal(str(f["amount"]))
                 for f in findings
-                if f["severity"] == severity and f["amount"] is not None
+                if f["severity"] == severity
+                and f["amount"] is not None
+                and (f["rule"] == "OPP-MT-DECLARE") == yearly
             ),
             Decimal(0),
         )
 
     assert Decimal(str(summary["amount_at_risk"])) == total("error")
     assert Decimal(str(summary["missed_revenue"])) == total("opportunity")
+    assert Decimal(str(summary["yearly_revenue_missed"])) == total("opportunity", yearly=True)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +114,7 @@ def test_week_summary_is_the_reviewed_one(week_json: dict[str, Any]) -> None:
         assert summary[key] == EXPECTED[key], key
     assert Decimal(str(summary["amount_at_risk"])) == Decimal(str(EXPECTED["amount_at_risk"]))
     assert Decimal(str(summary["missed_revenue"])) == Decimal(str(EXPECTED["missed_revenue"]))
+    assert Decimal(str(summary["yearly_revenue_missed"])) == Decimal(str(EXPECTED["yearly_revenue_missed"]))
 
 
 def test_week_findings_are_exactly_the_reviewed_ones(week_json: dict[str, Any]) -> None:

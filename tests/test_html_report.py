@@ -48,7 +48,8 @@ def test_self_contained_and_french_money(example_report: Report) -> None:
     assert "<link" not in html.lower()
     assert "Content-Security-Policy" in html
     assert f'id="total-at-risk">890,00{NBSP}€<' in html
-    assert f'id="total-missed">203,50{NBSP}€<' in html
+    assert f'id="total-missed">148,50{NBSP}€<' in html
+    assert f'id="total-yearly">55,00{NBSP}€<' in html  # OPP-MT-DECLARE: a yearly forfait, apart
     rules = {finding.rule for finding in example_report.findings}
     assert html.count('<rect class="bar ') == len(rules) + 4
     assert html.count("<tr class=") == len(example_report.findings)
@@ -196,7 +197,17 @@ def test_example_report_in_headless_chromium(
 
     assert browser.title == "Contrôle de facturation NGAP"
     assert text("#total-at-risk") == "890,00 €"
-    assert text("#total-missed") == "203,50 €"
+    assert text("#total-missed") == "148,50 €"
+    assert text("#total-yearly") == "55,00 €"
+    # Every finding shows its legal reference and what to do; a frequency finding its first invoice.
+    rows = browser.find_elements(By.CSS_SELECTOR, "#findings tbody tr")
+    for row in rows:
+        assert row.find_element(By.CSS_SELECTOR, ".citation").text.startswith("Référence : ")
+        assert row.find_element(By.CSS_SELECTOR, ".action").text.startswith("À faire : ")
+        assert row.find_element(By.CSS_SELECTOR, ".action").is_displayed()
+    snp_week = next(row for row in rows if "SNP-WEEK" in row.text)
+    assert "À faire : facturer G au lieu de G+SNP" in snp_week.text
+    assert "Fenêtre : 21e SNP de la semaine (au plus 20) : la 1re est la facture F-2026-0040 du 05/01/2026" in snp_week.text
     assert text("#count-errors") == "21"
     assert text("#count-warnings") == "4"
     assert text("#count-opportunities") == "9"

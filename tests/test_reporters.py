@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing_rules.model import Finding, InputError, Report, Severity
+from billing_rules.model import Finding, FindingWindow, InputError, Report, Severity
 from billing_rules.money import euros_to_json, format_euros, round_cents
 from billing_rules.reporters import BUILTIN_REPORTERS, JsonReporter, Reporter, TextReporter
 from billing_rules.reporters.json_report import report_to_dict
@@ -30,6 +30,8 @@ FINDING_KEYS = [
     "amount",
     "suggestion",
     "source",
+    "citation",
+    "action",
 ]
 SUMMARY_KEYS = [
     "events",
@@ -39,6 +41,7 @@ SUMMARY_KEYS = [
     "input_errors",
     "amount_at_risk",
     "missed_revenue",
+    "yearly_revenue_missed",
 ]
 
 
@@ -66,7 +69,20 @@ def sample_report(files: tuple[str, ...] = ("jour.csv",)) -> Report:
     return Report(
         events=12,
         findings=(
-            make_finding(file=first_file),
+            make_finding(
+                file=first_file,
+                citation="NGAP art. 18.2 : une seule fois par patient",
+                action="facturer G au lieu de IMT",
+                window=FindingWindow(
+                    first_invoice_id="F-0003",
+                    first_date=dt.date(2023, 6, 12),
+                    first_practitioner_id="10002",
+                    count=2,
+                    limit=1,
+                    period="ever",
+                    counted="IMT",
+                ),
+            ),
             make_finding(
                 rule="AMOUNT-ABOVE",
                 severity=Severity.WARNING,
@@ -131,6 +147,7 @@ def test_json_golden_structure_single_file() -> None:
             "input_errors": 2,
             "amount_at_risk": 60.0,
             "missed_revenue": 5.0,
+            "yearly_revenue_missed": 0.0,
         },
         "findings": [
             {
@@ -145,6 +162,16 @@ def test_json_golden_structure_single_file() -> None:
                 "amount": 60.0,
                 "suggestion": None,
                 "source": "builtin",
+                "citation": "NGAP art. 18.2 : une seule fois par patient",
+                "action": "facturer G au lieu de IMT",
+                "window": {
+                    "first_invoice_id": "F-0003",
+                    "first_date": "2023-06-12",
+                    "first_practitioner_id": "10002",
+                    "count": 2,
+                    "limit": 1,
+                    "period": "ever",
+                },
             },
             {
                 "rule": "AMOUNT-ABOVE",
@@ -158,6 +185,8 @@ def test_json_golden_structure_single_file() -> None:
                 "amount": 12.5,
                 "suggestion": None,
                 "source": "builtin",
+                "citation": None,
+                "action": None,
             },
             {
                 "rule": "OPP-MEG",
@@ -171,6 +200,8 @@ def test_json_golden_structure_single_file() -> None:
                 "amount": 5.0,
                 "suggestion": "G+MEG",
                 "source": "example",
+                "citation": None,
+                "action": None,
             },
         ],
         "input_errors": [
@@ -179,7 +210,8 @@ def test_json_golden_structure_single_file() -> None:
         ],
     }
     for finding in data["findings"]:
-        assert list(finding) == FINDING_KEYS
+        # ``window`` only on a frequency finding (SPEC §2), after the contract's other keys.
+        assert list(finding) == FINDING_KEYS + (["window"] if finding["rule"] == "IMT-ONCE" else [])
     for error in data["input_errors"]:
         assert list(error) == ["line", "field", "message"]
 
@@ -233,7 +265,8 @@ def test_json_file_key_only_with_several_files() -> None:
     assert [finding["file"] for finding in several["findings"]] == ["lundi.csv", "lundi.csv", "mardi.csv"]
     assert [error["file"] for error in several["input_errors"]] == ["lundi.csv", "lundi.csv"]
     for finding in several["findings"]:
-        assert list(finding) == [*FINDING_KEYS, "file"]
+        window = ["window"] if finding["rule"] == "IMT-ONCE" else []
+        assert list(finding) == [*FINDING_KEYS, *window, "file"]
     for error in several["input_errors"]:
         assert list(error) == ["line", "field", "message", "file"]
 
@@ -339,7 +372,10 @@ def test_text_groups_findings_by_invoice() -> None:
     lines = output.splitlines()
     heading = lines.index("Facture F-0007 du 04/03/2024 — praticien 10001234567 — ligne 8")
     assert "IMT-ONCE" in lines[heading + 1]
-    assert "AMOUNT-ABOVE" in lines[heading + 2]
+    # The finding's window, reference and action follow it, then the invoice's next finding.
+    assert "Fenêtre :" in lines[heading + 2] and "Référence :" in lines[heading + 3]
+    assert "À faire :" in lines[heading + 4]
+    assert "AMOUNT-ABOVE" in lines[heading + 5]
     assert output.count("Facture F-0007") == 1
 
 
