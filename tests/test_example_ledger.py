@@ -172,7 +172,7 @@ def test_week_with_history_follows_spec_and_differs_only_by_the_designed_cases(
     assert found - reviewed == {(DR_A, "F-2026-0051", "IMT-ONCE"), (DR_B, "F-2026-0025", "OPP-MT-DECLARE")}
     assert reviewed - found == {(DR_B, "F-2026-0064", "OPP-MT-DECLARE")}
     imt_once = next(f for f in report["findings"] if f["rule"] == "IMT-ONCE" and f["practitioner_id"] == DR_A)
-    assert "2024-03-12" in imt_once["message"]
+    assert "12/03/2024" in imt_once["message"]
     imt = tables.tariffs.on("IMT", dt.date(2026, 1, 7))
     assert imt is not None
     summary = report["summary"]

@@ -148,7 +148,10 @@ def test_vl_quarter_across_months(ledger_target: str, tmp_path: Path) -> None:
     assert fired(check(ledger_target, february, record=True), "VL-QUARTER") == []
     report = check(ledger_target, march)
     assert fired(report, "VL-QUARTER") == ["V2"]
-    assert "2024-02-05" in report["findings"][0]["message"]
+    assert "05/02/2024" in report["findings"][0]["message"]
+    # SPEC §2: the window's first invoice, from the ledger (both back ends return it).
+    window = report["findings"][0]["window"]
+    assert (window["first_invoice_id"], window["first_date"]) == ("V1", "2024-02-05")
     assert fired(check(ledger_target, april), "VL-QUARTER") == []  # a new quarter
 
 
@@ -178,7 +181,13 @@ def test_imt_years_apart(ledger_target: str, tmp_path: Path) -> None:
     assert fired(check(ledger_target, first, record=True), "IMT-ONCE") == []
     report = check(ledger_target, second)
     assert fired(report, "IMT-ONCE") == ["I2"]
-    assert "2023-06-12" in report["findings"][0]["message"]
+    assert "12/06/2023" in report["findings"][0]["message"]
+    window = report["findings"][0]["window"]
+    assert (window["first_invoice_id"], window["first_date"], window["first_practitioner_id"]) == (
+        "I1",
+        "2023-06-12",
+        "10001",
+    )
 
 
 def test_vl_first_ever(ledger_target: str, tmp_path: Path) -> None:
@@ -529,7 +538,7 @@ def test_session_check_one_and_record(ledger_target: str, builtin_validator: Val
     with builtin_validator.session(ledger=open_ledger(ledger_target)) as fresh:
         findings = fresh.check_one(_vl("V3", "2024-03-20"))
         assert [f.rule for f in findings] == ["VL-QUARTER"]
-        assert "2024-02-06" in findings[0].message
+        assert "06/02/2024" in findings[0].message
         fresh.discard(_vl("V3", "2024-03-20"))
         # A re-check of the recorded invoice replaces its stored copy.
         assert fresh.check_one(_vl("V1", "2024-02-06")) == []

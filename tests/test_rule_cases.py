@@ -56,3 +56,16 @@ def test_rule_case(builtin_validator: Validator, code: str, defaults: dict, case
             assert finding.practitioner_id == item["practitioner_id"]
         if "suggestion" in item:
             assert finding.suggestion == item["suggestion"]
+        if "message_has" in item:
+            assert item["message_has"] in finding.message, (finding.message, case.get("doc"))
+        if "action_has" in item:
+            assert item["action_has"] in (finding.action or ""), (finding.action, case.get("doc"))
+        if "window_first" in item:
+            # SPEC §2: the earliest invoice counted in the window the finding exceeds.
+            assert finding.window is not None
+            first_id, first_date = item["window_first"]
+            assert (finding.window.first_invoice_id, str(finding.window.first_date)) == (first_id, first_date)
+        if "yearly" in item:
+            assert finding.yearly is item["yearly"]
+        # SPEC §2: every built-in finding says where the rule comes from and what to do.
+        assert finding.citation, finding.rule
