@@ -149,7 +149,8 @@ class Explanation:
     def lines(self) -> Iterator[str]:
         """The explanation line by line."""
         finding = self.finding
-        yield f"{finding.rule} ({_SEVERITY_WORDS.get(finding.severity.value, finding.severity.value)}) : {finding.message}"
+        severity = _SEVERITY_WORDS.get(finding.severity.value, finding.severity.value)
+        yield f"{finding.rule} ({severity}) : {finding.message}"
         if self.facts:
             yield "  Ce que la règle a lu sur la facture :"
             for label, text in self.facts:

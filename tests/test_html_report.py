@@ -207,7 +207,10 @@ def test_example_report_in_headless_chromium(
         assert row.find_element(By.CSS_SELECTOR, ".action").is_displayed()
     snp_week = next(row for row in rows if "SNP-WEEK" in row.text)
     assert "À faire : facturer G au lieu de G+SNP" in snp_week.text
-    assert "Fenêtre : 21e SNP de la semaine (au plus 20) : la 1re est la facture F-2026-0040 du 05/01/2026" in snp_week.text
+    assert (
+        "Fenêtre : 21e SNP de la semaine (au plus 20) : la 1re est la facture F-2026-0040 du 05/01/2026"
+        in snp_week.text
+    )
     assert text("#count-errors") == "21"
     assert text("#count-warnings") == "4"
     assert text("#count-opportunities") == "9"

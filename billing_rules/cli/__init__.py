@@ -677,9 +677,9 @@ def _missing_references(with_files: Validator, baseline: Validator) -> list[str]
         where = info.origin or info.source
         missing = []
         if not info.citation.strip():
-            missing.append("référence (clause source \"...\" : article, décision, date)")
+            missing.append('référence (clause source "..." : article, décision, date)')
         if not info.action.strip():
-            missing.append("action (clause action \"...\" : le codage corrigé ou la preuve à garder)")
+            missing.append('action (clause action "..." : le codage corrigé ou la preuve à garder)')
         for what in missing:
             warnings.append(f"avertissement : {where} : règle {info.code} sans {what}")
     return warnings

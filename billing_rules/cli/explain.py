@@ -10,14 +10,12 @@ from __future__ import annotations
 import click
 
 from billing_rules.cli import (
-
     EXIT_OK,
     _build_validator,
     _debug_option,
     _report_stream,
     _require_files,
     _rules_option,
-
     _stop_on_error,
     main,
 )
@@ -42,7 +40,9 @@ from billing_rules.cli.options import PluginSelection, plugin_options
     metavar="RPPS",
     help="Le praticien de la facture, quand plusieurs praticiens ont une facture de ce numéro.",
 )
-@click.option("--input-format", default=None, metavar="FORMAT", help="Format du fichier (csv, json, jsonl...).")
+@click.option(
+    "--input-format", default=None, metavar="FORMAT", help="Format du fichier (csv, json, jsonl...)."
+)
 @_rules_option
 @plugin_options
 @_debug_option
@@ -75,7 +75,11 @@ def explain(
             ledger = open_ledger(ledger_target)
             try:
                 explanations = validator.explain(
-                    [file], invoice_id, input_format=input_format, ledger=ledger, practitioner_id=practitioner_id
+                    [file],
+                    invoice_id,
+                    input_format=input_format,
+                    ledger=ledger,
+                    practitioner_id=practitioner_id,
                 )
             finally:
                 ledger.close()
@@ -87,6 +91,3 @@ def explain(
                     stream.write("\n")
                 stream.write(str(explanation) + "\n")
     raise click.exceptions.Exit(EXIT_OK)
-
-
-

@@ -169,14 +169,17 @@ class Compiler:
             action_node = parts["action"][0]
             action_text = action_node.text
             self._check_text(
-                action_text, ACTION_PLACEHOLDERS, action_node.span, ("texte de l'action", "l'action", "une action")
+                action_text,
+                ACTION_PLACEHOLDERS,
+                action_node.span,
+                ("texte de l'action", "l'action", "une action"),
             )
             if action_node.recode is not None:
                 recode = self._suggestion(action_node.recode)
             elif "{recoded}" in action_text:
                 raise self.error(
-                    "« {recoded} » demande un codage corrigé (action without X \"...\" ou "
-                    "action Y instead of X \"...\")",
+                    '« {recoded} » demande un codage corrigé (action without X "..." ou '
+                    'action Y instead of X "...")',
                     action_node.span,
                 )
         valid_from = parts["from"][0] if "from" in parts else None
@@ -304,7 +307,9 @@ class Compiler:
         if node.kind == "text":
             return SuggestionSpec(kind="text", code=None, replaced=frozenset(), text=node.text)
         if node.kind == "remove":
-            return SuggestionSpec(kind="remove", code=None, replaced=self.expand_codes(node.replaced), text=None)
+            return SuggestionSpec(
+                kind="remove", code=None, replaced=self.expand_codes(node.replaced), text=None
+            )
         assert node.code is not None
         self.check_code(node.code, node.span)
         replaced = self.expand_codes(node.replaced) if node.kind == "replace" else frozenset()
@@ -315,7 +320,9 @@ class Compiler:
 
         A format spec could build a huge text (``{date:>999999999}``) when the message is rendered.
         """
-        self._check_text(decl.message, MESSAGE_PLACEHOLDERS, decl.span, ("message", "le message", "un message"))
+        self._check_text(
+            decl.message, MESSAGE_PLACEHOLDERS, decl.span, ("message", "le message", "un message")
+        )
 
     def _check_text(
         self, text: str, placeholders: frozenset[str], span: ast.Span, words: tuple[str, str, str]

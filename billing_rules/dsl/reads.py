@@ -150,7 +150,9 @@ def _collect(
     elif isinstance(node, ast.Call):
         if node.name == "extra" and node.args:
             word = node.args[0]
-            column = getattr(word, "value", None) or getattr(word, "name", None) or getattr(word, "code", None)
+            column = (
+                getattr(word, "value", None) or getattr(word, "name", None) or getattr(word, "code", None)
+            )
             if column:
                 found.add(f"extra:{str(column).lower()}")
             return

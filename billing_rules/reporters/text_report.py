@@ -184,7 +184,7 @@ class TextReporter:
         if finding.amount is not None:
             text += f" ({_AMOUNT_LABELS[finding.severity]} : {format_euros(finding.amount)})"
         if finding.amount is not None and finding.yearly:
-            text = text[: -1] + " par an)"
+            text = text[:-1] + " par an)"
         styled_label = paint(label, _SEVERITY_STYLES[finding.severity])
         yield f"  {styled_label}  {_printable(finding.rule.ljust(code_width))}  {text}"
         indent = " " * (2 + _LABEL_WIDTH + 2 + code_width + 2)

@@ -196,10 +196,10 @@ PYTHON_RULES = (
         severity=Severity.ERROR,
         summary="code facturé à une date où il n'existe pas",
         citation=(
-            "Dates d'entrée en vigueur des codes : Décision UNCAM, JO 14/05/2023 (IMT, NGAP art. 18.2, et SNP, "
-            "art. 14.1.3, au 15/05/2023) ; arrêtés SNP 2022 ; règlement arbitral, arrêté du 28/04/2023 "
-            "(VSP au 01/11/2023, MOP au 01/01/2024) ; convention médicale 2024-2029, arrêté du 20/06/2024 "
-            "(SHE au 22/12/2024 ; GL1-3 au 01/01/2026, art. 78-1)"
+            "Dates d'entrée en vigueur des codes : Décision UNCAM, JO 14/05/2023 (IMT, NGAP art. 18.2, "
+            "et SNP, art. 14.1.3, au 15/05/2023) ; arrêtés SNP 2022 ; règlement arbitral, arrêté du "
+            "28/04/2023 (VSP au 01/11/2023, MOP au 01/01/2024) ; convention médicale 2024-2029, arrêté du "
+            "20/06/2024 (GL1-3 au 01/01/2026, art. 78-1)"
         ),
         action="vérifier la date de l'acte, puis coder l'acte avec les codes en vigueur ce jour-là",
     ),
@@ -208,7 +208,10 @@ PYTHON_RULES = (
         reads=frozenset({"codes"}),
         severity=Severity.WARNING,
         summary="code inconnu des règles chargées",
-        citation="NGAP et CCAM : seuls les codes de la nomenclature en vigueur sont facturables (codes des règles chargées)",
+        citation=(
+            "NGAP et CCAM : seuls les codes de la nomenclature en vigueur sont facturables "
+            "(codes des règles chargées)"
+        ),
         action=(
             "vérifier le code dans le logiciel de facturation ; s'il est juste, installer l'extension "
             "qui le déclare (billing-rules plugins)"
