@@ -507,6 +507,7 @@ def test_explain_vl_quarter_from_the_ledger(tmp_path: Path) -> None:
     )
     out = _explain(february, "F-2026-0044", ledger)
     assert out.startswith(
+        "Facture F-2026-0044 du 10/02/2026 — praticien A\n\n"
         "VL-QUARTER (erreur) : VL déjà facturée ce trimestre pour ce patient (le 03/01/2026)"
     )
     assert "- âge le jour de l'acte : 87 ans" in out
@@ -547,7 +548,7 @@ def test_explain_snp_week_from_the_ledger(tmp_path: Path) -> None:
         defaults,
     )
     out = _explain(friday, "F-21", ledger)
-    assert out.startswith("SNP-WEEK (erreur) : 21e majoration SNP de la semaine pour ce praticien")
+    assert "\nSNP-WEEK (erreur) : 21e majoration SNP de la semaine pour ce praticien" in out
     assert "21e SNP de la semaine (au plus 20) : la 1re est la facture H00 du 04/03/2024, Dr D" in out
     assert "Factures comptées dans la fenêtre (21) :" in out
     assert "- facture H00 du 04/03/2024, Dr D (registre)" in out
@@ -596,7 +597,7 @@ def test_explain_imt_once_from_the_ledger(tmp_path: Path) -> None:
         tmp_path / "2025.csv", [{"invoice_id": "I-2", "date": "2025-03-03", "practitioner_id": "A"}], defaults
     )
     out = _explain(path, "I-2", ledger)
-    assert out.startswith("IMT-ONCE (erreur) : IMT déjà facturée pour ce patient le 12/06/2023")
+    assert "\nIMT-ONCE (erreur) : IMT déjà facturée pour ce patient le 12/06/2023" in out
     assert "2e IMT de tout l'historique (au plus 1) : la 1re est la facture I-1 du 12/06/2023, Dr B" in out
     assert "- facture I-1 du 12/06/2023, Dr B (registre)" in out
     assert "I-OTHER" not in out

@@ -86,8 +86,18 @@ def explain(
         with _report_stream() as stream:
             if not explanations:
                 stream.write(f"Aucun constat sur la facture {invoice_id}.\n")
+            heading = None
             for index, explanation in enumerate(explanations):
+                finding = explanation.finding
                 if index:
                     stream.write("\n")
+                # Two practitioners may number an invoice alike: each one's findings under its heading.
+                current = (finding.practitioner_id, finding.invoice_id, finding.date)
+                if current != heading:
+                    heading = current
+                    day = finding.date.strftime("%d/%m/%Y")
+                    stream.write(
+                        f"Facture {finding.invoice_id} du {day} — praticien {finding.practitioner_id}\n\n"
+                    )
                 stream.write(str(explanation) + "\n")
     raise click.exceptions.Exit(EXIT_OK)
