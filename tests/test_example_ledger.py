@@ -267,3 +267,31 @@ def test_forfait_text_prints_counts_amounts_and_total_for_four_years(
             row = next(row for row in text.splitlines() if row.strip().startswith(line["label"]))
             assert f" {line['patients']} " in row, row
             assert row.endswith(format_euros(Decimal(str(line["total"])))), row
+
+
+# ---- the README's excerpts of issue 15 §2 (text report, explain) are real output
+
+
+def _readme_block(after: str) -> list[str]:
+    """The lines of the README's first fenced block after ``after`` (``...`` lines left out)."""
+    text = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("```", text.index(after))
+    block = text[start : text.index("```", start + 3)]
+    lines = [line for line in block.splitlines()[1:] if line.strip() and line.strip() != "..."]
+    assert lines
+    return [line for line in lines if not line.startswith("$ ")]
+
+
+def test_readme_explain_excerpt_is_real(example_ledger: dict[str, Any]) -> None:
+    out = _invoke(
+        ["explain", str(WEEK), "F-2026-0051", "--ledger", example_ledger["path"], "--practitioner", DR_A], 0
+    )
+    lines = out.replace("\u00a0", " ").splitlines()
+    for line in _readme_block("$ billing-rules explain examples/week-2026-01.csv F-2026-0051"):
+        assert line in lines, line
+
+
+def test_readme_text_report_excerpt_is_real() -> None:
+    out = _invoke(["check", str(WEEK)], 1).replace("\u00a0", " ").splitlines()
+    for line in _readme_block("An excerpt of the text report of `examples/week-2026-01.csv`:"):
+        assert line in out, line
