@@ -275,7 +275,8 @@ def test_forfait_text_prints_counts_amounts_and_total_for_four_years(
 def _readme_block(after: str) -> list[str]:
     """The lines of the README's first fenced block after ``after`` (``...`` lines left out)."""
     text = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
-    start = text.index("```", text.index(after))
+    where = text.index(after)
+    start = text.rindex("```", 0, where) if after.startswith("$ ") else text.index("```", where)
     block = text[start : text.index("```", start + 3)]
     lines = [line for line in block.splitlines()[1:] if line.strip() and line.strip() != "..."]
     assert lines
