@@ -51,17 +51,16 @@ class WindowStore:
         # calendar and "ever" windows, grouped by window so that a window that ended is dropped in
         # one step: (counter id, window id) -> {key: [count, first date, last date, first ref]}
         self._calendar: dict[tuple[int, Any], dict[tuple[Any, ...], list[Any]]] = {}
-        # rolling windows: (counter id, key) -> sorted dates of the counted invoices, and beside
-        # them (same key, same order) the invoices' refs (see ``_ref``)
-        self._rolling: dict[tuple[Any, ...], list[dt.date]] = {}
-        self._refs: dict[tuple[Any, ...], list[Any]] = {}
+        # rolling windows: (counter id, key) -> (sorted dates of the counted invoices, their refs in
+        # the same order (see ``_ref``))
+        self._rolling: dict[tuple[Any, ...], tuple[list[dt.date], list[Any]]] = {}
         self._expired_before: dt.date | None = None
         self._rolling_pruned: tuple[int, int] | None = None
         self._starts: dict[tuple[dt.date, str, int], dt.date] = {}
 
     def __len__(self) -> int:
         return sum(len(group) for group in self._calendar.values()) + sum(
-            len(dates) for dates in self._rolling.values()
+            len(dates) for dates, _refs in self._rolling.values()
         )
 
     def _rolling_start(self, day: dt.date, period: str, span: int) -> dt.date:
@@ -84,13 +83,12 @@ class WindowStore:
         if counter.window == "rolling":
             lower = self._rolling_start(event.date, counter.period or "days", counter.span)
             for key, code in counter.keys(event):
-                slot = (counter.id, key)
-                dates = self._rolling.get(slot, ())
+                dates, refs = self._rolling.get((counter.id, key), _EMPTY)
                 low = bisect.bisect_right(dates, lower)
                 high = bisect.bisect_right(dates, event.date)
                 inside = high - low
                 if inside:
-                    invoice, practitioner = _unref(counter, key, self._refs[slot][low])
+                    invoice, practitioner = _unref(counter, key, refs[low])
                     results.append(
                         WindowCount(inside + own, dates[low], dates[high - 1], code, invoice, practitioner)
                     )
@@ -110,21 +108,23 @@ class WindowStore:
     def add(self, counter: CounterSpec, event: Event) -> None:
         """Count ``event`` in its windows (callers check ``counter.counts(event)`` first)."""
         day = event.date
-        ref = _ref(counter, event)
         if counter.window == "rolling":
+            ref = _ref(counter, event)
+            rolling = self._rolling
             for key, _code in counter.keys(event):
                 slot = (counter.id, key)
-                dates = self._rolling.get(slot)
-                if dates is None:
-                    self._rolling[slot] = [day]
-                    self._refs[slot] = [ref]
-                elif dates[-1] <= day:
+                pair = rolling.get(slot)
+                if pair is None:
+                    rolling[slot] = ([day], [ref])
+                    continue
+                dates, refs = pair
+                if dates[-1] <= day:
                     dates.append(day)
-                    self._refs[slot].append(ref)
+                    refs.append(ref)
                 else:
                     at = bisect.bisect_right(dates, day)
                     dates.insert(at, day)
-                    self._refs[slot].insert(at, ref)
+                    refs.insert(at, ref)
             return
         slot = (counter.id, counter.window_id(event))
         group = self._calendar.get(slot)
@@ -133,13 +133,13 @@ class WindowStore:
         for key, _code in counter.keys(event):
             state = group.get(key)
             if state is None:
-                group[key] = [1, day, day, ref]
+                group[key] = [1, day, day, _ref(counter, event)]
             else:
                 state[0] += 1
                 if day < state[1]:
                     state[1] = day
-                    state[3] = ref
-                if day > state[2]:
+                    state[3] = _ref(counter, event)
+                elif day > state[2]:
                     state[2] = day
 
     def expire(self, today: dt.date, counters: dict[int, CounterSpec]) -> None:
@@ -169,14 +169,16 @@ class WindowStore:
             for counter in counters.values()
             if counter.window == "rolling"
         }
-        for slot, dates in list(self._rolling.items()):
+        for slot, (dates, refs) in list(self._rolling.items()):
             cut = bisect.bisect_right(dates, lowers[slot[0]])
             if cut == len(dates):
                 del self._rolling[slot]
-                del self._refs[slot]
             elif cut:
                 del dates[:cut]
-                del self._refs[slot][:cut]
+                del refs[:cut]
+
+
+_EMPTY: tuple[list[dt.date], list[Any]] = ([], [])
 
 
 def _ref(counter: CounterSpec, event: Event) -> Any:
