@@ -41,6 +41,7 @@ class ReferrerRppsRule:
         "est alors vérifié par SPE-MCU-REFERRAL."
     )
     citation: str = "RPPS : identifiant à 11 chiffres dont le dernier est une clé de contrôle (Luhn)"
+    action: str = "corriger le numéro RPPS du médecin adresseur (colonne referrer_rpps)"
 
     def check(self, event: Any, history: Any) -> Iterable[Hit]:
         """One warning when the number is given and malformed; the number is not a patient's."""
