@@ -117,3 +117,9 @@ def test_cli_csv_on_the_example() -> None:
     assert sum(
         Decimal(row["amount"].replace(",", ".")) for row in rows if row["severity"] == "erreur"
     ) == Decimal("890.00")
+    # SPEC §2: every finding's reference and action; a frequency finding's first invoice.
+    assert all(row["citation"] and row["action"] for row in rows)
+    snp = next(row for row in rows if row["rule"] == "SNP-WEEK")
+    assert snp["action"].startswith("facturer G au lieu de G+SNP")
+    assert (snp["window_first_invoice_id"], snp["window_first_date"]) == ("F-2026-0040", "2026-01-05")
+    assert all(not row["window_first_invoice_id"] for row in rows if row["rule"] in ("OPP-MOP", "OPP-MEG"))

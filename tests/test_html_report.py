@@ -242,3 +242,29 @@ def test_trend_with_a_ledger(tmp_path: Path) -> None:
     result = runner.invoke(main, ["check", str(EXAMPLE), "--ledger", str(ledger), "--format", "html"])
     assert result.exit_code == 1
     assert result.stdout.count("facture(s) au registre") == 12
+
+
+def test_findings_show_reference_action_and_window(example_report: Report) -> None:
+    """Issue 15 §2, without a browser: each row of the table says why and what to do."""
+    html = render_report(example_report)
+    table = html[html.index('<table id="findings">') : html.index("</table>")]
+    rows = table.split("<tr class=")[1:]
+    assert len(rows) == len(example_report.findings)
+    for row in rows:
+        assert '<div class="citation note">Référence : ' in row
+        assert '<div class="action">À faire : ' in row
+    snp = next(row for row in rows if "<td>SNP-WEEK</td>" in row)
+    assert "À faire : facturer G au lieu de G+SNP" in snp
+    assert (
+        '<div class="window note">Fenêtre : 21e SNP de la semaine (au plus 20) : la 1re est la facture '
+        "F-2026-0040 du 05/01/2026, Dr 10104567890</div>"
+    ) in snp
+    declare = next(row for row in rows if "<td>OPP-MT-DECLARE</td>" in row)
+    assert f"55,00{NBSP}€ par an" in declare  # a yearly forfait, said so
+
+
+def test_reference_and_action_are_escaped() -> None:
+    hostile = finding(citation="<script>alert(1)</script>", action='<img src=x onerror="alert(1)">')
+    html = render_report(Report(events=1, findings=(hostile,), input_errors=()))
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -496,15 +496,16 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
     if day is not None:
         birth = fields.get("birth_date")
         if birth is not None and birth > day:
-            found.append(("birth_date", f"date de naissance postérieure à la date de l'acte ({day})"))
+            message = f"date de naissance postérieure à la date de l'acte ({day:%d/%m/%Y})"
+            found.append(("birth_date", message))
         referral = fields.get("referral_at")
         if referral is not None and "time" not in _fields_of(found):
             moment = fields.get("time")
             act = dt.datetime.combine(day, moment or _END_OF_DAY)
             if referral > act:
-                when = f"{day.isoformat()} {moment:%H:%M}" if moment else f"{day.isoformat()}, fin de journée"
+                when = f"{day:%d/%m/%Y} {moment:%H:%M}" if moment else f"{day:%d/%m/%Y}, fin de journée"
                 found.append(
-                    ("referral_at", f"régulation ({referral:%Y-%m-%d %H:%M}) postérieure à l'acte ({when})")
+                    ("referral_at", f"régulation ({referral:%d/%m/%Y %H:%M}) postérieure à l'acte ({when})")
                 )
     if found:
         return _errors(raw, found, fields.get("invoice_id") or readable_text(values, "invoice_id"))
