@@ -66,6 +66,8 @@ class Bar:
     severity: str
     at_risk: Decimal = Decimal(0)
     missed: Decimal = Decimal(0)
+    #: Yearly forfaits (OPP-MT-DECLARE), shown per year, never added to ``missed``.
+    yearly: Decimal = Decimal(0)
 
 
 @attrs.frozen
@@ -124,6 +126,7 @@ def bar_chart(findings: Sequence[Finding], key: str) -> Chart:
     counts: Counter[str] = Counter()
     at_risk: dict[str, Decimal] = defaultdict(Decimal)
     missed: dict[str, Decimal] = defaultdict(Decimal)
+    yearly: dict[str, Decimal] = defaultdict(Decimal)
     severities: dict[str, Counter[Severity]] = defaultdict(Counter)
     for finding in findings:
         name = getattr(finding, key)
@@ -131,8 +134,9 @@ def bar_chart(findings: Sequence[Finding], key: str) -> Chart:
         severities[name][finding.severity] += 1
         if finding.amount is not None and finding.severity is Severity.ERROR:
             at_risk[name] += finding.amount
-        elif finding.amount is not None and finding.severity is Severity.OPPORTUNITY and not finding.yearly:
-            missed[name] += finding.amount  # a yearly forfait is not a day's missed money (SPEC §2)
+        elif finding.amount is not None and finding.severity is Severity.OPPORTUNITY:
+            # A yearly forfait is not a day's missed money (SPEC §2): kept apart.
+            (yearly if finding.yearly else missed)[name] += finding.amount
     most = max(counts.values(), default=1)
     ordered = sorted(counts, key=lambda name: (-counts[name], name))
     bars = tuple(
@@ -143,6 +147,7 @@ def bar_chart(findings: Sequence[Finding], key: str) -> Chart:
             y=index * (_BAR_HEIGHT + _BAR_GAP),
             at_risk=at_risk[name],
             missed=missed[name],
+            yearly=yearly[name],
             width=round(max(2.0, _BAR_AREA * counts[name] / most), 1),
             severity=_dominant(severities[name]),
         )
