@@ -627,3 +627,27 @@ def test_explain_an_invoice_without_findings_or_absent(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.main, ["explain", path, "F9", "--no-plugins"])
     assert result.exit_code == 2
     assert "facture « F9 » absente du fichier" in result.stderr
+
+
+def test_explain_writes_to_an_owner_only_file(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "jour.csv",
+        [
+            {
+                "invoice_id": "F1",
+                "date": "2026-01-05",
+                "practitioner_id": "1",
+                "birth_date": "1970-01-01",
+                "patient_id": "P",
+                "codes": "G+MDD",
+            }
+        ],
+    )
+    report = tmp_path / "explication.txt"
+    result = CliRunner().invoke(cli.main, ["explain", path, "F1", "--no-plugins", "-o", str(report)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "CODE-UNKNOWN (alerte) : code(s) inconnu(s) de la nomenclature chargée : MDD" in report.read_text(
+        encoding="utf-8"
+    )
+    assert report.stat().st_mode & 0o077 == 0

@@ -13,13 +13,13 @@ from billing_rules.cli import (
     EXIT_OK,
     _build_validator,
     _debug_option,
-    _report_stream,
     _require_files,
     _rules_option,
     _stop_on_error,
     main,
 )
 from billing_rules.cli.options import PluginSelection, plugin_options
+from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 
 
 @main.command()
@@ -44,6 +44,8 @@ from billing_rules.cli.options import PluginSelection, plugin_options
     "--input-format", default=None, metavar="FORMAT", help="Format du fichier (csv, json, jsonl...)."
 )
 @_rules_option
+@output_option
+@verbosity_options
 @plugin_options
 @_debug_option
 def explain(
@@ -53,6 +55,7 @@ def explain(
     practitioner_id: str | None,
     input_format: str | None,
     rule_files: tuple[str, ...],
+    output: str | None,
     debug: bool,
     selection: PluginSelection,
 ) -> None:
@@ -64,6 +67,7 @@ def explain(
     """
     with _stop_on_error(debug):
         _require_files((file, *rule_files))
+        check_output(output)
         validator = _build_validator(rule_files, entry_points=True, selection=selection)
         if ledger_target is None:
             explanations = validator.explain(
@@ -83,7 +87,7 @@ def explain(
                 )
             finally:
                 ledger.close()
-        with _report_stream() as stream:
+        with report_output(output) as stream:
             if not explanations:
                 stream.write(f"Aucun constat sur la facture {invoice_id}.\n")
             heading = None
