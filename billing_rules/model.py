@@ -12,9 +12,12 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from billing_rules.explain import Explanation
 
 
 class Severity(enum.Enum):
@@ -299,7 +302,7 @@ class Finding:
     yearly: bool = False
     facts: tuple[tuple[str, ...], tuple[Any, ...]] | None = attrs.field(default=None, eq=False, repr=False)
 
-    def explain(self) -> Any:
+    def explain(self) -> Explanation:
         """Why this finding: the facts the rule read, its window, its reference and what to do.
 
         Returns a :class:`billing_rules.explain.Explanation` (``str()`` gives the French text).

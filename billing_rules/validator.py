@@ -28,6 +28,7 @@ from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
 if TYPE_CHECKING:
     from billing_rules.config import PracticeConfig
     from billing_rules.engine import Session as EngineSession
+    from billing_rules.explain import Explanation
     from billing_rules.ledger import Ledger
     from billing_rules.ledger.session import Session
     from billing_rules.readers.base import Reader
@@ -211,7 +212,7 @@ class Validator:
         input_format: str | None = None,
         ledger: Any = None,
         practitioner_id: str | None = None,
-    ) -> list[Any]:
+    ) -> list[Explanation]:
         """Why each finding of one invoice: facts read, window and its invoices, reference, action.
 
         The files are checked (with the ledger's history when given) and, for each frequency
