@@ -18,6 +18,8 @@ _EXPORTS = {
     "Ledger": "billing_rules.ledger",
     "Event": "billing_rules.model",
     "Finding": "billing_rules.model",
+    "FindingWindow": "billing_rules.model",
+    "Explanation": "billing_rules.explain",
     "InputError": "billing_rules.model",
     "Report": "billing_rules.model",
     "Severity": "billing_rules.model",
@@ -56,7 +58,9 @@ __all__ = [
     "ConfigError",
     "EstimateError",
     "Event",
+    "Explanation",
     "Finding",
+    "FindingWindow",
     "Function",
     "HOOK_API_VERSION",
     "Hit",
@@ -120,12 +124,14 @@ if TYPE_CHECKING:  # pragma: no cover
         RuleSyntaxError,
     )
     from billing_rules.estimator import EstimateError
+    from billing_rules.explain import Explanation
     from billing_rules.hookspecs import HOOK_API_VERSION
     from billing_rules.ledger import Ledger
     from billing_rules.ledger.session import Session
     from billing_rules.model import (
         Event,
         Finding,
+        FindingWindow,
         InputError,
         MtStatus,
         Place,

@@ -81,6 +81,8 @@ RULE_INFOS = (
         source="builtin",
         summary="Une seule IMT par patient.\nDétail sur la deuxième ligne.",
         doc="NGAP art. 18.2 : « n'est facturable qu'une seule fois par patient ».",
+        citation="NGAP art. 18.2",
+        action="facturer {recoded} au lieu de {codes}",
         valid_from="2023-05-15",
         origin="builtin/ngap/imt.rules:3",
         text='rule IMT-ONCE error "IMT déjà facturée"\n  when code IMT\n',
@@ -460,7 +462,10 @@ def test_rules_list_json(fake: FakeBackend) -> None:
         "summary": "Une seule IMT par patient.",
         "valid_from": "2023-05-15",
         "valid_until": None,
+        "citation": "NGAP art. 18.2",
+        "action": "facturer {recoded} au lieu de {codes}",
     }
+    assert data[2]["citation"] is None and data[2]["action"] is None  # OPP-MEG of the fake declares none
 
 
 def test_rules_list_with_extra_rule_file(fake: FakeBackend, tmp_path: Path) -> None:

@@ -543,6 +543,8 @@ def _rule_to_json(info: RuleInfo) -> dict[str, Any]:
         "summary": _first_line(info.summary),
         "valid_from": info.valid_from,
         "valid_until": info.valid_until,
+        "citation": info.citation or None,
+        "action": info.action or None,
     }
 
 
