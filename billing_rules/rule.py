@@ -17,22 +17,6 @@ from billing_rules.model import Event, Severity
 
 
 @attrs.frozen
-class WindowCount:
-    """How many counted invoices a window holds for one key, this invoice included if it counts.
-
-    ``first_invoice_id`` and ``first_practitioner_id`` name the earliest invoice counted (its date
-    is ``first_date``): the one a frequency finding points to.
-    """
-
-    count: int
-    first_date: dt.date | None
-    last_date: dt.date | None
-    code: str | None = None
-    first_invoice_id: str | None = None
-    first_practitioner_id: str | None = None
-
-
-@attrs.frozen
 class Hit:
     """What a rule says about one invoice; the engine turns it into a :class:`Finding`.
 
@@ -52,6 +36,22 @@ class Hit:
     action: str | None = None
     window: WindowCount | None = None
     yearly: bool = False
+
+
+@attrs.frozen
+class WindowCount:
+    """How many counted invoices a window holds for one key, this invoice included if it counts.
+
+    ``first_invoice_id`` and ``first_practitioner_id`` name the earliest invoice counted (its date
+    is ``first_date``): the one a frequency finding points to.
+    """
+
+    count: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    code: str | None = None
+    first_invoice_id: str | None = None
+    first_practitioner_id: str | None = None
 
 
 class HistoryView(Protocol):
