@@ -29,6 +29,13 @@ after these). ``enable`` and ``disable``, their first names, are still read as `
     [practitioners."10001234567"]         # ... or per practitioner
     sector = "optam"
 
+    [columns]                             # headers of the practice's export no alias knows
+    patient_id = "Identifiant assuré"     # field = header (SPEC §1b)
+
+    [values.mt_status]                    # the export's own values of a field
+    "Moi" = "self"
+    "Autre médecin" = "other"
+
 Everything is checked when the config is loaded and again against the loaded rules, so a typo (an
 unknown key, a rule code that does not exist) is an error naming the file rather than a setting
 silently ignored: a disabled rule that was never disabled is a legal risk for the practice.
@@ -45,6 +52,7 @@ import attrs
 
 from billing_rules.errors import BillingRulesError
 from billing_rules.model import Sector, Severity
+from billing_rules.readers.columns import DEFAULT_MAPPING, ColumnError, ColumnMapping
 from billing_rules.selection import Selectors, matches, resolve, specificity
 
 if sys.version_info >= (3, 11):
@@ -55,7 +63,7 @@ else:  # pragma: no cover - Python 3.10; tomli is a dependency there
 CONFIG_FILE = "billing-rules.toml"
 PYPROJECT_TABLE = "billing-rules"
 
-_TOP_KEYS = {"rules", "plugins", "practitioner", "practitioners"}
+_TOP_KEYS = {"rules", "plugins", "practitioner", "practitioners", "columns", "values"}
 _RULES_KEYS = {"enable", "disable", "files", "severity", "select", "extend-select", "ignore"}
 _PLUGINS_KEYS = {"enable", "disable"}
 _FACT_KEYS = {"sector", "specialty"}
@@ -93,6 +101,7 @@ class PracticeConfig:
     plugins_disable: tuple[str, ...] = ()
     practitioner: Facts = Facts()
     practitioners: Mapping[str, Facts] = attrs.field(factory=dict)
+    columns: ColumnMapping = DEFAULT_MAPPING
 
     @property
     def has_facts(self) -> bool:
@@ -283,6 +292,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> PracticeC
         plugins_disable=_strings(plugins, "disable", fail, "plugins.disable") or (),
         practitioner=_facts(_table(data, "practitioner", fail), fail, "practitioner"),
         practitioners=per_practitioner,
+        columns=_columns(data, fail),
     )
 
 
@@ -306,6 +316,31 @@ def _selectors(rules: Mapping[str, Any], where: str, fail: Any) -> tuple[Selecto
         labels=(labels["select"], labels["extend-select"], labels["ignore"]),
     )
     return () if layer.empty else (layer,)
+
+
+def _columns(data: Mapping[str, Any], fail: Any) -> ColumnMapping:
+    """``[columns]`` (field = header) and ``[values.FIELD]`` (value = SPEC value), SPEC §1b."""
+    explicit: dict[str, str] = {}
+    for field, header in _table(data, "columns", fail).items():
+        if not isinstance(header, str) or not header.strip():
+            raise fail(f"columns.{field} : nom de colonne attendu (un texte)")
+        explicit[str(field)] = header
+    values: dict[str, dict[str, str]] = {}
+    for field, table in _table(data, "values", fail).items():
+        if not isinstance(table, dict):
+            raise fail(f"« values.{field} » doit être une table (valeur du fichier = valeur attendue)")
+        values[str(field)] = {str(value): _target(target) for value, target in table.items()}
+    try:
+        return ColumnMapping(explicit=explicit, values=values)
+    except ColumnError as exc:
+        raise fail(str(exc)) from None
+
+
+def _target(target: Any) -> str:
+    """A value of ``[values.FIELD]`` as the text the field reads (``true`` → ``1``)."""
+    if isinstance(target, bool):
+        return "1" if target else "0"
+    return str(target)
 
 
 def _no_unknown(table: Mapping[str, Any], known: set[str], prefix: str, fail: Any) -> None:

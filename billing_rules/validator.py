@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from billing_rules.ledger import Ledger
     from billing_rules.ledger.session import Session
     from billing_rules.readers.base import Reader
+    from billing_rules.readers.columns import ColumnMapping
     from billing_rules.reporters import Reporter
 
 
@@ -64,8 +65,11 @@ class Validator:
         readers: Mapping[str, Any] | None = None,
         reporters: Mapping[str, Any] | None = None,
         manager: Any = None,
+        lines: bool = False,
     ) -> None:
         self.ruleset = ruleset
+        #: Every input file has one line per act (``--lines``, SPEC §1b).
+        self.lines = lines
         self.engine = Engine(ruleset)
         self.manager = manager
         self._readers = dict(readers) if readers is not None else _builtin_readers()
@@ -82,12 +86,16 @@ class Validator:
         plugins: Iterable[Any] = (),
         builtin: bool = True,
         config: PracticeConfig | None = None,
+        columns: ColumnMapping | None = None,
+        lines: bool = False,
     ) -> Validator:
         """Compile everything once: built-ins, installed plugins, ``plugins`` objects, rule files.
 
         ``entry_points`` is True (every installed plugin), False (none) or the names to load. Raises
         a :class:`BillingRulesError` naming the broken plugin or rule file. ``config`` (a practice's
         ``billing-rules.toml``) adds rule files, blocks plugins, selects rules and sets severities.
+        ``columns`` maps the practice's headers and values (SPEC §1b), over the config's
+        ``[columns]`` and ``[values]``; ``lines``: the inputs have one line per act.
         """
         from billing_rules.plugins import collect, make_plugin_manager
 
@@ -118,8 +126,13 @@ class Validator:
         readers = _by_name(collect(manager, "register_readers"), "format d'entrée", "reader")
         reporters = _by_name(collect(manager, "register_reporters"), "format de rapport", "reporter")
         if config is not None:
+            columns = config.columns.merged(columns)
+        from billing_rules.readers.stream import with_columns
+
+        readers = with_columns(readers, columns)  # before the facts: they fill fields, not headers
+        if config is not None:
             readers = config.wrap_readers(readers)
-        return cls(ruleset, readers=readers, reporters=reporters, manager=manager)
+        return cls(ruleset, readers=readers, reporters=reporters, manager=manager, lines=lines)
 
     # --- introspection -------------------------------------------------------------------------
 
@@ -172,7 +185,12 @@ class Validator:
             if spooled is not None:
                 spooled.seek(0)
             return InputStream(
-                sources, input_format=input_format, readers=self._readers, stdin=spooled, wanted=wanted
+                sources,
+                input_format=input_format,
+                readers=self._readers,
+                stdin=spooled,
+                wanted=wanted,
+                lines=self.lines,
             )
 
         if record and ledger is None:

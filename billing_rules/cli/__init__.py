@@ -37,6 +37,7 @@ from billing_rules.cli.inputs import refuse_overwriting
 from billing_rules.cli.options import (
     FormatName,
     PluginSelection,
+    column_options,
     incomplete_notice,
     plugin_options,
     plugin_reporter,
@@ -395,6 +396,7 @@ def main() -> None:
 @output_option
 @color_option
 @verbosity_options
+@column_options
 @plugin_options
 @rule_selection_options
 @_debug_option
@@ -409,6 +411,8 @@ def check(
     statistics: bool,
     output: str | None,
     color: str,
+    columns: dict[str, str],
+    lines: bool,
     debug: bool,
     selection: PluginSelection,
 ) -> None:
@@ -430,7 +434,7 @@ def check(
         check_output(output)
         if record and ledger_target is None:
             raise click.UsageError("--record demande --ledger (le registre où enregistrer les factures)")
-        validator = _build_validator(rule_files, entry_points=True, selection=selection)
+        validator = selection.build(rule_files, columns=columns, lines=lines)
         extra_reporter = plugin_reporter(validator, report_format, REPORT_FORMATS)  # before reading data
         paths = _input_files(validator, files, input_format)
         refuse_overwriting(output, [*paths, *rule_files])

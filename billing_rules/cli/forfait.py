@@ -27,6 +27,7 @@ from billing_rules.cli import (
     main,
 )
 from billing_rules.cli.inputs import refuse_duplicates
+from billing_rules.cli.options import column_options
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 from billing_rules.errors import BillingRulesError
 
@@ -57,14 +58,20 @@ def ledger_events(path: str, start: dt.date | None = None, until: dt.date | None
         return list(ledger.events(start=start, end=until))
 
 
-def invoice_events(paths: Sequence[str], input_format: str | None) -> tuple[list[Event], int]:
-    """The readable invoices of billing files, and how many rows could not be read."""
+def invoice_events(
+    paths: Sequence[str], input_format: str | None, columns: Any = None, lines: bool = False
+) -> tuple[list[Event], int]:
+    """The readable invoices of billing files, and how many rows could not be read.
+
+    ``columns`` (a :class:`~billing_rules.readers.columns.ColumnMapping`) and ``lines``: how
+    the files are laid out (SPEC §1b).
+    """
     from billing_rules.model import Event
     from billing_rules.readers import InputStream
 
     events: list[Event] = []
     errors = 0
-    for item in InputStream(list(paths), input_format=input_format):
+    for item in InputStream(list(paths), input_format=input_format, columns=columns, lines=lines):
         if isinstance(item, Event):
             events.append(item)
         else:
@@ -148,6 +155,7 @@ def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str
     default=None,
     help="Format des fichiers d'entrée, au lieu de le déduire de l'extension.",
 )
+@column_options
 @_rules_option
 @output_option
 @verbosity_options
@@ -163,6 +171,8 @@ def forfait(
     rosp_points: float | None,
     output_format: str,
     input_format: str | None,
+    columns: dict[str, str],
+    lines: bool,
     rule_files: tuple[str, ...],
     output: str | None,
     debug: bool,
@@ -201,7 +211,10 @@ def forfait(
             if ledger_path:
                 events = ledger_events(ledger_path)
             else:
-                events, unreadable = invoice_events(invoices, input_format)
+                from billing_rules.cli.columns import practice_mapping
+
+                mapping = practice_mapping(columns)
+                events, unreadable = invoice_events(invoices, input_format, mapping, lines)
                 if unreadable:
                     _say(f"{unreadable} erreur(s) de saisie dans l'historique : lignes ignorées (voir check)")
                     status = EXIT_FINDINGS

@@ -29,7 +29,7 @@ from billing_rules.cli import (
     main,
 )
 from billing_rules.cli.inputs import refuse_duplicates
-from billing_rules.cli.options import text_or_json_option
+from billing_rules.cli.options import column_options, text_or_json_option
 from billing_rules.cli.output import (
     check_output,
     inform,
@@ -106,8 +106,16 @@ def ledger_group() -> None:
     help="Format des fichiers, au lieu de le déduire de l'extension.",
 )
 @verbosity_options
+@column_options
 @_debug_option
-def ledger_import(files: tuple[str, ...], target: str, input_format: str | None, debug: bool) -> None:
+def ledger_import(
+    files: tuple[str, ...],
+    target: str,
+    input_format: str | None,
+    columns: dict[str, str],
+    lines: bool,
+    debug: bool,
+) -> None:
     """Charge des factures passées dans le registre, sans les contrôler.
 
     Une transaction par fichier ; une facture déjà présente (même praticien, même numéro) est
@@ -121,7 +129,10 @@ def ledger_import(files: tuple[str, ...], target: str, input_format: str | None,
     with _stop_on_error(debug):
         _require_files(files)
         refuse_duplicates(files)
-        stream = InputStream(list(files), input_format=input_format)
+        from billing_rules.cli.columns import practice_mapping
+
+        mapping = practice_mapping(columns)
+        stream = InputStream(list(files), input_format=input_format, columns=mapping, lines=lines)
         with contextlib.closing(open_ledger(target)) as ledger:
             started = time.perf_counter()
             total = 0

@@ -10,7 +10,7 @@ circular import; it imports only click and attrs, like the rest of the CLI's imp
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -67,22 +67,43 @@ class PluginSelection:
             return list(config.plugins_enable)
         return True
 
-    def build(self, rule_files: Sequence[str], *, announce: bool = True) -> Validator:
-        """The validator these choices describe; says on stderr which configuration it used."""
+    def build(
+        self,
+        rule_files: Sequence[str],
+        *,
+        announce: bool = True,
+        columns: Mapping[str, str] | None = None,
+        lines: bool = False,
+    ) -> Validator:
+        """The validator these choices describe; says on stderr which configuration it used.
+
+        ``columns`` (``--column``) and ``lines`` (``--lines``): how the input files are laid out
+        (SPEC §1b); ``--column`` wins over the config's ``[columns]``.
+        """
         from billing_rules.cli.output import detail, inform
         from billing_rules.validator import Validator
 
+        # Only what was asked: the plain call stays exactly what the CLI made before these options.
+        layout: dict[str, Any] = {}
+        if columns:
+            from billing_rules.readers.columns import ColumnMapping
+
+            layout["columns"] = ColumnMapping(explicit=dict(columns))
+        if lines:
+            layout["lines"] = True
         config = self.effective_config()
         entry_points = self.entry_points(config)
         if config is None:
             detail("configuration : aucune" + (" (--isolated)" if self.isolated else ""))
             # The plain call, exactly what the CLI made before configs existed.
-            return Validator.build(rule_files=list(rule_files), entry_points=entry_points)
+            return Validator.build(rule_files=list(rule_files), entry_points=entry_points, **layout)
         if config.path is None:
             detail("configuration : aucune" + (" (--isolated)" if self.isolated else ""))
         elif announce:
             inform(f"configuration : {config.path}")
-        return Validator.build(rule_files=list(rule_files), entry_points=entry_points, config=config)
+        return Validator.build(
+            rule_files=list(rule_files), entry_points=entry_points, config=config, **layout
+        )
 
 
 def plugin_options(function: F) -> F:
@@ -169,6 +190,44 @@ def rule_selection_options(function: F) -> F:
     ):
         wrapper = click.option(name, multiple=True, metavar="CODES", help=help_text)(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def _parse_columns(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
+    """``--column FIELD=HEADER`` values as field -> header; an unknown field is a usage error (exit 2)."""
+    if not values:
+        return {}
+    from billing_rules.readers.columns import FIELDS
+
+    explicit: dict[str, str] = {}
+    for value in values:
+        field, sep, header = value.partition("=")
+        field = field.strip()
+        if not sep or not header.strip():
+            raise click.BadParameter(f'« {value} » : attendu CHAMP=EN-TÊTE, par exemple invoice_id="N° FSE"')
+        if field not in FIELDS:
+            raise click.BadParameter(f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)})")
+        explicit[field] = header
+    return explicit
+
+
+def column_options(function: F) -> F:
+    """Add ``--column FIELD=HEADER`` (repeatable) and ``--lines``; the command receives both."""
+    function = click.option(
+        "--lines",
+        is_flag=True,
+        help="Une ligne par acte : les lignes sont regroupées en factures par (practitioner_id, "
+        "invoice_id) avant le contrôle (automatique quand une colonne « code » remplace « codes »).",
+    )(function)
+    return click.option(
+        "--column",
+        "columns",
+        multiple=True,
+        metavar="CHAMP=EN-TÊTE",
+        callback=_parse_columns,
+        help="Lit le champ CHAMP dans la colonne EN-TÊTE du fichier, par exemple "
+        '--column patient_id="Identifiant assuré" (répétable ; l\'emporte sur [columns] et sur les '
+        "noms reconnus d'office). Voir billing-rules columns FICHIER.",
+    )(function)
 
 
 def incomplete_notice(report: Report) -> str | None:

@@ -15,8 +15,15 @@ from typing import Any, BinaryIO
 
 from billing_rules.errors import ReadError
 from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
+from billing_rules.readers.columns import (
+    DEFAULT_MAPPING,
+    ColumnMapping,
+    HeaderResolution,
+    ValueTranslator,
+    extra_name,
+    translate_rows,
+)
 from billing_rules.readers.encoding import TextSource, unreadable_values
-from billing_rules.readers.rows import REQUIRED_COLUMNS
 
 #: Largest field accepted. Python's default (128 KiB) is low for free-text extra columns; a field
 #: above this is most likely an unclosed quote swallowing the following rows.
@@ -49,8 +56,8 @@ def detect_delimiter(header_line: str) -> str:
 
 
 def normalize_header(name: str) -> str:
-    """Column name as matched against SPEC §1: no BOM, no surrounding spaces, lower case."""
-    return name.replace("\ufeff", "").strip().lower()
+    """Column name without BOM nor surrounding spaces, in lower case (the key of an extra column)."""
+    return extra_name(name)
 
 
 def _delimiter_label(delimiter: str) -> str:
@@ -58,10 +65,22 @@ def _delimiter_label(delimiter: str) -> str:
 
 
 class CsvReader:
-    """The ``csv`` format (``.csv``, ``.txt``)."""
+    """The ``csv`` format (``.csv``, ``.txt``).
+
+    Args:
+        columns: how headers and values are understood (SPEC §1b): the built-in aliases, plus
+            the practice's mapping when one is given.
+    """
 
     name = "csv"
     extensions = (".csv", ".txt")
+
+    def __init__(self, columns: ColumnMapping = DEFAULT_MAPPING) -> None:
+        self.columns = columns
+
+    def with_columns(self, columns: ColumnMapping) -> CsvReader:
+        """The same format, reading headers and values through ``columns``."""
+        return CsvReader(columns)
 
     def rows(self, stream: BinaryIO, file: str) -> Iterator[RawRow]:
         """Yield one raw row per data record, located by its first physical line (header = 1).
@@ -78,6 +97,25 @@ class CsvReader:
         Raises:
             ReadError: as :meth:`rows`.
         """
+        header, delimiter, source, reader, skipped = self._open(stream, file)
+        resolution = self._check_header(header, file, delimiter)
+        table = CsvTable(resolution.names, file, source, _blocks(reader, len(header), skipped))
+        table.resolution = resolution
+        translators = [(index, ValueTranslator(values)) for index, values in resolution.translations()]
+        if translators:
+            table.blocks = _translated(table.blocks, translators)
+        return table
+
+    def header(self, stream: BinaryIO, file: str) -> tuple[list[str], HeaderResolution]:
+        """The header cells as written, and how they are understood (``billing-rules columns``).
+
+        Raises:
+            ReadError: the file is empty or its header unreadable; ColumnError: an ambiguous header.
+        """
+        header, _delimiter, _source, _reader, _skipped = self._open(stream, file)
+        return header, self.columns.resolve(header, file)
+
+    def _open(self, stream: BinaryIO, file: str) -> tuple[list[str], str, TextSource, Any, int]:
         if csv.field_size_limit() < FIELD_SIZE_LIMIT:
             csv.field_size_limit(FIELD_SIZE_LIMIT)
         source = TextSource(stream)
@@ -103,29 +141,43 @@ class CsvReader:
             header = next(reader)
         except csv.Error as exc:
             raise ReadError(f"{file_label(file)} : ligne d'en-tête illisible ({exc})") from None
-        names = self._check_header(header, file, delimiter)
-        return CsvTable(names, file, source, _blocks(reader, len(names), skipped))
+        return header, delimiter, source, reader, skipped
 
-    @staticmethod
-    def _check_header(header: list[str], file: str, delimiter: str) -> list[str]:
-        names = [normalize_header(name) for name in header]
+    def _check_header(self, header: list[str], file: str, delimiter: str) -> HeaderResolution:
         seen: set[str] = set()
-        for name in names:
+        for name in map(normalize_header, header):
             if name and name in seen:
                 raise ReadError(
                     f"{file_label(file)} : la colonne « {name} » apparaît deux fois dans l'en-tête"
                 )
             seen.add(name)
-        missing = [column for column in REQUIRED_COLUMNS if column not in seen]
+        resolution = self.columns.resolve(header, file)
+        missing = resolution.missing()
         if missing:
             hint = ""
-            if len(names) == 1:
+            if len(header) == 1:
                 hint = f" (une seule colonne lue avec le séparateur {_delimiter_label(delimiter)})"
+            where = "-" if file == "-" else file
             raise ReadError(
                 f"{file_label(file)} : colonne(s) obligatoire(s) absente(s) de l'en-tête : "
-                f"{', '.join(missing)}{hint}"
+                f"{', '.join(missing)}{hint} ; pour voir comment chaque colonne a été comprise et la "
+                f"configuration à ajouter : billing-rules columns {_shell_word(where)}"
             )
-        return names
+        return resolution
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one word of a shell command line (quoted when it needs to be)."""
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _translated(blocks: Iterator[Block], translators: list[tuple[int, ValueTranslator]]) -> Iterator[Block]:
+    """The blocks with the mapped columns' values replaced by their SPEC values (SPEC §1b)."""
+    for block in blocks:
+        translate_rows(block[1], translators)
+        yield block
 
 
 class CsvTable:
@@ -146,6 +198,8 @@ class CsvTable:
         self._source = source
         self._unnamed = "" in names  # trailing delimiter in the header: those columns carry nothing
         self._scan = False
+        #: How the header was understood (set by :meth:`CsvReader.table`).
+        self.resolution: HeaderResolution | None = None
 
     @property
     def records(self) -> Iterator[Record]:

@@ -2,19 +2,20 @@
 
 Both are streamed. The array is cut into its elements with :meth:`json.JSONDecoder.raw_decode` over
 a sliding text buffer, so a file of a million invoices is never held whole in memory, nor is its
-parsed list. Keys are taken exactly as written (SPEC §1 names them): JSON comes from programs,
-unlike CSV headers typed in spreadsheets.
+parsed list. Keys are matched like CSV headers (SPEC §1b: the SPEC names, the built-in aliases,
+the practice's mapping); a key that is no field is kept exactly as written, for plugins.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
 from billing_rules.errors import ReadError
 from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
+from billing_rules.readers.columns import DEFAULT_MAPPING, ColumnMapping, KeyMapper
 from billing_rules.readers.encoding import TextSource, unreadable_values
 
 #: Characters of text read at a time from a JSON array.
@@ -216,6 +217,14 @@ class JsonReader:
     name = "json"
     extensions = (".json",)
 
+    def __init__(self, columns: ColumnMapping | None = DEFAULT_MAPPING) -> None:
+        #: How keys are understood; None: keys exactly as written (``billing-rules columns``).
+        self.columns = columns
+
+    def with_columns(self, columns: ColumnMapping) -> JsonReader:
+        """The same format, reading keys and values through ``columns``."""
+        return JsonReader(columns)
+
     def rows(self, stream: BinaryIO, file: str) -> Iterator[RawRow]:
         """Yield one raw row per element of the top-level array, in order.
 
@@ -236,10 +245,15 @@ class JsonReader:
                 f"{file_label(file)} : le fichier JSON doit contenir un tableau d'objets « [{{...}}, ...] »"
             )
         scanner.pos += 1
-        return self._elements(scanner, source, file)
+        return self._elements(scanner, source, file, _mapper(self.columns, file))
 
     @staticmethod
-    def _elements(scanner: _ArrayScanner, source: TextSource, file: str) -> Iterator[RawRow]:
+    def _elements(
+        scanner: _ArrayScanner,
+        source: TextSource,
+        file: str,
+        mapper: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Iterator[RawRow]:
         index = 0
         scan = False
         if scanner.peek() == "]":
@@ -251,6 +265,7 @@ class JsonReader:
                 value = scanner.element()
                 index += 1
                 if isinstance(value, dict):
+                    value = mapper(value)
                     problems: tuple[tuple[str, str], ...] = ()
                     if not scan:
                         scan = source.suspicious()
@@ -286,12 +301,22 @@ class JsonLinesReader:
     name = "jsonl"
     extensions = (".jsonl", ".ndjson")
 
+    def __init__(self, columns: ColumnMapping | None = DEFAULT_MAPPING) -> None:
+        #: How keys are understood; None: keys exactly as written (``billing-rules columns``).
+        self.columns = columns
+
+    def with_columns(self, columns: ColumnMapping) -> JsonLinesReader:
+        """The same format, reading keys and values through ``columns``."""
+        return JsonLinesReader(columns)
+
     def rows(self, stream: BinaryIO, file: str) -> Iterator[RawRow]:
         """Yield one raw row per non-blank line, with its 1-based line number."""
-        return self._lines(TextSource(stream, newline="\n"), file)
+        return self._lines(TextSource(stream, newline="\n"), file, _mapper(self.columns, file))
 
     @staticmethod
-    def _lines(source: TextSource, file: str) -> Iterator[RawRow]:
+    def _lines(
+        source: TextSource, file: str, mapper: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> Iterator[RawRow]:
         readline = source.text.readline
         scan = False
         number = 0
@@ -316,12 +341,20 @@ class JsonLinesReader:
             if message is not None:
                 yield RawRow(number, {}, file, ((ROW_FIELD, message),))
                 continue
+            value = mapper(value)
             problems: tuple[tuple[str, str], ...] = ()
             if not scan:
                 scan = source.suspicious()
             if scan or "\\u" in line:
                 problems = unreadable_values(value, keys=True)
             yield RawRow(number, value, file, problems)
+
+
+def _mapper(columns: ColumnMapping | None, file: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What renames an object's keys: the columns' :class:`KeyMapper`, or nothing."""
+    if columns is None:
+        return lambda values: values
+    return KeyMapper(columns, file)
 
 
 def _decode_line(line: str) -> tuple[dict[str, Any], str | None]:

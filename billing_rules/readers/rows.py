@@ -516,3 +516,20 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
 
 def _fields_of(found: list[tuple[str, str]]) -> set[str]:
     return {field for field, _ in found}
+
+
+def read_value(column: str, value: Any) -> tuple[Any, str | None]:
+    """One value of ``column`` read on its own: (the value, None), or (None, the French error).
+
+    An empty or blank value is (None, None): the caller knows the column's default. For the
+    per-act lines of SPEC §1b, which read each line's code and amount before the invoice exists.
+    """
+    parse = _PARSERS[column][0]
+    if value is None or value == "":
+        return None, None
+    try:
+        return parse(value), None
+    except _Blank:
+        return None, None
+    except _Invalid as exc:
+        return None, exc.message

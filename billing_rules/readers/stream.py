@@ -7,16 +7,19 @@ This is what the validator consumes: it picks each file's reader, numbers the ro
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError
 from billing_rules.readers.base import RawRow, Reader, file_label
+from billing_rules.readers.columns import CODE, ColumnMapping
 from billing_rules.readers.csv_reader import CsvReader, CsvTable
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
+from billing_rules.readers.lines import Grouped, group_lines
 from billing_rules.readers.positional import FALLBACK, PositionalDecoder, Wanted
 from billing_rules.readers.rows import event_from_row, row_identity
 from billing_rules.readers.seen import SeenInvoices
@@ -63,6 +66,21 @@ def reader_for(
     )
 
 
+def with_columns(readers: Mapping[str, Reader], columns: ColumnMapping | None) -> dict[str, Reader]:
+    """``readers`` reading headers and values through ``columns`` (SPEC §1b).
+
+    The built-in formats take the mapping; a plugin's reader (no ``with_columns``) is left as it
+    is: its keys are its own business, it already maps its vendor's format.
+    """
+    if columns is None or columns.is_default:
+        return dict(readers)
+    configured: dict[str, Reader] = {}
+    for name, reader in readers.items():
+        configure = getattr(reader, "with_columns", None)
+        configured[name] = configure(columns) if configure is not None else reader
+    return configured
+
+
 def _open_failure(path: str, exc: OSError) -> ReadError:
     if isinstance(exc, FileNotFoundError):
         reason = "fichier introuvable"
@@ -92,6 +110,9 @@ class InputStream:
         wanted: which codings the consumer needs as events (see
             :class:`~billing_rules.readers.positional.PositionalDecoder`): the others are still
             read, validated, counted and checked for duplicates, but not yielded. None: all.
+        columns: the practice's header and value mapping (SPEC §1b), for the built-in formats.
+        lines: every file has one line per act (``--lines``); without it, only files with a
+            ``code`` column are grouped into invoices (:mod:`billing_rules.readers.lines`).
     """
 
     def __init__(
@@ -102,9 +123,13 @@ class InputStream:
         readers: Mapping[str, Reader] = BUILTIN_READERS,
         stdin: BinaryIO | None = None,
         wanted: Wanted | None = None,
+        columns: ColumnMapping | None = None,
+        lines: bool = False,
     ) -> None:
         self.sources = tuple(sources)
         self._wanted = wanted
+        self._lines = lines
+        readers = with_columns(readers, columns)
         self._readers = [reader_for(source, input_format, readers) for source in self.sources]
         self._stdin = stdin
         self.events = 0
@@ -142,8 +167,20 @@ class InputStream:
             open_table = getattr(reader, "table", None)
             table = open_table(stream, source) if open_table is not None else None
             if table is None:
-                for raw in reader.rows(stream, source):
+                rows: Iterator[RawRow] = iter(reader.rows(stream, source))
+                first = next(rows, None)
+                if first is None:
+                    return
+                rows = itertools.chain((first,), rows)
+                if self._lines or CODE in first.values:
+                    yield from self._grouped(rows, source)
+                    return
+                for raw in rows:
                     yield from self._items(raw, source)
+                return
+            if self._lines or CODE in table.names:
+                records = table.records
+                yield from self._grouped((table.raw_row(*record) for record in records), source)
                 return
             yield from self._blocks(table, source)
         except OSError as exc:
@@ -175,6 +212,37 @@ class InputStream:
                             yield event
                         continue
                 yield from self._items(table.raw_row(line, fields, problems), source)
+
+    def _grouped(self, rows: Iterable[RawRow], source: str) -> Iterator[Event | InputError]:
+        """A per-act file: its lines grouped into invoices, each then read like a row (SPEC §1b)."""
+        for item in group_lines(rows):
+            if isinstance(item, RawRow):
+                yield from self._items(item, source)
+            elif item.errors:
+                yield from self._group_errors(item, source)
+            else:
+                yield from self._items(item.raw, source)
+
+    def _group_errors(self, item: Grouped, source: str) -> Iterator[Event | InputError]:
+        """The errors of an invoice whose lines do not make one; it still claims its number."""
+        self._seq += 1
+        self.input_errors += len(item.errors)
+        yield from item.errors
+        key = row_identity(item.raw)
+        if key is None:
+            return
+        earlier = self._seen.get(key)
+        if earlier is None:
+            self._seen.add(key, (item.raw.line, source))
+            return
+        self.input_errors += 1
+        yield InputError(
+            line=item.raw.line,
+            field="invoice_id",
+            message=_duplicate_message(key[1], earlier, source),
+            file=source,
+            invoice_id=key[1],
+        )
 
     def _items(self, raw: RawRow, source: str) -> Iterator[Event | InputError]:
         """The general path: the row's event or its input errors, then a duplicate's error."""

@@ -1,0 +1,583 @@
+"""Which column of a practice's export is which SPEC §1 field (SPEC §1b).
+
+Practice software writes its own headers (``N° facture;Date de l'acte;…;Actes;Montant``) and its
+own values (``Moi``, ``Autre médecin``). This module is the one place that says how such a file
+is understood, so that every reader (the CSV fast and general paths, JSON, JSON Lines, a
+columnar reader) maps it the same way:
+
+* :func:`normalize` reduces a header (or a value) to what is compared: no case, accents, spaces
+  or punctuation, so ``N° de facture``, ``n_de_facture`` and ``N DE FACTURE`` are one name;
+* :data:`ALIASES` lists the names exports use for every field;
+* :class:`ColumnMapping` adds the practice's explicit mapping (``[columns]``, ``--column``) and
+  value mapping (``[values.FIELD]``), and :meth:`ColumnMapping.resolve` applies all of it to a
+  header, giving a :class:`HeaderResolution` (which header is which field, and why).
+
+Matching is deliberately tolerant on spelling and strict on meaning: two headers for one field is
+an error naming both (a wrong guess would check the wrong column), and a header explicitly mapped
+always wins over an alias.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from billing_rules.errors import ReadError
+from billing_rules.readers.base import file_label
+
+#: Every field a column can be mapped to: the SPEC §1 columns in SPEC order, then ``code`` (one
+#: act per line, SPEC §1b). ``discharge_date`` and ``km`` have no reader of their own yet: mapped,
+#: they reach rules and plugins under their SPEC name (``extra("km")``).
+FIELDS: tuple[str, ...] = (
+    "invoice_id",
+    "date",
+    "time",
+    "practitioner_id",
+    "specialty",
+    "sector",
+    "patient_id",
+    "birth_date",
+    "ald",
+    "palliative",
+    "neurodegenerative",
+    "mt_status",
+    "declares_mt",
+    "place",
+    "homebound",
+    "codes",
+    "amount",
+    "regulated",
+    "referral_at",
+    "status",
+    "discharge_date",
+    "km",
+    "code",
+)
+
+#: The per-act column: one code per line instead of ``codes`` per invoice.
+CODE = "code"
+
+#: Required fields (SPEC §1); ``code`` stands in for ``codes`` in a per-act file.
+REQUIRED: tuple[str, ...] = ("invoice_id", "date", "practitioner_id", "patient_id", "birth_date", "codes")
+
+
+class ColumnError(ReadError):
+    """A header or a mapping that cannot be understood: two columns for one field, unknown field.
+
+    A :class:`ReadError`: the file cannot be read as the user meant it, so nothing is checked.
+    """
+
+
+def normalize(text: str) -> str:
+    """``Date de l'acte`` → ``datedelacte``: no case, accents, spaces or punctuation.
+
+    NFKD splits an accented letter into the letter and its accent (dropped with every other
+    character that is not a letter or a digit); ``casefold`` is ``lower`` for every script. The
+    ordinal sign ``º`` of ``Nº`` becomes ``o`` under NFKD, the degree sign of ``N°`` vanishes:
+    both spellings are listed among the aliases.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed.casefold() if char.isalnum())
+
+
+# The headers practice software writes, as people read them (normalised when loaded). SPEC §1b
+# lists the first ones of each field; the rest are the usual variants of French exports.
+_ALIAS_TEXT: dict[str, tuple[str, ...]] = {
+    "invoice_id": (
+        "N° facture",
+        "Nº facture",
+        "No facture",
+        "Num facture",
+        "Numéro de facture",
+        "Numéro facture",
+        "N° de facture",
+        "Facture",
+        "Référence facture",
+        "Réf facture",
+        "Identifiant facture",
+        "Id facture",
+        "N° FSE",
+        "Numéro FSE",
+        "Numéro de FSE",
+        "FSE",
+    ),
+    "date": (
+        "Date de l'acte",
+        "Date acte",
+        "Date des soins",
+        "Date de soins",
+        "Date soins",
+        "Date de réalisation",
+        "Date consultation",
+        "Date de la consultation",
+        "Date d'exécution",
+    ),
+    "time": ("Heure", "Heure de l'acte", "Heure acte", "Heure consultation", "Heure de la consultation"),
+    "practitioner_id": (
+        "RPPS",
+        "N° RPPS",
+        "Nº RPPS",
+        "Numéro RPPS",
+        "RPPS praticien",
+        "RPPS du praticien",
+        "N° praticien",
+        "Nº praticien",
+        "No praticien",
+        "Numéro praticien",
+        "Numéro de praticien",
+        "Praticien",
+        "Identifiant praticien",
+        "Id praticien",
+        "N° médecin",
+        "Médecin",
+        "Médecin exécutant",
+        "Praticien exécutant",
+    ),
+    "specialty": ("Spécialité", "Spécialité du praticien", "Spécialité praticien", "Spé"),
+    "sector": ("Secteur", "Secteur conventionnel", "Secteur de conventionnement", "Conventionnement"),
+    "patient_id": (
+        "N° patient",
+        "Nº patient",
+        "No patient",
+        "Numéro patient",
+        "Numéro de patient",
+        "Patient",
+        "Identifiant patient",
+        "Id patient",
+        "Réf patient",
+        "Référence patient",
+        "N° dossier",
+        "Nº dossier",
+        "Numéro de dossier",
+        "Dossier",
+        "Dossier patient",
+    ),
+    "birth_date": ("Date de naissance", "Date naissance", "Né le", "Né(e) le", "Naissance", "DDN"),
+    "ald": (
+        "ALD",
+        "Patient en ALD",
+        "Exonération ALD",
+        "Affection de longue durée",
+        "Affection longue durée",
+    ),
+    "palliative": ("Soins palliatifs", "Palliatif", "Patient en soins palliatifs"),
+    "neurodegenerative": (
+        "Maladie neurodégénérative",
+        "Neurodégénératif",
+        "Neurodégénérative",
+        "ALD neurodégénérative",
+    ),
+    "mt_status": ("Médecin traitant", "Statut MT", "Statut médecin traitant", "MT"),
+    "declares_mt": (
+        "Déclaration MT",
+        "Déclaration médecin traitant",
+        "Déclaration de médecin traitant",
+        "Déclare MT",
+    ),
+    "place": ("Lieu", "Lieu de l'acte", "Lieu acte", "Lieu d'exécution", "Lieu de réalisation"),
+    "homebound": ("Patient non déplaçable", "Non déplaçable", "Patient non transportable"),
+    "codes": ("Actes", "Cotation", "Cotations", "Codes", "Codes actes", "Codes NGAP", "Cotation NGAP"),
+    "amount": (
+        "Montant",
+        "Montant facturé",
+        "Montant total",
+        "Montant honoraires",
+        "Honoraires",
+        "Total",
+        "Total facturé",
+    ),
+    "regulated": ("Régulé", "Régulée", "Régulation", "Régulation SAS", "Adressé par le SAS"),
+    "referral_at": (
+        "Date d'adressage",
+        "Date adressage",
+        "Heure de régulation",
+        "Date de régulation",
+        "Date et heure de régulation",
+        "Heure d'adressage",
+    ),
+    "status": ("Statut", "Statut facture", "État", "État facture", "Annulée", "Annulé", "Annulation"),
+    "discharge_date": (
+        "Date de sortie",
+        "Date sortie",
+        "Sortie d'hospitalisation",
+        "Date de sortie d'hospitalisation",
+    ),
+    "km": ("Km", "Kilomètres", "Kilométrage", "Nombre de km", "Distance", "IK km"),
+    "code": ("Code acte", "Code", "Acte", "Code NGAP", "Cotation acte", "Code de l'acte"),
+}
+
+#: Normalised header -> field: the SPEC names themselves and every alias.
+_FIELD_SET = frozenset(FIELDS)
+ALIASES: Mapping[str, str] = {
+    **{normalize(alias): field for field, aliases in _ALIAS_TEXT.items() for alias in aliases},
+    **{normalize(field): field for field in FIELDS},
+}
+
+# Values that French exports write in a column found by a French alias, normalised -> SPEC value.
+# A column named by its SPEC name keeps exactly the SPEC values (and their speed); ``[values]``
+# adds to or overrides these.
+_TRUE = ("oui", "o", "1", "true", "vrai", "yes", "x")
+_FALSE = ("non", "n", "0", "false", "faux", "no")
+_FRENCH_VALUES: dict[str, dict[str, str]] = {
+    "mt_status": {
+        "moi": "self",
+        "moimeme": "self",
+        "autre": "other",
+        "autremedecin": "other",
+        "autremt": "other",
+        "aucun": "none",
+        "sansmt": "none",
+        "pasdemedecintraitant": "none",
+        "inconnu": "unknown",
+        "nonrenseigne": "unknown",
+    },
+    "place": {
+        "domicile": "domicile",
+        "visite": "domicile",
+        "visiteadomicile": "domicile",
+        "vad": "domicile",
+        "teleconsultation": "tele",
+        "teleconsult": "tele",
+        "video": "tele",
+        "tlc": "tele",
+        "teleexpertise": "tele",
+    },
+    "sector": {"secteur1": "1", "s1": "1", "secteur2": "2", "s2": "2", "optamco": "optam"},
+    "status": {
+        "facturee": "billed",
+        "facture": "billed",
+        "payee": "billed",
+        "reglee": "billed",
+        "validee": "billed",
+        "emise": "billed",
+        "transmise": "billed",
+        "annulee": "cancelled",
+        "annule": "cancelled",
+        "annulation": "cancelled",
+    },
+}
+# Headers whose values say yes/no about something the field names otherwise: ``Annulée: oui``.
+_HEADER_VALUES: dict[str, dict[str, str]] = {
+    normalize(header): {**dict.fromkeys(_TRUE, "cancelled"), **dict.fromkeys(_FALSE, "billed")}
+    for header in ("Annulée", "Annulé", "Annulation")
+}
+
+#: How a header came to be understood, for ``billing-rules columns`` and its JSON.
+SPEC_NAME = "spec"
+ALIAS = "alias"
+EXPLICIT = "explicit"
+EXTRA = "extra"
+REPLACED = "replaced"
+EMPTY = "empty"
+
+
+@attrs.frozen
+class Column:
+    """One header of a file and what it was understood as.
+
+    Attributes:
+        header: the header as written in the file.
+        name: the key its values are read under: a field, the extra column's name (lower case,
+            what plugins read with ``extra()``), or ``""`` for a column that carries nothing.
+        how: :data:`SPEC_NAME`, :data:`ALIAS`, :data:`EXPLICIT`, :data:`EXTRA`, :data:`REPLACED`
+            (its field is read from a better column: kept as an extra if an alias named it,
+            dropped if it bears the field's SPEC name) or :data:`EMPTY` (no name).
+        values: normalised value -> SPEC value, applied to the column's cells (None: as written).
+        claimed: for a :data:`REPLACED` column, the field it names (read from another column).
+    """
+
+    header: str
+    name: str
+    how: str
+    values: Mapping[str, str] | None = None
+    claimed: str | None = None
+
+    @property
+    def field(self) -> str | None:
+        """The field this column feeds, None for an extra, displaced or empty column."""
+        return self.name if self.how in (SPEC_NAME, ALIAS, EXPLICIT) else None
+
+
+@attrs.frozen
+class HeaderResolution:
+    """A whole header, resolved: one :class:`Column` per header cell, in file order."""
+
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        """The key of every column, in order (what a CSV table reads its records under)."""
+        return [column.name for column in self.columns]
+
+    @property
+    def fields(self) -> set[str]:
+        """The fields present."""
+        return {column.field for column in self.columns if column.field is not None}
+
+    @property
+    def per_act(self) -> bool:
+        """True when a ``code`` column carries one act per line (SPEC §1b)."""
+        return CODE in self.fields
+
+    def missing(self) -> list[str]:
+        """The required fields no column feeds (``code`` stands in for ``codes``)."""
+        fields = self.fields
+        if CODE in fields:
+            fields = fields | {"codes"}
+        return [field for field in REQUIRED if field not in fields]
+
+    def translations(self) -> list[tuple[int, Mapping[str, str]]]:
+        """(position, value table) of the columns whose values are mapped."""
+        return [(index, column.values) for index, column in enumerate(self.columns) if column.values]
+
+
+def extra_name(header: str) -> str:
+    """The key an unmapped column is kept under: its header without BOM nor spaces, lower case."""
+    return header.replace("\ufeff", "").strip().lower()
+
+
+@attrs.frozen
+class ColumnMapping:
+    """The practice's own mapping of headers and values, on top of the built-in aliases.
+
+    Attributes:
+        explicit: field -> header as written in the practice's export (``[columns]``,
+            ``--column``); the header is matched the same forgiving way as aliases.
+        values: field -> (value as written -> SPEC value) (``[values.FIELD]``); values are
+            matched the forgiving way too (``Autre médecin`` = ``autre-medecin``).
+    """
+
+    explicit: Mapping[str, str] = attrs.field(factory=dict)
+    values: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        for field in (*self.explicit, *self.values):
+            check_field(field)
+        for field, table in self.values.items():
+            for value, target in table.items():
+                _check_target(field, value, target)
+        headers: dict[str, str] = {}
+        for field, header in self.explicit.items():
+            key = normalize(header)
+            if not key:
+                raise ColumnError(f"correspondance de colonne vide pour « {field} »")
+            if key in headers and headers[key] != field:
+                raise ColumnError(
+                    f"la colonne « {header} » est attribuée à deux champs : {headers[key]} et {field}"
+                )
+            headers[key] = field
+
+    @property
+    def is_default(self) -> bool:
+        """True when nothing is added to the built-in aliases."""
+        return not self.explicit and not self.values
+
+    def merged(self, other: ColumnMapping | None) -> ColumnMapping:
+        """This mapping with ``other``'s entries on top (the command line over the config)."""
+        if other is None or other.is_default:
+            return self
+        values = {field: dict(table) for field, table in self.values.items()}
+        for field, table in other.values.items():
+            values.setdefault(field, {}).update(table)
+        return ColumnMapping(explicit={**self.explicit, **other.explicit}, values=values)
+
+    def resolve(self, headers: Sequence[str], file: str | None = None) -> HeaderResolution:
+        """What each header of ``headers`` is (see :class:`Column`).
+
+        Each field takes the column mapped to it explicitly, else the column named exactly as in
+        SPEC §1, else the column an alias names. A column that loses to a better one is kept as
+        an extra if it was found by an alias, and dropped if it bears the field's SPEC name (its
+        values would otherwise be read as the field's).
+
+        Raises:
+            ColumnError: two headers for one field at the same level (both are named), or both
+                ``code`` and ``codes`` (one act per line, or one invoice per line?).
+        """
+        explicit = {normalize(header): field for field, header in self.explicit.items()}
+        keys = [normalize(header) for header in headers]
+        # (rank, field) of each header: 0 explicit, 1 SPEC name, 2 alias; None: no field.
+        claims: list[tuple[int, str] | None] = []
+        for header, key in zip(headers, keys, strict=True):
+            if key in explicit:
+                claims.append((0, explicit[key]))
+            elif extra_name(header) in _FIELD_SET:
+                claims.append((1, extra_name(header)))
+            elif key in ALIASES:
+                claims.append((2, ALIASES[key]))
+            else:
+                claims.append(None)
+        best: dict[str, int] = {}  # field -> index of the winning header
+        for index, claim in enumerate(claims):
+            if claim is None:
+                continue
+            rank, field = claim
+            held = best.get(field)
+            if held is None or rank < claims[held][0]:  # type: ignore[index]
+                best[field] = index
+            elif rank == claims[held][0]:  # type: ignore[index]
+                raise _ambiguous(headers[held], headers[index], field, file)
+        if CODE in best and "codes" in best:
+            first, second = sorted((best[CODE], best["codes"]))
+            raise ColumnError(
+                f"{_where(file)}les colonnes « {headers[first].strip()} » et « {headers[second].strip()} » "
+                "donnent toutes deux les codes (code : un acte par ligne ; codes : une facture par "
+                "ligne) ; indiquez laquelle lire avec [columns] ou --column"
+            )
+        how_of = {0: EXPLICIT, 1: SPEC_NAME, 2: ALIAS}
+        columns = []
+        for index, (header, key, claim) in enumerate(zip(headers, keys, claims, strict=True)):
+            if claim is None:
+                name = extra_name(header)
+                columns.append(Column(header, name, EXTRA if name else EMPTY))
+                continue
+            rank, field = claim
+            if best[field] != index:
+                name = "" if rank == 1 else extra_name(header)
+                columns.append(Column(header, name, REPLACED, claimed=field))
+                continue
+            how = how_of[rank]
+            columns.append(Column(header, field, how, self._values_for(field, key, how)))
+        return HeaderResolution(tuple(columns))
+
+    def _values_for(self, field: str, key: str, how: str) -> Mapping[str, str] | None:
+        table: dict[str, str] = {}
+        if how != SPEC_NAME:
+            table.update(_FRENCH_VALUES.get(field, {}))
+            table.update(_HEADER_VALUES.get(key, {}))
+        own = self.values.get(field)
+        if own:
+            table.update({normalize(value): target for value, target in own.items()})
+        return table or None
+
+
+def check_field(field: str) -> str:
+    """``field`` if it is one a column can be mapped to.
+
+    Raises:
+        ColumnError: naming the field and listing every possible one.
+    """
+    if field not in FIELDS:
+        raise ColumnError(f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)})")
+    return field
+
+
+def _check_target(field: str, value: str, target: str) -> None:
+    """A value mapping must give a value the field reads (else every row would be in error)."""
+    from billing_rules.readers.rows import UNREADABLE, value_of
+
+    column = "codes" if field == CODE else field
+    try:
+        readable = value_of(column, target, None) is not UNREADABLE
+    except KeyError:  # discharge_date, km: no reader of their own yet
+        return
+    if not readable:
+        raise ColumnError(
+            f"[values.{field}] « {value} » = « {target} » : « {target} » n'est pas une valeur de {field}"
+        )
+
+
+def _where(file: str | None) -> str:
+    return "" if file is None else f"{file_label(file)} : "
+
+
+def _ambiguous(first: str, second: str, field: str, file: str | None) -> ColumnError:
+    return ColumnError(
+        f"{_where(file)}les colonnes « {first.strip()} » et « {second.strip()} » désignent toutes deux "
+        f'le champ {field} ; indiquez laquelle lire : [columns] {field} = "{second.strip()}" dans '
+        f'billing-rules.toml, ou --column {field}="{second.strip()}"'
+    )
+
+
+class ValueTranslator:
+    """Applies a column's value table to its cells, remembering each spelling it has seen.
+
+    Exports repeat a few spellings (``Oui``, ``Autre médecin``) a million times: the normalising
+    is done once per spelling. A spelling not in the table is left as written, so the field's own
+    reading (and its input error) is unchanged.
+    """
+
+    _MEMO_MAX = 4096
+
+    def __init__(self, table: Mapping[str, str]) -> None:
+        self._table = table
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> Any:
+        """The SPEC value for ``value``, or ``value`` itself; only text is translated."""
+        if type(value) is not str:
+            return value
+        found = self._memo.get(value)
+        if found is not None:
+            return found
+        found = self._table.get(normalize(value), value) if value.strip() else value
+        if len(self._memo) < self._MEMO_MAX:
+            self._memo[value] = found
+        return found
+
+
+def translate_rows(rows: Iterable[list[str]], translators: Sequence[tuple[int, ValueTranslator]]) -> None:
+    """Apply value translators to positional records in place (the CSV path)."""
+    for row in rows:
+        for index, translate in translators:
+            row[index] = translate(row[index])
+
+
+DEFAULT_MAPPING = ColumnMapping()
+
+
+#: New key of each key (``""``: dropped) and the translators of the mapped fields' values.
+_Plan = tuple[tuple[str, ...], tuple[tuple[str, ValueTranslator], ...]]
+
+
+class KeyMapper:
+    """Renames the keys of JSON objects to fields and translates their values (SPEC §1b).
+
+    Objects of one export share their keys, so each distinct key sequence is resolved once. Keys
+    that are no field are kept exactly as written (JSON keys come from programs: an extra key is
+    handed to plugins as spelt); a key displaced by an explicit mapping is dropped.
+    """
+
+    _PLANS_MAX = 1024
+
+    def __init__(self, mapping: ColumnMapping, file: str | None) -> None:
+        self._mapping = mapping
+        self._file = file
+        self._plans: dict[tuple[str, ...], _Plan | None] = {}
+
+    def __call__(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with field names as keys (the same object when nothing changes).
+
+        Raises:
+            ColumnError: two keys of the object designate one field.
+        """
+        keys = tuple(values)
+        try:
+            plan = self._plans[keys]
+        except KeyError:
+            plan = self._plan(keys)
+            if len(self._plans) < self._PLANS_MAX:
+                self._plans[keys] = plan
+        if plan is None:
+            return values
+        names, translators = plan
+        mapped = {name: value for name, value in zip(names, values.values(), strict=True) if name}
+        for name, translate in translators:
+            if name in mapped:
+                mapped[name] = translate(mapped[name])
+        return mapped
+
+    def _plan(self, keys: tuple[str, ...]) -> _Plan | None:
+        resolution = self._mapping.resolve(keys, self._file)
+        names = tuple(
+            column.name if column.field is not None else key if column.name else ""
+            for key, column in zip(keys, resolution.columns, strict=True)
+        )
+        translators = tuple(
+            (column.name, ValueTranslator(column.values)) for column in resolution.columns if column.values
+        )
+        if names == keys and not translators:
+            return None
+        return names, translators
