@@ -126,11 +126,13 @@ def columns_report(path: str, header: list[str], resolution: HeaderResolution, l
         entries.append(entry)
     missing = resolution.missing()
     fixes = {field: _suggestion(field, resolution) for field in missing}
+    unused = [column.header.strip() for column in resolution.columns if column.how == "extra"]
     config = ""
     if fixes:
-        config = "[columns]\n" + "".join(
-            f"{field} = {_toml_string(header)}\n" for field, header in fixes.items()
-        )
+        config = "[columns]\n"
+        for field, header in fixes.items():
+            hint = f"  # une de : {', '.join(unused)}" if header == _PLACEHOLDER and unused else ""
+            config += f"{field} = {_toml_string(header)}{hint}\n"
     present = set(by_field) | ({"codes"} if "code" in by_field else set())
     return {
         "file": path,

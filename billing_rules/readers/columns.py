@@ -521,6 +521,8 @@ class ValueTranslator:
 def translate_rows(rows: Iterable[list[str]], translators: Sequence[tuple[int, ValueTranslator]]) -> None:
     """Apply value translators to positional records in place (the CSV path)."""
     for row in rows:
+        if not row:  # a record the csv module could not read: nothing to translate
+            continue
         for index, translate in translators:
             row[index] = translate(row[index])
 

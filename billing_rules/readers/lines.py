@@ -214,6 +214,7 @@ def _finish(invoice: _Invoice) -> Grouped:
 def _error_order(error: tuple[int | None, str, str]) -> tuple[int, int]:
     """By line, then in SPEC order of the fields (the order of a row's own input errors)."""
     line, field, _ = error
+    field = "codes" if field == CODE else field  # a line's code stands where the invoice's codes do
     return (line or 0, FIELDS.index(field) if field in FIELDS else len(FIELDS))
 
 

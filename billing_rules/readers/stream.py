@@ -33,6 +33,9 @@ BUILTIN_READERS: Mapping[str, Reader] = {
 
 STDIN = "-"
 
+#: Rows read ahead, at most, to find a readable one that tells a per-act file (JSON, plugins).
+_LOOK_AHEAD = 100
+
 
 def reader_for(
     path: str, input_format: str | None = None, readers: Mapping[str, Reader] = BUILTIN_READERS
@@ -168,11 +171,14 @@ class InputStream:
             table = open_table(stream, source) if open_table is not None else None
             if table is None:
                 rows: Iterator[RawRow] = iter(reader.rows(stream, source))
-                first = next(rows, None)
-                if first is None:
-                    return
-                rows = itertools.chain((first,), rows)
-                if self._lines or CODE in first.values:
+                # Per act or per invoice: the first readable row's keys say (a JSON file has no header).
+                ahead: list[RawRow] = []
+                for raw in rows:
+                    ahead.append(raw)
+                    if not raw.broken or len(ahead) >= _LOOK_AHEAD:
+                        break
+                rows = itertools.chain(ahead, rows)
+                if self._lines or any(CODE in raw.values for raw in ahead):
                     yield from self._grouped(rows, source)
                     return
                 for raw in rows:

@@ -1,0 +1,819 @@
+"""SPEC §1b: a practice's own export, read as it is.
+
+French headers matched without case, accents, spaces or punctuation; the practice's ``[columns]``,
+``--column`` and ``[values]``; per-act lines grouped into invoices; ``billing-rules columns``.
+The acceptance test rewrites the reviewed example week as a practice's software would export it
+(one line per act, French headers and values, Windows-1252, ``;``, ``26,50``, ``04/03/2024``) and
+asks for exactly the findings of the week in SPEC columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from billing_rules.cli import main
+from billing_rules.config import ConfigError, parse_config
+from billing_rules.model import Event, InputError, MtStatus, Place, Status
+from billing_rules.readers import CsvReader, InputStream
+from billing_rules.readers.columns import (
+    _ALIAS_TEXT,
+    ALIASES,
+    DEFAULT_MAPPING,
+    FIELDS,
+    ColumnError,
+    ColumnMapping,
+    normalize,
+)
+from billing_rules.readers.rows import SPEC_COLUMNS
+from billing_rules.validator import Validator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+WEEK = EXAMPLES / "week-2026-01.csv"
+EXPORT = EXAMPLES / "export-logiciel.csv"
+
+
+# --- the normalising function ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("N° facture", "nfacture"),
+        ("Nº facture", "nofacture"),
+        ("Date de l'acte", "datedelacte"),
+        ("DATE DE L’ACTE", "datedelacte"),  # typographic apostrophe, capitals
+        ("  date_de-l.acte ", "datedelacte"),
+        ("Régulé", "regule"),
+        ("MALADIE NEURODÉGÉNÉRATIVE", "maladieneurodegenerative"),
+        ("\ufeffinvoice_id", "invoiceid"),
+        ("Montant (€)", "montant"),
+        ("Né(e) le", "neele"),
+        ("Kilomètres", "kilometres"),
+        ("", ""),
+        ("°-/", ""),
+    ],
+)
+def test_normalize_drops_case_accents_spaces_and_punctuation(header: str, expected: str) -> None:
+    assert normalize(header) == expected
+
+
+def test_no_alias_names_two_fields() -> None:
+    owner: dict[str, str] = {}
+    for field, aliases in _ALIAS_TEXT.items():
+        assert field in FIELDS
+        for alias in (*aliases, field):
+            key = normalize(alias)
+            assert owner.setdefault(key, field) == field, (alias, owner[key], field)
+
+
+def test_every_field_has_french_aliases() -> None:
+    assert set(_ALIAS_TEXT) == set(FIELDS)
+    assert all(_ALIAS_TEXT[field] for field in FIELDS)
+    assert set(SPEC_COLUMNS) <= set(FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        # SPEC §1b's list, as written there
+        ("N° facture", "invoice_id"),
+        ("Numéro de facture", "invoice_id"),
+        ("Date de l'acte", "date"),
+        ("Date acte", "date"),
+        ("Heure", "time"),
+        ("RPPS", "practitioner_id"),
+        ("N° praticien", "practitioner_id"),
+        ("N° patient", "patient_id"),
+        ("Patient", "patient_id"),
+        ("Date de naissance", "birth_date"),
+        ("Actes", "codes"),
+        ("Cotation", "codes"),
+        ("Codes", "codes"),
+        ("Montant", "amount"),
+        ("Montant facturé", "amount"),
+        ("Lieu", "place"),
+        ("Régulé", "regulated"),
+        ("Régulation", "regulated"),
+        # the other fields, as practice exports name them
+        ("Spécialité", "specialty"),
+        ("Secteur", "sector"),
+        ("ALD", "ald"),
+        ("Soins palliatifs", "palliative"),
+        ("Maladie neurodégénérative", "neurodegenerative"),
+        ("Médecin traitant", "mt_status"),
+        ("Statut MT", "mt_status"),
+        ("Déclaration MT", "declares_mt"),
+        ("Patient non déplaçable", "homebound"),
+        ("Date d'adressage", "referral_at"),
+        ("Heure de régulation", "referral_at"),
+        ("Statut", "status"),
+        ("Annulée", "status"),
+        ("Date de sortie", "discharge_date"),
+        ("Km", "km"),
+        ("Kilomètres", "km"),
+        ("Code acte", "code"),
+        ("NUMERO DE FACTURE", "invoice_id"),
+        ("date_de_naissance", "birth_date"),
+    ],
+)
+def test_builtin_aliases(header: str, field: str) -> None:
+    assert ALIASES[normalize(header)] == field
+    assert DEFAULT_MAPPING.resolve(["x", header]).columns[1].field == field
+
+
+# --- resolving a header --------------------------------------------------------------------------
+
+
+def test_two_alias_columns_for_one_field_name_both() -> None:
+    with pytest.raises(ColumnError) as caught:
+        DEFAULT_MAPPING.resolve(["N° facture", "Date", "Numéro de facture"], "jour.csv")
+    message = str(caught.value)
+    assert "« N° facture »" in message and "« Numéro de facture »" in message
+    assert "invoice_id" in message and "jour.csv" in message and "--column" in message
+
+
+def test_code_and_codes_together_is_ambiguous() -> None:
+    with pytest.raises(ColumnError, match="« Code acte » et « Cotation »"):
+        DEFAULT_MAPPING.resolve(["Code acte", "Cotation"])
+
+
+def test_spec_name_wins_over_an_alias_which_stays_an_extra() -> None:
+    resolution = DEFAULT_MAPPING.resolve(["practitioner_id", "Médecin"])
+    assert resolution.names == ["practitioner_id", "médecin"]
+    assert [column.how for column in resolution.columns] == ["spec", "replaced"]
+    assert resolution.columns[1].claimed == "practitioner_id"
+
+
+def test_explicit_mapping_wins_over_alias_and_spec_name() -> None:
+    mapping = ColumnMapping(explicit={"invoice_id": "n° fse", "patient_id": "Réf. bénéficiaire"})
+    resolution = mapping.resolve(["invoice_id", "N° facture", "N° FSE", "Ref beneficiaire", "Patient"])
+    # The SPEC-named column is dropped (its values would be read as the field); the alias is kept.
+    assert resolution.names == ["", "n° facture", "invoice_id", "patient_id", "patient"]
+    assert [column.how for column in resolution.columns] == [
+        "replaced",
+        "replaced",
+        "explicit",
+        "explicit",
+        "replaced",
+    ]
+    assert resolution.missing() == ["date", "practitioner_id", "birth_date", "codes"]
+
+
+def test_mapping_to_an_unknown_field_lists_the_fields() -> None:
+    with pytest.raises(ColumnError) as caught:
+        ColumnMapping(explicit={"patient": "Identifiant assuré"})
+    assert "« patient »" in str(caught.value)
+    assert ", ".join(FIELDS) in str(caught.value)
+    with pytest.raises(ColumnError, match="champ inconnu « mt »"):
+        ColumnMapping(values={"mt": {"Moi": "self"}})
+
+
+def test_one_header_for_two_fields_is_refused() -> None:
+    with pytest.raises(ColumnError, match="attribuée à deux champs"):
+        ColumnMapping(explicit={"date": "Date", "referral_at": "DATE"})
+
+
+def test_a_value_mapping_must_give_a_value_of_the_field() -> None:
+    with pytest.raises(ColumnError, match="« moi-même » n'est pas une valeur de mt_status"):
+        ColumnMapping(values={"mt_status": {"Moi": "moi-même"}})
+
+
+# --- config and command line ------------------------------------------------------------------
+
+
+def test_config_columns_and_values() -> None:
+    config = parse_config(
+        {
+            "columns": {"patient_id": "Identifiant assuré"},
+            "values": {"mt_status": {"Moi": "self", "Autre médecin": "other"}, "ald": {"ALD 30": True}},
+        }
+    )
+    assert config.columns.explicit == {"patient_id": "Identifiant assuré"}
+    assert config.columns.values == {
+        "mt_status": {"Moi": "self", "Autre médecin": "other"},
+        "ald": {"ALD 30": "1"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"columns": {"patient": "X"}}, "champ inconnu « patient » (champs possibles : invoice_id, date"),
+        ({"columns": {"patient_id": 3}}, "columns.patient_id : nom de colonne attendu"),
+        ({"values": {"place": "domicile"}}, "« values.place » doit être une table"),
+        ({"values": {"plac": {"Visite": "domicile"}}}, "champ inconnu « plac »"),
+    ],
+)
+def test_config_column_errors(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match="billing-rules.toml : ") as caught:
+        parse_config(data, Path("billing-rules.toml"))
+    assert message in str(caught.value)
+
+
+def test_pyproject_table_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.billing-rules.columns]\npatient_id = "{UNKNOWN_PATIENT_HEADER}"\n', encoding="utf-8"
+    )
+    data = _french_export(_week_rows(), unknown_patient_header=True, lines=False)
+    (tmp_path / "export.csv").write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "export.csv", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["summary"]["events"] == 207
+
+
+def test_unknown_field_in_config_is_exit_2_with_the_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "billing-rules.toml").write_text(
+        '[columns]\npatient = "Identifiant assuré"\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", str(EXPORT)])
+    assert result.exit_code == 2
+    assert "champ inconnu « patient »" in result.stderr and "patient_id" in result.stderr
+
+
+def test_unknown_field_on_the_command_line_is_exit_2_with_the_fields() -> None:
+    for command in (["check", str(EXPORT)], ["ledger", "import", str(EXPORT), "--ledger", "x.db"]):
+        result = CliRunner().invoke(main, [*command, "--column", "patient=Identifiant"])
+        assert result.exit_code == 2, result.output
+        assert "champ inconnu « patient »" in result.stderr
+        assert ", ".join(FIELDS) in " ".join(result.stderr.split())
+    result = CliRunner().invoke(main, ["check", str(EXPORT), "--column", "patient_id"])
+    assert result.exit_code == 2 and "CHAMP=EN-TÊTE" in result.stderr
+
+
+# --- readers: CSV (both paths), JSON, values ------------------------------------------------------
+
+FRENCH_CSV = (
+    "N° facture;Date de l'acte;Heure;RPPS;N° patient;Date de naissance;ALD;Médecin traitant;Lieu;"
+    "Actes;Montant;Annulée;Commentaire\n"
+    "F-1;04/03/2024;09:30;101;P-1;01/02/1950;Oui;Moi;Cabinet;G+MD;40,00;Non;rien\n"
+    "F-2;04/03/2024;10:00;101;P-2;01/02/1990;Non;Autre médecin;Visite à domicile;G;26,50;non;\n"
+    "F-3;05/03/2024;;101;P-3;01/02/2022;non;aucun;Téléconsultation;TCG;25;X;annulée\n"
+)
+
+
+def _events(
+    data: bytes, *, readers: Any = None, columns: ColumnMapping | None = None, **kwargs: Any
+) -> list[Any]:
+    path_name = kwargs.pop("name", "jour.csv")
+    stream = InputStream(
+        ["-"],
+        input_format={".csv": "csv", ".json": "json", ".jsonl": "jsonl"}[Path(path_name).suffix],
+        stdin=io.BytesIO(data),
+        columns=columns,
+        **({"readers": readers} if readers is not None else {}),
+        **kwargs,
+    )
+    return list(stream)
+
+
+class _GeneralPathOnly:
+    """The CSV reader without its positional table: every row takes the general path."""
+
+    name = "csv"
+    extensions = (".csv",)
+
+    def __init__(self, columns: ColumnMapping = DEFAULT_MAPPING) -> None:
+        self.columns = columns
+
+    def with_columns(self, columns: ColumnMapping) -> _GeneralPathOnly:
+        return _GeneralPathOnly(columns)
+
+    def rows(self, stream: Any, file: str) -> Any:
+        return CsvReader(self.columns).rows(stream, file)
+
+
+def test_french_csv_reads_with_french_values() -> None:
+    events = _events(FRENCH_CSV.encode("cp1252"))
+    assert all(isinstance(event, Event) for event in events), events
+    first, second, third = events
+    assert (first.invoice_id, first.ald, first.mt_status, first.place, first.codes) == (
+        "F-1",
+        True,
+        MtStatus.SELF,
+        Place.CABINET,
+        ("G", "MD"),
+    )
+    assert first.amount == Decimal("40.00") and first.status is Status.BILLED
+    assert first.extra == {"commentaire": "rien"}
+    assert (second.mt_status, second.place, second.amount) == (
+        MtStatus.OTHER,
+        Place.DOMICILE,
+        Decimal("26.50"),
+    )
+    assert (third.mt_status, third.place, third.status) == (MtStatus.NONE, Place.TELE, Status.CANCELLED)
+
+
+def test_fast_and_general_paths_agree_on_a_mapped_file() -> None:
+    mapping = ColumnMapping(values={"mt_status": {"Moi": "other"}, "place": {"Cabinet": "domicile"}})
+    data = (FRENCH_CSV + "F-4;06/03/2024;;101;P-4;01/02/1950;peut-être;Moi;Cabinet;G;30;non;\n").encode(
+        "cp1252"
+    )
+    fast = _events(data, columns=mapping)
+    general = _events(data, columns=mapping, readers={"csv": _GeneralPathOnly()})
+    assert fast == general
+    assert [type(item) for item in fast] == [Event, Event, Event, InputError]
+    assert fast[0].mt_status is MtStatus.OTHER and fast[0].place is Place.DOMICILE
+
+
+def test_values_are_matched_the_forgiving_way() -> None:
+    mapping = ColumnMapping(values={"mt_status": {"MT déclaré": "self", "Autre MT": "other"}})
+    data = FRENCH_CSV.replace(";Moi;", ";mt declare;").replace("Autre médecin", "AUTRE-MT").encode("cp1252")
+    first, second, _ = _events(data, columns=mapping)
+    assert (first.mt_status, second.mt_status) == (MtStatus.SELF, MtStatus.OTHER)
+    unmapped = _events(data)
+    assert isinstance(unmapped[0], InputError) and unmapped[0].field == "mt_status"
+
+
+def test_spec_named_columns_keep_spec_values_only() -> None:
+    """French values come with French headers: a SPEC-named column reads exactly SPEC values."""
+    header = ";".join(SPEC_COLUMNS[:8]) + ";codes;mt_status\n"
+    data = (header + "F-1;2024-03-04;;101;MG;1;P-1;1950-02-01;G;Moi\n").encode()
+    [error] = _events(data)
+    assert isinstance(error, InputError) and error.field == "mt_status"
+    [event] = _events(data, columns=ColumnMapping(values={"mt_status": {"moi": "self"}}))
+    assert isinstance(event, Event) and event.mt_status is MtStatus.SELF
+
+
+@pytest.mark.parametrize("name", ["jour.json", "jour.jsonl"])
+def test_json_keys_are_mapped_like_headers(name: str) -> None:
+    objects = [
+        {"N° facture": "F-1", "Date de l'acte": "04/03/2024", "RPPS": 101, "N° patient": "P-1",
+         "Date de naissance": "1950-02-01", "Médecin traitant": "Autre médecin", "Actes": ["G", "MD"],
+         "Montant": 40, "Réf bénéficiaire": "x", "Commentaire": "Rien"},
+    ]  # fmt: skip
+    if name.endswith(".jsonl"):
+        data = "\n".join(json.dumps(item, ensure_ascii=False) for item in objects).encode()
+    else:
+        data = json.dumps(objects, ensure_ascii=False).encode()
+    [event] = _events(data, name=name)
+    assert isinstance(event, Event), event
+    assert (event.invoice_id, event.practitioner_id, event.mt_status, event.codes) == (
+        "F-1",
+        "101",
+        MtStatus.OTHER,
+        ("G", "MD"),
+    )
+    assert event.extra == {"Réf bénéficiaire": "x", "Commentaire": "Rien"}  # extra keys as written
+    mapping = ColumnMapping(explicit={"patient_id": "ref beneficiaire"})
+    [mapped] = _events(data, name=name, columns=mapping)
+    # The alias the explicit mapping displaced is kept for plugins, as written.
+    assert mapped.patient_id == "x" and mapped.extra == {"N° patient": "P-1", "Commentaire": "Rien"}
+    ambiguous = json.dumps([{**objects[0], "Numéro de facture": "F-9"}]).encode()
+    with pytest.raises(ColumnError, match="« N° facture » et « Numéro de facture »"):
+        _events(ambiguous, name="jour.json")
+
+
+# --- per-act lines ------------------------------------------------------------------------------
+
+LINES_HEADER = "N° facture;Date de l'acte;RPPS;N° patient;Date de naissance;Code acte;Libellé;Montant\n"
+
+
+def _lines(*rows: str) -> bytes:
+    return (LINES_HEADER + "".join(row + "\n" for row in rows)).encode("cp1252")
+
+
+def test_lines_are_grouped_wherever_they_stand() -> None:
+    data = _lines(
+        "F-1;04/03/2024;101;P-1;01/02/1950;G;Consultation;30,00",
+        "F-2;04/03/2024;101;P-2;01/02/1950;VL;Visite longue;60,00",
+        "F-1;04/03/2024;102;P-9;01/02/1990;G;Autre médecin, même numéro;30,00",
+        "F-2;04/03/2024;101;P-2;01/02/1950;MD;Déplacement;10,00",
+        "F-1;2024-03-04;101;P-1;1950-02-01;MD;Déplacement;10,10",
+    )
+    stream = InputStream(["-"], stdin=io.BytesIO(data))
+    events = list(stream)
+    assert [(e.practitioner_id, e.invoice_id, e.codes, e.amount, e.line) for e in events] == [
+        ("101", "F-1", ("G", "MD"), Decimal("40.10"), 2),
+        ("101", "F-2", ("VL", "MD"), Decimal("70.00"), 3),
+        ("102", "F-1", ("G",), Decimal("30.00"), 4),
+    ]
+    assert events[0].extra == {"libellé": "Consultation"}  # the first line's extra columns
+    assert stream.events == 3 and stream.input_errors == 0
+
+
+def test_amounts_are_summed_exactly() -> None:
+    rows = [f"F-1;04/03/2024;101;P-1;01/02/1950;G;;{cents}" for cents in ("0,10", "0,20", "1 234,05")]
+    [event] = _events(_lines(*rows))
+    assert event.amount == Decimal("1234.35")
+
+
+def test_disagreeing_lines_are_input_errors_naming_the_lines() -> None:
+    data = _lines(
+        "F-1;04/03/2024;101;P-1;01/02/1950;G;;30,00",
+        "F-2;04/03/2024;101;P-2;01/02/1950;G;;30,00",
+        "F-1;05/03/2024;101;P-7;01/02/1950;MD;;10,00",
+        "F-1;06/03/2024;101;P-8;01/02/1950;IK;;5,00",
+    )
+    stream = InputStream(["-"], stdin=io.BytesIO(data))
+    items = list(stream)
+    errors = [item for item in items if isinstance(item, InputError)]
+    # One error per disagreeing field, on the first line that disagrees; F-1 is not checked.
+    assert [(error.line, error.field, error.invoice_id) for error in errors] == [
+        (4, "date", "F-1"),
+        (4, "patient_id", "F-1"),
+    ]
+    assert all("la ligne 2" in error.message for error in errors)
+    assert "P-1" not in errors[1].message and "P-7" not in errors[1].message  # patient ids stay private
+    assert [item.invoice_id for item in items if isinstance(item, Event)] == ["F-2"]
+    assert stream.events == 1 and stream.input_errors == 2
+
+
+def test_empty_cells_agree_and_equal_values_in_two_spellings_agree() -> None:
+    data = _lines(
+        "F-1;04/03/2024;101;;;G;;30,00",
+        "F-1;2024-03-04;101;P-1;1950-02-01;MD;;10,00",
+    )
+    [event] = _events(data)
+    assert isinstance(event, Event) and event.patient_id == "P-1" and event.codes == ("G", "MD")
+
+
+def test_line_errors_stay_on_their_lines() -> None:
+    data = _lines(
+        "F-1;04/03/2024;101;P-1;01/02/1950;G;;30,00",
+        "F-1;04/03/2024;101;P-1;01/02/1950;;;abc",
+        "F-1;04/03/2024;101;P-1;01/02/1950;MD;;",
+    )
+    errors = _events(data)
+    assert [(error.line, error.field) for error in errors] == [(3, "code"), (3, "amount"), (4, "amount")]
+    assert "montant invalide « abc »" in errors[1].message
+    assert "d'autres lignes de la même facture" in errors[2].message
+
+
+def test_duplicates_still_flagged_for_per_invoice_files_and_across_files(tmp_path: Path) -> None:
+    per_invoice = tmp_path / "factures.csv"
+    per_invoice.write_text(
+        "N° facture;Date de l'acte;RPPS;N° patient;Date de naissance;Actes\n"
+        "F-1;04/03/2024;101;P-1;01/02/1950;G\n"
+        "F-1;04/03/2024;101;P-1;01/02/1950;MD\n",
+        encoding="utf-8",
+    )
+    items = list(InputStream([str(per_invoice)]))
+    assert isinstance(items[1], InputError) and "en double" in items[1].message and items[1].line == 3
+    # The same file read as per-act lines is one invoice...
+    [event] = list(InputStream([str(per_invoice)], lines=True))
+    assert event.codes == ("G", "MD")
+    # ...and an invoice of a per-act file given again in another file is a duplicate.
+    per_act = tmp_path / "actes.csv"
+    per_act.write_bytes(_lines("F-1;04/03/2024;101;P-1;01/02/1950;G;;30,00"))
+    again = list(InputStream([str(per_act), str(per_act)]))
+    assert isinstance(again[0], Event) and isinstance(again[1], InputError)
+    assert "déjà vue ligne 2" in again[1].message
+
+
+def test_lines_option_reaches_check(tmp_path: Path) -> None:
+    path = tmp_path / "factures.csv"
+    path.write_text(
+        "N° facture;Date de l'acte;RPPS;N° patient;Date de naissance;Actes;Montant\n"
+        "F-1;04/03/2024;101;P-1;01/02/2023;G;26,50\n"
+        "F-1;04/03/2024;101;P-1;01/02/2023;MEG;5,00\n",
+        encoding="utf-8",
+    )
+    plain = json.loads(CliRunner().invoke(main, ["check", str(path), "--format", "json"]).stdout)
+    assert plain["summary"]["input_errors"] == 1
+    grouped = json.loads(CliRunner().invoke(main, ["check", str(path), "--lines", "--format", "json"]).stdout)
+    assert grouped["summary"]["events"] == 1 and grouped["summary"]["input_errors"] == 0
+
+
+# --- billing-rules columns -----------------------------------------------------------------------
+
+
+def test_columns_command_shows_how_each_header_is_read() -> None:
+    result = CliRunner().invoke(main, ["columns", str(EXPORT)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "une ligne par acte" in text
+    assert "N° facture         → invoice_id" in text
+    assert "Médecin traitant   → mt_status        (nom reconnu d'office, valeurs traduites)" in text
+    assert "Libellé            → ignorée (colonne supplémentaire, gardée pour les extensions)" in text
+    assert "Tous les champs obligatoires sont présents" in text
+
+
+def test_columns_command_writes_the_missing_config(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_french_export(_week_rows()[:3], unknown_patient_header=True))
+    result = CliRunner().invoke(main, ["columns", str(path)])
+    assert result.exit_code == 1
+    assert "Réf. bénéficiaire" in result.stdout and "→ ignorée" in result.stdout
+    assert "Champs obligatoires absents : patient_id" in result.stdout
+    # No alias looks like it: a placeholder, and the columns nobody reads to choose from.
+    assert (
+        '[columns]\npatient_id = "NOM DE LA COLONNE"  # une de : Réf. bénéficiaire, Libellé\n'
+        in result.stdout
+    )
+    assert "--column patient_id='NOM DE LA COLONNE'" in result.stdout
+    # What it wrote, with the column chosen, fixes the file.
+    config = tmp_path / "billing-rules.toml"
+    snippet = result.stdout.split("\n\n")[-2].replace("NOM DE LA COLONNE", "Réf. bénéficiaire")
+    config.write_text(snippet + "\n", encoding="utf-8")
+    fixed = CliRunner().invoke(main, ["columns", str(path), "--config", str(config), "--format", "json"])
+    assert fixed.exit_code == 0, fixed.output
+    report = json.loads(fixed.stdout)
+    assert report["missing"] == [] and report["per_act"] is True
+    assert {
+        "header": "Réf. bénéficiaire",
+        "field": "patient_id",
+        "how": "explicit",
+        "values_mapped": False,
+    } in (report["columns"])
+    # check's missing-column error points to the command.
+    check = CliRunner().invoke(main, ["check", str(path)])
+    assert check.exit_code == 2
+    assert "patient_id" in check.stderr and f"billing-rules columns {path}" in " ".join(check.stderr.split())
+
+
+def test_columns_command_suggests_a_look_alike_header(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("Facture;Date;RPPS;Identifiant du patient;Né le;Actes;Remarque\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["columns", str(path)])
+    assert result.exit_code == 1
+    assert '[columns]\npatient_id = "Identifiant du patient"\n' in result.stdout
+    assert "--column patient_id='Identifiant du patient'" in result.stdout
+
+
+def test_columns_command_shows_replaced_columns_and_ambiguity(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "invoice_id;N° facture;date;practitioner_id;patient_id;birth_date;codes\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(main, ["columns", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "→ ignorée (invoice_id est lu dans « invoice_id »)" in result.stdout
+    path.write_text("N° facture;Numéro de facture;date\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["columns", str(path)])
+    assert result.exit_code == 2
+    assert "« N° facture » et « Numéro de facture »" in result.stderr
+
+
+# --- acceptance: the example week, as a practice's software exports it ---------------------------
+
+FRENCH_HEADERS = {
+    "invoice_id": "N° facture",
+    "date": "Date de l'acte",
+    "time": "Heure",
+    "practitioner_id": "RPPS",
+    "specialty": "Spécialité",
+    "sector": "Secteur",
+    "patient_id": "N° patient",
+    "birth_date": "Date de naissance",
+    "ald": "ALD",
+    "palliative": "Soins palliatifs",
+    "neurodegenerative": "Maladie neurodégénérative",
+    "mt_status": "Médecin traitant",
+    "declares_mt": "Déclaration MT",
+    "place": "Lieu",
+    "homebound": "Patient non déplaçable",
+    "codes": "Code acte",
+    "amount": "Montant",
+    "regulated": "Régulé",
+    "referral_at": "Date d'adressage",
+    "status": "Statut",
+}
+FRENCH_VALUES = {
+    "mt_status": {"self": "Moi", "other": "Autre médecin", "none": "Aucun", "unknown": "Inconnu"},
+    "place": {
+        "cabinet": "Cabinet",
+        "domicile": "Visite à domicile",
+        "ehpad": "EHPAD",
+        "tele": "Téléconsultation",
+    },
+    "status": {"billed": "Facturée", "cancelled": "Annulée"},
+    "sector": {"1": "Secteur 1", "2": "Secteur 2", "optam": "OPTAM"},
+}
+BOOLEANS = {"ald", "palliative", "neurodegenerative", "declares_mt", "homebound", "regulated"}
+UNKNOWN_PATIENT_HEADER = "Réf. bénéficiaire"
+
+
+def _week_rows() -> list[dict[str, str]]:
+    with WEEK.open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream, delimiter=";"))
+
+
+def _french_date(value: str) -> str:
+    if not value:
+        return value
+    day, _, moment = value.partition("T")
+    year, month, dom = day.split("-")
+    return f"{dom}/{month}/{year}" + (f" {moment}" if moment else "")
+
+
+# What the usual majorations cost, in cents: an export writes each act's own price.
+_MAJORATIONS = {"MD": 1000, "MEG": 500, "MOP": 500, "SNP": 1500, "MU": 2260}
+
+
+def _split_cents(amount: str, codes: list[str]) -> list[str]:
+    """An invoice's amount over its acts, to the cent, French decimals: each majoration its
+    price, the main act the rest (an even split when the prices do not fit)."""
+    if not amount:
+        return [""] * len(codes)
+    cents = int(Decimal(amount) * 100)
+    shares = [0] + [_MAJORATIONS.get(code, 0) for code in codes[1:]]
+    if 0 in shares[1:] or sum(shares) >= cents:
+        shares = [cents // len(codes)] * len(codes)
+    shares[0] += cents - sum(shares)
+    return [f"{share // 100},{share % 100:02d}" for share in shares]
+
+
+def _french_export(
+    rows: list[dict[str, str]], *, unknown_patient_header: bool = False, lines: bool = True
+) -> bytes:
+    """The rows as a practice's software writes them: one line per act (the last act of every
+    third multi-act invoice moved to the end of the file), French headers and values,
+    Windows-1252, ``;``, French decimals and dates, CRLF."""
+    headers = dict(FRENCH_HEADERS)
+    if unknown_patient_header:
+        headers["patient_id"] = UNKNOWN_PATIENT_HEADER
+    if not lines:
+        headers["codes"] = "Actes"
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([*headers.values(), "Libellé"])
+    moved: list[list[str]] = []
+    multi = 0
+    for row in rows:
+        values = {}
+        for field in FRENCH_HEADERS:
+            value = row[field]
+            if field in ("date", "birth_date", "referral_at"):
+                value = _french_date(value)
+            elif field in FRENCH_VALUES and value:
+                value = FRENCH_VALUES[field][value]
+            elif field in BOOLEANS and value:
+                value = {"oui": "Oui", "non": "Non"}[value]
+            values[field] = value
+        codes = row["codes"].split("+") if lines else [row["codes"]]
+        amounts = _split_cents(row["amount"], codes) if lines else [row["amount"].replace(".", ",")]
+        act_lines = []
+        for code, amount in zip(codes, amounts, strict=True):
+            act = {**values, "codes": code, "amount": amount}
+            act_lines.append([*act.values(), f"Acte {code}"])
+        if len(act_lines) > 1:
+            multi += 1
+            if multi % 3 == 0:
+                moved.append(act_lines.pop())  # its last act: the codes keep their order
+        writer.writerows(act_lines)
+    writer.writerows(moved)
+    return out.getvalue().encode("cp1252")
+
+
+def _comparable(report: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """A report without lines: the same invoices sit on other lines of a per-act export."""
+    findings = [
+        {key: value for key, value in finding.items() if key != "line"} for finding in report["findings"]
+    ]
+    return report["summary"], findings, report["input_errors"]
+
+
+@pytest.fixture(scope="module")
+def spec_week() -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["check", str(WEEK), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    return json.loads(result.stdout)
+
+
+def test_the_french_week_is_really_french(tmp_path: Path) -> None:
+    data = _french_export(_week_rows())
+    text = data.decode("cp1252")
+    assert b"\xb0" in data and "N° facture;Date de l'acte" in text  # Windows-1252 "°"
+    assert "\r\n" in text and ";05/01/2026;" in text and ";Visite à domicile;" in text and ";Moi;" in text
+    assert ";30,00;" in text and ";10,00;" in text  # French decimals
+    lines = text.splitlines()
+    assert len(lines) > 208  # more lines than invoices: one per act
+    # Some invoices have a line far from the others (moved to the end of the file).
+    first_of = {}
+    for number, line in enumerate(lines[1:], start=2):
+        key = tuple(line.split(";")[i] for i in (0, 3))
+        first_of.setdefault(key, number)
+    keys = [tuple(line.split(";")[i] for i in (0, 3)) for line in lines[1:]]
+    assert any(number - first_of[key] > 50 for number, key in enumerate(keys, start=2))
+
+
+def test_french_week_checked_as_it_is_gives_the_spec_findings(
+    tmp_path: Path, spec_week: dict[str, Any]
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_french_export(_week_rows()))
+    result = CliRunner().invoke(main, ["check", str(path), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["events"] == 207
+    assert _comparable(report) == _comparable(spec_week)
+    assert report["findings"], "the week has findings"
+
+
+def test_french_week_with_a_header_no_alias_knows(tmp_path: Path, spec_week: dict[str, Any]) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_french_export(_week_rows(), unknown_patient_header=True))
+    refused = CliRunner().invoke(main, ["check", str(path)])
+    assert refused.exit_code == 2 and "patient_id" in refused.stderr
+    config = tmp_path / "billing-rules.toml"
+    config.write_text(f'[columns]\npatient_id = "{UNKNOWN_PATIENT_HEADER}"\n', encoding="utf-8")
+    with_config = CliRunner().invoke(main, ["check", str(path), "--format", "json", "--config", str(config)])
+    assert with_config.exit_code == 1, with_config.output
+    assert _comparable(json.loads(with_config.stdout)) == _comparable(spec_week)
+    with_option = CliRunner().invoke(
+        main, ["check", str(path), "--format", "json", "--column", "patient_id=REF BENEFICIAIRE"]
+    )
+    assert with_option.exit_code == 1, with_option.output
+    assert _comparable(json.loads(with_option.stdout)) == _comparable(spec_week)
+
+
+def test_french_week_through_the_api(spec_week: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_french_export(_week_rows(), unknown_patient_header=True))
+    mapping = ColumnMapping(explicit={"patient_id": UNKNOWN_PATIENT_HEADER})
+    report = Validator.build(entry_points=False, columns=mapping).check_paths([str(path)])
+    assert report.events == 207 and not report.input_errors
+    found = [(f.rule, f.invoice_id, f.practitioner_id, str(f.amount)) for f in report.findings]
+
+    def amount(value: float | None) -> str:
+        return "None" if value is None else str(Decimal(str(value)).quantize(Decimal("0.01")))
+
+    expected = [
+        (f["rule"], f["invoice_id"], f["practitioner_id"], amount(f["amount"])) for f in spec_week["findings"]
+    ]
+    assert found == expected
+
+
+def test_ledger_import_and_forfait_read_the_french_export(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_french_export(_week_rows(), unknown_patient_header=True))
+    ledger = tmp_path / "registre.db"
+    result = CliRunner().invoke(
+        main,
+        [
+            "ledger",
+            "import",
+            str(path),
+            "--ledger",
+            str(ledger),
+            "--column",
+            f"patient_id={UNKNOWN_PATIENT_HEADER}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "207 factures importées" in result.stderr
+    options = ["--practitioner", "10101234567", "--year", "2026", "--format", "json"]
+    column = ["--column", f"patient_id={UNKNOWN_PATIENT_HEADER}"]
+    forfait = CliRunner().invoke(main, ["forfait", "--invoices", str(path), *options, *column])
+    spec = CliRunner().invoke(main, ["forfait", "--invoices", str(WEEK), *options])
+    assert json.loads(forfait.stdout) == json.loads(spec.stdout)
+    assert forfait.exit_code == 0, forfait.output
+
+
+# --- the example of the README -------------------------------------------------------------------
+
+
+def _spec_rewrite_of_example(tmp_path: Path) -> Path:
+    """examples/export-logiciel.csv written by hand in SPEC columns, one line per invoice."""
+    path = tmp_path / "spec.csv"
+    path.write_text(
+        "invoice_id;date;time;practitioner_id;patient_id;birth_date;ald;mt_status;place;codes;amount\n"
+        "F-0101;2026-01-12;08:30;10101234567;P-0001;1980-05-14;0;self;cabinet;G;30.00\n"
+        "F-0102;2026-01-12;09:00;10101234567;P-0002;2023-02-03;0;self;cabinet;G;30.00\n"
+        "F-0103;2026-01-12;09:20;10101234567;P-0003;1950-09-21;0;none;cabinet;IMT;60.00\n"
+        "F-0104;2026-01-12;14:00;10101234567;P-0004;1940-03-02;1;self;domicile;VL+MD;70.00\n"
+        "F-0105;2026-01-12;15:30;10101234567;P-0005;1938-11-17;1;self;cabinet;VL;60.00\n"
+        "F-0106;2026-01-12;17:00;10101234567;P-0006;1990-08-08;0;other;domicile;G+MD;40.00\n"
+        "F-0107;2026-01-13;08:30;10101234567;P-0001;1980-05-14;0;self;cabinet;G;30.00\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_readme_example_export_is_checked_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert EXPORT.read_bytes().decode("cp1252")  # Windows-1252, as practice software writes it
+    result = CliRunner().invoke(main, ["check", str(EXPORT), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    spec = json.loads(
+        CliRunner()
+        .invoke(main, ["check", str(_spec_rewrite_of_example(tmp_path)), "--format", "json"])
+        .stdout
+    )
+    assert _comparable(report) == _comparable(spec)
+    assert [(f["rule"], f["invoice_id"]) for f in report["findings"]] == [
+        ("OPP-MEG", "F-0102"),
+        ("IMT-ALD", "F-0103"),
+        ("VL-PLACE", "F-0105"),
+    ]
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(EXAMPLES.parent)  # the README runs from the repository's root
+    text = CliRunner().invoke(main, ["check", "examples/export-logiciel.csv"]).stdout
+    assert "$ billing-rules check examples/export-logiciel.csv\n" in readme
+    for line in text.splitlines():
+        if line.startswith(("Contrôle de facturation", "Facture ")):
+            assert line in readme, line
+    columns = CliRunner().invoke(main, ["columns", "examples/export-logiciel.csv"]).stdout
+    assert "$ billing-rules columns examples/export-logiciel.csv\n" + columns in readme
