@@ -167,6 +167,13 @@ def test_explicit_mapping_wins_over_alias_and_spec_name() -> None:
     assert resolution.missing() == ["date", "practitioner_id", "birth_date", "codes"]
 
 
+def test_an_explicit_header_absent_from_the_file_leaves_the_aliases_at_work() -> None:
+    """A practice's [columns] serves all its files; one without that header is read as usual."""
+    mapping = ColumnMapping(explicit={"invoice_id": "N° FSE"})
+    resolution = mapping.resolve(["N° facture", "Date", "RPPS", "Patient", "DDN", "Actes"])
+    assert resolution.names[:2] == ["invoice_id", "date"] and resolution.missing() == []
+
+
 def test_mapping_to_an_unknown_field_lists_the_fields() -> None:
     with pytest.raises(ColumnError) as caught:
         ColumnMapping(explicit={"patient": "Identifiant assuré"})
@@ -240,6 +247,19 @@ def test_unknown_field_in_config_is_exit_2_with_the_fields(
     result = CliRunner().invoke(main, ["check", str(EXPORT)])
     assert result.exit_code == 2
     assert "champ inconnu « patient »" in result.stderr and "patient_id" in result.stderr
+
+
+def test_ledger_import_reads_the_nearest_config_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "billing-rules.toml").write_text(
+        f'[columns]\npatient_id = "{UNKNOWN_PATIENT_HEADER}"\n', encoding="utf-8"
+    )
+    (tmp_path / "export.csv").write_bytes(_french_export(_week_rows()[:20], unknown_patient_header=True))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["ledger", "import", "export.csv", "--ledger", "registre.db"])
+    assert result.exit_code == 0, result.output
+    assert "20 factures importées" in result.stderr
 
 
 def test_unknown_field_on_the_command_line_is_exit_2_with_the_fields() -> None:
@@ -449,6 +469,24 @@ def test_line_errors_stay_on_their_lines() -> None:
     assert [(error.line, error.field) for error in errors] == [(3, "code"), (3, "amount"), (4, "amount")]
     assert "montant invalide « abc »" in errors[1].message
     assert "d'autres lignes de la même facture" in errors[2].message
+
+
+def test_json_lines_per_act_with_natives_and_keys_in_any_order() -> None:
+    base = {"N° facture": "F-1", "Date de l'acte": "2024-03-04", "RPPS": 101, "N° patient": "P-1",
+            "Date de naissance": "1950-02-01"}  # fmt: skip
+    objects = [
+        {**base, "Code acte": "G", "Montant": 30, "Secteur": 1},
+        {"F": 1, "Code acte": "VL", "N° facture": "F-2", "RPPS": 101, "Date de l'acte": "2024-03-04",
+         "N° patient": "P-2", "Date de naissance": "1950-02-01", "Secteur": True, "Montant": 60.5},
+        {"Montant": "10,00", "Code acte": ["MD"], **base, "ALD": True},
+    ]  # fmt: skip
+    data = "\n".join(json.dumps(item, ensure_ascii=False) for item in objects).encode()
+    items = _events(data, name="jour.jsonl")
+    first, error = items
+    assert isinstance(first, Event) and first.codes == ("G", "MD") and first.amount == Decimal("40.00")
+    assert first.ald is True and first.line == 1 and first.extra == {}
+    # JSON true is no sector, even after an invoice whose sector was the number 1.
+    assert isinstance(error, InputError) and (error.line, error.field) == (2, "sector")
 
 
 def test_duplicates_still_flagged_for_per_invoice_files_and_across_files(tmp_path: Path) -> None:
@@ -817,3 +855,33 @@ def test_readme_example_export_is_checked_as_it_is(tmp_path: Path, monkeypatch: 
             assert line in readme, line
     columns = CliRunner().invoke(main, ["columns", "examples/export-logiciel.csv"]).stdout
     assert "$ billing-rules columns examples/export-logiciel.csv\n" + columns in readme
+
+
+# --- the CSV fast path and the general path agree on mapped files ------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("rate", [0.0, 0.05])
+def test_fast_and_general_paths_agree_on_damaged_french_files(tmp_path: Path, seed: int, rate: float) -> None:
+    from test_fast_reader import _damaged_file, _same
+
+    path = _damaged_file(tmp_path, seed, rate)
+    lines = path.read_text(encoding="utf-8").split("\r\n")
+    french = {**FRENCH_HEADERS, "codes": "Cotation", "patient_id": UNKNOWN_PATIENT_HEADER}
+    lines[0] = ";".join(french.get(name, name) for name in lines[0].split(";"))
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    mapping = ColumnMapping(
+        explicit={"patient_id": UNKNOWN_PATIENT_HEADER},
+        values={"place": {"cabinet": "domicile"}, "mt_status": {"Moi": "other"}},
+    )
+
+    def read(reader: Any) -> tuple[list[Any], int, int]:
+        stream = InputStream([str(path)], readers={"csv": reader})
+        return list(stream), stream.events, stream.input_errors
+
+    fast = read(CsvReader(mapping))
+    general = read(_GeneralPathOnly(mapping))
+    _same(fast[0], general[0])
+    assert fast[1:] == general[1:]
+    events = [item for item in fast[0] if isinstance(item, Event)]
+    assert events and all(event.place is not Place.CABINET for event in events)  # the values mapped

@@ -14,10 +14,12 @@ number, date and patient on every line. Rules reason about invoices, so the line
   invoice keeps the first line's;
 * the invoice's ``line`` is its first line, and it is checked in the rank of its first line.
 
-Memory: a file is grouped whole, because a later line may still belong to any invoice. Only one
-record per invoice is kept (the first line's values, the codes, the running total and the line
-numbers), about a kilobyte: a year of a large practice (50 000 invoices) stays near 50 MB. Per-
-invoice files never come here and keep streaming.
+Memory: a file is grouped whole, because a later line may still belong to any invoice. One
+compact record per invoice is kept: the first line's values as a list (the column names are
+shared by all invoices, and repeated values such as dates, flags and patient numbers are stored
+once), the codes, the running total and a few line numbers for messages. That is about 1 KB per
+invoice: a year of a large practice (50 000 invoices) stays near 50 MB. Per-invoice files never
+come here and keep streaming.
 """
 
 from __future__ import annotations
@@ -31,30 +33,41 @@ import attrs
 from billing_rules.model import InputError
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columns import CODE, FIELDS
-from billing_rules.readers.rows import KNOWN_COLUMNS, read_value, readable_text
+from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, read_value, readable_text, value_of
 
 _MISSING = "valeur obligatoire manquante"
 #: Fields whose lines are not compared: they are what differs from one act to the next.
 _PER_ACT = frozenset({CODE, "codes", "amount"})
 _COMPARED = tuple(field for field in FIELDS if field not in _PER_ACT)
-#: Line numbers quoted at most in a message.
+#: Line numbers kept per invoice for messages.
 _LINES_SHOWN = 6
+#: Distinct values stored once (dates, flags, patient numbers...); beyond, values are kept as read.
+#: The table only points at strings the invoices hold anyway, and is dropped once grouped.
+_SHARED_MAX = 500_000
 
 
 @attrs.define
 class _Invoice:
-    """The invoice being assembled from its lines."""
+    """The invoice being assembled from its lines (slots: there is one per invoice of the file)."""
 
-    first: RawRow
-    values: dict[str, Any]
-    lines: list[int | None]
+    keys: tuple[str, ...]
+    values: list[Any]
+    line: int | None
+    file: str | None
     codes: list[str] = attrs.field(factory=list)
     total: Decimal | None = None
-    without_amount: list[int | None] = attrs.field(factory=list)
-    #: field -> (canonical value, line that gave it)
-    given: dict[str, tuple[Any, int | None]] = attrs.field(factory=dict)
-    errors: list[tuple[int | None, str, str]] = attrs.field(factory=list)
-    disagreeing: set[str] = attrs.field(factory=set)
+    #: The first line numbers, for messages.
+    lines: list[int | None] = attrs.field(factory=list)
+    without_amount: list[int | None] | None = None
+    errors: list[tuple[int | None, str, str]] | None = None
+    #: field -> line that gave a value the first line left empty.
+    filled: dict[str, int | None] | None = None
+    disagreeing: set[str] | None = None
+
+    def error(self, line: int | None, field: str, message: str) -> None:
+        if self.errors is None:
+            self.errors = []
+        self.errors.append((line, field, message))
 
 
 @attrs.frozen
@@ -79,6 +92,8 @@ def group_lines(rows: Iterable[RawRow]) -> Iterator[Grouped | RawRow]:
     """
     entries: list[_Invoice | RawRow] = []
     invoices: dict[tuple[str, str], _Invoice] = {}
+    shared: dict[Any, Any] = {}
+    layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
     for raw in rows:
         key = None if raw.broken else _identity(raw)
         if key is None:
@@ -86,18 +101,23 @@ def group_lines(rows: Iterable[RawRow]) -> Iterator[Grouped | RawRow]:
             continue
         invoice = invoices.get(key)
         if invoice is None:
-            invoice = invoices[key] = _Invoice(first=raw, values=dict(raw.values), lines=[])
+            invoice = invoices[key] = _start(raw, shared, layouts)
             entries.append(invoice)
-        _add(invoice, raw)
+        else:
+            _compare(invoice, raw)
+        _add_act(invoice, raw)
     invoices.clear()
-    for entry in entries:
+    shared.clear()
+    for index, entry in enumerate(entries):
+        entries[index] = None  # type: ignore[call-overload]  # let each invoice go once read
         yield entry if isinstance(entry, RawRow) else _finish(entry)
 
 
 def _identity(raw: RawRow) -> tuple[str, str] | None:
-    damaged = {field for field, _ in raw.problems}
-    if "practitioner_id" in damaged or "invoice_id" in damaged:
-        return None
+    if raw.problems:
+        damaged = {field for field, _ in raw.problems}
+        if "practitioner_id" in damaged or "invoice_id" in damaged:
+            return None
     practitioner_id = readable_text(raw.values, "practitioner_id")
     invoice_id = readable_text(raw.values, "invoice_id")
     if practitioner_id and invoice_id:
@@ -105,44 +125,100 @@ def _identity(raw: RawRow) -> tuple[str, str] | None:
     return None
 
 
-def _add(invoice: _Invoice, raw: RawRow) -> None:
+def _start(raw: RawRow, shared: dict[Any, Any], layouts: dict[tuple[str, ...], tuple[str, ...]]) -> _Invoice:
+    """A new invoice from its first line; its values share the file's repeated spellings."""
+    keys = tuple(raw.values)
+    keys = layouts.setdefault(keys, keys)
+    values = list(raw.values.values())
+    if len(shared) < _SHARED_MAX:
+        # Text only: JSON's true, 1 and 1.0 are equal keys of a dict, but not the same value.
+        share = shared.setdefault
+        values = [share(value, value) if type(value) is str else value for value in values]
+    invoice = _Invoice(keys=keys, values=values, line=raw.line, file=raw.file)
+    for field, message in raw.problems:
+        invoice.error(raw.line, field, message)
+    return invoice
+
+
+def _compare(invoice: _Invoice, raw: RawRow) -> None:
+    """A later line of ``invoice``: every SPEC field must say what the invoice says (or nothing)."""
     line = raw.line
-    invoice.lines.append(line)
+    for field, message in raw.problems:
+        invoice.error(line, field, message)
+    damaged = {field for field, _ in raw.problems} if raw.problems else ()
+    get = raw.values.get
+    keys = invoice.keys
+    for field in _COMPARED:
+        value = get(field)
+        if value is None or field in damaged:
+            continue
+        try:
+            position = keys.index(field)
+        except ValueError:  # a JSON line with a key the first line lacked
+            invoice.keys = keys = (*keys, field)
+            invoice.values.append(None)
+            position = len(keys) - 1
+        held = invoice.values[position]
+        if value == held or _empty(value):
+            continue
+        if _empty(held):
+            invoice.values[position] = value
+            if invoice.filled is None:
+                invoice.filled = {}
+            invoice.filled[field] = line
+            continue
+        if _canonical(field, value) == _canonical(field, held):
+            continue
+        if invoice.disagreeing is None:
+            invoice.disagreeing = set()
+        if field not in invoice.disagreeing:
+            invoice.disagreeing.add(field)
+            source = invoice.filled.get(field, invoice.line) if invoice.filled else invoice.line
+            invoice.error(line, field, _disagreement(field, source))
+
+
+def _add_act(invoice: _Invoice, raw: RawRow) -> None:
+    """The line's own part: its codes and its amount."""
+    line = raw.line
+    if len(invoice.lines) <= _LINES_SHOWN:  # one more than shown: says there are more
+        invoice.lines.append(line)
     values = raw.values
-    damaged = {field for field, _ in raw.problems}
-    invoice.errors.extend((line, field, message) for field, message in raw.problems)
+    damaged = {field for field, _ in raw.problems} if raw.problems else ()
     # The line's codes: ``code`` in a per-act file, ``codes`` under --lines.
     column = CODE if CODE in values else "codes"
     if column not in damaged:
         text = _codes_text(values.get(column))
         if text is None:
-            invoice.errors.append((line, column, _MISSING))
+            invoice.error(line, column, _MISSING)
         else:
-            _, problem = read_value("codes", text)
+            _, problem = _read("codes", text)
             if problem is not None:
-                invoice.errors.append((line, column, problem))
+                invoice.error(line, column, problem)
             else:
                 invoice.codes.append(text)
     if "amount" not in damaged:
-        amount, problem = read_value("amount", values.get("amount"))
+        amount, problem = _read("amount", values.get("amount"))
         if problem is not None:
-            invoice.errors.append((line, "amount", problem))
+            invoice.error(line, "amount", problem)
         elif amount is None:
+            if invoice.without_amount is None:
+                invoice.without_amount = []
             invoice.without_amount.append(line)
         else:
             invoice.total = amount if invoice.total is None else invoice.total + amount
-    for field in _COMPARED:
-        value = values.get(field)
-        if field in damaged or value is None or (type(value) is str and not value.strip()):
-            continue
-        canonical = _canonical(field, value)
-        held = invoice.given.get(field)
-        if held is None:
-            invoice.given[field] = (canonical, line)
-            invoice.values[field] = value
-        elif held[0] != canonical and field not in invoice.disagreeing:
-            invoice.disagreeing.add(field)
-            invoice.errors.append((line, field, _disagreement(field, held[1])))
+
+
+def _read(column: str, value: Any) -> tuple[Any, str | None]:
+    """A value through the column's memo when it is text (exports repeat them), else parsed."""
+    if type(value) is str:
+        parsed = value_of(column, value, None)
+        if parsed is not UNREADABLE:
+            return parsed, None
+    return read_value(column, value)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (type(value) is str and not value.strip())
 
 
 def _codes_text(value: Any) -> str | None:
@@ -164,7 +240,7 @@ def _canonical(field: str, value: Any) -> Any:
     """
     if field in KNOWN_COLUMNS:
         try:
-            parsed, problem = read_value(field, value)
+            parsed, problem = _read(field, value)
         except TypeError:  # a JSON list or object where text was expected
             problem = "?"
         if problem is None:
@@ -181,9 +257,9 @@ def _disagreement(field: str, earlier: int | None) -> str:
 
 
 def _finish(invoice: _Invoice) -> Grouped:
-    first = invoice.first
-    invoice_id = readable_text(first.values, "invoice_id")
-    errors = list(invoice.errors)
+    values = dict(zip(invoice.keys, invoice.values, strict=True))
+    invoice_id = readable_text(values, "invoice_id")
+    errors = list(invoice.errors or ())
     if invoice.total is not None and invoice.without_amount:
         lines = _line_list(invoice.lines)
         errors.extend(
@@ -197,18 +273,17 @@ def _finish(invoice: _Invoice) -> Grouped:
     if errors:
         errors.sort(key=_error_order)
         found = tuple(
-            InputError(line=line, field=field, message=message, file=first.file, invoice_id=invoice_id)
+            InputError(line=line, field=field, message=message, file=invoice.file, invoice_id=invoice_id)
             for line, field, message in errors
         )
-        return Grouped(first, found)
-    values = invoice.values
+        return Grouped(RawRow(invoice.line, values, invoice.file), found)
     values.pop(CODE, None)
     values["codes"] = "+".join(invoice.codes)
     if invoice.total is not None:
         values["amount"] = format(invoice.total, "f")
     else:
         values.pop("amount", None)
-    return Grouped(attrs.evolve(first, values=values, problems=()))
+    return Grouped(RawRow(invoice.line, values, invoice.file))
 
 
 def _error_order(error: tuple[int | None, str, str]) -> tuple[int, int]:
