@@ -23,8 +23,8 @@ from billing_rules.cli import main
 from billing_rules.config import ConfigError, parse_config
 from billing_rules.model import Event, InputError, MtStatus, Place, Status
 from billing_rules.readers import CsvReader, InputStream
+from billing_rules.readers.aliases import ALIAS_TEXT
 from billing_rules.readers.columns import (
-    _ALIAS_TEXT,
     ALIASES,
     DEFAULT_MAPPING,
     FIELDS,
@@ -67,7 +67,7 @@ def test_normalize_drops_case_accents_spaces_and_punctuation(header: str, expect
 
 def test_no_alias_names_two_fields() -> None:
     owner: dict[str, str] = {}
-    for field, aliases in _ALIAS_TEXT.items():
+    for field, aliases in ALIAS_TEXT.items():
         assert field in FIELDS
         for alias in (*aliases, field):
             key = normalize(alias)
@@ -75,8 +75,8 @@ def test_no_alias_names_two_fields() -> None:
 
 
 def test_every_field_has_french_aliases() -> None:
-    assert set(_ALIAS_TEXT) == set(FIELDS)
-    assert all(_ALIAS_TEXT[field] for field in FIELDS)
+    assert set(ALIAS_TEXT) == set(FIELDS)
+    assert all(ALIAS_TEXT[field] for field in FIELDS)
     assert set(SPEC_COLUMNS) <= set(FIELDS)
 
 

@@ -91,12 +91,13 @@ def read_header(
 
 def _suggestion(field: str, resolution: HeaderResolution) -> str:
     """The file's unused header that most looks like ``field``, or a placeholder."""
-    from billing_rules.readers.columns import _ALIAS_TEXT, normalize
+    from billing_rules.readers.aliases import ALIAS_TEXT
+    from billing_rules.readers.columns import normalize
 
     unused = {
         normalize(column.header): column.header for column in resolution.columns if column.field is None
     }
-    names = [normalize(name) for name in (field, *_ALIAS_TEXT.get(field, ()))]
+    names = [normalize(name) for name in (field, *ALIAS_TEXT.get(field, ()))]
     best = (0.0, _PLACEHOLDER)
     for key, header in unused.items():
         if not key:

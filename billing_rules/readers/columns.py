@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from billing_rules.errors import ReadError
+from billing_rules.readers.aliases import ALIAS_TEXT, FRENCH_VALUES, YES_NO_HEADERS
 from billing_rules.readers.base import file_label
 
 #: Every field a column can be mapped to: the SPEC §1 columns in SPEC order, then ``code`` (one
@@ -83,186 +84,16 @@ def normalize(text: str) -> str:
     return "".join(char for char in decomposed.casefold() if char.isalnum())
 
 
-# The headers practice software writes, as people read them (normalised when loaded). SPEC §1b
-# lists the first ones of each field; the rest are the usual variants of French exports.
-_ALIAS_TEXT: dict[str, tuple[str, ...]] = {
-    "invoice_id": (
-        "N° facture",
-        "Nº facture",
-        "No facture",
-        "Num facture",
-        "Numéro de facture",
-        "Numéro facture",
-        "N° de facture",
-        "Facture",
-        "Référence facture",
-        "Réf facture",
-        "Identifiant facture",
-        "Id facture",
-        "N° FSE",
-        "Numéro FSE",
-        "Numéro de FSE",
-        "FSE",
-    ),
-    "date": (
-        "Date de l'acte",
-        "Date acte",
-        "Date des soins",
-        "Date de soins",
-        "Date soins",
-        "Date de réalisation",
-        "Date consultation",
-        "Date de la consultation",
-        "Date d'exécution",
-    ),
-    "time": ("Heure", "Heure de l'acte", "Heure acte", "Heure consultation", "Heure de la consultation"),
-    "practitioner_id": (
-        "RPPS",
-        "N° RPPS",
-        "Nº RPPS",
-        "Numéro RPPS",
-        "RPPS praticien",
-        "RPPS du praticien",
-        "N° praticien",
-        "Nº praticien",
-        "No praticien",
-        "Numéro praticien",
-        "Numéro de praticien",
-        "Praticien",
-        "Identifiant praticien",
-        "Id praticien",
-        "N° médecin",
-        "Médecin",
-        "Médecin exécutant",
-        "Praticien exécutant",
-    ),
-    "specialty": ("Spécialité", "Spécialité du praticien", "Spécialité praticien", "Spé"),
-    "sector": ("Secteur", "Secteur conventionnel", "Secteur de conventionnement", "Conventionnement"),
-    "patient_id": (
-        "N° patient",
-        "Nº patient",
-        "No patient",
-        "Numéro patient",
-        "Numéro de patient",
-        "Patient",
-        "Identifiant patient",
-        "Id patient",
-        "Réf patient",
-        "Référence patient",
-        "N° dossier",
-        "Nº dossier",
-        "Numéro de dossier",
-        "Dossier",
-        "Dossier patient",
-    ),
-    "birth_date": ("Date de naissance", "Date naissance", "Né le", "Né(e) le", "Naissance", "DDN"),
-    "ald": (
-        "ALD",
-        "Patient en ALD",
-        "Exonération ALD",
-        "Affection de longue durée",
-        "Affection longue durée",
-    ),
-    "palliative": ("Soins palliatifs", "Palliatif", "Patient en soins palliatifs"),
-    "neurodegenerative": (
-        "Maladie neurodégénérative",
-        "Neurodégénératif",
-        "Neurodégénérative",
-        "ALD neurodégénérative",
-    ),
-    "mt_status": ("Médecin traitant", "Statut MT", "Statut médecin traitant", "MT"),
-    "declares_mt": (
-        "Déclaration MT",
-        "Déclaration médecin traitant",
-        "Déclaration de médecin traitant",
-        "Déclare MT",
-    ),
-    "place": ("Lieu", "Lieu de l'acte", "Lieu acte", "Lieu d'exécution", "Lieu de réalisation"),
-    "homebound": ("Patient non déplaçable", "Non déplaçable", "Patient non transportable"),
-    "codes": ("Actes", "Cotation", "Cotations", "Codes", "Codes actes", "Codes NGAP", "Cotation NGAP"),
-    "amount": (
-        "Montant",
-        "Montant facturé",
-        "Montant total",
-        "Montant honoraires",
-        "Honoraires",
-        "Total",
-        "Total facturé",
-    ),
-    "regulated": ("Régulé", "Régulée", "Régulation", "Régulation SAS", "Adressé par le SAS"),
-    "referral_at": (
-        "Date d'adressage",
-        "Date adressage",
-        "Heure de régulation",
-        "Date de régulation",
-        "Date et heure de régulation",
-        "Heure d'adressage",
-    ),
-    "status": ("Statut", "Statut facture", "État", "État facture", "Annulée", "Annulé", "Annulation"),
-    "discharge_date": (
-        "Date de sortie",
-        "Date sortie",
-        "Sortie d'hospitalisation",
-        "Date de sortie d'hospitalisation",
-    ),
-    "km": ("Km", "Kilomètres", "Kilométrage", "Nombre de km", "Distance", "IK km"),
-    "code": ("Code acte", "Code", "Acte", "Code NGAP", "Cotation acte", "Code de l'acte"),
-}
-
-#: Normalised header -> field: the SPEC names themselves and every alias.
 _FIELD_SET = frozenset(FIELDS)
+#: Normalised header -> field: the SPEC names themselves and every alias.
 ALIASES: Mapping[str, str] = {
-    **{normalize(alias): field for field, aliases in _ALIAS_TEXT.items() for alias in aliases},
+    **{normalize(alias): field for field, aliases in ALIAS_TEXT.items() for alias in aliases},
     **{normalize(field): field for field in FIELDS},
 }
 
-# Values that French exports write in a column found by a French alias, normalised -> SPEC value.
-# A column named by its SPEC name keeps exactly the SPEC values (and their speed); ``[values]``
-# adds to or overrides these.
-_TRUE = ("oui", "o", "1", "true", "vrai", "yes", "x")
-_FALSE = ("non", "n", "0", "false", "faux", "no")
-_FRENCH_VALUES: dict[str, dict[str, str]] = {
-    "mt_status": {
-        "moi": "self",
-        "moimeme": "self",
-        "autre": "other",
-        "autremedecin": "other",
-        "autremt": "other",
-        "aucun": "none",
-        "sansmt": "none",
-        "pasdemedecintraitant": "none",
-        "inconnu": "unknown",
-        "nonrenseigne": "unknown",
-    },
-    "place": {
-        "domicile": "domicile",
-        "visite": "domicile",
-        "visiteadomicile": "domicile",
-        "vad": "domicile",
-        "teleconsultation": "tele",
-        "teleconsult": "tele",
-        "video": "tele",
-        "tlc": "tele",
-        "teleexpertise": "tele",
-    },
-    "sector": {"secteur1": "1", "s1": "1", "secteur2": "2", "s2": "2", "optamco": "optam"},
-    "status": {
-        "facturee": "billed",
-        "facture": "billed",
-        "payee": "billed",
-        "reglee": "billed",
-        "validee": "billed",
-        "emise": "billed",
-        "transmise": "billed",
-        "annulee": "cancelled",
-        "annule": "cancelled",
-        "annulation": "cancelled",
-    },
-}
-# Headers whose values say yes/no about something the field names otherwise: ``Annulée: oui``.
+#: Normalised header -> value table of the yes/no headers (``Annulée``).
 _HEADER_VALUES: dict[str, dict[str, str]] = {
-    normalize(header): {**dict.fromkeys(_TRUE, "cancelled"), **dict.fromkeys(_FALSE, "billed")}
-    for header in ("Annulée", "Annulé", "Annulation")
+    normalize(header): table for header, table in YES_NO_HEADERS.items()
 }
 
 #: How a header came to be understood, for ``billing-rules columns`` and its JSON.
@@ -445,7 +276,7 @@ class ColumnMapping:
     def _values_for(self, field: str, key: str, how: str) -> Mapping[str, str] | None:
         table: dict[str, str] = {}
         if how != SPEC_NAME:
-            table.update(_FRENCH_VALUES.get(field, {}))
+            table.update(FRENCH_VALUES.get(field, {}))
             table.update(_HEADER_VALUES.get(key, {}))
         own = self.values.get(field)
         if own:
