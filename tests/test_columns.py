@@ -489,6 +489,20 @@ def test_json_lines_per_act_with_natives_and_keys_in_any_order() -> None:
     assert isinstance(error, InputError) and (error.line, error.field) == (2, "sector")
 
 
+@pytest.mark.parametrize("where", [0, 1])
+def test_a_broken_line_spoils_its_invoice(where: int) -> None:
+    good = ["F-1;04/03/2024;101;P-1;01/02/1950;G;;30,00", "F-1;04/03/2024;101;P-1;01/02/1950;MD;;10,00"]
+    good.insert(where, "F-1;04/03/2024;101;P-1;01/02/1950;MD;déplacement;10;00")  # one ";" too many
+    stream = InputStream(["-"], stdin=io.BytesIO(_lines(*good, "F-2;04/03/2024;101;P-2;01/02/1950;G;;30")))
+    items = list(stream)
+    assert [(type(item), item.line, item.invoice_id) for item in items] == [
+        (InputError, 2 + where, "F-1"),  # the line's own error only: no duplicate, no check without it
+        (Event, 5, "F-2"),
+    ]
+    assert "9 champs au lieu des 8" in items[0].message and items[0].field == "_row"
+    assert (stream.events, stream.input_errors) == (1, 1)
+
+
 def test_duplicates_still_flagged_for_per_invoice_files_and_across_files(tmp_path: Path) -> None:
     per_invoice = tmp_path / "factures.csv"
     per_invoice.write_text(

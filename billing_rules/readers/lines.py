@@ -33,7 +33,7 @@ import attrs
 from billing_rules.model import InputError
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columns import CODE, FIELDS
-from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, read_value, readable_text, value_of
+from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, read_value, row_identity, value_of
 
 _MISSING = "valeur obligatoire manquante"
 #: Fields whose lines are not compared: they are what differs from one act to the next.
@@ -50,6 +50,7 @@ _SHARED_MAX = 500_000
 class _Invoice:
     """The invoice being assembled from its lines (slots: there is one per invoice of the file)."""
 
+    key: tuple[str, str]
     keys: tuple[str, ...]
     values: list[Any]
     line: int | None
@@ -76,32 +77,42 @@ class Grouped:
 
     Attributes:
         raw: the invoice as one row (line = its first line), or its first line when in error.
+        key: (``practitioner_id``, ``invoice_id``), which the invoice claims even in error.
         errors: input errors located on the lines they are about; when any, ``raw`` is not read.
     """
 
     raw: RawRow
+    key: tuple[str, str]
     errors: tuple[InputError, ...] = ()
 
 
 def group_lines(rows: Iterable[RawRow]) -> Iterator[Grouped | RawRow]:
     """The invoices of a per-act file, in the order of their first lines.
 
-    A row that identifies no invoice (unreadable, or without ``practitioner_id`` or
-    ``invoice_id``) comes out alone and as it is, in its place, for the general reading to
-    report.
+    A row that identifies no invoice (no readable ``practitioner_id`` or ``invoice_id``) comes
+    out alone and as it is, in its place, for the general reading to report. A line that cannot
+    be read as a whole (too many fields...) but names its invoice spoils that invoice: its error
+    is reported on its line and the invoice is not checked without it.
     """
     entries: list[_Invoice | RawRow] = []
     invoices: dict[tuple[str, str], _Invoice] = {}
     shared: dict[Any, Any] = {}
     layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
     for raw in rows:
-        key = None if raw.broken else _identity(raw)
+        key = row_identity(raw)  # also of a broken line: it spoils its invoice (SPEC §1)
         if key is None:
             entries.append(raw)
             continue
         invoice = invoices.get(key)
+        if raw.broken:
+            if invoice is None:  # the invoice's fields will come from its readable lines
+                invoice = invoices[key] = _Invoice(key=key, keys=(), values=[], line=raw.line, file=raw.file)
+                entries.append(invoice)
+            for field, message in raw.problems:
+                invoice.error(raw.line, field, message)
+            continue
         if invoice is None:
-            invoice = invoices[key] = _start(raw, shared, layouts)
+            invoice = invoices[key] = _start(key, raw, shared, layouts)
             entries.append(invoice)
         else:
             _compare(invoice, raw)
@@ -113,19 +124,9 @@ def group_lines(rows: Iterable[RawRow]) -> Iterator[Grouped | RawRow]:
         yield entry if isinstance(entry, RawRow) else _finish(entry)
 
 
-def _identity(raw: RawRow) -> tuple[str, str] | None:
-    if raw.problems:
-        damaged = {field for field, _ in raw.problems}
-        if "practitioner_id" in damaged or "invoice_id" in damaged:
-            return None
-    practitioner_id = readable_text(raw.values, "practitioner_id")
-    invoice_id = readable_text(raw.values, "invoice_id")
-    if practitioner_id and invoice_id:
-        return (practitioner_id, invoice_id)
-    return None
-
-
-def _start(raw: RawRow, shared: dict[Any, Any], layouts: dict[tuple[str, ...], tuple[str, ...]]) -> _Invoice:
+def _start(
+    key: tuple[str, str], raw: RawRow, shared: dict[Any, Any], layouts: dict[tuple[str, ...], tuple[str, ...]]
+) -> _Invoice:
     """A new invoice from its first line; its values share the file's repeated spellings."""
     keys = tuple(raw.values)
     keys = layouts.setdefault(keys, keys)
@@ -134,7 +135,7 @@ def _start(raw: RawRow, shared: dict[Any, Any], layouts: dict[tuple[str, ...], t
         # Text only: JSON's true, 1 and 1.0 are equal keys of a dict, but not the same value.
         share = shared.setdefault
         values = [share(value, value) if type(value) is str else value for value in values]
-    invoice = _Invoice(keys=keys, values=values, line=raw.line, file=raw.file)
+    invoice = _Invoice(key=key, keys=keys, values=values, line=raw.line, file=raw.file)
     for field, message in raw.problems:
         invoice.error(raw.line, field, message)
     return invoice
@@ -258,7 +259,7 @@ def _disagreement(field: str, earlier: int | None) -> str:
 
 def _finish(invoice: _Invoice) -> Grouped:
     values = dict(zip(invoice.keys, invoice.values, strict=True))
-    invoice_id = readable_text(values, "invoice_id")
+    invoice_id = invoice.key[1]
     errors = list(invoice.errors or ())
     if invoice.total is not None and invoice.without_amount:
         lines = _line_list(invoice.lines)
@@ -276,14 +277,14 @@ def _finish(invoice: _Invoice) -> Grouped:
             InputError(line=line, field=field, message=message, file=invoice.file, invoice_id=invoice_id)
             for line, field, message in errors
         )
-        return Grouped(RawRow(invoice.line, values, invoice.file), found)
+        return Grouped(RawRow(invoice.line, values, invoice.file), invoice.key, found)
     values.pop(CODE, None)
     values["codes"] = "+".join(invoice.codes)
     if invoice.total is not None:
         values["amount"] = format(invoice.total, "f")
     else:
         values.pop("amount", None)
-    return Grouped(RawRow(invoice.line, values, invoice.file))
+    return Grouped(RawRow(invoice.line, values, invoice.file), invoice.key)
 
 
 def _error_order(error: tuple[int | None, str, str]) -> tuple[int, int]:

@@ -234,9 +234,7 @@ class InputStream:
         self._seq += 1
         self.input_errors += len(item.errors)
         yield from item.errors
-        key = row_identity(item.raw)
-        if key is None:
-            return
+        key = item.key
         earlier = self._seen.get(key)
         if earlier is None:
             self._seen.add(key, (item.raw.line, source))
