@@ -157,11 +157,11 @@ class CsvReader:
             hint = ""
             if len(header) == 1:
                 hint = f" (une seule colonne lue avec le séparateur {_delimiter_label(delimiter)})"
-            where = "-" if file == "-" else file
+            target = "FICHIER (l'entrée enregistrée dans un fichier)" if file == "-" else _shell_word(file)
             raise ReadError(
                 f"{file_label(file)} : colonne(s) obligatoire(s) absente(s) de l'en-tête : "
                 f"{', '.join(missing)}{hint} ; pour voir comment chaque colonne a été comprise et la "
-                f"configuration à ajouter : billing-rules columns {_shell_word(where)}"
+                f"configuration à ajouter : billing-rules columns {target}"
             )
         return resolution
 
