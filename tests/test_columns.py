@@ -594,6 +594,32 @@ def test_columns_command_suggests_a_look_alike_header(tmp_path: Path) -> None:
     assert "--column patient_id='Identifiant du patient'" in result.stdout
 
 
+def test_columns_command_reads_json_keys(tmp_path: Path) -> None:
+    path = tmp_path / "export.jsonl"
+    first = {
+        "N° facture": "F-1",
+        "Date de l'acte": "2026-01-05",
+        "RPPS": "1",
+        "Patient": "P",
+        "DDN": "1950-01-01",
+    }
+    second = {**first, "Cotation": "G", "Remarque": "x"}
+    path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["columns", str(path), "--lines", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [(entry["header"], entry["field"]) for entry in report["columns"]] == [
+        ("N° facture", "invoice_id"),
+        ("Date de l'acte", "date"),
+        ("RPPS", "practitioner_id"),
+        ("Patient", "patient_id"),
+        ("DDN", "birth_date"),
+        ("Cotation", "codes"),
+        ("Remarque", None),
+    ]
+    assert report["per_act"] is True and report["missing"] == []
+
+
 def test_columns_command_shows_replaced_columns_and_ambiguity(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text(

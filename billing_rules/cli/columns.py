@@ -95,7 +95,7 @@ def _suggestion(field: str, resolution: HeaderResolution) -> str:
     from billing_rules.readers.columns import normalize
 
     unused = {
-        normalize(column.header): column.header for column in resolution.columns if column.field is None
+        normalize(column.header): column.header for column in resolution.columns if column.how == "extra"
     }
     names = [normalize(name) for name in (field, *ALIAS_TEXT.get(field, ()))]
     best = (0.0, _PLACEHOLDER)
@@ -112,7 +112,7 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a TOML basic string is a JSON string
 
 
-def columns_report(path: str, header: list[str], resolution: HeaderResolution, lines: bool) -> dict[str, Any]:
+def columns_report(path: str, resolution: HeaderResolution, lines: bool) -> dict[str, Any]:
     """What ``billing-rules columns`` says about a file, as data (its ``--format json``)."""
     from billing_rules.readers.columns import FIELDS
 
@@ -239,8 +239,8 @@ def columns_command(
             raise click.UsageError("billing-rules columns lit un fichier, pas l'entrée standard")
         _require_files((file,))
         mapping = practice_mapping(columns, config_path)
-        header, resolution = read_header(file, input_format, mapping)
-        report = columns_report(file, header, resolution, lines)
+        _header, resolution = read_header(file, input_format, mapping)
+        report = columns_report(file, resolution, lines)
     with _report_stream() as stream:
         if output_format == "json":
             json.dump(report, stream, ensure_ascii=False, indent=2)
