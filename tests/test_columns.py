@@ -632,6 +632,12 @@ def test_columns_command_shows_replaced_columns_and_ambiguity(tmp_path: Path) ->
     result = CliRunner().invoke(main, ["columns", str(path)])
     assert result.exit_code == 2
     assert "« N° facture » et « Numéro de facture »" in result.stderr
+    path.write_text(
+        "N° facture;Numéro de facture;date;RPPS;Patient;DDN;Actes\nF;F;2026-01-05;1;P;1950-01-01;G\n"
+    )
+    check = CliRunner().invoke(main, ["check", str(path)])
+    assert check.exit_code == 2 and not check.stdout
+    assert "« N° facture » et « Numéro de facture » désignent toutes deux le champ invoice_id" in check.stderr
 
 
 # --- acceptance: the example week, as a practice's software exports it ---------------------------
@@ -925,3 +931,16 @@ def test_fast_and_general_paths_agree_on_damaged_french_files(tmp_path: Path, se
     assert fast[1:] == general[1:]
     events = [item for item in fast[0] if isinstance(item, Event)]
     assert events and all(event.place is not Place.CABINET for event in events)  # the values mapped
+
+
+def test_readme_configuration_snippet_is_valid() -> None:
+    import tomllib
+
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The practice's own export (SPEC §1b)", 1)[1].split("\n### ", 1)[0]
+    snippet = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(tomllib.loads("\n".join(line.strip() for line in snippet.splitlines())))
+    assert config.columns.explicit == {"patient_id": "Réf. bénéficiaire"}
+    data = FRENCH_CSV.replace(";Moi;", ";MT déclaré;").replace("Autre médecin", "autre mt").encode("cp1252")
+    first, second, _ = _events(data, columns=config.columns)
+    assert (first.mt_status, second.mt_status) == (MtStatus.SELF, MtStatus.OTHER)
