@@ -262,6 +262,26 @@ def test_ledger_import_reads_the_nearest_config_columns(
     assert "20 factures importées" in result.stderr
 
 
+def test_a_column_option_naming_no_header_is_exit_2(tmp_path: Path) -> None:
+    """A typo in --column must not leave an alias quietly reading another column."""
+    result = CliRunner().invoke(main, ["check", str(EXPORT), "--column", "patient_id=N° patinet"])
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "--column patient_id=N° patinet : aucune colonne de ce nom dans l'en-tête" in message
+    assert "« N° patient »" in message
+    columns = CliRunner().invoke(main, ["columns", str(EXPORT), "--column", "patient_id=N° patinet"])
+    assert columns.exit_code == 2
+
+
+def test_the_command_line_takes_a_header_from_the_config() -> None:
+    config = ColumnMapping(explicit={"patient_id": "Dossier", "invoice_id": "N° FSE"})
+    merged = config.merged(
+        ColumnMapping(explicit={"practitioner_id": "dossier"}, strict=frozenset({"practitioner_id"}))
+    )
+    assert merged.explicit == {"invoice_id": "N° FSE", "practitioner_id": "dossier"}
+    assert merged.strict == {"practitioner_id"}
+
+
 def test_unknown_field_on_the_command_line_is_exit_2_with_the_fields() -> None:
     for command in (["check", str(EXPORT)], ["ledger", "import", str(EXPORT), "--ledger", "x.db"]):
         result = CliRunner().invoke(main, [*command, "--column", "patient=Identifiant"])

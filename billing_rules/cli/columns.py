@@ -36,7 +36,7 @@ def command_line_mapping(columns: dict[str, str]) -> ColumnMapping | None:
         return None
     from billing_rules.readers.columns import ColumnMapping
 
-    return ColumnMapping(explicit=columns)
+    return ColumnMapping(explicit=columns, strict=frozenset(columns))
 
 
 def practice_mapping(columns: dict[str, str], config_path: str | None = None) -> ColumnMapping:
@@ -78,7 +78,9 @@ def read_header(
     reader = reader_for(path, input_format)
     with click.open_file(path, "rb") as stream:
         if isinstance(reader, CsvReader):
-            return CsvReader(mapping).header(stream, path)
+            header, resolution = CsvReader(mapping).header(stream, path)
+            mapping.check_present(resolution, path)
+            return header, resolution
         raw = JsonReader(None) if isinstance(reader, JsonReader) else JsonLinesReader(None)
         keys: dict[str, None] = {}
         for count, row in enumerate(raw.rows(stream, path)):

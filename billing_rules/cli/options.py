@@ -88,7 +88,7 @@ class PluginSelection:
         if columns:
             from billing_rules.readers.columns import ColumnMapping
 
-            layout["columns"] = ColumnMapping(explicit=dict(columns))
+            layout["columns"] = ColumnMapping(explicit=dict(columns), strict=frozenset(columns))
         if lines:
             layout["lines"] = True
         config = self.effective_config()

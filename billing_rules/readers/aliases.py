@@ -131,7 +131,7 @@ ALIAS_TEXT: dict[str, tuple[str, ...]] = {
         "Date de sortie d'hospitalisation",
     ),
     "km": ("Km", "Kilomètres", "Kilométrage", "Nombre de km", "Distance", "IK km"),
-    "code": ("Code acte", "Code", "Acte", "Code NGAP", "Cotation acte", "Code de l'acte"),
+    "code": ("Code acte", "Code", "Code NGAP", "Cotation acte", "Code de l'acte"),
 }
 
 # Values that French exports write in a column found by a French alias, normalised -> SPEC value.

@@ -179,10 +179,14 @@ class ColumnMapping:
             ``--column``); the header is matched the same forgiving way as aliases.
         values: field -> (value as written -> SPEC value) (``[values.FIELD]``); values are
             matched the forgiving way too (``Autre médecin`` = ``autre-medecin``).
+        strict: fields mapped on the command line (``--column``), whose header must be in a CSV
+            file's header: a typo would otherwise go unseen while an alias reads another column.
+            A ``[columns]`` entry serves all the practice's files and may be absent from one.
     """
 
     explicit: Mapping[str, str] = attrs.field(factory=dict)
     values: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    strict: frozenset[str] = frozenset()
 
     def __attrs_post_init__(self) -> None:
         for field in (*self.explicit, *self.values):
@@ -213,7 +217,30 @@ class ColumnMapping:
         values = {field: dict(table) for field, table in self.values.items()}
         for field, table in other.values.items():
             values.setdefault(field, {}).update(table)
-        return ColumnMapping(explicit={**self.explicit, **other.explicit}, values=values)
+        # A header the command line gives to a field is no longer the config's for another one.
+        taken = {normalize(header) for header in other.explicit.values()}
+        explicit = {
+            field: header for field, header in self.explicit.items() if normalize(header) not in taken
+        }
+        explicit.update(other.explicit)
+        return ColumnMapping(explicit=explicit, values=values, strict=self.strict | other.strict)
+
+    def check_present(self, resolution: HeaderResolution, file: str | None = None) -> None:
+        """Raise if a ``--column`` header is not in the file's header (see ``strict``).
+
+        Raises:
+            ColumnError: naming the option and the file's headers.
+        """
+        read = {column.field for column in resolution.columns if column.how == EXPLICIT}
+        for field in sorted(self.strict - read, key=FIELDS.index):
+            headers = [column.header.strip() for column in resolution.columns]
+            shown = ", ".join(f"« {header} »" for header in headers[:40]) + (
+                " …" if len(headers) > 40 else ""
+            )
+            raise ColumnError(
+                f"{_where(file)}--column {field}={self.explicit[field]} : aucune colonne de ce nom dans "
+                f"l'en-tête (colonnes : {shown})"
+            )
 
     def resolve(self, headers: Sequence[str], file: str | None = None) -> HeaderResolution:
         """What each header of ``headers`` is (see :class:`Column`).

@@ -152,6 +152,7 @@ class CsvReader:
                 )
             seen.add(name)
         resolution = self.columns.resolve(header, file)
+        self.columns.check_present(resolution, file)
         missing = resolution.missing()
         if missing:
             hint = ""
