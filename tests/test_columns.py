@@ -145,6 +145,16 @@ def test_code_and_codes_together_is_ambiguous() -> None:
         DEFAULT_MAPPING.resolve(["Code acte", "Cotation"])
 
 
+def test_an_explicit_code_or_codes_column_settles_the_layout() -> None:
+    per_invoice = ColumnMapping(explicit={"codes": "Cotation"}).resolve(["Code acte", "Cotation"])
+    assert per_invoice.names == ["code acte", "codes"] and not per_invoice.per_act
+    per_act = ColumnMapping(explicit={"code": "Code acte"}).resolve(["code", "Code acte", "Cotation"])
+    assert per_act.names == ["", "code", "cotation"] and per_act.per_act
+    # A SPEC-named loser is dropped, never kept under a field's name.
+    spec_named = ColumnMapping(explicit={"code": "Code acte"}).resolve(["codes", "Code acte"])
+    assert spec_named.names == ["", "code"]
+
+
 def test_spec_name_wins_over_an_alias_which_stays_an_extra() -> None:
     resolution = DEFAULT_MAPPING.resolve(["practitioner_id", "Médecin"])
     assert resolution.names == ["practitioner_id", "médecin"]

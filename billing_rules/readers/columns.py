@@ -278,6 +278,11 @@ class ColumnMapping:
             elif rank == claims[held][0]:  # type: ignore[index]
                 raise _ambiguous(headers[held], headers[index], field, file)
         if CODE in best and "codes" in best:
+            ranks = {field: claims[best[field]][0] for field in (CODE, "codes")}  # type: ignore[index]
+            if min(ranks.values()) == 0 and max(ranks.values()) > 0:
+                # Mapped explicitly, one of them says how the file is laid out: the other is read no more.
+                del best[CODE if ranks[CODE] else "codes"]
+        if CODE in best and "codes" in best:
             first, second = sorted((best[CODE], best["codes"]))
             raise ColumnError(
                 f"{_where(file)}les colonnes « {headers[first].strip()} » et « {headers[second].strip()} » "
@@ -292,7 +297,7 @@ class ColumnMapping:
                 columns.append(Column(header, name, EXTRA if name else EMPTY))
                 continue
             rank, field = claim
-            if best[field] != index:
+            if best.get(field) != index:
                 name = "" if rank == 1 else extra_name(header)
                 columns.append(Column(header, name, REPLACED, claimed=field))
                 continue
