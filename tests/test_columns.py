@@ -650,6 +650,14 @@ def test_columns_command_reads_json_keys(tmp_path: Path) -> None:
     assert report["per_act"] is True and report["missing"] == []
 
 
+def test_columns_command_writes_to_an_owner_only_file(tmp_path: Path) -> None:
+    target = tmp_path / "colonnes.json"
+    result = CliRunner().invoke(main, ["columns", str(EXPORT), "--format", "json", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert not result.stdout and json.loads(target.read_text(encoding="utf-8"))["missing"] == []
+    assert target.stat().st_mode & 0o077 == 0
+
+
 def test_columns_command_shows_replaced_columns_and_ambiguity(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text(

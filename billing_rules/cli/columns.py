@@ -19,12 +19,12 @@ from billing_rules.cli import (
     EXIT_OK,
     INPUT_FORMATS,
     _debug_option,
-    _report_stream,
     _require_files,
     _stop_on_error,
     main,
 )
 from billing_rules.cli.options import column_options, text_or_json_option
+from billing_rules.cli.output import check_output, output_option, report_output
 
 if TYPE_CHECKING:
     from billing_rules.readers.columns import ColumnMapping, HeaderResolution
@@ -218,6 +218,7 @@ def columns_text(report: dict[str, Any]) -> list[str]:
     "du dossier courant.",
 )
 @text_or_json_option()
+@output_option
 @_debug_option
 def columns_command(
     file: str,
@@ -226,6 +227,7 @@ def columns_command(
     input_format: str | None,
     config_path: str | None,
     output_format: str,
+    output: str | None,
     debug: bool,
 ) -> None:
     """Montre comment chaque colonne d'un fichier de facturation est comprise.
@@ -240,13 +242,14 @@ def columns_command(
         if file == "-":
             raise click.UsageError("billing-rules columns lit un fichier, pas l'entrée standard")
         _require_files((file,))
+        check_output(output)
         mapping = practice_mapping(columns, config_path)
         _header, resolution = read_header(file, input_format, mapping)
         report = columns_report(file, resolution, lines)
-    with _report_stream() as stream:
-        if output_format == "json":
-            json.dump(report, stream, ensure_ascii=False, indent=2)
-            stream.write("\n")
-        else:
-            stream.write("\n".join(columns_text(report)) + "\n")
+        with report_output(output) as stream:
+            if output_format == "json":
+                json.dump(report, stream, ensure_ascii=False, indent=2)
+                stream.write("\n")
+            else:
+                stream.write("\n".join(columns_text(report)) + "\n")
     raise click.exceptions.Exit(EXIT_FINDINGS if report["missing"] else EXIT_OK)
