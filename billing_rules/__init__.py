@@ -15,6 +15,7 @@ _EXPORTS = {
     "RuleInfo": "billing_rules.validator",
     "Session": "billing_rules.ledger.session",
     "InvoiceValues": "billing_rules.readers.native",
+    "ColumnMapping": "billing_rules.readers.columns",
     "Ledger": "billing_rules.ledger",
     "Event": "billing_rules.model",
     "Finding": "billing_rules.model",
@@ -37,6 +38,7 @@ _EXPORTS = {
     "HOOK_API_VERSION": "billing_rules.hookspecs",
     # Every error a user can catch (all but EstimateError are BillingRulesError).
     "BillingRulesError": "billing_rules.errors",
+    "ColumnError": "billing_rules.readers.columns",
     "ConfigError": "billing_rules.config",
     "EstimateError": "billing_rules.estimator",
     "InvalidInvoice": "billing_rules.errors",
@@ -55,6 +57,8 @@ _EXPORTS = {
 
 __all__ = [
     "BillingRulesError",
+    "ColumnError",
+    "ColumnMapping",
     "ConfigError",
     "EstimateError",
     "Event",
@@ -141,6 +145,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Status,
     )
     from billing_rules.plugins import hookimpl
+    from billing_rules.readers.columns import ColumnError, ColumnMapping
     from billing_rules.readers.native import InvoiceValues
     from billing_rules.report_files import OutputError
     from billing_rules.reporters.html_report import MissingDependency

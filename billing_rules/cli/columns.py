@@ -76,7 +76,7 @@ def read_header(
     from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 
     reader = reader_for(path, input_format)
-    with click.open_file(path, "rb") as stream:
+    with open(path, "rb") as stream:
         if isinstance(reader, CsvReader):
             header, resolution = CsvReader(mapping).header(stream, path)
             mapping.check_present(resolution, path)
