@@ -982,3 +982,20 @@ def test_readme_configuration_snippet_is_valid() -> None:
     data = FRENCH_CSV.replace(";Moi;", ";MT déclaré;").replace("Autre médecin", "autre mt").encode("cp1252")
     first, second, _ = _events(data, columns=config.columns)
     assert (first.mt_status, second.mt_status) == (MtStatus.SELF, MtStatus.OTHER)
+
+
+def test_lines_through_the_api(tmp_path: Path) -> None:
+    from billing_rules import ColumnMapping as Exported
+
+    assert Exported is ColumnMapping
+    path = tmp_path / "factures.csv"
+    path.write_text(
+        "N° facture;Date de l'acte;RPPS;N° patient;Date de naissance;Actes;Montant\n"
+        "F-1;04/03/2024;101;P-1;01/02/2023;G;26,50\n"
+        "F-1;04/03/2024;101;P-1;01/02/2023;MEG;5,00\n",
+        encoding="utf-8",
+    )
+    report = Validator.build(entry_points=False, lines=True).check_paths([str(path)])
+    assert report.events == 1 and not report.input_errors
+    plain = Validator.build(entry_points=False).check_paths([str(path)])
+    assert plain.events == 1 and [error.line for error in plain.input_errors] == [3]
