@@ -1,15 +1,19 @@
-"""The wheel carries everything the CLI needs (grammar, rule files), installed away from the repo."""
+"""The wheel carries everything the CLI needs (grammar, rule files), installed away from the repo.
+
+Nothing comes from the machine or an index: the wheel is built with the project venv's hatchling
+(``test`` extra) without build isolation, and installed with ``--no-deps`` into a venv without
+system site-packages whose only other source is the project's venv (``tests/isolated_venv.py``).
+"""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
+import isolated_venv
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,10 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
         timeout=600,
+        env=isolated_venv.clean_environ(),
     )
     (found,) = out.glob("billing_rules-*.whl")
     return found
@@ -52,10 +68,16 @@ def test_wheel_says_the_package_is_typed(wheel: Path) -> None:
 @pytest.mark.slow
 def test_fresh_venv_outside_the_repo_checks_the_example(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=600)
-    clean_env = {key: value for key, value in os.environ.items() if key not in {"PYTHONPATH"}}
+    # The dependencies come from the project's venv as plain path entries: billing_rules itself is
+    # importable only from the wheel installed here.
+    python = isolated_venv.create(env_dir, with_pip=True, project=False)
+    clean_env = isolated_venv.clean_environ()
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        check=True,
+        timeout=600,
+        env=clean_env,
+    )
     where = subprocess.run(
         [str(python), "-c", "import billing_rules; print(billing_rules.__file__)"],
         cwd=tmp_path,

@@ -1,9 +1,11 @@
 """The example plugin installed for real (a venv and pip), and every command of docs/plugins.md.
 
-The venv sees the system's packages (``--system-site-packages``), where billing-rules itself is
-installed, so pip needs no network: it builds the plugin with the system's hatchling
-(``PIP_NO_BUILD_ISOLATION=0``) and finds its only dependency, billing-rules, already there. The
-commands run in a copy of the plugin and the examples, so nothing is written into the repository.
+The plugin is installed into a venv of its own, made without system site-packages, that sees the
+project's venv and nothing else of the machine (``tests/isolated_venv.py``): billing-rules, pytest
+and the ``hatchling`` build backend (``test`` extra) come from there, pip uses no index and no
+configuration file, and builds without isolation. The plugin itself lands in the child venv, so
+``billing-rules plugins`` finds it through its installed entry point. The commands run in a copy of
+the plugin and the examples, so nothing is written into the repository.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import re
 import shutil
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
+import isolated_venv
 import pytest
 
 from billing_rules import hookspecs
@@ -41,30 +43,23 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def env(workdir: Path) -> dict[str, str]:
-    """A venv with billing-rules from the system and a ``billing-rules`` command of its own."""
+    """A venv seeing only the project's venv, with pip and a ``billing-rules`` command of its own."""
     env_dir = workdir / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
-    bin_dir = env_dir / "bin"
+    python = isolated_venv.create(env_dir, with_pip=True, project=True)
+    bin_dir = python.parent
     command = bin_dir / "billing-rules"
     command.write_text(
-        f"#!{bin_dir / 'python'}\nimport sys\nfrom billing_rules.cli import main\nsys.exit(main())\n",
+        f"#!{python}\nimport sys\nfrom billing_rules.cli import main\nsys.exit(main())\n",
         encoding="utf-8",
     )
     command.chmod(0o755)
-    variables = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"PYTHONPATH", "BILLING_RULES_LOAD_PLUGINS"}
-    }
-    variables.update(
-        PATH=f"{bin_dir}{os.pathsep}{variables.get('PATH', '')}",
+    return isolated_venv.clean_environ(
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         VIRTUAL_ENV=str(env_dir),
-        PIP_NO_INDEX="1",
+        # pip's spelling of --no-build-isolation: the build backend is the project venv's hatchling.
         PIP_NO_BUILD_ISOLATION="0",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
         NO_COLOR="1",
     )
-    return variables
 
 
 def sh(command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -78,6 +73,23 @@ def installed(env: dict[str, str], workdir: Path) -> dict[str, str]:
     result = sh("pip install -q plugins/billing-rules-specialist", env, workdir)
     assert result.returncode == 0, result.stderr
     return env
+
+
+def test_plugin_is_installed_in_the_child_venv_and_found_by_its_entry_point(
+    installed: dict[str, str], workdir: Path
+) -> None:
+    code = (
+        "import importlib.metadata as m, json, sys; "
+        "d = m.distribution('billing-rules-specialist'); "
+        "eps = [(e.name, e.value) for e in d.entry_points if e.group == 'billing_rules']; "
+        "print(json.dumps([str(d.locate_file('')), eps, sys.prefix, sys.base_prefix]))"
+    )
+    result = sh(f'python -c "{code}"', installed, workdir)
+    assert result.returncode == 0, result.stderr
+    location, entry_points, prefix, base_prefix = json.loads(result.stdout)
+    assert Path(prefix) == workdir / "venv" and prefix != base_prefix
+    assert Path(location).is_relative_to(workdir / "venv")
+    assert entry_points == [["specialist", "billing_rules_specialist"]]
 
 
 def test_installed_plugin_adds_rules_findings_and_source(installed: dict[str, str], workdir: Path) -> None:
