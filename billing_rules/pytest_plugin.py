@@ -5,7 +5,10 @@ an environment where billing-rules is installed, and must cost nothing when its 
 
 Fixtures (see :mod:`billing_rules.testing` for the functions they hand out):
 
-* ``billing_validator``: built-in rules only, no installed plugin (deterministic);
+* ``billing_validator``: the built-in rules and the plugins under test: those of the
+  ``billing_rules_plugins`` setting, plus what the test's ``billing_rules`` marker names
+  (``plugins=["name = module"]``, ``entry_points=["name"]`` or ``True``, ``rule_files=[...]``).
+  Nothing else installed in the environment is loaded (deterministic);
 * ``make_event``, ``make_events``: invoices from a few fields;
 * ``check_invoices``: check events against a validator, with an optional history;
 * ``assert_findings``: compare what fired with what was expected, with a readable message.
@@ -35,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "billing_rules_plugins",
-        "extensions à enregistrer pour les exemples, « nom = module » (sans les installer)",
+        "extensions à enregistrer pour les exemples et billing_validator, « nom = module » "
+        "(sans les installer)",
         type="linelist",
         default=[],
     )
@@ -44,6 +48,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="collecte les exemples des fichiers *.rules (billing-rules)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ``billing_rules`` marker (so ``--strict-markers`` accepts it)."""
+    config.addinivalue_line(
+        "markers",
+        "billing_rules(plugins=[], entry_points=False, rule_files=[]): ce que billing_validator "
+        "charge en plus des règles intégrées (« nom = module », extensions installées, fichiers)",
     )
 
 
@@ -123,14 +136,41 @@ def _validator_for(config: pytest.Config, path: Path) -> Any:
 
 def _configured_plugins(config: pytest.Config) -> list[tuple[str, Any]]:
     """``billing_rules_plugins`` lines (``name = module``), imported: a checkout needs no install."""
+    return _imported(config.getini("billing_rules_plugins"))
+
+
+def _imported(lines: Any) -> list[tuple[str, Any]]:
+    """``name = module`` strings as ``(name, module)`` pairs; other items (module objects) as given."""
     import importlib
 
     plugins = []
-    for line in config.getini("billing_rules_plugins"):
+    for line in lines:
+        if not isinstance(line, str):
+            plugins.append(line)
+            continue
         name, _, module = line.partition("=")
         module = module.strip() or name.strip()
         plugins.append((name.strip(), importlib.import_module(module)))
     return plugins
+
+
+_MARKER_ARGUMENTS = frozenset({"plugins", "entry_points", "rule_files"})
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The keyword arguments of the test's ``billing_rules`` markers (the closest one wins per key).
+
+    An unknown keyword is an error: a misspelt ``plugin=`` would otherwise test without the plugin.
+    """
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("billing_rules"))):
+        unknown = set(marker.kwargs) - _MARKER_ARGUMENTS
+        if marker.args or unknown:
+            wrong = ", ".join(sorted(unknown)) or "arguments positionnels"
+            expected = ", ".join(sorted(_MARKER_ARGUMENTS))
+            pytest.fail(f"marqueur billing_rules : {wrong} inconnu(s) ; attendus : {expected}", pytrace=False)
+        options.update(marker.kwargs)
+    return options
 
 
 # --------------------------------------------------------------------------------------------------
@@ -138,11 +178,27 @@ def _configured_plugins(config: pytest.Config) -> list[tuple[str, Any]]:
 
 
 @pytest.fixture
-def billing_validator() -> Any:
-    """A validator with the built-in rules and no installed plugin (deterministic tests)."""
+def billing_validator(request: pytest.FixtureRequest) -> Any:
+    """A validator with the built-in rules and the plugins under test (a fresh one per test).
+
+    The plugins are those of the ``billing_rules_plugins`` setting (``name = module``, imported,
+    so a checkout of the plugin needs no install) and those the test's ``billing_rules`` marker
+    names::
+
+        @pytest.mark.billing_rules(plugins=["specialist = billing_rules_specialist"])
+        @pytest.mark.billing_rules(entry_points=["specialist"])     # installed, by entry point name
+        @pytest.mark.billing_rules(entry_points=True)               # every installed plugin
+        @pytest.mark.billing_rules(rule_files=["ours.rules"])       # relative to the test file
+
+    Other installed plugins stay out: a test never depends on what else the environment holds.
+    """
     from billing_rules.testing import build_validator
 
-    return build_validator()
+    options = _marker_options(request)
+    plugins = _configured_plugins(request.config) + _imported(options.get("plugins", ()))
+    here = Path(str(request.path)).parent
+    rule_files = [here / path for path in options.get("rule_files", ())]
+    return build_validator(rule_files, plugins=plugins, entry_points=options.get("entry_points", False))
 
 
 @pytest.fixture
