@@ -154,6 +154,18 @@ def _imported(lines: Any) -> list[tuple[str, Any]]:
     return plugins
 
 
+def _by_name(plugins: list[Any]) -> list[Any]:
+    """One plugin per name: the marker may name again a plugin of the configuration."""
+    named: dict[str, Any] = {}
+    others = []
+    for plugin in plugins:
+        if isinstance(plugin, tuple):
+            named[plugin[0]] = plugin
+        else:
+            others.append(plugin)
+    return [*named.values(), *others]
+
+
 _MARKER_ARGUMENTS = frozenset({"plugins", "entry_points", "rule_files"})
 
 
@@ -195,7 +207,7 @@ def billing_validator(request: pytest.FixtureRequest) -> Any:
     from billing_rules.testing import build_validator
 
     options = _marker_options(request)
-    plugins = _configured_plugins(request.config) + _imported(options.get("plugins", ()))
+    plugins = _by_name(_configured_plugins(request.config) + _imported(options.get("plugins", ())))
     here = Path(str(request.path)).parent
     rule_files = [here / path for path in options.get("rule_files", ())]
     return build_validator(rule_files, plugins=plugins, entry_points=options.get("entry_points", False))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow  # each test runs pytest in a subprocess
 
 REPO = Path(__file__).resolve().parents[1]
 SPECIALIST_SRC = REPO / "plugins" / "billing-rules-specialist" / "src"
@@ -68,6 +69,29 @@ def test_the_marker_names_the_plugin_under_test(pytester: pytest.Pytester) -> No
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=2)
+
+
+def test_a_plugin_named_by_both_the_configuration_and_the_marker_is_loaded_once(
+    pytester: pytest.Pytester,
+) -> None:
+    _ini(
+        pytester,
+        f"pythonpath = {SPECIALIST_SRC}",
+        "billing_rules_plugins = specialist = billing_rules_specialist",
+    )
+    pytester.makepyfile(
+        test_twice=textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.billing_rules(plugins=["specialist = billing_rules_specialist"])
+            def test_once(billing_validator):
+                assert "SPE-MCU-48H" in {info.code for info in billing_validator.rules}
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 def test_the_marker_adds_rule_files_relative_to_the_test(pytester: pytest.Pytester) -> None:
