@@ -182,6 +182,9 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
             expected = ", ".join(sorted(_MARKER_ARGUMENTS))
             pytest.fail(f"marqueur billing_rules : {wrong} inconnu(s) ; attendus : {expected}", pytrace=False)
         options.update(marker.kwargs)
+    for key in ("plugins", "entry_points", "rule_files"):
+        if isinstance(options.get(key), (str, Path)):
+            options[key] = [options[key]]  # one name given alone, not a list of its characters
     return options
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import site
 import subprocess
 import sys
@@ -97,3 +98,22 @@ def test_the_environment_names_no_outside_import_path() -> None:
     assert not os.environ.get("PYTHONHOME"), f"PYTHONHOME est défini : {HOW}"
     leaks = _outside([entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry], REPO)
     assert leaks == [], f"PYTHONPATH hors du venv : {leaks} ; {HOW}"
+
+
+def test_no_test_builds_a_venv_that_sees_the_machine() -> None:
+    # Venvs made by tests go through tests/isolated_venv.py: no system site-packages, no pip index
+    # or configuration of the machine, the project's venv as their only other source.
+    leaks = []
+    sources = [*(REPO / "tests").rglob("*.py"), *(REPO / "plugins").rglob("tests/*.py")]
+    for path in sources:
+        if path.name in {"isolated_venv.py", "test_isolation.py"}:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle in (
+            r"system_site_packages=True",
+            r"--system-site-packages",
+            r"(?<!isolated_)venv\.create\(",
+        ):
+            if re.search(needle, text):
+                leaks.append(f"{path.relative_to(REPO)}: {needle}")
+    assert leaks == [], f"utilisez tests/isolated_venv.py : {leaks}"

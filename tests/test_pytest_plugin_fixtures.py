@@ -64,11 +64,15 @@ def test_the_marker_names_the_plugin_under_test(pytester: pytest.Pytester) -> No
 
             def test_without_it(billing_validator):
                 assert {{info.source for info in billing_validator.rules}} == {{"builtin"}}
+
+            @pytest.mark.billing_rules(plugins="specialist = billing_rules_specialist")
+            def test_one_plugin_given_alone(billing_validator):
+                assert "specialist" in {{info.source for info in billing_validator.rules}}
             """
         )
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_a_plugin_named_by_both_the_configuration_and_the_marker_is_loaded_once(
