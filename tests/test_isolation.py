@@ -72,8 +72,14 @@ def test_no_import_path_lies_outside_the_venv_the_stdlib_and_the_repository() ->
     )
     fresh = json.loads(result.stdout)
     assert _outside(fresh, REPO) == [], f"chemins d'import hors du venv : {_outside(fresh, REPO)} ; {HOW}"
-    # And this process, as pytest started it (its first entry is the directory it was started from).
-    here = _outside(sys.path[1:], Path.cwd())
+    # And this process (its first entry is the directory it was started from; tests may add
+    # temporary directories of their own).
+    temporary = Path(tempfile.gettempdir()).resolve()
+    here = [
+        entry
+        for entry in _outside(sys.path[1:], Path.cwd())
+        if not Path(entry).resolve().is_relative_to(temporary)
+    ]
     assert here == [], f"chemins d'import hors du venv : {here} ; {HOW}"
 
 
