@@ -176,6 +176,7 @@ FEW_VALUED_FIELDS = (
     "regulated",
     "status",
     "amount",
+    "km",
 )
 
 
@@ -208,6 +209,8 @@ class Event:
     regulated: bool = False
     referral_at: dt.datetime | None = None
     status: Status = Status.BILLED
+    discharge_date: dt.date | None = None
+    km: Decimal | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
     line: int | None = None
     file: str | None = None

@@ -127,7 +127,7 @@ def build_ruleset(
     tariff_rows: list[Tariff] = list(tariffs)
     pending_families: list[tuple[ast.FamilyDecl, ast.RuleFile]] = []
     defines: list[tuple[ast.DefineDecl, ast.RuleFile]] = []
-    dsl_tariffs: dict[tuple[str, dt.date], str] = {}
+    dsl_tariffs: dict[tuple[str, dt.date, str | None], str] = {}
     for rule_file, text in parsed:
         for decl in rule_file.declarations:
             if isinstance(decl, ast.CodeDecl):
@@ -149,17 +149,26 @@ def build_ruleset(
             elif isinstance(decl, ast.TariffDecl):
                 if decl.end is not None and decl.end < decl.start:
                     raise _located(rule_file, decl.span, "la fin du tarif précède son début", clash=False)
-                key = (decl.code, decl.start)
+                key = (decl.code, decl.start, decl.sector)
                 if key in dsl_tariffs:
                     raise _located(
                         rule_file,
                         decl.span,
-                        f"le tarif de {decl.code} au {decl.start.isoformat()} est défini deux fois "
-                        f"(déjà par {dsl_tariffs[key]})",
+                        f"le tarif de {decl.code}{_for_sector(decl.sector)} au {decl.start.isoformat()} "
+                        f"est défini deux fois (déjà par {dsl_tariffs[key]})",
                     )
                 dsl_tariffs[key] = f"{text.source} ({rule_file.path}:{decl.span.line})"
                 tariff_rows.append(
-                    Tariff(decl.code, decl.amount, decl.start, decl.end, decl.source, origin=text.source)
+                    Tariff(
+                        decl.code,
+                        decl.amount,
+                        decl.start,
+                        decl.end,
+                        decl.source,
+                        origin=text.source,
+                        unit=decl.unit,
+                        sector=decl.sector,
+                    )
                 )
             elif isinstance(decl, ast.FamilyDecl):
                 pending_families.append((decl, rule_file))
@@ -267,14 +276,23 @@ def _located(
     return kind(message, path=rule_file.path, line=span.line, column=span.column, source_line=source_line)
 
 
+def _for_sector(sector: str | None) -> str:
+    return f" (secteur {sector})" if sector is not None else ""
+
+
 def _check_tariff_clashes(rows: list[Tariff]) -> None:
-    seen: dict[tuple[str, dt.date], Any] = {}
+    seen: dict[tuple[str, dt.date, str | None], Any] = {}
+    per_km: dict[str, bool] = {}
     for row in rows:
-        key = (row.code, row.start)
+        key = (row.code, row.start, row.sector)
         if key in seen:
             other = seen[key]
             raise RuleClashError(
-                f"le tarif de {row.code} au {row.start.isoformat()} est défini deux fois "
-                f"(par {other.origin} et par {row.origin})"
+                f"le tarif de {row.code}{_for_sector(row.sector)} au {row.start.isoformat()} est défini "
+                f"deux fois (par {other.origin} et par {row.origin})"
             )
         seen[key] = row
+        # One code is priced one way: a flat row beside a per-km row would make totals depend on
+        # which row is in force, with nothing in the invoice to say why.
+        if per_km.setdefault(row.code, row.unit == "km") != (row.unit == "km"):
+            raise RuleClashError(f"le code {row.code} a des tarifs par km et des tarifs forfaitaires")

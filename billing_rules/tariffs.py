@@ -5,14 +5,21 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
+
+_CENT = Decimal("0.01")
 
 
 @attrs.frozen
 class Tariff:
-    """One tariff row: ``amount`` euros for ``code`` from ``start`` to ``end`` (included, or open)."""
+    """One tariff row: ``amount`` euros for ``code`` from ``start`` to ``end`` (included, or open).
+
+    ``unit`` ``"km"`` makes ``amount`` a rate per kilometre billed (IK: the invoice's ``km``).
+    ``sector`` makes the row apply to that convention sector only, in place of the general rows of
+    the code (the secteur-2 G at 23 € beside the G at 30 €); None applies to every sector.
+    """
 
     code: str
     amount: Decimal
@@ -20,6 +27,8 @@ class Tariff:
     end: dt.date | None = None
     source: str | None = None
     origin: str = "builtin"
+    unit: str | None = None
+    sector: str | None = None
 
 
 @attrs.frozen
@@ -39,40 +48,57 @@ class CodeInfo:
 
 
 class TariffTable:
-    """Tariffs by code; each row runs until its explicit end or the day before the next row starts."""
+    """Tariffs by code; each row runs until its explicit end or the day before the next row starts.
+
+    Rows for one sector form their own series beside the general one: on a date where the
+    invoice's sector has a row in force, that row prices the code; elsewhere the general row does.
+    """
 
     def __init__(self, rows: Iterable[Tariff] = ()) -> None:
         self._rows: dict[str, list[Tariff]] = {}
         self._starts: dict[str, list[dt.date]] = {}
+        self._sector_rows: dict[tuple[str, str], list[Tariff]] = {}
+        self._sector_starts: dict[tuple[str, str], list[dt.date]] = {}
+        self._per_km: set[str] = set()
         for row in rows:
-            self._rows.setdefault(row.code, []).append(row)
-        for code, items in self._rows.items():
-            items.sort(key=lambda row: row.start)
-            self._starts[code] = [row.start for row in items]
+            if row.sector is None:
+                self._rows.setdefault(row.code, []).append(row)
+            else:
+                self._sector_rows.setdefault((row.code, row.sector), []).append(row)
+            if row.unit == "km":
+                self._per_km.add(row.code)
+        for series, starts in ((self._rows, self._starts), (self._sector_rows, self._sector_starts)):
+            for key, items in series.items():
+                items.sort(key=lambda row: row.start)
+                starts[key] = [row.start for row in items]  # type: ignore[index]
 
     def __contains__(self, code: str) -> bool:
-        return code in self._rows
+        return code in self._rows or any(key[0] == code for key in self._sector_rows)
 
     def codes(self) -> frozenset[str]:
         """Every code that has at least one tariff row."""
-        return frozenset(self._rows)
+        return frozenset(self._rows) | {code for code, _ in self._sector_rows}
 
     def rows(self, code: str) -> tuple[Tariff, ...]:
-        """The rows of one code, oldest first."""
-        return tuple(self._rows.get(code, ()))
+        """The rows of one code, oldest first, the sector rows after the general ones."""
+        sectors = sorted(key for key in self._sector_rows if key[0] == code)
+        return tuple(self._rows.get(code, ())) + tuple(
+            row for key in sectors for row in self._sector_rows[key]
+        )
 
-    def on(self, code: str, day: dt.date) -> Decimal | None:
-        """The tariff in force on ``day``, or None where the code has none then."""
-        starts = self._starts.get(code)
-        if not starts:
-            return None
-        index = bisect.bisect_right(starts, day) - 1
-        if index < 0:
-            return None
-        row = self._rows[code][index]
-        if row.end is not None and day > row.end:
-            return None
-        return row.amount
+    def per_km(self, code: str) -> bool:
+        """Whether the code is priced per kilometre (its amount needs the invoice's ``km``)."""
+        return code in self._per_km
+
+    def on(self, code: str, day: dt.date, sector: str | None = None) -> Decimal | None:
+        """The tariff (or rate per km) in force on ``day`` for ``sector``, or None if none then."""
+        if sector is not None and self._sector_rows:
+            key = (code, sector)
+            found = _in_force(self._sector_rows.get(key), self._sector_starts.get(key), day)
+            if found is not None:
+                return found.amount
+        row = _in_force(self._rows.get(code), self._starts.get(code), day)
+        return row.amount if row is not None else None
 
     def nearest(self, code: str, day: dt.date) -> Decimal | None:
         """The tariff in force, else the next one to come, else the last one.
@@ -90,12 +116,36 @@ class TariffTable:
         rows = self._rows[code]
         return rows[index].amount if index < len(rows) else rows[-1].amount
 
-    def total(self, codes: Iterable[str], day: dt.date) -> Decimal | None:
-        """Sum of the tariffs of ``codes`` on ``day``; None as soon as one code has no tariff."""
+    def total(
+        self, codes: Iterable[str], day: dt.date, *, sector: str | None = None, km: Decimal | None = None
+    ) -> Decimal | None:
+        """Sum of the tariffs of ``codes`` on ``day``; None as soon as one code has no tariff.
+
+        A code priced per kilometre counts ``km`` times its rate, rounded to the cent; without
+        ``km`` its amount is unknown, so the total is too (SPEC §1: IK is compared only when
+        ``km`` is given).
+        """
         total = Decimal("0")
         for code in codes:
-            amount = self.on(code, day)
+            amount = self.on(code, day, sector)
             if amount is None:
                 return None
+            if code in self._per_km:
+                if km is None:
+                    return None
+                amount = (amount * km).quantize(_CENT, rounding=ROUND_HALF_UP)
             total += amount
         return total
+
+
+def _in_force(rows: list[Tariff] | None, starts: list[dt.date] | None, day: dt.date) -> Tariff | None:
+    """The row of a series in force on ``day``: the last one started, unless it has ended."""
+    if not starts or rows is None:
+        return None
+    index = bisect.bisect_right(starts, day) - 1
+    if index < 0:
+        return None
+    row = rows[index]
+    if row.end is not None and day > row.end:
+        return None
+    return row

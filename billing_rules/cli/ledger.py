@@ -261,6 +261,8 @@ def _values(event: Event, *, native: bool) -> dict[str, Any]:
         "regulated": flag(event.regulated),
         "referral_at": referral,
         "status": event.status.value,
+        "discharge_date": event.discharge_date.isoformat() if event.discharge_date is not None else None,
+        "km": (str(event.km) if event.km is not None else None),
     }
     if native:
         values.update({key: value for key, value in event.extra.items() if key not in values})

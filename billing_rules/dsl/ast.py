@@ -229,7 +229,7 @@ class CodeDecl:
 
 @attrs.frozen
 class TariffDecl:
-    """``tariff G 30.00 from 2024-12-22 source "..."``."""
+    """``tariff G 30.00 from 2024-12-22 source "..."`` (``per km``, ``for sector 2`` optional)."""
 
     code: str
     amount: Decimal
@@ -237,6 +237,10 @@ class TariffDecl:
     end: dt.date | None
     source: str | None
     span: Span
+    #: ``"km"`` for a rate per kilometre billed (IK); None for a flat amount.
+    unit: str | None = None
+    #: The sector this row is for (``"1"``, ``"2"``, ``"optam"``); None: every sector.
+    sector: str | None = None
 
 
 @attrs.frozen

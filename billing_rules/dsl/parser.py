@@ -339,6 +339,23 @@ def _flatten(clauses: tuple[Any, ...]) -> list[Any]:
     return flat
 
 
+@attrs.frozen
+class _TariffUnit:
+    """The ``per km`` part of a tariff row, on its way to :class:`ast.TariffDecl`."""
+
+    unit: str
+
+
+@attrs.frozen
+class _TariffSector:
+    """The ``for sector 2`` part of a tariff row, on its way to :class:`ast.TariffDecl`."""
+
+    sector: str
+
+
+_SECTOR_VALUES = frozenset({"1", "2", "optam"})
+
+
 def _make_transformer_class():  # type: ignore[no-untyped-def]
     from lark import Transformer, v_args
 
@@ -366,15 +383,42 @@ def _make_transformer_class():  # type: ignore[no-untyped-def]
         def period(self, meta, start, end=None):
             return ast.Period(_date(start), _date(end) if end is not None else None)
 
-        def tariff(self, meta, code, amount, start, *rest):
-            end = None
+        def tariff(self, meta, code, amount, *rest):
+            unit = sector = None
+            dates = []
             source = None
             for part in rest:
-                if part.type == "DATE":
-                    end = _date(part)
+                if isinstance(part, _TariffUnit):
+                    unit = part.unit
+                elif isinstance(part, _TariffSector):
+                    sector = part.sector
+                elif part.type == "DATE":
+                    dates.append(_date(part))
                 else:
                     source = _unquote(str(part))
-            return ast.TariffDecl(str(code), _number(amount), _date(start), end, source, _span(meta))
+            end = dates[1] if len(dates) > 1 else None
+            return ast.TariffDecl(
+                str(code), _number(amount), dates[0], end, source, _span(meta), unit=unit, sector=sector
+            )
+
+        def tariff_unit(self, meta, name):
+            if str(name) != "km":
+                raise RuleSyntaxError(
+                    f"unité de tarif inconnue « {_excerpt(str(name))} » (seule « per km » existe)",
+                    line=getattr(name, "line", None),
+                    column=getattr(name, "column", None),
+                )
+            return _TariffUnit("km")
+
+        def tariff_sector(self, meta, value):
+            sector = str(value).lower()
+            if sector not in _SECTOR_VALUES:
+                raise RuleSyntaxError(
+                    f"secteur inconnu « {_excerpt(str(value))} » (1, 2 ou optam)",
+                    line=getattr(value, "line", None),
+                    column=getattr(value, "column", None),
+                )
+            return _TariffSector(sector)
 
         def define(self, meta, name, cond):
             return ast.DefineDecl(str(name), cond, _span(meta))

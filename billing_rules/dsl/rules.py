@@ -209,17 +209,19 @@ class DslRule:
         if self.amount is not None:
             return _money(self.amount(event))
         tariffs = self.environment.tariffs
+        sector, km = event.sector.value, event.km
         if self.severity is Severity.OPPORTUNITY and suggested is not None:
             added = [code for code in suggested if code not in event.code_set]
             removed = [code for code in event.codes if code not in suggested]
-            gain = tariffs.total(added, event.date)
-            loss = tariffs.total(removed, event.date)
+            gain = tariffs.total(added, event.date, sector=sector, km=km)
+            loss = tariffs.total(removed, event.date, sector=sector, km=km)
             return None if gain is None or loss is None else gain - loss
         if self.severity is not Severity.ERROR or self.triggers is None:
             return None
         if window is not None and window.code is not None:
-            return tariffs.on(window.code, event.date)
-        return tariffs.total([code for code in event.codes if code in self.triggers], event.date)
+            return tariffs.on(window.code, event.date, sector)
+        at_risk = [code for code in event.codes if code in self.triggers]
+        return tariffs.total(at_risk, event.date, sector=sector, km=km)
 
     def _values(
         self, event: Event, window: WindowCount | None, suggestion: str | None, amount: Decimal | None

@@ -68,6 +68,8 @@ FIELDS: dict[str, Field] = {
         Field("regulated", Kind.BOOL, "patient adressé par la régulation (SAS / centre 15)"),
         Field("referral_at", Kind.DATETIME, "date et heure de l'adressage par la régulation"),
         Field("status", Kind.ENUM, "statut de la facture", Status),
+        Field("discharge_date", Kind.DATE, "dernière sortie d'hospitalisation avant l'acte, si connue"),
+        Field("km", Kind.NUMBER, "kilomètres facturés en IK (après abattement)"),
     )
 }
 
@@ -98,7 +100,7 @@ class Environment:
 
 
 def _tariff(env: Environment, event: Event, code: str) -> Decimal | None:
-    return env.tariffs.on(code, event.date)
+    return env.tariffs.on(code, event.date, event.sector.value)
 
 
 def _public_holiday(env: Environment, event: Event, day: dt.date | None = None) -> bool:

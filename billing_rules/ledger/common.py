@@ -102,6 +102,8 @@ def to_row(event: Event, *, native: bool) -> tuple[Any, ...]:
             event.regulated,
             event.referral_at,
             event.status.value,
+            event.discharge_date,
+            event.km,
             extra_json(event),
         )
     return (
@@ -125,6 +127,8 @@ def to_row(event: Event, *, native: bool) -> tuple[Any, ...]:
         int(event.regulated),
         event.referral_at.isoformat() if event.referral_at is not None else None,
         event.status.value,
+        event.discharge_date.isoformat() if event.discharge_date is not None else None,
+        str(event.km) if event.km is not None else None,
         extra_json(event),
     )
 
@@ -156,6 +160,8 @@ def from_row(row: Sequence[Any]) -> Event:
         regulated,
         referral_at,
         status,
+        discharge_date,
+        km,
         extra,
     ) = row
     if time is not None and not isinstance(time, dt.time):
@@ -164,6 +170,8 @@ def from_row(row: Sequence[Any]) -> Event:
         referral_at = dt.datetime.fromisoformat(referral_at)
     if amount is not None and not isinstance(amount, Decimal):
         amount = Decimal(amount)
+    if km is not None and not isinstance(km, Decimal):
+        km = Decimal(km)
     return Event(
         invoice_id=invoice_id,
         date=_as_date(date),
@@ -185,6 +193,8 @@ def from_row(row: Sequence[Any]) -> Event:
         regulated=bool(regulated),
         referral_at=referral_at,
         status=_STATUSES[status],
+        discharge_date=_as_date(discharge_date) if discharge_date is not None else None,
+        km=km,
         extra=json.loads(extra) if extra else _EMPTY,
         seq=-1,
     )

@@ -17,7 +17,7 @@ Design of the tables:
 from __future__ import annotations
 
 #: The version a fresh ledger is migrated to; a ledger above it was written by a newer release.
-LATEST = 2
+LATEST = 3
 
 SCHEMA_TABLE = "billing_rules_schema"
 
@@ -67,6 +67,12 @@ SQLITE: dict[int, tuple[str, ...]] = {
         "CREATE INDEX invoice_codes_by_practitioner ON invoice_codes (code, practitioner_id, date)",
         "CREATE INDEX invoices_by_patient ON invoices (patient_id, date)",
     ),
+    # SPEC §1 gained two optional columns in 2026: the latest hospital discharge (GL1) and the
+    # kilometres billed as IK. Older rows have neither, which is what NULL says.
+    3: (
+        "ALTER TABLE invoices ADD COLUMN discharge_date TEXT",
+        "ALTER TABLE invoices ADD COLUMN km TEXT",
+    ),
 }
 
 POSTGRES: dict[int, tuple[str, ...]] = {
@@ -111,5 +117,9 @@ POSTGRES: dict[int, tuple[str, ...]] = {
         "CREATE INDEX invoice_codes_by_patient ON invoice_codes (code, patient_id, date)",
         "CREATE INDEX invoice_codes_by_practitioner ON invoice_codes (code, practitioner_id, date)",
         "CREATE INDEX invoices_by_patient ON invoices (patient_id, date)",
+    ),
+    3: (
+        "ALTER TABLE invoices ADD COLUMN discharge_date DATE",
+        "ALTER TABLE invoices ADD COLUMN km NUMERIC",
     ),
 }

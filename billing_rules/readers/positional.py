@@ -38,6 +38,8 @@ FALLBACK = object()
 
 #: Columns of few distinct spellings, read together as one combination.
 _SMALL = (*FEW_VALUED_FIELDS, "codes")
+#: Optional columns empty on most rows (a discharge date for GL1): only their filled cells are read.
+_SPARSE = ("discharge_date",)
 #: Bounds of the memos: a file's combinations, days and birth dates fit far below them.
 _COMBINATIONS_MAX = 100_000
 _DAYS_MAX = 100_000
@@ -83,6 +85,7 @@ class PositionalDecoder:
         self._column = {name: itemgetter(index) for name, index in position.items()}
         self._time = position.get("time")
         self._referral = position.get("referral_at")
+        self._sparse = tuple(name for name in _SPARSE if name in position)
         self._dates: dict[str, dt.date] = {}
         self._births: dict[str, dt.date] = {}
         self._times: dict[str, dt.time | None] = {"": None}
@@ -143,6 +146,15 @@ class PositionalDecoder:
                 ):
                     return None
                 referrals[index] = referral
+        sparse: list[dict[str, Any]] = [{} for _ in rows] if self._sparse else []
+        for name in self._sparse:
+            texts = list(map(column[name], rows))
+            for index in itertools.compress(range(len(rows)), texts):
+                value = value_of(name, texts[index], None)
+                if value is UNREADABLE:
+                    return None
+                if value is not None:
+                    sparse[index][name] = value
         invoices = list(map(str.strip, map(column["invoice_id"], rows)))
         practitioners = list(map(str.strip, map(column["practitioner_id"], rows)))
         patients = list(map(str.strip, map(column["patient_id"], rows)))
@@ -172,6 +184,7 @@ class PositionalDecoder:
                     file=file,
                     seq=seq + index,
                     **combinations[index][0],  # type: ignore[index]
+                    **(sparse[index] if sparse else {}),
                 )
             )
         return events

@@ -252,6 +252,23 @@ def _amount(value: Any) -> Decimal:
     return amount if amount or not amount.is_signed() else abs(amount)  # "-0" is 0
 
 
+#: No billed journey is that long: a larger value is a typing error, not kilometres.
+KM_LIMIT = Decimal(10_000)
+
+
+def _kilometres(value: Any) -> Decimal:
+    """Kilometres billed as IK (SPEC §1 ``km``): read as an amount is (``12,5``), never negative."""
+    if type(value) is str and "€" in value:
+        raise _Invalid(f"kilométrage invalide {_quote(value)}")
+    try:
+        distance = _amount(value)
+    except _Invalid:
+        raise _Invalid(f"kilométrage invalide {_quote(value)}") from None
+    if distance >= KM_LIMIT:
+        raise _Invalid(f"kilométrage invraisemblable {_quote(value)} (10 000 km ou plus)")
+    return distance
+
+
 def _enum_parser(table: Mapping[str, Any], natives: Mapping[Any, Any] | None = None) -> Callable[[Any], Any]:
     """Parser of a closed list of values, in any case and spacing (``OPTAM``, `` self ``)."""
     message = "valeur inconnue {} (attendu : " + ", ".join(table) + ")"
@@ -338,6 +355,8 @@ _COLUMNS: tuple[tuple[str, Callable[[Any], Any], dict[str, Any] | None, bool], .
     ("regulated", _bool, _memo(_BOOLEANS), False),
     ("referral_at", _datetime, None, False),
     ("status", _status, _memo(_STATUSES), False),
+    ("discharge_date", _act_date, _memo(), False),
+    ("km", _kilometres, _memo(), False),
 )
 _UNSET = object()
 

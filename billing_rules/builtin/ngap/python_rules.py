@@ -97,19 +97,19 @@ class CodeUnknownRule(PythonRule):
 
 # Both AMOUNT rules need the expected total of every invoice, and a file bills a few dozen codings
 # over a few hundred days: remembered per (tariff table, codes, day), in a bounded memo.
-_TOTALS: dict[tuple[object, tuple[str, ...], object], Decimal | None] = {}
+_TOTALS: dict[tuple[object, tuple[str, ...], object, object, object], Decimal | None] = {}
 _TOTALS_MAX = 100_000
 
 
 def _expected_total(ruleset: object, event: Event) -> Decimal | None:
     """Sum of the tariffs in force for the invoice's codes, or None if one has no tariff (SPEC §5)."""
     tariffs = ruleset.tariffs  # type: ignore[attr-defined]
-    key = (tariffs, event.codes, event.date)
+    key = (tariffs, event.codes, event.date, event.sector, event.km)
     try:
         return _TOTALS[key]
     except KeyError:
         pass
-    total = tariffs.total(event.codes, event.date)
+    total = tariffs.total(event.codes, event.date, sector=event.sector.value, km=event.km)
     if len(_TOTALS) >= _TOTALS_MAX:
         _TOTALS.clear()
     _TOTALS[key] = total
@@ -219,7 +219,7 @@ PYTHON_RULES = (
     ),
     AmountBelowRule(
         code="AMOUNT-BELOW",
-        reads=frozenset({"codes", "texts", "amount"}),
+        reads=frozenset({"codes", "texts", "amount", "sector", "km"}),
         severity=Severity.OPPORTUNITY,
         summary="montant inférieur aux tarifs en vigueur",
         citation=(
@@ -232,7 +232,7 @@ PYTHON_RULES = (
     ),
     AmountAboveRule(
         code="AMOUNT-ABOVE",
-        reads=frozenset({"codes", "texts", "amount", "sector"}),
+        reads=frozenset({"codes", "texts", "amount", "sector", "km"}),
         severity=Severity.WARNING,
         summary="montant supérieur aux tarifs sans dépassement (secteur 1)",
         citation=(
