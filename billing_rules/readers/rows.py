@@ -262,8 +262,9 @@ def _kilometres(value: Any) -> Decimal:
         raise _Invalid(f"kilométrage invalide {_quote(value)}")
     try:
         distance = _amount(value)
-    except _Invalid:
-        raise _Invalid(f"kilométrage invalide {_quote(value)}") from None
+    except _Invalid as exc:
+        kind = "négatif" if "négatif" in exc.message else "invalide"
+        raise _Invalid(f"kilométrage {kind} {_quote(value)}") from None
     if distance >= KM_LIMIT:
         raise _Invalid(f"kilométrage invraisemblable {_quote(value)} (10 000 km ou plus)")
     return distance
