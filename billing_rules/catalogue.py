@@ -63,8 +63,11 @@ def tariffs_markdown(table: TariffTable) -> str:
             continue
         for tariff in table.rows(code):
             until = tariff.end.isoformat() if tariff.end else ""
+            amount = format_euros(tariff.amount) + (" / km" if tariff.unit == "km" else "")
+            if tariff.sector is not None:
+                amount += f" (secteur {tariff.sector})"
             rows.append(
-                f"| `{code}` | {format_euros(tariff.amount)} | {tariff.start.isoformat()} | {until} "
+                f"| `{code}` | {amount} | {tariff.start.isoformat()} | {until} "
                 f"| {_cell(tariff.source or '')} |"
             )
     return "\n".join(rows) + "\n"

@@ -101,8 +101,10 @@ def test_ik_is_priced_per_km() -> None:
     assert amounts == {"AMOUNT-BELOW": Decimal("6.10"), "AMOUNT-ABOVE": Decimal("13.90")}
 
 
-def test_sector_two_g_is_priced_at_23() -> None:
-    validator = Validator.build(entry_points=False)
+def test_a_sector_row_prices_that_sector_only(tmp_path: Path) -> None:
+    rules = tmp_path / "secteur2.rules"
+    rules.write_text('tariff G 23.00 from 2024-12-22 for sector 2 source "essai"\n', encoding="utf-8")
+    validator = Validator.build(entry_points=False, rule_files=[rules])
     invoice = {
         "invoice_id": "F1",
         "practitioner_id": "1",
@@ -116,6 +118,27 @@ def test_sector_two_g_is_priced_at_23() -> None:
     # The day before, the secteur-2 row is not in force yet: the general G (26,50 €) prices it.
     (below,) = [f for f in validator.check_one({**invoice, "date": "2024-12-21"}) if f.rule == "AMOUNT-BELOW"]
     assert below.amount == Decimal("3.50")
+    # Sector 1 keeps the general row: G+DE at 23 € is 7 € below the 30 € G.
+    findings = validator.check_one({**invoice, "sector": "1", "date": "2025-01-06"})
+    (below,) = [finding for finding in findings if finding.rule == "AMOUNT-BELOW"]
+    assert below.amount == Decimal("7.00")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tariff IK 0.61 per mile from 2026-01-01\n", "unité de tarif inconnue"),
+        ("tariff G 23.00 from 2024-12-22 for sector 3\n", "secteur inconnu"),
+        ("tariff IK 0.61 per km from 2026-01-01\ntariff IK 3.00 from 2027-01-01\n", "par km"),
+    ],
+)
+def test_bad_tariff_rows_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    from billing_rules.errors import BillingRulesError
+
+    rules = tmp_path / "tarifs.rules"
+    rules.write_text(text, encoding="utf-8")
+    with pytest.raises(BillingRulesError, match=message):
+        Validator.build(entry_points=False, builtin=False, rule_files=[rules])
 
 
 def test_ledger_keeps_and_exports_them(tmp_path: Path) -> None:

@@ -119,6 +119,10 @@ def _weekday(env: Environment, event: Event) -> Decimal:
     return Decimal(event.date.isoweekday())
 
 
+def _hour(env: Environment, event: Event, moment: dt.datetime | None) -> Decimal | None:
+    return None if moment is None else Decimal(moment.hour)
+
+
 def _extra(env: Environment, event: Event, column: str) -> Any:
     return event.extra.get(column.lower())
 
@@ -138,6 +142,13 @@ BUILTIN_FUNCTIONS: tuple[Function, ...] = (
     Function("public_holiday", (), Kind.BOOL, _public_holiday, "jour férié (France métropolitaine)"),
     Function("pdsa_time", (), Kind.BOOL, _pdsa_time, "horaires de permanence des soins (PDSA)"),
     Function("weekday", (), Kind.NUMBER, _weekday, "jour de la semaine, 1 = lundi ... 7 = dimanche"),
+    Function(
+        "hour",
+        (Kind.DATETIME,),
+        Kind.NUMBER,
+        _hour,
+        "heure (0 à 23) d'une date et heure, par exemple hour(referral_at) : 19 de 19:00 à 19:59",
+    ),
     Function("extra", (Kind.TEXT,), Kind.ANY, _extra, "valeur d'une colonne supplémentaire du fichier"),
     Function(
         "forfait_mt",
