@@ -1,5 +1,6 @@
 """Imports every command module so that each adds its commands to the ``main`` group."""
 
+from billing_rules.cli import changes as _changes  # noqa: F401  (rules changes)
 from billing_rules.cli import columns as _columns  # noqa: F401  (billing-rules columns)
 from billing_rules.cli import explain as _explain  # noqa: F401  (billing-rules explain)
 from billing_rules.cli import forfait as _forfait  # noqa: F401  (billing-rules forfait)

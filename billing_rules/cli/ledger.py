@@ -29,7 +29,7 @@ from billing_rules.cli import (
     main,
 )
 from billing_rules.cli.inputs import refuse_duplicates
-from billing_rules.cli.options import column_options, text_or_json_option
+from billing_rules.cli.options import column_options, parse_day, text_or_json_option
 from billing_rules.cli.output import (
     check_output,
     inform,
@@ -75,16 +75,6 @@ def _ledger_option(function: Any) -> Any:
         metavar="FICHIER|URL",
         help="Le registre : fichier SQLite ou URL postgresql://... (ou la variable BILLING_RULES_LEDGER).",
     )(function)
-
-
-def _parse_day(value: str) -> dt.date:
-    text = value.strip()
-    for parse in (dt.date.fromisoformat, lambda item: dt.datetime.strptime(item, "%d/%m/%Y").date()):
-        try:
-            return parse(text)
-        except ValueError:
-            continue
-    raise click.BadParameter(f"date invalide « {value} » (attendu : AAAA-MM-JJ ou JJ/MM/AAAA)")
 
 
 @main.group(name="ledger")
@@ -191,8 +181,8 @@ def ledger_export(
     """
     from billing_rules.ledger import open_ledger
 
-    start = _parse_day(since) if since else None
-    end = _parse_day(until) if until else None
+    start = parse_day(since) if since else None
+    end = parse_day(until) if until else None
     with _stop_on_error(debug):
         check_output(output)
         with contextlib.closing(open_ledger(target, create=False)) as ledger:
@@ -336,7 +326,7 @@ def ledger_forget(target: str, before: str, debug: bool) -> None:
     """
     from billing_rules.ledger import open_ledger
 
-    day = _parse_day(before)
+    day = parse_day(before)
     with _stop_on_error(debug), contextlib.closing(open_ledger(target, create=False)) as ledger:
         deleted = ledger.forget(day)
     _say(f"{deleted} factures antérieures au {day:%d/%m/%Y} supprimées de {ledger.label}")

@@ -9,6 +9,7 @@ circular import; it imports only click and attrs, like the rest of the CLI's imp
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -299,3 +300,14 @@ def text_or_json_option(help_text: str = "text : lisible ; json : pour les progr
         show_default=True,
         help=help_text,
     )
+
+
+def parse_day(value: str) -> dt.date:
+    """A date given on the command line, ISO or French (``2025-01-01``, ``01/01/2025``)."""
+    text = value.strip()
+    for parse in (dt.date.fromisoformat, lambda item: dt.datetime.strptime(item, "%d/%m/%Y").date()):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    raise click.BadParameter(f"date invalide « {value} » (attendu : AAAA-MM-JJ ou JJ/MM/AAAA)")
