@@ -28,6 +28,9 @@ after these). ``enable`` and ``disable``, their first names, are still read as `
 
     [practitioners."10001234567"]         # ... or per practitioner
     sector = "optam"
+    birth_date = 1958-03-14               # FMT majorations (SPEC §6): the doctor's age on 31/12,
+    zip = true                            # practising in a zone d'intervention prioritaire,
+    installed_on = 2025-09-01             # first installation (its calendar year is year 1)
 
     [columns]                             # headers of the practice's export no alias knows
     patient_id = "Identifiant assuré"     # field = header (SPEC §1b)
@@ -43,6 +46,7 @@ silently ignored: a disabled rule that was never disabled is a legal risk for th
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -66,7 +70,7 @@ PYPROJECT_TABLE = "billing-rules"
 _TOP_KEYS = {"rules", "plugins", "practitioner", "practitioners", "columns", "values"}
 _RULES_KEYS = {"enable", "disable", "files", "severity", "select", "extend-select", "ignore"}
 _PLUGINS_KEYS = {"enable", "disable"}
-_FACT_KEYS = {"sector", "specialty"}
+_FACT_KEYS = {"sector", "specialty", "birth_date", "zip", "installed_on"}
 
 
 class ConfigError(BillingRulesError):
@@ -75,13 +79,21 @@ class ConfigError(BillingRulesError):
 
 @attrs.frozen
 class Facts:
-    """Values for columns an export does not fill (the export's own values always win)."""
+    """What the practice knows of a practitioner that invoices do not say.
+
+    ``sector`` and ``specialty`` fill the columns an export leaves empty (the export's own values
+    always win). ``birth_date``, ``zip`` and ``installed_on`` set the FMT majorations of the forfait
+    estimator (SPEC §6); they never reach an invoice.
+    """
 
     sector: str | None = None
     specialty: str | None = None
+    birth_date: dt.date | None = None
+    zip: bool | None = None
+    installed_on: dt.date | None = None
 
     def items(self) -> Iterator[tuple[str, str]]:
-        """The facts that are set, as (column, value)."""
+        """The column facts that are set, as (column, value)."""
         for name in ("sector", "specialty"):
             value = getattr(self, name)
             if value is not None:
@@ -160,9 +172,14 @@ class PracticeConfig:
         own = self.practitioners.get(str(practitioner_id).strip()) if practitioner_id is not None else None
         if own is None:
             return self.practitioner
+        shared = self.practitioner
         return Facts(
-            sector=own.sector if own.sector is not None else self.practitioner.sector,
-            specialty=own.specialty if own.specialty is not None else self.practitioner.specialty,
+            **{
+                field.name: getattr(own, field.name)
+                if getattr(own, field.name) is not None
+                else getattr(shared, field.name)
+                for field in attrs.fields(Facts)
+            }
         )
 
     def wrap_readers(self, readers: Mapping[str, Any]) -> dict[str, Any]:
@@ -377,4 +394,30 @@ def _facts(values: Any, fail: Any, label: str) -> Facts:
     specialty = values.get("specialty")
     if specialty is not None and (not isinstance(specialty, str) or not specialty.strip()):
         raise fail(f"{label}.specialty : texte attendu")
-    return Facts(sector=sector, specialty=specialty.strip().upper() if specialty else None)
+    zip_value = values.get("zip")
+    if zip_value is not None and not isinstance(zip_value, bool):
+        raise fail(f"{label}.zip : true ou false attendu")
+    return Facts(
+        sector=sector,
+        specialty=specialty.strip().upper() if specialty else None,
+        birth_date=_day(values, "birth_date", fail, label),
+        zip=zip_value,
+        installed_on=_day(values, "installed_on", fail, label),
+    )
+
+
+def _day(values: Mapping[str, Any], key: str, fail: Any, label: str) -> dt.date | None:
+    """A date fact: a TOML date (``1958-03-14``) or an ISO string (``"1958-03-14"``)."""
+    value = values.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        raise fail(f"{label}.{key} : une date sans heure est attendue")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise fail(f"{label}.{key} : date attendue (AAAA-MM-JJ)")

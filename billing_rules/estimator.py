@@ -19,9 +19,16 @@ from typing import Any
 
 import attrs
 
-from billing_rules.forfait import C2S_CODE, CATEGORIES, ForfaitTables
+from billing_rules.forfait import (
+    C2S_CODE,
+    CATEGORIES,
+    RATE_MAJORATIONS,
+    ForfaitTables,
+    PractitionerFacts,
+    not_seen_since,
+)
 from billing_rules.model import Event, MtStatus, Place, age_on
-from billing_rules.money import round_cents
+from billing_rules.money import format_euros, round_cents
 
 ROSP_REFERENCE_PATIENTELE = 800
 """ROSP points are defined for a patientèle of 800 MT patients (SEED-000)."""
@@ -43,7 +50,16 @@ CATEGORY_LABELS: dict[str, str] = {
     "over_80": "Patients de 80 ans et plus hors ALD",
     "ald_under_80": "Patients en ALD de moins de 80 ans",
     "ald_80_plus": "Patients en ALD de 80 ans et plus",
+    "not_seen_2_years": "Patients MT non vus depuis 2 ans",
 }
+
+MAJORATION_LABELS: dict[str, str] = {
+    "c2s": "Majoration C2S",
+    "age_67_or_zip": "Majoration médecin de 67 ans et plus ou en ZIP",
+    "zip_first_installation_year_1": "Majoration première installation en ZIP (1re année)",
+    "zip_first_installation_year_2": "Majoration première installation en ZIP (2e année)",
+}
+"""How each FMT majoration is named for people."""
 """How each SPEC §6 category is named for people."""
 
 CONSULTATION_CODES = frozenset({"G", "GS", "C", "CS", "APC", "TCG", "TC", "IMT", "GL1", "GL2", "GL3"})
@@ -62,6 +78,8 @@ class Patient:
     birth_date: dt.date
     ald: bool = False
     c2s: bool = False
+    #: Date of the patient's latest invoice from the practitioner, when known (FMT: not seen 2 years).
+    last_seen: dt.date | None = None
 
 
 @attrs.frozen
@@ -75,6 +93,21 @@ class CategoryLine:
     total: Decimal
     settled: bool
     source: str | None
+
+
+@attrs.frozen
+class MajorationLine:
+    """One FMT majoration, shown as its own line: per C2S patient, or a rate of the categories' total."""
+
+    name: str
+    label: str
+    total: Decimal
+    settled: bool
+    source: str | None
+    patients: int | None = None
+    amount_per_patient: Decimal | None = None
+    rate: Decimal | None = None
+    base: Decimal | None = None
 
 
 @attrs.frozen
@@ -133,6 +166,7 @@ class ForfaitEstimate:
     rosp: RospEstimate | None = None
     what_if: tuple[WhatIf, ...] = ()
     candidates: tuple[Candidate, ...] = ()
+    majorations: tuple[MajorationLine, ...] = ()
 
 
 class EstimateError(ValueError):
@@ -167,8 +201,12 @@ def estimate(
     what_if_ald: int = 0,
     what_if_80: int = 0,
     candidates: Sequence[Candidate] = (),
+    practitioner: PractitionerFacts | None = None,
 ) -> ForfaitEstimate:
     """Price a patientèle with the forfait in force during ``year`` (ages on 31 December).
+
+    ``practitioner`` (the configuration's facts about the doctor) sets the FMT rate majorations;
+    they apply to the categories' total, C2S excluded, and add up (SPEC §6).
 
     Raises:
         EstimateError: no forfait row is in force that year, or a lever is negative.
@@ -190,7 +228,9 @@ def estimate(
         if patient.birth_date > day:
             ignored += 1
             continue
-        category = tables.category(day=day, age=age_on(patient.birth_date, day), ald=patient.ald)
+        category = tables.category(
+            day=day, age=age_on(patient.birth_date, day), ald=patient.ald, last_seen=patient.last_seen
+        )
         counts[category] = counts.get(category, 0) + 1
         c2s += patient.c2s
     lines = []
@@ -217,9 +257,13 @@ def estimate(
             f"{c2s} patient(s) C2S : majoration de précarité non comptée (montant non établi par les "
             "sources pour cette année)"
         )
-    total = round_cents(sum((line.total for line in lines), Decimal("0")) + c2s_total)
+    base = sum((line.total for line in lines), Decimal("0"))
+    majorations = _majorations(tables, day, c2s, c2s_amount, c2s_total, base, practitioner)
+    total = round_cents(base + sum((line.total for line in majorations), Decimal("0")))
     counted = sum(counts.values())
-    settled = all(line.settled for line in lines if line.patients)
+    settled = all(line.settled for line in lines if line.patients) and all(
+        line.settled for line in majorations if line.total
+    )
     if not settled:
         notes.append(
             "Montants non confirmés par un texte officiel (marqués « non confirmé ») : barème FMT 2026 "
@@ -228,10 +272,12 @@ def estimate(
     if scheme == "FPMT":
         notes.append("Forfait versé aux médecins de secteur 1 ou de secteur 2 adhérant à l'OPTAM")
     else:
-        notes.append(
-            "Non compté : patients MT non vus depuis 2 ans (5 €), majorations ZIP / 67 ans et plus, "
-            "volet prévention (+5 € par indicateur validé et par patient)"
-        )
+        notes.append("Non compté : volet prévention (+5 € par indicateur validé et par patient)")
+        if practitioner is None:
+            notes.append(
+                "Majorations ZIP / 67 ans et plus non comptées : renseignez birth_date, zip et installed_on "
+                "du praticien dans la configuration ([practitioners.\"RPPS\"])"
+            )
     if ignored:
         notes.append(f"{ignored} patient(s) né(s) après le 31/12/{year} ignoré(s)")
     rosp = None
@@ -283,7 +329,53 @@ def estimate(
         rosp=rosp,
         what_if=tuple(levers),
         candidates=tuple(candidates),
+        majorations=tuple(majorations),
     )
+
+
+def _majorations(
+    tables: ForfaitTables,
+    day: dt.date,
+    c2s: int,
+    c2s_amount: Decimal | None,
+    c2s_total: Decimal,
+    base: Decimal,
+    practitioner: PractitionerFacts | None,
+) -> list[MajorationLine]:
+    """The C2S line, then each rate majoration the doctor earns, in force on ``day``."""
+    lines = []
+    if c2s and c2s_amount is not None:
+        row = tables.row(C2S_CODE, day)
+        lines.append(
+            MajorationLine(
+                name="c2s",
+                label=MAJORATION_LABELS["c2s"],
+                total=c2s_total,
+                settled=tables.settled(C2S_CODE, day),
+                source=row.source if row else None,
+                patients=c2s,
+                amount_per_patient=c2s_amount,
+            )
+        )
+    if practitioner is None:
+        return lines
+    for name in practitioner.majorations(day.year):
+        rate = tables.rate(name, day)
+        if rate is None:
+            continue
+        row = tables.row(RATE_MAJORATIONS[name], day)
+        lines.append(
+            MajorationLine(
+                name=name,
+                label=MAJORATION_LABELS[name],
+                total=round_cents(base * rate),
+                settled=tables.settled(RATE_MAJORATIONS[name], day),
+                source=row.source if row else None,
+                rate=rate,
+                base=round_cents(base),
+            )
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------------------------------
@@ -339,6 +431,7 @@ def mt_patientele(events: Iterable[Event], practitioner_id: str, year: int) -> l
                 birth_date=event.birth_date,
                 ald=event.ald or event.neurodegenerative,
                 c2s=latest_c2s.get(patient_id, False),
+                last_seen=event.date,
             )
         )
     return sorted(patients, key=lambda patient: patient.patient_id)
@@ -394,10 +487,12 @@ def find_candidates(
     history = [event for event in history if event.date <= until]
     candidates: list[Candidate] = []
     candidates += _mt_declare_candidates(history, tables, practitioner_id, until)
-    own = {patient.patient_id for patient in mt_patientele(history, practitioner_id, year)}
+    patientele = mt_patientele(history, practitioner_id, year)
+    own = {patient.patient_id for patient in patientele}
     candidates += _vl_candidates(history, tables, practitioner_id, year, until, own)
     candidates += _vsp_candidates(history, tables, practitioner_id, year, own)
-    order = {"mt_declare": 0, "vl_quarter": 1, "vsp": 2}
+    candidates += _not_seen_candidates(patientele, tables, practitioner_id, year, until)
+    order = {"mt_declare": 0, "vl_quarter": 1, "vsp": 2, "not_seen": 3}
     return sorted(candidates, key=lambda item: (order[item.kind], item.patient_id, item.date))
 
 
@@ -436,6 +531,59 @@ def _mt_declare_candidates(
                     "de vous déclarer médecin traitant et facturez IMT à la consultation de déclaration"
                 ),
                 invoices=tuple(event.invoice_id for event in visits),
+            )
+        )
+    return result
+
+
+NOT_SEEN_WARNING_MONTHS = 22
+"""An MT patient not seen for this long is a lever: two more months and the FMT pays 5 € for them."""
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months earlier (the month's last day when it is shorter)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
+
+
+def _not_seen_candidates(
+    patientele: Sequence[Patient], tables: ForfaitTables, practitioner_id: str, year: int, until: dt.date
+) -> list[Candidate]:
+    """Own MT patients not seen for 22 months or more who would fall to the 5 € row on 31 December.
+
+    The euros are what the year's forfait keeps by seeing them before then: their category's
+    amount less the not-seen amount (FMT years only).
+    """
+    year_end = _year_day(year)
+    low = tables.amount("not_seen_2_years", year_end)
+    if low is None:
+        return []
+    threshold = _months_before(until, NOT_SEEN_WARNING_MONTHS)
+    result = []
+    for patient in patientele:
+        last = patient.last_seen
+        if last is None or last > threshold or not not_seen_since(last, year):
+            continue
+        normal = tables.category(day=year_end, age=age_on(patient.birth_date, year_end), ald=patient.ald)
+        keeps = (tables.amount(normal, year_end) or Decimal("0")) - low
+        if keeps <= 0:
+            continue
+        result.append(
+            Candidate(
+                kind="not_seen",
+                patient_id=patient.patient_id,
+                practitioner_id=practitioner_id,
+                date=last,
+                act="G",
+                amount=Decimal("0"),
+                yearly=keeps,
+                message=(
+                    f"Patient MT non vu depuis le {last:%d/%m/%Y} : à revoir avant le 31/12/{year}, sinon "
+                    f"son forfait {year} passe à {format_euros(low)}"
+                ),
             )
         )
     return result
@@ -672,6 +820,7 @@ def _patient_from(values: dict[str, Any]) -> tuple[Patient | None, list[tuple[st
         ("birth_date", parse._date, True),
         ("ald", parse._bool, False),
         ("c2s", parse._bool, False),
+        ("last_seen", parse._date, False),
     ):
         value = values.get(column)
         try:
@@ -685,7 +834,14 @@ def _patient_from(values: dict[str, Any]) -> tuple[Patient | None, list[tuple[st
             found.append((column, exc.message))
     if found:
         return None, found
-    return Patient(read["patient_id"], read["birth_date"], read.get("ald", False), read.get("c2s", False)), []
+    patient = Patient(
+        read["patient_id"],
+        read["birth_date"],
+        read.get("ald", False),
+        read.get("c2s", False),
+        last_seen=read.get("last_seen"),
+    )
+    return patient, []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -727,6 +883,22 @@ def estimate_to_dict(result: ForfaitEstimate) -> dict[str, Any]:
         ],
         "settled": result.settled,
         "c2s": {"patients": result.c2s_patients, "total": euros_to_json(result.c2s_total)},
+        "majorations": [
+            {
+                "majoration": line.name,
+                "label": line.label,
+                "patients": line.patients,
+                "amount_per_patient": euros_to_json(line.amount_per_patient)
+                if line.amount_per_patient is not None
+                else None,
+                "rate": float(line.rate) if line.rate is not None else None,
+                "base": euros_to_json(line.base) if line.base is not None else None,
+                "total": euros_to_json(line.total),
+                "settled": line.settled,
+                "source": line.source,
+            }
+            for line in result.majorations
+        ],
         "ignored": result.ignored,
         "rosp": None
         if result.rosp is None

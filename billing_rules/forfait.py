@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import attrs
 
+from billing_rules.model import age_on
 from billing_rules.tariffs import Tariff, TariffTable
 
 PREFIX = "FORFAIT-"
@@ -30,7 +31,47 @@ CATEGORIES: dict[str, str] = {
     "over_80": "FORFAIT-OVER-80",
     "ald_under_80": "FORFAIT-ALD-UNDER-80",
     "ald_80_plus": "FORFAIT-ALD-80-PLUS",
+    "not_seen_2_years": "FORFAIT-NOT-SEEN-2-YEARS",
 }
+
+#: FMT majorations as rates of the categories' total (SPEC §6), by the name reports give them.
+RATE_MAJORATIONS: dict[str, str] = {
+    "age_67_or_zip": "FORFAIT-MAJ-67-OR-ZIP",
+    "zip_first_installation_year_1": "FORFAIT-MAJ-ZIP-YEAR-1",
+    "zip_first_installation_year_2": "FORFAIT-MAJ-ZIP-YEAR-2",
+}
+
+
+@attrs.frozen
+class PractitionerFacts:
+    """What the FMT majorations read about the doctor (the practice configuration, SPEC §6)."""
+
+    birth_date: dt.date | None = None
+    zip: bool = False
+    installed_on: dt.date | None = None
+
+    def majorations(self, year: int) -> tuple[str, ...]:
+        """The rate majorations this doctor earns on the forfait of ``year`` (names of RATE_MAJORATIONS).
+
+        +10 % for a doctor aged 67 or more on 31 December or practising in a ZIP (one majoration,
+        whichever holds); +50 % the calendar year of a first installation in a ZIP, +30 % the next.
+        """
+        names = []
+        day = dt.date(year, 12, 31)
+        old = self.birth_date is not None and age_on(self.birth_date, day) >= 67
+        if old or self.zip:
+            names.append("age_67_or_zip")
+        if self.zip and self.installed_on is not None:
+            if year == self.installed_on.year:
+                names.append("zip_first_installation_year_1")
+            elif year == self.installed_on.year + 1:
+                names.append("zip_first_installation_year_2")
+        return tuple(names)
+
+
+def not_seen_since(last_seen: dt.date, year: int) -> bool:
+    """Whether a patient last seen on ``last_seen`` had no invoice in the two years ending 31/12/``year``."""
+    return last_seen <= dt.date(year - 2, 12, 31)
 
 
 @attrs.frozen
@@ -39,8 +80,19 @@ class ForfaitTables:
 
     tariffs: TariffTable
 
-    def category(self, *, day: dt.date, age: int, ald: bool) -> str:
-        """SPEC §6 category of a patient of ``age`` on ``day`` (ALD first, then age bands)."""
+    def category(self, *, day: dt.date, age: int, ald: bool, last_seen: dt.date | None = None) -> str:
+        """SPEC §6 category of a patient of ``age`` on ``day`` (ALD first, then age bands).
+
+        Under the FMT, an MT patient not seen in the two years ending on ``day`` (31 December) is
+        paid the ``not_seen_2_years`` amount whatever the age or ALD; ``last_seen`` None: unknown,
+        so the patient is taken as seen.
+        """
+        if (
+            last_seen is not None
+            and not_seen_since(last_seen, day.year)
+            and self.tariffs.on(CATEGORIES["not_seen_2_years"], day) is not None
+        ):
+            return "not_seen_2_years"
         if ald:
             return "ald_80_plus" if age >= 80 else "ald_under_80"
         if age >= 80:
@@ -67,6 +119,10 @@ class ForfaitTables:
         """False when the row in force is marked :data:`UNSETTLED_MARK` (or there is none)."""
         row = self.row(code, day)
         return row is not None and UNSETTLED_MARK not in (row.source or "").upper()
+
+    def rate(self, name: str, day: dt.date) -> Decimal | None:
+        """The rate of a majoration of :data:`RATE_MAJORATIONS` in force on ``day``, if any."""
+        return self.tariffs.on(RATE_MAJORATIONS[name], day)
 
     def categories_on(self, day: dt.date) -> tuple[str, ...]:
         """The categories the table in force on ``day`` pays, in report order."""

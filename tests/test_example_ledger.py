@@ -37,7 +37,7 @@ PRACTITIONERS = ("10101234567", "10102345678", "10103456789", "10104567890")
 DR_A, DR_B = PRACTITIONERS[0], PRACTITIONERS[1]
 YEARS = (2023, 2024, 2025, 2026)
 FPMT = ("child_0_6", "adult_7_79", "over_80", "ald_under_80", "ald_80_plus")
-FMT = ("child_0_6", "adult_7_74", "adult_75_79", "over_80", "ald_under_80", "ald_80_plus")
+FMT = ("child_0_6", "adult_7_74", "adult_75_79", "over_80", "ald_under_80", "ald_80_plus", "not_seen_2_years")
 
 
 def _script() -> ModuleType:

@@ -111,8 +111,10 @@ def test_fmt_2026_table_flags_unsettled_rows(tables: ForfaitTables) -> None:
         "over_80",
         "ald_under_80",
         "ald_80_plus",
+        "not_seen_2_years",
     ]
     assert {name: line.amount_per_patient for name, line in by_name.items()} == {
+        "not_seen_2_years": Decimal("5"),
         "child_0_6": Decimal("15"),
         "adult_7_74": Decimal("5"),
         "adult_75_79": Decimal("15"),

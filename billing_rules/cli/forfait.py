@@ -27,7 +27,7 @@ from billing_rules.cli import (
     main,
 )
 from billing_rules.cli.inputs import refuse_duplicates
-from billing_rules.cli.options import column_options
+from billing_rules.cli.options import PluginSelection, column_options, plugin_options
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 from billing_rules.errors import BillingRulesError
 
@@ -42,6 +42,7 @@ _KIND_LABELS = {
     "mt_declare": "Patients en ALD sans médecin traitant vus 3 fois ou plus en 12 mois",
     "vl_quarter": "Patients de 80 ans et plus en ALD sans VL dans un trimestre",
     "vsp": "Patients en soins palliatifs visités sans VSP",
+    "not_seen": "Patients médecin traitant non vus depuis 22 mois ou plus",
 }
 
 
@@ -159,6 +160,7 @@ def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str
 @_rules_option
 @output_option
 @verbosity_options
+@plugin_options
 @_debug_option
 def forfait(
     patients: str | None,
@@ -176,6 +178,7 @@ def forfait(
     rule_files: tuple[str, ...],
     output: str | None,
     debug: bool,
+    selection: PluginSelection,
 ) -> None:
     """Estime le forfait médecin traitant annuel d'une patientèle.
 
@@ -193,12 +196,12 @@ def forfait(
     status = EXIT_OK
     with _stop_on_error(debug):
         from billing_rules.estimator import estimate, find_candidates, mt_patientele, read_patients
-        from billing_rules.validator import Validator
 
         _require_files(tuple(rule_files) + ((patients,) if patients else ()) + invoices)
         refuse_duplicates(invoices)
         check_output(output)
-        tables = Validator.build(rule_files=list(rule_files), entry_points=True).ruleset.environment.forfaits
+        config = selection.config()
+        tables = selection.build(rule_files).ruleset.environment.forfaits
         candidates: list[Any] = []
         if patients:
             people, errors = read_patients(patients, input_format=input_format)
@@ -213,7 +216,7 @@ def forfait(
             else:
                 from billing_rules.cli.columns import practice_mapping
 
-                mapping = practice_mapping(columns)
+                mapping = practice_mapping(columns, selection.config_path)
                 events, unreadable = invoice_events(invoices, input_format, mapping, lines)
                 if unreadable:
                     _say(f"{unreadable} erreur(s) de saisie dans l'historique : lignes ignorées (voir check)")
@@ -231,6 +234,7 @@ def forfait(
             what_if_ald=what_if_ald,
             what_if_80=what_if_80,
             candidates=candidates,
+            practitioner=_facts(config, practitioner),
         )
         with report_output(output) as stream:
             if output_format == "json":
@@ -248,6 +252,20 @@ def forfait(
                 for line in text_lines(result):
                     stream.write(line + "\n")
     raise click.exceptions.Exit(status)
+
+
+def _facts(config: Any, practitioner: str | None) -> Any:
+    """The doctor's facts for the FMT majorations: the configuration's, when it gives any."""
+    from billing_rules.forfait import PractitionerFacts
+
+    if config is None:
+        return None
+    facts = config.facts_for(practitioner)
+    if facts.birth_date is None and facts.zip is None and facts.installed_on is None:
+        return None
+    return PractitionerFacts(
+        birth_date=facts.birth_date, zip=bool(facts.zip), installed_on=facts.installed_on
+    )
 
 
 def text_lines(result: ForfaitEstimate) -> Iterator[str]:
@@ -271,8 +289,15 @@ def text_lines(result: ForfaitEstimate) -> Iterator[str]:
         )
         for line in result.categories
     ]
-    if result.c2s_patients and result.c2s_total:
-        rows.append(("Majoration C2S", str(result.c2s_patients), "", format_euros(result.c2s_total)))
+    for majoration in result.majorations:
+        mark = "" if majoration.settled else " (non confirmé)"
+        if majoration.rate is not None:
+            percent = f"{majoration.rate * 100:.0f} %"
+            rows.append((majoration.label + mark, "", f"+{percent}", format_euros(majoration.total)))
+        else:
+            per_patient = format_euros(majoration.amount_per_patient or 0)
+            count = str(majoration.patients)
+            rows.append((majoration.label + mark, count, per_patient, format_euros(majoration.total)))
     header = ("Catégorie", "Patients", "Par patient", "Total")
     widths = [max(len(row[index]) for row in [header, *rows]) for index in range(4)]
     for row in [header, *rows]:
@@ -313,9 +338,12 @@ def text_lines(result: ForfaitEstimate) -> Iterator[str]:
                 continue
             yield f"  {label} ({len(items)})"
             for item in items:
-                money = format_euros(item.amount)
-                if item.yearly:
-                    money += f" + {format_euros(item.yearly)} par an"
+                if item.amount or not item.yearly:
+                    money = format_euros(item.amount)
+                    if item.yearly:
+                        money += f" + {format_euros(item.yearly)} par an"
+                else:
+                    money = f"{format_euros(item.yearly)} par an"
                 yield f"    {item.patient_id} — {item.act} : {money} — {item.message}"
     if result.notes:
         yield ""
