@@ -248,7 +248,8 @@ def estimate(
                 source=row.source if row else None,
             )
         )
-    scheme = "FMT" if year >= FMT_FIRST_YEAR else "FPMT"
+    # The table in force says which forfait it is (a simulation may price 2025 with the 2026 table).
+    scheme = "FMT" if "adult_7_74" in names else "FPMT"
     notes: list[str] = []
     c2s_amount = tables.tariffs.on(C2S_CODE, day)
     c2s_total = round_cents((c2s_amount or 0) * c2s)

@@ -109,8 +109,14 @@ def build_ruleset(
     python_rules: Iterable[Rule] = (),
     tariffs: Iterable[Tariff] = (),
     functions: Iterable[Function] = (),
+    as_of: dt.date | None = None,
 ) -> RuleSet:
-    """Parse, pool and compile; raises :class:`RuleFileError` or :class:`RuleClashError`."""
+    """Parse, pool and compile; raises :class:`RuleFileError` or :class:`RuleClashError`.
+
+    ``as_of`` builds the rule set of the texts in force on that day, applied to every date (SPEC
+    §7): the rules, tariffs and forfait rows of that day only, and no code validity (a code that
+    does not exist then counts for nothing, which the simulation takes care of).
+    """
     parsed = [(_parse(text.text, text.path), text) for text in texts]
 
     function_table: dict[str, Function] = {}
@@ -176,6 +182,9 @@ def build_ruleset(
                 defines.append((decl, rule_file))
     _check_tariff_clashes(tariff_rows)
     table = TariffTable(tariff_rows)
+    if as_of is not None:
+        table = table.as_of(as_of)
+        codes = {code: attrs.evolve(info, periods=()) for code, info in codes.items()}
 
     known = set(codes) | set(table.codes())
     for decl, _rule_file in pending_families:
@@ -219,10 +228,15 @@ def build_ruleset(
                     rule_file, decl.span, f"la règle {decl.code} est déjà définie par {origins[decl.code]}"
                 )
             try:
-                rules.append(compiler.compile_rule(decl, source=text.source, origin=rule_file.path))
+                rule = compiler.compile_rule(decl, source=text.source, origin=rule_file.path)
             except RecursionError:  # pragma: no cover - parser and compiler bound the nesting first
                 raise compiler.error("règle trop imbriquée", decl.span) from None
             origins[decl.code] = f"{text.source} ({rule_file.path}:{decl.span.line})"
+            if as_of is not None:
+                if not _in_force_on(rule, as_of):
+                    continue
+                rule = attrs.evolve(rule, valid_from=None, valid_until=None)
+            rules.append(rule)
 
     ruleset = RuleSet(
         rules=(),
@@ -238,9 +252,18 @@ def build_ruleset(
                 f"la règle {rule.code} est définie deux fois : par {origins[rule.code]} et par {rule.source}"
             )
         origins[rule.code] = rule.source
+        if as_of is not None and not _in_force_on(rule, as_of):
+            continue
         bind = getattr(rule, "bind", None)
         rules.append(bind(ruleset) if callable(bind) else rule)
     return attrs.evolve(ruleset, rules=tuple(rules))
+
+
+def _in_force_on(rule: Rule, day: dt.date) -> bool:
+    """Whether ``rule`` applies to an act of ``day`` (its ``from`` / ``until``, when it has any)."""
+    start = getattr(rule, "valid_from", None)
+    end = getattr(rule, "valid_until", None)
+    return (start is None or start <= day) and (end is None or day <= end)
 
 
 # Parsed files are immutable values: a process that builds several validators (tests, a server

@@ -10,6 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import attrs
 
 _CENT = Decimal("0.01")
+#: The start of a row that applies at every date (no act is dated before 1900, see the readers).
+ALWAYS = dt.date(1900, 1, 1)
 
 
 @attrs.frozen
@@ -85,6 +87,19 @@ class TariffTable:
         return tuple(self._rows.get(code, ())) + tuple(
             row for key in sectors for row in self._sector_rows[key]
         )
+
+    def as_of(self, day: dt.date) -> TariffTable:
+        """The rows in force on ``day``, each made to apply at every date: "the texts of ``day``".
+
+        What a simulation under other texts prices invoices with (SPEC §7); a code without a row
+        in force on ``day`` has no tariff at all.
+        """
+        frozen = []
+        for series in (*self._rows.values(), *self._sector_rows.values()):
+            row = _in_force(series, [item.start for item in series], day)
+            if row is not None:
+                frozen.append(attrs.evolve(row, start=ALWAYS, end=None))
+        return TariffTable(frozen)
 
     def per_km(self, code: str) -> bool:
         """Whether the code is priced per kilometre (its amount needs the invoice's ``km``)."""

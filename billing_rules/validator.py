@@ -7,6 +7,7 @@ the life of the process.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import shutil
@@ -88,6 +89,7 @@ class Validator:
         config: PracticeConfig | None = None,
         columns: ColumnMapping | None = None,
         lines: bool = False,
+        texts_as_of: dt.date | None = None,
     ) -> Validator:
         """Compile everything once: built-ins, installed plugins, ``plugins`` objects, rule files.
 
@@ -96,6 +98,8 @@ class Validator:
         ``billing-rules.toml``) adds rule files, blocks plugins, selects rules and sets severities.
         ``columns`` maps the practice's headers and values (SPEC §1b), over the config's
         ``[columns]`` and ``[values]``; ``lines``: the inputs have one line per act.
+        ``texts_as_of`` judges every invoice by the texts in force on that day instead of those of
+        its own date (a simulation, SPEC §7).
         """
         from billing_rules.plugins import collect, make_plugin_manager
 
@@ -117,7 +121,9 @@ class Validator:
             for source, function in collect(manager, "register_functions")
         ]
         try:
-            ruleset = build_ruleset(texts, python_rules=python_rules, tariffs=tariffs, functions=functions)
+            ruleset = build_ruleset(
+                texts, python_rules=python_rules, tariffs=tariffs, functions=functions, as_of=texts_as_of
+            )
         except RuleFileError as exc:
             _blame_plugin(manager, texts[:plugin_texts], exc)
             raise

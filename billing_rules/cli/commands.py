@@ -6,3 +6,4 @@ from billing_rules.cli import explain as _explain  # noqa: F401  (billing-rules 
 from billing_rules.cli import forfait as _forfait  # noqa: F401  (billing-rules forfait)
 from billing_rules.cli import ledger as _ledger  # noqa: F401  (billing-rules ledger, check --ledger)
 from billing_rules.cli import plugins as _plugins  # noqa: F401  (plugins, rules test)
+from billing_rules.cli import simulate as _simulate  # noqa: F401  (simulate)

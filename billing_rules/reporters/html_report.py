@@ -27,6 +27,7 @@ from billing_rules.money import format_euros
 
 if TYPE_CHECKING:
     from billing_rules.estimator import ForfaitEstimate
+    from billing_rules.simulation import Simulation
 
 TEMPLATES = Path(__file__).with_name("templates")
 """Package data: the Jinja2 templates of the HTML reports."""
@@ -252,6 +253,61 @@ def render_forfait(result: ForfaitEstimate) -> str:
         result=result,
         chart=chart,
         generated=dt.date.today(),
+    )
+
+
+@attrs.frozen
+class PairRow:
+    """One rule of the before / after chart of a simulation."""
+
+    label: str
+    before: int
+    after: int
+    y: int
+    before_width: float
+    after_width: float
+
+    @property
+    def max_width(self) -> float:
+        """Where the row's figures start, right of its longer bar."""
+        return max(self.before_width, self.after_width)
+
+
+@attrs.frozen
+class PairChart:
+    """Bars per rule, before and after, of ``billing-rules simulate``."""
+
+    rows: tuple[PairRow, ...]
+    height: int
+    label_width: int = _LABEL_WIDTH
+    width: int = _LABEL_WIDTH + _BAR_AREA + _VALUE_WIDTH
+
+
+def render_simulation(result: Simulation) -> str:
+    """The HTML page of ``billing-rules simulate``: bars per rule, before / after, and the tables."""
+    env = _environment()
+    most = max([max(line.before.findings, line.after.findings) for line in result.by_rule] + [1])
+
+    def width(count: int) -> float:
+        return round(max(2.0, count / most * _BAR_AREA), 1) if count else 0.0
+
+    rows = tuple(
+        PairRow(
+            label=line.key,
+            before=line.before.findings,
+            after=line.after.findings,
+            y=index * (_BAR_HEIGHT + _BAR_GAP + 2),
+            before_width=width(line.before.findings),
+            after_width=width(line.after.findings),
+        )
+        for index, line in enumerate(result.by_rule)
+    )
+    chart = PairChart(rows=rows, height=max(len(rows), 1) * (_BAR_HEIGHT + _BAR_GAP + 2))
+    return env.get_template("simulation.html.j2").render(
+        result=result,
+        chart=chart,
+        generated=dt.date.today(),
+        signed=lambda amount: ("+" if amount > 0 else "") + format_euros(amount),
     )
 
 
