@@ -12,13 +12,13 @@ import click
 
 from billing_rules.cli import (
     _debug_option,
-    _report_stream,
     _require_files,
     _rules_option,
     _stop_on_error,
     rules,
 )
 from billing_rules.cli.options import PluginSelection, parse_day, plugin_options, text_or_json_option
+from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 
 _KIND_WORDS = {"rule": "règle", "tariff": "tarif", "code": "code"}
 
@@ -28,6 +28,8 @@ _KIND_WORDS = {"rule": "règle", "tariff": "tarif", "code": "code"}
 @click.option("--until", "until", metavar="DATE", help="Jusqu'à cette date (incluse).")
 @text_or_json_option()
 @_rules_option
+@output_option
+@verbosity_options
 @plugin_options
 @_debug_option
 def rules_changes(
@@ -35,6 +37,7 @@ def rules_changes(
     until: str | None,
     output_format: str,
     rule_files: tuple[str, ...],
+    output: str | None,
     debug: bool,
     selection: PluginSelection,
 ) -> None:
@@ -48,29 +51,30 @@ def rules_changes(
     start = parse_day(since)
     end = parse_day(until) if until is not None else None
     with _stop_on_error(debug):
+        check_output(output)
         _require_files(rule_files)
         ruleset = selection.build(rule_files).ruleset
-    found = changes(ruleset, start, end)
-    latest = texts_date(ruleset)
-    with _report_stream() as stream:
-        if output_format == "json":
-            document = {
-                "since": start.isoformat(),
-                "until": end.isoformat() if end else None,
-                "texts_date": latest.isoformat() if latest else None,
-                "changes": [change.to_json() for change in found],
-            }
-            json.dump(document, stream, ensure_ascii=False, indent=2)
-            stream.write("\n")
-            return
-        period = f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}" if end else f"depuis le {start:%d/%m/%Y}"
-        version = f" ; textes à jour au {latest:%d/%m/%Y}" if latest else ""
-        stream.write(f"Changements des textes {period} ({len(found)}{version})\n")
-        for change in found:
-            origin = "" if change.origin == "builtin" else f" [{change.origin}]"
-            stream.write(
-                f"{change.day:%d/%m/%Y}  {_KIND_WORDS[change.kind.value]:<6} {change.subject:<20} "
-                f"{change.description}{origin}\n"
-            )
-            if change.source:
-                stream.write(f"{'':12}{'':28}Source : {change.source}\n")
+        found = changes(ruleset, start, end)
+        latest = texts_date(ruleset)
+        with report_output(output) as stream:
+            if output_format == "json":
+                document = {
+                    "since": start.isoformat(),
+                    "until": end.isoformat() if end else None,
+                    "texts_date": latest.isoformat() if latest else None,
+                    "changes": [change.to_json() for change in found],
+                }
+                json.dump(document, stream, ensure_ascii=False, indent=2)
+                stream.write("\n")
+                return
+            period = f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}" if end else f"depuis le {start:%d/%m/%Y}"
+            version = f" ; textes à jour au {latest:%d/%m/%Y}" if latest else ""
+            stream.write(f"Changements des textes {period} ({len(found)}{version})\n")
+            for change in found:
+                origin = "" if change.origin == "builtin" else f" [{change.origin}]"
+                stream.write(
+                    f"{change.day:%d/%m/%Y}  {_KIND_WORDS[change.kind.value]:<6} {change.subject:<20} "
+                    f"{change.description}{origin}\n"
+                )
+                if change.source:
+                    stream.write(f"{'':12}{'':28}Source : {change.source}\n")

@@ -7,8 +7,9 @@ import json
 
 import click
 
-from billing_rules.cli import _debug_option, _report_stream, _require_files, _stop_on_error, main
+from billing_rules.cli import _debug_option, _require_files, _stop_on_error, main
 from billing_rules.cli.options import PluginSelection, parse_day, plugin_options
+from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 
 SIMULATE_FORMATS = ("text", "json", "html")
 
@@ -33,6 +34,8 @@ SIMULATE_FORMATS = ("text", "json", "html")
     default="text",
     help="Format : text (par défaut), json ou html.",
 )
+@output_option
+@verbosity_options
 @plugin_options
 @_debug_option
 def simulate_command(
@@ -43,6 +46,7 @@ def simulate_command(
     practitioner: str | None,
     draft_files: tuple[str, ...],
     output_format: str,
+    output: str | None,
     debug: bool,
     selection: PluginSelection,
 ) -> None:
@@ -60,6 +64,7 @@ def simulate_command(
     if last < first:
         raise click.BadParameter("la fin de la période précède son début", param_hint="--to")
     with _stop_on_error(debug):
+        check_output(output)
         from billing_rules.ledger import open_ledger
         from billing_rules.simulation import simulate
         from billing_rules.validator import Validator
@@ -84,7 +89,7 @@ def simulate_command(
             facts=_facts_of(config),
             draft_files=draft_files,
         )
-        with _report_stream() as stream:
+        with report_output(output) as stream:
             if output_format == "json":
                 from billing_rules.reporters.simulation_report import to_dict
 
