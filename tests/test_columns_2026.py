@@ -154,3 +154,21 @@ def test_ledger_keeps_and_exports_them(tmp_path: Path) -> None:
     header, row = exported.output.splitlines()[:2]
     assert header.split(";")[-2:] == ["discharge_date", "km"]
     assert row.split(";")[-2:] == ["2026-02-15", "12.5"]
+
+
+def test_typed_values_through_the_api() -> None:
+    """Practice software hands a date and a Decimal (or a float: kilometres are no money)."""
+    validator = Validator.build(entry_points=False)
+    base = {
+        "invoice_id": "F1",
+        "date": dt.date(2026, 3, 3),
+        "practitioner_id": "1",
+        "patient_id": "P1",
+        "birth_date": dt.date(1940, 1, 1),
+        "codes": ("VG", "MD", "IK"),
+        "place": "domicile",
+    }
+    event = validator.invoice({**base, "km": 12.5, "discharge_date": dt.date(2026, 2, 1)})
+    assert (event.km, event.discharge_date) == (Decimal("12.5"), dt.date(2026, 2, 1))
+    # 30 + 10 + 10 × 0,61 = 46,10 €: at the tariff.
+    assert validator.session().check_one({**base, "km": Decimal("10"), "amount": Decimal("46.10")}) == []

@@ -74,6 +74,8 @@ class InvoiceValues(_RequiredValues, total=False):
     regulated: bool | str | None
     referral_at: dt.datetime | str | None
     status: Status | str | None
+    discharge_date: dt.date | str | None
+    km: Decimal | int | float | str | None
 
 
 _NOT_AN_INVOICE = "facture attendue : un dictionnaire de ses colonnes (SPEC §1) ou un Event, reçu {}"
@@ -144,6 +146,13 @@ def _amount(value: object) -> object:
     return value
 
 
+def _kilometres(value: object) -> object:
+    """Kilometres are no money: any finite float is taken as written (its shortest spelling)."""
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() and value.adjusted() < 12 else str(value)
+    return value
+
+
 def _codes(value: object) -> object:
     if isinstance(value, tuple):
         return list(value)
@@ -157,6 +166,8 @@ _NATIVES = {
     "referral_at": _moment,
     "amount": _amount,
     "codes": _codes,
+    "discharge_date": _day,
+    "km": _kilometres,
 }
 
 
