@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from billing_rules.forfait import PractitionerFacts
     from billing_rules.validator import Validator
 
-#: Rules whose amount is a yearly forfait, not money of the day (SPEC §2): tallied apart.
-YEARLY_RULES = frozenset({"OPP-MT-DECLARE"})
 _ZERO = Decimal("0")
 
 
@@ -54,7 +52,7 @@ class Tally:
         if finding.severity is Severity.WARNING:
             return attrs.evolve(self, warnings=self.warnings + 1)
         counted = self.opportunities + 1
-        if finding.rule in YEARLY_RULES:
+        if finding.yearly:  # a forfait per year (OPP-MT-DECLARE), not money of the day (SPEC §2)
             return attrs.evolve(self, opportunities=counted, yearly_missed=self.yearly_missed + amount)
         return attrs.evolve(self, opportunities=counted, missed=self.missed + amount)
 
