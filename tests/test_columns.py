@@ -701,6 +701,7 @@ FRENCH_HEADERS = {
     "regulated": "Régulé",
     "referral_at": "Date d'adressage",
     "status": "Statut",
+    "discharge_date": "Date de sortie",
 }
 FRENCH_VALUES = {
     "mt_status": {"self": "Moi", "other": "Autre médecin", "none": "Aucun", "unknown": "Inconnu"},
@@ -767,7 +768,7 @@ def _french_export(
         values = {}
         for field in FRENCH_HEADERS:
             value = row[field]
-            if field in ("date", "birth_date", "referral_at"):
+            if field in ("date", "birth_date", "referral_at", "discharge_date"):
                 value = _french_date(value)
             elif field in FRENCH_VALUES and value:
                 value = FRENCH_VALUES[field][value]
