@@ -126,4 +126,3 @@ def test_the_amounts_are_really_compared(validator: Validator) -> None:
     line = {"code": "G", "amount": "26.50", "note": ""}
     findings = validator.check_one(_invoice(line, 1))
     assert [finding.rule for finding in findings if finding.rule.startswith("AMOUNT")] == ["AMOUNT-BELOW"]
-
