@@ -73,7 +73,7 @@ REPORT_FORMATS = ("text", "json", "csv", "html")
 """Names of the built-in reporters (kept here, not imported, to keep ``--help`` fast; a test checks
 they match :data:`billing_rules.reporters.BUILTIN_REPORTERS`)."""
 
-INPUT_FORMATS = ("csv", "json", "jsonl")
+INPUT_FORMATS = ("csv", "json", "jsonl", "parquet")
 """Values of ``--input-format`` (SPEC §3)."""
 
 FAIL_ON_CHOICES = ("error", "warning", "opportunity", "never")
@@ -370,7 +370,7 @@ def main() -> None:
     "--input-format",
     default=None,
     metavar="FORMAT",
-    help="Format des fichiers d'entrée (csv, json, jsonl, ou celui d'une extension), au lieu de le "
+    help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu de le "
     "déduire de l'extension du fichier.",
 )
 @click.option(

@@ -20,6 +20,7 @@ from billing_rules.readers.columns import CODE, ColumnMapping
 from billing_rules.readers.csv_reader import CsvReader, CsvTable
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.lines import Grouped, group_lines
+from billing_rules.readers.parquet_reader import ParquetReader
 from billing_rules.readers.positional import FALLBACK, PositionalDecoder, Wanted
 from billing_rules.readers.rows import event_from_row, row_identity
 from billing_rules.readers.seen import SeenInvoices
@@ -29,6 +30,7 @@ BUILTIN_READERS: Mapping[str, Reader] = {
     "csv": CsvReader(),
     "json": JsonReader(),
     "jsonl": JsonLinesReader(),
+    "parquet": ParquetReader(),
 }
 
 STDIN = "-"

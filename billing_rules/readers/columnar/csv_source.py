@@ -1,0 +1,216 @@
+"""CSV files as batches of columns, with the row reader's physical line numbers.
+
+The header is read by the row reader itself (:meth:`CsvReader.table`: the same encodings,
+delimiter, header checks and errors). The rest of the file is decoded by the same streaming
+decoder and cut into chunks of whole lines. A chunk where every line is one record of exactly the
+header's width, with no quote, NUL, undecodable byte or lone carriage return, is split by polars
+(records are then lines, so line numbers are positions). Any other chunk is split by the csv
+module exactly as the row reader does (the same ``_blocks``: quoted line breaks, ragged rows,
+glued quotes, with their messages), then validated column-wise all the same: correctness never
+depends on which way a chunk went, only speed does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+import polars as pl
+
+from billing_rules.readers import csv_reader
+from billing_rules.readers.base import RawRow
+from billing_rules.readers.columnar.validate import LENIENT, Batch
+from billing_rules.readers.csv_reader import HEADER_LIMIT, CsvReader, CsvTable, detect_delimiter
+from billing_rules.readers.encoding import TextSource
+from billing_rules.readers.rows import KNOWN_COLUMNS
+
+#: Characters decoded per chunk (then up to the end of the line): about 140 000 invoices.
+CHUNK_CHARS = 16 * 1024 * 1024
+
+_UNCLOSED = "guillemet ouvert jamais fermé"
+
+
+class Counter:
+    """The running ``seq`` of the input (every record, readable or not, takes the next one)."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        #: Chunks split by polars and by the csv module (what the log says).
+        self.fast_chunks = 0
+        self.csv_chunks = 0
+
+    def take(self, count: int) -> list[int]:
+        """The next ``count`` ranks."""
+        start = self.seq
+        self.seq += count
+        return list(range(start, self.seq))
+
+    def take_series(self, count: int) -> pl.Series:
+        """The next ``count`` ranks, as a column."""
+        start = self.seq
+        self.seq += count
+        return pl.int_range(start, self.seq, dtype=pl.Int64, eager=True)
+
+
+def csv_batches(
+    open_stream: Callable[[], BinaryIO],
+    path: str,
+    file: int,
+    counter: Counter,
+    chunk_chars: int | None = None,
+) -> Iterator[Batch]:
+    """The batches of one CSV file; ``open_stream`` gives a fresh byte stream of it (called twice).
+
+    Raises:
+        ReadError: as the row reader (empty file, header without a required column...).
+    """
+    with open_stream() as stream:
+        names = CsvReader().table(stream, path).names  # the header's checks and errors
+    with open_stream() as stream:
+        source = TextSource(stream)
+        text = source.text
+        skipped = 0
+        first = text.readline(HEADER_LIMIT)
+        while first and not first.strip():
+            skipped += 1
+            first = text.readline(HEADER_LIMIT)
+        delimiter = detect_delimiter(first)
+        header_reader = csv.reader(itertools.chain((first,), text), delimiter=delimiter, strict=True)
+        next(header_reader)
+        line = skipped + header_reader.line_num
+        table = CsvTable(names, path, source, iter(()))
+        splitter = _Splitter(names, delimiter, path, file, table)
+        chunk_chars = chunk_chars or CHUNK_CHARS
+        while True:
+            chunk = text.read(chunk_chars)
+            if not chunk:
+                return
+            if not chunk.endswith("\n"):
+                chunk += text.readline()
+            batch = splitter.fast(chunk, line, counter)
+            if batch is not None:
+                counter.fast_chunks += 1
+                line += batch_lines(chunk)
+                yield batch
+                continue
+            while True:  # the csv module: a quoted field may run past the chunk
+                blocks, lines_read = splitter.records(chunk, line)
+                if not _ends_open(blocks):
+                    break
+                more = text.read(chunk_chars)
+                if not more:
+                    break
+                chunk += more + text.readline()
+            counter.csv_chunks += 1
+            line += lines_read
+            yield splitter.batch(blocks, counter)
+
+
+def batch_lines(chunk: str) -> int:
+    """Physical lines of a chunk without lone carriage returns."""
+    return chunk.count("\n") + (0 if chunk.endswith("\n") else 1)
+
+
+def _ends_open(blocks: list[csv_reader.Block]) -> bool:
+    if not blocks:
+        return False
+    _, _, problems = blocks[-1]
+    return bool(problems) and problems[0][1].startswith(_UNCLOSED)
+
+
+class _Splitter:
+    """Cuts chunks of one file into records, by polars when plain, else by the csv module."""
+
+    def __init__(self, names: list[str], delimiter: str, path: str, file: int, table: CsvTable) -> None:
+        self.names = names
+        self.width = len(names)
+        self.delimiter = delimiter
+        self.path = path
+        self.file = file
+        self.table = table
+        self.positions = [f"c{index}" for index in range(self.width)]
+        wanted = {*KNOWN_COLUMNS, *LENIENT}
+        self.columns = {name: self.positions[index] for index, name in enumerate(names) if name in wanted}
+        self.extra = [
+            (name, self.positions[index])
+            for index, name in enumerate(names)
+            if name and name not in KNOWN_COLUMNS
+        ]
+
+    # --- plain chunks ----------------------------------------------------------------------------
+
+    def fast(self, chunk: str, line: int, counter: Counter) -> Batch | None:
+        """The chunk as one batch if every line is a record of the header's width, else None."""
+        if '"' in chunk or "\0" in chunk or "\ufffd" in chunk or "\n\n\n" in chunk:
+            return None
+        empties = chunk.count("\n\n") + (1 if chunk.startswith(("\n", "\r\n")) else 0)
+        if "\r" in chunk:
+            if chunk.count("\r") != chunk.count("\r\n") or "\n\r\n\r\n" in chunk:
+                return None
+            empties += chunk.count("\n\r\n")
+        lines = batch_lines(chunk)
+        if chunk.count(self.delimiter) != (self.width - 1) * (lines - empties):
+            return None
+        try:
+            frame = pl.read_csv(
+                chunk.encode("utf-8", "surrogatepass"),
+                has_header=False,
+                separator=self.delimiter,
+                quote_char=None,
+                infer_schema=False,
+                new_columns=self.positions,
+                raise_if_empty=False,
+            )
+        except (pl.exceptions.PolarsError, UnicodeError):
+            return None
+        if frame.height != lines or frame.width != self.width:
+            return None
+        frame = frame.with_columns(pl.int_range(line + 1, line + 1 + lines, dtype=pl.Int64).alias("line"))
+        frame = frame.filter(pl.any_horizontal(pl.col(self.positions).is_not_null()))
+        return self._batch(frame, counter.take_series(frame.height), [])
+
+    def _batch(self, frame: pl.DataFrame, seqs: Any, fallback: list[tuple[int, RawRow]]) -> Batch:
+        columns = {name: frame[position] for name, position in self.columns.items()}
+        extras = None
+        if self.extra:
+            extras = frame.select(
+                pl.struct(
+                    *(pl.col(position).fill_null("").alias(name) for name, position in self.extra)
+                ).struct.json_encode()
+            ).to_series()
+        lines = frame["line"] if isinstance(seqs, pl.Series) else frame["line"].to_list()
+        return Batch(self.file, self.path, seqs, lines, columns, extras, fallback)
+
+    # --- other chunks: the csv module, as the row reader ------------------------------------------
+
+    def records(self, chunk: str, line: int) -> tuple[list[csv_reader.Block], int]:
+        """The row reader's blocks of the chunk, located in the file, and the lines read."""
+        reader = csv.reader(io.StringIO(chunk, newline=""), delimiter=self.delimiter, strict=True)
+        blocks = list(csv_reader._blocks(reader, self.width, line))
+        return blocks, reader.line_num
+
+    def batch(self, blocks: list[csv_reader.Block], counter: Counter) -> Batch:
+        """One batch of the records: the well-shaped ones as columns, the others one by one."""
+        table = self.table
+        scan = table.suspicious()
+        lines: list[int] = []
+        records: list[list[str]] = []
+        seqs: list[int] = []
+        fallback: list[tuple[int, RawRow]] = []
+        for block_lines, rows, problems in blocks:
+            for record_line, fields in zip(block_lines, rows, strict=True):
+                seq = counter.take(1)[0]
+                if problems or (scan and any(("\ufffd" in field or "\0" in field) for field in fields)):
+                    fallback.append((seq, table.raw_row(record_line, fields, problems)))
+                else:
+                    lines.append(record_line)
+                    records.append(fields)
+                    seqs.append(seq)
+        frame = pl.DataFrame(
+            records or None, schema=dict.fromkeys(self.positions, pl.String), orient="row"
+        ).with_columns(pl.Series("line", lines, dtype=pl.Int64))
+        frame = frame.with_columns(pl.col(self.positions).replace("", None))
+        return self._batch(frame, seqs, fallback)

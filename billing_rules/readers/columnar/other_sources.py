@@ -1,0 +1,167 @@
+"""JSON, JSON Lines and Parquet files as batches of columns.
+
+JSON is parsed by the row readers themselves (:class:`JsonReader`, :class:`JsonLinesReader`: the
+same streaming, encodings, line numbers and syntax errors); only the reading of values is done
+column-wise. Parquet is read by polars, a slice at a time, its typed columns first brought to the
+values JSON would give (:func:`parquet_values`), which the row reader of Parquet uses too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+import polars as pl
+
+from billing_rules.readers.base import RawRow
+from billing_rules.readers.columnar.csv_source import Counter
+from billing_rules.readers.columnar.validate import LENIENT, Batch
+from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
+from billing_rules.readers.rows import KNOWN_COLUMNS
+
+#: Rows per batch of JSON objects or Parquet rows.
+BATCH_ROWS = 50_000
+
+_WANTED = (*KNOWN_COLUMNS, *LENIENT)
+
+
+def json_batches(
+    stream: BinaryIO, path: str, file: int, counter: Counter, lines: bool, batch_rows: int = BATCH_ROWS
+) -> Iterator[Batch]:
+    """The batches of a JSON array (``lines`` False) or a JSON Lines file."""
+    reader = JsonLinesReader() if lines else JsonReader()
+    pending: list[RawRow] = []
+    for raw in reader.rows(stream, path):
+        pending.append(raw)
+        if len(pending) == batch_rows:
+            yield _json_batch(pending, path, file, counter)
+            pending = []
+    if pending:
+        yield _json_batch(pending, path, file, counter)
+
+
+def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> Batch:
+    seqs: list[int] = []
+    line_numbers: list[int | None] = []
+    objects: list[dict[str, Any]] = []
+    fallback: list[tuple[int, RawRow]] = []
+    for raw, seq in zip(raws, counter.take(len(raws)), strict=True):
+        if raw.problems:
+            fallback.append((seq, raw))
+        else:
+            seqs.append(seq)
+            line_numbers.append(raw.line)
+            objects.append(raw.values)
+    columns: dict[str, Any] = {}
+    for name in _WANTED:
+        values = [values.get(name) for values in objects]
+        if all(value is None or type(value) is str for value in values):
+            columns[name] = pl.Series(name, values, dtype=pl.String)
+        else:
+            columns[name] = values
+    extras = None
+    if any(not values.keys() <= KNOWN_COLUMNS for values in objects):
+        import json
+
+        extras = pl.Series(
+            "extras",
+            [
+                json.dumps(
+                    {key: value for key, value in values.items() if key not in KNOWN_COLUMNS},
+                    ensure_ascii=False,
+                    default=str,
+                )
+                if not values.keys() <= KNOWN_COLUMNS
+                else None
+                for values in objects
+            ],
+            dtype=pl.String,
+        )
+    return Batch(file, path, seqs, line_numbers, columns, extras, fallback)
+
+
+# --- Parquet --------------------------------------------------------------------------------------
+
+
+def parquet_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """Typed Parquet columns as JSON would hold them: dates, times and decimals as their text.
+
+    Dates become ``2024-03-04``, date-times ``2024-03-04T09:30:00`` (a fraction of a second, or a
+    time zone, is written out, and is then an input error: SPEC §1 has neither), times
+    ``09:30:00``, decimals their digits; booleans, integers, floats and lists of texts stay as
+    they are, as in JSON.
+    """
+    columns = []
+    for name, kind in frame.schema.items():
+        column = pl.col(name)
+        if kind == pl.Date:
+            column = column.dt.to_string("%Y-%m-%d")
+        elif isinstance(kind, pl.Datetime):
+            fraction = bool((frame[name].dt.microsecond().fill_null(0) != 0).any()) if frame.height else False
+            pattern = "%Y-%m-%dT%H:%M:%S" + ("%.6f" if fraction else "") + ("%:z" if kind.time_zone else "")
+            column = column.dt.to_string(pattern)
+        elif kind == pl.Time:
+            column = column.dt.to_string("%H:%M:%S")
+        elif isinstance(kind, (pl.Decimal, pl.Categorical, pl.Enum)) or kind == pl.Null:
+            column = column.cast(pl.String)
+        columns.append(column.alias(name))
+    return frame.select(columns)
+
+
+def parquet_slices(
+    source: Any, path: str, batch_rows: int = BATCH_ROWS
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """``(first row number, slice)`` of a Parquet file, each slice brought to JSON's values.
+
+    ``source`` is the path or an open binary stream; ``path`` names it in messages.
+
+    Raises:
+        ReadError: the file is not Parquet (or cannot be read).
+    """
+    from billing_rules.errors import ReadError
+    from billing_rules.readers.base import file_label
+
+    try:
+        lazy = pl.scan_parquet(source)
+        total = lazy.select(pl.len()).collect().item()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise ReadError(f"{file_label(path)} : fichier Parquet illisible ({type(exc).__name__})") from None
+    for start in range(0, total, batch_rows):
+        try:
+            frame = lazy.slice(start, batch_rows).collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise ReadError(
+                f"{file_label(path)} : fichier Parquet illisible ({type(exc).__name__})"
+            ) from None
+        yield start, parquet_values(frame)
+
+
+def parquet_batches(
+    source: Any, path: str, file: int, counter: Counter, batch_rows: int = BATCH_ROWS
+) -> Iterator[Batch]:
+    """The batches of a Parquet file; ``line`` is the row's 1-based number in the file."""
+    for start, frame in parquet_slices(source, path, batch_rows):
+        seqs = counter.take(frame.height)
+        columns: dict[str, Any] = {name: frame[name] for name in frame.columns if name in _WANTED}
+        extra_names = [name for name in frame.columns if name not in KNOWN_COLUMNS]
+        extras = None
+        if extra_names:
+            extras = frame.select(pl.struct(*extra_names).struct.json_encode()).to_series()
+        yield Batch(file, path, seqs, list(range(start + 1, start + 1 + frame.height)), columns, extras)
+
+
+def opener(path: str) -> Callable[[], BinaryIO]:
+    """A function opening ``path`` for reading, afresh at each call."""
+    return lambda: open(path, "rb")  # noqa: SIM115 - the caller closes it
+
+
+def raw_row_batches(raws: Iterator[RawRow], path: str, file: int, counter: Counter) -> Iterator[Batch]:
+    """Batches of any reader's raw rows (a plugin's format), read like JSON objects."""
+    pending: list[RawRow] = []
+    for raw in raws:
+        pending.append(raw)
+        if len(pending) == BATCH_ROWS:
+            yield _json_batch(pending, path, file, counter)
+            pending = []
+    if pending:
+        yield _json_batch(pending, path, file, counter)

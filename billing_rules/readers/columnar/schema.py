@@ -1,0 +1,68 @@
+"""The invoice table the columnar reader hands to the relational engine: its columns and types.
+
+One row per readable invoice of the input, in input order (``seq``). The relational engine owns
+the authoritative list (``billing_rules.engines.relational.table``); this copy is the reader's side
+of the contract, so that the reader can be built and tested on its own. Polars types are named by
+string here and resolved lazily, so importing this module imports nothing columnar.
+
+Where the contract's types lose information the row engine keeps, an exact companion column is
+added: ``time_s`` (seconds since midnight: the row engine orders ``09:30:15`` after ``09:30:05``)
+and ``amount_exact`` (the decimal text of the amount: ``26.505`` has no whole number of cents, and
+``amount_cents`` is then NULL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: (column, polars type name) in table order.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("seq", "Int64"),
+    ("file", "Int32"),
+    ("line", "Int64"),
+    ("origin", "String"),
+    ("invoice_id", "String"),
+    ("practitioner_id", "String"),
+    ("patient_id", "String"),
+    ("specialty", "String"),
+    ("sector", "String"),
+    ("mt_status", "String"),
+    ("place", "String"),
+    ("status", "String"),
+    ("date", "Date"),
+    ("birth_date", "Date"),
+    ("discharge_date", "Date"),
+    ("time_min", "Int32"),
+    ("time_s", "Int32"),
+    ("referral_at", "Datetime"),
+    ("ald", "Boolean"),
+    ("palliative", "Boolean"),
+    ("neurodegenerative", "Boolean"),
+    ("declares_mt", "Boolean"),
+    ("homebound", "Boolean"),
+    ("regulated", "Boolean"),
+    ("codes", "List[String]"),
+    ("amount_cents", "Int64"),
+    ("amount_exact", "String"),
+    ("km_hundredths", "Int64"),
+    ("extras", "String"),
+)
+
+#: Value of ``origin`` for the invoices of the input (the ledger's rows say ``ledger``).
+ORIGIN_INPUT = "input"
+
+
+def polars_schema() -> dict[str, Any]:
+    """The columns as a polars schema (imports polars)."""
+    import polars as pl
+
+    types: dict[str, Any] = {
+        "Int64": pl.Int64,
+        "Int32": pl.Int32,
+        "String": pl.String,
+        "Date": pl.Date,
+        "Datetime": pl.Datetime("us"),
+        "Boolean": pl.Boolean,
+        "List[String]": pl.List(pl.String),
+    }
+    return {name: types[kind] for name, kind in COLUMNS}

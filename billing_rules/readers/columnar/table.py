@@ -1,0 +1,213 @@
+"""Input files to one invoice table and the input errors, as the row readers would give them.
+
+The files are read in the order given, batch after batch (:mod:`.csv_source`,
+:mod:`.other_sources`), each batch validated column-wise (:mod:`.validate`). What no single batch
+can know is settled at the end, over the whole input: an invoice (``practitioner_id``,
+``invoice_id``) already seen earlier, readable row or not (SPEC §1), becomes an input error on its
+row and leaves the table. Only keys seen twice come back to Python, to be worded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO
+
+import attrs
+import polars as pl
+
+from billing_rules.model import InputError
+from billing_rules.readers.columnar.csv_source import Counter, csv_batches
+from billing_rules.readers.columnar.other_sources import json_batches, opener, parquet_batches
+from billing_rules.readers.columnar.schema import polars_schema
+from billing_rules.readers.columnar.validate import Batch, Located, read_batch
+from billing_rules.readers.stream import STDIN, _duplicate_message, _open_failure, reader_for
+
+#: Rank of a duplicate's error among its row's errors: after every other.
+_DUPLICATE_RANK = 1 << 20
+
+
+@attrs.frozen
+class ColumnarInput:
+    """What :func:`read_invoices` read.
+
+    Attributes:
+        table: one row per readable invoice, in input order (columns: :mod:`.schema`).
+        input_errors: the row readers' input errors, in their order.
+        events: SPEC §2 ``summary.events`` (readable rows, duplicates excluded).
+        files: the paths as given (``table.file`` indexes them).
+        notes: how the input was read, for the log (chunks split by the csv module...).
+    """
+
+    table: pl.DataFrame
+    input_errors: list[InputError]
+    events: int
+    files: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+def read_invoice_table(
+    paths: Sequence[str], input_format: str | None = None, *, stdin: BinaryIO | None = None
+) -> tuple[pl.DataFrame, list[InputError], int]:
+    """``(table, input errors, summary.events)`` of the input files; see :func:`read_invoices`."""
+    result = read_invoices(paths, input_format, stdin=stdin)
+    return result.table, result.input_errors, result.events
+
+
+def read_invoices(
+    paths: Sequence[str],
+    input_format: str | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+    readers: Mapping[str, Any] | None = None,
+) -> ColumnarInput:
+    """Read every input file into one table, with exactly the row readers' input errors.
+
+    Args:
+        paths: files in input order; ``-`` is standard input (spooled to a temporary file).
+        input_format: ``--input-format`` (``csv``, ``json``, ``jsonl``, ``parquet``); else extensions.
+        stdin: what ``-`` reads (default ``sys.stdin.buffer``).
+        readers: the formats by name, when plugins add some; a format the columnar reader does
+            not know is read by its own reader's rows, then validated column-wise.
+
+    Raises:
+        ReadError: an unreadable file, as the row readers raise it.
+    """
+    from billing_rules.readers.stream import BUILTIN_READERS
+
+    available = dict(readers) if readers is not None else dict(BUILTIN_READERS)
+    formats = [reader_for(path, input_format, available) for path in paths]
+    counter = Counter()
+    tables: list[pl.DataFrame] = []
+    errors: list[Located] = []
+    keys: list[pl.DataFrame] = []
+    spooled = None
+    try:
+        for index, (path, reader) in enumerate(zip(paths, formats, strict=True)):
+            if path == STDIN:
+                spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
+                shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
+                open_stream = _reopen(spooled)
+            else:
+                open_stream = _checked_opener(path)
+            for batch in _batches(reader, open_stream, path, index, counter):
+                result = read_batch(batch)
+                tables.append(result.table)
+                errors += result.errors
+                if result.error_keys:
+                    keys.append(
+                        pl.DataFrame(
+                            result.error_keys,
+                            schema={
+                                "seq": pl.Int64,
+                                "line": pl.Int64,
+                                "practitioner_id": pl.String,
+                                "invoice_id": pl.String,
+                            },
+                            orient="row",
+                        ).with_columns(pl.lit(index, dtype=pl.Int32).alias("file"))
+                    )
+    finally:
+        if spooled is not None:
+            spooled.close()
+    table = pl.concat(tables, rechunk=False) if tables else pl.DataFrame(schema=polars_schema())
+    table, duplicates = _without_duplicates(table, keys, list(paths))
+    errors += duplicates
+    errors.sort(key=lambda located: (located[0], located[1]))
+    notes = ()
+    if counter.csv_chunks:
+        total = counter.csv_chunks + counter.fast_chunks
+        notes = (
+            f"lecture en colonnes : {counter.csv_chunks} bloc(s) CSV sur {total} découpé(s) par le module "
+            "csv (guillemets, lignes irrégulières ou octets illisibles)",
+        )
+    return ColumnarInput(table, [error for _, _, error in errors], table.height, tuple(paths), notes)
+
+
+def _batches(
+    reader: Any, open_stream: Callable[[], BinaryIO], path: str, index: int, counter: Counter
+) -> Iterator[Batch]:
+    name = getattr(reader, "name", None)
+    try:
+        if name == "csv" and hasattr(reader, "table"):
+            yield from csv_batches(open_stream, path, index, counter)
+        elif name == "parquet":
+            with open_stream() as stream:
+                yield from parquet_batches(stream, path, index, counter)
+        elif name in ("json", "jsonl"):
+            with open_stream() as stream:
+                yield from json_batches(stream, path, index, counter, lines=name == "jsonl")
+        else:  # a plugin's format: its rows, validated column-wise
+            from billing_rules.readers.columnar.other_sources import raw_row_batches
+
+            with open_stream() as stream:
+                yield from raw_row_batches(reader.rows(stream, path), path, index, counter)
+    except OSError as exc:
+        from billing_rules.errors import ReadError
+        from billing_rules.readers.base import file_label
+
+        reason = exc.strerror or type(exc).__name__
+        raise ReadError(f"{file_label(path)} : lecture interrompue ({reason})") from None
+
+
+def _checked_opener(path: str) -> Callable[[], BinaryIO]:
+    try:
+        open(path, "rb").close()
+    except OSError as exc:
+        raise _open_failure(path, exc) from None
+    return opener(path)
+
+
+class _Unclosed:
+    """A spooled standard input, handed out again and again (closing it only rewinds)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __enter__(self) -> Any:
+        self._stream.seek(0)
+        return self._stream
+
+    def __exit__(self, *exc: object) -> None:
+        self._stream.seek(0)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)  # type: ignore[no-any-return]
+
+
+def _reopen(spooled: Any) -> Callable[[], Any]:
+    return lambda: _Unclosed(spooled)
+
+
+def _without_duplicates(
+    table: pl.DataFrame, error_keys: list[pl.DataFrame], paths: list[str]
+) -> tuple[pl.DataFrame, list[Located]]:
+    """Drop the rows whose invoice was seen earlier in the input, and word their errors."""
+    key_columns = ["seq", "line", "file", "practitioner_id", "invoice_id"]
+    frames = [table.select(key_columns)]
+    frames += [frame.select(key_columns) for frame in error_keys]
+    keys = pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
+    candidates = keys.filter(pl.struct("practitioner_id", "invoice_id").is_duplicated())
+    if candidates.is_empty():
+        return table, []
+    candidates = candidates.sort("seq")
+    first = candidates.group_by("practitioner_id", "invoice_id", maintain_order=True).agg(
+        pl.col("seq").first().alias("first_seq"),
+        pl.col("line").first().alias("first_line"),
+        pl.col("file").first().alias("first_file"),
+    )
+    repeated = candidates.join(first, on=["practitioner_id", "invoice_id"]).filter(
+        pl.col("seq") != pl.col("first_seq")
+    )
+    errors: list[Located] = []
+    for seq, line, file, invoice_id, first_line, first_file in repeated.select(
+        "seq", "line", "file", "invoice_id", "first_line", "first_file"
+    ).iter_rows():
+        source = paths[file]
+        message = _duplicate_message(invoice_id, (first_line, paths[first_file]), source)
+        error = InputError(line=line, field="invoice_id", message=message, file=source, invoice_id=invoice_id)
+        errors.append((seq, _DUPLICATE_RANK, error))
+    table = table.filter(~pl.col("seq").is_in(repeated["seq"].implode()))
+    return table, errors

@@ -1,0 +1,452 @@
+"""The columnar reader against the row readers, on clean and damaged files of every format.
+
+The columnar reader (``billing_rules.readers.columnar``) must give exactly what the row readers
+give: the same input errors (line, field, message, file, invoice), the same readable invoices with
+the same typed values, the same ``summary.events``. Files generated for the benchmarks are damaged
+here at random with a fixed seed (every damage of the CSV fast path's test, plus quoted line
+breaks, blank lines, ragged rows, Windows-1252, BOMs, French decimals and dates, 29 February,
+duplicates across files), written in CSV, JSON, JSON Lines and Parquet, and read both ways.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pl = pytest.importorskip("polars", reason="the columnar reader needs polars (pip install '.[batch]')")
+
+from billing_rules.errors import ReadError  # noqa: E402
+from billing_rules.model import Event, InputError  # noqa: E402
+from billing_rules.readers import InputStream  # noqa: E402
+from billing_rules.readers.columnar import csv_source, read_invoices  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import generate  # noqa: E402
+
+
+def _damages(names: list[str]) -> list[Any]:
+    col = {name: index for index, name in enumerate(names)}
+
+    def setter(column: str, value: str) -> Any:
+        def apply(cells: list[str]) -> list[str]:
+            cells[col[column]] = value
+            return cells
+
+        return apply
+
+    def spaced(column: str) -> Any:
+        def apply(cells: list[str]) -> list[str]:
+            cells[col[column]] = f"  {cells[col[column]]} "
+            return cells
+
+        return apply
+
+    return [
+        setter("date", "2024-13-01"),
+        setter("date", "31/12/2025"),
+        setter("date", "4/3/2026"),
+        setter("date", "0001-01-01"),
+        setter("date", ""),
+        setter("date", "29/02/2025"),
+        setter("time", "25:00"),
+        setter("time", "9:30"),
+        setter("time", "09:30:15"),
+        setter("time", " "),
+        setter("birth_date", "2030-01-01"),
+        setter("birth_date", "29/02/1944"),
+        setter("birth_date", "1944-02-29"),
+        setter("birth_date", "1943-02-29"),
+        setter("ald", "peut-être"),
+        setter("ald", "OUI"),
+        setter("ald", " o "),
+        setter("ald", "Vrai"),
+        setter("ald", ""),
+        setter("mt_status", "SELF"),
+        setter("mt_status", "moi"),
+        setter("place", " Domicile "),
+        setter("sector", "3"),
+        setter("sector", "OPTAM"),
+        setter("codes", ""),
+        setter("codes", "g + snp"),
+        setter("codes", "+"),
+        setter("amount", "26,50 €"),
+        setter("amount", "1 234,50"),
+        setter("amount", "26.505"),
+        setter("amount", "-0"),
+        setter("amount", "-1"),
+        setter("amount", "abc"),
+        setter("amount", "2000000"),
+        setter("amount", ""),
+        setter("status", "cancelled"),
+        setter("status", "annulée"),
+        setter("referral_at", "2099-01-01T10:00"),
+        setter("referral_at", "04/03/2020 09:30"),
+        setter("referral_at", "hier"),
+        setter("invoice_id", ""),
+        setter("patient_id", "   "),
+        setter("practitioner_id", ""),
+        setter("practitioner_id", "\u00a0D-nbsp\u00a0"),
+        setter("specialty", "psy"),
+        setter("codes", '"G+\nSNP"'),  # a quoted line break inside a value
+        setter("invoice_id", '"F;quoted"'),
+        setter("invoice_id", 'F"glued"'),
+        setter("patient_id", '"open'),  # an unclosed quote, closed by a later one
+        spaced("invoice_id"),
+        spaced("practitioner_id"),
+        spaced("patient_id"),
+        lambda cells: cells[:-2],  # too few fields
+        lambda cells: [*cells, "en trop"],  # too many
+        lambda cells: [*cells, ""],  # one empty extra cell: tolerated
+        lambda cells: [""] * len(cells),  # a spreadsheet's ";;;;"
+    ]
+
+
+def _damaged_lines(seed: int, rate: float, rows: int = 1500) -> list[str]:
+    """Header and rows of a generated file, damaged: ``;``-separated text lines."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clean.csv"
+        generate.generate(
+            str(path), rows=rows, practitioners=3, seed=seed, start=dt.date(2025, 12, 1), violations=20
+        )
+        lines = path.read_text(encoding="utf-8").splitlines()
+    rng = random.Random(seed)
+    header = lines[0] + ";note;discharge_date;km"
+    names = header.split(";")
+    damages = _damages(names)
+    out = [header]
+    earlier: list[str] = []
+    for line in lines[1:]:
+        discharge = rng.choice(["", "2025-11-30", "30/11/2025", "x"])
+        line += f";n{rng.randrange(5)};{discharge};{rng.choice(['', '12,5', '3'])}"
+        roll = rng.random()
+        if roll < rate:
+            out.append(";".join(rng.choice(damages)(line.split(";"))))
+        elif roll < rate * 1.1 and earlier:
+            out.append(rng.choice(earlier))  # a duplicate invoice, possibly far back
+        elif roll < rate * 1.15:
+            out.append(rng.choice(["", "   ", ";;;"]))  # blank lines
+        elif roll < rate * 1.2:
+            first, rest = line.split(";", 1)
+            out.append(f'"{first}";{rest}')  # a quoted value
+        else:
+            out.append(line)
+        earlier.append(line)
+    return out
+
+
+def _write(
+    path: Path, lines: list[str], *, encoding: str = "utf-8", newline: str = "\n", bom: bool = False
+) -> Path:
+    data = newline.join(lines) + newline
+    raw = data.encode(encoding, "replace")
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + raw)
+    return path
+
+
+# --- comparing both readers ----------------------------------------------------------------------
+
+
+def _event_values(event: Event) -> tuple[Any, ...]:
+    return (
+        event.seq, event.line, event.file, event.invoice_id, event.date, event.time, event.practitioner_id,
+        event.specialty, event.sector.value, event.patient_id, event.birth_date, event.ald, event.palliative,
+        event.neurodegenerative, event.mt_status.value, event.declares_mt, event.place.value, event.homebound,
+        event.codes, event.amount, event.regulated, event.referral_at, event.status.value, dict(event.extra),
+    )  # fmt: skip
+
+
+def _table_values(row: dict[str, Any], files: tuple[str, ...]) -> tuple[Any, ...]:
+    seconds = row["time_s"]
+    moment = None if seconds is None else dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+    if seconds is not None:
+        assert row["time_min"] == seconds // 60
+    amount = None if row["amount_exact"] is None else Decimal(row["amount_exact"])
+    if amount is not None and amount * 100 == int(amount * 100):
+        assert row["amount_cents"] == int(amount * 100)
+    else:
+        assert row["amount_cents"] is None
+    assert row["origin"] == "input"
+    return (
+        row["seq"], row["line"], files[row["file"]], row["invoice_id"], row["date"], moment,
+        row["practitioner_id"], row["specialty"], row["sector"], row["patient_id"], row["birth_date"],
+        row["ald"], row["palliative"], row["neurodegenerative"], row["mt_status"], row["declares_mt"],
+        row["place"], row["homebound"], tuple(row["codes"]), amount, row["regulated"], row["referral_at"],
+        row["status"], json.loads(row["extras"]) if row["extras"] is not None else {},
+    )  # fmt: skip
+
+
+def _compare(paths: list[str], input_format: str | None = None) -> tuple[int, int]:
+    """Both readers on ``paths``: identical errors, values and counts; (events, errors)."""
+    stream = InputStream(paths, input_format=input_format)
+    items = list(stream)
+    events = [item for item in items if isinstance(item, Event)]
+    errors = [item for item in items if isinstance(item, InputError)]
+    result = read_invoices(paths, input_format)
+    assert result.input_errors == errors
+    rows = list(result.table.iter_rows(named=True))
+    assert [_table_values(row, result.files) for row in rows] == [_event_values(event) for event in events]
+    assert result.events == stream.events == len(rows)
+    for row, event in zip(rows, events, strict=True):  # the columns the row reader keeps as extras
+        assert (row["discharge_date"] is not None) == (
+            event.extra.get("discharge_date") in ("2025-11-30", "30/11/2025")
+        )
+        if event.extra.get("km") == "12,5":
+            assert row["km_hundredths"] == 1250
+    return result.events, len(errors)
+
+
+@pytest.fixture(params=[None, 3000], ids=["big-chunks", "small-chunks"])
+def chunks(request: Any, monkeypatch: Any) -> None:
+    """Small chunks put chunk boundaries everywhere, quoted fields across them included."""
+    if request.param:
+        monkeypatch.setattr(csv_source, "CHUNK_CHARS", request.param)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("rate", [0.0, 0.03, 0.3])
+def test_csv_same_as_row_reader(tmp_path: Path, chunks: None, seed: int, rate: float) -> None:
+    path = _write(tmp_path / "damaged.csv", _damaged_lines(seed, rate))
+    events, errors = _compare([str(path)])
+    assert events > 0
+    if rate:
+        assert errors > 0
+
+
+@pytest.mark.parametrize(
+    "encoding, newline, bom, delimiter",
+    [
+        ("utf-8", "\r\n", True, ";"),
+        ("cp1252", "\r\n", False, ";"),
+        ("utf-8", "\n", False, ","),
+        ("utf-8", "\r", False, ";"),  # old Mac line ends: the csv module's way
+    ],
+)
+def test_csv_encodings_line_ends_delimiters(
+    tmp_path: Path, chunks: None, encoding: str, newline: str, bom: bool, delimiter: str
+) -> None:
+    lines = _damaged_lines(4, 0.05, rows=800)
+    lines[5] = lines[5].replace("n1", "réglé é") if "n1" in lines[5] else lines[5] + "é"
+    lines = [line.replace("n2", "Hôpital « x »") for line in lines]
+    if delimiter == ",":
+        lines = [line.replace(",", ".").replace(";", ",") for line in lines]
+    path = _write(tmp_path / "file.csv", lines, encoding=encoding, newline=newline, bom=bom)
+    _compare([str(path)])
+
+
+def test_ascii_head_then_windows_1252(tmp_path: Path, chunks: None) -> None:
+    """Pure ASCII for 64 KiB, then Windows-1252 bytes, then an undecodable byte in UTF-8 mode."""
+    lines = _damaged_lines(5, 0.02, rows=1500)
+    data = ("\n".join(lines[:900]) + "\n").encode("ascii", "replace")
+    rest = "\n".join(lines[900:]).replace("n3", "Réglé").encode("cp1252") + b"\n"
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data + rest)
+    _compare([str(path)])
+
+
+def test_undecodable_bytes_and_nul(tmp_path: Path, chunks: None) -> None:
+    lines = _damaged_lines(6, 0.02, rows=600)
+    text = ("\n".join(lines) + "\n").replace("n4", "caf\u00e9").encode("utf-8")
+    text = text.replace(b"n3", b"bad\xff\xfe", 3).replace(b"n1", b"nul\x00", 2)
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(text)
+    _compare([str(path)])
+
+
+def test_duplicates_across_files_and_formats(tmp_path: Path, chunks: None) -> None:
+    first = _damaged_lines(7, 0.05, rows=500)
+    second = [first[0], *first[1:200:3]]  # invoices already in the first file
+    one = _write(tmp_path / "a.csv", first)
+    two = _write(tmp_path / "b.csv", second)
+    events, errors = _compare([str(one), str(two)])
+    assert errors >= 60
+
+
+def test_unclosed_quote_to_the_end(tmp_path: Path, chunks: None) -> None:
+    lines = _damaged_lines(8, 0.0, rows=400)
+    lines[300] = lines[300].replace(";G", ';"G', 1)
+    _compare([str(_write(tmp_path / "open.csv", lines))])
+
+
+def test_header_errors_are_the_row_readers(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("invoice_id;date\nF1;2026-01-01\n", encoding="utf-8")
+    with pytest.raises(ReadError) as row_error:
+        list(InputStream([str(path)]))
+    with pytest.raises(ReadError) as columnar_error:
+        read_invoices([str(path)])
+    assert str(columnar_error.value) == str(row_error.value)
+
+
+# --- JSON, JSON Lines, Parquet --------------------------------------------------------------------
+
+
+def _objects(seed: int, rate: float, rows: int = 800) -> list[Any]:
+    """Generated invoices as JSON objects with native values, damaged."""
+    lines = _damaged_lines(seed, 0.0, rows=rows)
+    names = lines[0].split(";")
+    rng = random.Random(seed)
+    objects: list[Any] = []
+    for line in lines[1:]:
+        values: dict[str, Any] = dict(zip(names, line.split(";"), strict=True))
+        for flag in ("ald", "palliative", "regulated"):
+            values[flag] = rng.choice([values[flag] == "1", int(values[flag]), values[flag]])
+        if values["amount"] and rng.random() < 0.5:
+            values["amount"] = rng.choice([float(values["amount"]), Decimal(values["amount"])])
+        if rng.random() < 0.3:
+            values["codes"] = values["codes"].split("+")
+        if rng.random() < 0.2:
+            values["invoice_id"] = rng.randrange(10**9)
+        if rng.random() < 0.2:
+            values["sector"] = rng.choice([1, 2, "optam", 3, True])
+        if rng.random() < 0.1:
+            values["note"] = {"nested": [1, 2]}
+        if rng.random() < 0.1:
+            del values["time"]
+        if rng.random() < rate:
+            key, value = rng.choice(
+                [
+                    ("amount", "abc"), ("amount", -3), ("amount", True), ("ald", 2), ("ald", None),
+                    ("codes", [1, "G"]), ("codes", []), ("codes", {"a": 1}), ("invoice_id", 1.5),
+                    ("patient_id", ["x"]), ("date", 20240101), ("birth_date", None), ("time", 930),
+                    ("referral_at", False), ("status", "CANCELLED"), ("mt_status", None),
+                ]
+            )  # fmt: skip
+            values[key] = value
+        if rng.random() < rate / 3:
+            objects.append(rng.choice([[1, 2], "texte", 3, None]))  # not an object
+            continue
+        objects.append(values)
+    return objects
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=lambda amount: float(amount))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("rate", [0.0, 0.2])
+def test_json_lines_same_as_row_reader(tmp_path: Path, seed: int, rate: float) -> None:
+    objects = _objects(seed, rate)
+    lines = [_dumps(value) for value in objects]
+    if rate:
+        lines[10] = "{broken"
+        lines.insert(20, "")
+        lines.insert(30, "   ")
+        lines.append(lines[5])  # a duplicate
+    path = tmp_path / "file.jsonl"
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    _compare([str(path)])
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2])
+def test_json_array_same_as_row_reader(tmp_path: Path, rate: float) -> None:
+    objects = _objects(3, rate)
+    objects.append(objects[4])
+    path = tmp_path / "file.json"
+    path.write_text("[" + ",\n".join(_dumps(value) for value in objects) + "]", encoding="utf-8")
+    _compare([str(path)])
+
+
+def _parquet(path: Path, rows: int = 600, typed: bool = True) -> Path:
+    lines = _damaged_lines(9, 0.05, rows=rows)
+    names = lines[0].split(";")
+    records = [line.split(";") for line in lines[1:]]
+    records = [record for record in records if len(record) == len(names) and "\n" not in ";".join(record)]
+    frame = pl.DataFrame(records, schema=dict.fromkeys(names, pl.String), orient="row")
+    if typed:
+        iso = pl.col("date").str.to_date("%Y-%m-%d", strict=False)
+        frame = frame.with_columns(
+            pl.when(iso.is_not_null())
+            .then(iso.dt.to_string("%Y-%m-%d"))
+            .otherwise(pl.col("date"))
+            .alias("date"),
+            pl.col("birth_date").str.to_date("%Y-%m-%d", strict=False).alias("birth_date"),
+            pl.col("ald").replace_strict({"0": False, "1": True}, default=None, return_dtype=pl.Boolean),
+            pl.col("amount").str.to_decimal(scale=2, strict=False)
+            if hasattr(pl.Expr.str, "to_decimal")
+            else pl.col("amount"),
+            pl.col("codes").str.split("+"),
+            pl.col("referral_at").str.to_datetime("%Y-%m-%dT%H:%M", strict=False),
+            pl.col("time").str.to_time("%H:%M", strict=False),
+        )
+    frame.write_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_parquet_same_as_row_reader(tmp_path: Path, typed: bool) -> None:
+    path = _parquet(tmp_path / "file.parquet", typed=typed)
+    events, errors = _compare([str(path)])
+    assert events > 0 and errors > 0
+
+
+def test_parquet_lines_are_row_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "two.parquet"
+    pl.DataFrame(
+        {
+            "invoice_id": ["F1", "F2"],
+            "date": [dt.date(2026, 1, 5), dt.date(2026, 1, 5)],
+            "practitioner_id": ["D1", "D1"],
+            "patient_id": ["P1", "P2"],
+            "birth_date": [dt.date(1950, 1, 1), dt.date(2027, 1, 1)],
+            "codes": [["G"], ["G", "MEG"]],
+            "amount": [30.0, None],
+        }
+    ).write_parquet(path)
+    result = read_invoices([str(path)])
+    assert result.table["line"].to_list() == [1]
+    assert result.table["amount_cents"].to_list() == [3000]
+    assert [(error.line, error.field) for error in result.input_errors] == [(2, "birth_date")]
+    _compare([str(path)])
+
+
+def test_mixed_formats_in_one_input(tmp_path: Path) -> None:
+    csv_path = _write(tmp_path / "a.csv", _damaged_lines(10, 0.05, rows=300))
+    objects = _objects(10, 0.1, rows=300)
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text("\n".join(_dumps(value) for value in objects) + "\n", encoding="utf-8")
+    _compare([str(csv_path), str(jsonl), str(_parquet(tmp_path / "c.parquet", rows=200))])
+
+
+def test_check_command_reads_parquet(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from billing_rules.cli import main
+
+    path = tmp_path / "day.parquet"
+    pl.DataFrame(
+        {
+            "invoice_id": ["F1", "F2"],
+            "date": [dt.date(2026, 1, 5), dt.date(2026, 1, 5)],
+            "practitioner_id": ["D1", "D1"],
+            "patient_id": ["P1", "P2"],
+            "birth_date": [dt.date(1950, 1, 1), dt.date(1960, 1, 1)],
+            "codes": ["G", "G"],
+            "amount": [30.0, 30.0],
+        }
+    ).write_parquet(path)
+    result = CliRunner().invoke(main, ["check", str(path), "--format", "json", "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["summary"]["events"] == 2
+
+
+def test_parquet_without_polars_is_a_clear_french_error(tmp_path: Path, monkeypatch: Any) -> None:
+    from billing_rules.readers.columnar import MISSING_BATCH
+
+    path = tmp_path / "day.parquet"
+    path.write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "polars", None)  # as if the batch extra were not installed
+    with pytest.raises(ReadError) as error:
+        list(InputStream([str(path)]))
+    assert str(error.value) == MISSING_BATCH
+    assert "pip install 'billing-rules[batch]'" in MISSING_BATCH
