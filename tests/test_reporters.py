@@ -123,7 +123,7 @@ def render(reporter: Reporter, report: Report, *, color: bool = False) -> str:
 
 
 def test_builtin_reporters_follow_the_protocol() -> None:
-    assert set(BUILTIN_REPORTERS) == {"json", "text", "csv", "html"}
+    assert set(BUILTIN_REPORTERS) == {"json", "jsonl", "text", "csv", "html"}
     for name, reporter in BUILTIN_REPORTERS.items():
         assert isinstance(reporter, Reporter)
         assert reporter.name == name

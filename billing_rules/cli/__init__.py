@@ -69,7 +69,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 """Nothing could be checked: usage error, unreadable file, invalid rule file, broken plugin."""
 
-REPORT_FORMATS = ("text", "json", "csv", "html")
+REPORT_FORMATS = ("text", "json", "jsonl", "csv", "html")
 """Names of the built-in reporters (kept here, not imported, to keep ``--help`` fast; a test checks
 they match :data:`billing_rules.reporters.BUILTIN_REPORTERS`)."""
 
@@ -353,7 +353,8 @@ def main() -> None:
     type=FormatName(REPORT_FORMATS),
     default="text",
     show_default=True,
-    help="Format du rapport : text (lisible, en français), json (pour les programmes), csv (tableur, une "
+    help="Format du rapport : text (lisible, en français), json (pour les programmes), jsonl (un constat "
+    "par ligne, puis le résumé : pour les très gros rapports), csv (tableur, une "
     "ligne par constat) ou html (page autonome avec graphiques ; demande billing-rules[report]), ou le "
     "format d'une extension installée.",
 )

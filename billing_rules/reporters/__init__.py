@@ -13,12 +13,14 @@ from billing_rules.model import Report
 from billing_rules.reporters.csv_report import CsvReporter
 from billing_rules.reporters.html_report import HtmlReporter
 from billing_rules.reporters.json_report import JsonReporter
+from billing_rules.reporters.jsonl_report import JsonLinesReporter
 from billing_rules.reporters.text_report import TextReporter
 
 __all__ = [
     "BUILTIN_REPORTERS",
     "CsvReporter",
     "HtmlReporter",
+    "JsonLinesReporter",
     "JsonReporter",
     "Reporter",
     "TextReporter",
@@ -50,6 +52,7 @@ class Reporter(Protocol):
 
 BUILTIN_REPORTERS: dict[str, Reporter] = {
     "json": JsonReporter(),
+    "jsonl": JsonLinesReporter(),
     "text": TextReporter(),
     "csv": CsvReporter(),
     "html": HtmlReporter(),

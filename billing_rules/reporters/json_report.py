@@ -20,21 +20,26 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
     Exposed so that embedding software can get the same structure without a text round trip.
     """
-    summary = report.summary
     with_file = report.multiple_files
     return {
-        "summary": {
-            "events": summary.events,
-            "errors": summary.errors,
-            "warnings": summary.warnings,
-            "opportunities": summary.opportunities,
-            "input_errors": summary.input_errors,
-            "amount_at_risk": euros_to_json(summary.amount_at_risk),
-            "missed_revenue": euros_to_json(summary.missed_revenue),
-            "yearly_revenue_missed": euros_to_json(summary.yearly_revenue_missed),
-        },
+        "summary": summary_to_dict(report),
         "findings": [_finding(finding, with_file) for finding in report.findings],
         "input_errors": [_input_error(error, with_file) for error in report.input_errors],
+    }
+
+
+def summary_to_dict(report: Report) -> dict[str, Any]:
+    """The SPEC §2 ``summary`` object of ``report`` (also the last line of ``--format jsonl``)."""
+    summary = report.summary
+    return {
+        "events": summary.events,
+        "errors": summary.errors,
+        "warnings": summary.warnings,
+        "opportunities": summary.opportunities,
+        "input_errors": summary.input_errors,
+        "amount_at_risk": euros_to_json(summary.amount_at_risk),
+        "missed_revenue": euros_to_json(summary.missed_revenue),
+        "yearly_revenue_missed": euros_to_json(summary.yearly_revenue_missed),
     }
 
 
