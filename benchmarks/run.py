@@ -105,6 +105,55 @@ def throughput(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     ]
 
 
+def read_columnar(path: Path) -> None:
+    """The columnar reader: the same validation as ``read_only``, into one typed table."""
+    from billing_rules.readers.columnar import read_invoice_table
+
+    read_invoice_table([str(path)])
+
+
+def columnar(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """Rows/s of the columnar reader next to the row reader and the csv module, then its peak RSS.
+
+    Needs the ``batch`` extra (polars); skipped with a line saying so otherwise.
+    """
+    try:
+        import polars  # noqa: F401
+    except ImportError:
+        table.append(("columnar reader", "skipped: pip install '.[batch]'"))
+        return
+    path = data_file(args.workdir, args.rows, args.practitioners, args.seed)
+    rows = args.rows
+    floor = best_rate(rows, lambda: parse_floor(path), args.repeat)
+    validated = best_rate(rows, lambda: read_only(path), args.repeat)
+    columns = best_rate(rows, lambda: read_columnar(path), args.repeat)
+    label = f"{rows:,} factures".replace(",", " ")
+    table += [
+        (f"csv module alone (no validation), {label}", f"{floor:,.0f} rows/s"),
+        ("row reader: every value validated, no rule", f"{validated:,.0f} rows/s"),
+        ("columnar reader: the same validation, one typed table", f"{columns:,.0f} rows/s"),
+        ("ratio columnar reader / row reader", f"{columns / validated:.2f}"),
+        ("ratio columnar reader / csv module alone", f"{columns / floor:.2f}"),
+    ]
+    figures = []
+    for size in args.columnar_sizes:
+        size_path = data_file(args.workdir, size, args.practitioners, args.seed)
+        started = time.perf_counter()
+        command = [sys.executable, str(Path(__file__).resolve()), "--rss-child", "columnar", str(size_path)]
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - started
+        kib = int(result.stdout.strip().splitlines()[-1])
+        figures.append((size, wall, kib))
+        label = f"{size:,} factures".replace(",", " ")
+        figure = f"{kib / 1024:.0f} MiB ({size / wall:,.0f} rows/s)"
+        table.append((f"peak RSS, columnar reader, {label}", figure))
+    if len(figures) == 2:
+        (small, small_wall, _), (large, large_wall, _) = figures
+        sizes = f"{large:,} / {small:,}".replace(",", " ")
+        ratio = f"{large_wall / small_wall:.1f}"
+        table.append((f"columnar reader, time ratio {sizes} (linear: about 10)", ratio))
+
+
 def _events(path: Path) -> list[Any]:
     from billing_rules.model import Event
     from billing_rules.readers import InputStream
@@ -220,7 +269,9 @@ def peak_rss(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
 
 
 def rss_child(mode: str, path: str) -> None:
-    if mode == "check":
+    if mode == "columnar":
+        read_columnar(Path(path))
+    elif mode == "check":
         from billing_rules.cli import main
 
         with open(os.devnull, "w") as sink:
@@ -314,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, help="rows of the throughput file (default 1 000 000)")
     parser.add_argument("--rss-sizes", type=lambda text: [int(part) for part in text.split(",")],
                         help="two sizes for peak RSS (default 500000,5000000)")  # fmt: skip
+    parser.add_argument("--columnar-sizes", type=lambda text: [int(part) for part in text.split(",")],
+                        help="two sizes for the columnar reader (default 1000000,10000000)")  # fmt: skip
     parser.add_argument("--history-rows", type=int, help="large history of check_one (default 1 000 000)")
     parser.add_argument("--probes", type=int, default=2000, help="invoices timed by check_one")
     parser.add_argument("--practitioners", type=int, default=100)
@@ -321,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per throughput figure (best kept)")
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "billing-rules-bench")
-    parser.add_argument("--only", choices=("throughput", "latency", "rss", "startup"), action="append")
+    steps = ("throughput", "columnar", "latency", "rss", "startup")
+    parser.add_argument("--only", choices=steps, action="append")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -329,13 +383,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.rows = args.rows or (100_000 if args.quick else 1_000_000)
     args.rss_sizes = args.rss_sizes or ([50_000, 500_000] if args.quick else [500_000, 5_000_000])
+    columnar_sizes = [100_000, 1_000_000] if args.quick else [1_000_000, 10_000_000]
+    args.columnar_sizes = args.columnar_sizes or columnar_sizes
     args.history_rows = args.history_rows or (100_000 if args.quick else 1_000_000)
     if args.quick:
         args.repeat = 1
     args.workdir.mkdir(parents=True, exist_ok=True)
     table: list[tuple[str, str]] = []
     started = time.perf_counter()
-    steps = {"throughput": throughput, "latency": latency, "rss": peak_rss, "startup": startup}
+    steps = {
+        "throughput": throughput,
+        "columnar": columnar,
+        "latency": latency,
+        "rss": peak_rss,
+        "startup": startup,
+    }
     for name, step in steps.items():
         if args.only and name not in args.only:
             continue

@@ -1,0 +1,40 @@
+"""A batch check runs without full garbage collections and restores the collector afterwards."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+from billing_rules.validator import Validator, batch_gc
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "week-2026-01.csv"
+
+
+def test_batch_freezes_the_build_and_skips_full_collections(monkeypatch: Any) -> None:
+    validator = Validator.build(entry_points=False)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    seen: list[tuple[tuple[int, int, int], int]] = []
+    original = Validator._check_streams
+
+    def spy(self: Validator, *args: Any) -> Any:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return original(self, *args)
+
+    monkeypatch.setattr(Validator, "_check_streams", spy)
+    report = validator.check_paths([str(EXAMPLE)])
+    assert report.events > 0
+    ((thresholds, frozen),) = seen
+    assert frozen > 0  # the build (compiled rules, tariffs, plugins) is out of the collector's walks
+    assert thresholds[:2] == before[0][:2] and thresholds[2] > 1_000_000  # no full collection
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_restored_when_the_check_fails() -> None:
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    try:
+        with batch_gc():
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
