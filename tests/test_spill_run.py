@@ -81,3 +81,18 @@ def test_duplicates_are_caught_across_runs(monkeypatch: pytest.MonkeyPatch, gene
     assert seen.get(("10002", "F1")) is None
     seen.close()
     assert not seen._spilled
+
+
+def test_generations_grow_so_a_new_key_asks_few_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each generation holds as many keys as the earlier ones together: O(log n) filters per key."""
+    monkeypatch.setattr(spill, "GENERATION_KEYS", 256)
+    spilled = spill.SpilledKeys()
+    try:
+        for run in range(64):  # 64 runs of 64 keys: 4096 keys
+            spilled.write({f"2:D1F{run}-{n}": n + 1 for n in range(64)})
+        capacities = [len(generation.filter._bits) * 8 for generation in spilled._generations]
+        assert len(capacities) <= 5  # 256, 256, 512, 1024, 2048 keys: not 16 generations of 256
+        assert spilled.get("2:D1F63-63") == 64 and spilled.get("2:D1F0-0") == 1
+        assert not spilled.any_of(["2:D1F64-0", "2:D2F0-0"])
+    finally:
+        spilled.close()

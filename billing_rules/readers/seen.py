@@ -11,8 +11,9 @@ the index grows with the file. Three choices keep it small and cheap:
 * at :data:`MEMORY_KEYS` keys, the dictionary is written out as one sorted run in a temporary
   folder (deleted once the input is read) and emptied, then again every :data:`RUN_KEYS` keys: a
   small dictionary from then on leaves the memory of the first one to the rest of the check. A key
-  on disk keeps about 5 bytes in memory (Bloom filters and a sparse index, see
-  :mod:`billing_rules.readers.spill`), and only about 2 % of new keys read the disk.
+  on disk keeps about 6 bytes in memory (Bloom filters and a sparse index, see
+  :mod:`billing_rules.readers.spill`), and only about 1 % of new keys look further than the
+  filters.
 
 Lookups stay exact: nothing is hashed away, so two different invoices are never confused.
 """

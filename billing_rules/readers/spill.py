@@ -9,14 +9,16 @@ ten, most of it in page misses once the table outgrows its cache.
 
 Almost every key looked up is new, so the disk is only read when Bloom filters say "maybe":
 
-* runs are grouped in generations of up to :data:`GENERATION_KEYS` keys, each with one filter over
-  all its keys: a new key costs one filter test per generation (one up to four million spilled
-  keys), however many runs there are;
-* on a generation's "maybe" (about 2 % of new keys), each of its runs asks its own filter, and a
-  run that still says "maybe" reads one segment of at most :data:`STRIDE` records.
+* runs are grouped in generations, each with one filter over all its keys. A generation holds
+  at least :data:`GENERATION_KEYS` keys and at least as many as all the earlier ones together, so
+  a new key costs one filter test per generation, O(log n) of them (one up to four million
+  spilled keys, two up to eight, three up to sixteen...), however many runs there are;
+* on a generation's "maybe" (about 1 % of new keys), each of its runs asks its own filter, and a
+  run that still says "maybe" reads one segment of at most :data:`STRIDE` records, where one
+  C-level search usually shows that the key is not there.
 
 A Bloom filter never says "no" for a stored key, so lookups stay exact. The filters cost about
-3 bytes per spilled key, the sparse indexes about 2.
+4 bytes per spilled key, the sparse indexes about 2.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from pathlib import Path
 STRIDE = 64
 #: Keys under one generation filter; beyond, a new generation starts.
 GENERATION_KEYS = 4_000_000
-#: Filter bits per key, two bits set per key: about 2.3 % false positives for a generation
-#: (12 bits), 3.3 % for a run (10 bits; only asked after its generation said "maybe").
-GENERATION_BITS_PER_KEY = 12
+#: Filter bits per key, two bits set per key: about 0.9 % false positives for a generation
+#: (20 bits), 3.3 % for a run (10 bits; only asked after its generation said "maybe"). Every new
+#: key asks every generation, and a generation's "maybe" asks each of its runs: the generation's
+#: rate is what keeps the cost of a key from growing with the number of runs.
+GENERATION_BITS_PER_KEY = 20
 RUN_BITS_PER_KEY = 10
 
 _HEAD = struct.Struct("<IQ")  # key length in bytes, location
@@ -103,7 +107,11 @@ class SortedRun:
                 self._offsets += starts[:-1:STRIDE]
                 offset = starts[-1]
         self._offsets.append(offset)
+        self._size = len(ordered)
         self._file = open(path, "rb")  # noqa: SIM115 - kept open for the lookups, closed by close()
+
+    def __len__(self) -> int:
+        return self._size
 
     def get(self, text: str) -> int | None:
         """The location stored for ``text``, or None (reads the disk: ask :attr:`filter` first)."""
@@ -114,6 +122,8 @@ class SortedRun:
         start, end = self._offsets[segment], self._offsets[segment + 1]
         self._file.seek(start)
         data = self._file.read(end - start)
+        if data.find(wanted) < 0:  # the usual answer (a filter's false "maybe"), in one C-level scan
+            return None
         position = 0
         while position < len(data):
             length, location = _HEAD.unpack_from(data, position)
@@ -158,7 +168,10 @@ class SpilledKeys:
             self._folder = tempfile.TemporaryDirectory(prefix="billing-rules-")
         generation = self._generations[-1] if self._generations else None
         if generation is None or generation.room < len(items):
-            generation = _Generation(max(GENERATION_KEYS, len(items)))
+            # Each generation holds at least as many keys as all the earlier ones together, so a
+            # new key asks O(log n) generation filters, not one per 4 million keys.
+            spilled = sum(len(run) for generation in self._generations for run in generation.runs)
+            generation = _Generation(max(GENERATION_KEYS, len(items), spilled))
             self._generations.append(generation)
         path = Path(self._folder.name) / f"seen-{self.runs}.run"
         generation.runs.append(SortedRun(path, items))
