@@ -94,7 +94,8 @@ def read_invoices(
                 open_stream = _checked_opener(path)
             for batch in _batches(reader, open_stream, path, index, counter):
                 result = read_batch(batch)
-                tables.append(result.table)
+                # Its own buffers: a slice of the batch's text columns would keep them all alive.
+                tables.append(result.table.rechunk())
                 errors += result.errors
                 if result.error_keys:
                     keys.append(
@@ -189,7 +190,11 @@ def _without_duplicates(
     frames = [table.select(key_columns)]
     frames += [frame.select(key_columns) for frame in error_keys]
     keys = pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
-    candidates = keys.filter(pl.struct("practitioner_id", "invoice_id").is_duplicated())
+    # A 64-bit hash per key first (8 bytes a row, where hashing the texts themselves held them
+    # twice), then the exact texts of the few rows whose hash is seen twice.
+    hashed = pl.struct("practitioner_id", "invoice_id").hash()
+    candidates = keys.filter(hashed.is_duplicated() & pl.col("invoice_id").is_not_null())
+    candidates = candidates.filter(pl.struct("practitioner_id", "invoice_id").is_duplicated())
     if candidates.is_empty():
         return table, []
     candidates = candidates.sort("seq")
