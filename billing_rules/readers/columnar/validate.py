@@ -91,18 +91,12 @@ def read_batch(batch: Batch) -> BatchResult:
 
 
 def _columns(batch: Batch) -> tuple[pl.DataFrame, list[Located], list[tuple[int, int | None, str, str]]]:
+    """The batch's regular rows: the readable ones in the output schema, the others' errors and keys."""
     size = len(batch.seqs)
-    values: dict[str, pl.Series] = (
-        {
-            "seq": pl.Series("seq", batch.seqs, dtype=pl.Int64),
-            "line": pl.Series("line", batch.lines, dtype=pl.Int64),
-        }
-        if not isinstance(batch.seqs, pl.Series)
-        else {
-            "seq": batch.seqs.alias("seq"),
-            "line": batch.lines.alias("line"),
-        }
-    )
+    values: dict[str, pl.Series] = {
+        "seq": pl.Series("seq", batch.seqs, dtype=pl.Int64),
+        "line": pl.Series("line", batch.lines, dtype=pl.Int64),
+    }
     messages: dict[str, pl.Series] = {}
     for name, _required in cells.SPEC_ORDER:
         column = batch.columns.get(name)
