@@ -79,6 +79,13 @@ class BloomFilter:
                 found.append(position)
         return found
 
+    def holds(self, value: int) -> bool:
+        """Whether a key of (Python) hash ``value`` may have been added: one test, no list."""
+        value &= _MASK64
+        size, bits = self._size, self._bits
+        low, high = value % size, (value >> 32) % size
+        return bool(bits[low >> 3] >> (low & 7) & 1 and bits[high >> 3] >> (high & 7) & 1)
+
 
 class SortedRun:
     """Keys with their locations, sorted, in one file; exact lookups, no writes after creation."""
@@ -180,25 +187,36 @@ class SpilledKeys:
 
     def get(self, text: str) -> int | None:
         """The location stored for ``text``, or None."""
+        value = hash(text)
         for generation in self._generations:
-            if generation.filter.maybe([text]):
-                for run in generation.runs:
-                    if run.filter.maybe([text]):
-                        location = run.get(text)
-                        if location is not None:
-                            return location
+            if generation.filter.holds(value):
+                location = self._in_runs(generation, text, value)
+                if location is not None:
+                    return location
         return None
 
     def any_of(self, texts: list[str]) -> bool:
-        """Whether any key of ``texts`` is stored."""
+        """Whether any key of ``texts`` is stored.
+
+        Each generation filters the whole block at once; the few keys it lets through (about
+        1 %) are then tested against its runs one key at a time, without a call per run, so that
+        the cost of a block does not grow with the number of runs.
+        """
         for generation in self._generations:
-            candidates = [texts[position] for position in generation.filter.maybe(texts)]
-            if candidates:
-                for run in generation.runs:
-                    for position in run.filter.maybe(candidates):
-                        if run.get(candidates[position]) is not None:
-                            return True
+            for position in generation.filter.maybe(texts):
+                text = texts[position]
+                if self._in_runs(generation, text, hash(text)) is not None:
+                    return True
         return False
+
+    @staticmethod
+    def _in_runs(generation: _Generation, text: str, value: int) -> int | None:
+        for run in generation.runs:
+            if run.filter.holds(value):
+                location = run.get(text)
+                if location is not None:
+                    return location
+        return None
 
     def close(self) -> None:
         """Close and delete every run."""
