@@ -450,3 +450,16 @@ def test_parquet_without_polars_is_a_clear_french_error(tmp_path: Path, monkeypa
         list(InputStream([str(path)]))
     assert str(error.value) == MISSING_BATCH
     assert "pip install 'billing-rules[batch]'" in MISSING_BATCH
+
+
+def test_standard_input(tmp_path: Path) -> None:
+    import io
+
+    data = ("\r\n".join(_damaged_lines(11, 0.1, rows=300)) + "\r\n").encode("cp1252", "replace")
+    stream = InputStream(["-"], stdin=io.BytesIO(data))
+    items = list(stream)
+    result = read_invoices(["-"], stdin=io.BytesIO(data))
+    assert result.input_errors == [item for item in items if isinstance(item, InputError)]
+    events = [item for item in items if isinstance(item, Event)]
+    rows = list(result.table.iter_rows(named=True))
+    assert [_table_values(row, result.files) for row in rows] == [_event_values(event) for event in events]
