@@ -516,22 +516,29 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
     if day is not None:
         birth = fields.get("birth_date")
         if birth is not None and birth > day:
-            message = f"date de naissance postérieure à la date de l'acte ({day:%d/%m/%Y})"
-            found.append(("birth_date", message))
+            found.append(("birth_date", birth_after_act(day)))
         referral = fields.get("referral_at")
         if referral is not None and "time" not in _fields_of(found):
             moment = fields.get("time")
             act = dt.datetime.combine(day, moment or _END_OF_DAY)
             if referral > act:
-                when = f"{day:%d/%m/%Y} {moment:%H:%M}" if moment else f"{day:%d/%m/%Y}, fin de journée"
-                found.append(
-                    ("referral_at", f"régulation ({referral:%d/%m/%Y %H:%M}) postérieure à l'acte ({when})")
-                )
+                found.append(("referral_at", referral_after_act(referral, day, moment)))
     if found:
         return _errors(raw, found, fields.get("invoice_id") or readable_text(values, "invoice_id"))
     if not values.keys() <= KNOWN_COLUMNS:
         fields["extra"] = {key: value for key, value in values.items() if key not in KNOWN_COLUMNS}
     return Event(**fields, line=raw.line, file=raw.file, seq=seq)
+
+
+def birth_after_act(day: dt.date) -> str:
+    """The message of a birth date after the act (also worded by the columnar reader)."""
+    return f"date de naissance postérieure à la date de l'acte ({day:%d/%m/%Y})"
+
+
+def referral_after_act(referral: dt.datetime, day: dt.date, moment: dt.time | None) -> str:
+    """The message of a regulation after the act (also worded by the columnar reader)."""
+    when = f"{day:%d/%m/%Y} {moment:%H:%M}" if moment else f"{day:%d/%m/%Y}, fin de journée"
+    return f"régulation ({referral:%d/%m/%Y %H:%M}) postérieure à l'acte ({when})"
 
 
 def _fields_of(found: list[tuple[str, str]]) -> set[str]:

@@ -177,49 +177,17 @@ def _errors(
     keys: list[tuple[int, int | None, str, str]] = []
     for row in bad.select(columns).iter_rows(named=True):
         seq, line, invoice_id = row["seq"], row["line"], row.get("invoice_id")
-        rank = 0
-        for name in order:
-            message = row[f"error:{name}"]
-            if message is not None:
-                errors.append(
-                    (
-                        seq,
-                        rank,
-                        InputError(line=line, field=name, message=message, file=path, invoice_id=invoice_id),
-                    )
-                )
-                rank += 1
+        found = [(name, row[f"error:{name}"]) for name in order if row[f"error:{name}"] is not None]
         day = row["date"]
         if row["bad:birth"]:
-            message = f"date de naissance postérieure à la date de l'acte ({day})"
-            errors.append(
-                (
-                    seq,
-                    rank,
-                    InputError(
-                        line=line, field="birth_date", message=message, file=path, invoice_id=invoice_id
-                    ),
-                )
-            )
-            rank += 1
+            found.append(("birth_date", rows.birth_after_act(day)))
         if row["bad:referral"]:
             seconds = row.get("time_s")
-            referral = row["referral_at"]
-            if seconds is not None:
-                moment = dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60)
-                when = f"{day.isoformat()} {moment:%H:%M}"
-            else:
-                when = f"{day.isoformat()}, fin de journée"
-            message = f"régulation ({referral:%Y-%m-%d %H:%M}) postérieure à l'acte ({when})"
-            errors.append(
-                (
-                    seq,
-                    rank,
-                    InputError(
-                        line=line, field="referral_at", message=message, file=path, invoice_id=invoice_id
-                    ),
-                )
-            )
+            moment = None if seconds is None else dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+            found.append(("referral_at", rows.referral_after_act(row["referral_at"], day, moment)))
+        for rank, (field, message) in enumerate(found):
+            error = InputError(line=line, field=field, message=message, file=path, invoice_id=invoice_id)
+            errors.append((seq, rank, error))
         practitioner = row.get("practitioner_id")
         if practitioner and invoice_id:
             keys.append((seq, line, practitioner, invoice_id))
