@@ -95,6 +95,20 @@ def _damages(names: list[str]) -> list[Any]:
         setter("practitioner_id", ""),
         setter("practitioner_id", "\u00a0D-nbsp\u00a0"),
         setter("specialty", "psy"),
+        setter("discharge_date", "2026-02-30"),
+        setter("discharge_date", "0001-01-01"),
+        setter("discharge_date", "9999-12-31"),
+        setter("discharge_date", "hier"),
+        setter("discharge_date", " 15/11/2025 "),
+        setter("km", "douze"),
+        setter("km", "-3"),
+        setter("km", "12 €"),
+        setter("km", "10000"),
+        setter("km", "9999,99"),
+        setter("km", "1 234,5"),
+        setter("km", "0,005"),  # no whole number of hundredths: km_exact only
+        setter("km", "-0"),
+        setter("km", " 7.25 "),
         setter("codes", '"G+\nSNP"'),  # a quoted line break inside a value
         setter("invoice_id", '"F;quoted"'),
         setter("invoice_id", 'F"glued"'),
@@ -126,8 +140,8 @@ def _damaged_lines(seed: int, rate: float, rows: int = 1500) -> list[str]:
     out = [header]
     earlier: list[str] = []
     for line in lines[1:]:
-        discharge = rng.choice(["", "2025-11-30", "30/11/2025", "x"])
-        line += f";n{rng.randrange(5)};{discharge};{rng.choice(['', '12,5', '3'])}"
+        discharge = rng.choice(["", "", "2025-11-30", "30/11/2025"])
+        line += f";n{rng.randrange(5)};{discharge};{rng.choice(['', '', '12,5', '3', '7.25', '0'])}"
         roll = rng.random()
         if roll < rate:
             out.append(";".join(rng.choice(damages)(line.split(";"))))
@@ -161,8 +175,14 @@ def _event_values(event: Event) -> tuple[Any, ...]:
         event.seq, event.line, event.file, event.invoice_id, event.date, event.time, event.practitioner_id,
         event.specialty, event.sector.value, event.patient_id, event.birth_date, event.ald, event.palliative,
         event.neurodegenerative, event.mt_status.value, event.declares_mt, event.place.value, event.homebound,
-        event.codes, event.amount, event.regulated, event.referral_at, event.status.value, dict(event.extra),
+        event.codes, event.amount, event.regulated, event.referral_at, event.status.value,
+        event.discharge_date, _exactly(event.km), dict(event.extra),
     )  # fmt: skip
+
+
+def _exactly(number: Decimal | None) -> tuple[Any, ...] | None:
+    """A decimal's sign, digits and exponent: ``12.50`` is not ``12.5`` here."""
+    return None if number is None else number.as_tuple()
 
 
 def _table_values(row: dict[str, Any], files: tuple[str, ...]) -> tuple[Any, ...]:
@@ -175,13 +195,19 @@ def _table_values(row: dict[str, Any], files: tuple[str, ...]) -> tuple[Any, ...
         assert row["amount_cents"] == int(amount * 100)
     else:
         assert row["amount_cents"] is None
+    km = None if row["km_exact"] is None else Decimal(row["km_exact"])
+    if km is not None and km * 100 == int(km * 100):
+        assert row["km_hundredths"] == int(km * 100)
+    else:
+        assert row["km_hundredths"] is None
     assert row["origin"] == "input"
     return (
         row["seq"], row["line"], files[row["file"]], row["invoice_id"], row["date"], moment,
         row["practitioner_id"], row["specialty"], row["sector"], row["patient_id"], row["birth_date"],
         row["ald"], row["palliative"], row["neurodegenerative"], row["mt_status"], row["declares_mt"],
         row["place"], row["homebound"], tuple(row["codes"]), amount, row["regulated"], row["referral_at"],
-        row["status"], json.loads(row["extras"]) if row["extras"] is not None else {},
+        row["status"], row["discharge_date"], _exactly(km),
+        json.loads(row["extras"]) if row["extras"] is not None else {},
     )  # fmt: skip
 
 
@@ -196,12 +222,8 @@ def _compare(paths: list[str], input_format: str | None = None) -> tuple[int, in
     rows = list(result.table.iter_rows(named=True))
     assert [_table_values(row, result.files) for row in rows] == [_event_values(event) for event in events]
     assert result.events == stream.events == len(rows)
-    for row, event in zip(rows, events, strict=True):  # the columns the row reader keeps as extras
-        assert (row["discharge_date"] is not None) == (
-            event.extra.get("discharge_date") in ("2025-11-30", "30/11/2025")
-        )
-        if event.extra.get("km") == "12,5":
-            assert row["km_hundredths"] == 1250
+    for row in rows:  # SPEC §1 columns are never extras
+        assert row["extras"] is None or not {"discharge_date", "km"} & json.loads(row["extras"]).keys()
     return result.events, len(errors)
 
 
@@ -463,3 +485,236 @@ def test_standard_input(tmp_path: Path) -> None:
     events = [item for item in items if isinstance(item, Event)]
     rows = list(result.table.iter_rows(named=True))
     assert [_table_values(row, result.files) for row in rows] == [_event_values(event) for event in events]
+
+
+# --- discharge_date and km (SPEC §1 columns of 2026) ----------------------------------------------
+
+_HEADER_2026 = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;discharge_date;km;note"
+
+#: (discharge_date, km, birth_date) as CSV text, the fields of the row's input errors in the row
+#: readers' order, and the values of a readable row: (discharge_date, km_hundredths, km_exact).
+_CASES_2026: list[tuple[tuple[str, str, str], list[str], tuple[Any, ...] | None]] = [
+    (("", "", "1940-01-01"), [], (None, None, None)),
+    (("2026-02-15", "12,5", "1940-01-01"), [], (dt.date(2026, 2, 15), 1250, "12.5")),
+    (("15/02/2026", "7.25", "1940-01-01"), [], (dt.date(2026, 2, 15), 725, "7.25")),
+    ((" 2026-02-01 ", " 0 ", "1940-01-01"), [], (dt.date(2026, 2, 1), 0, "0")),
+    (("", "12,50", "1940-01-01"), [], (None, 1250, "12.50")),
+    (("", "0,005", "1940-01-01"), [], (None, None, "0.005")),  # no whole number of hundredths
+    (("", "1 234,5", "1940-01-01"), [], (None, 123450, "1234.5")),
+    (("", "9999,99", "1940-01-01"), [], (None, 999999, "9999.99")),
+    (("", "-0", "1940-01-01"), [], (None, 0, "0")),
+    (("1900-01-01", "", "1940-01-01"), [], (dt.date(1900, 1, 1), None, None)),
+    (("2026-02-30", "", "1940-01-01"), ["discharge_date"], None),
+    (("0001-01-01", "", "1940-01-01"), ["discharge_date"], None),
+    (("2200-01-01", "", "1940-01-01"), ["discharge_date"], None),
+    (("hier", "", "1940-01-01"), ["discharge_date"], None),
+    (("", "douze", "1940-01-01"), ["km"], None),
+    (("", "-3", "1940-01-01"), ["km"], None),
+    (("", "12 €", "1940-01-01"), ["km"], None),
+    (("", "10000", "1940-01-01"), ["km"], None),
+    (("", "1e3", "1940-01-01"), ["km"], None),
+    (("2026-02-30", "douze", "1940-01-01"), ["discharge_date", "km"], None),
+    (("hier", "-3", "2030-01-01"), ["discharge_date", "km", "birth_date"], None),  # then the cross-check
+]
+
+#: The French words each field's message starts with, per damaged value.
+_MESSAGES_2026 = {
+    "2026-02-30": "date invalide « 2026-02-30 »",
+    "0001-01-01": "date hors limites « 0001-01-01 »",
+    "2200-01-01": "date hors limites « 2200-01-01 »",
+    "hier": "date invalide « hier »",
+    "douze": "kilométrage invalide « douze »",
+    "-3": "kilométrage négatif « -3 »",
+    "12 €": "kilométrage invalide « 12 € »",
+    "10000": "kilométrage invraisemblable « 10000 » (10 000 km ou plus)",
+    "1e3": "kilométrage invalide « 1e3 »",
+}
+
+
+def _lines_2026(cases: list[Any]) -> list[str]:
+    return [_HEADER_2026] + [
+        f"F{number};2026-03-02;D1;P{number};{birth};VG+MD+IK;47.63;{discharge};{km};n{number}"
+        for number, ((discharge, km, birth), _, _) in enumerate(cases)
+    ]
+
+
+def _check_2026(result: Any, cases: list[Any], first_line: int = 2) -> None:
+    """The columnar result holds each case's errors and values (line = first_line + case number)."""
+    fields: dict[int, list[str]] = {}
+    for error in result.input_errors:
+        fields.setdefault(error.line, []).append(error.field)
+        if error.field in ("discharge_date", "km"):
+            quoted = error.message.split("« ", 1)[1].split(" »", 1)[0]
+            assert error.message.startswith(_MESSAGES_2026.get(quoted, "?")), error.message
+    table = {row["line"]: row for row in result.table.iter_rows(named=True)}
+    for number, (_, errors, values) in enumerate(cases):
+        line = first_line + number
+        assert fields.get(line, []) == errors, line
+        if values is None:
+            assert line not in table
+        else:
+            row = table[line]
+            assert (row["discharge_date"], row["km_hundredths"], row["km_exact"]) == values, line
+            assert json.loads(row["extras"]) == {"note": f"n{number}"}
+
+
+@pytest.mark.parametrize("split", ["polars", "csv-module"])
+def test_csv_discharge_date_and_km(tmp_path: Path, split: str) -> None:
+    """Both ways of splitting a CSV chunk read the two columns as the row readers do."""
+    lines = _lines_2026(_CASES_2026)
+    if split == "csv-module":  # one quoted value sends the whole chunk to the csv module
+        lines[1] = lines[1].replace("F0;", '"F0";', 1)
+    path = _write(tmp_path / "2026.csv", lines)
+    _compare([str(path)])
+    result = read_invoices([str(path)])
+    assert bool(result.notes) == (split == "csv-module")
+    _check_2026(result, _CASES_2026)
+
+
+def test_csv_discharge_date_and_km_one_row_at_a_time(tmp_path: Path) -> None:
+    """A NUL in a column without a name: the row is read by the row reader, then converted."""
+    lines = _lines_2026(_CASES_2026)
+    lines = [f"{line};" + ("x\0" if index else "") for index, line in enumerate(lines)]
+    path = _write(tmp_path / "2026.csv", lines)
+    _compare([str(path)])
+    result = read_invoices([str(path)])
+    _check_2026(result, _CASES_2026)
+
+
+#: JSON natives: (discharge_date, km), the error fields, the readable values.
+_NATIVES_2026: list[tuple[tuple[Any, Any], list[str], tuple[Any, ...] | None]] = [
+    ((None, None), [], (None, None, None)),
+    (("2026-02-15", 12.5), [], (dt.date(2026, 2, 15), 1250, "12.5")),
+    (("15/02/2026", 7.25), [], (dt.date(2026, 2, 15), 725, "7.25")),
+    (("", 0), [], (None, 0, "0")),
+    ((None, 3), [], (None, 300, "3")),
+    ((None, "12,5"), [], (None, 1250, "12.5")),
+    ((None, 0.005), [], (None, None, "0.005")),
+    ((None, 0.1 + 0.2), [], (None, None, "0.30000000000000004")),  # the float as written, exactly
+    ((None, 9999.99), [], (None, 999999, "9999.99")),
+    (("2026-02-30", None), ["discharge_date"], None),
+    (("0001-01-01", None), ["discharge_date"], None),
+    ((20260215, None), ["discharge_date"], None),
+    ((["2026-02-15"], None), ["discharge_date"], None),
+    ((True, None), ["discharge_date"], None),
+    ((None, "douze"), ["km"], None),
+    ((None, -3), ["km"], None),
+    ((None, "12 €"), ["km"], None),
+    ((None, 10000), ["km"], None),
+    ((None, 10000.5), ["km"], None),
+    ((None, True), ["km"], None),
+    ((None, [12]), ["km"], None),
+    ((None, {"km": 12}), ["km"], None),
+    (("hier", "-3"), ["discharge_date", "km"], None),
+]
+
+
+def _objects_2026() -> list[dict[str, Any]]:
+    objects = []
+    for number, ((discharge, km), _, _) in enumerate(_NATIVES_2026):
+        values: dict[str, Any] = {
+            "invoice_id": f"F{number}",
+            "date": "2026-03-02",
+            "practitioner_id": "D1",
+            "patient_id": f"P{number}",
+            "birth_date": "1940-01-01",
+            "codes": ["VG", "MD", "IK"],
+            "amount": 47.63,
+            "note": f"n{number}",
+        }
+        if discharge is not None:
+            values["discharge_date"] = discharge
+        if km is not None:
+            values["km"] = km
+        objects.append(values)
+    return objects
+
+
+def _check_natives_2026(result: Any) -> None:
+    """As :func:`_check_2026`, by invoice (the objects of a JSON array have no line)."""
+    fields: dict[str | None, list[str]] = {}
+    for error in result.input_errors:
+        fields.setdefault(error.invoice_id, []).append(error.field)
+    table = {row["invoice_id"]: row for row in result.table.iter_rows(named=True)}
+    for number, (_, errors, values) in enumerate(_NATIVES_2026):
+        invoice = f"F{number}"
+        assert fields.get(invoice, []) == errors, invoice
+        if values is None:
+            assert invoice not in table
+        else:
+            row = table[invoice]
+            assert (row["discharge_date"], row["km_hundredths"], row["km_exact"]) == values, invoice
+            assert json.loads(row["extras"]) == {"note": f"n{number}"}
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "json"])
+def test_json_discharge_date_and_km(tmp_path: Path, kind: str) -> None:
+    objects = _objects_2026()
+    if kind == "jsonl":
+        path = tmp_path / "2026.jsonl"
+        path.write_text("\n".join(json.dumps(value) for value in objects) + "\n", encoding="utf-8")
+    else:
+        path = tmp_path / "2026.json"
+        path.write_text("[\n" + ",\n".join(json.dumps(value) for value in objects) + "\n]", encoding="utf-8")
+    _compare([str(path)])
+    _check_natives_2026(read_invoices([str(path)]))
+
+
+def test_parquet_discharge_date_and_km_as_text(tmp_path: Path) -> None:
+    lines = _lines_2026(_CASES_2026)
+    names = lines[0].split(";")
+    records = [line.split(";") for line in lines[1:]]
+    path = tmp_path / "2026.parquet"
+    pl.DataFrame(records, schema=dict.fromkeys(names, pl.String), orient="row").write_parquet(path)
+    _compare([str(path)])
+    _check_2026(read_invoices([str(path)]), _CASES_2026, first_line=1)
+
+
+def test_parquet_discharge_date_and_km_typed(tmp_path: Path) -> None:
+    """Date, float, decimal and integer columns: the row readers' values, and their errors."""
+    discharges = [dt.date(2026, 2, 15), None, dt.date(1, 1, 1), dt.date(2200, 1, 1), dt.date(1900, 1, 1)]
+    discharges += [None, None, dt.date(2026, 1, 1), None, None]
+    floats = [12.5, None, 0.005, -3.0, 10000.0, float("nan"), float("inf"), 9999.99, 0.1 + 0.2, -0.0]
+    size = len(floats)
+    frame = pl.DataFrame(
+        {
+            "invoice_id": [f"F{number}" for number in range(size)],
+            "date": [dt.date(2026, 3, 2)] * size,
+            "practitioner_id": ["D1"] * size,
+            "patient_id": [f"P{number}" for number in range(size)],
+            "birth_date": [dt.date(1940, 1, 1)] * size,
+            "codes": [["VG", "MD", "IK"]] * size,
+            "discharge_date": discharges,
+            "km": floats,
+            "km_decimal": [Decimal("12.500"), None, Decimal("0.005"), Decimal("7.250"), None] * 2,
+            "km_integer": [12, None, 0, -3, 10000] * 2,
+        }
+    )
+    expected_errors = {3: ["discharge_date"], 4: ["discharge_date", "km"], 5: ["km"], 6: ["km"], 7: ["km"]}
+    for column in ("km", "km_decimal", "km_integer"):
+        path = tmp_path / f"{column}.parquet"
+        frame.drop([name for name in ("km", "km_decimal", "km_integer") if name != column]).rename(
+            {column: "km"}
+        ).write_parquet(path)
+        _compare([str(path)])
+        result = read_invoices([str(path)])
+        table = {row["line"]: row for row in result.table.iter_rows(named=True)}
+        assert table[1]["discharge_date"] == dt.date(2026, 2, 15)
+        assert table[2]["discharge_date"] is None and table[2]["km_hundredths"] is None
+        if column == "km":
+            assert [(error.line, error.field) for error in result.input_errors] == [
+                (line, field) for line, fields in expected_errors.items() for field in fields
+            ]
+            assert (table[1]["km_hundredths"], table[1]["km_exact"]) == (1250, "12.5")
+            assert (table[8]["km_hundredths"], table[8]["km_exact"]) == (999999, "9999.99")
+            assert (table[9]["km_hundredths"], table[9]["km_exact"]) == (None, "0.30000000000000004")
+            assert (table[10]["km_hundredths"], table[10]["km_exact"]) == (0, "0.0")
+        elif column == "km_decimal":
+            assert (table[1]["km_hundredths"], table[1]["km_exact"]) == (1250, "12.500")
+            assert (table[8]["km_hundredths"], table[8]["km_exact"]) == (None, "0.005")
+            assert (table[9]["km_hundredths"], table[9]["km_exact"]) == (725, "7.250")
+        else:
+            assert (table[1]["km_hundredths"], table[1]["km_exact"]) == (1200, "12")
+            assert [(error.line, error.field) for error in result.input_errors] == [
+                (3, "discharge_date"), (4, "discharge_date"), (4, "km"), (5, "km"), (9, "km"), (10, "km"),
+            ]  # fmt: skip

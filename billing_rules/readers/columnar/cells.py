@@ -78,8 +78,9 @@ def read_cell(name: str, value: Any) -> tuple[Any, str | None]:
         return None, exc.message
 
 
-def _cents(amount: Decimal) -> int | None:
-    hundred = amount * 100
+def hundredths(value: Decimal) -> int | None:
+    """``value`` × 100 (cents of an amount, hundredths of a kilometre); None if not whole."""
+    hundred = value * 100
     return int(hundred) if hundred == hundred.to_integral_value() else None
 
 
@@ -109,9 +110,15 @@ def _outputs() -> dict[str, Output]:
         "amount": (
             ("amount_cents", "amount_exact"),
             (pl.Int64, pl.String),
-            lambda amount: (_cents(amount), format(amount, "f")),
+            lambda amount: (hundredths(amount), format(amount, "f")),
         ),
         "referral_at": (("referral_at",), (pl.Datetime("us"),), same),
+        "discharge_date": (("discharge_date",), (pl.Date,), same),
+        "km": (
+            ("km_hundredths", "km_exact"),
+            (pl.Int64, pl.String),
+            lambda distance: (hundredths(distance), format(distance, "f")),
+        ),
     }
     for name in _ENUMS:
         table[name] = ((name,), (pl.String,), lambda member: (member.value,))

@@ -22,7 +22,7 @@ import polars as pl
 
 from billing_rules.readers import csv_reader
 from billing_rules.readers.base import RawRow
-from billing_rules.readers.columnar.validate import LENIENT, Batch
+from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.csv_reader import HEADER_LIMIT, CsvReader, CsvTable, detect_delimiter
 from billing_rules.readers.encoding import TextSource
 from billing_rules.readers.rows import KNOWN_COLUMNS
@@ -132,8 +132,9 @@ class _Splitter:
         self.file = file
         self.table = table
         self.positions = [f"c{index}" for index in range(self.width)]
-        wanted = {*KNOWN_COLUMNS, *LENIENT}
-        self.columns = {name: self.positions[index] for index, name in enumerate(names) if name in wanted}
+        self.columns = {
+            name: self.positions[index] for index, name in enumerate(names) if name in KNOWN_COLUMNS
+        }
         self.extra = [
             (name, self.positions[index])
             for index, name in enumerate(names)

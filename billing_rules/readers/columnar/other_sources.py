@@ -15,14 +15,12 @@ import polars as pl
 
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.csv_source import Counter
-from billing_rules.readers.columnar.validate import LENIENT, Batch
+from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
-from billing_rules.readers.rows import KNOWN_COLUMNS
+from billing_rules.readers.rows import KNOWN_COLUMNS, SPEC_COLUMNS
 
 #: Rows per batch of JSON objects or Parquet rows.
 BATCH_ROWS = 50_000
-
-_WANTED = (*KNOWN_COLUMNS, *LENIENT)
 
 
 def json_batches(
@@ -53,7 +51,7 @@ def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> B
             line_numbers.append(raw.line)
             objects.append(raw.values)
     columns: dict[str, Any] = {}
-    for name in _WANTED:
+    for name in SPEC_COLUMNS:
         values = [values.get(name) for values in objects]
         if all(value is None or type(value) is str for value in values):
             columns[name] = pl.Series(name, values, dtype=pl.String)
@@ -142,7 +140,7 @@ def parquet_batches(
     """The batches of a Parquet file; ``line`` is the row's 1-based number in the file."""
     for start, frame in parquet_slices(source, path, batch_rows):
         seqs = counter.take(frame.height)
-        columns: dict[str, Any] = {name: frame[name] for name in frame.columns if name in _WANTED}
+        columns: dict[str, Any] = {name: frame[name] for name in frame.columns if name in KNOWN_COLUMNS}
         extra_names = [name for name in frame.columns if name not in KNOWN_COLUMNS]
         extras = None
         if extra_names:

@@ -6,9 +6,12 @@ of the contract, so that the reader can be built and tested on its own. Polars t
 string here and resolved lazily, so importing this module imports nothing columnar.
 
 Where the contract's types lose information the row engine keeps, an exact companion column is
-added: ``time_s`` (seconds since midnight: the row engine orders ``09:30:15`` after ``09:30:05``)
-and ``amount_exact`` (the decimal text of the amount: ``26.505`` has no whole number of cents, and
-``amount_cents`` is then NULL).
+added: ``time_s`` (seconds since midnight: the row engine orders ``09:30:15`` after ``09:30:05``),
+``amount_exact`` (the decimal text of the amount: ``26.505`` has no whole number of cents, and
+``amount_cents`` is then NULL) and, the same way, ``km_exact`` (the decimal text of ``km``, as
+``Event.km`` holds it: ``7.255`` km has no whole number of hundredths, and ``km_hundredths`` is then
+NULL). Each ``*_exact`` column is filled whenever its value is, so that it alone is the exact value
+(``Decimal(km_exact) == Event.km``) and the integer column is the fast path for the usual values.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("amount_cents", "Int64"),
     ("amount_exact", "String"),
     ("km_hundredths", "Int64"),
+    ("km_exact", "String"),
     ("extras", "String"),
 )
 

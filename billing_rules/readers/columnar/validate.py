@@ -27,10 +27,6 @@ from billing_rules.readers.columnar.schema import ORIGIN_INPUT, polars_schema
 #: Seconds of the end of the day: an untimed act is taken at 23:59:59 (SPEC §5, as Event.act_time).
 _END_OF_DAY_S = 23 * 3600 + 59 * 60 + 59
 
-#: Columns SPEC §1 names that the row readers keep as extras (not read yet): their typed copies
-#: are filled when they read, never an input error (the row readers report none).
-LENIENT = {"discharge_date": "discharge_date", "km": "km_hundredths"}
-
 
 @attrs.frozen
 class Batch:
@@ -40,7 +36,7 @@ class Batch:
     path: str
     seqs: Any  # list[int] or an Int64 pl.Series
     lines: Any  # list[int | None] or an Int64 pl.Series
-    columns: dict[str, Any]  # SPEC column (or a LENIENT one) -> pl.Series or list of natives
+    columns: dict[str, Any]  # SPEC §1 column -> pl.Series or list of natives
     extras: pl.Series | None  # JSON text of each row's unknown columns (NULL: none)
     fallback: list[tuple[int, RawRow]] = attrs.Factory(list)
 
@@ -113,10 +109,6 @@ def _columns(batch: Batch) -> tuple[pl.DataFrame, list[Located], list[tuple[int,
         values.update(result.values)
         if result.messages is not None:
             messages[name] = result.messages
-    for name, out in LENIENT.items():
-        column = batch.columns.get(name)
-        if column is not None:
-            values[out] = _lenient(name, column)
     if batch.extras is not None:
         values["extras"] = batch.extras.alias("extras")
     frame = pl.DataFrame(values).with_columns(
@@ -194,34 +186,6 @@ def _errors(
     return errors, keys
 
 
-def _lenient(name: str, column: Any) -> pl.Series:
-    """The typed copy of a column the row readers keep as an extra: NULL where it does not read."""
-    out = LENIENT[name]
-    parse = rows._date if name == "discharge_date" else rows._amount
-
-    def read(value: Any) -> Any:
-        if value is None or value == "":
-            return None
-        try:
-            typed = parse(value)
-        except (rows._Blank, rows._Invalid):
-            return None
-        if name == "km":
-            hundred = typed * 100
-            return int(hundred) if hundred == hundred.to_integral_value() else None
-        return typed
-
-    kind = pl.Date if name == "discharge_date" else pl.Int64
-    if isinstance(column, pl.Series):
-        keys = column.drop_nulls().unique(maintain_order=True).to_list()
-        return column.replace_strict(
-            keys, [read(key) for key in keys], default=None, return_dtype=kind
-        ).alias(out)
-    return pl.Series(
-        out, [read(value) if type(value) not in (list, dict) else None for value in column], dtype=kind
-    )
-
-
 def _finish(frame: pl.DataFrame, batch: Batch) -> pl.DataFrame:
     """The readable rows in the output schema: defaults filled, absent columns added."""
     schema = polars_schema()
@@ -251,11 +215,8 @@ def event_row(event: Event, file: int) -> tuple[Any, ...]:
     """An Event (from the row readers' fallback) as a row of the output schema."""
     moment = event.time
     amount = event.amount
+    km = event.km
     extra = dict(event.extra)
-    discharge = (
-        _lenient("discharge_date", [extra.get("discharge_date")])[0] if "discharge_date" in extra else None
-    )
-    km = _lenient("km", [extra.get("km")])[0] if "km" in extra else None
     return (
         event.seq,
         file,
@@ -271,7 +232,7 @@ def event_row(event: Event, file: int) -> tuple[Any, ...]:
         event.status.value,
         event.date,
         event.birth_date,
-        discharge,
+        event.discharge_date,
         None if moment is None else moment.hour * 60 + moment.minute,
         None if moment is None else moment.hour * 3600 + moment.minute * 60 + moment.second,
         event.referral_at,
@@ -282,8 +243,9 @@ def event_row(event: Event, file: int) -> tuple[Any, ...]:
         event.homebound,
         event.regulated,
         list(event.codes),
-        None if amount is None else cells._cents(amount),
+        None if amount is None else cells.hundredths(amount),
         None if amount is None else format(amount, "f"),
-        km,
+        None if km is None else cells.hundredths(km),
+        None if km is None else format(km, "f"),
         json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
     )
