@@ -334,6 +334,8 @@ def _objects(seed: int, rate: float, rows: int = 800) -> list[Any]:
             values["note"] = {"nested": [1, 2]}
         if rng.random() < 0.1:
             del values["time"]
+        if rng.random() < 0.3:
+            values["km"] = rng.choice([3, 12.5, 7.25, 0.1 + 0.2, 0, 9999.99, "12,5"])
         if rng.random() < rate:
             key, value = rng.choice(
                 [
@@ -341,6 +343,9 @@ def _objects(seed: int, rate: float, rows: int = 800) -> list[Any]:
                     ("codes", [1, "G"]), ("codes", []), ("codes", {"a": 1}), ("invoice_id", 1.5),
                     ("patient_id", ["x"]), ("date", 20240101), ("birth_date", None), ("time", 930),
                     ("referral_at", False), ("status", "CANCELLED"), ("mt_status", None),
+                    ("discharge_date", 20260101), ("discharge_date", "2026-02-30"),
+                    ("discharge_date", "0001-01-01"), ("km", -3), ("km", 10000), ("km", True),
+                    ("km", "douze"), ("km", [1]), ("km", "12 €"),
                 ]
             )  # fmt: skip
             values[key] = value
@@ -400,6 +405,8 @@ def _parquet(path: Path, rows: int = 600, typed: bool = True) -> Path:
             pl.col("codes").str.split("+"),
             pl.col("referral_at").str.to_datetime("%Y-%m-%dT%H:%M", strict=False),
             pl.col("time").str.to_time("%H:%M", strict=False),
+            pl.col("discharge_date").str.to_date("%Y-%m-%d", strict=False),
+            pl.col("km").str.replace(",", ".").cast(pl.Float64, strict=False),
         )
     frame.write_parquet(path)
     return path
