@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import urllib.parse
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -33,6 +32,7 @@ from billing_rules.ledger.common import (
     unique_last,
 )
 from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE
+from billing_rules.ledger.secrets import driver_reason, public_label
 from billing_rules.model import Event
 
 CHUNK = 20000
@@ -64,19 +64,6 @@ _INSERT_CODES = (
 )
 _SELECT = f"SELECT {_COLUMN_LIST} FROM invoices"
 _ORDER = " ORDER BY date, time IS NULL, time, practitioner_id, invoice_id"
-
-
-def public_label(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "postgresql://…"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
 
 
 def _psycopg() -> Any:
@@ -113,7 +100,8 @@ class PostgresLedger:
                 self.url, autocommit=True, application_name=_APPLICATION, connect_timeout=10
             )
         except self._pg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # The driver's text may quote the URL or its password: scrubbed of every secret.
+            reason = driver_reason(exc, self.url)
             raise LedgerError(f"impossible de se connecter au registre {self.label} : {reason}") from None
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -125,8 +113,7 @@ class PostgresLedger:
         except LedgerError:
             raise
         except self._pg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise LedgerError(f"erreur du registre {self.label} : {reason}") from None
+            raise LedgerError(f"erreur du registre {self.label} : {driver_reason(exc, self.url)}") from None
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
