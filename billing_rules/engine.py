@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from billing_rules.dsl.rules import CounterSpec, DslRule
+from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, FindingWindow, Severity, Status
 from billing_rules.rule import Hit, Rule, WindowCount
 from billing_rules.ruleset import RuleSet
@@ -277,8 +278,9 @@ class Session:
                 hits = rule.check(event, view)
                 if not hits:
                     continue
-                hits = list(hits)
-            except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+                hits = _well_formed(rule, list(hits))
+            except BaseException as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+                reraise_if_real(exc)  # only a real Ctrl-C stops the check, never a plugin's SystemExit
                 hits = [_crashed(rule, exc)]
             for hit in hits:
                 findings.append(_finding(rule, hit, event, self.engine.meta.get(id(rule))))
@@ -290,8 +292,9 @@ class Session:
             if gate is not None and not gate(event):
                 return _NO_HITS
             hits = rule.check(event, self._view)
-            return list(hits) if hits else _NO_HITS
-        except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+            return _well_formed(rule, list(hits)) if hits else _NO_HITS
+        except BaseException as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+            reraise_if_real(exc)
             return [_crashed(rule, exc)]
 
     def _has_error(self, event: Event) -> bool:
@@ -306,7 +309,8 @@ class Session:
             try:
                 if gate is not None and not gate(event):
                     continue  # most invoices stop here
-            except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+            except BaseException as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+                reraise_if_real(exc)
                 candidates.append((rule, _crashed(rule, exc)))
                 continue
             for hit in self._hits(rule, None, event):  # the gate passed: not asked twice
@@ -404,7 +408,8 @@ def _parts_false(parts: Any, event: Event) -> bool:
             try:
                 if not predicate(event):
                     return True
-            except Exception:  # noqa: BLE001, S112 - left to the normal path, which reports it
+            except BaseException as exc:  # noqa: BLE001 - left to the normal path, which reports it
+                reraise_if_real(exc)
                 continue
     return False
 
@@ -426,7 +431,8 @@ def _ruled_out(rule: Rule, event: Event, view: Any) -> bool:
         return False
     try:
         return not any(True for _ in rule.check(event, view))
-    except Exception:  # noqa: BLE001 - left to the normal path, which reports it
+    except BaseException as exc:  # noqa: BLE001 - left to the normal path, which reports it
+        reraise_if_real(exc)
         return False
 
 
@@ -474,14 +480,50 @@ class _CrashHit(Hit):
     crashed: bool = True
 
 
-def _crashed(rule: Rule, exc: Exception) -> Hit:
+class MalformedResult(TypeError):
+    """A rule returned something that is not an iterable of well-formed :class:`Hit`."""
+
+
+def _well_formed(rule: Rule, hits: list[Any]) -> list[Hit]:
+    """``hits`` if each is a :class:`Hit` with values of the right types, else one crash hit.
+
+    A third-party rule may return anything; a wrong shape must cost that invoice one INTERNAL-ERROR
+    finding, not abort the whole check when the finding is built.
+    """
+    for hit in hits:
+        if not (
+            isinstance(hit, Hit)
+            and isinstance(hit.message, str)
+            and (hit.suggestion is None or isinstance(hit.suggestion, str))
+            and _amount_ok(hit.amount)
+            and (
+                hit.suggested_codes is None
+                or (
+                    isinstance(hit.suggested_codes, tuple)
+                    and all(isinstance(code, str) for code in hit.suggested_codes)
+                )
+            )
+        ):
+            return [_crashed(rule, MalformedResult())]
+    return hits
+
+
+def _amount_ok(amount: Any) -> bool:
+    if amount is None:
+        return True
+    if isinstance(amount, bool) or not isinstance(amount, (Decimal, int, float)):
+        return False
+    return Decimal(amount).is_finite()
+
+
+def _crashed(rule: Rule, exc: BaseException) -> Hit:
     # The log names the rule, its plugin and the kind of error, never the exception's text: a
     # plugin may have put the patient's identifier in it.
     log.error("la règle %s (%s) a échoué : %s", rule.code, rule.source, type(exc).__name__)
     return _crash_hit(rule, exc)
 
 
-def _crash_hit(rule: Rule, exc: Exception) -> Hit:
+def _crash_hit(rule: Rule, exc: BaseException) -> Hit:
     return _CrashHit(
         message=f"erreur interne de la règle {rule.code} ({rule.source}) : {type(exc).__name__} ; "
         "cette facture n'a pas été entièrement vérifiée"

@@ -25,6 +25,7 @@ import pluggy
 
 from billing_rules import hookspecs
 from billing_rules.errors import PluginLoadError
+from billing_rules.interrupt import reraise_if_real
 
 GROUP = "billing_rules"
 BUILTIN_SOURCE = "builtin"
@@ -96,7 +97,8 @@ def make_plugin_manager(
         version = _dist_version(entry_point)
         try:
             plugin = entry_point.load()
-        except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported by name
+        except BaseException as exc:  # noqa: BLE001 - any failure of third-party code is reported by name
+            reraise_if_real(exc)
             _fail(
                 manager,
                 PluginLoadError(entry_point.name, version, f"{type(exc).__name__}: {exc}"),
@@ -217,7 +219,8 @@ def collect(manager: pluggy.PluginManager, hook_name: str) -> list[tuple[str, An
             impl.function(**{name: register for name in impl.argnames if name == "register"})
         except PluginLoadError:
             raise
-        except Exception as exc:  # noqa: BLE001 - third-party code: name it, whatever it raised
+        except BaseException as exc:  # noqa: BLE001 - third-party code: name it, whatever it raised
+            reraise_if_real(exc)
             cause = f"{type(exc).__name__} dans {hook_name} : {exc}"
             raise PluginLoadError(impl.plugin_name, versions.get(impl.plugin_name), cause) from exc
     return [(source, call.value()) for source, call in items]
@@ -283,8 +286,12 @@ class GuardedReader:
         """The wrapped reader's rows."""
         try:
             yield from self.reader.rows(stream, file)
-        except Exception as exc:
+        except GeneratorExit:
+            raise  # the consumer stopped early: not the plugin's failure
+        except BaseException as exc:
             from billing_rules.errors import BillingRulesError, ReadError
+
+            reraise_if_real(exc)
 
             if isinstance(exc, (BillingRulesError, OSError)):
                 raise
@@ -305,8 +312,10 @@ class GuardedReporter:
         """The wrapped reporter's output."""
         try:
             self.reporter.render(report, stream, color=color)
-        except Exception as exc:
+        except BaseException as exc:
             from billing_rules.errors import BillingRulesError
+
+            reraise_if_real(exc)
 
             if isinstance(exc, (BillingRulesError, OSError)):
                 raise

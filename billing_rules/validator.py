@@ -24,6 +24,7 @@ import attrs
 from billing_rules.engine import Engine
 from billing_rules.errors import BillingRulesError, RuleClashError, RuleFileError
 from billing_rules.errors import InvalidInvoice as InvalidInvoice  # re-exported: its former home
+from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import Event, Finding, InputError, Report, Severity
 from billing_rules.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
@@ -178,7 +179,8 @@ class Validator:
 
         ``ledger`` (a :class:`billing_rules.ledger.Ledger`) adds its history, asked once for the
         whole input (its patients, practitioners and days); ``record`` then stores the input's
-        readable invoices in it, one transaction per file (SPEC §3).
+        readable invoices in it, in one transaction for the whole input (SPEC §3): interrupted, it
+        leaves the ledger as it was.
         """
         from billing_rules.readers import InputStream
 
@@ -351,12 +353,17 @@ class Validator:
         for plugin_name, adjust in self._adjusters:
             try:
                 changed = adjust(findings=findings, event=event)
-            except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the whole check
+                if changed is not None:
+                    changed = list(changed)
+                    if not all(isinstance(finding, Finding) for finding in changed):
+                        raise TypeError("adjust_findings must return Finding objects or None")
+            except BaseException as exc:  # noqa: BLE001 - a plugin's bug must not stop the whole check
+                reraise_if_real(exc)  # a plugin's SystemExit or KeyboardInterrupt is its bug
                 # The findings stay as they were, and the invoice says it was not fully processed.
                 findings = [*findings, _adjust_crash(plugin_name, exc, event)]
                 continue
             if changed is not None:
-                findings = list(changed)
+                findings = changed
         return findings
 
     # --- one invoice at a time -----------------------------------------------------------------
@@ -456,12 +463,12 @@ _NO_FULL_COLLECTION = 1 << 30
 
 
 def _record_by_file(ledger: Any, stream: Any) -> None:
-    """Store the readable invoices of the input, one transaction per file (SPEC §3 ``--record``)."""
-    import itertools
+    """Store the readable invoices of the input in one transaction (SPEC §3 ``--record``).
 
-    events = (item for item in stream if isinstance(item, Event))
-    for _file, invoices in itertools.groupby(events, key=lambda event: event.file):
-        ledger.record(invoices)
+    One transaction for every file: a Ctrl-C or a crash at any point leaves the ledger as before,
+    so the CLI can truthfully say that nothing was recorded.
+    """
+    ledger.record(item for item in stream if isinstance(item, Event))
 
 
 def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[Event]:
@@ -539,7 +546,7 @@ def _adjusters(manager: Any) -> list[tuple[str, Any]]:
     return [(source_name(impl.plugin_name), impl.function) for impl in impls]
 
 
-def _adjust_crash(plugin_name: str, exc: Exception, event: Event) -> Finding:
+def _adjust_crash(plugin_name: str, exc: BaseException, event: Event) -> Finding:
     from billing_rules.engine import INTERNAL_ERROR
 
     return Finding.about(

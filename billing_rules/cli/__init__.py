@@ -122,7 +122,12 @@ class _Command(click.Command):
 
 
 class _Group(_Command, click.Group):
-    """A click group whose commands and subgroups get the French help option too."""
+    """A click group whose commands and subgroups get the French help option too.
+
+    The top group also owns Ctrl-C: click would print "Aborted!" and exit 1, which SPEC §4 keeps
+    for findings. A real SIGINT (see :mod:`billing_rules.interrupt`) gives exit 130 and a French
+    line saying what was recorded: nothing, unless a ledger transaction had already committed.
+    """
 
     command_class = _Command
     group_class = type  # subgroups are built with this same class
@@ -162,6 +167,34 @@ class FailOn(click.ParamType):
                 param,
                 ctx,
             )
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command with the SIGINT handler that tells a real Ctrl-C from a plugin's."""
+        if ctx.parent is not None:
+            return super().invoke(ctx)
+        from billing_rules import interrupt
+
+        previous = interrupt.install()
+        COMMITTED.clear()
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _say(_interrupted_message())
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            interrupt.restore(previous)
+
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT, as shells report it): neither "nothing found" nor "findings"."""
+
+COMMITTED: list[str] = []
+"""What a command has durably written so far (set after each committed ledger transaction)."""
+
+
+def _interrupted_message() -> str:
+    if COMMITTED:
+        return f"interrompu (Ctrl-C) : déjà enregistré : {', '.join(COMMITTED)} ; le reste ne l'a pas été"
+    return "interrompu (Ctrl-C) : rien n'a été enregistré"
 
 
 def _debug_option(function: F) -> F:
@@ -233,7 +266,11 @@ def _stop_on_error(debug: bool) -> Iterator[None]:
         yield
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        from billing_rules import interrupt
+
+        if isinstance(exc, KeyboardInterrupt) and interrupt.is_real(exc):
+            raise  # a real Ctrl-C: the top group says so and exits 130
         if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
             raise  # reader closed the pipe (``| head``): click exits quietly
         if debug:
@@ -385,8 +422,8 @@ def main() -> None:
 @click.option(
     "--record",
     is_flag=True,
-    help="Après le contrôle, enregistre les factures lisibles dans le registre (une transaction par "
-    "fichier ; une facture déjà enregistrée est remplacée, jamais comptée deux fois).",
+    help="Après le contrôle, enregistre les factures lisibles dans le registre (une seule transaction "
+    "pour tous les fichiers ; une facture déjà enregistrée est remplacée, jamais comptée deux fois).",
 )
 @click.option(
     "--statistics",

@@ -1,0 +1,74 @@
+"""Tell a real Ctrl-C from a ``KeyboardInterrupt`` that third-party code raised itself.
+
+A plugin's rule runs inside the check loop; if it raises ``KeyboardInterrupt`` (or ``SystemExit``),
+the check must not stop as if the user had asked for it: only the user decides that. Python turns
+SIGINT into ``KeyboardInterrupt`` from its own handler, so the two look the same once raised. The
+CLI installs :func:`install`'s handler, which notes that SIGINT really arrived before raising;
+:func:`is_real` then tells them apart. Without that handler (a program embedding the library that
+keeps Python's default), every ``KeyboardInterrupt`` is taken as real: stopping is the safe side.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+_state = {"installed": False, "received": False}
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _state["received"] = True
+    raise KeyboardInterrupt
+
+
+def install() -> Any:
+    """Route SIGINT through the handler that remembers it; returns the handler it replaced.
+
+    Main thread only (elsewhere a no-op returning ``None``). Give the result to :func:`restore`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    except (ValueError, OSError):  # no signals here (embedded interpreter)
+        return None
+    _state["installed"] = True
+    _state["received"] = False
+    return previous
+
+
+def restore(previous: Any) -> None:
+    """Put back the SIGINT handler :func:`install` replaced."""
+    if previous is None:
+        return
+    try:
+        signal.signal(signal.SIGINT, previous)
+    except (ValueError, OSError):
+        return
+    _state["installed"] = False
+    _state["received"] = False
+
+
+def received() -> bool:
+    """Whether the user pressed Ctrl-C since :func:`install`."""
+    return _state["received"]
+
+
+def is_real(exc: BaseException) -> bool:
+    """Whether ``exc`` must stop the program: a real Ctrl-C, or anything that is not a plugin's doing.
+
+    ``KeyboardInterrupt`` is real when SIGINT was received (or when nobody installed the handler
+    that would know). Every other ``BaseException`` that is not an ``Exception`` (``SystemExit``,
+    ``GeneratorExit``, a plugin's own subclass) is the plugin's: not real.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return _state["received"] or not _state["installed"]
+    return False
+
+
+def reraise_if_real(exc: BaseException) -> None:
+    """Re-raise ``exc`` when it is a real Ctrl-C (see :func:`is_real`); otherwise return."""
+    if is_real(exc):
+        raise exc
