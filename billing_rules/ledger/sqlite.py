@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from billing_rules.files import create_private
 from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.common import (
     COLUMNS,
@@ -70,17 +71,14 @@ def _now() -> str:
 def _create_private(path: Path) -> bool:
     """Create ``path`` empty with mode 0600 (an empty file is a valid new SQLite database).
 
-    Returns whether this call created it.
+    Through a dangling symlink too: its target is created owner-only (SQLite would create it with
+    the umask's mode, and its ``-wal``/``-shm`` with the same). Returns whether this call created it.
     """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False  # another process created it first: fine
+        return create_private(path)
     except OSError as exc:
         reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
         raise LedgerError(f"impossible de créer le registre « {path} » : {reason}") from None
-    os.close(fd)
-    return True
 
 
 def _remove_empty(path: Path) -> None:
@@ -136,7 +134,7 @@ class SqliteLedger:
         if not self.path.exists():
             if not create:
                 raise LedgerError(f"registre introuvable : « {self.label} »")
-            if not self.path.parent.is_dir():
+            if not Path(os.path.realpath(self.path)).parent.is_dir():
                 raise LedgerError(f"impossible de créer le registre « {self.label} » : dossier introuvable")
             created = _create_private(self.path)
         try:

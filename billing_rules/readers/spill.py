@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from itertools import accumulate, chain, repeat
 from pathlib import Path
 
+from billing_rules.files import open_private
+
 #: Records between two entries of a run's in-memory sparse index (one disk read scans at most this).
 STRIDE = 64
 #: Keys under one generation filter; beyond, a new generation starts.
@@ -100,7 +102,7 @@ class SortedRun:
         self._firsts: list[bytes] = []
         self._offsets: list[int] = []
         offset = 0
-        with open(path, "wb") as out:
+        with open_private(path, "wb") as out:  # keys are patient data: owner-only
             # A few thousand records at a time, each step a C-level map: writing costs about as
             # much as sorting.
             for start in range(0, len(ordered), _WRITE_RECORDS):

@@ -1,0 +1,65 @@
+"""Files that hold patient data come into existence owner-only (0600), whatever the umask.
+
+``open(path, "w")`` creates a file with mode 0666 minus the umask: readable by everyone on most
+systems. Every file this package creates with patient data (a ledger, an export, a spill run)
+goes through :func:`create_private` or :func:`open_private` instead.
+
+Symlinks: a path that is a symlink is followed, as ``open`` would, but a missing target (a
+dangling symlink) is created owner-only too: :func:`os.open` with ``O_CREAT`` on the symlink
+itself would create the target with the process's default mode. The target is resolved first and
+created with ``O_EXCL | O_NOFOLLOW``, so a symlink swapped in between is refused, never followed.
+An existing file is written as it is: its mode is its owner's choice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any
+
+PRIVATE_MODE = 0o600
+"""Owner read and write, nothing for anyone else."""
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _create_fd(path: Path, *, truncate_existing: bool) -> tuple[int, bool]:
+    """A write descriptor on ``path`` (following a symlink); whether this call created the file."""
+    real = Path(os.path.realpath(path))  # a dangling symlink resolves to the file to create
+    flags = os.O_WRONLY | _CLOEXEC | _BINARY
+    try:
+        fd = os.open(real, flags | os.O_CREAT | os.O_EXCL | _NOFOLLOW, PRIVATE_MODE)
+    except FileExistsError:
+        if not truncate_existing:
+            return -1, False
+        fd = os.open(real, flags | os.O_TRUNC)
+        return fd, False
+    # umask may only remove bits; fchmod makes sure nothing else left them (e.g. a default ACL).
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, PRIVATE_MODE)
+    return fd, True
+
+
+def create_private(path: str | Path) -> bool:
+    """Create ``path`` empty and owner-only if it does not exist; returns whether this call created it.
+
+    Raises :class:`OSError` as :func:`os.open` does (missing folder, permissions...).
+    """
+    fd, created = _create_fd(Path(path), truncate_existing=False)
+    if fd >= 0:
+        os.close(fd)
+    return created
+
+
+def open_private(path: str | Path, mode: str = "w", **options: Any) -> IO[Any]:
+    """``open(path, mode)`` for writing (``"w"`` or ``"wb"``), creating the file owner-only."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"open_private writes only ('w' or 'wb'), not {mode!r}")
+    fd, _created = _create_fd(Path(path), truncate_existing=True)
+    try:
+        return os.fdopen(fd, mode, **options)
+    except BaseException:
+        os.close(fd)
+        raise
