@@ -55,6 +55,7 @@ from typing import Any, BinaryIO
 import attrs
 
 from billing_rules.errors import BillingRulesError
+from billing_rules.files import TooLarge, read_bounded
 from billing_rules.model import Sector, Severity
 from billing_rules.readers.columns import DEFAULT_MAPPING, ColumnError, ColumnMapping
 from billing_rules.selection import Selectors, matches, resolve, specificity
@@ -247,17 +248,30 @@ def find_config(start: Path | None = None) -> Path | None:
 
 def _has_table(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = tomllib.loads(_read_limited(pyproject).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TooLarge):
         return False  # someone else's broken pyproject is not our configuration
     return isinstance(data.get("tool"), dict) and PYPROJECT_TABLE in data["tool"]
+
+
+MAX_CONFIG_BYTES = 1_000_000
+"""A practice configuration is a few kilobytes; anything past this is not one (``/dev/zero``...)."""
+
+
+def _read_limited(path: Path) -> bytes:
+    return read_bounded(path, MAX_CONFIG_BYTES)
 
 
 def load_config(path: str | Path) -> PracticeConfig:
     """Read and check a configuration file (``billing-rules.toml`` or a ``pyproject.toml``)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read_limited(path).decode("utf-8"))
+    except TooLarge:
+        raise ConfigError(
+            f"fichier de configuration trop grand « {path} » (plus de {MAX_CONFIG_BYTES // 1000} ko) : "
+            "il n'a pas été lu en entier"
+        ) from None
     except FileNotFoundError:
         raise ConfigError(f"fichier de configuration introuvable : « {path} »") from None
     except (OSError, UnicodeDecodeError) as exc:

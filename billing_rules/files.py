@@ -63,3 +63,24 @@ def open_private(path: str | Path, mode: str = "w", **options: Any) -> IO[Any]:
     except BaseException:
         os.close(fd)
         raise
+
+
+class TooLarge(ValueError):
+    """A file is larger than what its reader accepts (it was not read further than that)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def read_bounded(path: str | Path, limit: int) -> bytes:
+    """The bytes of ``path``, reading at most ``limit + 1`` of them: :class:`TooLarge` beyond ``limit``.
+
+    Checking the size after reading would let ``/dev/zero``, a FIFO or a 300 MB file fill memory
+    before the check; reading one byte past the limit is enough to know.
+    """
+    with open(path, "rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(limit)
+    return data

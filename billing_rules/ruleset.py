@@ -47,8 +47,18 @@ class RuleText:
         Editors on Windows often save UTF-8 with a byte-order mark: it is accepted. A byte that is
         not UTF-8 (a file saved in Windows-1252) is located at its line and column.
         """
+        from billing_rules.dsl.parser import MAX_RULE_FILE_CHARS
+        from billing_rules.files import TooLarge, read_bounded
+
         try:
-            data = Path(path).read_bytes()
+            # At most 4 bytes per character in UTF-8 (and 3 for a byte-order mark).
+            data = read_bounded(path, 4 * MAX_RULE_FILE_CHARS + 3)
+        except TooLarge:
+            raise RuleFileError(
+                f"fichier de règles trop grand (plus de {MAX_RULE_FILE_CHARS} caractères) : "
+                "il n'a pas été lu en entier",
+                path=str(path),
+            ) from None
         except OSError as exc:
             reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or exc.__class__.__name__)
             raise RuleFileError(f"fichier de règles illisible : {reason}", path=str(path)) from None

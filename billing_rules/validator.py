@@ -491,6 +491,8 @@ def _rule_text(source: str, item: Any) -> RuleText:
         return RuleText(text=str(item["text"]), path=f"{source}/{name}", source=source)
     if isinstance(item, RuleText):
         return attrs.evolve(item, source=source)
+    if isinstance(item, (str, Path)):
+        return RuleText.from_path(item, source=source)  # read bounded, like --rules files
     try:
         text = item.read_text(encoding="utf-8")
     except (OSError, AttributeError) as exc:
