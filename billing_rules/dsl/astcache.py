@@ -12,6 +12,12 @@ never runs code (no pickle). A cache entry is keyed by the SHA-256 of the file's
 of the parser's own sources (grammar, ``ast.py``, ``parser.py``): editing any of them invalidates it.
 Any problem (no home directory, read-only disk, a corrupt entry) only means parsing as before.
 
+Trusted only if nobody else wrote it: a cache entry must never change a rule (an edited entry once
+made IMT-ONCE vanish). Each entry carries an HMAC-SHA256 of its key and tree under a random key
+kept in the folder (``key``, created 0600 on first use); an entry whose MAC does not verify, a
+folder or entry not owned by the user or writable by others, is ignored (the file is parsed). The
+folder is created 0700. So an entry can only make start-up slower, never change what a rule does.
+
 The directory is ``$BILLING_RULES_CACHE_DIR``, else ``$XDG_CACHE_HOME/billing-rules``, else
 ``~/.cache/billing-rules``; ``BILLING_RULES_CACHE_DIR=off`` turns the cache off.
 """
@@ -21,8 +27,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import json
 import os
+import secrets
+import stat
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +41,7 @@ import attrs
 
 from billing_rules.dsl import ast
 
-_FORMAT = "billing-rules-ast-1"
+_FORMAT = "billing-rules-ast-2"
 #: Entries kept (a catalogue is a dozen files; the rest is left over from edited files).
 MAX_ENTRIES = 256
 _TYPE = "__t"
@@ -80,16 +89,61 @@ def _key(text: str, path: str) -> str:
     return digest.hexdigest()
 
 
+_SECRET_NAME = "key"
+_SECRET_BYTES = 32
+
+
+def _private(path: Path, *, folder: bool) -> bool:
+    """Whether ``path`` is the user's own and nobody else may write to it (POSIX; elsewhere: yes)."""
+    if os.name != "posix":
+        return True
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or (stat.S_ISDIR(info.st_mode) != folder):
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _secret(directory: Path, *, create: bool) -> bytes | None:
+    """The folder's MAC key (made on first use when ``create``); None if missing or not trusted."""
+    path = directory / _SECRET_NAME
+    if create and not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(_SECRET_BYTES))
+    if not _private(directory, folder=True) or not _private(path, folder=False):
+        return None
+    data = path.read_bytes()
+    return data if len(data) == _SECRET_BYTES else None
+
+
+def _canonical(tree: Any) -> str:
+    return json.dumps(tree, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _mac(secret: bytes, key: str, tree: str) -> str:
+    return hmac.new(secret, f"{key}\0{tree}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
 def load(text: str, path: str) -> ast.RuleFile | None:
-    """The tree of this exact text and path from the cache, or None."""
+    """The tree of this exact text and path from the cache, or None (also when not trusted)."""
     directory = cache_dir()
     if directory is None:
         return None
     try:
         key = _key(text, path)
-        document = json.loads((directory / f"{key}.json").read_text(encoding="utf-8"))
+        secret = _secret(directory, create=False)
+        entry = directory / f"{key}.json"
+        if secret is None or not _private(entry, folder=False):
+            return None
+        document = json.loads(entry.read_text(encoding="utf-8"))
         if document.get("key") != key:
             return None
+        if not hmac.compare_digest(str(document.get("mac")), _mac(secret, key, _canonical(document["tree"]))):
+            return None  # edited, or written by someone without the key
         tree = _decode(document["tree"])
     except Exception:  # noqa: BLE001 - any problem: parse as if there were no cache
         return None
@@ -103,9 +157,17 @@ def store(text: str, path: str, tree: ast.RuleFile) -> None:
         return
     try:
         key = _key(text, path)
-        payload = json.dumps({"key": key, "tree": _encode(tree)}, ensure_ascii=False, separators=(",", ":"))
-        directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        encoded = _encode(tree)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = _secret(directory, create=True)
+        if secret is None:
+            return  # a folder someone else may write to: no cache at all
+        payload = json.dumps(
+            {"key": key, "mac": _mac(secret, key, _canonical(encoded)), "tree": encoded},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")  # created 0600
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(payload)
         os.replace(temporary, directory / f"{key}.json")
