@@ -26,7 +26,11 @@ def _cli(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, BILLING_RULES_CACHE_DIR=str(cache), BILLING_RULES_LOAD_PLUGINS="0")
     return subprocess.run(
         [sys.executable, "-m", "billing_rules", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -22,7 +22,7 @@ from test_plugins import billing_file, run, site  # noqa: F401 - fixtures
 
 from billing_rules import cli
 
-HOSTILE_PLUGIN = '''
+HOSTILE_PLUGIN = """
 from decimal import Decimal
 from billing_rules import hookimpl, Hit, Severity
 
@@ -90,7 +90,7 @@ def adjust_findings(findings, event):
     if event.invoice_id == "F-2":
         return [42]
     return None
-'''
+"""
 
 BEHAVIOURS = 7
 
@@ -123,7 +123,7 @@ def test_plugin_base_exceptions_and_bad_results_are_internal_errors(
     assert result.exit_code == cli.EXIT_FINDINGS
 
 
-SIGINT_PLUGIN = '''
+SIGINT_PLUGIN = """
 import os, signal, time
 from billing_rules import hookimpl, Severity
 
@@ -147,7 +147,7 @@ class CtrlC:
 @hookimpl
 def register_rules(register):
     register(CtrlC())
-'''
+"""
 
 
 def _install(root: Path, name: str, source: str) -> dict[str, str]:
@@ -176,9 +176,22 @@ def test_real_ctrl_c_exits_130_and_records_nothing(tmp_path: Path, billing_file:
     )
     # Two files: the first one is not recorded alone (--record is one transaction for the input).
     result = subprocess.run(
-        [sys.executable, "-m", "billing_rules", "check", str(other), str(billing_file),
-         "--ledger", str(ledger), "--record"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "billing_rules",
+            "check",
+            str(other),
+            str(billing_file),
+            "--ledger",
+            str(ledger),
+            "--record",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 130, result.stderr
     assert "interrompu" in result.stderr and "rien n'a été enregistré" in result.stderr
@@ -193,7 +206,9 @@ def test_real_ctrl_c_exits_130_and_records_nothing(tmp_path: Path, billing_file:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_during_the_recording_leaves_the_ledger_as_before(
-    tmp_path: Path, billing_file: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    tmp_path: Path,
+    billing_file: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A SIGINT while the ledger writes: the transaction is rolled back, the message is true."""
     from billing_rules.ledger import sqlite as sqlite_ledger

@@ -63,7 +63,11 @@ def test_dev_zero_is_refused(tmp_path: Path, option: str) -> None:
 
     result = subprocess.run(
         [sys.executable, "-m", "billing_rules", "check", str(day), option, "/dev/zero"],
-        capture_output=True, text=True, timeout=120, check=False, preexec_fn=limit_memory,  # noqa: PLW1509
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=limit_memory,  # noqa: PLW1509
     )
     assert result.returncode == 2
     assert "trop grand" in result.stderr, result.stderr

@@ -152,7 +152,10 @@ def test_no_secret_with_a_server(
     ("url", "label"),
     [
         ("postgresql://u:pw12345@h:5432/db", "postgresql://u:***@h:5432/db"),
-        ("postgresql://u@h/db?password=pw12345&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        (
+            "postgresql://u@h/db?password=pw12345&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
         ("postgresql://u@h/db?sslpassword=pw12345", "postgresql://u@h/db?sslpassword=***"),
         ("postgresql://u:pw12345@[::1/db", "postgresql://…"),
         ("postgresql://u:pw/12345@h/db", "postgresql://…"),

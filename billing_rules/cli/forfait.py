@@ -55,7 +55,7 @@ def ledger_events(path: str, start: dt.date | None = None, until: dt.date | None
 
     from billing_rules.ledger import open_ledger
 
-    with contextlib.closing(open_ledger(path, create=False)) as ledger:
+    with contextlib.closing(open_ledger(path, create=False, readonly=True)) as ledger:
         return list(ledger.events(start=start, end=until))
 
 

@@ -56,7 +56,7 @@ def check_with_ledger(
     """``check --ledger [--record]``: the check with the ledger's history, then the recording."""
     from billing_rules.ledger import open_ledger
 
-    ledger = open_ledger(target)
+    ledger = open_ledger(target, readonly=not record)  # nothing written: read-only media work
     try:
         report = validator.check_paths(files, input_format=input_format, ledger=ledger, record=record)
     finally:
@@ -188,7 +188,10 @@ def ledger_export(
     end = parse_day(until) if until else None
     with _stop_on_error(debug):
         check_output(output)
-        with contextlib.closing(open_ledger(target, create=False)) as ledger:
+        # Read-only, and without the integrity check: exporting what is readable is how a damaged
+        # ledger is recovered.
+        opened = open_ledger(target, create=False, readonly=True, verify=False)
+        with contextlib.closing(opened) as ledger:
             selection = {"practitioner_id": practitioner, "start": start, "end": end}
             with report_output(output, newline="") as stream:
                 _export(ledger, selection, output_format, stream)
@@ -274,7 +277,7 @@ def ledger_stats(target: str, output_format: str, output: str | None, debug: boo
 
     with _stop_on_error(debug):
         check_output(output)
-        with contextlib.closing(open_ledger(target, create=False)) as ledger:
+        with contextlib.closing(open_ledger(target, create=False, readonly=True)) as ledger:
             stats = ledger.stats()
         with report_output(output) as stream:
             if output_format == "json":
@@ -312,6 +315,34 @@ def _stats_text(label: str, stats: LedgerStats) -> str:
     for row in rows:
         lines.append(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2].rjust(widths[2])}")
     return "\n".join(lines) + "\n"
+
+
+@ledger_group.command("check")
+@_ledger_option
+@_debug_option
+def ledger_check(target: str, debug: bool) -> None:
+    """Vérifie l'intégrité du registre (contrôle complet de SQLite), sans rien y écrire.
+
+    Code de sortie : 0 si le registre est intact, 1 s'il est endommagé, 2 s'il ne peut pas être lu.
+    """
+    from billing_rules.ledger import open_ledger
+    from billing_rules.ledger.sqlite import SqliteLedger, damaged_message
+
+    with _stop_on_error(debug), contextlib.ExitStack() as stack:
+        ledger = stack.enter_context(
+            contextlib.closing(open_ledger(target, create=False, readonly=True, verify=False))
+        )
+        if not isinstance(ledger, SqliteLedger):
+            _say(f"registre {ledger.label} : l'intégrité d'une base PostgreSQL est garantie par le serveur")
+            raise click.exceptions.Exit(EXIT_OK)
+        problems = ledger.integrity()
+    if not problems:
+        _say(f"registre « {ledger.label} » intact (contrôle d'intégrité complet de SQLite)")
+        raise click.exceptions.Exit(EXIT_OK)
+    noun = "problème" if len(problems) == 1 else "problèmes"
+    more = "au moins " if len(problems) >= 100 else ""
+    _say(f"{damaged_message(ledger.label)} ; {more}{len(problems)} {noun} relevés par SQLite")
+    raise click.exceptions.Exit(EXIT_FINDINGS)
 
 
 @ledger_group.command("forget")

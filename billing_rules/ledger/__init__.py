@@ -127,11 +127,16 @@ def is_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
-def open_ledger(target: str | Path, *, create: bool = True) -> Ledger:
+def open_ledger(
+    target: str | Path, *, create: bool = True, readonly: bool = False, verify: bool = True
+) -> Ledger:
     """The ledger at ``target``: a ``postgresql://`` URL, or an SQLite file path.
 
-    The SQLite file is created if missing unless ``create`` is false. Raises :class:`LedgerError`
-    in French on any failure.
+    The SQLite file is created if missing unless ``create`` is false. ``readonly``: nothing will
+    be written (the file is opened read-only, so read-only media work; a missing file is still
+    created when ``create`` allows it). ``verify``: refuse an SQLite file whose ``quick_check``
+    fails (only ``ledger export``, the recovery path, reads a damaged file). Raises
+    :class:`LedgerError` in French on any failure.
     """
     text = str(target)
     if is_url(text):
@@ -142,4 +147,4 @@ def open_ledger(target: str | Path, *, create: bool = True) -> Ledger:
         text = text.removeprefix("sqlite:").removeprefix("//")
     from billing_rules.ledger.sqlite import SqliteLedger
 
-    return SqliteLedger(text, create=create)
+    return SqliteLedger(text, create=create, readonly=readonly and Path(text).exists(), verify=verify)

@@ -16,7 +16,10 @@ import contextlib
 import datetime as dt
 import errno
 import os
+import secrets
 import sqlite3
+import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,26 +71,69 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _create_private(path: Path) -> bool:
-    """Create ``path`` empty with mode 0600 (an empty file is a valid new SQLite database).
-
-    Through a dangling symlink too: its target is created owner-only (SQLite would create it with
-    the umask's mode, and its ``-wal``/``-shm`` with the same). Returns whether this call created it.
-    """
+def _size(path: Path) -> int:
     try:
-        return create_private(path)
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def _uri(path: Path, option: str) -> str:
+    return f"file:{urllib.parse.quote(str(path.resolve()))}?{option}"
+
+
+def _error_name(exc: sqlite3.Error) -> str:
+    """SQLite's error code name (``SQLITE_CORRUPT``...), which never holds a stored value."""
+    return str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
+
+
+def damaged_message(label: str, *, unreadable: bool = False) -> str:
+    """How to recover from a damaged ledger, in French (``ledger export`` reads what it can)."""
+    what = (
+        f"« {label} » n'est pas un registre billing-rules lisible (fichier endommagé ou d'un autre format)"
+        if unreadable
+        else f"registre « {label} » endommagé (le contrôle d'intégrité de SQLite échoue)"
+    )
+    return (
+        f"{what} : rien n'y a été écrit. Pour récupérer ce qui est lisible : "
+        f"billing-rules ledger export --ledger {label} --output sauvegarde.csv, puis "
+        "billing-rules ledger import sauvegarde.csv --ledger nouveau-registre.db "
+        "(détail : billing-rules ledger check)"
+    )
+
+
+def _create_ledger(path: Path, label: str) -> bool:
+    """Create a ledger at ``path`` fully set up, owner-only (0600); returns whether this call did.
+
+    The file appears complete or not at all: it is built under a temporary name beside the target
+    and hard-linked into place (``link`` fails if the name exists: another workstation won the
+    race, and its ledger is used). So an empty file is never a ledger being created, and one found
+    is refused. Where hard links are not supported, the file is created in place as before.
+    """
+    real = Path(os.path.realpath(path))  # a dangling symlink: its target is what gets created
+    temporary = real.with_name(f".{real.name}.{os.getpid()}.{secrets.token_hex(4)}.nouveau")
+    try:
+        create_private(temporary)
     except OSError as exc:
         reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
-        raise LedgerError(f"impossible de créer le registre « {path} » : {reason}") from None
-
-
-def _remove_empty(path: Path) -> None:
-    """Remove a ledger this process just created and could not set up (it holds nothing yet)."""
-    with contextlib.suppress(OSError):
-        if path.stat().st_size == 0:
-            for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm"), path):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+        raise LedgerError(f"impossible de créer le registre « {label} » : {reason}") from None
+    try:
+        SqliteLedger(temporary, create=False, verify=False, _new=True).close()
+        try:
+            os.link(temporary, real)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here (some network or FAT file systems)
+            if real.exists():
+                return False
+            os.replace(temporary, real)
+        return True
+    except LedgerError as exc:
+        raise LedgerError(str(exc).replace(str(temporary), label)) from None
+    finally:
+        for leftover in (Path(f"{temporary}-wal"), Path(f"{temporary}-shm"), temporary):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
 
 
 _OS_REASONS = {
@@ -122,10 +168,67 @@ def _french_failure(exc: sqlite3.Error, label: str) -> str | None:
     return None
 
 
-class SqliteLedger:
-    """:class:`billing_rules.ledger.Ledger` on an SQLite file."""
+class _IntegrityCheck:
+    """SQLite's full ``integrity_check`` of a ledger, in a thread of its own (read-only connection).
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    ``quick_check`` (run at opening) misses damage where an index no longer matches its table: a
+    third of a corpus of damaged ledgers. The full check reads every index too (about 30 µs per
+    invoice), so it runs while the input is being checked (sqlite3 releases the GIL) and the first
+    write waits for its verdict: a damaged ledger is never written into.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._intact: bool | None = None
+        self._db = sqlite3.connect(
+            _uri(path, "mode=ro"), uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+        )
+        self._thread = threading.Thread(target=self._run, name="billing-rules-integrity", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._intact = self._db.execute("PRAGMA integrity_check(1)").fetchall() == [("ok",)]
+        except sqlite3.OperationalError:
+            self._intact = None  # interrupted, or the file could not be read this way: no verdict
+        except sqlite3.DatabaseError:
+            self._intact = False
+        finally:
+            self._db.close()
+
+    def result(self) -> bool | None:
+        """True if intact, False if damaged, None if no verdict (then quick_check's stands)."""
+        self._thread.join()
+        return self._intact
+
+    def stop(self) -> None:
+        """Abandon the check (the ledger is closed without writing)."""
+        if self._thread.is_alive():
+            with contextlib.suppress(sqlite3.Error):
+                self._db.interrupt()
+            self._thread.join()
+
+
+class SqliteLedger:
+    """:class:`billing_rules.ledger.Ledger` on an SQLite file.
+
+    ``readonly``: nothing will be written (``check`` without ``--record``, ``ledger export`` and
+    ``stats``): the file is opened with SQLite's ``mode=ro``, so a ledger on read-only media, or
+    in a folder the user cannot write to, can still be read. When even the ``-shm`` index cannot
+    be created beside it, the file is opened ``immutable`` (nobody can be writing to it then).
+    ``verify``: run ``PRAGMA quick_check`` on an existing file before using it, so that a damaged
+    ledger is never written into or silently counted from (``ledger export`` skips it: it is the
+    way to recover what is readable).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        readonly: bool = False,
+        verify: bool = True,
+        _new: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.label = str(path)
         if self.path.is_dir():
@@ -136,30 +239,36 @@ class SqliteLedger:
                 raise LedgerError(f"registre introuvable : « {self.label} »")
             if not Path(os.path.realpath(self.path)).parent.is_dir():
                 raise LedgerError(f"impossible de créer le registre « {self.label} » : dossier introuvable")
-            created = _create_private(self.path)
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, cached_statements=256
+            created = _create_ledger(self.path, self.label)
+        elif _size(self.path) == 0 and not _new:
+            raise LedgerError(
+                f"« {self.label} » est un fichier vide (0 octet), pas un registre : rien n'y a été écrit. "
+                "Indiquez le bon fichier, ou supprimez celui-ci pour créer un registre neuf"
             )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"impossible d'ouvrir le registre « {self.label} » : {exc}") from None
+        self.readonly = readonly
+        self._uri: str | None = None
+        self._integrity: _IntegrityCheck | None = None
         try:
-            self._setup()
+            self._db = self._connect()
+        except sqlite3.Error as exc:
+            known = _french_failure(exc, self.label)
+            raise LedgerError(known or f"impossible d'ouvrir le registre « {self.label} »") from None
+        try:
+            if verify and not created and not readonly:
+                # The full check (index contents too, which quick_check skips) runs beside the
+                # check of the input; the first write waits for its verdict.
+                self._integrity = _IntegrityCheck(self.path)
+            self._setup(verify=verify and not created)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            if created:
-                _remove_empty(self.path)  # a full disk must not leave an empty ledger behind
             known = _french_failure(exc, self.label)
             if known is not None:
                 raise LedgerError(known) from None
-            raise LedgerError(
-                f"« {self.label} » n'est pas un registre billing-rules lisible "
-                "(fichier endommagé ou d'un autre format)"
-            ) from None
+            raise LedgerError(damaged_message(self.label, unreadable=True)) from None
         except BaseException:
             self._db.close()
-            if created:
-                _remove_empty(self.path)
+            if self._integrity is not None:
+                self._integrity.stop()
             raise
         self._cache = EventCache()
         self._sql = HistorySql(
@@ -171,9 +280,31 @@ class SqliteLedger:
             cache_limit=_INLINE_SET,
         )
 
+    def _connect(self) -> sqlite3.Connection:
+        """A connection: read-write, or ``mode=ro`` (``immutable`` on media nobody can write)."""
+        options: dict[str, Any] = {"timeout": BUSY_TIMEOUT_SECONDS, "isolation_level": None}
+        if not self.readonly:
+            return sqlite3.connect(self.path, cached_statements=256, **options)
+        if self._uri is None:
+            self._uri = _uri(self.path, "mode=ro")
+            try:
+                probe = sqlite3.connect(self._uri, uri=True, **options)
+                probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                probe.close()
+            except sqlite3.OperationalError as exc:
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in (
+                    sqlite3.SQLITE_CANTOPEN,
+                    sqlite3.SQLITE_READONLY,
+                ):
+                    raise
+                # A WAL ledger needs its -shm index, which cannot be created here (read-only
+                # folder or media): nobody can be writing to it either, so read it as immutable.
+                self._uri = _uri(self.path, "immutable=1")
+        return sqlite3.connect(self._uri, uri=True, cached_statements=256, **options)
+
     # --- opening -------------------------------------------------------------------------------
 
-    def _setup(self) -> None:
+    def _setup(self, *, verify: bool) -> None:
         db = self._db
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         # Reading the schema first: a foreign or damaged file fails here, before anything is written.
@@ -182,6 +313,14 @@ class SqliteLedger:
             raise LedgerError(
                 f"« {self.label} » est une base SQLite d'une autre application, pas un registre billing-rules"
             )
+        if verify:
+            problems = db.execute("PRAGMA quick_check(1)").fetchall()
+            if problems != [("ok",)]:
+                raise LedgerError(damaged_message(self.label))
+        if self.readonly:
+            if self._version() != LATEST:
+                self._upgrade_then_read()
+            return
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise LedgerError(f"le registre « {self.label} » ne peut pas passer en mode WAL ({mode})")
@@ -191,6 +330,31 @@ class SqliteLedger:
         db.execute("PRAGMA cache_size = -65536")
         db.execute("PRAGMA foreign_keys = OFF")
         self._migrate()
+
+    def _upgrade_then_read(self) -> None:
+        """An older schema opened read-only: migrate it once with a writable connection."""
+        try:
+            writer = SqliteLedger(self.path, create=False, verify=False)
+        except LedgerError:
+            raise LedgerError(
+                f"le registre « {self.label} » doit être mis à jour (schéma plus ancien) mais ne peut "
+                "pas être écrit : ouvrez-le une fois là où il peut l'être"
+            ) from None
+        writer.close()
+
+    def integrity(self) -> list[str]:
+        """SQLite's full ``integrity_check``: an empty list when the file is intact (``ledger check``).
+
+        The messages name pages and indexes, never a stored value.
+        """
+        try:
+            rows = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check(100)")]
+        except sqlite3.OperationalError:
+            with self._guard():
+                raise
+        except sqlite3.DatabaseError as exc:  # so damaged that the check itself stops
+            return [_error_name(exc)]
+        return [] if rows == ["ok"] else rows
 
     def _version(self) -> int:
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -240,13 +404,22 @@ class SqliteLedger:
                     f"registre « {self.label} » occupé par un autre poste depuis plus de "
                     f"{int(BUSY_TIMEOUT_SECONDS)} s ; réessayez"
                 ) from None
-            raise LedgerError(f"erreur du registre « {self.label} » : {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"registre « {self.label} » endommagé ou illisible : {exc}") from None
+            # SQLite's text may quote a stored value (a patient id it could not decode): never shown.
+            raise LedgerError(f"erreur du registre « {self.label} » ({_error_name(exc)})") from None
+        except sqlite3.DatabaseError:
+            raise LedgerError(damaged_message(self.label)) from None
+        except (KeyError, ValueError, TypeError, ArithmeticError):
+            # A stored value that is not what this program wrote (damage): never quoted.
+            raise LedgerError(damaged_message(self.label)) from None
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once (``IMMEDIATE``) so the busy timeout applies."""
+        if self._integrity is not None:
+            intact = self._integrity.result()
+            if intact is False:
+                raise LedgerError(damaged_message(self.label))
+            self._integrity = None  # checked once per opening
         with self._guard():
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -331,7 +504,7 @@ class SqliteLedger:
         where, params = export_filter(practitioner_id, start, end, placeholder="?", day=dt.date.isoformat)
         # A separate connection: the caller may record while iterating (export into import...).
         with self._guard():
-            reader = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            reader = self._connect()
         try:
             with self._guard():
                 cursor = reader.execute("BEGIN")
@@ -382,6 +555,8 @@ class SqliteLedger:
 
     def close(self) -> None:
         """See :meth:`billing_rules.ledger.Ledger.close`."""
+        if self._integrity is not None:
+            self._integrity.stop()
         self._db.close()
 
     def __enter__(self) -> SqliteLedger:
