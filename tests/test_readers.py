@@ -500,7 +500,7 @@ BAD_VALUES = [
     ("date", "31/02/2025", "date invalide"),
     ("date", "0000-01-01", "date invalide"),
     ("date", "9999-12-31", "date hors limites"),
-    ("birth_date", "hier", "date invalide « hier »"),
+    ("birth_date", "hier", "date de naissance invalide (valeur non reproduite"),
     ("time", "25:00", "heure invalide « 25:00 »"),
     ("time", "9h30", "heure invalide"),
     ("ald", "peut-être", "valeur oui/non invalide « peut-être »"),

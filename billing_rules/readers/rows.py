@@ -162,6 +162,16 @@ def _act_date(value: Any) -> dt.date:
     return day
 
 
+def _birth_date(value: Any) -> dt.date:
+    """Like :func:`_date`, for birth dates, whose value never appears in a message (patient data)."""
+    try:
+        return _date(value)
+    except _Invalid:
+        raise _Invalid(
+            "date de naissance invalide (valeur non reproduite ; attendu : AAAA-MM-JJ ou JJ/MM/AAAA)"
+        ) from None
+
+
 def _time(value: Any) -> dt.time:
     if type(value) is str:
         parsed = _parse_time(_stripped(value))
@@ -343,7 +353,7 @@ _COLUMNS: tuple[tuple[str, Callable[[Any], Any], dict[str, Any] | None, bool], .
     ("specialty", _specialty, _memo(), False),
     ("sector", _sector, _memo(_SECTORS), False),
     ("patient_id", _private_text, None, True),
-    ("birth_date", _date, _memo(), True),
+    ("birth_date", _birth_date, _memo(), True),
     ("ald", _bool, _memo(_BOOLEANS), False),
     ("palliative", _bool, _memo(_BOOLEANS), False),
     ("neurodegenerative", _bool, _memo(_BOOLEANS), False),
