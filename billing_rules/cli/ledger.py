@@ -164,6 +164,12 @@ def _readable(items: Any, errors: list[Any], event_type: type) -> Iterator[Event
     help="csv (colonnes de la SPEC, séparateur « ; ») ou jsonl (un objet JSON par ligne).",
 )
 @output_option
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV tel quel, octet pour octet (pour un programme) : sans l'apostrophe ajoutée devant les "
+    "cellules qui commencent par = + - @ (protection des tableurs contre les formules).",
+)
 @click.option("--practitioner", default=None, metavar="ID", help="Seulement les factures de ce praticien.")
 @click.option("--since", default=None, metavar="DATE", help="Seulement les factures de cette date ou après.")
 @click.option("--until", default=None, metavar="DATE", help="Seulement les factures de cette date ou avant.")
@@ -172,6 +178,7 @@ def ledger_export(
     target: str,
     output_format: str,
     output: str | None,
+    raw: bool,
     practitioner: str | None,
     since: str | None,
     until: str | None,
@@ -180,7 +187,9 @@ def ledger_export(
     """Exporte les factures du registre (annulées comprises), par date.
 
     Le fichier produit se relit avec « check » ou « ledger import » : rien n'est enfermé dans le
-    registre.
+    registre. En CSV, une cellule qui commence par = + - @ reçoit une apostrophe devant, comme dans
+    le rapport CSV, pour qu'un tableur ne l'exécute pas comme une formule ; --raw l'exporte telle
+    quelle (relecture exacte par un programme). Le JSON Lines est toujours exact.
     """
     from billing_rules.ledger import open_ledger
 
@@ -194,11 +203,16 @@ def ledger_export(
         with contextlib.closing(opened) as ledger:
             selection = {"practitioner_id": practitioner, "start": start, "end": end}
             with report_output(output, newline="") as stream:
-                _export(ledger, selection, output_format, stream)
+                _export(ledger, selection, output_format, stream, raw=raw)
 
 
-def _export(ledger: Ledger, selection: dict[str, Any], output_format: str, stream: TextIO) -> None:
+def _export(
+    ledger: Ledger, selection: dict[str, Any], output_format: str, stream: TextIO, *, raw: bool = False
+) -> None:
     from billing_rules.ledger.common import SPEC_COLUMNS
+    from billing_rules.reporters.csv_report import neutralize
+
+    cell = (lambda value: value) if raw else neutralize  # the CSV report's protection, unless --raw
 
     if output_format == "jsonl":
         for event in ledger.events(**selection):
@@ -206,11 +220,12 @@ def _export(ledger: Ledger, selection: dict[str, Any], output_format: str, strea
         return
     extras = sorted({key for event in ledger.events(**selection) for key in event.extra})
     writer = csv.writer(stream, delimiter=";", lineterminator="\n")
-    writer.writerow([*SPEC_COLUMNS, *extras])
+    writer.writerow([cell(name) for name in (*SPEC_COLUMNS, *extras)])
     for event in ledger.events(**selection):
         values = _values(event, native=False)
         writer.writerow(
-            [values[column] for column in SPEC_COLUMNS] + [_cell(event.extra.get(key)) for key in extras]
+            [cell(values[column]) for column in SPEC_COLUMNS]
+            + [cell(_cell(event.extra.get(key))) for key in extras]
         )
 
 
