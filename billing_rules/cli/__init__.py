@@ -180,8 +180,38 @@ class FailOn(click.ParamType):
         except KeyboardInterrupt:
             _say(_interrupted_message())
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            # Writes outside a command's error handling (the report, once everything is checked).
+            if exc.errno == errno.EPIPE:
+                _silence_stdout()
+                raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+            if exc.errno in _FULL_DISK:
+                _silence_stdout()
+                _say(_describe(exc))
+                raise click.exceptions.Exit(EXIT_ERROR) from None
+            raise
         finally:
             interrupt.restore(previous)
+
+
+EXIT_BROKEN_PIPE = 141
+"""The reader of the output went away (``| head -1``): 128 + SIGPIPE, what ``cat`` or ``grep``
+report under ``set -o pipefail``, silently. Neither 0 ("nothing found") nor 1 ("findings")."""
+
+_FULL_DISK = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG})
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit cannot fail again.
+
+    The report's unwritten bytes are dropped: its reader is gone (broken pipe) or the disk is full
+    (the command already says so). Without this, Python prints "Exception ignored ... BrokenPipeError"
+    and exits 120.
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 EXIT_INTERRUPTED = 130
@@ -239,6 +269,9 @@ def _describe(exc: BaseException) -> str:
     """The French message for an error that stops a command."""
     if isinstance(exc, BillingRulesError):
         return f"erreur : {exc}"
+    if isinstance(exc, OSError) and exc.errno in _FULL_DISK:
+        where = f" « {exc.filename} »" if exc.filename is not None else " (sortie standard)"
+        return f"erreur : disque plein : écriture impossible{where} ; le rapport est incomplet"
     if isinstance(exc, OSError):
         reason = _OS_ERROR_TEXTS.get(exc.errno or 0, exc.strerror or str(exc))
         if exc.filename is not None:
@@ -272,7 +305,9 @@ def _stop_on_error(debug: bool) -> Iterator[None]:
         if isinstance(exc, KeyboardInterrupt) and interrupt.is_real(exc):
             raise  # a real Ctrl-C: the top group says so and exits 130
         if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
-            raise  # reader closed the pipe (``| head``): click exits quietly
+            raise  # reader closed the pipe (``| head``): the top group exits quietly
+        if isinstance(exc, OSError) and exc.errno in _FULL_DISK:
+            _silence_stdout()
         if debug:
             traceback.print_exc(file=sys.stderr)
         _say(_describe(exc))
@@ -325,15 +360,16 @@ def _report_stream() -> Iterator[TextIO]:
     buffer = getattr(stdout, "buffer", None)
     if encoding == "utf8" or buffer is None or stdout.isatty():
         yield stdout
-        stdout.flush()
+        stdout.flush()  # here, not at exit: a full disk must fail the command (exit 2)
         return
     stdout.flush()
     wrapper = io.TextIOWrapper(buffer, encoding="utf-8", write_through=True)
     try:
         yield wrapper
+        wrapper.flush()  # errors (full disk) are raised here, inside the command
     finally:
-        wrapper.flush()
-        wrapper.detach()  # leave sys.stdout's buffer open
+        with contextlib.suppress(OSError, ValueError):
+            wrapper.detach()  # leave sys.stdout's buffer open
 
 
 def exit_code(report: Report, fail_on: str) -> int:
