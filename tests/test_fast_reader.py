@@ -94,6 +94,8 @@ def _damages(names: list[str]) -> list[Any]:
         lambda cells: [*cells, "en trop"],  # too many
         lambda cells: [*cells, ""],  # one empty extra cell: tolerated
         lambda cells: [""] * len(cells),  # a spreadsheet's ";;;;"
+        setter("patient_id", '"P-ouvert'),  # an unclosed quote: both paths resynchronise alike
+        lambda cells: [f'"{cells[0]}', *cells[1:]],  # unclosed at the start of the row
     ]
 
 

@@ -8,9 +8,10 @@ required column makes the whole file unreadable, since then no row could be chec
 
 from __future__ import annotations
 
+import collections
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, BinaryIO
 
 from billing_rules.errors import ReadError
@@ -99,7 +100,9 @@ class CsvReader:
         """
         header, delimiter, source, reader, skipped = self._open(stream, file)
         resolution = self._check_header(header, file, delimiter)
-        table = CsvTable(resolution.names, file, source, _blocks(reader, len(header), skipped))
+        first_data_line = reader.line_num + skipped + 1
+        blocks = _blocks(source.text, delimiter, len(header), first_data_line)
+        table = CsvTable(resolution.names, file, source, blocks)
         table.resolution = resolution
         translators = [(index, ValueTranslator(values)) for index, values in resolution.translations()]
         if translators:
@@ -236,39 +239,147 @@ Block = tuple[list[int], list[list[str]], tuple[tuple[str, str], ...]]
 BLOCK_SIZE = 256
 
 
-def _blocks(reader: Any, width: int, skipped: int) -> Iterator[Block]:
-    # A generator apart from ``table`` so that header errors are raised by ``table()`` itself.
-    previous_end = reader.line_num  # lines consumed so far (the header's)
+def _blocks(text: Iterator[str], delimiter: str, width: int, first_line: int) -> Iterator[Block]:
+    """The data records of ``text`` (positioned after the header) in blocks, resynchronising.
+
+    An unclosed quote makes the csv module read on, across line ends, until the next quote or the
+    end of the file: one record that swallows the rows after it. Such a record (spanning several
+    lines and not of the header's width, or unreadable) is reported on its first line, and reading
+    resumes at the first of its other lines that parses alone as a row of the header's width; the
+    lines before that one are reported as skipped. A well-formed multi-line record (a quoted value
+    holding a line break) is kept as it is.
+
+    The physical lines are kept by a lagging ``tee`` branch, drained block by block (C speed), so
+    the usual path pays nothing for it.
+    """
+    pending: list[str] = []
+    base = first_line  # physical line number of the reader's first line
+    while True:
+        feed, lagging = itertools.tee(itertools.chain(pending, text) if pending else text)
+        pending = []
+        reader = csv.reader(feed, delimiter=delimiter, strict=True)
+        state = _ReaderState(reader, lagging, base)
+        resync = yield from _read_until_swallowed(state, width)
+        if resync is None:
+            return
+        start, end, exc = resync
+        swallowed = state.lines(start, end)  # the record's physical lines
+        rest = swallowed[1:]
+        resume = next(
+            (index for index, line in enumerate(rest) if _parses_as_row(line, delimiter, width)), len(rest)
+        )
+        first = base + start - 1
+        yield ([first], [[]], ((ROW_FIELD, _unclosed_message(exc, first, resume, len(rest))),))
+        for offset in range(resume):
+            line = first + 1 + offset
+            yield ([line], [[]], ((ROW_FIELD, _skipped_message(first)),))
+        pending = rest[resume:]
+        base = first + 1 + resume
+        # ``text`` is where the reader stopped, and the lagging branch caught up with it.
+
+
+class _ReaderState:
+    """A csv reader with the physical lines it read, kept by a lagging iterator until drained."""
+
+    def __init__(self, reader: Any, lagging: Iterator[str], base: int) -> None:
+        self.reader = reader
+        self.base = base
+        self.previous_end = 0  # reader lines consumed by the records already handled
+        self._lagging = lagging
+        self._drained = 0
+
+    def drain(self) -> None:
+        """Forget the lines of the records already handled."""
+        count = self.previous_end - self._drained
+        if count > 0:
+            collections.deque(itertools.islice(self._lagging, count), maxlen=0)
+            self._drained = self.previous_end
+
+    def lines(self, start: int, end: int) -> list[str]:
+        """Reader lines ``start`` to ``end`` (1-based, relative to this reader)."""
+        skip = start - 1 - self._drained
+        if skip > 0:
+            collections.deque(itertools.islice(self._lagging, skip), maxlen=0)
+        taken = list(itertools.islice(self._lagging, end - start + 1))
+        self._drained = end
+        return taken
+
+
+def _read_until_swallowed(
+    state: _ReaderState, width: int
+) -> Generator[Block, None, tuple[int, int, csv.Error | None] | None]:
+    """Blocks of the reader's records; returns the span of a swallowing record, or None at the end."""
+    reader = state.reader
     lines: list[int] = []
     rows: list[list[str]] = []
     while True:
         try:
             for fields in reader:
-                start = previous_end + 1 + skipped
-                previous_end = reader.line_num
+                start = state.previous_end + 1
+                state.previous_end = reader.line_num
                 if len(fields) == width and (fields[0] or any(fields)):
-                    lines.append(start)  # the usual record, kept as cheap as possible
+                    lines.append(state.base + start - 1)  # the usual record, kept as cheap as possible
                     rows.append(fields)
                     if len(rows) == BLOCK_SIZE:
                         yield (lines, rows, ())
                         lines, rows = [], []
+                        state.drain()
                 elif fields and any(fields):  # else: blank line, or ";;;;" left by a spreadsheet
                     if rows:
                         yield (lines, rows, ())
                         lines, rows = [], []
-                    line, cells, problems = _misshapen(fields, width, start, previous_end + skipped)
+                    if state.previous_end > start:  # several lines, the wrong width: swallowed
+                        return (start, state.previous_end, None)
+                    first = state.base + start - 1
+                    line, cells, problems = _misshapen(fields, width, first, first)
                     yield ([line], [cells], problems)
+                    state.drain()
             if rows:
                 yield (lines, rows, ())
-            return
+            return None
         except csv.Error as exc:
             if rows:
                 yield (lines, rows, ())
                 lines, rows = [], []
-            start = previous_end + 1 + skipped
-            previous_end = reader.line_num
-            end = previous_end + skipped
-            yield ([start], [[]], ((ROW_FIELD, _csv_error_message(exc, start, end)),))
+            start = state.previous_end + 1
+            state.previous_end = reader.line_num
+            if state.previous_end > start:
+                return (start, state.previous_end, exc)
+            first = state.base + start - 1
+            yield ([first], [[]], ((ROW_FIELD, _csv_error_message(exc, first, first)),))
+            state.drain()
+
+
+def _parses_as_row(line: str, delimiter: str, width: int) -> bool:
+    """Whether ``line`` alone reads as one record of ``width`` fields (where reading may resume)."""
+    try:
+        records = list(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error:
+        return False
+    return len(records) == 1 and len(records[0]) == width and any(records[0])
+
+
+def _unclosed_message(exc: csv.Error | None, first: int, resume: int, rest: int) -> str:
+    if exc is not None and "field larger than field limit" in str(exc):
+        text = f"champ trop long (plus de {FIELD_SIZE_LIMIT // (1024 * 1024)} Mo) : guillemet non fermé ?"
+    else:
+        text = "guillemet non fermé : la ligne n'a pas été lue"
+    if resume == 0 and rest:
+        return f"{text} ; lecture reprise à la ligne {first + 1}"
+    if resume == 0:
+        return text
+    last = first + resume
+    skipped = f"ligne {first + 1} ignorée" if resume == 1 else f"lignes {first + 1} à {last} ignorées"
+    if resume < rest:
+        return f"{text} ; {skipped}, lecture reprise à la ligne {first + resume + 1}"
+    return f"{text} ; {skipped} (aucune ne se lit comme une ligne de facture)"
+
+
+def _skipped_message(first: int) -> str:
+    return (
+        f"ligne ignorée : elle suit le guillemet non fermé de la ligne {first} et ne se lit pas "
+        "comme une ligne de facture"
+    )
 
 
 def _misshapen(fields: list[str], width: int, start: int, end: int) -> Record:
