@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from billing_rules.dsl.compiler import RuleValueError
 from billing_rules.dsl.rules import CounterSpec, DslRule
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, FindingWindow, Severity, Status
@@ -524,6 +525,11 @@ def _crashed(rule: Rule, exc: BaseException) -> Hit:
 
 
 def _crash_hit(rule: Rule, exc: BaseException) -> Hit:
+    if isinstance(exc, RuleValueError):  # a located message that quotes no value
+        return _CrashHit(
+            message=f"règle {rule.code} ({rule.source}) : {exc} ; "
+            "cette facture n'a pas été entièrement vérifiée"
+        )
     return _CrashHit(
         message=f"erreur interne de la règle {rule.code} ({rule.source}) : {type(exc).__name__} ; "
         "cette facture n'a pas été entièrement vérifiée"

@@ -84,3 +84,18 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
     if len(data) > limit:
         raise TooLarge(limit)
     return data
+
+
+def write_new_private(path: str | Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` only if it does not exist yet, owner-only; whether this call did.
+
+    For a secret made once (a cache's key): a file already there is left alone, whoever made it.
+    """
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+        fd = os.open(path, flags, PRIVATE_MODE)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return True

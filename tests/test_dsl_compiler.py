@@ -617,7 +617,14 @@ def test_runtime_date_arithmetic_never_raises() -> None:
         {"birth_date": "1900-01-01", "date": "2199-12-31", "referral_at": "2199-12-31T10:00", "n": "x"},
         {"birth_date": "1900-01-01", "date": "1900-01-02", "n": "4"},
     ]
-    assert [(finding.invoice_id, finding.rule) for finding in check(checker, rows).findings] == [("F-1", "X")]
+    # "4" reads as a number (issue 16): Z fires on F-2; "x" does not: a located rule error on F-1.
+    found = checker.check_events(invoices(*rows)).findings
+    assert [(finding.invoice_id, finding.rule) for finding in found] == [
+        ("F-2", "Z"),
+        ("F-1", "INTERNAL-ERROR"),
+        ("F-1", "X"),
+    ]
+    assert 't.rules:11:8: « extra("n") » ne se lit pas comme un nombre' in found[1].message
     # Beyond the readers' bounds, the compiled arithmetic gives no date rather than an error.
     assert _shift_months(dt.date(9999, 12, 31), 1) is None
     assert _shift_months(dt.date(1, 1, 31), -1) is None

@@ -40,6 +40,7 @@ from typing import Any
 import attrs
 
 from billing_rules.dsl import ast
+from billing_rules.files import write_new_private
 
 _FORMAT = "billing-rules-ast-2"
 #: Entries kept (a catalogue is a dozen files; the rest is left over from edited files).
@@ -107,13 +108,7 @@ def _secret(directory: Path, *, create: bool) -> bytes | None:
     """The folder's MAC key (made on first use when ``create``); None if missing or not trusted."""
     path = directory / _SECRET_NAME
     if create and not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(secrets.token_bytes(_SECRET_BYTES))
+        write_new_private(path, secrets.token_bytes(_SECRET_BYTES))  # or another process made it
     if not _private(directory, folder=True) or not _private(path, folder=False):
         return None
     data = path.read_bytes()

@@ -499,7 +499,7 @@ class Compiler:
         _check_comparable(self, left, right, node)
         op = _COMPARATORS[node.op]
         if Kind.ANY in (left.kind, right.kind):
-            op = _tolerant(op, False)
+            return self._compare_any(node, left, right, op)
         get_left, get_right = left.get, right.get
         if right.is_constant:
             value = right.constant
@@ -507,6 +507,57 @@ class Compiler:
         return lambda event: (
             (a := get_left(event)) is not None and (b := get_right(event)) is not None and op(a, b)
         )
+
+    def _compare_any(
+        self, node: ast.Compare, left: Typed, right: Typed, op: Callable[[Any, Any], Any]
+    ) -> Predicate:
+        """A comparison with a value of unknown type (an extra column, text in a CSV file).
+
+        Text that reads as a number (``12``, ``12,5`` in French, ``12.5``) is compared as one
+        against a number, and as a date (``2024-03-01``, ``01/03/2024``) against a date; two
+        unknown values are read as numbers. For ``<``, ``>``..., a value that does not read is a
+        :class:`RuleValueError` located at the comparison (the invoice gets an INTERNAL-ERROR
+        finding saying so), never a silently false condition; for ``=``/``!=``, it is just unequal.
+        Empty cells are missing values: the condition is false, as for any missing value.
+        """
+        other = right.kind if left.kind is Kind.ANY else left.kind
+        reader, what = (_as_date, "une date") if other is Kind.DATE else (_as_number, "un nombre")
+        if other not in (Kind.ANY, Kind.NUMBER, Kind.MONEY, Kind.DATE):
+            reader = None  # text against text: compared as they are
+        ordered = node.op not in ("=", "!=")
+        span = node.span
+        where = f"{self._path}:{span.line}:{span.column}" if span else self._path
+
+        def read(value: Any, side: ast.Expr, kind: Kind) -> Any:
+            if kind is not Kind.ANY or reader is None:
+                return value
+            converted = reader(value)
+            if converted is _UNREADABLE:
+                if not ordered:
+                    return _UNREADABLE
+                raise RuleValueError(
+                    f"{where}: « {_describe(side)} » ne se lit pas comme {what} : comparaison "
+                    f"« {node.op} » impossible (valeur non reproduite)"
+                )
+            return converted
+
+        get_left, get_right = left.get, right.get
+        left_kind, right_kind, left_node, right_node = left.kind, right.kind, node.left, node.right
+        tolerant = _tolerant(op, False)
+
+        def test(event: Event) -> bool:
+            a = get_left(event)
+            if a is None or a == "":
+                return False
+            b = get_right(event)
+            if b is None or b == "":
+                return False
+            a, b = read(a, left_node, left_kind), read(b, right_node, right_kind)
+            if a is _UNREADABLE or b is _UNREADABLE:
+                return node.op == "!="
+            return bool(tolerant(a, b))
+
+        return test
 
     # --- expressions ---------------------------------------------------------------------------
 
@@ -689,6 +740,54 @@ def _tolerant_membership(get: Getter, values: frozenset[Any], negated: bool) -> 
     return test
 
 
+class RuleValueError(ValueError):
+    """A value of the input cannot be used where a rule needs it (text compared with a number).
+
+    Its message locates the rule's expression (``file:line:col``) and never quotes the value.
+    """
+
+
+_UNREADABLE = object()
+_DIGITS = frozenset("0123456789")
+
+
+def _as_number(value: Any) -> Any:
+    """``value`` as a Decimal (text with a decimal comma or point), or :data:`_UNREADABLE`."""
+    if isinstance(value, bool):
+        return _UNREADABLE
+    if isinstance(value, (int, Decimal)):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value)) if value == value and abs(value) != float("inf") else _UNREADABLE
+    if isinstance(value, str):
+        text = value.strip().replace(",", ".")
+        body = text[1:] if text[:1] in ("+", "-") else text
+        whole, _, decimals = body.partition(".")
+        if (whole or decimals) and set(whole + decimals) <= _DIGITS and len(body) <= 40:
+            return Decimal(text)
+    return _UNREADABLE
+
+
+def _as_date(value: Any) -> Any:
+    """``value`` as a date (``AAAA-MM-JJ`` or ``JJ/MM/AAAA``), or :data:`_UNREADABLE`."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        parts = text.split("/")
+        numeric = len(parts) == 3 and all(part and set(part) <= _DIGITS for part in parts)
+        try:
+            if numeric and len(parts[2]) == 4:
+                return dt.date(int(parts[2]), int(parts[1]), int(parts[0]))
+            if len(text) == 10:
+                return dt.date.fromisoformat(text)
+        except ValueError:
+            return _UNREADABLE
+    return _UNREADABLE
+
+
 def _tolerant(op: Callable[[Any, Any], Any], fallback: Any) -> Callable[[Any, Any], Any]:
     """``op`` for a value of unknown type (an extra column), giving ``fallback`` on a type mismatch.
 
@@ -753,6 +852,8 @@ def _describe(node: ast.Expr) -> str:
     if word is not None:
         return word
     if isinstance(node, ast.Call):
+        if len(node.args) == 1 and isinstance(node.args[0], ast.StringLit):
+            return f'{node.name}("{node.args[0].value}")'  # extra("centre"): which column
         return f"{node.name}(…)"
     if isinstance(node, ast.DateLit):
         return node.value.isoformat()
