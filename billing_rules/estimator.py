@@ -818,7 +818,7 @@ def _patient_from(values: dict[str, Any]) -> tuple[Patient | None, list[tuple[st
     read: dict[str, Any] = {}
     for column, parser, required in (
         ("patient_id", parse._private_text, True),
-        ("birth_date", parse._date, True),
+        ("birth_date", parse._birth_date, True),  # never quoted in a message: patient data
         ("ald", parse._bool, False),
         ("c2s", parse._bool, False),
         ("last_seen", parse._date, False),

@@ -54,9 +54,7 @@ def test_unclosed_quote_at_the_end(tmp_path: Path) -> None:
 
 def test_a_real_multiline_value_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "jour.csv"
-    path.write_text(
-        HEADER + ";note\n" + _row(1) + ';"deux\nlignes"\n' + _row(2) + ";\n", encoding="utf-8"
-    )
+    path.write_text(HEADER + ";note\n" + _row(1) + ';"deux\nlignes"\n' + _row(2) + ";\n", encoding="utf-8")
     items = list(InputStream([str(path)]))
     assert [item.invoice_id for item in items if isinstance(item, Event)] == ["F1", "F2"]
     assert items[0].extra["note"] == "deux\nlignes"

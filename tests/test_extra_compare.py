@@ -21,7 +21,11 @@ def _findings(rows: list[dict[str, str]]) -> list[tuple[str, str]]:
 def test_numbers_written_as_text_compare_as_numbers() -> None:
     rows = [{"x": "12"}, {"x": "4"}, {"x": " 5,5 "}, {"x": "5.0"}, {"x": "-7"}, {"x": "12,0"}]
     assert _findings(rows) == [
-        ("F-1", "X"), ("F-1", "Z"), ("F-3", "X"), ("F-6", "X"), ("F-6", "Z"),
+        ("F-1", "X"),
+        ("F-1", "Z"),
+        ("F-3", "X"),
+        ("F-6", "X"),
+        ("F-6", "Z"),
     ]
 
 

@@ -61,8 +61,8 @@ def ledger_events(path: str, start: dt.date | None = None, until: dt.date | None
 
 def invoice_events(
     paths: Sequence[str], input_format: str | None, columns: Any = None, lines: bool = False
-) -> tuple[list[Event], int]:
-    """The readable invoices of billing files, and how many rows could not be read.
+) -> tuple[list[Event], list[Any]]:
+    """The readable invoices of billing files, and the input errors of the rows that are not.
 
     ``columns`` (a :class:`~billing_rules.readers.columns.ColumnMapping`) and ``lines``: how
     the files are laid out (SPEC §1b).
@@ -71,13 +71,25 @@ def invoice_events(
     from billing_rules.readers import InputStream
 
     events: list[Event] = []
-    errors = 0
+    errors: list[Any] = []
     for item in InputStream(list(paths), input_format=input_format, columns=columns, lines=lines):
         if isinstance(item, Event):
             events.append(item)
         else:
-            errors += 1
+            errors.append(item)
     return events, errors
+
+
+def _input_errors_json(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """``input_errors`` of the JSON report, entry for entry as ``check --format json`` writes them."""
+    entries = []
+    for error in errors:
+        entry: dict[str, Any] = {"line": error.line, "field": error.field, "message": error.message}
+        file = getattr(error, "file", None)
+        if file is not None:
+            entry["file"] = file
+        entries.append(entry)
+    return entries
 
 
 def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str:
@@ -203,8 +215,10 @@ def forfait(
         config = selection.config()
         tables = selection.build(rule_files).ruleset.environment.forfaits
         candidates: list[Any] = []
+        input_errors: list[Any] = []
         if patients:
             people, errors = read_patients(patients, input_format=input_format)
+            input_errors = list(errors)
             for error in errors:
                 where = f"ligne {error.line}" if error.line is not None else "entrée"
                 _say(f"{where} — colonne {error.field} : {error.message}")
@@ -217,9 +231,12 @@ def forfait(
                 from billing_rules.cli.columns import practice_mapping
 
                 mapping = practice_mapping(columns, selection.config_path)
-                events, unreadable = invoice_events(invoices, input_format, mapping, lines)
-                if unreadable:
-                    _say(f"{unreadable} erreur(s) de saisie dans l'historique : lignes ignorées (voir check)")
+                events, input_errors = invoice_events(invoices, input_format, mapping, lines)
+                if input_errors:
+                    _say(
+                        f"{len(input_errors)} erreur(s) de saisie dans l'historique : lignes ignorées "
+                        "(voir check)"
+                    )
                     status = EXIT_FINDINGS
             who = _only_practitioner(events, practitioner)
             if not any(event.practitioner_id == who and event.date.year <= the_year for event in events):
@@ -242,7 +259,9 @@ def forfait(
 
                 from billing_rules.estimator import estimate_to_dict
 
-                json.dump(estimate_to_dict(result), stream, ensure_ascii=False, indent=2)
+                document = estimate_to_dict(result)
+                document["input_errors"] = _input_errors_json(input_errors)  # as check reports them
+                json.dump(document, stream, ensure_ascii=False, indent=2)
                 stream.write("\n")
             elif output_format == "html":
                 from billing_rules.reporters.html_report import render_forfait
