@@ -259,7 +259,9 @@ def test_integer_beyond_the_limit_on_a_broken_json_line(validator: Validator) ->
     ],
 )
 def test_lone_surrogate_and_nul_escapes(validator: Validator, fmt: str, escaped: str, field: str) -> None:
-    bad = json.dumps(obj(2))[:-1] + ", " + escaped + "}"
+    # The escaped key replaces the object's own (a key given twice is an input error of its own).
+    base = {key: value for key, value in obj(2).items() if key != field}
+    bad = json.dumps(base)[:-1] + ", " + escaped + "}"
     items = [json.dumps(obj(1)), bad, json.dumps(obj(3))]
     text = "[" + ",".join(items) + "]" if fmt == "json" else "\n".join(items) + "\n"
     report = check(validator, text.encode(), fmt)

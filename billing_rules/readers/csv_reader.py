@@ -121,7 +121,7 @@ class CsvReader:
     def _open(self, stream: BinaryIO, file: str) -> tuple[list[str], str, TextSource, Any, int]:
         if csv.field_size_limit() < FIELD_SIZE_LIMIT:
             csv.field_size_limit(FIELD_SIZE_LIMIT)
-        source = TextSource(stream)
+        source = TextSource(stream, file=file)
         text = source.text
         # Blank lines before the header are tolerated; they still count as lines.
         skipped = 0

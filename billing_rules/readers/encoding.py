@@ -66,8 +66,13 @@ def detect_encoding(head: bytes, at_eof: bool) -> tuple[str, str]:
     """
     if head.startswith(codecs.BOM_UTF8):
         return ("utf-8-sig", _FLAG)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        return ("utf-32", _FLAG)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return ("utf-16", _FLAG)
+    wide = wide_encoding(head)
+    if wide is not None:
+        raise WideWithoutBom(wide)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=at_eof)
     except UnicodeDecodeError:
@@ -75,6 +80,43 @@ def detect_encoding(head: bytes, at_eof: bool) -> tuple[str, str]:
     if head.isascii():
         return ("utf-8", _FALLBACK)
     return ("utf-8", _FLAG)
+
+
+class WideWithoutBom(ValueError):
+    """The file is UTF-16 or UTF-32 without a byte-order mark (``encoding``: which one)."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(encoding)
+        self.encoding = encoding
+
+
+_WIDE_PATTERNS = {
+    # zero bytes expected at these positions (mod 4) of mostly-Latin text, and none at the others
+    "UTF-32 (little-endian)": (1, 2, 3),
+    "UTF-32 (big-endian)": (0, 1, 2),
+    "UTF-16 (little-endian)": (1, 3),
+    "UTF-16 (big-endian)": (0, 2),
+}
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """Which UTF-16/32 variant ``head`` looks like, from where its NUL bytes fall; None if neither.
+
+    A billing file is mostly Latin letters and digits: in UTF-16 every other byte is then 0, in
+    UTF-32 three bytes of four. Without a BOM such a file would be read as UTF-8 full of NULs and
+    its header would not match any column: say what it is instead.
+    """
+    sample = head[:4096]
+    size = len(sample) - len(sample) % 4
+    if size < 8 or b"\0" not in sample:
+        return None
+    quarter = size // 4
+    zeros = [sample[offset:size:4].count(0) / quarter for offset in range(4)]
+    for name, positions in _WIDE_PATTERNS.items():
+        others = [zeros[offset] for offset in range(4) if offset not in positions]
+        if all(zeros[offset] >= 0.7 for offset in positions) and all(share <= 0.1 for share in others):
+            return name
+    return None
 
 
 class _HeadThenRest(io.RawIOBase):
@@ -125,7 +167,7 @@ class TextSource:
         encoding: the codec chosen by :func:`detect_encoding`.
     """
 
-    def __init__(self, stream: BinaryIO, newline: str = "") -> None:
+    def __init__(self, stream: BinaryIO, newline: str = "", file: str | None = None) -> None:
         chunks: list[bytes] = []
         size = 0
         at_eof = False
@@ -137,9 +179,18 @@ class TextSource:
             chunks.append(data)
             size += len(data)
         head = b"".join(chunks)
-        self.encoding, errors = detect_encoding(head, at_eof)
+        try:
+            self.encoding, errors = detect_encoding(head, at_eof)
+        except WideWithoutBom as exc:
+            from billing_rules.errors import ReadError
+            from billing_rules.readers.base import file_label
+
+            raise ReadError(
+                f"{file_label(file)} : fichier en {exc.encoding} sans BOM (marque d'ordre des octets) : "
+                "enregistrez-le en UTF-8 (ou en UTF-16 avec BOM, le « texte Unicode » d'Excel)"
+            ) from None
         self._raw = _HeadThenRest(head, stream)
-        self._check_nul = self.encoding != "utf-16"
+        self._check_nul = self.encoding not in ("utf-16", "utf-32")
         self._replaced_at_open = _replaced
         self.text = io.TextIOWrapper(
             io.BufferedReader(self._raw, buffer_size=HEAD_SIZE),

@@ -29,7 +29,36 @@ ELEMENT_LIMIT = 16 * 1024 * 1024
 # An element cut by the end of the buffer fails at most this far from the end ("tru", "\\u00e").
 _CUT_MARGIN = 8
 _WHITESPACE = frozenset(" \t\n\r")
-_decoder = json.JSONDecoder()
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object that held a key twice: the json module keeps the last value without a word."""
+
+    keys_twice: tuple[str, ...] = ()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The object of ``pairs``; marked when a key came twice (which value was meant is unknown)."""
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    marked = _Duplicated(value)
+    seen: set[str] = set()
+    marked.keys_twice = tuple(dict.fromkeys(key for key, _ in pairs if key in seen or seen.add(key)))
+    return marked
+
+
+def _duplicate_problems(value: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """One input error per key the object holds twice, naming the key (never its values)."""
+    if not isinstance(value, _Duplicated):
+        return ()
+    return tuple(
+        (key, f"la clé « {key} » figure deux fois dans l'objet JSON : laquelle des deux valeurs ?")
+        for key in value.keys_twice
+    )
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_pairs)
 
 
 class _BigNumber(str):
@@ -49,7 +78,7 @@ def _int_or_big(digits: str) -> int | str:
 
 
 # Used only for a line or element that the fast decoder refused for an overlong integer.
-_lenient = json.JSONDecoder(parse_int=_int_or_big)
+_lenient = json.JSONDecoder(parse_int=_int_or_big, object_pairs_hook=_pairs)
 
 _TOO_DEEP = "imbrication trop profonde (tableaux ou objets emboîtés)"
 _SKIPPED = object()  # what ``element()`` returns for an element it could not decode
@@ -232,7 +261,7 @@ class JsonReader:
             ReadError: the file is empty or not an array (at once), or not valid JSON further
                 on (lazily: the rows before the fault have then already been yielded).
         """
-        source = TextSource(stream)
+        source = TextSource(stream, file=file)
         scanner = _ArrayScanner(source.text, file)
         first = scanner.peek()
         if first == "\ufeff":  # a BOM the encoding did not remove (a Windows-1252 guess)
@@ -265,12 +294,12 @@ class JsonReader:
                 value = scanner.element()
                 index += 1
                 if isinstance(value, dict):
+                    problems: tuple[tuple[str, str], ...] = _duplicate_problems(value)
                     value = mapper(value)
-                    problems: tuple[tuple[str, str], ...] = ()
                     if not scan:
                         scan = source.suspicious()
                     if scan or scanner.escaped:
-                        problems = unreadable_values(value, keys=True)
+                        problems += unreadable_values(value, keys=True)
                     yield RawRow(None, value, file, problems)
                 elif value is _SKIPPED:
                     message = f"l'élément n° {index} du tableau : {_TOO_DEEP}"
@@ -311,7 +340,7 @@ class JsonLinesReader:
 
     def rows(self, stream: BinaryIO, file: str) -> Iterator[RawRow]:
         """Yield one raw row per non-blank line, with its 1-based line number."""
-        return self._lines(TextSource(stream, newline="\n"), file, _mapper(self.columns, file))
+        return self._lines(TextSource(stream, newline="\n", file=file), file, _mapper(self.columns, file))
 
     @staticmethod
     def _lines(
@@ -341,12 +370,12 @@ class JsonLinesReader:
             if message is not None:
                 yield RawRow(number, {}, file, ((ROW_FIELD, message),))
                 continue
+            problems: tuple[tuple[str, str], ...] = _duplicate_problems(value)  # keys as written
             value = mapper(value)
-            problems: tuple[tuple[str, str], ...] = ()
             if not scan:
                 scan = source.suspicious()
             if scan or "\\u" in line:
-                problems = unreadable_values(value, keys=True)
+                problems += unreadable_values(value, keys=True)
             yield RawRow(number, value, file, problems)
 
 
