@@ -412,6 +412,9 @@ def mutate_bytes(rnd: random.Random, data: bytes, fmt: str) -> tuple[bytes, str]
             "deep",
             "bignum",
             "escape",
+            "nobom",
+            "dupkey",
+            "open_cell",
         )
     )
     size = len(data)
@@ -451,6 +454,18 @@ def mutate_bytes(rnd: random.Random, data: bytes, fmt: str) -> tuple[bytes, str]
         data = data[:at] + b"[" * depth + b"]" * rnd.choice((0, depth)) + data[at:]
     elif kind == "bignum":
         data = data[:at] + b"9" * rnd.choice((20, 5_000, 100_000)) + data[at:]
+    elif kind == "nobom":  # issue 16: UTF-16/32 without a byte-order mark
+        text = data.decode("utf-8", errors="replace")
+        data = text.encode(rnd.choice(("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")), errors="replace")
+    elif kind == "dupkey":  # issue 16: a key given twice in a JSON object
+        start = data.find(b'{"', at)
+        if start >= 0:
+            key = rnd.choice((b"codes", b"patient_id", b"date", b"invoice_id", b"note"))
+            data = data[: start + 1] + b'"' + key + b'": "X", ' + data[start + 1 :]
+    elif kind == "open_cell":  # issue 16: a quote opened at the start of a cell, never closed
+        start = data.find(b";", at)
+        if start >= 0:
+            data = data[: start + 1] + b'"' + data[start + 1 :]
     elif kind == "escape":
         escape = rnd.choice((b"\\ud800", b"\\u0000", b"\\udc00\\ud800", b"\\ufffd", b"\\"))
         data = data[:at] + escape + data[at:]

@@ -48,6 +48,7 @@ def _forms(host: str, database: str, passfile: Path) -> dict[str, str]:
         "sslpassword-param": f"postgresql://billing@{host}/{database}?sslpassword={SECRET}W",
         "passfile": f"postgresql://billing@{host}/{database}?passfile={urllib.parse.quote(str(passfile))}",
         "postgres-scheme": f"postgres://billing:{SECRET}V@{host}/{database}",
+        "keyword-dsn": f"host=127.0.0.1 dbname={database} user=billing password={SECRET}K",
     }
 
 
@@ -121,7 +122,7 @@ def test_no_secret_without_a_server(
     runs = 0
     for _case, url in _table(None, tmp_path):
         runs += _assert_no_leak(url, tmp_path, capfd, caplog)[0]
-    assert runs == 12 * 5
+    assert runs == 13 * 5
 
 
 @pytest.mark.postgres
@@ -144,7 +145,7 @@ def test_no_secret_with_a_server(
     finally:
         with psycopg.connect(postgres_dsn, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {LEDGER_DATABASE} WITH (FORCE)")
-    assert runs == 12 * 5 * 3
+    assert runs == 13 * 5 * 3
     assert succeeded >= 5 * 5  # the well-formed URLs of the "success" mode did reach the ledger
 
 
@@ -174,3 +175,15 @@ def test_scrub_removes_every_form() -> None:
     cleaned = scrub(text, secrets)
     assert "pa" not in cleaned.replace("password", "") and "other77" not in cleaned
     assert scrub("a b c", {"b"}) == ""  # too short to cut out: the whole text goes
+
+
+def test_keyword_dsn_is_refused_not_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = f"host=127.0.0.1 user=billing password={SECRET}"
+    result = CliRunner().invoke(cli.main, ["ledger", "stats", "--ledger", target])
+    assert result.exit_code == 2 and "clé=valeur" in result.output and SECRET not in result.output
+    day = tmp_path / "jour.csv"
+    day.write_text(ROW, encoding="utf-8")
+    result = CliRunner().invoke(cli.main, ["check", str(day), "--ledger", target, "--record"])
+    assert result.exit_code == 2 and SECRET not in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["jour.csv"]  # no file named after it

@@ -127,6 +127,18 @@ def is_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
+_DSN_KEYWORDS = ("host=", "hostaddr=", "dbname=", "user=", "password=", "sslpassword=", "passfile=", "port=")
+
+
+def _looks_like_keyword_dsn(text: str) -> bool:
+    """Whether ``text`` is a libpq ``key=value`` connection string rather than a file path."""
+    lowered = text.lower()
+    return (
+        any(lowered.startswith(keyword) or f" {keyword}" in lowered for keyword in _DSN_KEYWORDS)
+        or "password=" in lowered
+    )
+
+
 def open_ledger(
     target: str | Path, *, create: bool = True, readonly: bool = False, verify: bool = True
 ) -> Ledger:
@@ -143,6 +155,13 @@ def open_ledger(
         from billing_rules.ledger.postgres import PostgresLedger
 
         return PostgresLedger(text)
+    if _looks_like_keyword_dsn(text):
+        # "host=... password=..." is libpq's other syntax; as a file name it would be created, and
+        # shown in messages with its password. Never echoed.
+        raise LedgerError(
+            "--ledger ressemble à une chaîne de connexion PostgreSQL « clé=valeur » : donnez une URL "
+            "postgresql://utilisateur@serveur/base (le mot de passe dans PGPASSWORD ou ~/.pgpass)"
+        )
     if text.startswith("sqlite:"):
         text = text.removeprefix("sqlite:").removeprefix("//")
     from billing_rules.ledger.sqlite import SqliteLedger
