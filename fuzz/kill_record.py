@@ -352,6 +352,8 @@ class Campaign:
     after_rows: Rows = attrs.field(factory=dict)
     file: Path = attrs.field(default=Path())
     _template: Path = attrs.field(default=Path())
+    #: SIGKILL (kill -9), or SIGINT (Ctrl-C: then the exit code and message must tell the truth).
+    signal_number: int = signal.SIGKILL
 
     def prepare(self) -> None:
         base = base_invoices(self.base)
@@ -445,9 +447,15 @@ class Campaign:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGSTOP)  # freeze it where it is, look, then kill it there
             in_transaction = writer_active(target, process.pid)
-            os.kill(process.pid, signal.SIGKILL)
+            os.kill(process.pid, self.signal_number)
+            if self.signal_number != signal.SIGKILL:
+                os.kill(process.pid, signal.SIGCONT)  # the pending SIGINT is delivered now
             killed = True
         _, err = process.communicate()
+        if killed and self.signal_number == signal.SIGINT:
+            untruthful = self._interrupt_problem(process.returncode, err.decode(errors="replace"), target)
+            if untruthful is not None:
+                return Outcome(delay, anchored, killed, in_transaction, untruthful, False, None)
         if not killed and process.returncode != 0:
             return Outcome(
                 delay,
@@ -467,6 +475,23 @@ class Campaign:
             result = audit(target)
             reused = done.returncode == 0 and not result.problems and result.digest == digest(self.after_rows)
         return Outcome(delay, anchored, killed, in_transaction, state, stale_wal, reused)
+
+    def _interrupt_problem(self, code: int, err: str, target: str) -> str | None:
+        """What is wrong with how a Ctrl-C'd command ended (exit code, message), or None."""
+        state = self._state(target)
+        if code == 130:
+            if "rien n'a été enregistré" in err and state != "before":
+                return f"incohérent : « rien n'a été enregistré » mais état {state}"
+            if "déjà enregistré" in err and state != "after":
+                return f"incohérent : « déjà enregistré » mais état {state}"
+            if "interrompu" not in err:
+                return f"incohérent : code 130 sans message : {err[-200:]}"
+            return None
+        if code in (0, 1):  # it had finished when the signal came: recorded
+            return None if state == "after" else f"incohérent : code {code} mais état {state}"
+        if code == -signal.SIGINT and state == "before":
+            return None  # interrupted while Python started, before the handler was installed
+        return f"incohérent : code {code} après Ctrl-C : {err[-300:]}"
 
     def _state(self, target: str) -> str:
         try:
@@ -557,11 +582,17 @@ def campaign(
     target: str | None = None,
     reuse_every: int = 10,
     progress: bool = False,
+    signal_number: int = signal.SIGKILL,
 ) -> Figures:
     """Run the campaign in ``workdir`` (SQLite there, or the PostgreSQL database ``target``)."""
     rng = random.Random(seed)
     job = Campaign(
-        workdir=workdir, target=target or str(workdir / "registre.db"), base=base, rows=rows, rng=rng
+        workdir=workdir,
+        target=target or str(workdir / "registre.db"),
+        base=base,
+        rows=rows,
+        rng=rng,
+        signal_number=signal_number,
     )
     job.prepare()
     calibration = job.calibrate()
@@ -600,6 +631,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ledger-url", default=None, help="a PostgreSQL database (its ledger tables are reset)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument(
+        "--signal",
+        choices=("kill", "int"),
+        default="kill",
+        help="kill: SIGKILL (kill -9); int: SIGINT (Ctrl-C), then exit 130 and its message are checked too",
+    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     workdir = Path(tempfile.mkdtemp(prefix="kill-record-"))
@@ -614,6 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             focus=args.focus,
             target=args.ledger_url,
             progress=True,
+            signal_number=signal.SIGINT if args.signal == "int" else signal.SIGKILL,
         )
     finally:
         if not args.keep:

@@ -29,8 +29,6 @@ from pathlib import Path
 SECRET = "Zq7S3cr3tWx"
 ROW = "invoice_id;date;practitioner_id;patient_id;birth_date;codes\nF1;2024-02-05;1;P1;1950-01-01;G\n"
 LEDGER_DATABASE = "secrets_campaign_ledger"
-#: Commands also run with ``--debug`` (a traceback on stderr must not carry the secret either).
-DEBUG_COMMANDS = frozenset({"check-record", "ledger-stats", "ledger-export"})
 _RUNNER = (
     "import logging, sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr); "
     "from billing_rules.cli import main; sys.argv[0] = 'billing-rules'; main()"
@@ -122,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             for mode, (host, database, role) in failures(args.server).items():
                 for form, url in forms(host, database, passfile).items():
                     url = url.replace("billing", role)
-                    for command, arguments in commands(url, folder).items():
+                    runs = commands(url, folder)
+                    counts["commands"] = len(runs)
+                    for command, arguments in runs.items():
                         for debug in (False,) if args.no_debug else (False, True):
                             extra = ["--debug"] if debug else []
                             result = subprocess.run(
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = len(failures(args.server))
     print(
         f"secrets campaign: {len(forms('h', 'd', Path('p')))} URL forms x {modes} failure modes x "
-        f"{len(commands('u', Path(tempfile.gettempdir())))} commands x {1 if args.no_debug else 2} "
+        f"{counts.pop('commands', 0)} commands x {1 if args.no_debug else 2} "
         f"(with/without --debug), {time.monotonic() - started:.0f} s"
     )
     print("runs: " + ", ".join(f"{key} {value}" for key, value in sorted(counts.items())))

@@ -24,6 +24,7 @@ import difflib
 import errno
 import io
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence

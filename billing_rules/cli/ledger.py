@@ -202,8 +202,45 @@ def ledger_export(
         opened = open_ledger(target, create=False, readonly=True, verify=False)
         with contextlib.closing(opened) as ledger:
             selection = {"practitioner_id": practitioner, "start": start, "end": end}
+            source, damaged = _readable_part(ledger)
             with report_output(output, newline="") as stream:
-                _export(ledger, selection, output_format, stream, raw=raw)
+                _export(source, selection, output_format, stream, raw=raw)
+    if damaged:
+        raise click.exceptions.Exit(EXIT_FINDINGS)  # an incomplete export: not a clean 0
+
+
+class _Salvaged:
+    """The invoices read back from a damaged ledger, served like :meth:`Ledger.events`."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+
+    def events(
+        self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None
+    ) -> Iterator[Event]:
+        for event in self._events:
+            if practitioner_id is not None and event.practitioner_id != practitioner_id:
+                continue
+            if (start is not None and event.date < start) or (end is not None and event.date > end):
+                continue
+            yield event
+
+
+def _readable_part(ledger: Ledger) -> tuple[Any, bool]:
+    """The ledger itself, or, when SQLite finds it damaged, what can still be read of it."""
+    from billing_rules.ledger.sqlite import SqliteLedger
+
+    # The full check: an index that no longer matches its table (which quick_check misses) would
+    # make the export by date skip or repeat rows; salvage reads the table alone.
+    if not isinstance(ledger, SqliteLedger) or not ledger.integrity():
+        return ledger, False
+    events, lost = ledger.salvage()
+    _say(
+        f"registre « {ledger.label} » endommagé : export de ce qui est lisible, {len(events)} factures "
+        f"(au moins {lost} illisibles), dans l'ordre du fichier et non par date ; importez-les dans un "
+        "registre neuf avec « ledger import »"
+    )
+    return _Salvaged(events), True
 
 
 def _export(

@@ -291,15 +291,15 @@ class SqliteLedger:
                 probe = sqlite3.connect(self._uri, uri=True, **options)
                 probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 probe.close()
-            except sqlite3.OperationalError as exc:
-                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in (
+            except sqlite3.DatabaseError as exc:
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (
                     sqlite3.SQLITE_CANTOPEN,
                     sqlite3.SQLITE_READONLY,
                 ):
-                    raise
-                # A WAL ledger needs its -shm index, which cannot be created here (read-only
-                # folder or media): nobody can be writing to it either, so read it as immutable.
-                self._uri = _uri(self.path, "immutable=1")
+                    # A WAL ledger needs its -shm index, which cannot be created here (read-only
+                    # folder or media): nobody can be writing to it either, so read it immutable.
+                    self._uri = _uri(self.path, "immutable=1")
+                # Anything else (a damaged file): the opening below says what it is.
         return sqlite3.connect(self._uri, uri=True, cached_statements=256, **options)
 
     # --- opening -------------------------------------------------------------------------------
@@ -496,6 +496,48 @@ class SqliteLedger:
                 )
                 stored += len(chunk)
         return stored
+
+    def salvage(self) -> tuple[list[Event], int]:
+        """What can still be read from a damaged file: (the invoices, the rows that could not be).
+
+        Reads the table alone (no index: a damaged index must not hide rows), by ranges of row ids;
+        a range that fails is read again row by row, and a row that still fails, or whose values are
+        not what this program writes, is counted as lost. Rows on a page SQLite no longer reaches
+        cannot be seen at all: the count of lost rows is a minimum. In storage order, not by date.
+        """
+        _select = f"SELECT {', '.join(COLUMNS)} FROM invoices NOT INDEXED WHERE rowid BETWEEN ? AND ?"
+        try:
+            top = self._db.execute("SELECT max(rowid) FROM invoices NOT INDEXED").fetchone()[0] or 0
+        except sqlite3.DatabaseError:
+            try:
+                top = self._db.execute("SELECT rowid FROM invoices ORDER BY rowid DESC LIMIT 1").fetchone()
+                top = top[0] if top else 0
+            except sqlite3.DatabaseError:
+                raise LedgerError(damaged_message(self.label, unreadable=True)) from None
+        found: list[Event] = []
+        lost = 0
+
+        def read(first: int, last: int) -> None:
+            nonlocal lost
+            try:
+                rows = self._db.execute(_select, (first, last)).fetchall()
+            except sqlite3.DatabaseError:
+                if first == last:
+                    lost += 1
+                    return
+                middle = (first + last) // 2
+                read(first, middle)
+                read(middle + 1, last)
+                return
+            for row in rows:
+                try:
+                    found.append(from_row(row))
+                except (KeyError, ValueError, TypeError, ArithmeticError):
+                    lost += 1
+
+        for first in range(1, top + 1, 1000):
+            read(first, min(top, first + 999))
+        return found, lost
 
     def events(
         self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None
