@@ -10,17 +10,52 @@ keeps Python's default), every ``KeyboardInterrupt`` is taken as real: stopping 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-_state = {"installed": False, "received": False}
+_state: dict[str, Any] = {"installed": False, "received": False, "deferring": 0, "pending": False}
+_commits: list[str] = []
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     _state["received"] = True
+    if _state["deferring"]:
+        _state["pending"] = True  # raised when the deferred block ends
+        return
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends: for a commit and the note that it happened.
+
+    Between a COMMIT that returned and the note saying so, a Ctrl-C would make the program say
+    "nothing was recorded" about a ledger that holds the invoices. Inside this block the handler
+    only remembers the signal; it is raised as the block ends.
+    """
+    _state["deferring"] += 1
+    try:
+        yield
+    finally:
+        _state["deferring"] -= 1
+        if not _state["deferring"] and _state["pending"]:
+            _state["pending"] = False
+            raise KeyboardInterrupt
+
+
+def note_commit(what: str) -> None:
+    """Record that a write transaction on ``what`` (a ledger's label) committed."""
+    if what not in _commits:
+        _commits.append(what)
+
+
+def commits() -> list[str]:
+    """What was committed since :func:`install` (for the message of an interrupted command)."""
+    return list(_commits)
 
 
 def install() -> Any:
@@ -36,6 +71,8 @@ def install() -> Any:
         return None
     _state["installed"] = True
     _state["received"] = False
+    _state["pending"] = False
+    _commits.clear()
     return previous
 
 

@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.environ.get("BILLING_RULES_TEST_POSTGRES"))
     parser.add_argument("--no-debug", action="store_true", help="skip the --debug variants")
+    parser.add_argument(
+        "--debug-commands",
+        default="check-record,ledger-stats",
+        help="commands also run with --debug (comma-separated; 'all' for every one)",
+    )
     args = parser.parse_args(argv)
     if args.server:
         import psycopg
@@ -120,10 +125,14 @@ def main(argv: list[str] | None = None) -> int:
             for mode, (host, database, role) in failures(args.server).items():
                 for form, url in forms(host, database, passfile).items():
                     url = url.replace("billing", role)
+                    print(f"{mode} / {form}: {counts['runs']} runs so far, {len(leaks)} leaks", flush=True)
                     runs = commands(url, folder)
                     counts["commands"] = len(runs)
                     for command, arguments in runs.items():
-                        for debug in (False,) if args.no_debug else (False, True):
+                        with_debug = not args.no_debug and (
+                            args.debug_commands == "all" or command in args.debug_commands.split(",")
+                        )
+                        for debug in (False, True) if with_debug else (False,):
                             extra = ["--debug"] if debug else []
                             result = subprocess.run(
                                 [sys.executable, "-c", _RUNNER, *arguments, *extra],
@@ -156,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     modes = len(failures(args.server))
     print(
         f"secrets campaign: {len(forms('h', 'd', Path('p')))} URL forms x {modes} failure modes x "
-        f"{counts.pop('commands', 0)} commands x {1 if args.no_debug else 2} "
-        f"(with/without --debug), {time.monotonic() - started:.0f} s"
+        f"{counts.pop('commands', 0)} commands (also with --debug: {args.debug_commands}), "
+        f"{time.monotonic() - started:.0f} s"
     )
     print("runs: " + ", ".join(f"{key} {value}" for key, value in sorted(counts.items())))
     print(f"leaks: {len(leaks)}")

@@ -237,3 +237,32 @@ def run_catching(*args: str):  # noqa: ANN201
     from click.testing import CliRunner
 
     return CliRunner().invoke(cli.main, list(args))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_right_after_the_commit_says_it_was_recorded(
+    tmp_path: Path,
+    billing_file: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by ``kill_record.py --signal int``: a SIGINT just after COMMIT said « rien n'a été
+    enregistré » while the invoices were in the ledger."""
+    import sqlite3 as sqlite_module
+
+    from billing_rules.ledger import sqlite as sqlite_ledger
+
+    ledger = tmp_path / "registre.db"
+    original = sqlite_ledger.SqliteLedger.record
+
+    def then_interrupted(self, events):  # noqa: ANN001, ANN202
+        stored = original(self, events)
+        signal.raise_signal(signal.SIGINT)  # the user presses Ctrl-C as the commit returns
+        return stored
+
+    monkeypatch.setattr(sqlite_ledger.SqliteLedger, "record", then_interrupted)
+    result = run_catching("check", str(billing_file), "--ledger", str(ledger), "--record")
+    assert result.exit_code == 130
+    assert "rien n'a été enregistré" not in result.output
+    assert "déjà enregistré" in result.output
+    with sqlite_module.connect(ledger) as db:
+        assert db.execute("SELECT count(*) FROM invoices").fetchone()[0] == 3

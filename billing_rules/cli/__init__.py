@@ -175,11 +175,10 @@ class FailOn(click.ParamType):
         from billing_rules import interrupt
 
         previous = interrupt.install()
-        COMMITTED.clear()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            _say(_interrupted_message())
+            _say(_interrupted_message(interrupt.commits()))
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except OSError as exc:
             # Writes outside a command's error handling (the report, once everything is checked).
@@ -218,13 +217,15 @@ def _silence_stdout() -> None:
 EXIT_INTERRUPTED = 130
 """Ctrl-C (128 + SIGINT, as shells report it): neither "nothing found" nor "findings"."""
 
-COMMITTED: list[str] = []
-"""What a command has durably written so far (set after each committed ledger transaction)."""
+def _interrupted_message(commits: Sequence[str]) -> str:
+    """What an interrupted command says: what its committed transactions wrote, if any.
 
-
-def _interrupted_message() -> str:
-    if COMMITTED:
-        return f"interrompu (Ctrl-C) : déjà enregistré : {', '.join(COMMITTED)} ; le reste ne l'a pas été"
+    The ledgers note each commit themselves, with Ctrl-C held between the COMMIT and the note
+    (:func:`billing_rules.interrupt.deferred`), so the message is true whenever the signal comes.
+    """
+    if commits:
+        where = ", ".join(commits)
+        return f"interrompu (Ctrl-C) : déjà enregistré dans le registre {where} ; le reste ne l'a pas été"
     return "interrompu (Ctrl-C) : rien n'a été enregistré"
 
 

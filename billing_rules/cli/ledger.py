@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from billing_rules.cli import (
-    COMMITTED,
     EXIT_FINDINGS,
     EXIT_OK,
     INPUT_FORMATS,
@@ -62,7 +61,6 @@ def check_with_ledger(
     finally:
         ledger.close()
     if record:
-        COMMITTED.append(f"les factures dans le registre {ledger.label}")
         noun = "facture enregistrée" if report.events < 2 else "factures enregistrées"
         inform(f"registre {ledger.label} : {report.events} {noun}")
     return report
@@ -129,9 +127,8 @@ def ledger_import(
             started = time.perf_counter()
             total = 0
             # One transaction per file; one stream for all, so duplicates across files are flagged.
-            for file, items in itertools.groupby(stream, key=lambda item: item.file):
+            for _file, items in itertools.groupby(stream, key=lambda item: item.file):
                 total += ledger.record(_readable(items, errors, Event))
-                COMMITTED.append(f"« {file} »")
             elapsed = time.perf_counter() - started
     seconds = f"{elapsed:.1f}".replace(".", ",")
     rate = f" ({total / elapsed:,.0f} factures/s)".replace(",", "\u202f") if elapsed > 0 and total else ""

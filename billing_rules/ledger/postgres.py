@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from billing_rules import interrupt
 from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.common import (
     COLUMNS,
@@ -116,9 +117,20 @@ class PostgresLedger:
             raise LedgerError(f"erreur du registre {self.label} : {driver_reason(exc, self.url)}") from None
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Any]:
-        with self._guard(), self._db.transaction(), self._db.cursor() as cursor:
-            yield cursor
+    def _write(self, *, note: bool = True) -> Iterator[Any]:
+        with self._guard(), self._db.cursor() as cursor:
+            transaction = self._db.transaction()
+            transaction.__enter__()
+            try:
+                yield cursor
+            except BaseException as exc:
+                transaction.__exit__(type(exc), exc, exc.__traceback__)  # rolls back
+                raise
+            # The commit and its note with Ctrl-C held: the message must say what was recorded.
+            with interrupt.deferred():
+                transaction.__exit__(None, None, None)
+                if note:
+                    interrupt.note_commit(self.label)
 
     def _version(self, cursor: Any) -> int:
         # Not to_regclass(): it answers from the session's catalog cache, which may not have seen
@@ -144,7 +156,7 @@ class PostgresLedger:
         with self._guard(), self._db.cursor() as cursor:
             if self._version(cursor) == LATEST:
                 return
-        with self._write() as cursor:
+        with self._write(note=False) as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             version = self._version(cursor)
             if version > LATEST:
@@ -236,7 +248,7 @@ class PostgresLedger:
 
     def stats(self) -> LedgerStats:
         """See :meth:`billing_rules.ledger.Ledger.stats`."""
-        with self._write() as cursor:
+        with self._write(note=False) as cursor:  # one snapshot for every figure; writes nothing
             cursor.execute(
                 "SELECT count(*), count(*) FILTER (WHERE status = 'cancelled'), min(date), max(date) "
                 "FROM invoices"

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from billing_rules import interrupt
 from billing_rules.files import create_private
 from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.common import (
@@ -366,7 +367,7 @@ class SqliteLedger:
     def _migrate(self, target: int = LATEST) -> None:
         if self._version() == target:
             return
-        with self._write():
+        with self._write(note=False):  # a schema is not a recording
             version = self._version()  # again, inside the lock: another process may have migrated
             if version > LATEST:
                 raise LedgerError(
@@ -413,7 +414,7 @@ class SqliteLedger:
             raise LedgerError(damaged_message(self.label)) from None
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, note: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once (``IMMEDIATE``) so the busy timeout applies."""
         if self._integrity is not None:
             intact = self._integrity.result()
@@ -424,7 +425,10 @@ class SqliteLedger:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-                self._db.execute("COMMIT")
+                with interrupt.deferred():  # a Ctrl-C now must not say "nothing was recorded"
+                    self._db.execute("COMMIT")
+                    if note:
+                        interrupt.note_commit(self.label)
             except BaseException:
                 # SQLite may already have rolled back by itself (disk full, I/O error): a second
                 # ROLLBACK would fail and hide the real error behind "no transaction is active".
