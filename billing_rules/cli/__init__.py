@@ -142,32 +142,6 @@ class _Group(_Command, click.Group):
         with french_click():
             return super().main(*args, **kwargs)
 
-
-class FailOn(click.ParamType):
-    """``--fail-on``: a severity or ``never``, in English or French (``erreur``, ``opportunite``...)."""
-
-    name = "gravité"
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        """Both languages' words, as click shows a choice."""
-        return "[" + "|".join((*FAIL_ON_CHOICES, *FRENCH_FAIL_ON)) + "]"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        """The English value (``error``, ``warning``, ``opportunity``, ``never``) for any spelling."""
-        from billing_rules.model import Severity
-
-        text = str(value).strip()
-        if text.lower() in ("never", "jamais"):
-            return "never"
-        try:
-            return Severity(text).value
-        except ValueError:
-            self.fail(
-                f"« {value} » n'est pas une gravité ({', '.join(FAIL_ON_CHOICES)} ; en français : "
-                f"{', '.join(FRENCH_FAIL_ON)})",
-                param,
-                ctx,
-            )
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command with the SIGINT handler that tells a real Ctrl-C from a plugin's."""
         if ctx.parent is not None:
@@ -214,8 +188,36 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+class FailOn(click.ParamType):
+    """``--fail-on``: a severity or ``never``, in English or French (``erreur``, ``opportunite``...)."""
+
+    name = "gravité"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """Both languages' words, as click shows a choice."""
+        return "[" + "|".join((*FAIL_ON_CHOICES, *FRENCH_FAIL_ON)) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """The English value (``error``, ``warning``, ``opportunity``, ``never``) for any spelling."""
+        from billing_rules.model import Severity
+
+        text = str(value).strip()
+        if text.lower() in ("never", "jamais"):
+            return "never"
+        try:
+            return Severity(text).value
+        except ValueError:
+            self.fail(
+                f"« {value} » n'est pas une gravité ({', '.join(FAIL_ON_CHOICES)} ; en français : "
+                f"{', '.join(FRENCH_FAIL_ON)})",
+                param,
+                ctx,
+            )
+
+
 EXIT_INTERRUPTED = 130
 """Ctrl-C (128 + SIGINT, as shells report it): neither "nothing found" nor "findings"."""
+
 
 def _interrupted_message(commits: Sequence[str]) -> str:
     """What an interrupted command says: what its committed transactions wrote, if any.
