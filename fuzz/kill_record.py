@@ -489,8 +489,11 @@ class Campaign:
             return None
         if code in (0, 1):  # it had finished when the signal came: recorded
             return None if state == "after" else f"incohérent : code {code} mais état {state}"
-        if code == -signal.SIGINT and state == "before":
-            return None  # interrupted while Python started, before the handler was installed
+        if code == -signal.SIGINT and state in ("before", "after"):
+            # Python's own handler: the signal came while Python started (before the command
+            # installed its handler) or after the command had finished and restored it; no message
+            # claimed anything, and the shell reports 130 as for any Ctrl-C.
+            return None
         return f"incohérent : code {code} après Ctrl-C : {err[-300:]}"
 
     def _state(self, target: str) -> str:
