@@ -266,3 +266,20 @@ def test_ctrl_c_right_after_the_commit_says_it_was_recorded(
     assert "déjà enregistré" in result.output
     with sqlite_module.connect(ledger) as db:
         assert db.execute("SELECT count(*) FROM invoices").fetchone()[0] == 3
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_while_the_arguments_are_parsed_is_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by ``kill_record.py --signal int``: a Ctrl-C before the command ran gave click's exit 1."""
+    import click
+
+    original = click.Group.parse_args
+
+    def interrupted(self, ctx, args):  # noqa: ANN001, ANN202
+        signal.raise_signal(signal.SIGINT)
+        return original(self, ctx, args)
+
+    monkeypatch.setattr(click.Group, "parse_args", interrupted)
+    result = run_catching("rules", "list")
+    assert result.exit_code == 130
+    assert "rien n'a été enregistré" in result.output

@@ -138,17 +138,34 @@ class _Group(_Command, click.Group):
         super().__init__(*args, **kwargs)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the command line with click speaking French (usage, errors, help headings)."""
-        with french_click():
-            return super().main(*args, **kwargs)
+        """Run the command line with click speaking French (usage, errors, help headings).
+
+        The SIGINT handler that tells a real Ctrl-C from a plugin's is installed first, so that a
+        Ctrl-C while click parses the arguments is exit 130 too, not click's "Aborted!" and 1.
+        """
+        from billing_rules import interrupt
+
+        previous = interrupt.install()
+        try:
+            with french_click():
+                return super().main(*args, **kwargs)
+        finally:
+            interrupt.restore(previous)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        """Click's parsing of the arguments, where a Ctrl-C is exit 130 as anywhere else."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            _say(_interrupted_message(()))
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command with the SIGINT handler that tells a real Ctrl-C from a plugin's."""
+        """Run the command; Ctrl-C is exit 130 with what was recorded, a closed pipe exit 141."""
         if ctx.parent is not None:
             return super().invoke(ctx)
         from billing_rules import interrupt
 
-        previous = interrupt.install()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -164,8 +181,6 @@ class _Group(_Command, click.Group):
                 _say(_describe(exc))
                 raise click.exceptions.Exit(EXIT_ERROR) from None
             raise
-        finally:
-            interrupt.restore(previous)
 
 
 EXIT_BROKEN_PIPE = 141
