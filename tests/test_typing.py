@@ -26,7 +26,16 @@ EXAMPLES = ROOT / "examples"
 
 #: Exceptions that never reach a user's code: control flow caught inside the package, and the
 #: pytest plugin's report of a failing rule example (pytest prints it; nobody catches it).
-INTERNAL_EXCEPTIONS = {"OutOfOrder", "RuleExampleFailure"}
+INTERNAL_EXCEPTIONS = {
+    "OutOfOrder",
+    "RuleExampleFailure",
+    # Never reach a caller: a rule's wrong result or unreadable comparison becomes an INTERNAL-ERROR
+    # finding, an oversized file a RuleFileError/ConfigError, a UTF-16/32 file without BOM a ReadError.
+    "MalformedResult",
+    "RuleValueError",
+    "TooLarge",
+    "WideWithoutBom",
+}
 
 
 def _modules() -> list[str]:
