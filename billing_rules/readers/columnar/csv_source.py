@@ -189,9 +189,10 @@ class _Splitter:
 
     def records(self, chunk: str, line: int) -> tuple[list[csv_reader.Block], int]:
         """The row reader's blocks of the chunk, located in the file, and the lines read."""
-        reader = csv.reader(io.StringIO(chunk, newline=""), delimiter=self.delimiter, strict=True)
-        blocks = list(csv_reader._blocks(reader, self.width, line))
-        return blocks, reader.line_num
+        # Physical lines as the row reader counts them (``\n``, ``\r\n`` or a lone ``\r``).
+        physical = io.StringIO(chunk, newline="").readlines()
+        blocks = list(csv_reader._blocks(iter(physical), self.delimiter, self.width, line + 1))
+        return blocks, len(physical)
 
     def batch(self, blocks: list[csv_reader.Block], counter: Counter) -> Batch:
         """One batch of the records: the well-shaped ones as columns, the others one by one."""
