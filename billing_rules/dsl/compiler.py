@@ -209,6 +209,8 @@ class Compiler:
             recode=recode,
             yearly=yearly,
             explains=self._explains(parts),
+            tree=decl,
+            defines=self.defines,
         )
 
     def _explains(self, parts: dict[str, Any]) -> tuple[str, ...]:

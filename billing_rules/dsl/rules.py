@@ -153,6 +153,10 @@ class DslRule:
     yearly: bool = False
     #: The invoice fields ``explain`` shows (``dsl.reads.facts_read``).
     explains: tuple[str, ...] = ()
+    #: The checked rule tree (``dsl.ast.RuleDecl``) and the ``define``s it may name: what a second
+    #: back end (the relational compiler, ``engines/relational``) compiles instead of the closures.
+    tree: Any = attrs.field(default=None, eq=False, repr=False)
+    defines: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def summary(self) -> str:

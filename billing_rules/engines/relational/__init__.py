@@ -1,0 +1,18 @@
+"""The relational back end: the DSL's rule tree compiled to SQL syntax trees (sqlglot), run by DuckDB.
+
+Modules, one job each:
+
+* ``table``: the invoice table the engine scans (its schema, built from events), and events rebuilt
+  from its rows for the few invoices that have findings;
+* ``plan``: what each loaded rule becomes (compiled condition, window, Python fallback), and the
+  declared limitations;
+* ``compile``: conditions and expressions of the DSL to sqlglot expressions;
+* ``sql``: the statements (derived columns, windows, hits) built from those expressions;
+* ``duckdb``: runs the statements and hands back hits;
+* ``findings``: hits to findings with the row engine's own texts and amounts, opportunities kept
+  compliant, conflicts resolved (SPEC §5);
+* ``run``: the entry point used by the validator and the command line.
+
+Nothing here is imported unless the relational engine is asked for: the core stays light
+(``pip install 'billing-rules[batch]'`` brings duckdb and sqlglot).
+"""

@@ -1,0 +1,305 @@
+"""Conditions and expressions of the DSL to sqlglot expressions over one invoice row.
+
+The rule tree was already checked by the row compiler (names, kinds, values): this module only
+translates, node by node, with the row engine's meaning:
+
+* Python's two-valued conditions: every test is wrapped in ``COALESCE(test, FALSE)``, so a missing
+  value makes a test false and ``not`` of it true, exactly as the closures do (SQL's NULL would
+  make ``NOT`` unknown);
+* money and numbers as exact decimals, times as minutes since midnight, timestamps without time zone,
+  durations added the calendar way (months clamp to the month's end, as ``_shift_months`` does);
+* the built-in functions ``tariff``, ``public_holiday``, ``pdsa_time`` and ``weekday`` have
+  relational forms; any other function (a plugin's, ``extra``, ``forfait_mt``) is Python: the rule's
+  condition is then evaluated row by row on the rows its codes wake (:class:`NeedsPython`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from sqlglot import exp
+
+from billing_rules.dsl import ast
+from billing_rules.dsl.vocabulary import FIELDS, Kind
+
+#: DSL field -> column of the subject row (see ``sql.SUBJECT_COLUMNS``).
+COLUMNS = {
+    "date": "date",
+    "time": "time_min",
+    "act_time": "act_time",
+    "birth_date": "birth_date",
+    "age": "age",
+    "invoice_id": "invoice_id",
+    "practitioner_id": "practitioner_id",
+    "specialty": "specialty",
+    "sector": "sector",
+    "ald": "ald",
+    "palliative": "palliative",
+    "neurodegenerative": "neurodegenerative",
+    "mt_status": "mt_status",
+    "declares_mt": "declares_mt",
+    "place": "place",
+    "homebound": "homebound",
+    "amount": "amount",
+    "regulated": "regulated",
+    "referral_at": "referral_at",
+    "status": "status",
+}
+RELATIONAL_FUNCTIONS = frozenset({"tariff", "public_holiday", "pdsa_time", "weekday"})
+ROW = "s"
+_COMPARE = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "=": exp.EQ, "!=": exp.NEQ}
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+_PDSA_MORNING_END = 8 * 60
+_PDSA_EVENING = 20 * 60
+_SATURDAY_NOON = 12 * 60
+
+
+class NeedsPython(Exception):
+    """The condition calls a function that only exists in Python: evaluate it row by row."""
+
+
+@attrs.frozen
+class Typed:
+    """A translated expression, its kind and (enum fields) its enum type."""
+
+    sql: exp.Expression
+    kind: Kind
+    enum_type: Any = None
+    constant: Any = None
+    is_constant: bool = False
+
+
+def col(name: str) -> exp.Column:
+    """A column of the subject row."""
+    return exp.column(name, table=ROW)
+
+
+def false() -> exp.Expression:
+    """SQL ``FALSE``."""
+    return exp.false()
+
+
+def decided(test: exp.Expression) -> exp.Expression:
+    """``COALESCE(test, FALSE)``: a missing value makes the test false, never unknown."""
+    return exp.Coalesce(this=test, expressions=[exp.false()])
+
+
+def date_literal(day: dt.date) -> exp.Expression:
+    """A DATE constant."""
+    return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
+
+
+def number_literal(value: Decimal | int) -> exp.Expression:
+    """An exact number (a DECIMAL constant when it has decimals)."""
+    text = str(value)
+    if "." in text or "E" in text.upper():
+        return exp.cast(exp.Literal.string(format(Decimal(text), "f")), "DECIMAL(24,6)")
+    return exp.Literal.number(text)
+
+
+class CondCompiler:
+    """Translates conditions of one rule set (its families, defines, tariffs)."""
+
+    def __init__(
+        self,
+        *,
+        families: Mapping[str, frozenset[str]],
+        defines: Mapping[str, ast.Cond],
+        functions: Mapping[str, Any],
+        tariff_sql: Any,
+    ) -> None:
+        self.families = families
+        self.defines = defines
+        self.functions = functions
+        self.tariff_sql = tariff_sql  # (code, date expression) -> the tariff in force, or NULL
+
+    # --- conditions ---------------------------------------------------------------------------
+
+    def cond(self, node: ast.Cond) -> exp.Expression:
+        """A condition: never NULL."""
+        if isinstance(node, ast.And):
+            return exp.and_(*(self.cond(item) for item in node.operands))
+        if isinstance(node, ast.Or):
+            return exp.or_(*(self.cond(item) for item in node.operands))
+        if isinstance(node, ast.Not):
+            return exp.not_(self.cond(node.operand))
+        if isinstance(node, ast.Billed):
+            return billed(self.codes(node.codes))
+        if isinstance(node, ast.Truthy):
+            expr = node.expr
+            if isinstance(expr, ast.Name) and expr.name in self.defines and expr.name not in FIELDS:
+                return exp.paren(self.cond(self.defines[expr.name]))
+            return decided(self.expr(expr).sql)
+        if isinstance(node, ast.Given):
+            value = self.expr(node.expr).sql
+            return (
+                exp.Is(this=value, expression=exp.null())
+                if node.negated
+                else exp.not_(exp.Is(this=value, expression=exp.null()))
+            )
+        if isinstance(node, ast.IsValue):
+            left = self.expr(node.left)
+            if left.kind is Kind.ANY:
+                raise NeedsPython("comparaison d'une valeur de type inconnu")
+            right = self.value_for(left, node.right)
+            test = exp.EQ(this=left.sql, expression=right.sql)
+            return decided(exp.NEQ(this=left.sql, expression=right.sql) if node.negated else test)
+        if isinstance(node, ast.InValues):
+            left = self.expr(node.left)
+            if left.kind is Kind.ANY:
+                raise NeedsPython("comparaison d'une valeur de type inconnu")
+            options = [self.value_for(left, option) for option in node.options]
+            if all(option.is_constant for option in options):
+                test = exp.In(this=left.sql, expressions=[option.sql for option in options])
+                return decided(exp.not_(test)) if node.negated else decided(test)
+            # As the closures do: any of the equalities; ``not in`` is true when the value is missing.
+            tests = exp.or_(*(decided(exp.EQ(this=left.sql, expression=option.sql)) for option in options))
+            return exp.not_(exp.paren(tests)) if node.negated else exp.paren(tests)
+        if isinstance(node, ast.Compare):
+            left = self.expr(node.left)
+            right = self.expr(node.right)
+            if Kind.ANY in (left.kind, right.kind):
+                raise NeedsPython("comparaison d'une valeur de type inconnu")
+            return decided(_COMPARE[node.op](this=left.sql, expression=right.sql))
+        raise NeedsPython(type(node).__name__)  # pragma: no cover - every node is handled above
+
+    def codes(self, items: tuple[ast.CodeItem, ...]) -> frozenset[str]:
+        """Codes and families to a set of codes (already checked by the row compiler)."""
+        found: set[str] = set()
+        for item in items:
+            if isinstance(item, ast.FamilyRef):
+                found |= self.families[item.name]
+            else:
+                found.add(item.code)
+        return frozenset(found)
+
+    def value_for(self, left: Typed, node: ast.Expr) -> Typed:
+        """The right side of ``is`` / ``in``: a word of the left field's vocabulary where it has one."""
+        word = _word(node)
+        if left.kind is Kind.ENUM and left.enum_type is not None and word is not None:
+            for member in left.enum_type:
+                if member.value == word.lower():
+                    literal = exp.Literal.string(member.value)
+                    return Typed(literal, Kind.ENUM, constant=member, is_constant=True)
+        if (
+            left.kind is Kind.TEXT
+            and word is not None
+            and not (isinstance(node, ast.Name) and node.name in FIELDS)
+        ):
+            return Typed(exp.Literal.string(word), Kind.TEXT, is_constant=True)
+        if left.kind is Kind.BOOL and word in ("true", "false", "oui", "non", "yes", "no"):
+            value = exp.true() if word in ("true", "oui", "yes") else exp.false()
+            return Typed(value, Kind.BOOL, is_constant=True)
+        return self.expr(node)
+
+    # --- expressions --------------------------------------------------------------------------
+
+    def expr(self, node: ast.Expr) -> Typed:
+        """An expression; NULL where the row engine's value is None."""
+        if isinstance(node, ast.NumberLit):
+            value = int(node.value) if node.value == node.value.to_integral_value() else node.value
+            return Typed(number_literal(value), Kind.NUMBER, constant=value, is_constant=True)
+        if isinstance(node, ast.DateLit):
+            return Typed(date_literal(node.value), Kind.DATE, constant=node.value, is_constant=True)
+        if isinstance(node, ast.StringLit):
+            return Typed(exp.Literal.string(node.value), Kind.TEXT, constant=node.value, is_constant=True)
+        if isinstance(node, ast.CodeLit):
+            return Typed(exp.Literal.string(node.code), Kind.CODE, constant=node.code, is_constant=True)
+        if isinstance(node, ast.DurationLit):
+            return Typed(exp.null(), Kind.DURATION, constant=node, is_constant=True)
+        if isinstance(node, ast.Name):
+            field = FIELDS.get(node.name)
+            if field is not None:
+                return Typed(col(COLUMNS[field.name]), field.kind, field.enum_type)
+            if node.name in self.functions:
+                return self.call(node.name, ())
+            if node.name in self.defines:
+                return Typed(exp.paren(self.cond(self.defines[node.name])), Kind.BOOL)
+            raise NeedsPython(node.name)  # pragma: no cover - the row compiler refused it
+        if isinstance(node, ast.Call):
+            return self.call(node.name, node.args)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node)
+        raise NeedsPython(type(node).__name__)  # pragma: no cover
+
+    def call(self, name: str, args: tuple[ast.Expr, ...]) -> Typed:
+        """A built-in function with a relational form; any other one needs Python."""
+        function = self.functions.get(name)
+        if function is None or name not in RELATIONAL_FUNCTIONS or function.origin != "builtin":
+            raise NeedsPython(name)
+        if name == "tariff":
+            (code,) = args
+            assert isinstance(code, ast.CodeLit)
+            return Typed(self.tariff_sql(code.code, col("date")), Kind.MONEY)
+        if name == "public_holiday":
+            return Typed(col("holiday"), Kind.BOOL)
+        if name == "weekday":
+            return Typed(col("isodow"), Kind.NUMBER)
+        return Typed(pdsa_time(), Kind.BOOL)
+
+    def binop(self, node: ast.BinOp) -> Typed:
+        """``date ± duration`` (the calendar way) or a sum of numbers."""
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        sign = 1 if node.op == "+" else -1
+        if left.kind in (Kind.DATE, Kind.DATETIME) and right.kind is Kind.DURATION:
+            duration: ast.DurationLit = right.constant
+            unit = duration.unit.rstrip("s")
+            if unit in ("month", "year"):
+                months = sign * int(duration.amount) * (12 if unit == "year" else 1)
+                shifted = exp.Add(this=left.sql, expression=_interval(months, "MONTH"))
+            elif left.kind is Kind.DATE:
+                days = (dt.timedelta(seconds=float(duration.amount) * _UNIT_SECONDS[unit]) * sign).days
+                shifted = exp.Add(this=left.sql, expression=_interval(days, "DAY"))
+            else:
+                micro = dt.timedelta(seconds=float(duration.amount) * _UNIT_SECONDS[unit]) * sign
+                total = micro.days * 86_400_000_000 + micro.seconds * 1_000_000 + micro.microseconds
+                shifted = exp.Add(this=left.sql, expression=_interval(total, "MICROSECOND"))
+            kind_type = "DATE" if left.kind is Kind.DATE else "TIMESTAMP"
+            return Typed(exp.cast(shifted, kind_type), left.kind)
+        if Kind.ANY in (left.kind, right.kind):
+            raise NeedsPython("opération sur une valeur de type inconnu")
+        cls = exp.Add if node.op == "+" else exp.Sub
+        kind = Kind.MONEY if Kind.MONEY in (left.kind, right.kind) else Kind.NUMBER
+        return Typed(cls(this=left.sql, expression=right.sql), kind)
+
+
+def billed(codes: frozenset[str]) -> exp.Expression:
+    """True when the invoice bills one of ``codes`` (never NULL: ``codes`` is never NULL)."""
+    wanted = exp.Array(expressions=[exp.Literal.string(code) for code in sorted(codes)])
+    return exp.ArrayOverlaps(this=col("codes"), expression=wanted)
+
+
+def pdsa_time() -> exp.Expression:
+    """SPEC §5 PDSA time: Sundays and holidays all day; otherwise before 08:00, from 20:00, Saturday 12:00."""
+    minutes = col("time_min")
+    dow = col("isodow")
+    timed = exp.or_(
+        exp.LT(this=minutes, expression=exp.Literal.number(_PDSA_MORNING_END)),
+        exp.GTE(this=minutes, expression=exp.Literal.number(_PDSA_EVENING)),
+        exp.and_(
+            exp.EQ(this=dow, expression=exp.Literal.number(6)),
+            exp.GTE(this=minutes, expression=exp.Literal.number(_SATURDAY_NOON)),
+        ),
+    )
+    return exp.or_(exp.EQ(this=dow, expression=exp.Literal.number(7)), col("holiday"), decided(timed))
+
+
+def _interval(amount: int, unit: str) -> exp.Expression:
+    return exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(unit))
+
+
+def _word(node: ast.Expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.name
+    if isinstance(node, ast.CodeLit):
+        return node.code
+    if isinstance(node, ast.StringLit):
+        return node.value
+    if isinstance(node, ast.NumberLit):
+        return str(node.value)
+    return None

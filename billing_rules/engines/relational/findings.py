@@ -1,0 +1,137 @@
+"""Hits of the relational plan to findings, with the row engine's own texts, amounts and SPEC §5 logic.
+
+The plan decides which (invoice, rule) pairs fire and with which window; the few invoices that have
+findings are rebuilt as events and their messages and amounts computed by the rules' own code
+(``DslRule`` renders its message, a built-in Python rule its hit), so that both engines word every
+finding the same. Opportunities follow the row engine: none on an invoice in error, none whose
+suggested coding raises an error, and of two that recode the same act only the better one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from billing_rules.dsl.rules import DslRule
+from billing_rules.engine import _crashed, _finding
+from billing_rules.engines.relational.plan import BuiltinPlan, DslPlan, Plan, PythonPlan, Unsupported
+from billing_rules.model import Event, Finding, Severity
+from billing_rules.rule import Hit, WindowCount
+
+
+@attrs.frozen
+class SqlHit:
+    """One row of the hits query: a rule fires on a subject, with its window when it has one."""
+
+    sid: int
+    rule: str
+    code: str | None
+    count: int | None
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+class TextsView:
+    """The history view of a rule run row by row here: tariffs only, never window counts."""
+
+    def __init__(self, tariffs: Any) -> None:
+        self._tariffs = tariffs
+
+    def count(self, counter: Any, event: Event) -> list[WindowCount]:
+        """Window counts are the plan's business: a Python rule asking for them cannot run here."""
+        raise Unsupported(
+            "une règle Python demande des comptes de fenêtre (history.count) : le moteur relationnel ne "
+            "les fournit pas aux règles Python (utilisez --engine row)"
+        )
+
+    def tariff(self, code: str, day: dt.date) -> Decimal | None:
+        """The tariff of ``code`` in force on ``day``."""
+        return self._tariffs.on(code, day)
+
+
+def render(plan: Plan, event: Event, hit: SqlHit | None, view: TextsView) -> list[Hit]:
+    """The hits the rule reports on ``event``, computed by the rule's own code."""
+    if isinstance(plan, DslPlan):
+        return [_dsl_hit(plan.rule, event, hit)]
+    try:
+        hits = list(plan.rule.check(event, view) or ())
+    except Unsupported:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+        return [_crashed(plan.rule, exc)]
+    if isinstance(plan, BuiltinPlan) and not hits:
+        raise RuntimeError(f"{plan.code} : la forme relationnelle et la règle diffèrent sur une facture")
+    return hits
+
+
+def _dsl_hit(rule: DslRule, event: Event, hit: SqlHit | None) -> Hit:
+    """``DslRule.check`` after its tests: the window, suggestion, amount and message."""
+    window = None
+    if rule.frequency is not None and hit is not None:
+        window = WindowCount(hit.count or 0, hit.first_date, hit.last_date, hit.code)
+    suggested = rule.suggestion.apply(event.codes) if rule.suggestion is not None else None
+    amount = rule._amount(event, suggested, window)
+    if rule.suggestion is None:
+        text = None
+    elif suggested is None:
+        text = rule.suggestion.text
+    else:
+        text = "+".join(suggested)
+    message = rule._render(event, window, text, amount)
+    return Hit(message=message, amount=amount, suggestion=text, suggested_codes=suggested)
+
+
+def findings_of(
+    event: Event,
+    hits: Iterable[tuple[Plan, Hit]],
+    opportunities: list[tuple[Plan, Hit]],
+    warnings_if_suggested: dict[str, int],
+) -> list[Finding]:
+    """The event's findings in the row engine's order: errors, warnings, then opportunities, by rule.
+
+    ``opportunities`` are the compliant candidates (their suggested coding raises no error);
+    ``warnings_if_suggested`` counts the warnings each one's coding would raise, to choose between
+    two that recode the same act.
+    """
+    found = [_finding(plan.rule, hit, event) for plan, hit in hits]
+    if opportunities and not any(finding.severity is Severity.ERROR for finding in found):
+        kept = _best_of_conflicting(opportunities, event, warnings_if_suggested)
+        found += [_finding(plan.rule, hit, event) for plan, hit in kept]
+    if len(found) > 1:
+        found.sort(key=lambda finding: finding.rule)
+    return found
+
+
+def _best_of_conflicting(
+    candidates: list[tuple[Plan, Hit]], event: Event, warnings: dict[str, int]
+) -> list[tuple[Plan, Hit]]:
+    """``Session._best_of_conflicting``: of two suggestions that replace the same codes, the better."""
+    replacing = [
+        (plan, hit)
+        for plan, hit in candidates
+        if hit.suggested_codes is not None and any(code not in hit.suggested_codes for code in event.codes)
+    ]
+    if len(replacing) < 2:
+        return candidates
+
+    def rank(plan: Plan, hit: Hit) -> tuple[int, Decimal, str]:
+        return (warnings.get(plan.code, 0), -(hit.amount or Decimal(0)), plan.code)
+
+    dropped: set[int] = set()
+    for index, (plan_a, hit_a) in enumerate(replacing):
+        for plan_b, hit_b in replacing[index + 1 :]:
+            removed_a = {code for code in event.codes if code not in (hit_a.suggested_codes or ())}
+            removed_b = {code for code in event.codes if code not in (hit_b.suggested_codes or ())}
+            if removed_a.isdisjoint(removed_b):
+                continue
+            dropped.add(id(hit_b) if rank(plan_a, hit_a) <= rank(plan_b, hit_b) else id(hit_a))
+    return [(plan, hit) for plan, hit in candidates if id(hit) not in dropped]
+
+
+def is_python(plan: Plan) -> bool:
+    """Whether the rule runs row by row in Python (a third-party rule)."""
+    return isinstance(plan, PythonPlan)

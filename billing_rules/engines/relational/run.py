@@ -1,0 +1,346 @@
+"""The relational engine's entry point: a rule set, events in, findings out, in the row engine's order.
+
+Two passes over the plan:
+
+1. the input's rows: every rule (errors, warnings, opportunities) on every row, windows counted over
+   the history and the input in SPEC §1 order;
+2. the opportunities' suggested codings: the error and warning rules again, on each candidate's row
+   coded as suggested (its windows counting what came before the invoice, plus itself), so that an
+   opportunity is compliant and the better of two conflicting ones wins (SPEC §5).
+
+Then the invoices with findings are rebuilt as events and their findings worded by the rules' own
+code (``findings``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import attrs
+from sqlglot import exp
+
+from billing_rules.calendar import _holidays_of
+from billing_rules.engine import _crashed
+from billing_rules.engines.relational import sql
+from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
+from billing_rules.engines.relational.plan import (
+    BuiltinPlan,
+    DslPlan,
+    Plan,
+    PythonPlan,
+    RulesPlan,
+    code_periods,
+    make_plan,
+    tariff_ranges,
+)
+from billing_rules.engines.relational.table import event_of
+from billing_rules.model import Event, Finding, Severity
+from billing_rules.rule import Hit
+from billing_rules.ruleset import RuleSet
+
+_CHECKED = (Severity.ERROR, Severity.WARNING)
+
+
+@attrs.frozen
+class RelationalResult:
+    """What a relational check produced."""
+
+    findings: tuple[Finding, ...]
+    events: int
+    engine: str
+    python_rules: tuple[str, ...]
+
+
+class RelationalChecker:
+    """Plans a rule set once; each :meth:`check` runs it on a fresh database of the backend."""
+
+    def __init__(self, ruleset: RuleSet, backend_factory: Callable[[], Any]) -> None:
+        self.ruleset = ruleset
+        self.backend_factory = backend_factory
+        self.ranges = tariff_ranges(ruleset)
+        self.plan: RulesPlan = make_plan(ruleset, sql.tariff_case(self.ranges))
+        self.view = TextsView(ruleset.tariffs)
+        self._statements: dict[Any, tuple[list[str], str | None]] = {}
+
+    def statements(
+        self, key: Any, make: Callable[[], tuple[list[str], str | None]]
+    ) -> tuple[list[str], str | None]:
+        """A pass's SQL texts, generated on first use (the trees cost more to build than to run)."""
+        found = self._statements.get(key)
+        if found is None:
+            found = self._statements[key] = make()
+        return found
+
+    @property
+    def python_rules(self) -> tuple[str, ...]:
+        """The rules run (or whose condition is evaluated) row by row in Python."""
+        return self.plan.python_rules
+
+    def check(
+        self,
+        events: Iterable[Event],
+        *,
+        history: Iterable[Event] = (),
+        files: Sequence[str] = (),
+        adjust: Callable[[list[Finding], Event], list[Finding]] | None = None,
+    ) -> RelationalResult:
+        """Findings of ``events`` (after ``history``), in SPEC order; ``adjust`` is the plugins' hook."""
+        backend = self.backend_factory()
+        try:
+            count = backend.load(events, history, files)
+            return _Run(self, backend, tuple(files)).run(count, adjust)
+        finally:
+            backend.close()
+
+
+class _Run:
+    """One check on one database."""
+
+    def __init__(self, checker: RelationalChecker, backend: Any, files: tuple[str, ...]) -> None:
+        self.checker = checker
+        self.plan = checker.plan
+        self.db = backend
+        self.files = files
+        self.by_code = {plan.code: plan for plan in self.plan.rules}
+        self.crashes: dict[tuple[int, str], Exception] = {}
+
+    def run(self, count: int, adjust: Any) -> RelationalResult:
+        self._setup()
+        hits = self._pass(lambda: sql.with_expected(sql.input_subjects()), suggested=False)
+        by_sid: dict[int, list[tuple[Plan, SqlHit | Hit]]] = {}
+        for plan, hit in hits:
+            by_sid.setdefault(hit_sid(hit), []).append((plan, hit))
+        # An invoice in error gets no opportunity (SPEC §5): errors first, crashes count as errors.
+        in_error = {
+            sid
+            for sid, items in by_sid.items()
+            if any(plan.severity is Severity.ERROR or _is_crash(hit) for plan, hit in items)
+        }
+        events = self._events(set(by_sid))
+        rendered: dict[int, list[tuple[Plan, Hit]]] = {}
+        candidates: dict[int, list[tuple[Plan, Hit]]] = {}
+        for sid, items in by_sid.items():
+            event = events[sid]
+            for plan, hit in items:
+                for one in self._hits(plan, event, hit):
+                    if plan.severity is Severity.OPPORTUNITY and not getattr(one, "crashed", False):
+                        if sid not in in_error:
+                            candidates.setdefault(sid, []).append((plan, one))
+                    else:
+                        rendered.setdefault(sid, []).append((plan, one))
+        compliant, warnings = self._check_suggestions(candidates, events)
+        findings: list[Finding] = []
+        for sid in sorted(set(rendered) | set(compliant)):
+            event = events[sid]
+            found = findings_of(event, rendered.get(sid, ()), compliant.get(sid, []), warnings.get(sid, {}))
+            if found and adjust is not None:
+                found = adjust(found, event)
+            findings.extend(found)
+        return RelationalResult(tuple(findings), count, self.db.name, self.plan.python_rules)
+
+    # --- setup -------------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        db = self.db
+        db.execute(
+            sql.values_table(
+                sql.TARIFFS,
+                ("code", "start", "stop", "amount"),
+                self.checker.ranges or [("", dt.date.min, dt.date.min, 0)],
+            )
+        )
+        years = db.tuples(
+            exp.select(
+                exp.Min(this=exp.Year(this=exp.column("date"))),
+                exp.Max(this=exp.Year(this=exp.column("date"))),
+            ).from_("invoices")
+        )[0]
+        first, last = (years[0] or 2000), (years[1] or 2000)
+        days = sorted(day for year in range(first, last + 1) for day in _holidays_of(year))
+        db.execute(sql.values_table(sql.HOLIDAYS, ("day",), [(day,) for day in days] or [(dt.date.min,)]))
+        db.execute(sql.create(sql.BASE, sql.base_query()))
+        distinct = db.tuples(
+            exp.select(exp.Explode(this=exp.column("codes")).as_("code")).from_(sql.BASE).distinct()
+        )
+        self.unknown = sorted(code for (code,) in distinct if not self.checker.ruleset.knows(code))
+
+    # --- one pass ----------------------------------------------------------------------------
+
+    def _pass(
+        self, subjects: Callable[[], exp.Select], *, suggested: bool
+    ) -> list[tuple[Plan, SqlHit | Hit]]:
+        db = self.db
+        wanted = [plan for plan in self.plan.rules if not suggested or plan.severity in _CHECKED]
+        statements, union = self.checker.statements(
+            (suggested, tuple(self.unknown)), lambda: self._statements(subjects, wanted, suggested)
+        )
+        for text in statements:
+            db.run(text)
+        results: list[tuple[Plan, SqlHit | Hit]] = []
+        for index, plan in enumerate(wanted):
+            if isinstance(plan, DslPlan) and plan.python_condition:
+                self._python_condition(plan, f"python_{index}")
+            elif isinstance(plan, PythonPlan):
+                results.extend(self._python_rule(plan))
+        if union is not None:
+            for row in db.fetch(union):
+                results.append((self.by_code[row[1]], SqlHit(*row)))
+        for (sid, code), exc in self.crashes.items():
+            results.append((self.by_code[code], _Crash(sid, exc)))
+        self.crashes = {}
+        return results
+
+    def _statements(
+        self, subjects: Callable[[], exp.Select], wanted: list[Plan], suggested: bool
+    ) -> tuple[list[str], str | None]:
+        """The pass's statements as text, generated once per rule set (and list of unknown codes)."""
+        db = self.db
+        statements = [db.sql(sql.create(sql.SUBJECTS, subjects()))]
+        counter_tables: dict[int, str] = {}
+        for counter in self.plan.counters:
+            if any(isinstance(plan, DslPlan) and plan.counter is counter for plan in wanted):
+                name = f"counter_{counter.id}"
+                statements.append(db.sql(sql.create(name, sql.counter_query(counter, suggested=suggested))))
+                counter_tables[counter.id] = name
+        queries: list[exp.Expression] = []
+        for index, plan in enumerate(wanted):
+            if isinstance(plan, DslPlan):
+                python_table = f"python_{index}" if plan.python_condition else None
+                table = counter_tables.get(plan.counter.id) if plan.counter is not None else None
+                queries.append(sql.dsl_hits(plan, table, python_table))
+            elif isinstance(plan, BuiltinPlan):
+                queries.append(sql.builtin_hits(plan.code, self._builtin_condition(plan)))
+        union = sql.union_all(queries)
+        return statements, None if union is None else db.sql(union)
+
+    def _builtin_condition(self, plan: BuiltinPlan) -> exp.Expression:
+        if plan.kind == "code_date":
+            return sql.code_date_condition(code_periods(self.checker.ruleset))
+        if plan.kind == "code_unknown":
+            return sql.code_unknown_condition(self.unknown)
+        return sql.amount_condition(plan.kind)
+
+    def _woken(self, triggers: frozenset[str] | None, extra: list[exp.Expression]) -> list[dict[str, Any]]:
+        """The subjects a rule's codes wake (not cancelled), as rows."""
+        from billing_rules.engines.relational.compile import billed, col
+
+        parts: list[exp.Expression] = [exp.not_(col("cancelled"))]
+        if triggers is not None:
+            parts.append(billed(triggers))
+        query = exp.select(exp.column(exp.Star(), table="s")).from_(exp.to_table(sql.SUBJECTS).as_("s"))
+        return self.db.rows(query.where(exp.and_(*parts, *extra)))
+
+    def _python_condition(self, plan: DslPlan, name: str) -> None:
+        """The rule's condition run by its closure on the rows its codes wake: a table of ``sid``."""
+        from billing_rules.engines.relational.compile import col, date_literal
+
+        rule = plan.rule
+        extra = []
+        if rule.valid_from is not None:
+            extra.append(exp.GTE(this=col("date"), expression=date_literal(rule.valid_from)))
+        if rule.valid_until is not None:
+            extra.append(exp.LTE(this=col("date"), expression=date_literal(rule.valid_until)))
+        true_sids = []
+        for row in self._woken(rule.triggers, extra):
+            event = event_of(row, self.files)
+            try:
+                if rule.condition(event):
+                    true_sids.append(row["sid"])
+            except Exception as exc:  # noqa: BLE001 - reported as the row engine does
+                self.crashes[(row["sid"], rule.code)] = exc
+        self.db.execute(sql.values_table(name, ("sid",), [(sid,) for sid in true_sids] or [(-1,)]))
+
+    def _python_rule(self, plan: PythonPlan) -> list[tuple[Plan, Hit]]:
+        """A third-party Python rule, row by row on the rows its ``triggers`` wake."""
+        results: list[tuple[Plan, Hit]] = []
+        for row in self._woken(plan.rule.triggers, []):
+            event = event_of(row, self.files)
+            for hit in render(plan, event, None, self.checker.view):
+                results.append((plan, _Evaluated(row["sid"], hit)))
+        return results
+
+    # --- findings ----------------------------------------------------------------------------
+
+    def _events(self, sids: set[int]) -> dict[int, Event]:
+        if not sids:
+            return {}
+        self.db.execute(sql.values_table("wanted", ("sid",), [(sid,) for sid in sorted(sids)]))
+        query = (
+            exp.select(exp.column(exp.Star(), table="s"))
+            .from_(exp.to_table(sql.SUBJECTS).as_("s"))
+            .where(
+                exp.In(this=exp.column("sid", table="s"), query=exp.select("sid").from_("wanted").subquery())
+            )
+        )
+        return {row["sid"]: event_of(row, self.files) for row in self.db.rows(query)}
+
+    def _hits(self, plan: Plan, event: Event, hit: Any) -> list[Hit]:
+        if isinstance(hit, _Crash):
+            return [_crashed(plan.rule, hit.exc)]
+        if isinstance(hit, _Evaluated):
+            return [hit.hit]
+        return render(plan, event, hit, self.checker.view)
+
+    def _check_suggestions(
+        self, candidates: dict[int, list[tuple[Plan, Hit]]], events: dict[int, Event]
+    ) -> tuple[dict[int, list[tuple[Plan, Hit]]], dict[int, dict[str, int]]]:
+        """Candidates whose suggested coding raises no error; warnings of each suggested coding."""
+        rows = []
+        keys: dict[int, tuple[int, str]] = {}
+        for sid, items in candidates.items():
+            for plan, hit in items:
+                if hit.suggested_codes is not None:
+                    virtual = len(keys) + 1
+                    keys[virtual] = (sid, plan.code)
+                    rows.append((sid, virtual, plan.code, "+".join(hit.suggested_codes)))
+        errors: set[tuple[int, str]] = set()
+        warnings: dict[int, dict[str, int]] = {}
+        if rows:
+            split = exp.Anonymous(
+                this="string_split", expressions=[exp.column("joined"), exp.Literal.string("+")]
+            )
+            values = sql.values_table("suggested_values", ("ord", "sid", "variant", "joined"), rows)
+            self.db.execute(values)
+            self.db.execute(
+                sql.create(
+                    sql.SUGGESTED,
+                    exp.select("ord", "sid", "variant", split.as_("codes")).from_("suggested_values"),
+                )
+            )
+            for plan, hit in self._pass(lambda: sql.with_expected(sql.suggested_subjects()), suggested=True):
+                sid, code = keys[hit_sid(hit)]
+                if plan.severity is Severity.ERROR or _is_crash(hit):
+                    errors.add((sid, code))
+                elif plan.severity is Severity.WARNING:
+                    count = 1 if not isinstance(hit, _Evaluated) else 1
+                    warnings.setdefault(sid, {}).setdefault(code, 0)
+                    warnings[sid][code] += count
+        compliant = {
+            sid: [(plan, hit) for plan, hit in items if (sid, plan.code) not in errors]
+            for sid, items in candidates.items()
+        }
+        del events
+        return {sid: items for sid, items in compliant.items() if items}, warnings
+
+
+@attrs.frozen
+class _Crash:
+    sid: int
+    exc: Exception
+
+
+@attrs.frozen
+class _Evaluated:
+    sid: int
+    hit: Hit
+
+
+def hit_sid(hit: Any) -> int:
+    """The subject a hit is about."""
+    return hit.sid
+
+
+def _is_crash(hit: Any) -> bool:
+    return isinstance(hit, _Crash) or (isinstance(hit, _Evaluated) and getattr(hit.hit, "crashed", False))

@@ -1,0 +1,550 @@
+"""The statements of the relational engine, built as sqlglot syntax trees (never as SQL text).
+
+Tables, in the order the engine makes them:
+
+* ``base``: the invoice table with its derived columns: ``ord`` (the SPEC §1 order: ledger first,
+  then date, timed before untimed of the same day, time, input order, as one explicit ROW_NUMBER
+  sort key with NULLs placed by hand), ``age`` from year/month/day (29 February), ``week_start``
+  (the Monday of the civil week, never (year, weekofyear)), ``quarter_id``, ``act_time``
+  (timestamp without time zone; end of the day when untimed), ``isodow``, ``holiday``, ``amount``;
+* ``subjects``: the rows rules are asked about: the input's rows, or (for opportunities) the same
+  rows coded as suggested, each with ``sid`` and the expected tariff total ``expected``;
+* ``counter_N``: one per frequency window: the count, first and last date of the window each
+  subject falls in (window functions over ``ROWS`` frames; a range self-join for rolling windows);
+* the hits: one row per (subject, rule) that fires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from billing_rules.engines.relational.compile import ROW, billed, col, date_literal, decided, number_literal
+from billing_rules.engines.relational.plan import CounterPlan, DslPlan
+from billing_rules.engines.relational.table import TABLE
+
+BASE = "base"
+SUBJECTS = "subjects"
+TARIFFS = "tariff_ranges"
+HOLIDAYS = "holidays"
+SUGGESTED = "suggested"
+END_OF_DAY_SECONDS = 23 * 3600 + 59 * 60 + 59
+
+
+def _c(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table)
+
+
+def _lit(value: Any) -> exp.Expression:
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, dt.date):
+        return date_literal(value)
+    if isinstance(value, (int,)):
+        return exp.Literal.number(value)
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    return number_literal(value)
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def create(name: str, query: exp.Expression) -> exp.Create:
+    """``CREATE OR REPLACE TEMPORARY TABLE name AS query``."""
+    return exp.Create(
+        this=exp.to_table(name),
+        kind="TABLE",
+        expression=query,
+        replace=True,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+def values_table(name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> exp.Create:
+    """A small constant table (tariffs, holidays, suggestions) from Python values."""
+    tuples = [exp.Tuple(expressions=[_lit(value) for value in row]) for row in rows]
+    alias = exp.TableAlias(this=exp.to_identifier("v"), columns=[exp.to_identifier(c) for c in columns])
+    source = exp.Values(expressions=tuples, alias=alias)
+    return create(name, exp.select(*(exp.column(c) for c in columns)).from_(source))
+
+
+def union_all(queries: Sequence[exp.Expression]) -> exp.Expression | None:
+    """``q1 UNION ALL q2 ...`` without copying the trees (sqlglot's helper copies at each step)."""
+    if not queries:
+        return None
+    union = queries[0]
+    for query in queries[1:]:
+        union = exp.Union(this=union, expression=query, distinct=False)
+    return union
+
+
+# --- base -------------------------------------------------------------------------------------
+
+
+def base_query() -> exp.Select:
+    """The invoice table with the derived columns every rule reads (see the module docstring)."""
+    day = _c("date", "i")
+    birth = _c("birth_date", "i")
+    minutes = _c("time_min", "i")
+    year, month, dom = (exp.Year(this=day), exp.Month(this=day), exp.Day(this=day))
+    before_birthday = exp.or_(
+        exp.LT(this=month, expression=exp.Month(this=birth)),
+        exp.and_(
+            exp.EQ(this=month, expression=exp.Month(this=birth)),
+            exp.LT(this=dom, expression=exp.Day(this=birth)),
+        ),
+    )
+    age = exp.Sub(
+        this=exp.Sub(this=year, expression=exp.Year(this=birth)),
+        expression=exp.Case(
+            ifs=[exp.If(this=before_birthday, true=exp.Literal.number(1))], default=exp.Literal.number(0)
+        ),
+    )
+    isodow = _fn("isodow", day)
+    week_start = exp.cast(
+        exp.Sub(
+            this=day,
+            expression=exp.Interval(
+                this=exp.cast(exp.Sub(this=isodow.copy(), expression=exp.Literal.number(1)), "VARCHAR"),
+                unit=exp.var("DAY"),
+            ),
+        ),
+        "DATE",
+    )
+    act_time = exp.Add(
+        this=exp.cast(day.copy(), "TIMESTAMP"),
+        expression=exp.Mul(
+            this=exp.Coalesce(
+                this=exp.Mul(this=minutes, expression=exp.Literal.number(60)),
+                expressions=[exp.Literal.number(END_OF_DAY_SECONDS)],
+            ),
+            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.var("SECOND")),
+        ),
+    )
+    order = exp.Window(
+        this=exp.RowNumber(),
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(
+                    this=exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("input")),
+                    nulls_first=False,
+                ),
+                exp.Ordered(this=day.copy(), nulls_first=False),
+                exp.Ordered(this=exp.Is(this=minutes.copy(), expression=exp.null()), nulls_first=False),
+                exp.Ordered(this=minutes.copy(), nulls_first=False),
+                exp.Ordered(this=_c("seq", "i"), nulls_first=False),
+            ]
+        ),
+    )
+    quarter = exp.Add(
+        this=exp.Mul(this=year.copy(), expression=exp.Literal.number(10)),
+        expression=exp.Quarter(this=day.copy()),
+    )
+    amount = exp.Div(
+        this=exp.cast(_c("amount_cents", "i"), "DECIMAL(24,6)"), expression=exp.Literal.number(100)
+    )
+    # An input invoice replaces the history's copy (same practitioner and invoice id, SPEC §5).
+    copies = (
+        exp.select(exp.Literal.number(1))
+        .from_(exp.to_table(TABLE).as_("x"))
+        .where(
+            exp.and_(
+                exp.EQ(this=_c("origin", "x"), expression=exp.Literal.string("input")),
+                exp.EQ(this=_c("practitioner_id", "x"), expression=_c("practitioner_id", "i")),
+                exp.EQ(this=_c("invoice_id", "x"), expression=_c("invoice_id", "i")),
+            )
+        )
+    )
+    keep = exp.or_(
+        exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("input")),
+        exp.not_(exp.Exists(this=copies)),
+    )
+    return (
+        exp.select(
+            exp.column(exp.Star(), table="i"),
+            order.as_("ord"),
+            age.as_("age"),
+            isodow.as_("isodow"),
+            week_start.as_("week_start"),
+            quarter.as_("quarter_id"),
+            exp.Year(this=day.copy()).as_("year_id"),
+            act_time.as_("act_time"),
+            exp.not_(exp.Is(this=_c("day", "h"), expression=exp.null())).as_("holiday"),
+            exp.EQ(this=_c("status", "i"), expression=exp.Literal.string("cancelled")).as_("cancelled"),
+            amount.as_("amount"),
+        )
+        .from_(exp.to_table(TABLE).as_("i"))
+        .join(
+            exp.to_table(HOLIDAYS).as_("h"),
+            on=exp.EQ(this=_c("day", "h"), expression=day.copy()),
+            join_type="left",
+        )
+        .where(keep)
+    )
+
+
+# --- subjects -----------------------------------------------------------------------------------
+
+
+def input_subjects() -> exp.Select:
+    """The input's rows, each its own subject (``sid`` = its place in the order)."""
+    return (
+        exp.select(exp.column(exp.Star(), table="b"), _c("ord", "b").as_("sid"), exp.null().as_("variant"))
+        .from_(exp.to_table(BASE).as_("b"))
+        .where(exp.EQ(this=_c("origin", "b"), expression=exp.Literal.string("input")))
+    )
+
+
+def suggested_subjects() -> exp.Select:
+    """The input's rows coded as each opportunity suggests (table :data:`SUGGESTED`)."""
+    star = exp.Star(except_=[exp.column("codes")])
+    return (
+        exp.select(
+            exp.column(star, table="b"),
+            _c("codes", "g"),
+            _c("sid", "g"),
+            _c("variant", "g"),
+        )
+        .from_(exp.to_table(SUGGESTED).as_("g"))
+        .join(exp.to_table(BASE).as_("b"), on=exp.EQ(this=_c("ord", "b"), expression=_c("ord", "g")))
+    )
+
+
+def with_expected(query: exp.Select) -> exp.Select:
+    """``query``'s rows with ``expected``: the sum of their codes' tariffs in force, NULL if one has none."""
+    inner = query.subquery("q")
+    codes = (
+        exp.select(_c("sid", "q"), _c("date", "q"), exp.Explode(this=_c("codes", "q")).as_("code"))
+        .from_(query.subquery("q"))
+        .subquery("u")
+    )
+    matched = exp.and_(
+        exp.EQ(this=_c("code", "t"), expression=_c("code", "u")),
+        exp.GTE(this=_c("date", "u"), expression=_c("start", "t")),
+        exp.LTE(this=_c("date", "u"), expression=_c("stop", "t")),
+    )
+    totals = (
+        exp.select(
+            _c("sid", "u"),
+            exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.EQ(
+                            this=exp.Count(this=_c("amount", "t")), expression=exp.Count(this=exp.Star())
+                        ),
+                        true=exp.Sum(this=_c("amount", "t")),
+                    )
+                ]
+            ).as_("expected"),
+        )
+        .from_(codes)
+        .join(exp.to_table(TARIFFS).as_("t"), on=matched, join_type="left")
+        .group_by(_c("sid", "u"))
+        .subquery("e")
+    )
+    return (
+        exp.select(exp.column(exp.Star(), table="q"), _c("expected", "e"))
+        .from_(inner)
+        .join(totals, on=exp.EQ(this=_c("sid", "e"), expression=_c("sid", "q")), join_type="left")
+    )
+
+
+# --- windows ----------------------------------------------------------------------------------
+
+
+def _counted(counter: CounterPlan, alias: str) -> exp.Expression:
+    """Whether the row ``alias`` counts in the window: billed, one of the codes, the condition."""
+    parts: list[exp.Expression] = [exp.not_(_c("cancelled", alias))]
+    if counter.triggers is not None:
+        parts.append(_on_alias(billed(counter.triggers), alias))
+    if counter.counting is not None:
+        parts.append(_on_alias(counter.counting, alias))
+    return exp.and_(*parts)
+
+
+def _on_alias(expression: exp.Expression, alias: str) -> exp.Expression:
+    """A condition written over the subject row ``s``, read over ``alias``."""
+    copy = expression.copy()
+    for column in copy.find_all(exp.Column):
+        if column.table == ROW:
+            column.set("table", exp.to_identifier(alias))
+    return copy
+
+
+def _keys(counter: CounterPlan, alias: str) -> list[exp.Expression]:
+    names = {"patient": "patient_id", "practitioner": "practitioner_id"}
+    return [_c(names[part], alias) for part in counter.scope if part != "code"]
+
+
+def _window_id(counter: CounterPlan, alias: str) -> list[exp.Expression]:
+    if counter.window != "calendar":
+        return []
+    column = {"day": "date", "week": "week_start", "quarter": "quarter_id", "year": "year_id"}[
+        counter.period or "day"
+    ]
+    return [_c(column, alias)]
+
+
+def _counted_rows(
+    counter: CounterPlan, table: str, alias: str, extra: Sequence[exp.Expression]
+) -> exp.Select:
+    """The rows of ``table`` the window counts, with their keys (one row per code for ``per code``)."""
+    columns = [
+        _c("ord", alias),
+        _c("date", alias),
+        *(key.as_(f"k{index}") for index, key in enumerate(_keys(counter, alias))),
+        *(window.as_("win") for window in _window_id(counter, alias)),
+        *extra,
+    ]
+    query = exp.select(*columns).from_(exp.to_table(table).as_(alias)).where(_counted(counter, alias))
+    if "code" in counter.scope:
+        assert counter.triggers is not None
+        codes = exp.Values(
+            expressions=[
+                exp.Tuple(expressions=[exp.Literal.string(code)]) for code in sorted(counter.triggers)
+            ],
+            alias=exp.TableAlias(this=exp.to_identifier("tc"), columns=[exp.to_identifier("code")]),
+        )
+        query = query.select(_c("code", "tc")).join(
+            codes, on=exp.ArrayContains(this=_c("codes", alias), expression=_c("code", "tc"))
+        )
+    else:
+        query = query.select(exp.null().as_("code"))
+    return query
+
+
+def _partition(counter: CounterPlan, alias: str | None) -> list[exp.Expression]:
+    parts = [_c(f"k{index}", alias) for index, _ in enumerate(_keys(counter, "x"))]
+    if counter.window == "calendar":
+        parts.append(_c("win", alias))
+    parts.append(_c("code", alias))
+    return parts
+
+
+def counter_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
+    """Count, first and last date of the window of each subject that counts.
+
+    Subjects are the input rows (``suggested`` false) or the suggested codings (true). A subject
+    counts what the history and the input hold before it in the SPEC order, plus itself; a suggested
+    coding is never history for anyone (weight 0), and sorts just before its own invoice.
+    """
+    if counter.window == "rolling":
+        return _rolling_query(counter, suggested=suggested)
+    history = _counted_rows(
+        counter,
+        BASE,
+        "b",
+        [exp.Literal.number(1).as_("w"), _c("ord", "b").as_("sid"), _c("origin", "b").as_("origin")],
+    )
+    stream: exp.Expression = history
+    if suggested:
+        own = _counted_rows(
+            counter,
+            SUBJECTS,
+            "s",
+            [exp.Literal.number(0).as_("w"), _c("sid", "s"), exp.Literal.string("suggested").as_("origin")],
+        )
+        stream = exp.Union(this=history, expression=own, distinct=False)
+    order = exp.Order(
+        expressions=[
+            exp.Ordered(this=_c("ord"), nulls_first=False),
+            exp.Ordered(this=_c("w"), nulls_first=False),
+        ]
+    )
+
+    def window(function: exp.Expression, end: Any, end_side: str | None) -> exp.Window:
+        spec = exp.WindowSpec(
+            kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=end, end_side=end_side
+        )
+        return exp.Window(
+            this=function, partition_by=_partition(counter, None), order=order.copy(), spec=spec
+        )
+
+    earlier = exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=_c("w"), expression=exp.Literal.number(1)), true=_c("date"))]
+    )
+    counted = exp.select(
+        _c("sid"),
+        _c("code"),
+        _c("origin"),
+        exp.Add(
+            this=window(exp.Sum(this=_c("w")), "CURRENT ROW", None),
+            expression=exp.Sub(this=exp.Literal.number(1), expression=_c("w")),
+        ).as_("cnt"),
+        window(exp.Min(this=earlier), exp.Literal.number(1), "PRECEDING").as_("first_date"),
+        window(exp.Max(this=earlier.copy()), exp.Literal.number(1), "PRECEDING").as_("last_date"),
+    ).from_(stream.subquery("stream"))
+    wanted = exp.Literal.string("suggested" if suggested else "input")
+    return (
+        exp.select(_c("sid"), _c("code"), _c("cnt"), _c("first_date"), _c("last_date"))
+        .from_(counted.subquery("c"))
+        .where(exp.EQ(this=_c("origin"), expression=wanted))
+    )
+
+
+def _rolling_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
+    """Rolling window ``(start, date]``: a range self-join on the keys, earlier rows only."""
+    subjects = _counted_rows(counter, SUBJECTS, "s", [_c("sid", "s")]).subquery("s")
+    history = _counted_rows(counter, BASE, "b", []).subquery("b")
+    start = _rolling_start(_c("date", "s"), counter)
+    on = [
+        exp.EQ(this=a, expression=b)
+        for a, b in zip(_partition(counter, "b"), _partition(counter, "s"), strict=True)
+        if a.name != "code" or "code" in counter.scope
+    ]
+    on += [
+        exp.LT(this=_c("ord", "b"), expression=_c("ord", "s")),
+        exp.GT(this=_c("date", "b"), expression=start),
+        exp.LTE(this=_c("date", "b"), expression=_c("date", "s")),
+    ]
+    del suggested  # the same join serves both: the history is always the base rows
+    return (
+        exp.select(
+            _c("sid", "s"),
+            _c("code", "s"),
+            exp.Add(this=exp.Count(this=_c("ord", "b")), expression=exp.Literal.number(1)).as_("cnt"),
+            exp.Min(this=_c("date", "b")).as_("first_date"),
+            exp.Max(this=_c("date", "b")).as_("last_date"),
+        )
+        .from_(subjects)
+        .join(history, on=exp.and_(*on), join_type="left")
+        .group_by(_c("sid", "s"), _c("code", "s"))
+    )
+
+
+def _rolling_start(day: exp.Expression, counter: CounterPlan) -> exp.Expression:
+    """The last day outside the window ending on ``day`` (months clamp to the month's end)."""
+    if counter.period in ("days", "weeks"):
+        days = counter.span * (7 if counter.period == "weeks" else 1)
+        shift = exp.Interval(this=exp.Literal.string(str(days)), unit=exp.var("DAY"))
+    else:
+        months = counter.span * (12 if counter.period == "years" else 1)
+        shift = exp.Interval(this=exp.Literal.string(str(months)), unit=exp.var("MONTH"))
+    return exp.cast(exp.Sub(this=day, expression=shift), "DATE")
+
+
+# --- hits -------------------------------------------------------------------------------------
+
+
+def dsl_hits(plan: DslPlan, counter_table: str | None, python_table: str | None) -> exp.Select:
+    """The subjects on which the DSL rule fires, with the window that makes it fire."""
+    rule = plan.rule
+    parts: list[exp.Expression] = [exp.not_(col("cancelled"))]
+    if rule.triggers is not None:
+        parts.append(billed(rule.triggers))
+    if rule.valid_from is not None:
+        parts.append(exp.GTE(this=col("date"), expression=date_literal(rule.valid_from)))
+    if rule.valid_until is not None:
+        parts.append(exp.LTE(this=col("date"), expression=date_literal(rule.valid_until)))
+    if plan.condition is not None:
+        parts.append(plan.condition)
+    if python_table is not None:
+        parts.append(exp.In(this=col("sid"), query=exp.select(_c("sid")).from_(python_table).subquery()))
+    query = exp.select(col("sid"), exp.Literal.string(rule.code).as_("rule")).from_(
+        exp.to_table(SUBJECTS).as_(ROW)
+    )
+    if counter_table is None:
+        return query.select(
+            exp.null().as_("code"),
+            exp.null().as_("cnt"),
+            exp.null().as_("first_date"),
+            exp.null().as_("last_date"),
+        ).where(exp.and_(*parts))
+    firing = (
+        exp.GT(this=_c("cnt", "w"), expression=exp.Literal.number(plan.limit))
+        if plan.kind == "at_most"
+        else exp.EQ(this=_c("cnt", "w"), expression=exp.Literal.number(plan.limit))
+    )
+    rank = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[col("sid")],
+        order=exp.Order(expressions=[exp.Ordered(this=_c("code", "w"), nulls_first=True)]),
+    )
+    ranked = (
+        query.select(
+            _c("code", "w"), _c("cnt", "w"), _c("first_date", "w"), _c("last_date", "w"), rank.as_("pick")
+        )
+        .join(exp.to_table(counter_table).as_("w"), on=exp.EQ(this=_c("sid", "w"), expression=col("sid")))
+        .where(exp.and_(*parts, firing))
+    )
+    return (
+        exp.select(_c("sid"), _c("rule"), _c("code"), _c("cnt"), _c("first_date"), _c("last_date"))
+        .from_(ranked.subquery("r"))
+        .where(exp.EQ(this=_c("pick"), expression=exp.Literal.number(1)))
+    )
+
+
+def builtin_hits(code: str, condition: exp.Expression) -> exp.Select:
+    """The subjects on which a built-in Python rule's relational form fires."""
+    return (
+        exp.select(
+            col("sid"),
+            exp.Literal.string(code).as_("rule"),
+            exp.null().as_("code"),
+            exp.null().as_("cnt"),
+            exp.null().as_("first_date"),
+            exp.null().as_("last_date"),
+        )
+        .from_(exp.to_table(SUBJECTS).as_(ROW))
+        .where(exp.and_(exp.not_(col("cancelled")), condition))
+    )
+
+
+def code_date_condition(periods: dict[str, Sequence[tuple[dt.date, dt.date | None]]]) -> exp.Expression:
+    """CODE-DATE: a code of the invoice is billed outside every period in which it exists."""
+    tests = []
+    for code in sorted(periods):
+        inside = [
+            exp.and_(
+                exp.GTE(this=col("date"), expression=date_literal(start)),
+                *([exp.LTE(this=col("date"), expression=date_literal(end))] if end is not None else []),
+            )
+            for start, end in periods[code]
+        ]
+        tests.append(exp.and_(billed(frozenset({code})), exp.not_(exp.paren(exp.or_(*inside)))))
+    return exp.or_(*tests) if tests else exp.false()
+
+
+def code_unknown_condition(unknown: Sequence[str]) -> exp.Expression:
+    """CODE-UNKNOWN: the invoice bills one of the codes no loaded rule set knows."""
+    return billed(frozenset(unknown)) if unknown else exp.false()
+
+
+def amount_condition(kind: str) -> exp.Expression:
+    """AMOUNT-BELOW / AMOUNT-ABOVE against ``expected`` (NULL when a code has no tariff)."""
+    amount, expected = col("amount"), col("expected")
+    if kind == "amount_below":
+        return decided(exp.LT(this=amount, expression=expected))
+    overrun = billed(frozenset({"DE", "DA"}))
+    return exp.and_(
+        exp.EQ(this=col("sector"), expression=exp.Literal.string("1")),
+        exp.not_(overrun),
+        decided(exp.GT(this=amount, expression=expected)),
+    )
+
+
+def tariff_case(ranges: Sequence[tuple[str, dt.date, dt.date, Any]]) -> Any:
+    """``tariff(CODE)`` on a date: a CASE over that code's ranges (a handful of rows per code)."""
+
+    def lookup(code: str, day: exp.Expression) -> exp.Expression:
+        ifs = [
+            exp.If(
+                this=exp.and_(
+                    exp.GTE(this=day.copy(), expression=date_literal(start)),
+                    exp.LTE(this=day.copy(), expression=date_literal(stop)),
+                ),
+                true=number_literal(amount),
+            )
+            for row_code, start, stop, amount in ranges
+            if row_code == code
+        ]
+        return exp.Case(ifs=ifs) if ifs else exp.null()
+
+    return lookup

@@ -1,0 +1,213 @@
+"""The invoice table the relational engine scans: one schema, built from events or by a columnar reader.
+
+One row per readable invoice, of the input and of the history (ledger). Columns:
+
+=================  ==================  ==========================================================
+column             type                meaning
+=================  ==================  ==========================================================
+``seq``            BIGINT              global order: ledger rows first (negative), then the input
+                                       (files in the order given, then file order)
+``file``           INTEGER             index in the list of input files; NULL for the ledger
+``line``           BIGINT NULL         the row's line in its file (SPEC §2 ``line``)
+``origin``         VARCHAR             ``ledger`` or ``input``
+``invoice_id``,    VARCHAR             SPEC §1 text fields, as read
+``practitioner_id``,
+``patient_id``,
+``specialty``
+``sector``         VARCHAR             ``1``, ``2``, ``optam``
+``mt_status``,     VARCHAR             the SPEC §1 words (``self``, ``domicile``, ``billed``...)
+``place``,
+``status``
+``date``,          DATE                act date, birth date, latest hospital discharge
+``birth_date``,
+``discharge_date``
+``time_min``       INTEGER NULL        act time in minutes since midnight (no TIME type: Spark
+                                       has none)
+``referral_at``    TIMESTAMP NULL      without time zone (a session zone would shift 48 h
+                                       across a DST change)
+``ald``...         BOOLEAN             ``ald``, ``palliative``, ``neurodegenerative``,
+                                       ``declares_mt``, ``homebound``, ``regulated``
+``codes``          VARCHAR[]           the invoice's codes, in file order
+``amount_cents``   BIGINT NULL         amount in cents (a DECIMAL is accepted too, for amounts
+                                       finer than the cent: the engine casts it to DECIMAL)
+``km_hundredths``  BIGINT NULL         kilometres × 100
+``extras``         VARCHAR NULL        the extra columns for plugins, as a JSON object
+=================  ==================  ==========================================================
+
+Input errors are not rows of this table: they stay :class:`billing_rules.model.InputError` values
+of the reader. :func:`load_events` fills the table from the project's own events (the row readers,
+the ledger, the API); a columnar reader may build the same table directly.
+
+The ledger's rows are read through Python (``history_for``) and written here with the input's:
+DuckDB's SQLite extension is downloaded on first use, which an offline machine cannot do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from billing_rules.model import Event, MtStatus, Place, Sector, Status
+
+TABLE = "invoices"
+
+#: Column name -> SQL type, in table order (the contract with the columnar readers).
+SCHEMA: dict[str, str] = {
+    "seq": "BIGINT",
+    "file": "INTEGER",
+    "line": "BIGINT",
+    "origin": "VARCHAR",
+    "invoice_id": "VARCHAR",
+    "practitioner_id": "VARCHAR",
+    "patient_id": "VARCHAR",
+    "specialty": "VARCHAR",
+    "sector": "VARCHAR",
+    "mt_status": "VARCHAR",
+    "place": "VARCHAR",
+    "status": "VARCHAR",
+    "date": "DATE",
+    "birth_date": "DATE",
+    "discharge_date": "DATE",
+    "time_min": "INTEGER",
+    "referral_at": "TIMESTAMP",
+    "ald": "BOOLEAN",
+    "palliative": "BOOLEAN",
+    "neurodegenerative": "BOOLEAN",
+    "declares_mt": "BOOLEAN",
+    "homebound": "BOOLEAN",
+    "regulated": "BOOLEAN",
+    "codes": "VARCHAR[]",
+    "amount_cents": "DECIMAL(24,6)",
+    "km_hundredths": "BIGINT",
+    "extras": "VARCHAR",
+}
+
+_BOOLS = ("ald", "palliative", "neurodegenerative", "declares_mt", "homebound", "regulated")
+
+
+def record_of(event: Event, *, seq: int, origin: str, file: int | None) -> dict[str, Any]:
+    """One table row (JSON-ready values) for ``event``."""
+    time = event.time
+    amount = event.amount
+    extra = dict(event.extra) if event.extra else None
+    return {
+        "seq": seq,
+        "file": file,
+        "line": event.line,
+        "origin": origin,
+        "invoice_id": event.invoice_id,
+        "practitioner_id": event.practitioner_id,
+        "patient_id": event.patient_id,
+        "specialty": event.specialty,
+        "sector": event.sector.value,
+        "mt_status": event.mt_status.value,
+        "place": event.place.value,
+        "status": event.status.value,
+        "date": event.date.isoformat(),
+        "birth_date": event.birth_date.isoformat(),
+        "discharge_date": _iso(getattr(event, "discharge_date", None)),
+        "time_min": None if time is None else time.hour * 60 + time.minute,
+        "referral_at": None if event.referral_at is None else event.referral_at.isoformat(sep=" "),
+        **{name: bool(getattr(event, name)) for name in _BOOLS},
+        "codes": list(event.codes),
+        "amount_cents": None if amount is None else str(amount * 100),
+        "km_hundredths": _hundredths(getattr(event, "km", None)),
+        "extras": json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
+    }
+
+
+def load_events(
+    con: Any,
+    events: Iterable[Event],
+    *,
+    history: Iterable[Event] = (),
+    files: Sequence[str] = (),
+) -> int:
+    """Create :data:`TABLE` in the DuckDB connection ``con`` from input events and history events.
+
+    History rows take the negative ``seq`` (they count before any input row, SPEC §1); input rows
+    keep the input's order: their own ``seq``, ties kept in the order given. Returns the number of
+    input rows.
+    """
+    file_index = {name: index for index, name in enumerate(files)}
+    handle = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8")
+    count = 0
+    try:
+        with handle:
+            history = list(history)
+            for index, event in enumerate(history):
+                row = record_of(event, seq=index - len(history), origin="ledger", file=None)
+                handle.write(json.dumps(row, ensure_ascii=False))
+                handle.write("\n")
+            ordered = sorted(enumerate(events), key=lambda item: (item[1].seq, item[0]))
+            for rank, (_, event) in enumerate(ordered):
+                file = file_index.get(event.file) if event.file is not None else None
+                handle.write(
+                    json.dumps(record_of(event, seq=rank, origin="input", file=file), ensure_ascii=False)
+                )
+                handle.write("\n")
+                count += 1
+        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in SCHEMA.items())
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT * FROM read_json(?, format='newline_delimited', "  # noqa: S608 - names are constants
+            f"columns={{{columns}}})",
+            [handle.name],
+        )
+    finally:
+        os.unlink(handle.name)
+    return count
+
+
+def event_of(row: Mapping[str, Any], files: Sequence[str] = ()) -> Event:
+    """The :class:`Event` a table row stands for: what the row engine's texts and amounts are computed on.
+
+    Only built for the invoices that have findings (and for rules that must run in Python).
+    """
+    minutes = row["time_min"]
+    amount = row["amount_cents"]
+    file = row["file"]
+    return Event(
+        invoice_id=row["invoice_id"],
+        date=row["date"],
+        time=None if minutes is None else dt.time(minutes // 60, minutes % 60),
+        practitioner_id=row["practitioner_id"],
+        specialty=row["specialty"],
+        sector=Sector(row["sector"]),
+        patient_id=row["patient_id"],
+        birth_date=row["birth_date"],
+        ald=row["ald"],
+        palliative=row["palliative"],
+        neurodegenerative=row["neurodegenerative"],
+        mt_status=MtStatus(row["mt_status"]),
+        declares_mt=row["declares_mt"],
+        place=Place(row["place"]),
+        homebound=row["homebound"],
+        codes=tuple(row["codes"]),
+        amount=None if amount is None else _euros(amount),
+        regulated=row["regulated"],
+        referral_at=row["referral_at"],
+        status=Status(row["status"]),
+        extra=json.loads(row["extras"]) if row["extras"] else {},
+        line=row["line"],
+        file=files[file] if file is not None and file < len(files) else None,
+        seq=row["seq"],
+    )
+
+
+def _euros(cents: Any) -> Decimal:
+    """Cents back to the euros the reader gave: ``2650`` cents is ``Decimal('26.50')``."""
+    value = Decimal(cents) / 100
+    return value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value.normalize()
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _hundredths(value: Decimal | None) -> int | None:
+    return None if value is None else int(Decimal(value) * 100)
