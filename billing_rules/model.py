@@ -370,6 +370,10 @@ class Report:
     findings: tuple[Finding, ...]
     input_errors: tuple[InputError, ...]
     files: tuple[str, ...] = ()
+    #: Which engine ran the rules: ``row`` (the reference) or ``duckdb`` (the relational one).
+    engine: str = "row"
+    #: Rules the relational engine ran row by row in Python (a plugin's rule, a Python function).
+    row_rules: tuple[str, ...] = ()
 
     @property
     def summary(self) -> Summary:

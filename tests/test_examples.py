@@ -46,6 +46,7 @@ _SUMMARY_KEYS = {
     "amount_at_risk": (int, float),
     "missed_revenue": (int, float),
     "yearly_revenue_missed": (int, float),
+    "engine": str,
 }
 
 

@@ -42,6 +42,7 @@ SUMMARY_KEYS = [
     "amount_at_risk",
     "missed_revenue",
     "yearly_revenue_missed",
+    "engine",
 ]
 
 
@@ -148,6 +149,7 @@ def test_json_golden_structure_single_file() -> None:
             "amount_at_risk": 60.0,
             "missed_revenue": 5.0,
             "yearly_revenue_missed": 0.0,
+            "engine": "row",
         },
         "findings": [
             {

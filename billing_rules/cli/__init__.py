@@ -420,6 +420,31 @@ def _build_validator(
     return Validator.build(rule_files=list(rule_files), entry_points=entry_points)
 
 
+def _engine_for(engine: str, validator: Validator, files: list[str]) -> str:
+    """``--engine``: the one asked for, or (``auto``) DuckDB for a large input when it can run the rules.
+
+    An explicit ``--engine duckdb`` that cannot run (extra not installed, a rule it cannot compile)
+    is an error naming the reason; ``auto`` then keeps the row engine, and the report says which ran.
+    """
+    from billing_rules.engines.choice import choose, relational_installed
+
+    chosen = choose(engine, files)
+    if chosen == "row":
+        return chosen
+    if not relational_installed():
+        raise BillingRulesError("--engine duckdb demande l'extra batch : pip install 'billing-rules[batch]'")
+    from billing_rules.engines.relational.api import checker_for
+    from billing_rules.engines.relational.plan import Unsupported
+
+    try:
+        checker_for(validator)
+    except Unsupported:
+        if engine == "auto":
+            return "row"
+        raise
+    return chosen
+
+
 # --------------------------------------------------------------------------------------------------
 # Commands
 
@@ -490,6 +515,15 @@ def main() -> None:
 @color_option
 @verbosity_options
 @column_options
+@click.option(
+    "--engine",
+    type=click.Choice(("auto", "row", "duckdb")),
+    default="auto",
+    show_default=True,
+    envvar="BILLING_RULES_ENGINE",
+    help="Moteur : row (ligne à ligne, la référence), duckdb (colonnes, pour les gros volumes ; demande "
+    "billing-rules[batch]) ; auto : duckdb à partir d'environ 50 000 lignes s'il est installé.",
+)
 @plugin_options
 @rule_selection_options
 @_debug_option
@@ -506,6 +540,7 @@ def check(
     color: str,
     columns: dict[str, str],
     lines: bool,
+    engine: str,
     debug: bool,
     selection: PluginSelection,
 ) -> None:
@@ -537,12 +572,20 @@ def check(
         # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
         bar = progress.start(validator, paths) if verbosity() >= 0 else None
         try:
+            chosen = _engine_for(engine, validator, paths)
             if ledger_target is None:
-                report = validator.check_paths(paths, input_format=input_format)
+                if chosen == "row":
+                    report = validator.check_paths(paths, input_format=input_format)
+                else:
+                    from billing_rules.engines.relational import api
+
+                    report = api.check_paths(validator, paths, input_format=input_format)
             else:
                 from billing_rules.cli.ledger import check_with_ledger
 
-                report = check_with_ledger(validator, paths, input_format, ledger_target, record)
+                report = check_with_ledger(
+                    validator, paths, input_format, ledger_target, record, engine=chosen
+                )
         finally:
             if bar is not None:
                 bar.close()

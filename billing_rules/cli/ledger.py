@@ -50,14 +50,27 @@ _MAX_ERRORS_SHOWN = 20
 
 
 def check_with_ledger(
-    validator: Validator, files: list[str], input_format: str | None, target: str, record: bool
+    validator: Validator,
+    files: list[str],
+    input_format: str | None,
+    target: str,
+    record: bool,
+    *,
+    engine: str = "row",
 ) -> Report:
     """``check --ledger [--record]``: the check with the ledger's history, then the recording."""
     from billing_rules.ledger import open_ledger
 
     ledger = open_ledger(target, readonly=not record)  # nothing written: read-only media work
     try:
-        report = validator.check_paths(files, input_format=input_format, ledger=ledger, record=record)
+        if engine == "row":
+            report = validator.check_paths(files, input_format=input_format, ledger=ledger, record=record)
+        else:
+            from billing_rules.engines.relational import api
+
+            report = api.check_paths(
+                validator, files, input_format=input_format, ledger=ledger, record=record
+            )
     finally:
         ledger.close()
     if record:

@@ -40,6 +40,7 @@ def summary_to_dict(report: Report) -> dict[str, Any]:
         "amount_at_risk": euros_to_json(summary.amount_at_risk),
         "missed_revenue": euros_to_json(summary.missed_revenue),
         "yearly_revenue_missed": euros_to_json(summary.yearly_revenue_missed),
+        "engine": report.engine,
     }
 
 

@@ -241,6 +241,13 @@ class TextReporter:
         ]
         yield paint("Totaux", _BOLD)
         yield from _aligned(rows, paint)
+        if report.engine != "row":
+            # The row engine is the default and says nothing; another engine is named.
+            note = f"Moteur : {report.engine}"
+            if report.row_rules:
+                note += " (ligne à ligne en Python : " + ", ".join(report.row_rules) + ")"
+            yield ""
+            yield note
 
 
 _TotalRow = tuple[str, str, "str | None", str]

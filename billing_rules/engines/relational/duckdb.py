@@ -7,13 +7,9 @@ bounded: DuckDB spills to a temporary directory beyond ``memory_limit``.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlglot import exp
-
-from billing_rules.engines.relational.table import load_events
-from billing_rules.model import Event
 
 DIALECT = "duckdb"
 
@@ -38,10 +34,6 @@ class DuckDbBackend:
         """Drop the database and its spill files."""
         self.con.close()
         self._spill.cleanup()
-
-    def load(self, events: Iterable[Event], history: Iterable[Event], files: Sequence[str]) -> int:
-        """The invoice table from events (see ``table``); returns the number of input rows."""
-        return load_events(self.con, events, history=history, files=files)
 
     def sql(self, tree: exp.Expression) -> str:
         """The statement's text in DuckDB's dialect."""

@@ -35,7 +35,7 @@ from billing_rules.engines.relational.plan import (
     make_plan,
     tariff_ranges,
 )
-from billing_rules.engines.relational.table import event_of
+from billing_rules.engines.relational.table import TableWriter, event_of
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit
 from billing_rules.ruleset import RuleSet
@@ -87,11 +87,31 @@ class RelationalChecker:
         adjust: Callable[[list[Finding], Event], list[Finding]] | None = None,
     ) -> RelationalResult:
         """Findings of ``events`` (after ``history``), in SPEC order; ``adjust`` is the plugins' hook."""
+        writer = TableWriter(files)
+        try:
+            for _, event in sorted(enumerate(events), key=lambda item: (item[1].seq, item[0])):
+                writer.add_input(event)
+            for event in history:
+                writer.add_history(event)
+        except BaseException:
+            writer.discard()
+            raise
+        return self.check_table(writer, files=files, adjust=adjust)
+
+    def check_table(
+        self,
+        writer: TableWriter,
+        *,
+        files: Sequence[str] = (),
+        adjust: Callable[[list[Finding], Event], list[Finding]] | None = None,
+    ) -> RelationalResult:
+        """Findings of the invoice table ``writer`` holds (input rows in SPEC §1 input order)."""
         backend = self.backend_factory()
         try:
-            count = backend.load(events, history, files)
-            return _Run(self, backend, tuple(files)).run(count, adjust)
+            writer.create(backend.con)
+            return _Run(self, backend, tuple(files)).run(writer.inputs, adjust)
         finally:
+            writer.discard()
             backend.close()
 
 

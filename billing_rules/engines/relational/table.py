@@ -48,7 +48,7 @@ import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -121,46 +121,58 @@ def record_of(event: Event, *, seq: int, origin: str, file: int | None) -> dict[
     }
 
 
-def load_events(
-    con: Any,
-    events: Iterable[Event],
-    *,
-    history: Iterable[Event] = (),
-    files: Sequence[str] = (),
-) -> int:
-    """Create :data:`TABLE` in the DuckDB connection ``con`` from input events and history events.
+class TableWriter:
+    """Rows written as they come (JSON Lines in a temporary file), then read by DuckDB as one table.
 
-    History rows take the negative ``seq`` (they count before any input row, SPEC §1); input rows
-    keep the input's order: their own ``seq``, ties kept in the order given. Returns the number of
-    input rows.
+    Input rows first, in input order; history rows may follow (they take negative ``seq``: they
+    count before any input row, SPEC §1, whatever their place in the file).
     """
-    file_index = {name: index for index, name in enumerate(files)}
-    handle = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8")
-    count = 0
-    try:
-        with handle:
-            history = list(history)
-            for index, event in enumerate(history):
-                row = record_of(event, seq=index - len(history), origin="ledger", file=None)
-                handle.write(json.dumps(row, ensure_ascii=False))
-                handle.write("\n")
-            ordered = sorted(enumerate(events), key=lambda item: (item[1].seq, item[0]))
-            for rank, (_, event) in enumerate(ordered):
-                file = file_index.get(event.file) if event.file is not None else None
-                handle.write(
-                    json.dumps(record_of(event, seq=rank, origin="input", file=file), ensure_ascii=False)
-                )
-                handle.write("\n")
-                count += 1
+
+    def __init__(self, files: Sequence[str] = ()) -> None:
+        self._files = {name: index for index, name in enumerate(files)}
+        self._handle = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8")
+        self.inputs = 0
+        self._history = 0
+
+    def add_input(self, event: Event) -> None:
+        """One invoice of the input, after those already added."""
+        file = self._files.get(event.file) if event.file is not None else None
+        row = record_of(event, seq=self.inputs, origin="input", file=file)
+        self._handle.write(json.dumps(row, ensure_ascii=False))
+        self._handle.write("\n")
+        self.inputs += 1
+
+    def add_history(self, event: Event) -> None:
+        """One invoice of the history (the ledger, or the API's ``history``)."""
+        row = record_of(event, seq=_HISTORY_SEQ + self._history, origin="ledger", file=None)
+        self._handle.write(json.dumps(row, ensure_ascii=False))
+        self._handle.write("\n")
+        self._history += 1
+
+    def create(self, con: Any) -> None:
+        """Create :data:`TABLE` in the DuckDB connection ``con``, and drop the temporary file."""
+        self._handle.close()
         columns = ", ".join(f"'{name}': '{kind}'" for name, kind in SCHEMA.items())
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT * FROM read_json(?, format='newline_delimited', "  # noqa: S608 - names are constants
-            f"columns={{{columns}}})",
-            [handle.name],
-        )
-    finally:
-        os.unlink(handle.name)
-    return count
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT * FROM read_json(?, "  # noqa: S608 - constants
+                f"format='newline_delimited', columns={{{columns}}})",
+                [self._handle.name],
+            )
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the temporary file (idempotent)."""
+        self._handle.close()
+        try:
+            os.unlink(self._handle.name)
+        except FileNotFoundError:
+            pass
+
+
+#: First ``seq`` of history rows: below any input row's.
+_HISTORY_SEQ = -(10**15)
 
 
 def event_of(row: Mapping[str, Any], files: Sequence[str] = ()) -> Event:

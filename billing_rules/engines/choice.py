@@ -1,0 +1,48 @@
+"""Which engine checks an input: ``--engine row|duckdb``, or chosen by the input's size.
+
+Deciding imports nothing columnar: whether DuckDB and sqlglot are installed is asked of the import
+system (``find_spec``), and the size of the input is estimated from the files' sizes. A 10-line file
+never pays for the relational engine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+
+ENGINES = ("auto", "row", "duckdb")
+"""Values of ``--engine``; ``auto`` picks the relational engine for a large input when installed."""
+
+AUTO_ROWS = 50_000
+"""From this many rows (estimated), ``auto`` runs the relational engine."""
+
+BYTES_PER_ROW = 130
+"""Average size of a SPEC §1 CSV row (the generated benchmark files: 120-140 bytes)."""
+
+
+def relational_installed() -> bool:
+    """Whether the ``batch`` extra (duckdb, sqlglot) is installed, without importing them."""
+    return all(importlib.util.find_spec(name) is not None for name in ("duckdb", "sqlglot"))
+
+
+def estimated_rows(paths: Sequence[str]) -> int:
+    """Rows of the input, from its files' sizes (standard input counts as small: it cannot be sized)."""
+    total = 0
+    for path in paths:
+        if path == "-":
+            continue
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            continue
+    return total // BYTES_PER_ROW
+
+
+def choose(engine: str, paths: Sequence[str]) -> str:
+    """The engine to run: the one asked for, or for ``auto`` the relational one on a large input."""
+    if engine != "auto":
+        return engine
+    if estimated_rows(paths) >= AUTO_ROWS and relational_installed():
+        return "duckdb"
+    return "row"

@@ -1,0 +1,118 @@
+"""The relational engine behind the validator's API: files or events in, a :class:`Report` out.
+
+The input is read by the project's readers (the same input errors, line for line), its readable
+invoices written to the invoice table with the ledger's history, and the plan run on it. The
+validator's ``adjust_findings`` hooks see each invoice's findings as with the row engine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from billing_rules.engines.relational.duckdb import DuckDbBackend
+from billing_rules.engines.relational.run import RelationalChecker, RelationalResult
+from billing_rules.engines.relational.table import TableWriter
+from billing_rules.errors import BillingRulesError
+from billing_rules.model import Event, InputError, Report
+
+_CHECKERS: weakref.WeakKeyDictionary[Any, RelationalChecker] = weakref.WeakKeyDictionary()
+
+
+def checker_for(validator: Any) -> RelationalChecker:
+    """The validator's rule set, planned once (raises ``Unsupported`` for a rule it cannot run)."""
+    checker = _CHECKERS.get(validator)
+    if checker is None:
+        checker = _CHECKERS[validator] = RelationalChecker(validator.ruleset, DuckDbBackend)
+    return checker
+
+
+def check_events(validator: Any, events: Iterable[Event], *, history: Iterable[Event] = ()) -> Report:
+    """``Validator.check_events`` on the relational engine."""
+    events = list(events)
+    keys = {event.key for event in events}
+    history = [event for event in history if event.key not in keys]
+    checker = checker_for(validator)
+    result = checker.check(events, history=history, adjust=validator._adjust)
+    return _report(result, len(events), (), ())
+
+
+def check_paths(
+    validator: Any,
+    paths: Sequence[str],
+    *,
+    input_format: str | None = None,
+    stdin: Any = None,
+    ledger: Any = None,
+    record: bool = False,
+) -> Report:
+    """``Validator.check_paths`` on the relational engine (``ledger``: its history counts first)."""
+    from billing_rules.readers import InputStream
+
+    if record and ledger is None:
+        raise BillingRulesError("--record demande un registre (--ledger)")
+    checker = checker_for(validator)
+    sources = list(paths)
+    spooled = None
+    if "-" in sources:
+        spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+        shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
+
+    def stream() -> InputStream:
+        if spooled is not None:
+            spooled.seek(0)
+        return InputStream(sources, input_format=input_format, readers=validator.readers, stdin=spooled)
+
+    try:
+        items = stream()
+        writer = TableWriter(items.sources)
+        errors: list[InputError] = []
+        scope = None
+        if ledger is not None:
+            from billing_rules.ledger.common import InputScope
+
+            scope = InputScope()
+        try:
+            for item in items:
+                if isinstance(item, Event):
+                    writer.add_input(item)
+                    if scope is not None:
+                        scope.add(item)
+                else:
+                    errors.append(item)
+            if ledger is not None and scope is not None:
+                from billing_rules.ledger.common import history_for
+
+                # The ledger's rows go through Python into the table (DuckDB's SQLite extension is a
+                # download, which an offline machine cannot make).
+                for event in history_for(ledger, validator.engine.counters.values(), scope):
+                    writer.add_history(event)
+        except BaseException:
+            writer.discard()
+            raise
+        result = checker.check_table(writer, files=items.sources, adjust=validator._adjust)
+        if record:
+            from billing_rules.validator import _record_by_file
+
+            _record_by_file(ledger, stream())
+        return _report(result, items.events, tuple(errors), tuple(items.sources))
+    finally:
+        if spooled is not None:
+            spooled.close()
+
+
+def _report(
+    result: RelationalResult, events: int, errors: tuple[InputError, ...], files: tuple[str, ...]
+) -> Report:
+    return Report(
+        events=events,
+        findings=result.findings,
+        input_errors=errors,
+        files=files,
+        engine=result.engine,
+        row_rules=result.python_rules,
+    )
