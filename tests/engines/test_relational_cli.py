@@ -1,0 +1,121 @@
+"""``check --engine``: which engine runs, that the report says so, and the declared limitations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("duckdb")
+pytest.importorskip("sqlglot")
+
+from billing_rules import cli  # noqa: E402
+from billing_rules.engines import choice  # noqa: E402
+from billing_rules.engines.relational import api  # noqa: E402
+from billing_rules.engines.relational.plan import Unsupported  # noqa: E402
+from billing_rules.testing import make_event  # noqa: E402
+from billing_rules.validator import Validator  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "week-2026-01.csv"
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(cli.main, ["check", "--no-plugins", *args], catch_exceptions=False)
+
+
+def test_duckdb_engine_is_named_in_json_and_text() -> None:
+    row = run(str(EXAMPLE), "--format", "json", "--engine", "row")
+    relational = run(str(EXAMPLE), "--format", "json", "--engine", "duckdb")
+    assert json.loads(row.output)["summary"]["engine"] == "row"
+    data = json.loads(relational.output)
+    assert data["summary"]["engine"] == "duckdb"
+    assert relational.exit_code == row.exit_code
+    expected = json.loads(row.output)
+    expected["summary"]["engine"] = "duckdb"
+    assert data == expected
+    text = run(str(EXAMPLE), "--engine", "duckdb")
+    assert "Moteur : duckdb" in text.output
+    assert "Moteur" not in run(str(EXAMPLE), "--engine", "row").output
+
+
+def test_auto_keeps_the_row_engine_for_a_small_file() -> None:
+    assert choice.choose("auto", [str(EXAMPLE)]) == "row"
+    assert json.loads(run(str(EXAMPLE), "--format", "json").output)["summary"]["engine"] == "row"
+
+
+def test_auto_picks_duckdb_from_50_000_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(choice, "AUTO_ROWS", 1)
+    assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
+    assert json.loads(run(str(EXAMPLE), "--format", "json").output)["summary"]["engine"] == "duckdb"
+    assert choice.choose("auto", ["-"]) == "row"  # standard input cannot be sized
+
+
+def test_small_check_imports_nothing_columnar() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from billing_rules import cli\n"
+        f"CliRunner().invoke(cli.main, ['check', '--no-plugins', {str(EXAMPLE)!r}])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('duckdb', 'sqlglot')))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+COUNTING_WITH_PYTHON = """
+rule TEST-COUNT-PY error "trop de G avec une colonne supplémentaire"
+  on G
+  at most 1 per patient ever counting extra(flag) is "x"
+end
+"""
+
+
+def test_a_construct_it_cannot_compile_is_a_declared_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tmp_path / "count.rules"
+    rules.write_text(COUNTING_WITH_PYTHON, encoding="utf-8")
+    validator = Validator.build(entry_points=False, rule_files=[rules])
+    with pytest.raises(Unsupported, match="TEST-COUNT-PY.*counting"):
+        api.check_events(validator, [make_event()])
+    result = run(str(EXAMPLE), "--rules", str(rules), "--engine", "duckdb")
+    assert result.exit_code == 2
+    assert "TEST-COUNT-PY" in result.output
+    # auto keeps the row engine for such a rule set, and the report says which engine ran.
+    monkeypatch.setattr(choice, "AUTO_ROWS", 1)
+    auto = run(str(EXAMPLE), "--rules", str(rules), "--format", "json")
+    assert json.loads(auto.output)["summary"]["engine"] == "row"
+
+
+def test_a_python_function_in_a_condition_runs_row_by_row(tmp_path: Path) -> None:
+    rules = tmp_path / "extra.rules"
+    rules.write_text(
+        'rule TEST-EXTRA warning "colonne flag à x"\n  on G\n  when extra(flag) is "x"\nend\n',
+        encoding="utf-8",
+    )
+    validator = Validator.build(entry_points=False, rule_files=[rules])
+    events = [make_event(seq=i, invoice_id=f"F{i}", flag=flag) for i, flag in enumerate(["x", "y", ""])]
+    expected = validator.check_events(events)
+    found = api.check_events(validator, events)
+    assert [(f.rule, f.invoice_id, f.message) for f in found.findings] == [
+        (f.rule, f.invoice_id, f.message) for f in expected.findings
+    ]
+    assert "TEST-EXTRA" in found.row_rules
+    assert any(f.rule == "TEST-EXTRA" for f in found.findings)
+
+
+def test_spark_sql_is_generated_from_the_same_trees(builtin_validator: Validator) -> None:
+    """One intermediate form: the statements generate in Spark SQL too (not yet run on Spark)."""
+    from billing_rules.engines.relational import sql
+
+    checker = api.checker_for(builtin_validator)
+    statements = [sql.base_query(), sql.with_expected(sql.input_subjects())]
+    statements += [sql.counter_query(counter, suggested=True) for counter in checker.plan.counters]
+    for tree in statements:
+        text = tree.sql(dialect="spark")
+        assert "EXCLUDE" not in text and "QUALIFY" not in text
