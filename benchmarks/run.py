@@ -250,7 +250,7 @@ def peak_rss(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     rows streamed through the engine with findings discarded, without the input's duplicate
     detection: the state the windows keep, which must be bounded by patients and windows.
     """
-    for mode in ("check", "engine"):
+    for mode in ("check-row", "engine"):
         figures = []
         for size in args.rss_sizes:
             path = data_file(args.workdir, size, args.practitioners, args.seed)
@@ -261,23 +261,67 @@ def peak_rss(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
             kib = int(result.stdout.strip().splitlines()[-1])
             figures.append(kib)
             label = f"{size:,} factures".replace(",", " ")
-            what = "check --format json" if mode == "check" else "engine state only"
+            what = "check --format json" if mode == "check-row" else "engine state only"
             table.append((f"peak RSS, {what}, {label}", f"{kib / 1024:.0f} MiB ({size / wall:,.0f} rows/s)"))
         if len(figures) == 2:
             sizes = " / ".join(f"{size:,}".replace(",", " ") for size in reversed(args.rss_sizes))
             table.append((f"RSS ratio {mode}, {sizes} (target <= 1.2)", f"{figures[1] / figures[0]:.2f}"))
 
 
+def relational(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """The relational engine (issue 14): whole ``check`` processes, row and DuckDB, same file, same run.
+
+    Each figure is a fresh process (``--rss-child check-ENGINE``): the wall time of the whole check
+    (start-up, reading and validating, rules, JSON report) and its peak RSS; the hand-written loop
+    of the 5 seed rules is measured in the same run for the ratio.
+    """
+    path = data_file(args.workdir, args.rows, args.practitioners, args.seed)
+    rows = args.rows
+    base = best_rate(rows, lambda: sum(1 for _ in baseline.findings(str(path))), args.repeat)
+    label = f"{rows:,} factures".replace(",", " ")
+    rates = {}
+    for engine in ("duckdb", "row"):
+        best, kib = float("inf"), 0
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            command = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--rss-child",
+                f"check-{engine}",
+                str(path),
+            ]
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            best = min(best, time.perf_counter() - started)
+            kib = max(kib, int(result.stdout.strip().splitlines()[-1]))
+        rates[engine] = rows / best
+        table.append(
+            (
+                f"check --engine {engine} --format json, full catalogue, {label}",
+                f"{best:.1f} s, {rows / best:,.0f} rows/s, peak RSS {kib / 1024:.0f} MiB",
+            )
+        )
+    table += [
+        ("baseline, 5 seed rules (hand-written), same run", f"{base:,.0f} rows/s"),
+        ("ratio check duckdb / baseline (target >= 0.5)", f"{rates['duckdb'] / base:.2f}"),
+        ("ratio check duckdb / check row", f"{rates['duckdb'] / rates['row']:.2f}"),
+    ]
+
+
 def rss_child(mode: str, path: str) -> None:
     if mode == "columnar":
         read_columnar(Path(path))
-    elif mode == "check":
+    elif mode.startswith("check"):
         from billing_rules.cli import main
 
+        engine = mode.partition("-")[2] or "row"
         with open(os.devnull, "w") as sink:
             stdout, sys.stdout = sys.stdout, sink
             try:
-                main(["check", path, "--format", "json", "--fail-on", "never"], standalone_mode=False)
+                main(
+                    ["check", path, "--format", "json", "--fail-on", "never", "--engine", engine],
+                    standalone_mode=False,
+                )
             finally:
                 sys.stdout = stdout
     else:
@@ -374,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per throughput figure (best kept)")
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "billing-rules-bench")
-    steps = ("throughput", "columnar", "latency", "rss", "startup")
+    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational")
     parser.add_argument("--only", choices=steps, action="append")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -397,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": latency,
         "rss": peak_rss,
         "startup": startup,
+        "relational": relational,
     }
     for name, step in steps.items():
         if args.only and name not in args.only:

@@ -44,6 +44,7 @@ DuckDB's SQLite extension is downloaded on first use, which an offline machine c
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -90,39 +91,53 @@ SCHEMA: dict[str, str] = {
 _BOOLS = ("ald", "palliative", "neurodegenerative", "declares_mt", "homebound", "regulated")
 
 
-def record_of(event: Event, *, seq: int, origin: str, file: int | None) -> dict[str, Any]:
-    """One table row (JSON-ready values) for ``event``."""
+_TEXT = frozenset(name for name, kind in SCHEMA.items() if kind == "VARCHAR") | {"codes"}
+#: Text cells are written with this prefix, so that an empty text is never an empty cell: an empty
+#: cell is NULL, whatever the column's type (the staging file is CSV, which has no NULL of its own).
+_MARK = "~"
+
+
+def record_of(event: Event, *, seq: int, origin: str, file: int | None) -> list[Any]:
+    """One table row for ``event``, in :data:`SCHEMA` order (text cells marked, NULL as None)."""
     time = event.time
     amount = event.amount
-    extra = dict(event.extra) if event.extra else None
-    return {
-        "seq": seq,
-        "file": file,
-        "line": event.line,
-        "origin": origin,
-        "invoice_id": event.invoice_id,
-        "practitioner_id": event.practitioner_id,
-        "patient_id": event.patient_id,
-        "specialty": event.specialty,
-        "sector": event.sector.value,
-        "mt_status": event.mt_status.value,
-        "place": event.place.value,
-        "status": event.status.value,
-        "date": event.date.isoformat(),
-        "birth_date": event.birth_date.isoformat(),
-        "discharge_date": _iso(getattr(event, "discharge_date", None)),
-        "time_min": None if time is None else time.hour * 60 + time.minute,
-        "referral_at": None if event.referral_at is None else event.referral_at.isoformat(sep=" "),
-        **{name: bool(getattr(event, name)) for name in _BOOLS},
-        "codes": list(event.codes),
-        "amount_cents": None if amount is None else str(amount * 100),
-        "km_hundredths": _hundredths(getattr(event, "km", None)),
-        "extras": json.dumps(extra, ensure_ascii=False, default=str) if extra else None,
-    }
+    extra = event.extra
+    referral = event.referral_at
+    discharge = getattr(event, "discharge_date", None)
+    km = getattr(event, "km", None)
+    return [
+        seq,
+        file,
+        event.line,
+        _MARK + origin,
+        _MARK + event.invoice_id,
+        _MARK + event.practitioner_id,
+        _MARK + event.patient_id,
+        _MARK + event.specialty,
+        _MARK + event.sector.value,
+        _MARK + event.mt_status.value,
+        _MARK + event.place.value,
+        _MARK + event.status.value,
+        event.date.isoformat(),
+        event.birth_date.isoformat(),
+        None if discharge is None else discharge.isoformat(),
+        None if time is None else time.hour * 60 + time.minute,
+        None if referral is None else referral.isoformat(sep=" "),
+        event.ald,
+        event.palliative,
+        event.neurodegenerative,
+        event.declares_mt,
+        event.homebound,
+        event.regulated,
+        _MARK + "+".join(event.codes),
+        None if amount is None else amount * 100,
+        None if km is None else int(Decimal(km) * 100),
+        _MARK + json.dumps(dict(extra), ensure_ascii=False, default=str) if extra else None,
+    ]
 
 
 class TableWriter:
-    """Rows written as they come (JSON Lines in a temporary file), then read by DuckDB as one table.
+    """Rows written as they come (CSV in a temporary file), then read by DuckDB as one table.
 
     Input rows first, in input order; history rows may follow (they take negative ``seq``: they
     count before any input row, SPEC §1, whatever their place in the file).
@@ -130,33 +145,34 @@ class TableWriter:
 
     def __init__(self, files: Sequence[str] = ()) -> None:
         self._files = {name: index for index, name in enumerate(files)}
-        self._handle = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8")
+        self._handle = tempfile.NamedTemporaryFile(
+            "w", suffix=".csv", delete=False, encoding="utf-8", newline=""
+        )
+        self._write = csv.writer(self._handle, lineterminator="\n").writerow
         self.inputs = 0
         self._history = 0
 
     def add_input(self, event: Event) -> None:
         """One invoice of the input, after those already added."""
         file = self._files.get(event.file) if event.file is not None else None
-        row = record_of(event, seq=self.inputs, origin="input", file=file)
-        self._handle.write(json.dumps(row, ensure_ascii=False))
-        self._handle.write("\n")
+        self._write(record_of(event, seq=self.inputs, origin="input", file=file))
         self.inputs += 1
 
     def add_history(self, event: Event) -> None:
         """One invoice of the history (the ledger, or the API's ``history``)."""
-        row = record_of(event, seq=_HISTORY_SEQ + self._history, origin="ledger", file=None)
-        self._handle.write(json.dumps(row, ensure_ascii=False))
-        self._handle.write("\n")
+        self._write(record_of(event, seq=_HISTORY_SEQ + self._history, origin="ledger", file=None))
         self._history += 1
 
     def create(self, con: Any) -> None:
         """Create :data:`TABLE` in the DuckDB connection ``con``, and drop the temporary file."""
         self._handle.close()
-        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in SCHEMA.items())
+        staged = {name: "VARCHAR" if name in _TEXT else kind for name, kind in SCHEMA.items()}
+        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in staged.items())
+        selected = ", ".join(_unmarked(name) for name in SCHEMA)
         try:
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT * FROM read_json(?, "  # noqa: S608 - constants
-                f"format='newline_delimited', columns={{{columns}}})",
+                f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM read_csv(?, header=false, "  # noqa: S608
+                f"auto_detect=false, delim=',', quote='\"', escape='\"', columns={{{columns}}})",
                 [self._handle.name],
             )
         finally:
@@ -169,6 +185,14 @@ class TableWriter:
             os.unlink(self._handle.name)
         except FileNotFoundError:
             pass
+
+
+def _unmarked(name: str) -> str:
+    if name == "codes":
+        return "string_split(substr(codes, 2), '+') AS codes"
+    if name in _TEXT:
+        return f"substr({name}, 2) AS {name}"
+    return name
 
 
 #: First ``seq`` of history rows: below any input row's.
