@@ -355,3 +355,58 @@ def test_ledger_history_identical(tmp_path: Path, builtin_validator: Validator) 
 
 def _codes(findings: Iterable[Finding]) -> set[str]:
     return {finding.rule for finding in findings}
+
+
+class _Boom:
+    """A plugin whose Python rule and Python function fail on some invoices (INTERNAL-ERROR)."""
+
+    from billing_rules import hookimpl
+
+    @hookimpl
+    def register_rules(self, register: Any) -> None:
+        from billing_rules.model import Severity
+        from billing_rules.rule import Hit
+
+        @attrs.frozen
+        class Fragile:
+            code: str = "BOOM-RULE"
+            severity: Severity = Severity.ERROR
+            source: str = "boom"
+            triggers: frozenset[str] | None = frozenset({"MEG"})
+
+            def check(self, event: Event, history: Any) -> list[Hit]:
+                if event.invoice_id.endswith("3"):
+                    raise ValueError("patient P-1")
+                return [Hit(message="MEG vue")] if event.invoice_id.endswith("1") else []
+
+        register(Fragile())
+
+    @hookimpl
+    def register_functions(self, register: Any) -> None:
+        from billing_rules.dsl.vocabulary import Function, Kind
+
+        def fragile(env: Any, event: Event) -> bool:
+            if event.invoice_id.endswith("5"):
+                raise KeyError("x")
+            return event.invoice_id.endswith("4")
+
+        register(Function("fragile", (), Kind.BOOL, fragile, "échoue sur les factures en 5"))
+
+    @hookimpl
+    def register_rule_sets(self, register: Any) -> None:
+        register(
+            text='rule BOOM-OPP opportunity "MEG possible"\n  on G\n  when fragile()\n  suggest add MEG\nend\n'
+            'rule BOOM-WARN warning "G fragile"\n  on G\n  when fragile()\nend\n',
+            name="boom.rules",
+        )
+
+
+def test_crashes_reported_as_the_row_engine_does() -> None:
+    validator = Validator.build(entry_points=False, plugins=[("boom", _Boom())])
+    rows = []
+    for index in range(12):
+        codes = ["G", "G+MEG", "G+SNP", "G+MEG+SNP"][index % 4]
+        rows.append(make_event(seq=index, invoice_id=f"F{index}", codes=codes, birth_date="2022-01-01"))
+    expected = [key(f) for f in validator.check_events(rows).findings]
+    assert {item[0] for item in expected} >= {"INTERNAL-ERROR", "BOOM-RULE", "BOOM-WARN"}
+    assert [key(f) for f in api.check_events(validator, rows).findings] == expected

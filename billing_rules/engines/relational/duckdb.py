@@ -6,12 +6,14 @@ bounded: DuckDB spills to a temporary directory beyond ``memory_limit``.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import Any
 
 from sqlglot import exp
 
 DIALECT = "duckdb"
+DEFAULT_MEMORY = "2GB"
 
 
 class DuckDbBackend:
@@ -24,8 +26,9 @@ class DuckDbBackend:
 
         self._spill = tempfile.TemporaryDirectory(prefix="billing-rules-duckdb-")
         config: dict[str, Any] = {"temp_directory": self._spill.name}
-        if memory_limit is not None:
-            config["memory_limit"] = memory_limit
+        # Beyond this DuckDB spills to the temporary directory instead of growing (issue 14 target:
+        # 10 M rows within 4 GiB); BILLING_RULES_DUCKDB_MEMORY overrides it ("8GB", "500MB").
+        config["memory_limit"] = memory_limit or os.environ.get("BILLING_RULES_DUCKDB_MEMORY", DEFAULT_MEMORY)
         if threads is not None:
             config["threads"] = threads
         self.con = duckdb.connect(":memory:", config=config)

@@ -136,7 +136,10 @@ class _Run:
         in_error = {
             sid
             for sid, items in by_sid.items()
-            if any(plan.severity is Severity.ERROR or _is_crash(hit) for plan, hit in items)
+            if any(
+                plan.severity is Severity.ERROR or (_is_crash(hit) and plan.severity is Severity.WARNING)
+                for plan, hit in items
+            )
         }
         events = self._events(set(by_sid))
         rendered: dict[int, list[tuple[Plan, Hit]]] = {}
@@ -145,7 +148,9 @@ class _Run:
             event = events[sid]
             for plan, hit in items:
                 for one in self._hits(plan, event, hit):
-                    if plan.severity is Severity.OPPORTUNITY and not getattr(one, "crashed", False):
+                    if plan.severity is Severity.OPPORTUNITY:
+                        # Looked for only on an invoice without error, as the row engine does; a
+                        # crashed opportunity rule is reported there too (as INTERNAL-ERROR).
                         if sid not in in_error:
                             candidates.setdefault(sid, []).append((plan, one))
                     else:
