@@ -395,7 +395,8 @@ class _Boom:
     @hookimpl
     def register_rule_sets(self, register: Any) -> None:
         register(
-            text='rule BOOM-OPP opportunity "MEG possible"\n  on G\n  when fragile()\n  suggest add MEG\nend\n'
+            text='rule BOOM-OPP opportunity "MEG possible"\n  on G\n  when fragile()\n'
+            "  suggest add MEG\nend\n"
             'rule BOOM-WARN warning "G fragile"\n  on G\n  when fragile()\nend\n',
             name="boom.rules",
         )
