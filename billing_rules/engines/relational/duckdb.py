@@ -6,8 +6,10 @@ bounded: DuckDB spills to a temporary directory beyond ``memory_limit``.
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -37,6 +39,25 @@ class DuckDbBackend:
         """Drop the database and its spill files."""
         self.con.close()
         self._spill.cleanup()
+
+    def load_rows(self, name: str, columns: dict[str, str], rows: Iterable[Sequence[Any]]) -> None:
+        """A table of Python values (thousands of rows: too many for a VALUES list), through CSV.
+
+        Only numbers and codes go through here (sids, codes joined by ``+``): no NULL, no quoting issue.
+        """
+        handle = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8", newline="")
+        try:
+            with handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerows(rows)
+            spec = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv(?, header=false, "  # noqa: S608
+                f"auto_detect=false, delim=',', quote='\"', escape='\"', columns={{{spec}}})",
+                [handle.name],
+            )
+        finally:
+            os.unlink(handle.name)
 
     def sql(self, tree: exp.Expression) -> str:
         """The statement's text in DuckDB's dialect."""

@@ -275,7 +275,7 @@ class _Run:
                     true_sids.append(row["sid"])
             except Exception as exc:  # noqa: BLE001 - reported as the row engine does
                 self.crashes[(row["sid"], rule.code)] = exc
-        self.db.execute(sql.values_table(name, ("sid",), [(sid,) for sid in true_sids] or [(-1,)]))
+        self.db.load_rows(name, {"sid": "BIGINT"}, [(sid,) for sid in true_sids])
 
     def _python_rule(self, plan: PythonPlan) -> list[tuple[Plan, Hit]]:
         """A third-party Python rule, row by row on the rows its ``triggers`` wake."""
@@ -291,7 +291,7 @@ class _Run:
     def _events(self, sids: set[int]) -> dict[int, Event]:
         if not sids:
             return {}
-        self.db.execute(sql.values_table("wanted", ("sid",), [(sid,) for sid in sorted(sids)]))
+        self.db.load_rows("wanted", {"sid": "BIGINT"}, [(sid,) for sid in sorted(sids)])
         query = (
             exp.select(exp.column(exp.Star(), table="s"))
             .from_(exp.to_table(sql.SUBJECTS).as_("s"))
@@ -326,8 +326,8 @@ class _Run:
             split = exp.Anonymous(
                 this="string_split", expressions=[exp.column("joined"), exp.Literal.string("+")]
             )
-            values = sql.values_table("suggested_values", ("ord", "sid", "variant", "joined"), rows)
-            self.db.execute(values)
+            columns = {"ord": "BIGINT", "sid": "BIGINT", "variant": "VARCHAR", "joined": "VARCHAR"}
+            self.db.load_rows("suggested_values", columns, rows)
             self.db.execute(
                 sql.create(
                     sql.SUGGESTED,

@@ -162,10 +162,23 @@ def base_query() -> exp.Select:
             )
         )
     )
-    keep = exp.or_(
-        exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("input")),
-        exp.not_(exp.Exists(this=copies)),
+    # Two plain filters joined by UNION ALL (an OR around the EXISTS would not become an anti-join).
+    inputs = (
+        exp.select(exp.Star())
+        .from_(exp.to_table(TABLE).as_("i"))
+        .where(exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("input")))
     )
+    history = (
+        exp.select(exp.Star())
+        .from_(exp.to_table(TABLE).as_("i"))
+        .where(
+            exp.and_(
+                exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("ledger")),
+                exp.not_(exp.Exists(this=copies)),
+            )
+        )
+    )
+    rows = exp.Union(this=inputs, expression=history, distinct=False).subquery("i")
     return (
         exp.select(
             exp.column(exp.Star(), table="i"),
@@ -180,13 +193,12 @@ def base_query() -> exp.Select:
             exp.EQ(this=_c("status", "i"), expression=exp.Literal.string("cancelled")).as_("cancelled"),
             amount.as_("amount"),
         )
-        .from_(exp.to_table(TABLE).as_("i"))
+        .from_(rows)
         .join(
             exp.to_table(HOLIDAYS).as_("h"),
             on=exp.EQ(this=_c("day", "h"), expression=day.copy()),
             join_type="left",
         )
-        .where(keep)
     )
 
 
