@@ -18,7 +18,7 @@ import attrs
 
 from billing_rules.dsl.rules import DslRule
 from billing_rules.engine import _crashed, _finding
-from billing_rules.engines.relational.plan import BuiltinPlan, DslPlan, Plan, PythonPlan, Unsupported
+from billing_rules.engines.relational.plan import BuiltinPlan, DslPlan, Plan, Unsupported
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit, WindowCount
 
@@ -130,8 +130,3 @@ def _best_of_conflicting(
                 continue
             dropped.add(id(hit_b) if rank(plan_a, hit_a) <= rank(plan_b, hit_b) else id(hit_a))
     return [(plan, hit) for plan, hit in candidates if id(hit) not in dropped]
-
-
-def is_python(plan: Plan) -> bool:
-    """Whether the rule runs row by row in Python (a third-party rule)."""
-    return isinstance(plan, PythonPlan)

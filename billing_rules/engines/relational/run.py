@@ -62,11 +62,9 @@ class RelationalChecker:
         self.ranges = tariff_ranges(ruleset)
         self.plan: RulesPlan = make_plan(ruleset, sql.tariff_case(self.ranges))
         self.view = TextsView(ruleset.tariffs)
-        self._statements: dict[Any, tuple[list[str], str | None]] = {}
+        self._statements: dict[Any, Any] = {}
 
-    def statements(
-        self, key: Any, make: Callable[[], tuple[list[str], str | None]]
-    ) -> tuple[list[str], str | None]:
+    def statements(self, key: Any, make: Callable[[], Any]) -> Any:
         """A pass's SQL texts, generated on first use (the trees cost more to build than to run)."""
         found = self._statements.get(key)
         if found is None:
@@ -155,7 +153,7 @@ class _Run:
                             candidates.setdefault(sid, []).append((plan, one))
                     else:
                         rendered.setdefault(sid, []).append((plan, one))
-        compliant, warnings = self._check_suggestions(candidates, events)
+        compliant, warnings = self._check_suggestions(candidates)
         findings: list[Finding] = []
         for sid in sorted(set(rendered) | set(compliant)):
             event = events[sid]
@@ -198,7 +196,7 @@ class _Run:
     ) -> list[tuple[Plan, SqlHit | Hit]]:
         db = self.db
         wanted = [plan for plan in self.plan.rules if not suggested or plan.severity in _CHECKED]
-        statements, union = self.checker.statements(
+        statements, union, flags, flagged = self.checker.statements(
             (suggested, tuple(self.unknown)), lambda: self._statements(subjects, wanted, suggested)
         )
         for text in statements:
@@ -212,6 +210,13 @@ class _Run:
         if union is not None:
             for row in db.fetch(union):
                 results.append((self.by_code[row[1]], SqlHit(*row)))
+        if flags is not None:
+            plans = [self.by_code[code] for code in flagged]
+            for row in db.fetch(flags):
+                sid = row[0]
+                for plan, fired in zip(plans, row[1:], strict=True):
+                    if fired:
+                        results.append((plan, SqlHit(sid, plan.code, None, None, None, None)))
         for (sid, code), exc in self.crashes.items():
             results.append((self.by_code[code], _Crash(sid, exc)))
         self.crashes = {}
@@ -219,7 +224,7 @@ class _Run:
 
     def _statements(
         self, subjects: Callable[[], exp.Select], wanted: list[Plan], suggested: bool
-    ) -> tuple[list[str], str | None]:
+    ) -> tuple[list[str], str | None, str | None, tuple[str, ...]]:
         """The pass's statements as text, generated once per rule set (and list of unknown codes)."""
         db = self.db
         statements = [db.sql(sql.create(sql.SUBJECTS, subjects()))]
@@ -230,15 +235,25 @@ class _Run:
                 statements.append(db.sql(sql.create(name, sql.counter_query(counter, suggested=suggested))))
                 counter_tables[counter.id] = name
         queries: list[exp.Expression] = []
+        flags: list[exp.Expression] = []
+        flagged: list[str] = []
         for index, plan in enumerate(wanted):
             if isinstance(plan, DslPlan):
                 python_table = f"python_{index}" if plan.python_condition else None
-                table = counter_tables.get(plan.counter.id) if plan.counter is not None else None
-                queries.append(sql.dsl_hits(plan, table, python_table))
+                if plan.counter is None:
+                    flags.append(sql.dsl_condition(plan, python_table))
+                    flagged.append(plan.code)
+                else:
+                    queries.append(sql.dsl_hits(plan, counter_tables[plan.counter.id], python_table))
             elif isinstance(plan, BuiltinPlan):
-                queries.append(sql.builtin_hits(plan.code, self._builtin_condition(plan)))
+                condition = exp.and_(
+                    exp.not_(exp.column("cancelled", table="s")), self._builtin_condition(plan)
+                )
+                flags.append(condition)
+                flagged.append(plan.code)
         union = sql.union_all(queries)
-        return statements, None if union is None else db.sql(union)
+        flag_query = db.sql(sql.flag_hits(flags)) if flags else None
+        return statements, None if union is None else db.sql(union), flag_query, tuple(flagged)
 
     def _builtin_condition(self, plan: BuiltinPlan) -> exp.Expression:
         if plan.kind == "code_date":
@@ -309,7 +324,7 @@ class _Run:
         return render(plan, event, hit, self.checker.view)
 
     def _check_suggestions(
-        self, candidates: dict[int, list[tuple[Plan, Hit]]], events: dict[int, Event]
+        self, candidates: dict[int, list[tuple[Plan, Hit]]]
     ) -> tuple[dict[int, list[tuple[Plan, Hit]]], dict[int, dict[str, int]]]:
         """Candidates whose suggested coding raises no error; warnings of each suggested coding."""
         rows = []
@@ -339,14 +354,13 @@ class _Run:
                 if plan.severity is Severity.ERROR or _is_crash(hit):
                     errors.add((sid, code))
                 elif plan.severity is Severity.WARNING:
-                    count = 1 if not isinstance(hit, _Evaluated) else 1
+                    # One per hit, as ``Session._warning_count`` counts them.
                     warnings.setdefault(sid, {}).setdefault(code, 0)
-                    warnings[sid][code] += count
+                    warnings[sid][code] += 1
         compliant = {
             sid: [(plan, hit) for plan, hit in items if (sid, plan.code) not in errors]
             for sid, items in candidates.items()
         }
-        del events
         return {sid: items for sid, items in compliant.items() if items}, warnings
 
 

@@ -11,7 +11,8 @@ Tables, in the order the engine makes them:
   rows coded as suggested, each with ``sid`` and the expected tariff total ``expected``;
 * ``counter_N``: one per frequency window: the count, first and last date of the window each
   subject falls in (window functions over ``ROWS`` frames; a range self-join for rolling windows);
-* the hits: one row per (subject, rule) that fires.
+* the hits: the rules without window as one yes/no column each, in one scan of the subjects; the
+  rules with a window joined to their counter, one row per (subject, rule) that fires.
 """
 
 from __future__ import annotations
@@ -445,6 +446,36 @@ def _rolling_start(day: exp.Expression, counter: CounterPlan) -> exp.Expression:
 # --- hits -------------------------------------------------------------------------------------
 
 
+def dsl_condition(plan: DslPlan, python_table: str | None) -> exp.Expression:
+    """Whether the DSL rule applies to the subject row: dispatch, validity, condition (no window)."""
+    rule = plan.rule
+    parts: list[exp.Expression] = [exp.not_(col("cancelled"))]
+    if rule.triggers is not None:
+        parts.append(billed(rule.triggers))
+    if rule.valid_from is not None:
+        parts.append(exp.GTE(this=col("date"), expression=date_literal(rule.valid_from)))
+    if rule.valid_until is not None:
+        parts.append(exp.LTE(this=col("date"), expression=date_literal(rule.valid_until)))
+    if plan.condition is not None:
+        parts.append(plan.condition.copy())
+    if python_table is not None:
+        parts.append(exp.In(this=col("sid"), query=exp.select(_c("sid")).from_(python_table).subquery()))
+    return exp.and_(*parts)
+
+
+def flag_hits(flags: Sequence[exp.Expression]) -> exp.Select:
+    """The rules without window in one scan: a yes/no column per rule, for the rows where one fires."""
+    names = [f"r{index}" for index in range(len(flags))]
+    inner = exp.select(col("sid"), *(flag.as_(name) for flag, name in zip(flags, names, strict=True))).from_(
+        exp.to_table(SUBJECTS).as_(ROW)
+    )
+    return (
+        exp.select(exp.Star())
+        .from_(inner.subquery("f"))
+        .where(exp.or_(*(exp.column(name) for name in names)))
+    )
+
+
 def dsl_hits(plan: DslPlan, counter_table: str | None, python_table: str | None) -> exp.Select:
     """The subjects on which the DSL rule fires, with the window that makes it fire."""
     rule = plan.rule
@@ -490,22 +521,6 @@ def dsl_hits(plan: DslPlan, counter_table: str | None, python_table: str | None)
         exp.select(_c("sid"), _c("rule"), _c("code"), _c("cnt"), _c("first_date"), _c("last_date"))
         .from_(ranked.subquery("r"))
         .where(exp.EQ(this=_c("pick"), expression=exp.Literal.number(1)))
-    )
-
-
-def builtin_hits(code: str, condition: exp.Expression) -> exp.Select:
-    """The subjects on which a built-in Python rule's relational form fires."""
-    return (
-        exp.select(
-            col("sid"),
-            exp.Literal.string(code).as_("rule"),
-            exp.null().as_("code"),
-            exp.null().as_("cnt"),
-            exp.null().as_("first_date"),
-            exp.null().as_("last_date"),
-        )
-        .from_(exp.to_table(SUBJECTS).as_(ROW))
-        .where(exp.and_(exp.not_(col("cancelled")), condition))
     )
 
 
