@@ -119,3 +119,16 @@ def test_spark_sql_is_generated_from_the_same_trees(builtin_validator: Validator
     for tree in statements:
         text = tree.sql(dialect="spark")
         assert "EXCLUDE" not in text and "QUALIFY" not in text
+
+
+def test_ledger_and_record_with_duckdb(tmp_path: Path) -> None:
+    """``check --ledger --record --engine duckdb``: same report as the row engine, invoices recorded."""
+    ledger = tmp_path / "ledger.sqlite"
+    first = run(str(EXAMPLE), "--ledger", str(ledger), "--record", "--engine", "duckdb", "--format", "json")
+    assert json.loads(first.stdout)["summary"]["engine"] == "duckdb"
+    again_row = run(str(EXAMPLE), "--ledger", str(ledger), "--engine", "row", "--format", "json")
+    again = run(str(EXAMPLE), "--ledger", str(ledger), "--engine", "duckdb", "--format", "json")
+    row_data, duck_data = json.loads(again_row.stdout), json.loads(again.stdout)
+    duck_data["summary"]["engine"] = "row"
+    assert duck_data == row_data
+    assert row_data["summary"]["events"] > 0
