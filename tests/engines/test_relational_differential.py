@@ -411,3 +411,53 @@ def test_crashes_reported_as_the_row_engine_does() -> None:
     expected = [key(f) for f in validator.check_events(rows).findings]
     assert {item[0] for item in expected} >= {"INTERNAL-ERROR", "BOOM-RULE", "BOOM-WARN"}
     assert [key(f) for f in api.check_events(validator, rows).findings] == expected
+
+
+CONSTRUCTS = """
+define weekend = weekday() >= 6
+rule T-TARIFF warning "montant au tarif du G ({amount})"
+  on G
+  when amount is given and amount + 0.50 > tariff(G) - 1 and amount != tariff(G)
+end
+rule T-HOLIDAY warning "jour férié ou week-end le {date}"
+  when public_holiday() or weekend
+end
+rule T-DATES warning "naissance récente ou adressage ancien"
+  on G, VG
+  when birth_date + 6 years > date or referral_at + 1 day < act_time or date - 2 weeks > 2025-01-01
+end
+rule T-TIME warning "heure après l'adressage"
+  on SNP
+  when time is given and referral_at is given and act_time >= referral_at + 90 minutes
+end
+rule T-TEXT warning "spécialité ou secteur"
+  when specialty in (PSY, "MG") and sector is not optam and invoice_id != practitioner_id
+end
+rule T-YEAR error "{count}e G de l'année (depuis le {first_date}, dernier le {last_date})"
+  on G, GS
+  at most 2 per patient and code per year counting not declares_mt
+end
+rule T-DAY error "{count}e acte du jour pour ce praticien"
+  at most 3 per practitioner per day
+end
+rule T-ROLL warning "3e visite en 30 jours (depuis le {first_date})"
+  on VG, V, VL, VSP
+  the 3rd per patient within 30 days
+end
+rule T-WEEKS error "2e IMT en 2 semaines"
+  on IMT
+  at most 1 per patient within 2 weeks
+end
+"""
+
+
+def test_language_constructs_identical(tmp_path: Path) -> None:
+    """Functions, durations, texts, windows of every kind: on rows drawn at random."""
+    rules = tmp_path / "constructs.rules"
+    rules.write_text(CONSTRUCTS, encoding="utf-8")
+    validator = Validator.build(entry_points=False, rule_files=[rules])
+    path = str(_write_csv(tmp_path / "constructs.csv", _random_rows(5, 1200)))
+    expected, found = _both(validator, [path])
+    assert found == expected
+    fired = {item[0] for item in expected}
+    assert fired >= {"T-TARIFF", "T-HOLIDAY", "T-DATES", "T-TIME", "T-TEXT", "T-YEAR", "T-DAY", "T-ROLL"}
