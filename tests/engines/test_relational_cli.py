@@ -111,11 +111,11 @@ def test_a_python_function_in_a_condition_runs_row_by_row(tmp_path: Path) -> Non
 
 def test_spark_sql_is_generated_from_the_same_trees(builtin_validator: Validator) -> None:
     """One intermediate form: the statements generate in Spark SQL too (not yet run on Spark)."""
-    from billing_rules.engines.relational import sql
+    from billing_rules.engines.relational import sql, windows
 
     checker = api.checker_for(builtin_validator)
     statements = [sql.base_query(), sql.with_expected(sql.input_subjects())]
-    statements += [sql.counter_query(counter, suggested=True) for counter in checker.plan.counters]
+    statements += [windows.counter_query(counter, suggested=True) for counter in checker.plan.counters]
     for tree in statements:
         text = tree.sql(dialect="spark")
         assert "EXCLUDE" not in text and "QUALIFY" not in text

@@ -7,7 +7,8 @@ Modules, one job each:
 * ``plan``: what each loaded rule becomes (compiled condition, window, Python fallback), and the
   declared limitations;
 * ``compile``: conditions and expressions of the DSL to sqlglot expressions;
-* ``sql``: the statements (derived columns, windows, hits) built from those expressions;
+* ``sql``: the statements (derived columns, subjects, hits) built from those expressions;
+* ``windows``: the frequency windows' statements (window functions, rolling self-joins);
 * ``duckdb``: runs the statements and hands back hits;
 * ``findings``: hits to findings with the row engine's own texts and amounts, opportunities kept
   compliant, conflicts resolved (SPEC §5);

@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from billing_rules.calendar import _holidays_of
 from billing_rules.engine import _crashed
-from billing_rules.engines.relational import sql
+from billing_rules.engines.relational import sql, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
 from billing_rules.engines.relational.plan import (
     BuiltinPlan,
@@ -232,7 +232,9 @@ class _Run:
         for counter in self.plan.counters:
             if any(isinstance(plan, DslPlan) and plan.counter is counter for plan in wanted):
                 name = f"counter_{counter.id}"
-                statements.append(db.sql(sql.create(name, sql.counter_query(counter, suggested=suggested))))
+                statements.append(
+                    db.sql(sql.create(name, windows.counter_query(counter, suggested=suggested)))
+                )
                 counter_tables[counter.id] = name
         queries: list[exp.Expression] = []
         flags: list[exp.Expression] = []

@@ -1,0 +1,191 @@
+"""Frequency windows as relational statements: count, first and last date of each subject's window.
+
+``at most N`` and ``the Nth`` count the invoices of one key (patient, practitioner, code) in one
+window, in SPEC §1 order, the ledger first. Calendar windows and ``ever`` are window functions over
+``ROWS`` frames and one explicit sort key (``ord``); rolling windows (``within 12 months``) are a
+range self-join on the keys. Opportunities' suggested codings are counted as a weight-0 row placed
+just before their own invoice: they see what came before it, and are nobody's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from billing_rules.engines.relational.compile import ROW, billed
+from billing_rules.engines.relational.plan import CounterPlan
+from billing_rules.engines.relational.sql import BASE, SUBJECTS
+from billing_rules.engines.relational.sql import column_of as _c
+
+
+def _counted(counter: CounterPlan, alias: str) -> exp.Expression:
+    """Whether the row ``alias`` counts in the window: billed, one of the codes, the condition."""
+    parts: list[exp.Expression] = [exp.not_(_c("cancelled", alias))]
+    if counter.triggers is not None:
+        parts.append(_on_alias(billed(counter.triggers), alias))
+    if counter.counting is not None:
+        parts.append(_on_alias(counter.counting, alias))
+    return exp.and_(*parts)
+
+
+def _on_alias(expression: exp.Expression, alias: str) -> exp.Expression:
+    """A condition written over the subject row ``s``, read over ``alias``."""
+    copy = expression.copy()
+    for column in copy.find_all(exp.Column):
+        if column.table == ROW:
+            column.set("table", exp.to_identifier(alias))
+    return copy
+
+
+def _keys(counter: CounterPlan, alias: str) -> list[exp.Expression]:
+    names = {"patient": "patient_id", "practitioner": "practitioner_id"}
+    return [_c(names[part], alias) for part in counter.scope if part != "code"]
+
+
+def _window_id(counter: CounterPlan, alias: str) -> list[exp.Expression]:
+    if counter.window != "calendar":
+        return []
+    column = {"day": "date", "week": "week_start", "quarter": "quarter_id", "year": "year_id"}[
+        counter.period or "day"
+    ]
+    return [_c(column, alias)]
+
+
+def _counted_rows(
+    counter: CounterPlan, table: str, alias: str, extra: Sequence[exp.Expression]
+) -> exp.Select:
+    """The rows of ``table`` the window counts, with their keys (one row per code for ``per code``)."""
+    columns = [
+        _c("ord", alias),
+        _c("date", alias),
+        *(key.as_(f"k{index}") for index, key in enumerate(_keys(counter, alias))),
+        *(window.as_("win") for window in _window_id(counter, alias)),
+        *extra,
+    ]
+    query = exp.select(*columns).from_(exp.to_table(table).as_(alias)).where(_counted(counter, alias))
+    if "code" in counter.scope:
+        assert counter.triggers is not None
+        codes = exp.Values(
+            expressions=[
+                exp.Tuple(expressions=[exp.Literal.string(code)]) for code in sorted(counter.triggers)
+            ],
+            alias=exp.TableAlias(this=exp.to_identifier("tc"), columns=[exp.to_identifier("code")]),
+        )
+        query = query.select(_c("code", "tc")).join(
+            codes, on=exp.ArrayContains(this=_c("codes", alias), expression=_c("code", "tc"))
+        )
+    else:
+        query = query.select(exp.null().as_("code"))
+    return query
+
+
+def _partition(counter: CounterPlan, alias: str | None) -> list[exp.Expression]:
+    parts = [_c(f"k{index}", alias) for index, _ in enumerate(_keys(counter, "x"))]
+    if counter.window == "calendar":
+        parts.append(_c("win", alias))
+    parts.append(_c("code", alias))
+    return parts
+
+
+def counter_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
+    """Count, first and last date of the window of each subject that counts.
+
+    Subjects are the input rows (``suggested`` false) or the suggested codings (true). A subject
+    counts what the history and the input hold before it in the SPEC order, plus itself; a suggested
+    coding is never history for anyone (weight 0), and sorts just before its own invoice.
+    """
+    if counter.window == "rolling":
+        return _rolling_query(counter, suggested=suggested)
+    history = _counted_rows(
+        counter,
+        BASE,
+        "b",
+        [exp.Literal.number(1).as_("w"), _c("ord", "b").as_("sid"), _c("origin", "b").as_("origin")],
+    )
+    stream: exp.Expression = history
+    if suggested:
+        own = _counted_rows(
+            counter,
+            SUBJECTS,
+            "s",
+            [exp.Literal.number(0).as_("w"), _c("sid", "s"), exp.Literal.string("suggested").as_("origin")],
+        )
+        stream = exp.Union(this=history, expression=own, distinct=False)
+    order = exp.Order(
+        expressions=[
+            exp.Ordered(this=_c("ord"), nulls_first=False),
+            exp.Ordered(this=_c("w"), nulls_first=False),
+        ]
+    )
+
+    def window(function: exp.Expression, end: Any, end_side: str | None) -> exp.Window:
+        spec = exp.WindowSpec(
+            kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=end, end_side=end_side
+        )
+        return exp.Window(
+            this=function, partition_by=_partition(counter, None), order=order.copy(), spec=spec
+        )
+
+    earlier = exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=_c("w"), expression=exp.Literal.number(1)), true=_c("date"))]
+    )
+    counted = exp.select(
+        _c("sid"),
+        _c("code"),
+        _c("origin"),
+        exp.Add(
+            this=window(exp.Sum(this=_c("w")), "CURRENT ROW", None),
+            expression=exp.Sub(this=exp.Literal.number(1), expression=_c("w")),
+        ).as_("cnt"),
+        window(exp.Min(this=earlier), exp.Literal.number(1), "PRECEDING").as_("first_date"),
+        window(exp.Max(this=earlier.copy()), exp.Literal.number(1), "PRECEDING").as_("last_date"),
+    ).from_(stream.subquery("stream"))
+    wanted = exp.Literal.string("suggested" if suggested else "input")
+    return (
+        exp.select(_c("sid"), _c("code"), _c("cnt"), _c("first_date"), _c("last_date"))
+        .from_(counted.subquery("c"))
+        .where(exp.EQ(this=_c("origin"), expression=wanted))
+    )
+
+
+def _rolling_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
+    """Rolling window ``(start, date]``: a range self-join on the keys, earlier rows only."""
+    subjects = _counted_rows(counter, SUBJECTS, "s", [_c("sid", "s")]).subquery("s")
+    history = _counted_rows(counter, BASE, "b", []).subquery("b")
+    start = _rolling_start(_c("date", "s"), counter)
+    on = [
+        exp.EQ(this=a, expression=b)
+        for a, b in zip(_partition(counter, "b"), _partition(counter, "s"), strict=True)
+        if a.name != "code" or "code" in counter.scope
+    ]
+    on += [
+        exp.LT(this=_c("ord", "b"), expression=_c("ord", "s")),
+        exp.GT(this=_c("date", "b"), expression=start),
+        exp.LTE(this=_c("date", "b"), expression=_c("date", "s")),
+    ]
+    del suggested  # the same join serves both: the history is always the base rows
+    return (
+        exp.select(
+            _c("sid", "s"),
+            _c("code", "s"),
+            exp.Add(this=exp.Count(this=_c("ord", "b")), expression=exp.Literal.number(1)).as_("cnt"),
+            exp.Min(this=_c("date", "b")).as_("first_date"),
+            exp.Max(this=_c("date", "b")).as_("last_date"),
+        )
+        .from_(subjects)
+        .join(history, on=exp.and_(*on), join_type="left")
+        .group_by(_c("sid", "s"), _c("code", "s"))
+    )
+
+
+def _rolling_start(day: exp.Expression, counter: CounterPlan) -> exp.Expression:
+    """The last day outside the window ending on ``day`` (months clamp to the month's end)."""
+    if counter.period in ("days", "weeks"):
+        days = counter.span * (7 if counter.period == "weeks" else 1)
+        shift = exp.Interval(this=exp.Literal.string(str(days)), unit=exp.var("DAY"))
+    else:
+        months = counter.span * (12 if counter.period == "years" else 1)
+        shift = exp.Interval(this=exp.Literal.string(str(months)), unit=exp.var("MONTH"))
+    return exp.cast(exp.Sub(this=day, expression=shift), "DATE")
