@@ -39,6 +39,7 @@ _EXPORTS = {
     # Every error a user can catch (all but EstimateError are BillingRulesError).
     "BillingRulesError": "billing_rules.errors",
     "ColumnError": "billing_rules.readers.columns",
+    "EngineLimitation": "billing_rules.errors",
     "ConfigError": "billing_rules.config",
     "EstimateError": "billing_rules.estimator",
     "InvalidInvoice": "billing_rules.errors",
@@ -60,6 +61,7 @@ __all__ = [
     "ColumnError",
     "ColumnMapping",
     "ConfigError",
+    "EngineLimitation",
     "EstimateError",
     "Event",
     "Explanation",
@@ -117,6 +119,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from billing_rules.dsl.vocabulary import Function, Kind
     from billing_rules.errors import (
         BillingRulesError,
+        EngineLimitation,
         InvalidInvoice,
         LedgerError,
         PluginLoadError,

@@ -101,6 +101,13 @@ class RuleFileClashError(RuleCompileError, RuleClashError):
     """A rule file declares what another file (or the same one) already did: located at the second."""
 
 
+class EngineLimitation(BillingRulesError):
+    """The relational engine (``--engine duckdb``) cannot run a rule: the message names it and why.
+
+    A declared limitation, never a silent fallback: ``--engine row`` runs every rule.
+    """
+
+
 class LedgerError(BillingRulesError):
     """The ledger cannot be opened, read or written (the CLI exits 2 with this French message).
 

@@ -28,6 +28,8 @@ EXAMPLES = ROOT / "examples"
 #: pytest plugin's report of a failing rule example (pytest prints it; nobody catches it).
 INTERNAL_EXCEPTIONS = {
     "OutOfOrder",
+    # The relational engine hands these to the row path, never to a caller.
+    "NeedsPython",
     "RuleExampleFailure",
     # Never reach a caller: a rule's wrong result or unreadable comparison becomes an INTERNAL-ERROR
     # finding, an oversized file a RuleFileError/ConfigError, a UTF-16/32 file without BOM a ReadError.

@@ -59,7 +59,10 @@ _SATURDAY_NOON = 12 * 60
 
 
 class NeedsPython(Exception):
-    """The condition calls a function that only exists in Python: evaluate it row by row."""
+    """The condition calls a function that only exists in Python: evaluate it row by row.
+
+    Control flow inside the relational compiler (``plan`` catches it); never reaches a user.
+    """
 
 
 @attrs.frozen

@@ -29,7 +29,7 @@ from billing_rules.builtin.ngap.python_rules import (
 from billing_rules.dsl import ast
 from billing_rules.dsl.rules import DslRule
 from billing_rules.engines.relational.compile import CondCompiler, NeedsPython
-from billing_rules.errors import BillingRulesError
+from billing_rules.errors import EngineLimitation as Unsupported
 from billing_rules.model import Severity
 from billing_rules.ruleset import RuleSet
 
@@ -39,10 +39,6 @@ _BUILTIN_KINDS = {
     AmountBelowRule: "amount_below",
     AmountAboveRule: "amount_above",
 }
-
-
-class Unsupported(BillingRulesError):
-    """A rule the relational engine cannot run; the message names the rule and the construct."""
 
 
 @attrs.frozen
