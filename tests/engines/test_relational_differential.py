@@ -65,6 +65,10 @@ def key(finding: Finding) -> tuple[Any, ...]:
         finding.amount,
         finding.suggestion,
         finding.source,
+        finding.citation,
+        finding.action,
+        finding.window,
+        finding.yearly,
     )
 
 
@@ -91,7 +95,11 @@ def _tagged(event: Event, tag: str, seq: int | None = None) -> Event:
 def _untagged(finding: Finding) -> tuple[str, Finding]:
     tag, _, practitioner = finding.practitioner_id.partition("|")
     patient = finding.patient_id.partition("|")[2]
-    return tag, attrs.evolve(finding, practitioner_id=practitioner, patient_id=patient)
+    window = finding.window
+    if window is not None and window.first_practitioner_id is not None:
+        first = window.first_practitioner_id.partition("|")[2]
+        window = attrs.evolve(window, first_practitioner_id=first)
+    return tag, attrs.evolve(finding, practitioner_id=practitioner, patient_id=patient, window=window)
 
 
 def assert_batch_identical(validator: Validator, cases: list[Case]) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 import attrs
 
-from billing_rules.dsl.rules import DslRule
 from billing_rules.engine import _crashed, _finding
 from billing_rules.engines.relational.plan import BuiltinPlan, DslPlan, Plan, Unsupported
 from billing_rules.model import Event, Finding, Severity
@@ -29,20 +28,37 @@ class SqlHit:
 
     sid: int
     rule: str
-    code: str | None
-    count: int | None
-    first_date: dt.date | None
-    last_date: dt.date | None
+    code: str | None = None
+    count: int | None = None
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
+    first_invoice: str | None = None
+    first_practitioner: str | None = None
+
+    @property
+    def window(self) -> WindowCount:
+        """The window as the row engine's counters give it."""
+        return WindowCount(
+            self.count or 0,
+            self.first_date,
+            self.last_date,
+            self.code,
+            self.first_invoice,
+            self.first_practitioner,
+        )
 
 
 class TextsView:
     """The history view of a rule run row by row here: tariffs only, never window counts."""
 
-    def __init__(self, tariffs: Any) -> None:
+    def __init__(self, tariffs: Any, window: WindowCount | None = None) -> None:
         self._tariffs = tariffs
+        self._window = window
 
     def count(self, counter: Any, event: Event) -> list[WindowCount]:
-        """Window counts are the plan's business: a Python rule asking for them cannot run here."""
+        """The plan's window for a DSL rule; a Python rule asking for counts cannot run here."""
+        if self._window is not None:
+            return [self._window]
         raise Unsupported(
             "une règle Python demande des comptes de fenêtre (history.count) : le moteur relationnel ne "
             "les fournit pas aux règles Python (utilisez --engine row)"
@@ -56,7 +72,13 @@ class TextsView:
 def render(plan: Plan, event: Event, hit: SqlHit | None, view: TextsView) -> list[Hit]:
     """The hits the rule reports on ``event``, computed by the rule's own code."""
     if isinstance(plan, DslPlan):
-        return [_dsl_hit(plan.rule, event, hit)]
+        # The rule's own check words the finding, its window the one the plan counted: the closure
+        # re-tests the condition on this one invoice, and must agree with the plan.
+        window = hit.window if hit is not None and plan.counter is not None else None
+        found = plan.rule.check(event, TextsView(view._tariffs, window))
+        if not found:
+            raise RuntimeError(f"{plan.code} : le plan relationnel et la règle diffèrent sur une facture")
+        return list(found)
     try:
         hits = list(plan.rule.check(event, view) or ())
     except Unsupported:
@@ -68,28 +90,12 @@ def render(plan: Plan, event: Event, hit: SqlHit | None, view: TextsView) -> lis
     return hits
 
 
-def _dsl_hit(rule: DslRule, event: Event, hit: SqlHit | None) -> Hit:
-    """``DslRule.check`` after its tests: the window, suggestion, amount and message."""
-    window = None
-    if rule.frequency is not None and hit is not None:
-        window = WindowCount(hit.count or 0, hit.first_date, hit.last_date, hit.code)
-    suggested = rule.suggestion.apply(event.codes) if rule.suggestion is not None else None
-    amount = rule._amount(event, suggested, window)
-    if rule.suggestion is None:
-        text = None
-    elif suggested is None:
-        text = rule.suggestion.text
-    else:
-        text = "+".join(suggested)
-    message = rule._render(event, window, text, amount)
-    return Hit(message=message, amount=amount, suggestion=text, suggested_codes=suggested)
-
-
 def findings_of(
     event: Event,
     hits: Iterable[tuple[Plan, Hit]],
     opportunities: list[tuple[Plan, Hit]],
     warnings_if_suggested: dict[str, int],
+    meta: dict[str, Any],
 ) -> list[Finding]:
     """The event's findings in the row engine's order: errors, warnings, then opportunities, by rule.
 
@@ -97,10 +103,10 @@ def findings_of(
     ``warnings_if_suggested`` counts the warnings each one's coding would raise, to choose between
     two that recode the same act.
     """
-    found = [_finding(plan.rule, hit, event) for plan, hit in hits]
+    found = [_finding(plan.rule, hit, event, meta.get(plan.code)) for plan, hit in hits]
     if opportunities and not any(finding.severity is Severity.ERROR for finding in found):
         kept = _best_of_conflicting(opportunities, event, warnings_if_suggested)
-        found += [_finding(plan.rule, hit, event) for plan, hit in kept]
+        found += [_finding(plan.rule, hit, event, meta.get(plan.code)) for plan, hit in kept]
     if len(found) > 1:
         found.sort(key=lambda finding: finding.rule)
     return found

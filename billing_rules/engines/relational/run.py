@@ -22,7 +22,7 @@ import attrs
 from sqlglot import exp
 
 from billing_rules.calendar import _holidays_of
-from billing_rules.engine import _crashed
+from billing_rules.engine import RuleMeta, _crashed
 from billing_rules.engines.relational import sql, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
 from billing_rules.engines.relational.plan import (
@@ -62,6 +62,8 @@ class RelationalChecker:
         self.ranges = tariff_ranges(ruleset)
         self.plan: RulesPlan = make_plan(ruleset, sql.tariff_case(self.ranges))
         self.view = TextsView(ruleset.tariffs)
+        #: What each rule's findings carry besides the hit (citation, action, window shape).
+        self.meta = {rule.code: RuleMeta.of(rule) for rule in ruleset.rules}
         self._statements: dict[Any, Any] = {}
 
     def statements(self, key: Any, make: Callable[[], Any]) -> Any:
@@ -157,7 +159,13 @@ class _Run:
         findings: list[Finding] = []
         for sid in sorted(set(rendered) | set(compliant)):
             event = events[sid]
-            found = findings_of(event, rendered.get(sid, ()), compliant.get(sid, []), warnings.get(sid, {}))
+            found = findings_of(
+                event,
+                rendered.get(sid, ()),
+                compliant.get(sid, []),
+                warnings.get(sid, {}),
+                self.checker.meta,
+            )
             if found and adjust is not None:
                 found = adjust(found, event)
             findings.extend(found)
@@ -216,7 +224,7 @@ class _Run:
                 sid = row[0]
                 for plan, fired in zip(plans, row[1:], strict=True):
                     if fired:
-                        results.append((plan, SqlHit(sid, plan.code, None, None, None, None)))
+                        results.append((plan, SqlHit(sid, plan.code)))
         for (sid, code), exc in self.crashes.items():
             results.append((self.by_code[code], _Crash(sid, exc)))
         self.crashes = {}

@@ -306,30 +306,18 @@ def flag_hits(flags: Sequence[exp.Expression]) -> exp.Select:
     )
 
 
-def dsl_hits(plan: DslPlan, counter_table: str | None, python_table: str | None) -> exp.Select:
-    """The subjects on which the DSL rule fires, with the window that makes it fire."""
-    rule = plan.rule
-    parts: list[exp.Expression] = [exp.not_(col("cancelled"))]
-    if rule.triggers is not None:
-        parts.append(billed(rule.triggers))
-    if rule.valid_from is not None:
-        parts.append(exp.GTE(this=col("date"), expression=date_literal(rule.valid_from)))
-    if rule.valid_until is not None:
-        parts.append(exp.LTE(this=col("date"), expression=date_literal(rule.valid_until)))
-    if plan.condition is not None:
-        parts.append(plan.condition)
-    if python_table is not None:
-        parts.append(exp.In(this=col("sid"), query=exp.select(_c("sid")).from_(python_table).subquery()))
-    query = exp.select(col("sid"), exp.Literal.string(rule.code).as_("rule")).from_(
+#: The columns of a hit: the subject, the rule, and the window that makes it fire.
+WINDOW_COLUMNS = ("code", "cnt", "first_date", "last_date", "first_invoice", "first_practitioner")
+
+
+def dsl_hits(plan: DslPlan, counter_table: str, python_table: str | None) -> exp.Select:
+    """The subjects on which the DSL rule with a window fires, with the window that makes it fire.
+
+    With ``per code``, the first code (in code order) whose window fires, as the row engine does.
+    """
+    query = exp.select(col("sid"), exp.Literal.string(plan.rule.code).as_("rule")).from_(
         exp.to_table(SUBJECTS).as_(ROW)
     )
-    if counter_table is None:
-        return query.select(
-            exp.null().as_("code"),
-            exp.null().as_("cnt"),
-            exp.null().as_("first_date"),
-            exp.null().as_("last_date"),
-        ).where(exp.and_(*parts))
     firing = (
         exp.GT(this=_c("cnt", "w"), expression=exp.Literal.number(plan.limit))
         if plan.kind == "at_most"
@@ -341,14 +329,12 @@ def dsl_hits(plan: DslPlan, counter_table: str | None, python_table: str | None)
         order=exp.Order(expressions=[exp.Ordered(this=_c("code", "w"), nulls_first=True)]),
     )
     ranked = (
-        query.select(
-            _c("code", "w"), _c("cnt", "w"), _c("first_date", "w"), _c("last_date", "w"), rank.as_("pick")
-        )
+        query.select(*(_c(name, "w") for name in WINDOW_COLUMNS), rank.as_("pick"))
         .join(exp.to_table(counter_table).as_("w"), on=exp.EQ(this=_c("sid", "w"), expression=col("sid")))
-        .where(exp.and_(*parts, firing))
+        .where(exp.and_(dsl_condition(plan, python_table), firing))
     )
     return (
-        exp.select(_c("sid"), _c("rule"), _c("code"), _c("cnt"), _c("first_date"), _c("last_date"))
+        exp.select(_c("sid"), _c("rule"), *(_c(name) for name in WINDOW_COLUMNS))
         .from_(ranked.subquery("r"))
         .where(exp.EQ(this=_c("pick"), expression=exp.Literal.number(1)))
     )

@@ -60,6 +60,9 @@ def _counted_rows(
     columns = [
         _c("ord", alias),
         _c("date", alias),
+        _c("invoice_id", alias),
+        _c("practitioner_id", alias),
+        _first_key(alias).as_("fkey"),
         *(key.as_(f"k{index}") for index, key in enumerate(_keys(counter, alias))),
         *(window.as_("win") for window in _window_id(counter, alias)),
         *extra,
@@ -79,6 +82,21 @@ def _counted_rows(
     else:
         query = query.select(exp.null().as_("code"))
     return query
+
+
+def _first_key(alias: str) -> exp.Expression:
+    """Orders a window's invoices for its first one: the earliest date, then the first counted.
+
+    One BIGINT (days since 1970 × 10¹² + ``ord``), so that ``ARG_MIN`` picks it on every engine.
+    """
+    days = exp.DateDiff(
+        this=_c("date", alias),
+        expression=exp.cast(exp.Literal.string("1970-01-01"), "DATE"),
+        unit=exp.var("DAY"),
+    )
+    return exp.Add(
+        this=exp.Mul(this=days, expression=exp.Literal.number(10**12)), expression=_c("ord", alias)
+    )
 
 
 def _partition(counter: CounterPlan, alias: str | None) -> list[exp.Expression]:
@@ -128,13 +146,25 @@ def counter_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
             this=function, partition_by=_partition(counter, None), order=order.copy(), spec=spec
         )
 
-    earlier = exp.Case(
-        ifs=[exp.If(this=exp.EQ(this=_c("w"), expression=exp.Literal.number(1)), true=_c("date"))]
-    )
+    def earlier_of(name: str) -> exp.Expression:
+        test = exp.EQ(this=_c("w"), expression=exp.Literal.number(1))
+        return exp.Case(ifs=[exp.If(this=test, true=_c(name))])
+
+    earlier = earlier_of("date")
+    preceding = (exp.Literal.number(1), "PRECEDING")
     counted = exp.select(
         _c("sid"),
         _c("code"),
         _c("origin"),
+        _c("date"),
+        _c("invoice_id"),
+        _c("practitioner_id"),
+        window(exp.ArgMin(this=earlier_of("invoice_id"), expression=earlier_of("fkey")), *preceding).as_(
+            "first_invoice"
+        ),
+        window(exp.ArgMin(this=earlier_of("practitioner_id"), expression=earlier_of("fkey")), *preceding).as_(
+            "first_practitioner"
+        ),
         exp.Add(
             this=window(exp.Sum(this=_c("w")), "CURRENT ROW", None),
             expression=exp.Sub(this=exp.Literal.number(1), expression=_c("w")),
@@ -144,10 +174,24 @@ def counter_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
     ).from_(stream.subquery("stream"))
     wanted = exp.Literal.string("suggested" if suggested else "input")
     return (
-        exp.select(_c("sid"), _c("code"), _c("cnt"), _c("first_date"), _c("last_date"))
+        exp.select(_c("sid"), _c("code"), _c("cnt"), *_first_or_own(None))
         .from_(counted.subquery("c"))
         .where(exp.EQ(this=_c("origin"), expression=wanted))
     )
+
+
+def _first_or_own(alias: str | None) -> list[exp.Expression]:
+    """First and last date, first invoice and practitioner: the subject's own when the window was empty."""
+
+    def own(name: str, mine: str) -> exp.Expression:
+        return exp.Coalesce(this=_c(name), expressions=[_c(mine, alias)])
+
+    return [
+        own("first_date", "date").as_("first_date"),
+        own("last_date", "date").as_("last_date"),
+        own("first_invoice", "invoice_id").as_("first_invoice"),
+        own("first_practitioner", "practitioner_id").as_("first_practitioner"),
+    ]
 
 
 def _rolling_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
@@ -166,18 +210,30 @@ def _rolling_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
         exp.LTE(this=_c("date", "b"), expression=_c("date", "s")),
     ]
     del suggested  # the same join serves both: the history is always the base rows
-    return (
+    grouped = (
         exp.select(
             _c("sid", "s"),
             _c("code", "s"),
+            _c("date", "s"),
+            _c("invoice_id", "s"),
+            _c("practitioner_id", "s"),
             exp.Add(this=exp.Count(this=_c("ord", "b")), expression=exp.Literal.number(1)).as_("cnt"),
             exp.Min(this=_c("date", "b")).as_("first_date"),
             exp.Max(this=_c("date", "b")).as_("last_date"),
+            exp.ArgMin(this=_c("invoice_id", "b"), expression=_c("fkey", "b")).as_("first_invoice"),
+            exp.ArgMin(this=_c("practitioner_id", "b"), expression=_c("fkey", "b")).as_("first_practitioner"),
         )
         .from_(subjects)
         .join(history, on=exp.and_(*on), join_type="left")
-        .group_by(_c("sid", "s"), _c("code", "s"))
+        .group_by(
+            _c("sid", "s"),
+            _c("code", "s"),
+            _c("date", "s"),
+            _c("invoice_id", "s"),
+            _c("practitioner_id", "s"),
+        )
     )
+    return exp.select(_c("sid"), _c("code"), _c("cnt"), *_first_or_own(None)).from_(grouped.subquery("g"))
 
 
 def _rolling_start(day: exp.Expression, counter: CounterPlan) -> exp.Expression:
