@@ -46,7 +46,8 @@ SPEC_CODES = {
     "IMT-CUMUL", "VL-PLACE", "VL-QUARTER", "VL-FIRST", "VL-CASE", "VL-PALLIATIVE", "VSP-PALLIATIVE",
     "VSP-PLACE", "SNP-WEEK", "SNP-MT", "SNP-REGULATED", "SNP-48H", "SNP-PDSA", "SNP-CUMUL", "MOP-MT",
     "GL-AGE", "GL-MT", "GL-YEAR", "OPP-IMT", "OPP-VL", "OPP-VL-FIRST", "OPP-VSP", "OPP-SNP", "OPP-MOP",
-    "OPP-MEG", "OPP-MT-DECLARE",
+    "OPP-MEG", "OPP-MT-DECLARE", "SNP-BASE", "SNP-OPPOSABLE", "MOP-BASE", "SHE-TIME", "OPP-SHE",
+    "GL1-DISCHARGE", "GL1-PROOF",
 }  # fmt: skip
 
 
@@ -205,6 +206,7 @@ _CODINGS = [
     "G", "G+MEG", "G+SNP", "G+MOP", "G+SNP+MCG", "G+MU+SNP", "IMT", "IMT+G", "IMT+SNP", "VL", "VL+MD",
     "VG+MD", "V+MD", "VSP+MD", "VSP", "GL1", "GL2", "GL3", "GS", "C", "TCG", "TC+SNP", "G+DE", "CS+SNP",
     "G+XYZ", "DEQP003", "G+MOP+SNP", "VG+MD+MOP", "APC", "G+MRT", "VL+MD+MOP", "GL1+MOP",
+    "SNP", "G+DE+SNP", "DEQP003+MOP", "G+SHE+SNP", "G+SHE", "VG+MD+SNP",
 ]  # fmt: skip
 _DAYS = [
     dt.date(2022, 7, 11), dt.date(2022, 10, 14), dt.date(2022, 12, 9), dt.date(2023, 5, 15),
@@ -290,6 +292,14 @@ def _scenarios(seed: int) -> list[dict[str, str]]:
     rows.append(visit | {"date": "2024-03-29", "patient_id": "V1", "mt_status": "self", "codes": "VL+MD"})
     first = visit | {"mt_status": "none", "declares_mt": "oui", "homebound": "oui", "codes": "VG+MD"}
     rows.append(first | {"date": "2025-02-03", "patient_id": "V2"})
+    rows.append(visit | {"date": "2025-02-04", "patient_id": "V3", "mt_status": "self", "codes": "VG+MD"})
+    she = {"date": "2025-03-04", "time": "19:45", "practitioner_id": "20004", "patient_id": "H1"}
+    rows.append(base | she | {"mt_status": "other", "codes": "G+MRT", "referral_at": "2025-03-04T19:30"})
+    rows.append(
+        base | she | {"patient_id": "H2", "mt_status": "other", "codes": "G+SNP"} | {"regulated": "oui"}
+    )
+    rows[-1]["referral_at"] = "2025-03-04T19:10"
+    rows[-2]["birth_date"] = rows[-1]["birth_date"] = "1970-01-01"
     imt_due = {"date": "2025-03-03", "practitioner_id": "20003", "patient_id": "I1"}
     imt_due["birth_date"] = "1960-01-01"
     rows.append(base | imt_due | {"mt_status": "none", "declares_mt": "oui", "codes": "G"})
@@ -328,6 +338,7 @@ def test_random_files_identical_and_every_code_fires(
     fired = {item[0] for item in expected}
     if seed == 1:
         # The corpus must exercise the catalogue: every SPEC §5 code of this branch fires.
+        assert SPEC_CODES <= {info.code for info in builtin_validator.rules}
         missing = SPEC_CODES - fired
         assert not missing, missing
 

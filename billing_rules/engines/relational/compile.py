@@ -8,8 +8,8 @@ translates, node by node, with the row engine's meaning:
   make ``NOT`` unknown);
 * money and numbers as exact decimals, times as minutes since midnight, timestamps without time zone,
   durations added the calendar way (months clamp to the month's end, as ``_shift_months`` does);
-* the built-in functions ``tariff``, ``public_holiday``, ``pdsa_time`` and ``weekday`` have
-  relational forms; any other function (a plugin's, ``extra``, ``forfait_mt``) is Python: the rule's
+* the built-in functions ``tariff``, ``public_holiday``, ``pdsa_time``, ``weekday`` and ``hour``
+  have relational forms; any other function (a plugin's, ``extra``, ``forfait_mt``) is Python: the rule's
   condition is then evaluated row by row on the rows its codes wake (:class:`NeedsPython`).
 """
 
@@ -48,8 +48,10 @@ COLUMNS = {
     "regulated": "regulated",
     "referral_at": "referral_at",
     "status": "status",
+    "discharge_date": "discharge_date",
+    "km": "km",
 }
-RELATIONAL_FUNCTIONS = frozenset({"tariff", "public_holiday", "pdsa_time", "weekday"})
+RELATIONAL_FUNCTIONS = frozenset({"tariff", "public_holiday", "pdsa_time", "weekday", "hour"})
 ROW = "s"
 _COMPARE = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "=": exp.EQ, "!=": exp.NEQ}
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
@@ -242,6 +244,12 @@ class CondCompiler:
             return Typed(col("holiday"), Kind.BOOL)
         if name == "weekday":
             return Typed(col("isodow"), Kind.NUMBER)
+        if name == "hour":
+            (moment,) = args
+            value = self.expr(moment)
+            if value.kind is not Kind.DATETIME:
+                raise NeedsPython("hour() d'une valeur qui n'est pas une date et heure")
+            return Typed(exp.Hour(this=value.sql), Kind.NUMBER)
         return Typed(pdsa_time(), Kind.BOOL)
 
     def binop(self, node: ast.BinOp) -> Typed:

@@ -197,6 +197,9 @@ def base_query() -> exp.Select:
             exp.not_(exp.Is(this=_c("day", "h"), expression=exp.null())).as_("holiday"),
             exp.EQ(this=_c("status", "i"), expression=exp.Literal.string("cancelled")).as_("cancelled"),
             amount.as_("amount"),
+            exp.Div(
+                this=exp.cast(_c("km_hundredths", "i"), "DECIMAL(24,6)"), expression=exp.Literal.number(100)
+            ).as_("km"),
         )
         .from_(rows)
         .join(

@@ -30,7 +30,7 @@ column             type                meaning
 ``codes``          VARCHAR[]           the invoice's codes, in file order
 ``amount_cents``   BIGINT NULL         amount in cents (a DECIMAL is accepted too, for amounts
                                        finer than the cent: the engine casts it to DECIMAL)
-``km_hundredths``  BIGINT NULL         kilometres × 100
+``km_hundredths``  BIGINT NULL         kilometres × 100 (a DECIMAL is accepted too, as for amounts)
 ``extras``         VARCHAR NULL        the extra columns for plugins, as a JSON object
 =================  ==================  ==========================================================
 
@@ -84,7 +84,7 @@ SCHEMA: dict[str, str] = {
     "regulated": "BOOLEAN",
     "codes": "VARCHAR[]",
     "amount_cents": "DECIMAL(24,6)",
-    "km_hundredths": "BIGINT",
+    "km_hundredths": "DECIMAL(24,6)",
     "extras": "VARCHAR",
 }
 
@@ -131,7 +131,7 @@ def record_of(event: Event, *, seq: int, origin: str, file: int | None) -> list[
         event.regulated,
         _MARK + "+".join(event.codes),
         None if amount is None else amount * 100,
-        None if km is None else int(Decimal(km) * 100),
+        None if km is None else Decimal(km) * 100,
         _MARK + json.dumps(dict(extra), ensure_ascii=False, default=str) if extra else None,
     ]
 
@@ -228,6 +228,8 @@ def event_of(row: Mapping[str, Any], files: Sequence[str] = ()) -> Event:
         regulated=row["regulated"],
         referral_at=row["referral_at"],
         status=Status(row["status"]),
+        discharge_date=row["discharge_date"],
+        km=None if row["km_hundredths"] is None else _euros(row["km_hundredths"]),
         extra=json.loads(row["extras"]) if row["extras"] else {},
         line=row["line"],
         file=files[file] if file is not None and file < len(files) else None,
