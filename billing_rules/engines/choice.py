@@ -14,8 +14,15 @@ from collections.abc import Sequence
 ENGINES = ("auto", "row", "duckdb")
 """Values of ``--engine``; ``auto`` picks the relational engine for a large input when installed."""
 
-AUTO_ROWS = 50_000
-"""From this many rows (estimated), ``auto`` runs the relational engine."""
+AUTO_ROWS: int | None = None
+"""From this many rows (estimated), ``auto`` runs the relational engine; None: never, yet.
+
+Measured on 1 M rows (benchmarks/run.py --only relational), the relational engine fed by the row
+readers checks at about half the row engine's speed: reading and staging the rows in Python costs
+more than the SQL plan saves. Until the columnar reader feeds it, ``auto`` keeps the row engine
+whatever the size (``--engine duckdb`` or ``BILLING_RULES_ENGINE=duckdb`` still choose it); the
+intended threshold is 50 000 rows.
+"""
 
 BYTES_PER_ROW = 130
 """Average size of a SPEC §1 CSV row (the generated benchmark files: 120-140 bytes)."""
@@ -43,6 +50,6 @@ def choose(engine: str, paths: Sequence[str]) -> str:
     """The engine to run: the one asked for, or for ``auto`` the relational one on a large input."""
     if engine != "auto":
         return engine
-    if estimated_rows(paths) >= AUTO_ROWS and relational_installed():
+    if AUTO_ROWS is not None and estimated_rows(paths) >= AUTO_ROWS and relational_installed():
         return "duckdb"
     return "row"

@@ -48,7 +48,14 @@ def test_auto_keeps_the_row_engine_for_a_small_file() -> None:
     assert json.loads(run(str(EXAMPLE), "--format", "json").output)["summary"]["engine"] == "row"
 
 
-def test_auto_picks_duckdb_from_50_000_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_keeps_the_row_engine_while_it_is_the_faster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 10_000_000)
+    assert choice.AUTO_ROWS is None
+    assert choice.choose("auto", [str(EXAMPLE)]) == "row"
+    assert choice.choose("duckdb", [str(EXAMPLE)]) == "duckdb"
+
+
+def test_auto_picks_duckdb_from_its_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(choice, "AUTO_ROWS", 1)
     assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
     assert json.loads(run(str(EXAMPLE), "--format", "json").output)["summary"]["engine"] == "duckdb"
