@@ -85,6 +85,12 @@ def private_file(
     """
     target = check_target(path)
     name = f"« {target} »"
+    if target.exists() and not target.is_file():
+        # A pipe or a device (``-o /dev/stdout``, a FIFO read by another program): written into as
+        # it is. A rename would replace the node itself by a regular file (``/dev/null`` too).
+        with _into_special(target, name, binary=binary, encoding=encoding, newline=newline) as stream:
+            yield stream
+        return
     folder = target.parent if str(target.parent) else Path(".")
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -125,6 +131,32 @@ def private_file(
         if not renamed:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+
+
+@contextlib.contextmanager
+def _into_special(
+    target: Path, name: str, *, binary: bool, encoding: str, newline: str | None
+) -> Iterator[IO[Any]]:
+    """Write into an existing pipe or device: never created, never renamed, never followed."""
+    flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(target, flags)
+    except OSError as exc:
+        raise write_failure(name, exc) from None
+    stream: IO[Any] = (
+        os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)
+    )
+    try:
+        try:
+            yield stream
+            stream.flush()
+        except OSError as exc:
+            if disk_full(exc):
+                raise write_failure(name, exc) from None
+            raise
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            stream.close()
 
 
 def stdout_failure(exc: OSError) -> OutputError:

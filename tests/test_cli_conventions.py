@@ -280,6 +280,27 @@ def test_output_refuses_a_symbolic_link(here: Path, dangling: bool) -> None:
         assert aimed.read_text(encoding="utf-8") == "ne pas toucher\n"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+def test_output_into_a_pipe_keeps_the_pipe(here: Path) -> None:
+    """A FIFO read by another program (or a device) is written into, never replaced by a file."""
+    import stat
+    import threading
+
+    path = write_csv(here / "jour.csv", CLEAN_ROW, IMT_NO_ALD_ROW)
+    expected = run("check", str(path), "--format", "json").stdout
+    pipe = here / "tube"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = run("check", str(path), "--format", "json", "-o", str(pipe))
+    reader.join(timeout=30)
+    assert result.exit_code == cli.EXIT_FINDINGS
+    assert received and received[0].decode("utf-8") == expected
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)  # still a pipe, not a regular file put in its place
+    assert [item.name for item in here.iterdir() if item.name.startswith(".")] == []
+
+
 def test_output_to_a_folder_is_refused_before_checking(here: Path) -> None:
     path = write_csv(here / "jour.csv", CLEAN_ROW)
     result = run("check", str(path), "-o", str(here))
