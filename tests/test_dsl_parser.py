@@ -601,3 +601,24 @@ def test_missing_rule_file_or_folder(tmp_path) -> None:  # type: ignore[no-untyp
     with pytest.raises(RuleFileError) as caught:
         RuleText.from_path(tmp_path)
     assert caught.value.message == "fichier de règles illisible : c'est un dossier, pas un fichier"
+
+
+
+@pytest.mark.parametrize(
+    ("word", "severity"),
+    [
+        ("erreur", "error"),
+        ("alerte", "warning"),
+        ("opportunité", "opportunity"),
+        ("opportunite", "opportunity"),
+    ],
+)
+def test_french_severity_words(word: str, severity: str) -> None:
+    """SPEC §3: French severities wherever English ones are accepted, rule files included."""
+    from billing_rules.model import Severity
+
+    text = f'code G\nrule CAB-FR {word} "essai"\n  source "Règle interne"\n  action "rien"\n  on G\nend\n'
+    declaration = parse(text).declarations[-1]
+    assert isinstance(declaration, ast.RuleDecl) and declaration.severity == word
+    (rule,) = build_ruleset([RuleText(text=text, path="cabinet.rules", source="cabinet.rules")]).rules
+    assert rule.severity is Severity(severity)
