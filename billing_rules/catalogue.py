@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from billing_rules.generated_section import replace_between, rewrite
 from billing_rules.money import format_euros
 from billing_rules.tariffs import TariffTable
 from billing_rules.validator import RuleInfo, Validator
@@ -84,24 +85,12 @@ def builtin_catalogue() -> str:
 
 def replace_between_markers(text: str, catalogue: str) -> str:
     """``text`` with the part between :data:`START` and :data:`END` replaced by ``catalogue``."""
-    head, start, rest = text.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise ValueError("catalogue markers not found")
-    return f"{head}{START}\n{catalogue}{END}{tail}"
+    return replace_between(text, START, END, catalogue)
 
 
 def main(argv: list[str]) -> int:
-    """Rewrite the catalogue section of the given Markdown files in place."""
-    catalogue = builtin_catalogue()
-    for name in argv:
-        path = Path(name)
-        path.write_text(
-            replace_between_markers(path.read_text(encoding="utf-8"), catalogue), encoding="utf-8"
-        )
-    if not argv:
-        sys.stdout.write(catalogue)
-    return 0
+    """Rewrite the generated section of the given Markdown files in place (stdout without files)."""
+    return rewrite(argv, START, END, builtin_catalogue())
 
 
 if __name__ == "__main__":

@@ -208,21 +208,14 @@ CHROMIUM = os.environ.get("BILLING_RULES_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("BILLING_RULES_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
+def _html_page(ledger: str) -> str:
+    """The page of the 2024 activity under the texts of 2025-01-01."""
+    args = ["--from", "2024-01-01", "--to", "2024-12-31", "--as-of", "2025-01-01"]
+    return _invoke(["simulate", "--ledger", ledger, *args, "--format", "html", "--no-plugins"])
+
+
 def test_html_page(ledger: str) -> None:
-    page = _invoke(
-        [
-            "simulate",
-            "--ledger",
-            ledger,
-            "--from",
-            "2024-01-01",
-            "--to",
-            "2024-12-31",
-            "--as-of",
-            "2025-01-01",
-        ]
-        + ["--format", "html", "--no-plugins"]
-    )
+    page = _html_page(ledger)
     assert page.startswith("<!DOCTYPE html>")
     assert "<script" not in page.lower()
     assert 'data-rule="AMOUNT-BELOW" data-count="16"' in page
@@ -241,23 +234,7 @@ def test_html_page_in_headless_chromium(ledger: str, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     page = tmp_path / "simulation.html"
-    page.write_text(
-        _invoke(
-            [
-                "simulate",
-                "--ledger",
-                ledger,
-                "--from",
-                "2024-01-01",
-                "--to",
-                "2024-12-31",
-                "--as-of",
-                "2025-01-01",
-            ]
-            + ["--format", "html", "--no-plugins"]
-        ),
-        encoding="utf-8",
-    )
+    page.write_text(_html_page(ledger), encoding="utf-8")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
