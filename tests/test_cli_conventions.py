@@ -396,6 +396,8 @@ def test_nothing_is_written_when_the_check_fails(here: Path) -> None:
         ["rules", "show", "IMT-ONCE"],
         ["plugins", "--format", "json"],
         ["forfait", "--invoices", str(WEEK), "--practitioner", "10101234567", "--year", "2026"],
+        ["rules", "test"],
+        ["rules", "changes", "--since", "2024-12-22"],
     ],
 )
 def test_every_report_command_has_output(here: Path, args: list[str]) -> None:

@@ -109,9 +109,10 @@ def _entry_text(entry: dict[str, Any]) -> str:
 
 @rules.command("test")
 @click.argument("files", nargs=-1, metavar="[FICHIER]...")
+@output_option
 @plugin_options
 @_debug_option
-def rules_test(files: tuple[str, ...], debug: bool, selection: PluginSelection) -> None:
+def rules_test(files: tuple[str, ...], output: str | None, debug: bool, selection: PluginSelection) -> None:
     """Exécute les exemples (example fires / example passes) écrits à côté des règles.
 
     Sans FICHIER : les exemples de toutes les règles chargées (intégrées et extensions). Code de
@@ -121,10 +122,11 @@ def rules_test(files: tuple[str, ...], debug: bool, selection: PluginSelection) 
 
     with _stop_on_error(debug):
         _require_files(files)
+        check_output(output)
         validator, paths = _validator_with(files, selection)
         results = run_examples(validator, paths=paths or None)
     failures = [result for result in results if not result.ok]
-    with _stop_on_error(debug), report_output(None) as stream:
+    with _stop_on_error(debug), report_output(output) as stream:
         for result in results:
             example = result.example
             kind = "fires " if example.fires else "passes"
