@@ -97,7 +97,7 @@ def base_query() -> exp.Select:
     """The invoice table with the derived columns every rule reads (see the module docstring)."""
     day = _c("date", "i")
     birth = _c("birth_date", "i")
-    minutes = _c("time_min", "i")
+    seconds = _c("time_s", "i")
     year, month, dom = (exp.Year(this=day), exp.Month(this=day), exp.Day(this=day))
     before_birthday = exp.or_(
         exp.LT(this=month, expression=exp.Month(this=birth)),
@@ -127,7 +127,7 @@ def base_query() -> exp.Select:
         this=exp.cast(day.copy(), "TIMESTAMP"),
         expression=exp.Mul(
             this=exp.Coalesce(
-                this=exp.Mul(this=minutes, expression=exp.Literal.number(60)),
+                this=seconds,
                 expressions=[exp.Literal.number(END_OF_DAY_SECONDS)],
             ),
             expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.var("SECOND")),
@@ -142,8 +142,8 @@ def base_query() -> exp.Select:
                     nulls_first=False,
                 ),
                 exp.Ordered(this=day.copy(), nulls_first=False),
-                exp.Ordered(this=exp.Is(this=minutes.copy(), expression=exp.null()), nulls_first=False),
-                exp.Ordered(this=minutes.copy(), nulls_first=False),
+                exp.Ordered(this=exp.Is(this=seconds.copy(), expression=exp.null()), nulls_first=False),
+                exp.Ordered(this=seconds.copy(), nulls_first=False),
                 exp.Ordered(this=_c("seq", "i"), nulls_first=False),
             ]
         ),
