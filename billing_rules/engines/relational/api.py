@@ -57,6 +57,8 @@ def check_paths(
         raise BillingRulesError("--record demande un registre (--ledger)")
     checker = checker_for(validator)
     sources = list(paths)
+    if ledger is None and columnar_input(validator):
+        return _check_columnar(validator, checker, sources, input_format, stdin)
     spooled = None
     if "-" in sources:
         spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
@@ -103,6 +105,35 @@ def check_paths(
     finally:
         if spooled is not None:
             spooled.close()
+
+
+def columnar_input(validator: Any) -> bool:
+    """Whether the columnar reader reads the input exactly as the validator's readers would.
+
+    Only the built-in readers, unwrapped (no ``[columns]`` / ``[values]`` mapping from a config, no
+    plugin format) and without ``--lines``: any other input keeps the row readers' path.
+    """
+    from billing_rules.readers import BUILTIN_READERS
+
+    readers = validator.readers
+    return (
+        not getattr(validator, "lines", False)
+        and set(readers) == set(BUILTIN_READERS)
+        and all(readers[name] is reader for name, reader in BUILTIN_READERS.items())
+    )
+
+
+def _check_columnar(
+    validator: Any, checker: RelationalChecker, sources: list[str], input_format: str | None, stdin: Any
+) -> Report:
+    """The input read column-wise (same input errors, same rows), its table handed to the plan."""
+    from billing_rules.engines.relational.table import FrameTable
+    from billing_rules.readers.columnar import read_invoices
+
+    read = read_invoices(sources, input_format, stdin=stdin)
+    table = FrameTable(read.table)
+    result = checker.check_table(table, files=read.files, adjust=validator._adjust)
+    return _report(result, read.events, tuple(read.input_errors), tuple(read.files))
 
 
 def _report(

@@ -1,0 +1,121 @@
+"""The relational engine fed by the columnar reader: the row engine's report, input errors included.
+
+``api.check_paths`` reads plain files with the built-in readers column-wise (polars) and hands the
+table to the plan, without building events. Everything a report shows must stay identical to the
+row engine's: findings (rule, line, file, message, amount...), input errors word for word with
+their line numbers, ``summary.events`` and the files. The files are generated and damaged with the
+columnar reader's own damages (bad values, duplicates, blank and quoted lines), and carry acts
+timed to the second and amounts finer than the cent, which only the exact columns keep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("duckdb")
+pytest.importorskip("sqlglot")
+pytest.importorskip("polars")
+
+import billing_rules.readers.columnar as columnar  # noqa: E402
+from billing_rules.engines.relational import api  # noqa: E402
+from billing_rules.engines.relational.table import TableWriter  # noqa: E402
+from billing_rules.validator import Validator  # noqa: E402
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS.parent / "benchmarks"))
+
+import generate  # noqa: E402
+
+
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_reader_tests = _load("_columnar_reader_cases", TESTS / "test_columnar_reader.py")
+_differential = _load(
+    "_relational_differential_cases", Path(__file__).with_name("test_relational_differential.py")
+)
+
+
+@pytest.fixture
+def fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the columnar reads, and forbids the row-fed staging, for ``api.check_paths``."""
+    calls: list[int] = []
+    real = columnar.read_invoices
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        calls.append(result.table.height)
+        return result
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the row readers fed the relational engine")
+
+    monkeypatch.setattr(columnar, "read_invoices", spy)
+    monkeypatch.setattr(api, "TableWriter", refused)
+    return calls
+
+
+def _assert_same(validator: Validator, paths: list[str], fed: list[int]) -> None:
+    row = validator.check_paths(paths)
+    relational = api.check_paths(validator, paths)
+    assert fed, "the columnar reader was not used"
+    assert relational.engine == "duckdb" and row.engine == "row"
+    assert relational.files == row.files
+    assert relational.events == row.events
+    assert [(e.line, e.file, e.field, e.message) for e in relational.input_errors] == [
+        (e.line, e.file, e.field, e.message) for e in row.input_errors
+    ]
+    assert relational.input_errors == row.input_errors
+    assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]
+
+
+@pytest.mark.parametrize(("seed", "rate"), [(31, 0.03), (32, 0.12)])
+def test_damaged_generated_file_identical(
+    tmp_path: Path, builtin_validator: Validator, fed: list[int], seed: int, rate: float
+) -> None:
+    path = _reader_tests._write(tmp_path / "damaged.csv", _reader_tests._damaged_lines(seed, rate))
+    row = builtin_validator.check_paths([str(path)])
+    assert row.input_errors and row.findings  # the file exercises both
+    _assert_same(builtin_validator, [str(path)], fed)
+
+
+def test_several_files_identical(tmp_path: Path, builtin_validator: Validator, fed: list[int]) -> None:
+    damaged = _reader_tests._write(tmp_path / "a.csv", _reader_tests._damaged_lines(33, 0.05, rows=600))
+    clean = tmp_path / "b.csv"
+    generate.generate(
+        str(clean), rows=1500, practitioners=2, seed=34, start=dt.date(2025, 12, 22), violations=40
+    )
+    _assert_same(builtin_validator, [str(damaged), str(clean)], fed)
+    assert fed == [builtin_validator.check_paths([str(damaged), str(clean)]).events]
+
+
+def test_seconds_and_sub_cent_amounts_identical(
+    tmp_path: Path, builtin_validator: Validator, fed: list[int]
+) -> None:
+    """Acts one second apart keep the row engine's order; ``26.505`` stays exact."""
+    rows = _differential._random_rows(5, 400)
+    for index, row in enumerate(rows):
+        if row.get("time") and index % 3 == 0:
+            row["time"] = row["time"][:5] + f":{index % 60:02d}"
+        if index % 7 == 0 and row.get("amount"):
+            row["amount"] = row["amount"].replace(",", ".") + "5" if "." in row["amount"] else row["amount"]
+    path = _differential._write_csv(tmp_path / "seconds.csv", rows)
+    _assert_same(builtin_validator, [str(path)], fed)
+
+
+def test_lines_input_keeps_the_row_readers(builtin_validator: Validator) -> None:
+    """``--lines`` (one line per act) is not the columnar reader's: the row-fed path stays."""
+    assert api.columnar_input(builtin_validator)
+    assert not api.columnar_input(Validator.build(entry_points=False, lines=True))
+    assert TableWriter is api.TableWriter
