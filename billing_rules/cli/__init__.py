@@ -522,7 +522,7 @@ def main() -> None:
     show_default=True,
     envvar="BILLING_RULES_ENGINE",
     help="Moteur : row (ligne à ligne, la référence), duckdb (colonnes, pour les gros volumes ; demande "
-    "billing-rules[batch]) ; auto : row pour l'instant (duckdb n'est pas encore le plus rapide).",
+    "billing-rules[batch]) ; auto : duckdb à partir d'environ 50 000 lignes s'il est installé, row sinon.",
 )
 @plugin_options
 @rule_selection_options

@@ -48,11 +48,15 @@ def test_auto_keeps_the_row_engine_for_a_small_file() -> None:
     assert json.loads(run(str(EXAMPLE), "--format", "json").output)["summary"]["engine"] == "row"
 
 
-def test_auto_keeps_the_row_engine_while_it_is_the_faster(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 10_000_000)
-    assert choice.AUTO_ROWS is None
+def test_auto_picks_duckdb_from_50_000_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert choice.AUTO_ROWS == 50_000
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 49_999)
     assert choice.choose("auto", [str(EXAMPLE)]) == "row"
-    assert choice.choose("duckdb", [str(EXAMPLE)]) == "duckdb"
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 50_000)
+    assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
+    monkeypatch.setattr(choice, "relational_installed", lambda: False)
+    assert choice.choose("auto", [str(EXAMPLE)]) == "row"  # without the batch extra
+    assert choice.choose("row", [str(EXAMPLE)]) == "row"
 
 
 def test_auto_picks_duckdb_from_its_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
