@@ -119,3 +119,18 @@ def test_lines_input_keeps_the_row_readers(builtin_validator: Validator) -> None
     assert api.columnar_input(builtin_validator)
     assert not api.columnar_input(Validator.build(entry_points=False, lines=True))
     assert TableWriter is api.TableWriter
+
+
+def test_software_export_keeps_the_row_readers(builtin_validator: Validator) -> None:
+    """A SPEC §1b export (French headers, ``Moi``, one line per act) is read by the row readers."""
+    examples = TESTS.parent / "examples"
+    export = str(examples / "export-logiciel.csv")
+    assert not api.spec_csv_files([export], None)
+    assert api.spec_csv_files([str(examples / "week-2026-01.csv")], None)
+    assert not api.spec_csv_files(["-"], None)
+    paths = [export, str(examples / "history-2023-2025.csv")]
+    row = builtin_validator.check_paths(paths)
+    relational = api.check_paths(builtin_validator, paths)
+    assert not row.input_errors and relational.input_errors == row.input_errors
+    assert relational.events == row.events
+    assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]

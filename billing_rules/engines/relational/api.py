@@ -57,7 +57,7 @@ def check_paths(
         raise BillingRulesError("--record demande un registre (--ledger)")
     checker = checker_for(validator)
     sources = list(paths)
-    if ledger is None and columnar_input(validator):
+    if ledger is None and columnar_input(validator) and spec_csv_files(sources, input_format):
         return _check_columnar(validator, checker, sources, input_format, stdin)
     spooled = None
     if "-" in sources:
@@ -121,6 +121,36 @@ def columnar_input(validator: Any) -> bool:
         and set(readers) == set(BUILTIN_READERS)
         and all(readers[name] is reader for name, reader in BUILTIN_READERS.items())
     )
+
+
+def spec_csv_files(paths: Sequence[str], input_format: str | None) -> bool:
+    """Whether every input is a CSV file whose header names SPEC §1 columns only.
+
+    A practice software's export (SPEC §1b: French headers, values such as ``Moi`` translated, one
+    line per act) is read by the row readers, which know its aliases; so are JSON and Parquet
+    inputs and standard input (its header cannot be looked at without consuming it).
+    """
+    from billing_rules.errors import BillingRulesError as Failure
+    from billing_rules.readers.columns import EMPTY, EXTRA, SPEC_NAME
+    from billing_rules.readers.csv_reader import CsvReader
+    from billing_rules.readers.stream import reader_for
+
+    for path in paths:
+        if path == "-":
+            return False
+        try:
+            reader = reader_for(path, input_format)
+            if not isinstance(reader, CsvReader):
+                return False
+            with open(path, "rb") as stream:
+                _, resolution = reader.header(stream, path)
+        except (OSError, Failure):
+            return False  # the row readers raise the error, worded as usual
+        if resolution.per_act or resolution.translations():
+            return False
+        if any(column.how not in (SPEC_NAME, EXTRA, EMPTY) for column in resolution.columns):
+            return False
+    return True
 
 
 def _check_columnar(
