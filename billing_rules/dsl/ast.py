@@ -94,6 +94,23 @@ class BinOp:
 
 Expr = Union[Name, Call, CodeLit, NumberLit, DateLit, StringLit, DurationLit, BinOp]
 
+
+def word_of(node: Expr) -> str | None:
+    """The word an expression spells when used as a value (``self``, ``MG``, ``"PSY"``, ``2``).
+
+    Both back ends read the values of enums and texts this way, so they agree on what a word means.
+    """
+    if isinstance(node, Name):
+        return node.name
+    if isinstance(node, CodeLit):
+        return node.code
+    if isinstance(node, StringLit):
+        return node.value
+    if isinstance(node, NumberLit):
+        return str(node.value)
+    return None
+
+
 # --- conditions ------------------------------------------------------------------------------
 
 

@@ -454,7 +454,7 @@ class Compiler:
     def _value_for(self, left: Typed, node: ast.Expr) -> Typed:
         """The right side of ``is``/``in``: a word of the left field's vocabulary where it has one."""
         if left.kind is Kind.ENUM and left.enum_type is not None:
-            word = _word(node)
+            word = ast.word_of(node)
             if word is None:
                 raise self.error("une valeur est attendue ici", getattr(node, "span", None))
             for member in left.enum_type:
@@ -465,11 +465,11 @@ class Compiler:
                 f"valeur « {word} » inconnue ; possibles : {allowed}", getattr(node, "span", None)
             )
         if left.kind is Kind.TEXT:
-            word = _word(node)
+            word = ast.word_of(node)
             if word is not None and not (isinstance(node, ast.Name) and node.name in FIELDS):
                 return _constant(word.upper() if isinstance(node, ast.CodeLit) else word, Kind.TEXT)
         if left.kind is Kind.BOOL:
-            word = _word(node)
+            word = ast.word_of(node)
             if word in ("true", "false", "oui", "non", "yes", "no"):
                 return _constant(word in ("true", "oui", "yes"), Kind.BOOL)
         return self.compile_expr(node)
@@ -645,7 +645,7 @@ class Compiler:
                         f"la fonction « {name} » attend un nom ou un texte entre guillemets",
                         getattr(arg, "span", span),
                     )
-                compiled.append(_constant(_word(arg) or "", Kind.TEXT))
+                compiled.append(_constant(ast.word_of(arg) or "", Kind.TEXT))
             else:
                 typed = self.compile_expr(arg)
                 if not _fits(typed.kind, param):
@@ -836,21 +836,9 @@ def _constant(value: Any, kind: Kind) -> Typed:
     return Typed(lambda event: value, kind, constant=value, is_constant=True)
 
 
-def _word(node: ast.Expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.name
-    if isinstance(node, ast.CodeLit):
-        return node.code
-    if isinstance(node, ast.StringLit):
-        return node.value
-    if isinstance(node, ast.NumberLit):
-        return str(node.value)
-    return None
-
-
 def _describe(node: ast.Expr) -> str:
     """An expression as a reader would recognise it in an error message."""
-    word = _word(node)
+    word = ast.word_of(node)
     if word is not None:
         return word
     if isinstance(node, ast.Call):

@@ -184,7 +184,7 @@ class CondCompiler:
 
     def value_for(self, left: Typed, node: ast.Expr) -> Typed:
         """The right side of ``is`` / ``in``: a word of the left field's vocabulary where it has one."""
-        word = _word(node)
+        word = ast.word_of(node)
         if left.kind is Kind.ENUM and left.enum_type is not None and word is not None:
             for member in left.enum_type:
                 if member.value == word.lower():
@@ -302,15 +302,3 @@ def pdsa_time() -> exp.Expression:
 
 def _interval(amount: int, unit: str) -> exp.Expression:
     return exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(unit))
-
-
-def _word(node: ast.Expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.name
-    if isinstance(node, ast.CodeLit):
-        return node.code
-    if isinstance(node, ast.StringLit):
-        return node.value
-    if isinstance(node, ast.NumberLit):
-        return str(node.value)
-    return None
