@@ -28,9 +28,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from billing_rules.api.validator import Validator
 from billing_rules.ledger import open_ledger
 from billing_rules.model import Event, MtStatus, Place
-from billing_rules.validator import Validator
 
 PER_PRACTITIONER_YEAR = 5000
 PATIENTS_PER_PRACTITIONER = 1500

@@ -61,7 +61,7 @@ def seed_validator(full: Any) -> Any:
     """The engine restricted to the five seed rules (same readers, same code path)."""
     import attrs
 
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
     rules = tuple(rule for rule in full.ruleset.rules if rule.code in SEED_RULES)
     return Validator(attrs.evolve(full.ruleset, rules=rules), readers=full.readers, reporters=full.reporters)
@@ -81,7 +81,7 @@ def read_only(path: Path) -> None:
 
 
 def throughput(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
     path = data_file(args.workdir, args.rows, args.practitioners, args.seed)
     rows = args.rows
@@ -168,7 +168,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 def latency(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     """``check_one`` of fresh invoices against a history held in memory, then in an SQLite ledger."""
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
     probes = args.probes
     histories = [
@@ -218,8 +218,8 @@ def _ledger_latency(history: list[Any], fresh: list[Any]) -> str:
     history query for its patient and practitioner, then the rules. Each probe is discarded from
     the session afterwards, as an abandoned entry is, so that probes do not pile up as pending."""
     try:
+        from billing_rules.api.validator import Validator
         from billing_rules.ledger import open_ledger
-        from billing_rules.validator import Validator
     except ImportError:
         return "n/a (billing_rules.ledger absent)"
     validator = Validator.build(entry_points=False)
@@ -325,10 +325,10 @@ def rss_child(mode: str, path: str) -> None:
             finally:
                 sys.stdout = stdout
     else:
-        from billing_rules.ordering import by_day
+        from billing_rules.api.validator import Validator
+        from billing_rules.engines.row.ordering import by_day
         from billing_rules.readers.csv_reader import CsvReader
         from billing_rules.readers.positional import PositionalDecoder
-        from billing_rules.validator import Validator
 
         class Forgetful:
             """Stands for the duplicate check: its keys are the input's memory, not the engine's."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from billing_rules.version import __version__
 
 _EXPORTS = {
-    "Validator": "billing_rules.validator",
-    "RuleInfo": "billing_rules.validator",
-    "Session": "billing_rules.ledger.session",
+    "Validator": "billing_rules.api.validator",
+    "RuleInfo": "billing_rules.api.validator",
+    "Session": "billing_rules.api.session",
     "InvoiceValues": "billing_rules.readers.native",
     "ColumnMapping": "billing_rules.readers.columns",
     "Ledger": "billing_rules.ledger",
@@ -31,7 +31,7 @@ _EXPORTS = {
     "Hit": "billing_rules.rule",
     "Rule": "billing_rules.rule",
     "WindowCount": "billing_rules.rule",
-    "Tariff": "billing_rules.tariffs",
+    "Tariff": "billing_rules.domain.tariffs",
     "Function": "billing_rules.dsl.vocabulary",
     "Kind": "billing_rules.dsl.vocabulary",
     "hookimpl": "billing_rules.plugins",
@@ -41,11 +41,11 @@ _EXPORTS = {
     "ColumnError": "billing_rules.readers.columns",
     "EngineLimitation": "billing_rules.errors",
     "ConfigError": "billing_rules.config",
-    "EstimateError": "billing_rules.estimator",
+    "EstimateError": "billing_rules.domain.forfait.estimate",
     "InvalidInvoice": "billing_rules.errors",
     "LedgerError": "billing_rules.errors",
     "MissingDependency": "billing_rules.reporters.html_report",
-    "OutputError": "billing_rules.report_files",
+    "OutputError": "billing_rules.reporters.files",
     "PluginLoadError": "billing_rules.errors",
     "ReadError": "billing_rules.errors",
     "RuleClashError": "billing_rules.errors",
@@ -115,7 +115,11 @@ def __getattr__(name: str) -> object:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from billing_rules.api.session import Session
+    from billing_rules.api.validator import RuleInfo, Validator
     from billing_rules.config import ConfigError
+    from billing_rules.domain.forfait.estimate import EstimateError
+    from billing_rules.domain.tariffs import Tariff
     from billing_rules.dsl.vocabulary import Function, Kind
     from billing_rules.errors import (
         BillingRulesError,
@@ -130,11 +134,9 @@ if TYPE_CHECKING:  # pragma: no cover
         RuleFileError,
         RuleSyntaxError,
     )
-    from billing_rules.estimator import EstimateError
     from billing_rules.explain import Explanation
     from billing_rules.hookspecs import HOOK_API_VERSION
     from billing_rules.ledger import Ledger
-    from billing_rules.ledger.session import Session
     from billing_rules.model import (
         Event,
         Finding,
@@ -150,9 +152,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from billing_rules.plugins import hookimpl
     from billing_rules.readers.columns import ColumnError, ColumnMapping
     from billing_rules.readers.native import InvoiceValues
-    from billing_rules.report_files import OutputError
+    from billing_rules.reporters.files import OutputError
     from billing_rules.reporters.html_report import MissingDependency
     from billing_rules.rule import Hit, Rule, WindowCount
     from billing_rules.selection import SelectionError
-    from billing_rules.tariffs import Tariff
-    from billing_rules.validator import RuleInfo, Validator

@@ -12,12 +12,14 @@ import datetime as dt
 import enum
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from billing_rules.model import Finding, FindingWindow, MtStatus, Place, Sector
 from billing_rules.money import format_euros, french_date
+
+if TYPE_CHECKING:  # model imports this module lazily (Finding.explain): no circle at run time
+    from billing_rules.model import Finding, FindingWindow
 
 #: How each fact is named for billing staff.
 FACT_LABELS: dict[str, str] = {
@@ -43,19 +45,21 @@ FACT_LABELS: dict[str, str] = {
     "status": "statut",
 }
 
-_MT_WORDS = {
-    MtStatus.SELF: "vous (le praticien qui facture)",
-    MtStatus.OTHER: "un autre médecin",
-    MtStatus.NONE: "aucun",
-    MtStatus.UNKNOWN: "inconnu",
+# The model's enums in words, keyed by (enum name, value): this module reads the model's values
+# without importing it, since ``Finding.explain`` imports this module.
+_ENUM_WORDS = {
+    ("MtStatus", "self"): "vous (le praticien qui facture)",
+    ("MtStatus", "other"): "un autre médecin",
+    ("MtStatus", "none"): "aucun",
+    ("MtStatus", "unknown"): "inconnu",
+    ("Place", "cabinet"): "cabinet",
+    ("Place", "domicile"): "domicile",
+    ("Place", "ehpad"): "EHPAD",
+    ("Place", "tele"): "téléconsultation",
+    ("Sector", "1"): "1",
+    ("Sector", "2"): "2",
+    ("Sector", "optam"): "2 (OPTAM)",
 }
-_PLACE_WORDS = {
-    Place.CABINET: "cabinet",
-    Place.DOMICILE: "domicile",
-    Place.EHPAD: "EHPAD",
-    Place.TELE: "téléconsultation",
-}
-_SECTOR_WORDS = {Sector.ONE: "1", Sector.TWO: "2", Sector.OPTAM: "2 (OPTAM)"}
 _PERIOD_WORDS = {
     "quarter": "du trimestre",
     "week": "de la semaine",
@@ -97,14 +101,8 @@ def fact_text(name: str, value: Any) -> str:
         return "oui" if value else "non"
     if name == "age":
         return f"{value} ans"
-    if isinstance(value, MtStatus):
-        return _MT_WORDS[value]
-    if isinstance(value, Place):
-        return _PLACE_WORDS[value]
-    if isinstance(value, Sector):
-        return _SECTOR_WORDS[value]
     if isinstance(value, enum.Enum):
-        return str(value.value)
+        return _ENUM_WORDS.get((type(value).__name__, value.value), str(value.value))
     if isinstance(value, dt.datetime):
         return f"{french_date(value.date())} à {value:%H:%M}"
     if isinstance(value, dt.date):
@@ -230,45 +228,3 @@ def facts_of(finding: Finding) -> tuple[tuple[str, str], ...]:
 def explain_finding(finding: Finding, invoices: Sequence[WindowInvoice] = ()) -> Explanation:
     """The explanation of ``finding``; ``invoices``: every invoice of its window, when known."""
     return Explanation(finding=finding, facts=facts_of(finding), invoices=tuple(invoices))
-
-
-def window_members(
-    counter: Any, target: Any, events: Sequence[Any], history: Sequence[Any], code: str | None
-) -> tuple[WindowInvoice, ...]:
-    """The invoices ``counter`` counted in ``target``'s window when ``target`` was checked.
-
-    ``events`` are the input's (SPEC order decides which came before), ``history`` the ledger's
-    (all before the input). The window is the key of ``code`` (``per code``) or the first key.
-    """
-    from billing_rules.windows import rolling_start
-
-    keys = counter.keys(target)
-    if not keys:
-        return ()
-    key = next((item for item, item_code in keys if item_code == code), keys[0][0])
-    window_id = counter.window_id(target)
-    lower = None
-    if counter.window == "rolling":
-        lower = rolling_start(target.date, counter.period or "days", counter.span)
-
-    def inside(event: Any) -> bool:
-        if event.cancelled or not counter.counts(event):
-            return False
-        if key not in (item for item, _ in counter.keys(event)):
-            return False
-        if counter.window == "rolling":
-            return lower < event.date <= target.date  # type: ignore[operator]
-        return counter.window_id(event) == window_id
-
-    found = [(event.date, 0, event.sort_key, event, True) for event in history if inside(event)]
-    target_order = target.sort_key
-    found += [
-        (event.date, 1, event.sort_key, event, False)
-        for event in events
-        if event.sort_key <= target_order and inside(event)
-    ]
-    found.sort(key=lambda item: (item[0], item[1], item[2]))
-    return tuple(
-        WindowInvoice(event.invoice_id, event.date, event.practitioner_id, from_ledger)
-        for _, _, _, event, from_ledger in found
-    )

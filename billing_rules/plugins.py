@@ -155,7 +155,7 @@ def _object_name(plugin: Any) -> str:
 
 
 def _own_version() -> str | None:
-    from billing_rules import __version__
+    from billing_rules.version import __version__
 
     return __version__
 

@@ -27,7 +27,7 @@ import attrs
 from billing_rules.model import Event, Finding, Report, Severity
 
 if TYPE_CHECKING:
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
 #: The values an example or :func:`make_event` uses for the fields it does not give. A Monday of a
 #: recent year, an adult who is neither 80+ nor a child, no ALD: nothing that wakes an age rule.
@@ -45,9 +45,9 @@ def make_event(seq: int = 0, **fields: Any) -> Event:
     """An :class:`Event` from a few SPEC §1 fields (strings or natives); the rest are defaults.
 
     ``make_event(codes="G+MEG", birth_date="2022-05-01")`` is a consultation of a 3-year-old.
-    Raises :class:`billing_rules.validator.InvalidInvoice` naming every bad field.
+    Raises :class:`billing_rules.api.validator.InvalidInvoice` naming every bad field.
     """
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
     values = {**EVENT_DEFAULTS, **{key: _plain(value) for key, value in fields.items()}}
     return Validator.invoice(values, seq=seq)
@@ -99,8 +99,8 @@ def build_validator(
     module)`` pairs; an installed plugin of the same name is then not loaded a second time (a plugin's
     own tests pass whether or not it is installed).
     """
+    from billing_rules.api.validator import Validator
     from billing_rules.plugins import installed_entry_points
-    from billing_rules.validator import Validator
 
     plugins = list(plugins)
     explicit = {item[0] for item in plugins if isinstance(item, tuple)}
@@ -244,7 +244,7 @@ def run_example(validator: Validator, example: RuleExample) -> ExampleResult:
     Only the example's own rule is judged: other rules may fire too (a non-compliant example often
     breaks several). An example whose invoice cannot be read is a failure that says which field.
     """
-    from billing_rules.validator import InvalidInvoice
+    from billing_rules.api.validator import InvalidInvoice
 
     # Fields outside SPEC §1 are allowed: they become ``Event.extra``, the extra columns plugins read.
     try:

@@ -60,8 +60,8 @@ def worker(
     writer: int, target: str, start: float, until: float, sizes: tuple[int, int, int], out: Path, seed: int
 ) -> int:
     """One writer: from ``start``, record files until ``until``; log each committed file as one JSON line."""
+    from billing_rules.api.validator import Validator
     from billing_rules.ledger import LedgerError, open_ledger
-    from billing_rules.validator import Validator
 
     rng = random.Random(seed * 1000 + writer)
     validator = Validator.build(entry_points=False)

@@ -645,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import logging
 
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
     logging.disable(logging.CRITICAL)  # rule crashes show up as INTERNAL-ERROR findings
     validator = Validator.build(entry_points=False)

@@ -30,12 +30,12 @@ from typing import Any
 # Fuzzed texts are parsed for real, never read from nor written to the parsed-tree disk cache.
 os.environ["BILLING_RULES_CACHE_DIR"] = "off"
 
+from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset  # noqa: E402
+from billing_rules.api.validator import Validator  # noqa: E402
 from billing_rules.dsl.parser import MAX_NESTING, MAX_RULE_FILE_CHARS  # noqa: E402
 from billing_rules.errors import RuleFileError  # noqa: E402
 from billing_rules.model import Event  # noqa: E402
 from billing_rules.plugins import rule_file_paths  # noqa: E402
-from billing_rules.ruleset import RuleSet, RuleText, build_ruleset  # noqa: E402
-from billing_rules.validator import Validator  # noqa: E402
 
 BUILTIN = {
     path.name: path.read_text(encoding="utf-8") for path in rule_file_paths("billing_rules.builtin.ngap")

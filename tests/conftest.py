@@ -10,7 +10,7 @@ import pytest
 # (``billing_rules.dsl.astcache``); tests of the cache point it at a temporary directory.
 os.environ["BILLING_RULES_CACHE_DIR"] = "off"
 
-from billing_rules.validator import Validator
+from billing_rules.api.validator import Validator
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from billing_rules.validator import Validator, batch_gc
+from billing_rules.api.validator import Validator, batch_gc
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "week-2026-01.csv"
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from billing_rules.calendar import easter_sunday, is_pdsa_time, is_public_holiday
+from billing_rules.domain.calendar import easter_sunday, is_pdsa_time, is_public_holiday
 
 # Easter Sundays from the published tables, including the computus' edge years.
 EASTERS = {

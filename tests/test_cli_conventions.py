@@ -161,8 +161,8 @@ def test_config_select_and_command_line(here: Path) -> None:
 
 
 def test_config_severity_keys_take_prefixes_and_the_most_specific_wins() -> None:
+    from billing_rules.api.validator import Validator
     from billing_rules.config import parse_config
-    from billing_rules.validator import Validator
 
     config = parse_config({"rules": {"severity": {"SNP-WEEK": "erreur", "SNP-": "alerte"}}})
     rules = {

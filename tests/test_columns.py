@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main
 from billing_rules.config import ConfigError, parse_config
 from billing_rules.model import Event, InputError, MtStatus, Place, Status
@@ -33,7 +34,6 @@ from billing_rules.readers.columns import (
     normalize,
 )
 from billing_rules.readers.rows import SPEC_COLUMNS
-from billing_rules.validator import Validator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WEEK = EXAMPLES / "week-2026-01.csv"

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from test_fast_reader import GeneralPathOnly
 
 from billing_rules import cli
+from billing_rules.api.validator import Validator
 from billing_rules.ledger import open_ledger
 from billing_rules.model import Event, InputError
 from billing_rules.readers import InputStream
-from billing_rules.validator import Validator
 
 HEADER = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;discharge_date;km;amount"
 

@@ -18,11 +18,11 @@ from typing import Any
 import attrs
 import pytest
 
-from billing_rules.dsl.rules import CounterSpec
+from billing_rules.api.validator import Validator
+from billing_rules.domain.calendar import rolling_start
+from billing_rules.dsl.program import CounterSpec
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import WindowCount
-from billing_rules.validator import Validator
-from billing_rules.windows import rolling_start
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))

@@ -130,16 +130,16 @@ def test_functions_quoted_in_the_docs_have_their_real_arity() -> None:
 
 
 def test_the_vocabulary_reference_is_generated_from_the_code() -> None:
-    from billing_rules.dsl.reference import reference, replace_between_markers
+    from billing_rules.docgen.reference import reference, replace_between_markers
 
     text = GUIDE.read_text(encoding="utf-8")
     assert replace_between_markers(text, reference()) == text, (
-        "docs/plugins.md vocabulary out of date: run python -m billing_rules.dsl.reference docs/plugins.md"
+        "docs/plugins.md vocabulary out of date: run python -m billing_rules.docgen.reference docs/plugins.md"
     )
 
 
 def test_the_vocabulary_reference_names_every_field_and_function_with_its_arity() -> None:
-    from billing_rules.dsl.reference import reference
+    from billing_rules.docgen.reference import reference
     from billing_rules.dsl.vocabulary import FIELDS
 
     generated = reference()
@@ -152,7 +152,7 @@ def test_the_vocabulary_reference_names_every_field_and_function_with_its_arity(
 
 
 def test_the_examples_of_the_types_table_compile(tmp_path: Path) -> None:
-    from billing_rules.dsl.reference import KIND_LITERALS
+    from billing_rules.docgen.reference import KIND_LITERALS
 
     rules = "".join(
         f'rule CAB-TYPE-{index} warning "exemple"\n  on G\n  when {condition}\nend\n'

@@ -19,12 +19,13 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
+from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
+from billing_rules.api.validator import Validator
 from billing_rules.dsl.parser import MAX_NESTING, MAX_NUMBER_DIGITS
 from billing_rules.errors import RuleFileError
-from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
-from billing_rules.validator import Validator
 
 ROOT = Path(__file__).resolve().parent.parent
+
 
 def _load_fuzz_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("fuzz_rules", ROOT / "fuzz" / "fuzz_rules.py")

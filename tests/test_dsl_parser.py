@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from billing_rules.api.ruleset import RuleText, build_ruleset
 from billing_rules.dsl import ast
 from billing_rules.dsl.parser import MAX_NESTING, MAX_NUMBER_DIGITS, MAX_RULE_FILE_CHARS, parse
 from billing_rules.errors import (
@@ -20,7 +21,6 @@ from billing_rules.errors import (
     RuleFileError,
     RuleSyntaxError,
 )
-from billing_rules.ruleset import RuleText, build_ruleset
 
 # Declarations the texts under test may use; the text under test is always the file "t.rules".
 BASE = """\
@@ -380,7 +380,7 @@ def test_clash_is_located(texts: tuple[str, ...], expected: str) -> None:
 
 
 def test_clash_with_the_builtin_catalogue_names_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
     path = tmp_path / "mine.rules"
     path.write_text('rule IMT-ONCE error "copie"\nend\n', encoding="utf-8")
@@ -601,7 +601,6 @@ def test_missing_rule_file_or_folder(tmp_path) -> None:  # type: ignore[no-untyp
     with pytest.raises(RuleFileError) as caught:
         RuleText.from_path(tmp_path)
     assert caught.value.message == "fichier de règles illisible : c'est un dossier, pas un fichier"
-
 
 
 @pytest.mark.parametrize(

@@ -24,10 +24,10 @@ import tomllib
 from click.testing import CliRunner
 from test_examples import assert_spec_report
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main
-from billing_rules.forfait import C2S_CODE, CATEGORIES, ForfaitTables
+from billing_rules.domain.forfait.tables import C2S_CODE, CATEGORIES, ForfaitTables
 from billing_rules.money import format_euros
-from billing_rules.validator import Validator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WEEK = EXAMPLES / "week-2026-01.csv"
@@ -239,7 +239,7 @@ def test_forfait_patientele_grows_and_follows_the_changes_of_mt(
 
 def test_forfait_moves_a_patient_who_declares_another_mt(example_ledger: dict[str, Any]) -> None:
     from billing_rules.cli.forfait import ledger_events
-    from billing_rules.estimator import mt_patientele
+    from billing_rules.domain.forfait.estimate import mt_patientele
 
     events = ledger_events(example_ledger["path"])
 

@@ -15,8 +15,8 @@ import pytest
 import tomllib
 from click.testing import CliRunner
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main
-from billing_rules.validator import Validator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WEEK = EXAMPLES / "week-2026-01.csv"
@@ -238,11 +238,11 @@ def test_readme_embedding_snippet_runs_and_counts_once(monkeypatch: pytest.Monke
 
 
 def test_readme_catalogue_is_generated_from_the_rule_files() -> None:
-    from billing_rules.catalogue import builtin_catalogue, replace_between_markers
+    from billing_rules.docgen.catalogue import builtin_catalogue, replace_between_markers
 
     readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
     assert replace_between_markers(readme, builtin_catalogue()) == readme, (
-        "README catalogue out of date: run python -m billing_rules.catalogue README.md"
+        "README catalogue out of date: run python -m billing_rules.docgen.catalogue README.md"
     )
 
 

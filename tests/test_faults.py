@@ -590,7 +590,7 @@ def _wait_for_lock_wait(dsn: str) -> None:
 
 
 def _shared_invoice(codes: str) -> object:
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
 
     return Validator.invoice(
         {

@@ -19,14 +19,14 @@ import tomllib
 from click.testing import CliRunner
 
 from billing_rules import cli
-from billing_rules.dsl.rules import DslRule
+from billing_rules.api.validator import Validator
+from billing_rules.domain.lookalike import closest_code, latin_twin, one_edit_away
+from billing_rules.dsl.program import DslRule
+from billing_rules.engines.row.windows import WindowStore
 from billing_rules.errors import RuleCompileError
-from billing_rules.lookalike import closest_code, latin_twin, one_edit_away
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit
 from billing_rules.testing import build_validator, check, make_events
-from billing_rules.validator import Validator
-from billing_rules.windows import WindowStore
 
 NBSP = "\u00a0"
 COLUMNS = (

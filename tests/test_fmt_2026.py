@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main
 from billing_rules.config import ConfigError, parse_config
-from billing_rules.estimator import Patient, estimate, estimate_to_dict, find_candidates
-from billing_rules.forfait import ForfaitTables, PractitionerFacts
+from billing_rules.domain.forfait.estimate import Patient, estimate, estimate_to_dict, find_candidates
+from billing_rules.domain.forfait.tables import ForfaitTables, PractitionerFacts
 from billing_rules.model import Event, MtStatus
-from billing_rules.validator import Validator
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +166,7 @@ def test_cli_with_config_and_last_seen(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     config = tmp_path / "billing-rules.toml"
-    config.write_text('[practitioner]\nbirth_date = 1955-01-01\n', encoding="utf-8")
+    config.write_text("[practitioner]\nbirth_date = 1955-01-01\n", encoding="utf-8")
     options = ["--year", "2026", "--config", str(config), "--no-plugins"]
     result = CliRunner().invoke(main, ["forfait", str(patients), *options, "--format", "json"])
     assert result.exit_code == 0, result.output

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main
-from billing_rules.estimator import (
+from billing_rules.domain.forfait.estimate import (
     EstimateError,
     Patient,
     estimate,
@@ -21,9 +22,8 @@ from billing_rules.estimator import (
     read_patients,
     rosp_value,
 )
-from billing_rules.forfait import ForfaitTables
+from billing_rules.domain.forfait.tables import ForfaitTables
 from billing_rules.model import Event, MtStatus, Place, Status
-from billing_rules.validator import Validator
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
 
@@ -403,11 +403,16 @@ def test_missing_ledger_is_an_error(tmp_path: Path) -> None:
 
 
 def test_c2s_is_kept_when_a_later_export_has_no_c2s_column() -> None:
-    from billing_rules.estimator import mt_patientele
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
+    from billing_rules.domain.forfait.estimate import mt_patientele
 
-    base = {"practitioner_id": "1", "patient_id": "P", "birth_date": "1960-01-01", "mt_status": "self",
-            "codes": "G"}
+    base = {
+        "practitioner_id": "1",
+        "patient_id": "P",
+        "birth_date": "1960-01-01",
+        "mt_status": "self",
+        "codes": "G",
+    }
     with_column = Validator.invoice({**base, "invoice_id": "A", "date": "2025-03-03", "c2s": "oui"})
     without_column = Validator.invoice({**base, "invoice_id": "B", "date": "2025-09-01"}, seq=1)
     (patient,) = mt_patientele([with_column, without_column], "1", 2025)

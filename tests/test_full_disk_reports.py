@@ -36,7 +36,7 @@ def _commands(day: Path, ledger: Path) -> dict[str, list[str]]:
             "check-ledger-text": ["check", str(day), "--ledger", str(ledger)],
             "ledger-export-csv": ["ledger", "export", "--ledger", str(ledger)],
             "ledger-export-jsonl": ["ledger", "export", "--ledger", str(ledger), "--format", "jsonl"],
-                "ledger-stats": ["ledger", "stats", "--ledger", str(ledger)],
+            "ledger-stats": ["ledger", "stats", "--ledger", str(ledger)],
             "rules-list": ["rules", "list"],
             "rules-list-json": ["rules", "list", "--format", "json"],
             "rules-show": ["rules", "show", "IMT-ONCE"],

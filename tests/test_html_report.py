@@ -14,13 +14,13 @@ import pytest
 import tomllib
 from click.testing import CliRunner
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main
 from billing_rules.model import Event, InputError, Report, Severity
 from billing_rules.money import format_euros
 from billing_rules.reporters import BUILTIN_REPORTERS
 from billing_rules.reporters.html_report import MissingDependency, bar_chart, render_report, trend
 from billing_rules.testing import make_finding
-from billing_rules.validator import Validator
 
 pytest.importorskip("jinja2")
 

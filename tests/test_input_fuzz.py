@@ -23,10 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing_rules.api.validator import Validator
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError, Report
 from billing_rules.readers import InputStream, json_reader
-from billing_rules.validator import Validator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def validator() -> Validator:
 @pytest.fixture
 def cli_validator(validator: Validator, monkeypatch: pytest.MonkeyPatch) -> Validator:
     """The CLI with a ready validator: building one per example would test the rule compiler."""
-    import billing_rules.cli as cli
+    import billing_rules.cli.group as cli
 
     monkeypatch.setattr(cli, "_build_validator", lambda *args, **kwargs: validator)
     return validator

@@ -17,9 +17,9 @@ import tomllib
 from click.testing import CliRunner, Result
 
 from billing_rules import cli
+from billing_rules.api.validator import Validator
 from billing_rules.ledger import HistoryRequest, Ledger, open_ledger
 from billing_rules.ledger.common import plan_windows
-from billing_rules.validator import Validator
 
 CASES_DIR = Path(__file__).parent / "rules"
 COLUMNS = (
@@ -556,7 +556,7 @@ def test_session_sees_other_workstations_at_once(ledger_target: str, builtin_val
 
 
 def test_session_rejects_unreadable_invoice(ledger_target: str, builtin_validator: Validator) -> None:
-    from billing_rules.validator import InvalidInvoice
+    from billing_rules.api.validator import InvalidInvoice
 
     with builtin_validator.session(ledger=ledger_target) as session, pytest.raises(InvalidInvoice):
         session.check_one(_vl("V1", "2024-02-30"))

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from billing_rules import cli
+from billing_rules.api.validator import Validator
 from billing_rules.ledger import HistoryRequest, LedgerError, open_ledger
 from billing_rules.ledger.common import plan_windows
 from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE, SQLITE
 from billing_rules.ledger.sqlite import SqliteLedger
-from billing_rules.validator import Validator
 
 ROW = "invoice_id;date;practitioner_id;patient_id;birth_date;codes\nF1;2024-02-05;1;P1;1950-01-01;G\n"
 

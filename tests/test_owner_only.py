@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from billing_rules import cli
+from billing_rules.api.validator import Validator
 from billing_rules.ledger import open_ledger
 from billing_rules.readers.spill import SpilledKeys
-from billing_rules.validator import Validator
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 
@@ -87,7 +87,7 @@ def test_ledger_export_output_is_owner_only(
         cli.main,
         ["ledger", "export", "--ledger", str(ledger), "--format", output_format, "--output", str(given)],
     )
-    if through_symlink:  # -o never writes through a link (billing_rules/report_files.py): refused
+    if through_symlink:  # -o never writes through a link (billing_rules/reporters/files.py): refused
         assert result.exit_code == 2 and "lien symbolique" in result.output
         assert not real.exists()
         return

@@ -20,9 +20,9 @@ from click.testing import CliRunner, Result
 
 import billing_rules
 from billing_rules import cli
+from billing_rules.api.validator import Validator
 from billing_rules.errors import PluginLoadError, RuleClashError
 from billing_rules.plugins import DEFAULT_PLUGINS, make_plugin_manager, plugin_infos
-from billing_rules.validator import Validator
 
 REPO = Path(__file__).resolve().parents[1]
 SPECIALIST_SRC = REPO / "plugins" / "billing-rules-specialist" / "src"

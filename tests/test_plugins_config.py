@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from billing_rules import cli
+from billing_rules.api.validator import Validator
 from billing_rules.config import ConfigError, find_config, load_config, parse_config
-from billing_rules.validator import Validator
 
 HEADER = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;mt_status;ald;amount"
 ROWS = [

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from billing_rules import hookimpl
+from billing_rules.api.validator import InvalidInvoice, Validator
 from billing_rules.cli import main
 from billing_rules.model import Severity
-from billing_rules.validator import InvalidInvoice, Validator
 
 SECRET = "PATIENT-SECRET-1234"
 
@@ -64,7 +64,7 @@ def test_crashing_rule_logs_no_patient() -> None:
     collect = _Collect()
     logger.addHandler(collect)
     previous, logger.disabled = logger.disabled, False
-    engine_logger = logging.getLogger("billing_rules.engine")
+    engine_logger = logging.getLogger("billing_rules.engines.row.engine")
     engine_previous, engine_logger.disabled = engine_logger.disabled, False
     try:
         report = validator.check_events([Validator.invoice(_invoice())])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main, progress
-from billing_rules.validator import Validator
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
 

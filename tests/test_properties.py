@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing_rules.api.validator import Validator
 from billing_rules.model import Report
-from billing_rules.validator import Validator
 
 WEEK = Path(__file__).resolve().parent.parent / "examples" / "week-2026-01.csv"
 _LINES = WEEK.read_text(encoding="utf-8").splitlines(keepends=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from billing_rules.api.ruleset import RuleText
 from billing_rules.config import load_config
 from billing_rules.errors import BillingRulesError
-from billing_rules.ruleset import RuleText
 
 BIG = 300 * 1024 * 1024
 

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing_rules.api.validator import Validator
 from billing_rules.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, main
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError, MtStatus, Place, Report, Sector, Status
@@ -38,7 +39,6 @@ from billing_rules.readers import (
 )
 from billing_rules.readers import rows as rows_module
 from billing_rules.readers.encoding import HEAD_SIZE
-from billing_rules.validator import Validator
 
 COLUMNS = (
     "invoice_id", "date", "time", "practitioner_id", "specialty", "sector", "patient_id", "birth_date",

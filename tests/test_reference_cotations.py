@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from billing_rules.validator import Validator
+from billing_rules.api.validator import Validator
 
 HERE = Path(__file__).parent
 SHEET = HERE / "data" / "reference-cotations-2026.csv"

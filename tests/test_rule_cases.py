@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from billing_rules.validator import Validator
+from billing_rules.api.validator import Validator
 
 CASES_DIR = Path(__file__).parent / "rules"
 _PROPERTY_FILES = {"VSP-NO-CAP"}

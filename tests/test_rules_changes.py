@@ -8,9 +8,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from billing_rules.changes import ChangeKind, ChangeWhat, changes, texts_date
+from billing_rules.api.validator import Validator
 from billing_rules.cli import EXIT_ERROR, main
-from billing_rules.validator import Validator
+from billing_rules.domain.changes import ChangeKind, ChangeWhat, changes, texts_date
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -71,8 +71,8 @@ def test_text_output_is_french(tmp_path: Path) -> None:
 def test_rule_end_tariff_end_and_plugin_origin(tmp_path: Path) -> None:
     draft = tmp_path / "brouillon.rules"
     draft.write_text(
-        "code ZZ1 \"Essai\" valid from 2027-01-01 until 2027-06-30\n"
-        "tariff ZZ1 12.00 from 2027-01-01 until 2027-06-30 source \"Arrêté d'essai\"\n"
+        'code ZZ1 "Essai" valid from 2027-01-01 until 2027-06-30\n'
+        'tariff ZZ1 12.00 from 2027-01-01 until 2027-06-30 source "Arrêté d\'essai"\n'
         'rule ZZ-ONE error "essai"\n  from 2027-01-01\n  until 2027-03-31\n  on ZZ1\nend\n',
         encoding="utf-8",
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from billing_rules.api.validator import Validator
 from billing_rules.readers.seen import SeenInvoices
-from billing_rules.validator import Validator
 
 
 def test_spilled_keys_are_found_exactly() -> None:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from billing_rules.api.simulation import Simulation, simulate
+from billing_rules.api.validator import Validator
 from billing_rules.cli import main
-from billing_rules.simulation import Simulation, simulate
-from billing_rules.validator import Validator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HISTORY = EXAMPLES / "history-2023-2025.csv"

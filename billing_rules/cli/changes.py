@@ -10,15 +10,15 @@ import json
 
 import click
 
-from billing_rules.cli import (
+from billing_rules.cli.group import (
     _debug_option,
     _require_files,
     _rules_option,
     _stop_on_error,
-    rules,
 )
 from billing_rules.cli.options import PluginSelection, parse_day, plugin_options, text_or_json_option
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
+from billing_rules.cli.rules import rules
 
 _KIND_WORDS = {"rule": "règle", "tariff": "tarif", "code": "code"}
 
@@ -46,7 +46,7 @@ def rules_changes(
     Tiré des dates des fichiers de règles (intégrées, extensions, --rules) : le journal des
     changements de la nomenclature chargée, avec la source de chaque texte.
     """
-    from billing_rules.changes import changes, texts_date
+    from billing_rules.domain.changes import changes, texts_date
 
     start = parse_day(since)
     end = parse_day(until) if until is not None else None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from billing_rules.cli import (
+from billing_rules.cli.group import (
     EXIT_FINDINGS,
     EXIT_OK,
     INPUT_FORMATS,

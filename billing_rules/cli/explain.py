@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from billing_rules.cli import (
+from billing_rules.cli.group import (
     EXIT_OK,
     _build_validator,
     _debug_option,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from billing_rules.cli import (
+from billing_rules.cli.group import (
     EXIT_FINDINGS,
     EXIT_OK,
     INPUT_FORMATS,
@@ -32,7 +32,7 @@ from billing_rules.cli.output import check_output, output_option, report_output,
 from billing_rules.errors import BillingRulesError
 
 if TYPE_CHECKING:
-    from billing_rules.estimator import ForfaitEstimate
+    from billing_rules.domain.forfait.estimate import ForfaitEstimate
     from billing_rules.model import Event
 
 FORFAIT_FORMATS = ("text", "json", "html")
@@ -207,7 +207,12 @@ def forfait(
     the_year = year or dt.date.today().year
     status = EXIT_OK
     with _stop_on_error(debug):
-        from billing_rules.estimator import estimate, find_candidates, mt_patientele, read_patients
+        from billing_rules.domain.forfait.estimate import (
+            estimate,
+            find_candidates,
+            mt_patientele,
+            read_patients,
+        )
 
         _require_files(tuple(rule_files) + ((patients,) if patients else ()) + invoices)
         refuse_duplicates(invoices)
@@ -257,7 +262,7 @@ def forfait(
             if output_format == "json":
                 import json
 
-                from billing_rules.estimator import estimate_to_dict
+                from billing_rules.domain.forfait.estimate import estimate_to_dict
 
                 document = estimate_to_dict(result)
                 document["input_errors"] = _input_errors_json(input_errors)  # as check reports them
@@ -275,7 +280,7 @@ def forfait(
 
 def _facts(config: Any, practitioner: str | None) -> Any:
     """The doctor's facts for the FMT majorations: the configuration's, when it gives any."""
-    from billing_rules.forfait import PractitionerFacts
+    from billing_rules.domain.forfait.tables import PractitionerFacts
 
     if config is None:
         return None

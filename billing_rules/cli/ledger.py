@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from billing_rules.cli import (
+from billing_rules.cli.group import (
     EXIT_FINDINGS,
     EXIT_OK,
     INPUT_FORMATS,
@@ -39,9 +39,9 @@ from billing_rules.cli.output import (
 )
 
 if TYPE_CHECKING:
+    from billing_rules.api.validator import Validator
     from billing_rules.ledger import Ledger, LedgerStats
     from billing_rules.model import Event, Report
-    from billing_rules.validator import Validator
 
 EXPORT_FORMATS = ("csv", "jsonl")
 """Formats of ``ledger export``."""
@@ -436,6 +436,6 @@ def ledger_forget(target: str, before: str, debug: bool) -> None:
 
 def _window_floor(today: dt.date) -> dt.date:
     """The earliest day a calendar-year or 12-month window open today reaches back to."""
-    from billing_rules.windows import rolling_start
+    from billing_rules.domain.calendar import rolling_start
 
     return min(dt.date(today.year, 1, 1), rolling_start(today, "months", 12) + dt.timedelta(days=1))

@@ -3,7 +3,7 @@
 The options users of ruff, pytest or sqlfluff expect, shared by every command that writes a report:
 
 - ``-o/--output FILE`` writes the report to FILE instead of standard output, owner-only and
-  atomically (:func:`billing_rules.report_files.private_file`); messages still go to stderr;
+  atomically (:func:`billing_rules.reporters.files.private_file`); messages still go to stderr;
 - ``--color auto|always|never`` (``auto``: a terminal, unless ``NO_COLOR`` is set; ``FORCE_COLOR``
   colours a pipe too; the option beats both variables);
 - ``-q/--quiet`` drops every informational line on stderr (progress, configuration used, records
@@ -16,6 +16,7 @@ Imports only click at module level, like the rest of the CLI's import path.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -149,7 +150,7 @@ def output_option(function: F) -> F:
 def check_output(output: str | None) -> None:
     """Refuse a bad ``-o`` target (a link, a folder) before any work, not after a long check."""
     if output is not None:
-        from billing_rules.report_files import check_target
+        from billing_rules.reporters.files import check_target
 
         check_target(output)
 
@@ -161,14 +162,12 @@ def report_output(output: str | None, *, newline: str | None = None) -> Iterator
     A full disk is an error either way (« disque plein », exit 2 through the command's error
     handling), never a truncated report with exit 0.
     """
-    from billing_rules.report_files import disk_full, private_file, stdout_failure
+    from billing_rules.reporters.files import disk_full, private_file, stdout_failure
 
     if output is not None:
         with private_file(output, newline=newline) as stream:
             yield stream
         return
-    from billing_rules.cli import _report_stream
-
     try:
         with _report_stream() as stream:
             yield stream
@@ -177,3 +176,28 @@ def report_output(output: str | None, *, newline: str | None = None) -> Iterator
         if not disk_full(exc):
             raise  # a closed pipe (``| head``) and the rest: the command's own error handling
         raise stdout_failure(exc) from None
+
+
+@contextlib.contextmanager
+def _report_stream() -> Iterator[TextIO]:
+    """stdout, made UTF-8 (SPEC §2) when it is not already.
+
+    On Windows, a redirected stdout uses the ANSI code page (cp1252), which cannot encode every
+    character of a message and would not be the UTF-8 other programs expect. A terminal is left as
+    is: Python already writes Unicode to the Windows console.
+    """
+    stdout = sys.stdout
+    encoding = (getattr(stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    buffer = getattr(stdout, "buffer", None)
+    if encoding == "utf8" or buffer is None or stdout.isatty():
+        yield stdout
+        stdout.flush()  # here, not at exit: a full disk must fail the command (exit 2)
+        return
+    stdout.flush()
+    wrapper = io.TextIOWrapper(buffer, encoding="utf-8", write_through=True)
+    try:
+        yield wrapper
+        wrapper.flush()  # errors (full disk) are raised here, inside the command
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            wrapper.detach()  # leave sys.stdout's buffer open

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from billing_rules.cli import (
+from billing_rules.cli.group import (
     EXIT_ERROR,
     EXIT_FINDINGS,
     _debug_option,
@@ -21,10 +21,10 @@ from billing_rules.cli import (
     _say,
     _stop_on_error,
     main,
-    rules,
 )
 from billing_rules.cli.options import PluginSelection, plugin_options, text_or_json_option
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
+from billing_rules.cli.rules import rules
 
 
 @main.command("plugins")
@@ -55,9 +55,9 @@ def plugins_command(output_format: str, output: str | None, debug: bool, selecti
 
 def _plugin_entries(selection: PluginSelection) -> tuple[list[dict[str, Any]], bool]:
     """One JSON-ready entry per plugin (the two built-in modules merged as ``builtin``)."""
+    from billing_rules.api.validator import Validator
     from billing_rules.errors import BillingRulesError
     from billing_rules.plugins import make_plugin_manager, plugin_infos
-    from billing_rules.validator import Validator
 
     config = selection.config()
     entry_points = selection.entry_points(config)

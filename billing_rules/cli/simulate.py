@@ -7,7 +7,7 @@ import json
 
 import click
 
-from billing_rules.cli import _debug_option, _require_files, _stop_on_error, main
+from billing_rules.cli.group import _debug_option, _require_files, _stop_on_error, main
 from billing_rules.cli.options import PluginSelection, parse_day, plugin_options
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 
@@ -65,9 +65,9 @@ def simulate_command(
         raise click.BadParameter("la fin de la période précède son début", param_hint="--to")
     with _stop_on_error(debug):
         check_output(output)
+        from billing_rules.api.simulation import simulate
+        from billing_rules.api.validator import Validator
         from billing_rules.ledger import open_ledger
-        from billing_rules.simulation import simulate
-        from billing_rules.validator import Validator
 
         _require_files(draft_files)
         config = selection.config()

@@ -9,16 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal, InvalidOperation
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from billing_rules.dsl import ast
+from billing_rules.dsl.grammar import GRAMMAR_NAME as GRAMMAR_NAME
+from billing_rules.dsl.grammar import build_parser, grammar_text, load_parser
 from billing_rules.errors import RuleSyntaxError
 
-GRAMMAR_NAME = "billing_rules.lark"
 # Bounds that keep a hostile or broken file from exhausting time, memory or the Python stack: the
 # whole built-in catalogue is under 30 000 characters (its largest file under 8 000) and nests less
 # than 15 levels deep. Parsing costs grow with the number of words (20 to 60 µs each), so the size
@@ -30,27 +29,9 @@ MAX_NUMBER_DIGITS = 12
 _TOKEN_EXCERPT = 40
 
 
-def grammar_text() -> str:
-    """The grammar, from the installed wheel or, in a checkout, from the top-level ``grammar/``."""
-    packaged = resources.files("billing_rules") / "grammar" / GRAMMAR_NAME
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    checkout = Path(__file__).resolve().parents[2] / "grammar" / GRAMMAR_NAME
-    return checkout.read_text(encoding="utf-8")
-
-
-def build_parser(grammar: str):  # type: ignore[no-untyped-def]
-    """The Lark parser built from the grammar's text (slow: see ``dsl.tables``)."""
-    import lark
-
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
-
-
 @functools.cache
 def _parser():  # type: ignore[no-untyped-def]
     # The tables shipped with the package when they match this grammar and Lark, else built here.
-    from billing_rules.dsl.tables import load_parser
-
     grammar = grammar_text()
     return load_parser(grammar, {"propagate_positions": True}) or build_parser(grammar)
 

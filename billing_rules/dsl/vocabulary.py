@@ -95,8 +95,8 @@ class Function:
 class Environment:
     """What functions may read besides the event: the rule set's tariffs and forfait tables."""
 
-    tariffs: Any  # billing_rules.tariffs.TariffTable (kept loose to avoid an import cycle)
-    forfaits: Any = None  # billing_rules.forfait.ForfaitTables, when loaded
+    tariffs: Any  # billing_rules.domain.tariffs.TariffTable (kept loose to avoid an import cycle)
+    forfaits: Any = None  # billing_rules.domain.forfait.tables.ForfaitTables, when loaded
 
 
 def _tariff(env: Environment, event: Event, code: str) -> Decimal | None:
@@ -104,13 +104,13 @@ def _tariff(env: Environment, event: Event, code: str) -> Decimal | None:
 
 
 def _public_holiday(env: Environment, event: Event, day: dt.date | None = None) -> bool:
-    from billing_rules.calendar import is_public_holiday
+    from billing_rules.domain.calendar import is_public_holiday
 
     return is_public_holiday(day if day is not None else event.date)
 
 
 def _pdsa_time(env: Environment, event: Event) -> bool:
-    from billing_rules.calendar import is_pdsa_time
+    from billing_rules.domain.calendar import is_pdsa_time
 
     return is_pdsa_time(event.date, event.time)
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import attrs
 
-from billing_rules.dsl.rules import CounterSpec
-from billing_rules.ledger import HistoryRequest, WindowQuery
+from billing_rules.domain.calendar import rolling_start
+from billing_rules.dsl.program import CounterSpec
+from billing_rules.ledger.protocol import HistoryRequest, WindowQuery
 from billing_rules.model import Event, MtStatus, Place, Sector, Status
 from billing_rules.readers.rows import SPEC_COLUMNS as _READER_COLUMNS
-from billing_rules.windows import rolling_start
 
 #: SPEC §1 columns in the order of the SPEC table (the order of ``ledger export``).
 SPEC_COLUMNS = _READER_COLUMNS

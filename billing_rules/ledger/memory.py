@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-from billing_rules.ledger import HistoryRequest, LedgerStats, WindowQuery
+from billing_rules.ledger.protocol import HistoryRequest, LedgerStats, WindowQuery
 from billing_rules.model import Event
 
 Key = tuple[str, str]

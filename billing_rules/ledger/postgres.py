@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from billing_rules import interrupt
-from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.common import (
     COLUMNS,
     EventCache,
@@ -32,6 +31,7 @@ from billing_rules.ledger.common import (
     to_row,
     unique_last,
 )
+from billing_rules.ledger.protocol import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE
 from billing_rules.ledger.secrets import driver_reason, public_label
 from billing_rules.model import Event

@@ -26,7 +26,6 @@ from typing import Any
 
 from billing_rules import interrupt
 from billing_rules.files import create_private
-from billing_rules.ledger import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.common import (
     COLUMNS,
     EventCache,
@@ -37,6 +36,7 @@ from billing_rules.ledger.common import (
     to_row,
     unique_last,
 )
+from billing_rules.ledger.protocol import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.schema import LATEST, SCHEMA_TABLE, SQLITE
 from billing_rules.model import Event
 

@@ -26,8 +26,8 @@ from billing_rules.model import Event, Finding, Report, Severity
 from billing_rules.money import format_euros
 
 if TYPE_CHECKING:
-    from billing_rules.estimator import ForfaitEstimate
-    from billing_rules.simulation import Simulation
+    from billing_rules.api.simulation import Simulation
+    from billing_rules.domain.forfait.estimate import ForfaitEstimate
 
 TEMPLATES = Path(__file__).with_name("templates")
 """Package data: the Jinja2 templates of the HTML reports."""

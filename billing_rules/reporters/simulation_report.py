@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from billing_rules.money import euros_to_json, format_euros
 
 if TYPE_CHECKING:
-    from billing_rules.estimator import ForfaitEstimate
-    from billing_rules.simulation import Comparison, Simulation, Tally
+    from billing_rules.api.simulation import Comparison, Simulation, Tally
+    from billing_rules.domain.forfait.estimate import ForfaitEstimate
 
 
 def _signed(amount: Decimal) -> str:

@@ -14,11 +14,11 @@ pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
 
 from billing_rules import cli  # noqa: E402
+from billing_rules.api.validator import Validator  # noqa: E402
 from billing_rules.engines import choice  # noqa: E402
 from billing_rules.engines.relational import api  # noqa: E402
 from billing_rules.engines.relational.plan import Unsupported  # noqa: E402
 from billing_rules.testing import make_event  # noqa: E402
-from billing_rules.validator import Validator  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "week-2026-01.csv"

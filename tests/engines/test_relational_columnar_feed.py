@@ -23,9 +23,9 @@ pytest.importorskip("sqlglot")
 pytest.importorskip("polars")
 
 import billing_rules.readers.columnar as columnar  # noqa: E402
+from billing_rules.api.validator import Validator  # noqa: E402
 from billing_rules.engines.relational import api  # noqa: E402
 from billing_rules.engines.relational.table import TableWriter  # noqa: E402
-from billing_rules.validator import Validator  # noqa: E402
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS.parent / "benchmarks"))

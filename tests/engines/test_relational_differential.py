@@ -29,10 +29,10 @@ import tomllib
 pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
 
+from billing_rules.api.validator import Validator  # noqa: E402
 from billing_rules.engines.relational import api  # noqa: E402
 from billing_rules.model import Event, Finding  # noqa: E402
 from billing_rules.testing import examples_of, make_event  # noqa: E402
-from billing_rules.validator import Validator  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CASES_DIR = REPO / "tests" / "rules"

@@ -76,7 +76,7 @@ class CodeUnknownRule(PythonRule):
         unknown = [code for code in event.codes if not knows(code)]
         if not unknown:
             return ()
-        from billing_rules.lookalike import closest_code
+        from billing_rules.domain.lookalike import closest_code
 
         known = self.ruleset.codes  # type: ignore[attr-defined]
         parts = []

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 from sqlglot import exp
 
+from billing_rules.api.ruleset import RuleSet
 from billing_rules.builtin.ngap.python_rules import (
     AmountAboveRule,
     AmountBelowRule,
@@ -27,11 +28,10 @@ from billing_rules.builtin.ngap.python_rules import (
     CodeUnknownRule,
 )
 from billing_rules.dsl import ast
-from billing_rules.dsl.rules import DslRule
+from billing_rules.dsl.program import DslRule
 from billing_rules.engines.relational.compile import CondCompiler, NeedsPython
 from billing_rules.errors import EngineLimitation as Unsupported
 from billing_rules.model import Severity
-from billing_rules.ruleset import RuleSet
 
 _BUILTIN_KINDS = {
     CodeDateRule: "code_date",

@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
+from billing_rules.domain.tariffs import Tariff, TariffTable
 from billing_rules.money import format_euros
-from billing_rules.tariffs import Tariff, TariffTable
 
 
 class ChangeKind(enum.Enum):
@@ -75,9 +75,7 @@ def changes(ruleset: Any, since: dt.date, until: dt.date | None = None) -> list[
         *_code_changes(ruleset.codes),
     ]
     order = {ChangeKind.RULE: 0, ChangeKind.TARIFF: 1, ChangeKind.CODE: 2}
-    selected = [
-        change for change in found if change.day >= since and (until is None or change.day <= until)
-    ]
+    selected = [change for change in found if change.day >= since and (until is None or change.day <= until)]
     return sorted(selected, key=lambda change: (change.day, order[change.kind], change.subject))
 
 

@@ -21,20 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from billing_rules.engine import Engine
+from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
+from billing_rules.engines.row.engine import Engine
+from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.errors import BillingRulesError, RuleClashError, RuleFileError
 from billing_rules.errors import InvalidInvoice as InvalidInvoice  # re-exported: its former home
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import Event, Finding, InputError, Report, Severity
-from billing_rules.ordering import OutOfOrder, by_day, fully_sorted
-from billing_rules.ruleset import RuleSet, RuleText, build_ruleset
 
 if TYPE_CHECKING:
+    from billing_rules.api.session import Session
     from billing_rules.config import PracticeConfig
-    from billing_rules.engine import Session as EngineSession
+    from billing_rules.engines.row.engine import Session as EngineSession
     from billing_rules.explain import Explanation
     from billing_rules.ledger import Ledger
-    from billing_rules.ledger.session import Session
     from billing_rules.readers.base import Reader
     from billing_rules.readers.columns import ColumnMapping
     from billing_rules.reporters import Reporter
@@ -240,7 +240,8 @@ class Validator:
         :class:`billing_rules.explain.Explanation`, empty when the invoice has no finding; raises
         :class:`BillingRulesError` when no invoice of the input has that number.
         """
-        from billing_rules.explain import explain_finding, window_members
+        from billing_rules.engines.row.windows import window_members
+        from billing_rules.explain import explain_finding
         from billing_rules.readers import InputStream
 
         report = self.check_paths(list(paths), input_format=input_format, ledger=ledger)
@@ -376,7 +377,7 @@ class Validator:
         :class:`billing_rules.ledger.Ledger`, an SQLite path or a PostgreSQL URL), the history is
         the ledger's: ``check_one`` against it, ``record`` to store. The same methods either way.
         """
-        from billing_rules.ledger.session import Session
+        from billing_rules.api.session import Session
 
         if ledger is None:
             return Session(self.engine, adjust=self._adjust)
@@ -407,7 +408,7 @@ class Validator:
 
     def _own_session(self) -> Session:
         if self._own is None:
-            from billing_rules.ledger.session import Session
+            from billing_rules.api.session import Session
 
             self._own = Session(self.engine, adjust=self._adjust)
         return self._own
@@ -549,7 +550,7 @@ def _adjusters(manager: Any) -> list[tuple[str, Any]]:
 
 
 def _adjust_crash(plugin_name: str, exc: BaseException, event: Event) -> Finding:
-    from billing_rules.engine import INTERNAL_ERROR
+    from billing_rules.engines.row.engine import INTERNAL_ERROR
 
     return Finding.about(
         event,

@@ -1,7 +1,7 @@
 """Sections of the documentation generated from the code, so that they cannot drift from it.
 
-The README's catalogue (``billing_rules.catalogue``) and the plugin guide's vocabulary
-(``billing_rules.dsl.reference``) sit between two HTML comments; each generator rewrites only what
+The README's catalogue (``billing_rules.docgen.catalogue``) and the plugin guide's vocabulary
+(``billing_rules.docgen.reference``) sit between two HTML comments; each generator rewrites only what
 lies between its markers, and a test fails when the committed text differs from a fresh one.
 """
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import attrs
 
+from billing_rules.domain.tariffs import Tariff, TariffTable
 from billing_rules.model import age_on
-from billing_rules.tariffs import Tariff, TariffTable
 
 PREFIX = "FORFAIT-"
 C2S_CODE = "FORFAIT-C2S"

@@ -33,7 +33,7 @@ from billing_rules.readers.native import as_event
 from billing_rules.readers.rows import readable_text
 
 if TYPE_CHECKING:
-    from billing_rules.engine import Engine
+    from billing_rules.engines.row.engine import Engine
 
 #: What the validator does to a check's findings afterwards (the plugins' ``adjust_findings``).
 Adjust = Callable[[list[Finding], Event], list[Finding]]

@@ -18,13 +18,13 @@ from typing import Any
 
 import attrs
 
-from billing_rules.dsl.compiler import RuleValueError
-from billing_rules.dsl.rules import CounterSpec, DslRule
+from billing_rules.api.ruleset import RuleSet
+from billing_rules.dsl.program import CounterSpec, DslRule
+from billing_rules.engines.row.compiler import RuleValueError
+from billing_rules.engines.row.windows import WindowStore
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, FindingWindow, Severity, Status
 from billing_rules.rule import Hit, Rule, WindowCount
-from billing_rules.ruleset import RuleSet
-from billing_rules.windows import WindowStore
 
 log = logging.getLogger(__name__)
 

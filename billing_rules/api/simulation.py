@@ -21,9 +21,9 @@ import attrs
 from billing_rules.model import Event, Finding, Severity
 
 if TYPE_CHECKING:
-    from billing_rules.estimator import ForfaitEstimate
-    from billing_rules.forfait import PractitionerFacts
-    from billing_rules.validator import Validator
+    from billing_rules.api.validator import Validator
+    from billing_rules.domain.forfait.estimate import ForfaitEstimate
+    from billing_rules.domain.forfait.tables import PractitionerFacts
 
 _ZERO = Decimal("0")
 
@@ -212,7 +212,7 @@ def _forfaits(
     facts: PractitionerFacts | None,
 ) -> ForfaitComparison:
     """The practitioner's forfait of ``year`` (patientèle on 31 December) under each run's tables."""
-    from billing_rules.estimator import EstimateError, estimate, mt_patientele
+    from billing_rules.domain.forfait.estimate import EstimateError, estimate, mt_patientele
 
     patients = mt_patientele(events, practitioner_id, year)
     estimates: list[ForfaitEstimate | None] = []

@@ -16,10 +16,12 @@ from typing import Any
 
 import attrs
 
+from billing_rules.domain.forfait.tables import ForfaitTables
+from billing_rules.domain.tariffs import CodeInfo, Tariff, TariffTable
 from billing_rules.dsl import ast
-from billing_rules.dsl.compiler import Compiler
 from billing_rules.dsl.parser import parse
 from billing_rules.dsl.vocabulary import BUILTIN_FUNCTIONS, Environment, Function
+from billing_rules.engines.row.compiler import Compiler
 from billing_rules.errors import (
     RuleClashError,
     RuleCompileError,
@@ -27,9 +29,7 @@ from billing_rules.errors import (
     RuleFileError,
     RuleSyntaxError,
 )
-from billing_rules.forfait import ForfaitTables
 from billing_rules.rule import Rule
-from billing_rules.tariffs import CodeInfo, Tariff, TariffTable
 
 
 @attrs.frozen
@@ -108,7 +108,7 @@ class RuleSet:
         """Whether a billed code is known to the loaded rule sets (SPEC: CODE-UNKNOWN otherwise)."""
         if code in self.codes:  # asked for every code of every invoice: the common case first
             return True
-        from billing_rules.dsl.compiler import is_ccam_code
+        from billing_rules.engines.row.compiler import is_ccam_code
 
         return code in self.tariffs or is_ccam_code(code)
 

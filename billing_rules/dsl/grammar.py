@@ -1,4 +1,4 @@
-"""The rule grammar's LALR tables, generated ahead of time and shipped as JSON.
+"""The rule grammar: its text, and its LALR tables generated ahead of time and shipped as JSON.
 
 Building the Lark parser from the grammar costs about a second (and more when ``interegular`` is
 installed: Lark then checks every pair of terminals for collisions). ``billing-rules check`` on a
@@ -10,18 +10,37 @@ and the Lark version it was made with; if either differs (grammar edited, Lark u
 tables are ignored and the parser is built from the grammar as before. A test keeps the shipped
 file in step with the grammar. Regenerate with::
 
-    python -m billing_rules.dsl.tables
+    python -m billing_rules.dsl.grammar
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+GRAMMAR_NAME = "billing_rules.lark"
+
 TABLES_PATH = Path(__file__).with_name("grammar_tables.json")
 _INT_KEYS = "__int_keys__"
+
+
+def grammar_text() -> str:
+    """The grammar, from the installed wheel or, in a checkout, from the top-level ``grammar/``."""
+    packaged = resources.files("billing_rules") / "grammar" / GRAMMAR_NAME
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    checkout = Path(__file__).resolve().parents[2] / "grammar" / GRAMMAR_NAME
+    return checkout.read_text(encoding="utf-8")
+
+
+def build_parser(grammar: str):  # type: ignore[no-untyped-def]
+    """The Lark parser built from the grammar's text (slow: see this module's docstring)."""
+    import lark
+
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
 def grammar_digest(grammar: str) -> str:
@@ -85,8 +104,6 @@ def write_tables(parser: Any, grammar: str, path: Path = TABLES_PATH) -> None:
 
 def main() -> None:
     """Regenerate the shipped tables from the grammar."""
-    from billing_rules.dsl.parser import build_parser, grammar_text
-
     grammar = grammar_text()
     write_tables(build_parser(grammar), grammar)
     print(f"{TABLES_PATH} écrit")

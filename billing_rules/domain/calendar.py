@@ -70,3 +70,25 @@ def is_pdsa_time(day: dt.date, time: dt.time | None) -> bool:
     if time < PDSA_MORNING_END or time >= PDSA_EVENING:
         return True
     return day.weekday() == _SATURDAY and time >= SATURDAY_NOON
+
+
+def rolling_start(day: dt.date, period: str, span: int) -> dt.date:
+    """The last day *outside* a rolling window ending on ``day``.
+
+    "Within the 12 months ending on the act's date" counts invoices after the same date one year
+    earlier (SPEC §5): the window is ``(rolling_start, day]``. Month arithmetic clamps to the end of
+    the month (29 February minus 12 months is 28 February).
+    """
+    if period == "days":
+        return day - dt.timedelta(days=span)
+    if period == "weeks":
+        return day - dt.timedelta(weeks=span)
+    months = span * (12 if period == "years" else 1)
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    while True:
+        try:
+            return day.replace(year=year, month=month)
+        except ValueError:
+            day = day - dt.timedelta(days=1)

@@ -15,33 +15,14 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from billing_rules.dsl.rules import CounterSpec
+from billing_rules.domain.calendar import rolling_start
+from billing_rules.dsl.program import CounterSpec
+from billing_rules.explain import WindowInvoice
 from billing_rules.model import Event
 from billing_rules.rule import WindowCount
-
-
-def rolling_start(day: dt.date, period: str, span: int) -> dt.date:
-    """The last day *outside* a rolling window ending on ``day``.
-
-    "Within the 12 months ending on the act's date" counts invoices after the same date one year
-    earlier (SPEC §5): the window is ``(rolling_start, day]``. Month arithmetic clamps to the end of
-    the month (29 February minus 12 months is 28 February).
-    """
-    if period == "days":
-        return day - dt.timedelta(days=span)
-    if period == "weeks":
-        return day - dt.timedelta(weeks=span)
-    months = span * (12 if period == "years" else 1)
-    total = day.year * 12 + day.month - 1 - months
-    year, month = divmod(total, 12)
-    month += 1
-    while True:
-        try:
-            return day.replace(year=year, month=month)
-        except ValueError:
-            day = day - dt.timedelta(days=1)
 
 
 class WindowStore:
@@ -213,3 +194,43 @@ def _window_ended(period: str | None, window: Any, today: dt.date) -> bool:
     if period == "year":
         return window < today.year
     return False
+
+
+def window_members(
+    counter: Any, target: Any, events: Sequence[Any], history: Sequence[Any], code: str | None
+) -> tuple[WindowInvoice, ...]:
+    """The invoices ``counter`` counted in ``target``'s window when ``target`` was checked.
+
+    ``events`` are the input's (SPEC order decides which came before), ``history`` the ledger's
+    (all before the input). The window is the key of ``code`` (``per code``) or the first key.
+    """
+    keys = counter.keys(target)
+    if not keys:
+        return ()
+    key = next((item for item, item_code in keys if item_code == code), keys[0][0])
+    window_id = counter.window_id(target)
+    lower = None
+    if counter.window == "rolling":
+        lower = rolling_start(target.date, counter.period or "days", counter.span)
+
+    def inside(event: Any) -> bool:
+        if event.cancelled or not counter.counts(event):
+            return False
+        if key not in (item for item, _ in counter.keys(event)):
+            return False
+        if counter.window == "rolling":
+            return lower < event.date <= target.date  # type: ignore[operator]
+        return counter.window_id(event) == window_id
+
+    found = [(event.date, 0, event.sort_key, event, True) for event in history if inside(event)]
+    target_order = target.sort_key
+    found += [
+        (event.date, 1, event.sort_key, event, False)
+        for event in events
+        if event.sort_key <= target_order and inside(event)
+    ]
+    found.sort(key=lambda item: (item[0], item[1], item[2]))
+    return tuple(
+        WindowInvoice(event.invoice_id, event.date, event.practitioner_id, from_ledger)
+        for _, _, _, event, from_ledger in found
+    )

@@ -19,8 +19,8 @@ from typing import Any
 import attrs
 
 from billing_rules.dsl import ast
+from billing_rules.dsl.program import ConditionParts, CounterSpec, DslRule, FrequencySpec, SuggestionSpec
 from billing_rules.dsl.reads import facts_read, fields_read
-from billing_rules.dsl.rules import ConditionParts, CounterSpec, DslRule, FrequencySpec, SuggestionSpec
 from billing_rules.dsl.vocabulary import FIELDS, Environment, Function, Kind
 from billing_rules.errors import RuleCompileError
 from billing_rules.model import Event, Severity

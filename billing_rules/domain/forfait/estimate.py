@@ -2,10 +2,10 @@
 
 The forfait médecin traitant is paid on the patientèle observed on 31 December: this module counts
 that patientèle by category, prices it with the forfait rows in force that year (FPMT until 2025,
-FMT from 2026, see :mod:`billing_rules.forfait`), scales ROSP points for the years that still had
-a ROSP, answers "what would N more ALD (or 80+) patients bring", and lists the concrete patients
-behind those levers from the invoice history. Everything here works on plain values (patients,
-events), so the same code serves a patient list file, the ledger and embedding software.
+FMT from 2026, see :mod:`billing_rules.domain.forfait.tables`), scales ROSP points for the years
+that still had a ROSP, answers "what would N more ALD (or 80+) patients bring", and lists the
+concrete patients behind those levers from the invoice history. Everything here works on plain
+values (patients, events), so the same code serves a patient list file, the ledger and embedding software.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from billing_rules.forfait import (
+from billing_rules.domain.forfait.tables import (
     C2S_CODE,
     CATEGORIES,
     RATE_MAJORATIONS,
@@ -277,7 +277,7 @@ def estimate(
         if practitioner is None:
             notes.append(
                 "Majorations ZIP / 67 ans et plus non comptées : renseignez birth_date, zip et installed_on "
-                "du praticien dans la configuration ([practitioners.\"RPPS\"])"
+                'du praticien dans la configuration ([practitioners."RPPS"])'
             )
     if ignored:
         notes.append(f"{ignored} patient(s) né(s) après le 31/12/{year} ignoré(s)")

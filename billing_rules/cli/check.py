@@ -1,0 +1,246 @@
+"""``billing-rules check FILE...``: the command billing staff run (SPEC §4), and its engine choice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from billing_rules.cli.group import (
+    REPORT_FORMATS,
+    STDIN,
+    FailOn,
+    _debug_option,
+    _require_files,
+    _rules_option,
+    _say,
+    _stop_on_error,
+    exit_code,
+    main,
+    use_color,
+)
+from billing_rules.cli.inputs import refuse_overwriting
+from billing_rules.cli.options import (
+    FormatName,
+    PluginSelection,
+    column_options,
+    incomplete_notice,
+    plugin_options,
+    plugin_reporter,
+    rule_selection_options,
+)
+from billing_rules.cli.output import (
+    check_output,
+    color_option,
+    detail,
+    output_option,
+    report_output,
+    verbosity,
+    verbosity_options,
+)
+from billing_rules.errors import BillingRulesError
+
+if TYPE_CHECKING:
+    from billing_rules.api.validator import Validator
+
+
+def _engine_for(engine: str, validator: Validator, files: list[str]) -> str:
+    """``--engine``: the one asked for, or (``auto``) DuckDB for a large input when it can run the rules.
+
+    An explicit ``--engine duckdb`` that cannot run (extra not installed, a rule it cannot compile)
+    is an error naming the reason; ``auto`` then keeps the row engine, and the report says which ran.
+    """
+    from billing_rules.engines.choice import choose, relational_installed
+
+    chosen = choose(engine, files)
+    if chosen == "row":
+        return chosen
+    if not relational_installed():
+        raise BillingRulesError("--engine duckdb demande l'extra batch : pip install 'billing-rules[batch]'")
+    from billing_rules.engines.relational.api import checker_for
+    from billing_rules.engines.relational.plan import Unsupported
+
+    try:
+        checker_for(validator)
+    except Unsupported:
+        if engine == "auto":
+            return "row"
+        raise
+    return chosen
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FICHIER...")
+@click.option(
+    "--format",
+    "report_format",
+    type=FormatName(REPORT_FORMATS),
+    default="text",
+    show_default=True,
+    help="Format du rapport : text (lisible, en français), json (pour les programmes), jsonl (un constat "
+    "par ligne, puis le résumé : pour les très gros rapports), csv (tableur, une "
+    "ligne par constat) ou html (page autonome avec graphiques ; demande billing-rules[report]), ou le "
+    "format d'une extension installée.",
+)
+@_rules_option
+@click.option(
+    "--fail-on",
+    type=FailOn(),
+    default="error",
+    show_default=True,
+    help="Gravité la plus basse qui donne le code de sortie 1 (en anglais ou en français : erreur, "
+    "alerte, opportunité) ; never (jamais) : toujours 0.",
+)
+@click.option(
+    "--input-format",
+    default=None,
+    metavar="FORMAT",
+    help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu de le "
+    "déduire de l'extension du fichier.",
+)
+@click.option(
+    "--ledger",
+    "ledger_target",
+    default=None,
+    metavar="FICHIER|URL",
+    help="Registre des factures passées : fichier SQLite (créé s'il manque) ou URL postgresql://... ; "
+    "ses factures comptent dans toutes les fenêtres (trimestre, semaine, année...).",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Après le contrôle, enregistre les factures lisibles dans le registre (une seule transaction "
+    "pour tous les fichiers ; une facture déjà enregistrée est remplacée, jamais comptée deux fois).",
+)
+@click.option(
+    "--statistics",
+    is_flag=True,
+    help="Au lieu des constats, un tableau par règle : nombre de constats et montant en euros "
+    "(formats text, json ou csv).",
+)
+@output_option
+@color_option
+@verbosity_options
+@column_options
+@click.option(
+    "--engine",
+    type=click.Choice(("auto", "row", "duckdb")),
+    default="auto",
+    show_default=True,
+    envvar="BILLING_RULES_ENGINE",
+    help="Moteur : row (ligne à ligne, la référence), duckdb (colonnes, pour les gros volumes ; demande "
+    "billing-rules[batch]) ; auto : duckdb à partir d'environ 50 000 lignes s'il est installé, row sinon.",
+)
+@plugin_options
+@rule_selection_options
+@_debug_option
+def check(
+    files: tuple[str, ...],
+    report_format: str,
+    rule_files: tuple[str, ...],
+    fail_on: str,
+    input_format: str | None,
+    ledger_target: str | None,
+    record: bool,
+    statistics: bool,
+    output: str | None,
+    color: str,
+    columns: dict[str, str],
+    lines: bool,
+    engine: str,
+    debug: bool,
+    selection: PluginSelection,
+) -> None:
+    """Contrôle des fichiers de facturation et affiche le rapport.
+
+    FICHIER peut être « - » (entrée standard) ou un dossier (ses fichiers .csv, .json, .jsonl, par
+    ordre alphabétique, sans les sous-dossiers). Plusieurs fichiers sont lus comme une seule suite de
+    factures. Code de sortie : 0 si rien n'atteint --fail-on et aucune ligne n'est illisible, 1
+    sinon, 2 si rien n'a pu être contrôlé.
+    """
+    from billing_rules.reporters.statistics import FORMATS as STATISTICS_FORMATS
+
+    if statistics and report_format not in STATISTICS_FORMATS:
+        raise click.UsageError(
+            f"--statistics s'écrit en {', '.join(STATISTICS_FORMATS)}, pas en {report_format}"
+        )
+    with _stop_on_error(debug):
+        _require_files(rule_files, folders=files)
+        check_output(output)
+        if record and ledger_target is None:
+            raise click.UsageError("--record demande --ledger (le registre où enregistrer les factures)")
+        validator = selection.build(rule_files, columns=columns, lines=lines)
+        extra_reporter = plugin_reporter(validator, report_format, REPORT_FORMATS)  # before reading data
+        paths = _input_files(validator, files, input_format)
+        refuse_overwriting(output, [*paths, *rule_files])
+        _describe_run(validator, paths)
+        from billing_rules.cli import progress
+
+        # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
+        bar = progress.start(validator, paths) if verbosity() >= 0 else None
+        try:
+            chosen = _engine_for(engine, validator, paths)
+            if ledger_target is None:
+                if chosen == "row":
+                    report = validator.check_paths(paths, input_format=input_format)
+                else:
+                    from billing_rules.engines.relational import api
+
+                    report = api.check_paths(validator, paths, input_format=input_format)
+            else:
+                from billing_rules.cli.ledger import check_with_ledger
+
+                report = check_with_ledger(
+                    validator, paths, input_format, ledger_target, record, engine=chosen
+                )
+        finally:
+            if bar is not None:
+                bar.close()
+        notice = incomplete_notice(report)
+        if notice is not None:
+            _say(notice)
+        newline = "" if report_format == "csv" else None  # the CSV writers choose CRLF themselves
+        if statistics:
+            from billing_rules.reporters import statistics as statistics_report
+
+            with report_output(output, newline=newline) as stream:
+                statistics_report.render(report, stream, report_format)
+            raise click.exceptions.Exit(exit_code(report, fail_on))
+        from billing_rules.reporters import get_reporter
+
+        reporter = extra_reporter or get_reporter(report_format)
+        if report_format == "html" and ledger_target is not None:
+            from billing_rules.cli.forfait import html_reporter_with_ledger
+
+            reporter = html_reporter_with_ledger(report, ledger_target)
+        with report_output(output, newline=newline) as stream:
+            reporter.render(report, stream, color=report_format == "text" and use_color(stream, color))
+    raise click.exceptions.Exit(exit_code(report, fail_on))
+
+
+def _input_files(validator: Any, files: Sequence[str], input_format: str | None) -> list[str]:
+    """The billing files to read: folders expanded, the same file twice refused (:mod:`.inputs`)."""
+    from billing_rules.cli.inputs import expand, folder_extensions
+
+    readers = getattr(validator, "readers", None)
+    return expand(files, folder_extensions(readers, input_format))
+
+
+def _describe_run(validator: Any, paths: Sequence[str]) -> None:
+    """``-v``: the plugins, engine, rules and files this check uses, on stderr."""
+    if verbosity() < 1:
+        return
+    manager = getattr(validator, "manager", None)
+    if manager is not None:
+        from billing_rules.plugins import plugin_infos
+
+        names = sorted({f"{info.name} {info.version}".strip() for info in plugin_infos(manager)})
+        detail(f"extensions : {', '.join(names) or 'aucune'}")
+    engine = getattr(validator, "engine", None)
+    if engine is not None:
+        detail(f"moteur : {type(engine).__module__}.{type(engine).__name__}")
+    codes = [info.code for info in validator.rules]
+    detail(f"règles appliquées ({len(codes)}) : {', '.join(codes)}")
+    shown = ", ".join("entrée standard" if path == STDIN else path for path in paths)
+    detail(f"fichiers lus ({len(paths)}) : {shown}")
