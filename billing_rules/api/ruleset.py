@@ -20,6 +20,7 @@ from billing_rules.domain.forfait.tables import ForfaitTables
 from billing_rules.domain.tariffs import CodeInfo, Tariff, TariffTable
 from billing_rules.dsl import ast
 from billing_rules.dsl.parser import parse
+from billing_rules.dsl.program import RuleSet
 from billing_rules.dsl.vocabulary import BUILTIN_FUNCTIONS, Environment, Function
 from billing_rules.engines.row.compiler import Compiler
 from billing_rules.errors import (
@@ -84,33 +85,6 @@ _OS_REASONS = {
     errno.EPERM: "accès refusé",
     errno.EISDIR: "c'est un dossier, pas un fichier",
 }
-
-
-@attrs.frozen
-class RuleSet:
-    """Everything the engine needs, compiled and immutable."""
-
-    rules: tuple[Rule, ...]
-    codes: dict[str, CodeInfo]
-    families: dict[str, frozenset[str]]
-    tariffs: TariffTable
-    functions: dict[str, Function]
-    environment: Environment
-
-    def rule(self, code: str) -> Rule | None:
-        """The rule with this public code, if loaded."""
-        for rule in self.rules:
-            if rule.code == code:
-                return rule
-        return None
-
-    def knows(self, code: str) -> bool:
-        """Whether a billed code is known to the loaded rule sets (SPEC: CODE-UNKNOWN otherwise)."""
-        if code in self.codes:  # asked for every code of every invoice: the common case first
-            return True
-        from billing_rules.engines.row.compiler import is_ccam_code
-
-        return code in self.tariffs or is_ccam_code(code)
 
 
 def build_ruleset(

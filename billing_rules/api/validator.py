@@ -296,7 +296,9 @@ class Validator:
             checked = stream(self.engine.wakes)
             report = self._check_stream(checked, history, streaming=False, ledger_history=ledger_history)
         if record:
-            _record_by_file(ledger, stream())
+            from billing_rules.ledger.common import record_by_file
+
+            record_by_file(ledger, stream())
         return report
 
     def check_events(self, events: Iterable[Event], *, history: Iterable[Event] = ()) -> Report:
@@ -463,15 +465,6 @@ def batch_gc() -> Iterator[None]:
 _NO_FULL_COLLECTION = 1 << 30
 
 
-def _record_by_file(ledger: Any, stream: Any) -> None:
-    """Store the readable invoices of the input in one transaction (SPEC §3 ``--record``).
-
-    One transaction for every file: a Ctrl-C or a crash at any point leaves the ledger as before,
-    so the CLI can truthfully say that nothing was recorded.
-    """
-    ledger.record(item for item in stream if isinstance(item, Event))
-
-
 def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[Event]:
     """The history minus the invoices the input carries again (same practitioner and invoice id).
 
@@ -550,7 +543,7 @@ def _adjusters(manager: Any) -> list[tuple[str, Any]]:
 
 
 def _adjust_crash(plugin_name: str, exc: BaseException, event: Event) -> Finding:
-    from billing_rules.engines.row.engine import INTERNAL_ERROR
+    from billing_rules.engines.findings import INTERNAL_ERROR
 
     return Finding.about(
         event,

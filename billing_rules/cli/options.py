@@ -238,7 +238,7 @@ def incomplete_notice(report: Report) -> str | None:
     an input error (an invoice not fully checked); this line says so in words, and still appears
     with ``--fail-on never``, where SPEC §4 fixes the exit code at 0.
     """
-    from billing_rules.engines.row.engine import INTERNAL_ERROR
+    from billing_rules.engines.findings import INTERNAL_ERROR
 
     invoices = {
         (finding.file, finding.invoice_id) for finding in report.findings if finding.rule == INTERNAL_ERROR

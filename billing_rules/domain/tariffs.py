@@ -164,3 +164,11 @@ def _in_force(rows: list[Tariff] | None, starts: list[dt.date] | None, day: dt.d
     if row.end is not None and day > row.end:
         return None
     return row
+
+
+CCAM_LENGTH = 7
+
+
+def is_ccam_code(code: str) -> bool:
+    """CCAM acts (four letters, three digits) are known codes without an NGAP rule (SPEC §5)."""
+    return len(code) == CCAM_LENGTH and code[:4].isalpha() and code[4:].isdigit()

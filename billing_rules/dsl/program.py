@@ -15,9 +15,11 @@ from typing import Any
 
 import attrs
 
+from billing_rules.domain.tariffs import CodeInfo, TariffTable, is_ccam_code
+from billing_rules.dsl.vocabulary import Environment, Function
 from billing_rules.model import Event, Severity
 from billing_rules.money import format_euros, french_date
-from billing_rules.rule import HistoryView, Hit, WindowCount
+from billing_rules.rule import HistoryView, Hit, Rule, WindowCount
 
 #: A condition's ``and`` parts: each compiled, with the fields it reads (None: cannot tell).
 ConditionParts = tuple[tuple[Callable[[Event], Any], "frozenset[str] | None"], ...]
@@ -258,3 +260,28 @@ def _money(value: Any) -> Decimal | None:
     except (InvalidOperation, TypeError, ValueError):
         return None
     return amount if amount.is_finite() else None
+
+
+@attrs.frozen
+class RuleSet:
+    """The checked rule set, compiled and immutable: what both engines read."""
+
+    rules: tuple[Rule, ...]
+    codes: dict[str, CodeInfo]
+    families: dict[str, frozenset[str]]
+    tariffs: TariffTable
+    functions: dict[str, Function]
+    environment: Environment
+
+    def rule(self, code: str) -> Rule | None:
+        """The rule with this public code, if loaded."""
+        for rule in self.rules:
+            if rule.code == code:
+                return rule
+        return None
+
+    def knows(self, code: str) -> bool:
+        """Whether a billed code is known to the loaded rule sets (SPEC: CODE-UNKNOWN otherwise)."""
+        if code in self.codes:  # asked for every code of every invoice: the common case first
+            return True
+        return code in self.tariffs or is_ccam_code(code)

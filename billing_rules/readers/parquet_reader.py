@@ -14,6 +14,14 @@ from typing import BinaryIO
 
 from billing_rules.readers.base import RawRow
 
+#: The French error when polars is not installed; the same words as the columnar reader's
+#: ``MISSING_BATCH`` (a test compares them). Defined here so that this row reader imports only
+#: the columnar reader's leaf modules, never its package (which imports the row readers' stream).
+MISSING_POLARS = (
+    "la lecture en colonnes (et le format Parquet) demande l'extension batch : "
+    "pip install 'billing-rules[batch]'"
+)
+
 
 class ParquetReader:
     """The ``parquet`` format (``.parquet``); needs polars (``billing-rules[batch]``)."""
@@ -27,9 +35,12 @@ class ParquetReader:
         Raises:
             ReadError: polars is not installed, or the file is not Parquet.
         """
-        from billing_rules.readers.columnar import _require_polars
+        try:
+            import polars  # noqa: F401
+        except ImportError:
+            from billing_rules.errors import ReadError
 
-        _require_polars()
+            raise ReadError(MISSING_POLARS) from None
         from billing_rules.readers.columnar.other_sources import parquet_slices
 
         return self._rows(parquet_slices(stream, file), file)

@@ -98,7 +98,7 @@ def check_paths(
             raise
         result = checker.check_table(writer, files=items.sources, adjust=validator._adjust)
         if record:
-            from billing_rules.api.validator import _record_by_file
+            from billing_rules.ledger.common import record_by_file as _record_by_file
 
             _record_by_file(ledger, stream())
         return _report(result, items.events, tuple(errors), tuple(items.sources))

@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
+from billing_rules.engines.findings import _crashed, _finding
 from billing_rules.engines.relational.plan import BuiltinPlan, DslPlan, Plan, Unsupported
-from billing_rules.engines.row.engine import _crashed, _finding
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit, WindowCount
 

@@ -20,7 +20,6 @@ from typing import Any
 import attrs
 from sqlglot import exp
 
-from billing_rules.api.ruleset import RuleSet
 from billing_rules.builtin.ngap.python_rules import (
     AmountAboveRule,
     AmountBelowRule,
@@ -28,7 +27,7 @@ from billing_rules.builtin.ngap.python_rules import (
     CodeUnknownRule,
 )
 from billing_rules.dsl import ast
-from billing_rules.dsl.program import DslRule
+from billing_rules.dsl.program import DslRule, RuleSet
 from billing_rules.engines.relational.compile import CondCompiler, NeedsPython
 from billing_rules.errors import EngineLimitation as Unsupported
 from billing_rules.model import Severity

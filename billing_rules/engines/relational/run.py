@@ -21,8 +21,9 @@ from typing import Any
 import attrs
 from sqlglot import exp
 
-from billing_rules.api.ruleset import RuleSet
 from billing_rules.domain.calendar import _holidays_of
+from billing_rules.dsl.program import RuleSet
+from billing_rules.engines.findings import RuleMeta, _crashed
 from billing_rules.engines.relational import sql, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
 from billing_rules.engines.relational.plan import (
@@ -36,7 +37,6 @@ from billing_rules.engines.relational.plan import (
     tariff_ranges,
 )
 from billing_rules.engines.relational.table import TableWriter, event_of
-from billing_rules.engines.row.engine import RuleMeta, _crashed
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit
 

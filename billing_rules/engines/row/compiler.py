@@ -18,17 +18,18 @@ from typing import Any
 
 import attrs
 
+from billing_rules.domain.tariffs import is_ccam_code
 from billing_rules.dsl import ast
 from billing_rules.dsl.program import ConditionParts, CounterSpec, DslRule, FrequencySpec, SuggestionSpec
 from billing_rules.dsl.reads import facts_read, fields_read
 from billing_rules.dsl.vocabulary import FIELDS, Environment, Function, Kind
+from billing_rules.engines.findings import RuleValueError
 from billing_rules.errors import RuleCompileError
 from billing_rules.model import Event, Severity
 
 Getter = Callable[[Event], Any]
 Predicate = Callable[[Event], bool]
 
-CCAM_LENGTH = 7
 MESSAGE_PLACEHOLDERS = frozenset(
     {"date", "age", "code", "codes", "first_date", "last_date", "count", "limit", "suggestion", "amount"}
 )
@@ -66,11 +67,6 @@ KIND_WORDS = {
     Kind.CODE: "un code",
     Kind.ANY: "une valeur",
 }
-
-
-def is_ccam_code(code: str) -> bool:
-    """CCAM acts (four letters, three digits) are known codes without an NGAP rule (SPEC §5)."""
-    return len(code) == CCAM_LENGTH and code[:4].isalpha() and code[4:].isdigit()
 
 
 @attrs.frozen
@@ -740,13 +736,6 @@ def _tolerant_membership(get: Getter, values: frozenset[Any], negated: bool) -> 
             return negated
 
     return test
-
-
-class RuleValueError(ValueError):
-    """A value of the input cannot be used where a rule needs it (text compared with a number).
-
-    Its message locates the rule's expression (``file:line:col``) and never quotes the value.
-    """
 
 
 _UNREADABLE = object()
