@@ -736,3 +736,52 @@ def test_parsing_imports_lark_only_then() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False True"
+
+
+# --- tariff clashes are located ----------------------------------------------------------------
+
+
+def test_per_km_beside_flat_tariff_names_the_file_and_line_of_the_second() -> None:
+    # The built-in catalogue once met this through a mutated file: the error had no file or line.
+    from billing_rules.errors import RuleClashError, RuleFileClashError
+
+    text = "\n# the second way to price G\ntariff G 0.61 per km from 2026-01-01\n"
+    with pytest.raises(RuleFileClashError) as caught:
+        build_ruleset([RuleText(BASE, "base.rules"), RuleText(text, "t.rules", source="t")])
+    error = caught.value
+    assert isinstance(error, RuleClashError)  # what callers catch for clashes, as before
+    assert (error.path, error.line) == ("t.rules", 3)
+    assert "tariff G 0.61 per km" in (error.source_line or "")
+    assert "par km et des tarifs forfaitaires" in str(error)
+    assert "base.rules:" in str(error)  # and where the first way to price it was declared
+
+
+def test_tariff_clash_with_a_python_tariff_is_located_in_the_rule_file() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from billing_rules.domain.tariffs import Tariff
+    from billing_rules.errors import RuleFileClashError
+
+    python_row = Tariff("MD", Decimal("10.00"), dt.date(2017, 5, 1), origin="plugin-x")
+    with pytest.raises(RuleFileClashError) as caught:
+        build_ruleset([RuleText(BASE, "base.rules")], tariffs=[python_row])
+    assert caught.value.path == "base.rules"
+    assert "plugin-x" in str(caught.value)
+
+
+def test_tariff_clash_between_python_tariffs_names_the_plugins() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from billing_rules.domain.tariffs import Tariff
+    from billing_rules.errors import RuleClashError, RuleFileError
+
+    rows = [
+        Tariff("XX", Decimal("1"), dt.date(2020, 1, 1), origin="plugin-a"),
+        Tariff("XX", Decimal("2"), dt.date(2020, 1, 1), origin="plugin-b"),
+    ]
+    with pytest.raises(RuleClashError) as caught:
+        build_ruleset([RuleText(BASE, "base.rules")], tariffs=rows)
+    assert not isinstance(caught.value, RuleFileError)
+    assert "plugin-a" in str(caught.value) and "plugin-b" in str(caught.value)

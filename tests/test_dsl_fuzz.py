@@ -209,6 +209,11 @@ def test_mutated_builtin_file(name: str, mutations: list[tuple[str, int, int, st
     check_texts(with_builtin(name, mutate(BUILTIN[name], mutations)))
 
 
+def test_mutated_tariff_unit_clash_is_located() -> None:
+    # Found by the test above: a G row turned per-km beside the flat G rows was an unlocated clash.
+    check_texts(with_builtin("tariffs.rules", mutate(BUILTIN["tariffs.rules"], [("alike", 502, 0, "rule")])))
+
+
 # --- random texts ----------------------------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ import errno
 import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -115,6 +114,8 @@ def build_ruleset(
     codes: dict[str, CodeInfo] = {}
     families: dict[str, frozenset[str]] = {}
     tariff_rows: list[Tariff] = list(tariffs)
+    # Where each rule file's tariff row was declared, so that a clash names the file and line.
+    tariff_places: dict[int, tuple[ast.RuleFile, ast.Span]] = {}
     pending_families: list[tuple[ast.FamilyDecl, ast.RuleFile]] = []
     defines: list[tuple[ast.DefineDecl, ast.RuleFile]] = []
     dsl_tariffs: dict[tuple[str, dt.date, str | None], str] = {}
@@ -148,23 +149,23 @@ def build_ruleset(
                         f"est défini deux fois (déjà par {dsl_tariffs[key]})",
                     )
                 dsl_tariffs[key] = f"{text.source} ({rule_file.path}:{decl.span.line})"
-                tariff_rows.append(
-                    Tariff(
-                        decl.code,
-                        decl.amount,
-                        decl.start,
-                        decl.end,
-                        decl.source,
-                        origin=text.source,
-                        unit=decl.unit,
-                        sector=decl.sector,
-                    )
+                row = Tariff(
+                    decl.code,
+                    decl.amount,
+                    decl.start,
+                    decl.end,
+                    decl.source,
+                    origin=text.source,
+                    unit=decl.unit,
+                    sector=decl.sector,
                 )
+                tariff_rows.append(row)
+                tariff_places[id(row)] = (rule_file, decl.span)
             elif isinstance(decl, ast.FamilyDecl):
                 pending_families.append((decl, rule_file))
             elif isinstance(decl, ast.DefineDecl):
                 defines.append((decl, rule_file))
-    _check_tariff_clashes(tariff_rows)
+    _check_tariff_clashes(tariff_rows, tariff_places)
     table = TariffTable(tariff_rows)
     if as_of is not None:
         table = table.as_of(as_of)
@@ -287,19 +288,51 @@ def _for_sector(sector: str | None) -> str:
     return f" (secteur {sector})" if sector is not None else ""
 
 
-def _check_tariff_clashes(rows: list[Tariff]) -> None:
-    seen: dict[tuple[str, dt.date, str | None], Any] = {}
-    per_km: dict[str, bool] = {}
+def _check_tariff_clashes(rows: list[Tariff], places: dict[int, tuple[ast.RuleFile, ast.Span]]) -> None:
+    """Refuse two rows for one code, date and sector, or one code priced both per km and flat.
+
+    A row declared in a rule file is located (``places``): the error then names that file and the
+    line of the second, clashing declaration (:class:`RuleFileClashError`, still a
+    :class:`RuleClashError`), as every other clash of the rule files does. Rows registered by Python
+    code come first in ``rows`` and have no place: a clash between two of them names their plugins.
+    """
+    seen: dict[tuple[str, dt.date, str | None], Tariff] = {}
+    first_of_code: dict[str, Tariff] = {}
     for row in rows:
         key = (row.code, row.start, row.sector)
         if key in seen:
             other = seen[key]
-            raise RuleClashError(
+            _raise_clash(
+                row,
+                places,
                 f"le tarif de {row.code}{_for_sector(row.sector)} au {row.start.isoformat()} est défini "
-                f"deux fois (par {other.origin} et par {row.origin})"
+                f"deux fois (par {_where(other, places)} et par {_where(row, places)})",
             )
         seen[key] = row
         # One code is priced one way: a flat row beside a per-km row would make totals depend on
         # which row is in force, with nothing in the invoice to say why.
-        if per_km.setdefault(row.code, row.unit == "km") != (row.unit == "km"):
-            raise RuleClashError(f"le code {row.code} a des tarifs par km et des tarifs forfaitaires")
+        first = first_of_code.setdefault(row.code, row)
+        if (first.unit == "km") != (row.unit == "km"):
+            _raise_clash(
+                row,
+                places,
+                f"le code {row.code} a des tarifs par km et des tarifs forfaitaires "
+                f"(le premier tarif : {_where(first, places)})",
+            )
+
+
+def _where(row: Tariff, places: dict[int, tuple[ast.RuleFile, ast.Span]]) -> str:
+    """Who declared ``row``: its source, and its file and line when a rule file did."""
+    place = places.get(id(row))
+    if place is None:
+        return row.origin
+    rule_file, span = place
+    return f"{row.origin} ({rule_file.path}:{span.line})"
+
+
+def _raise_clash(row: Tariff, places: dict[int, tuple[ast.RuleFile, ast.Span]], message: str) -> None:
+    place = places.get(id(row))
+    if place is None:
+        raise RuleClashError(message)
+    rule_file, span = place
+    raise _located(rule_file, span, message)
