@@ -12,7 +12,7 @@ from billing_rules.version import __version__
 
 _EXPORTS = {
     "Validator": "billing_rules.api.validator",
-    "RuleInfo": "billing_rules.api.validator",
+    "RuleInfo": "billing_rules.api.rule_info",
     "Session": "billing_rules.api.session",
     "InvoiceValues": "billing_rules.readers.native",
     "ColumnMapping": "billing_rules.readers.columns",
@@ -115,8 +115,9 @@ def __getattr__(name: str) -> object:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from billing_rules.api.rule_info import RuleInfo
     from billing_rules.api.session import Session
-    from billing_rules.api.validator import RuleInfo, Validator
+    from billing_rules.api.validator import Validator
     from billing_rules.config import ConfigError
     from billing_rules.domain.forfait.estimate import EstimateError
     from billing_rules.domain.tariffs import Tariff

@@ -21,13 +21,24 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from billing_rules.api.plugin_items import (
+    adjust_crash,
+    adjusters,
+    blame_plugin,
+    builtin_readers,
+    by_name,
+    rule_text,
+    stamped,
+)
+from billing_rules.api.rule_info import RuleInfo as RuleInfo  # re-exported: its former home
+from billing_rules.api.rule_info import rule_info
 from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
 from billing_rules.engines.row.engine import Engine
 from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
-from billing_rules.errors import BillingRulesError, RuleClashError, RuleFileError
+from billing_rules.errors import BillingRulesError, RuleFileError
 from billing_rules.errors import InvalidInvoice as InvalidInvoice  # re-exported: its former home
 from billing_rules.interrupt import reraise_if_real
-from billing_rules.model import Event, Finding, InputError, Report, Severity
+from billing_rules.model import Event, Finding, InputError, Report
 
 if TYPE_CHECKING:
     from billing_rules.api.session import Session
@@ -38,25 +49,6 @@ if TYPE_CHECKING:
     from billing_rules.readers.base import Reader
     from billing_rules.readers.columns import ColumnMapping
     from billing_rules.reporters import Reporter
-
-
-@attrs.frozen(kw_only=True)
-class RuleInfo:
-    """What ``rules list`` and ``rules show`` print about one rule."""
-
-    code: str
-    severity: Severity
-    source: str
-    summary: str
-    doc: str = ""
-    citation: str = ""
-    #: What to do about a finding (a DSL rule's text keeps its ``{placeholders}``).
-    action: str = ""
-    valid_from: str | None = None
-    valid_until: str | None = None
-    origin: str | None = None
-    text: str = ""
-    examples: tuple[Any, ...] = ()
 
 
 class Validator:
@@ -76,9 +68,9 @@ class Validator:
         self.lines = lines
         self.engine = Engine(ruleset)
         self.manager = manager
-        self._readers = dict(readers) if readers is not None else _builtin_readers()
+        self._readers = dict(readers) if readers is not None else builtin_readers()
         self._reporters = dict(reporters) if reporters is not None else {}
-        self._adjusters = _adjusters(manager)
+        self._adjusters = adjusters(manager)
         self._own: Session | None = None
 
     @classmethod
@@ -110,30 +102,29 @@ class Validator:
         manager = make_plugin_manager(
             entry_points=entry_points, extra=plugins, builtin=builtin, blocked=blocked
         )
-        texts = [_rule_text(source, item) for source, item in collect(manager, "register_rule_sets")]
+        texts = [rule_text(source, item) for source, item in collect(manager, "register_rule_sets")]
         plugin_texts = len(texts)
         if config is not None:
             rule_files = [*rule_files, *config.rule_files]
         texts += [RuleText.from_path(path, source=Path(path).name) for path in rule_files]
-        python_rules = [_stamped(source, rule) for source, rule in collect(manager, "register_rules")]
+        python_rules = [stamped(source, rule) for source, rule in collect(manager, "register_rules")]
         tariffs = [
-            _stamped(source, tariff, "origin") for source, tariff in collect(manager, "register_tariffs")
+            stamped(source, tariff, "origin") for source, tariff in collect(manager, "register_tariffs")
         ]
         functions = [
-            _stamped(source, function, "origin")
-            for source, function in collect(manager, "register_functions")
+            stamped(source, function, "origin") for source, function in collect(manager, "register_functions")
         ]
         try:
             ruleset = build_ruleset(
                 texts, python_rules=python_rules, tariffs=tariffs, functions=functions, as_of=texts_as_of
             )
         except RuleFileError as exc:
-            _blame_plugin(manager, texts[:plugin_texts], exc)
+            blame_plugin(manager, texts[:plugin_texts], exc)
             raise
         if config is not None:
             ruleset = attrs.evolve(ruleset, rules=tuple(config.select_rules(ruleset.rules)))
-        readers = _by_name(collect(manager, "register_readers"), "format d'entrée", "reader")
-        reporters = _by_name(collect(manager, "register_reporters"), "format de rapport", "reporter")
+        readers = by_name(collect(manager, "register_readers"), "format d'entrée", "reader")
+        reporters = by_name(collect(manager, "register_reporters"), "format de rapport", "reporter")
         if config is not None:
             columns = config.columns.merged(columns)
         from billing_rules.readers.stream import with_columns
@@ -148,7 +139,7 @@ class Validator:
     @property
     def rules(self) -> tuple[RuleInfo, ...]:
         """Every loaded rule, sorted by code."""
-        return tuple(sorted((_info(rule) for rule in self.ruleset.rules), key=lambda info: info.code))
+        return tuple(sorted((rule_info(rule) for rule in self.ruleset.rules), key=lambda info: info.code))
 
     @property
     def readers(self) -> Mapping[str, Reader]:
@@ -363,7 +354,7 @@ class Validator:
             except BaseException as exc:  # noqa: BLE001 - a plugin's bug must not stop the whole check
                 reraise_if_real(exc)  # a plugin's SystemExit or KeyboardInterrupt is its bug
                 # The findings stay as they were, and the invoice says it was not fully processed.
-                findings = [*findings, _adjust_crash(plugin_name, exc, event)]
+                findings = [*findings, adjust_crash(plugin_name, exc, event)]
                 continue
             if changed is not None:
                 findings = changed
@@ -475,110 +466,3 @@ def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[E
         return history
     keys = {(event.practitioner_id, event.invoice_id) for event in events}
     return [event for event in history if (event.practitioner_id, event.invoice_id) not in keys]
-
-
-def _rule_text(source: str, item: Any) -> RuleText:
-    if isinstance(item, Mapping):
-        # A virtual path under the plugin's name: errors say whose text it is, and two plugins
-        # registering texts under one name stay apart.
-        name = str(item.get("name", "rules"))
-        return RuleText(text=str(item["text"]), path=f"{source}/{name}", source=source)
-    if isinstance(item, RuleText):
-        return attrs.evolve(item, source=source)
-    if isinstance(item, (str, Path)):
-        return RuleText.from_path(item, source=source)  # read bounded, like --rules files
-    try:
-        text = item.read_text(encoding="utf-8")
-    except (OSError, AttributeError) as exc:
-        raise RuleFileError(f"fichier de règles illisible ({source}) : {exc}", path=str(item)) from None
-    return RuleText(text=text, path=str(item), source=source)
-
-
-def _stamped(source: str, item: Any, field: str = "source") -> Any:
-    """The item with its plugin's name, whatever the plugin wrote there (attribution is the host's)."""
-    if attrs.has(type(item)) and field in attrs.fields_dict(type(item)):
-        return attrs.evolve(item, **{field: source})
-    try:
-        setattr(item, field, source)
-    except AttributeError:
-        pass
-    return item
-
-
-def _info(rule: Any) -> RuleInfo:
-    valid_from = getattr(rule, "valid_from", None)
-    valid_until = getattr(rule, "valid_until", None)
-    return RuleInfo(
-        code=rule.code,
-        severity=rule.severity,
-        source=rule.source,
-        summary=getattr(rule, "summary", "") or (rule.__doc__ or "").strip().splitlines()[0:1][0]
-        if getattr(rule, "summary", "") or rule.__doc__
-        else "",
-        doc=getattr(rule, "doc", "") or "",
-        citation=getattr(rule, "citation", "") or "",
-        action=getattr(rule, "action", "") or "",
-        valid_from=valid_from.isoformat() if valid_from else None,
-        valid_until=valid_until.isoformat() if valid_until else None,
-        origin=getattr(rule, "origin", None),
-        text=getattr(rule, "text", "") or "",
-        examples=tuple(getattr(rule, "examples", ()) or ()),
-    )
-
-
-def _builtin_readers() -> dict[str, Any]:
-    from billing_rules.readers import BUILTIN_READERS
-
-    return dict(BUILTIN_READERS)
-
-
-def _adjusters(manager: Any) -> list[tuple[str, Any]]:
-    """``adjust_findings`` implementations in registration order (built-ins first)."""
-    if manager is None:
-        return []
-    from billing_rules.plugins import source_name
-
-    impls = manager.hook.adjust_findings.get_hookimpls()  # registration order, not pluggy's LIFO
-    return [(source_name(impl.plugin_name), impl.function) for impl in impls]
-
-
-def _adjust_crash(plugin_name: str, exc: BaseException, event: Event) -> Finding:
-    from billing_rules.engines.findings import INTERNAL_ERROR
-
-    return Finding.about(
-        event,
-        rule=INTERNAL_ERROR,
-        severity=Severity.ERROR,
-        message=f"erreur interne de l'extension {plugin_name} (adjust_findings) : {type(exc).__name__} ; "
-        "les constats de cette facture n'ont pas été ajustés",
-        source=plugin_name,
-    )
-
-
-def _blame_plugin(manager: Any, plugin_texts: Sequence[RuleText], exc: RuleFileError) -> None:
-    """A plugin's invalid rule file is the plugin's load failure: name the plugin, not only the path."""
-    from billing_rules.errors import PluginLoadError
-
-    for text in plugin_texts:
-        if text.path == exc.path and text.source != "builtin":
-            if isinstance(exc, RuleClashError):
-                # A clash has two culprits: the message names the first, this names the second.
-                raise RuleClashError(f"extension « {text.source} » : {exc}") from exc
-            version = manager.version_of(text.source) if hasattr(manager, "version_of") else None
-            raise PluginLoadError(text.source, version, str(exc)) from exc
-
-
-def _by_name(items: Iterable[tuple[str, Any]], what: str, kind: str) -> dict[str, Any]:
-    """Readers or reporters by name; two sources claiming one name is a load error naming both.
-
-    A plugin's reader or reporter is wrapped so that its crash names the plugin.
-    """
-    from billing_rules.plugins import guarded
-
-    found: dict[str, tuple[str, Any]] = {}
-    for source, item in items:
-        if item.name in found and found[item.name][0] != source:
-            first = found[item.name][0]
-            raise RuleClashError(f"{what} « {item.name} » défini deux fois : par {first} et par {source}")
-        found[item.name] = (source, item)
-    return {name: guarded(source, item, kind) for name, (source, item) in found.items()}
