@@ -34,8 +34,6 @@ LONG_MODULES = {
     "billing_rules.domain.forfait.estimate": 945,
     # The SQLite store: connection, schema upgrades, reads and writes of one file format.
     "billing_rules.ledger.sqlite": 615,
-    # The Lark transformer and the parser's error messages.
-    "billing_rules.dsl.parser": 600,
     # The SPEC §1 column table and each field's parser.
     "billing_rules.readers.rows": 575,
 }
