@@ -239,7 +239,7 @@ def test_forfait_patientele_grows_and_follows_the_changes_of_mt(
 
 def test_forfait_moves_a_patient_who_declares_another_mt(example_ledger: dict[str, Any]) -> None:
     from billing_rules.cli.forfait import ledger_events
-    from billing_rules.domain.forfait.estimate import mt_patientele
+    from billing_rules.domain.forfait.levers import mt_patientele
 
     events = ledger_events(example_ledger["path"])
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from billing_rules.api.validator import Validator
 from billing_rules.cli import main
 from billing_rules.config import ConfigError, parse_config
-from billing_rules.domain.forfait.estimate import Patient, estimate, estimate_to_dict, find_candidates
+from billing_rules.domain.forfait.estimate import Patient, estimate, estimate_to_dict
+from billing_rules.domain.forfait.levers import find_candidates
 from billing_rules.domain.forfait.tables import ForfaitTables, PractitionerFacts
 from billing_rules.model import Event, MtStatus
 

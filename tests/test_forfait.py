@@ -17,11 +17,10 @@ from billing_rules.domain.forfait.estimate import (
     Patient,
     estimate,
     estimate_to_dict,
-    find_candidates,
-    mt_patientele,
-    read_patients,
     rosp_value,
 )
+from billing_rules.domain.forfait.levers import find_candidates, mt_patientele
+from billing_rules.domain.forfait.patients import read_patients
 from billing_rules.domain.forfait.tables import ForfaitTables
 from billing_rules.model import Event, MtStatus, Place, Status
 
@@ -404,7 +403,7 @@ def test_missing_ledger_is_an_error(tmp_path: Path) -> None:
 
 def test_c2s_is_kept_when_a_later_export_has_no_c2s_column() -> None:
     from billing_rules.api.validator import Validator
-    from billing_rules.domain.forfait.estimate import mt_patientele
+    from billing_rules.domain.forfait.levers import mt_patientele
 
     base = {
         "practitioner_id": "1",

@@ -212,7 +212,8 @@ def _forfaits(
     facts: PractitionerFacts | None,
 ) -> ForfaitComparison:
     """The practitioner's forfait of ``year`` (patientèle on 31 December) under each run's tables."""
-    from billing_rules.domain.forfait.estimate import EstimateError, estimate, mt_patientele
+    from billing_rules.domain.forfait.estimate import EstimateError, estimate
+    from billing_rules.domain.forfait.levers import mt_patientele
 
     patients = mt_patientele(events, practitioner_id, year)
     estimates: list[ForfaitEstimate | None] = []

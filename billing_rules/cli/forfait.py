@@ -207,12 +207,9 @@ def forfait(
     the_year = year or dt.date.today().year
     status = EXIT_OK
     with _stop_on_error(debug):
-        from billing_rules.domain.forfait.estimate import (
-            estimate,
-            find_candidates,
-            mt_patientele,
-            read_patients,
-        )
+        from billing_rules.domain.forfait.estimate import estimate
+        from billing_rules.domain.forfait.levers import find_candidates, mt_patientele
+        from billing_rules.domain.forfait.patients import read_patients
 
         _require_files(tuple(rule_files) + ((patients,) if patients else ()) + invoices)
         refuse_duplicates(invoices)
