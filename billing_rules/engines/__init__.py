@@ -1,7 +1,9 @@
-"""Ways to run the checked rules, beside the row engine.
+"""The two ways to run the checked rules, side by side, and what they share.
 
-The row engine (closures, ``billing_rules.engines.row.engine``) and the relational back end (``relational/``:
-the DSL compiled to SQL syntax trees, run by DuckDB) both read the same checked rule tree. The row
-engine stays the reference (``check_one``, small files); the differential tests compare the
-relational one against it.
+``row/`` compiles the rule tree to Python closures and checks one invoice at a time in SPEC §1
+order: the reference semantics, ``check_one``, small files and plugins' Python rules.
+``relational/`` compiles the same tree to SQL syntax trees run by DuckDB (or Spark). Both read only
+``dsl.program`` and turn hits into findings through ``findings``; neither imports the other (an
+import-linter contract), and the differential tests compare the relational one against the row one.
+``choice`` decides which runs an input.
 """
