@@ -191,7 +191,14 @@ class _Run:
         first, last = (years[0] or 2000), (years[1] or 2000)
         days = sorted(day for year in range(first, last + 1) for day in _holidays_of(year))
         db.execute(sql.values_table(sql.HOLIDAYS, ("day",), [(day,) for day in days] or [(dt.date.min,)]))
-        db.execute(sql.create(sql.BASE, sql.base_query()))
+        ledger_rows = db.tuples(
+            exp.select(
+                exp.Exists(
+                    this=exp.select(exp.Literal.number(1)).from_("invoices").where("origin = 'ledger'")
+                )
+            )
+        )[0][0]
+        db.execute(sql.create(sql.BASE, sql.base_query(history=bool(ledger_rows))))
         distinct = db.tuples(
             exp.select(exp.Explode(this=exp.column("codes")).as_("code")).from_(sql.BASE).distinct()
         )

@@ -197,40 +197,40 @@ class FrameTable:
     The one place where the reader's columns meet the engine's: the exact companions replace the
     integer columns (``amount_cents`` / ``km_hundredths`` are NULL for a value finer than the cent,
     while ``amount_exact`` / ``km_exact`` always hold the exact decimal text), every other column
-    is taken as it is. The frame goes to DuckDB through a temporary Parquet file written by polars
-    (scanning a polars frame directly needs pyarrow, which the ``batch`` extra does not bring).
+    is taken as it is. The frame goes to DuckDB through the Arrow C stream interface, chunk by
+    chunk and without a copy in Python (DuckDB reads any object with ``__arrow_c_stream__``;
+    handing it the polars frame itself would need pyarrow, which the ``batch`` extra does not bring).
     """
 
     def __init__(self, frame: Any) -> None:
         self._frame = frame
         self.inputs = frame.height
-        self._path: str | None = None
 
     def create(self, con: Any) -> None:
         """Create :data:`TABLE` in the DuckDB connection ``con`` from the frame."""
-        handle = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False)
-        handle.close()
-        self._path = handle.name
+        frame_stream = _ArrowStream(self._frame)
+        self._frame = None
+        selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
         try:
-            self._frame.write_parquet(self._path)
-            self._frame = None
-            selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM read_parquet(?)",  # noqa: S608
-                [self._path],
-            )
+            con.register("frame_stream", frame_stream)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM frame_stream")  # noqa: S608
         finally:
-            self.discard()
+            con.unregister("frame_stream")
+            frame_stream.frame = None
 
     def discard(self) -> None:
-        """Drop the temporary file (idempotent)."""
+        """Let the frame go (idempotent)."""
         self._frame = None
-        if self._path is not None:
-            try:
-                os.unlink(self._path)
-            except FileNotFoundError:
-                pass
-            self._path = None
+
+
+class _ArrowStream:
+    """A polars frame seen only through ``__arrow_c_stream__`` (so DuckDB does not ask for pyarrow)."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.frame.__arrow_c_stream__(requested_schema)
 
 
 #: Engine column -> the reader's exact column it is computed from (× 100).
