@@ -245,11 +245,15 @@ class _Run:
         statements = [db.sql(sql.create(sql.SUBJECTS, subjects()))]
         counter_tables: dict[int, str] = {}
         for counter in self.plan.counters:
-            if any(isinstance(plan, DslPlan) and plan.counter is counter for plan in wanted):
+            users = [plan for plan in wanted if isinstance(plan, DslPlan) and plan.counter is counter]
+            if users:
                 name = f"counter_{counter.id}"
-                statements.append(
-                    db.sql(sql.create(name, windows.counter_query(counter, suggested=suggested)))
-                )
+                # Only the subjects some rule of the window may fire on need its count.
+                only = None
+                if not any(plan.python_condition for plan in users):
+                    only = exp.or_(*(sql.dsl_condition(plan, None) for plan in users))
+                query = windows.counter_query(counter, suggested=suggested, only=only)
+                statements.append(db.sql(sql.create(name, query)))
                 counter_tables[counter.id] = name
         queries: list[exp.Expression] = []
         flags: list[exp.Expression] = []
