@@ -223,6 +223,58 @@ class FrameTable:
         self._frame = None
 
 
+class StreamedTable:
+    """:data:`TABLE` filled batch by batch while the columnar reader reads the input.
+
+    ``read`` is :func:`billing_rules.readers.columnar.read_invoices` with everything but its
+    ``sink``: each validated batch goes into DuckDB as it comes (through the Arrow C stream), so no
+    whole-input frame is ever held, and DuckDB may spill what does not fit its memory limit. The
+    invoices found repeated at the end of the reading are then deleted. :attr:`read` is the
+    reader's result (input errors, events) once :meth:`create` has run.
+    """
+
+    def __init__(self, read: Any) -> None:
+        self._read = read
+        self.read: Any = None
+        self.inputs = 0
+
+    def create(self, con: Any) -> None:
+        """Read the input into :data:`TABLE` of the DuckDB connection ``con``."""
+        selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
+        created = False
+
+        def sink(frame: Any) -> None:
+            nonlocal created
+            stream = _ArrowStream(frame)
+            con.register("frame_stream", stream)
+            try:
+                if created:
+                    con.execute(f"INSERT INTO {TABLE} SELECT {selected} FROM frame_stream")  # noqa: S608
+                else:
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM frame_stream"
+                    )  # noqa: S608
+                    created = True
+            finally:
+                con.unregister("frame_stream")
+                stream.frame = None
+
+        self.read = self._read(sink)
+        if self.read.dropped:
+            import polars as pl
+
+            dropped = _ArrowStream(pl.DataFrame({"seq": list(self.read.dropped)}, schema={"seq": pl.Int64}))
+            con.register("dropped_stream", dropped)
+            try:
+                con.execute(f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM dropped_stream)")  # noqa: S608
+            finally:
+                con.unregister("dropped_stream")
+        self.inputs = self.read.events
+
+    def discard(self) -> None:
+        """Nothing is held outside the database."""
+
+
 class _ArrowStream:
     """A polars frame seen only through ``__arrow_c_stream__`` (so DuckDB does not ask for pyarrow)."""
 
@@ -239,8 +291,10 @@ _EXACT = {"amount_cents": "amount_exact", "km_hundredths": "km_exact"}
 
 def _from_frame(name: str, kind: str) -> str:
     if name in _EXACT:
-        # × 100 before narrowing to the column's scale, as :func:`record_of` does in Python.
-        return f"CAST(CAST({_EXACT[name]} AS DECIMAL(38,12)) * 100 AS {kind}) AS {name}"
+        # The integer column when the value is whole cents (almost always: no text to parse), else
+        # the exact text × 100 before narrowing to the column's scale, as :func:`record_of` does.
+        exact = f"CAST(CAST({_EXACT[name]} AS DECIMAL(38,12)) * 100 AS {kind})"
+        return f"CASE WHEN {name} IS NOT NULL THEN CAST({name} AS {kind}) ELSE {exact} END AS {name}"
     return f"CAST({name} AS {kind}) AS {name}"
 
 
