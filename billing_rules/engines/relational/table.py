@@ -224,14 +224,19 @@ class FrameTable:
 
 
 class StreamedTable:
-    """:data:`TABLE` filled batch by batch while the columnar reader reads the input.
+    """:data:`TABLE` filled while the columnar reader reads the input, a few batches at a time.
 
     ``read`` is :func:`billing_rules.readers.columnar.read_invoices` with everything but its
-    ``sink``: each validated batch goes into DuckDB as it comes (through the Arrow C stream), so no
-    whole-input frame is ever held, and DuckDB may spill what does not fit its memory limit. The
-    invoices found repeated at the end of the reading are then deleted. :attr:`read` is the
-    reader's result (input errors, events) once :meth:`create` has run.
+    ``sink``: the validated batches go into DuckDB through the Arrow C stream as soon as
+    :data:`FLUSH_ROWS` rows have come, so no whole-input frame is held and DuckDB may spill what
+    does not fit its memory limit. (Not every batch alone: each statement that scans a stream cost
+    about 0.2 s of CPU whatever its size, measured on 150 000-row batches.) The invoices found
+    repeated at the end of the reading are then deleted. :attr:`read` is the reader's result
+    (input errors, events) once :meth:`create` has run.
     """
+
+    #: Rows gathered before they go into DuckDB in one statement.
+    FLUSH_ROWS = 2_000_000
 
     def __init__(self, read: Any) -> None:
         self._read = read
@@ -240,12 +245,18 @@ class StreamedTable:
 
     def create(self, con: Any) -> None:
         """Read the input into :data:`TABLE` of the DuckDB connection ``con``."""
+        import polars as pl
+
         selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
+        pending: list[Any] = []
         created = False
 
-        def sink(frame: Any) -> None:
+        def flush() -> None:
             nonlocal created
+            frame = pl.concat(pending, rechunk=False) if len(pending) > 1 else pending[0]
+            pending.clear()
             stream = _ArrowStream(frame)
+            del frame
             con.register("frame_stream", stream)
             try:
                 if created:
@@ -259,10 +270,19 @@ class StreamedTable:
                 con.unregister("frame_stream")
                 stream.frame = None
 
-        self.read = self._read(sink)
-        if self.read.dropped:
-            import polars as pl
+        def sink(frame: Any) -> None:
+            pending.append(frame)
+            if sum(part.height for part in pending) >= self.FLUSH_ROWS:
+                flush()
 
+        self.read = self._read(sink)
+        if pending or not created:
+            if not pending:
+                from billing_rules.readers.columnar.schema import polars_schema
+
+                pending.append(pl.DataFrame(schema=polars_schema()))
+            flush()
+        if self.read.dropped:
             dropped = _ArrowStream(pl.DataFrame({"seq": list(self.read.dropped)}, schema={"seq": pl.Int64}))
             con.register("dropped_stream", dropped)
             try:
