@@ -199,6 +199,8 @@ class _Run:
             )
         )[0][0]
         db.execute(sql.create(sql.BASE, sql.base_query(history=bool(ledger_rows))))
+        # Everything reads ``base`` from here on: one wide copy less to hold (or spill) at scale.
+        db.execute(exp.Drop(tables=[exp.to_table("invoices")], kind="TABLE", exists=True))
         distinct = db.tuples(
             exp.select(exp.Explode(this=exp.column("codes")).as_("code")).from_(sql.BASE).distinct()
         )

@@ -252,11 +252,17 @@ def suggested_subjects() -> exp.Select:
 
 
 def with_expected(query: exp.Select) -> exp.Select:
-    """``query``'s rows with ``expected``: the sum of their codes' tariffs in force, NULL if one has none."""
+    """``query``'s rows with ``expected``: the sum of their codes' tariffs in force, NULL if one has none.
+
+    Computed once per distinct (codes, date) pair, a few tens of thousands whatever the volume, then
+    joined back on the pair: grouping the rows themselves by subject made a group and a hash-join
+    build side as large as the input, which spilled (superlinear from a few million rows).
+    """
     inner = query.subquery("q")
+    pairs = exp.select(_c("codes", "q"), _c("date", "q")).distinct().from_(query.subquery("q")).subquery("p")
     codes = (
-        exp.select(_c("sid", "q"), _c("date", "q"), exp.Explode(this=_c("codes", "q")).as_("code"))
-        .from_(query.subquery("q"))
+        exp.select(_c("codes", "p"), _c("date", "p"), exp.Explode(this=_c("codes", "p")).as_("code"))
+        .from_(pairs)
         .subquery("u")
     )
     matched = exp.and_(
@@ -266,7 +272,8 @@ def with_expected(query: exp.Select) -> exp.Select:
     )
     totals = (
         exp.select(
-            _c("sid", "u"),
+            _c("codes", "u"),
+            _c("date", "u"),
             exp.Case(
                 ifs=[
                     exp.If(
@@ -280,13 +287,17 @@ def with_expected(query: exp.Select) -> exp.Select:
         )
         .from_(codes)
         .join(exp.to_table(TARIFFS).as_("t"), on=matched, join_type="left")
-        .group_by(_c("sid", "u"))
+        .group_by(_c("codes", "u"), _c("date", "u"))
         .subquery("e")
+    )
+    same_pair = exp.and_(
+        exp.EQ(this=_c("codes", "e"), expression=_c("codes", "q")),
+        exp.EQ(this=_c("date", "e"), expression=_c("date", "q")),
     )
     return (
         exp.select(exp.column(exp.Star(), table="q"), _c("expected", "e"))
         .from_(inner)
-        .join(totals, on=exp.EQ(this=_c("sid", "e"), expression=_c("sid", "q")), join_type="left")
+        .join(totals, on=same_pair, join_type="left")
     )
 
 
