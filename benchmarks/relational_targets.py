@@ -230,18 +230,18 @@ def why(args: argparse.Namespace, table: list[tuple[str, str]], data_file: Calla
         "execute",
         lambda _, tree, **__: f"  statement: {tree.key} {getattr(tree.this, 'name', '')}",
     )
-    wrap(run._Run, "_setup", lambda *_: "setup: tariffs, holidays, base table")
+    wrap(run._Run, "_setup", lambda *_, **__: "setup: tariffs, holidays, base table")
     wrap(
         run._Run,
         "_pass",
         lambda _, __, suggested: f"pass over {'suggested codings' if suggested else 'input rows'}",
     )
-    wrap(run._Run, "_events", lambda *_: "Python: invoices with findings rebuilt as events")
-    wrap(run._Run, "_check_suggestions", lambda *_: "opportunities: suggested codings checked")
-    wrap(run._Run, "run", lambda *_: "engine run (all of the above + rendering findings)")
+    wrap(run._Run, "_events", lambda *_, **__: "Python: invoices with findings rebuilt as events")
+    wrap(run._Run, "_check_suggestions", lambda *_, **__: "opportunities: suggested codings checked")
+    wrap(run._Run, "run", lambda *_, **__: "engine run (all of the above + rendering findings)")
     from billing_rules.reporters import json_report
 
-    wrap(json_report.JsonReporter, "render", lambda *_: "JSON report written")
+    wrap(json_report.JsonReporter, "render", lambda *_, **__: "JSON report written")
     out = args.workdir / "why-report.json"
     before, before_cpu = time.perf_counter(), time.process_time()
     try:
