@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE))
 
 import baseline  # noqa: E402
 import generate  # noqa: E402
+import relational_targets  # noqa: E402
 
 SEED_RULES = ("IMT-ALD", "IMT-ONCE", "VL-QUARTER", "SNP-WEEK")  # VSP-NO-CAP: no rule may fire
 
@@ -418,8 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per throughput figure (best kept)")
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "billing-rules-bench")
-    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational")
-    parser.add_argument("--only", choices=steps, action="append")
+    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational", "targets", "why", "scale")
+    parser.add_argument("--only", choices=steps, action="append",
+                        help="scale (10 x --rows, minutes) runs only when named")  # fmt: skip
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -442,9 +444,12 @@ def main(argv: list[str] | None = None) -> int:
         "rss": peak_rss,
         "startup": startup,
         "relational": relational,
+        "targets": lambda args, table: relational_targets.targets(args, table, data_file),
+        "why": lambda args, table: relational_targets.why(args, table, data_file),
+        "scale": lambda args, table: relational_targets.scale(args, table, data_file),
     }
     for name, step in steps.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (not args.only and name == "scale"):
             continue
         print(f"[{name}] ...", file=sys.stderr, flush=True)
         step(args, table)

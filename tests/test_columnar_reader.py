@@ -293,6 +293,28 @@ def test_duplicates_across_files_and_formats(tmp_path: Path, chunks: None) -> No
     assert errors >= 60
 
 
+def test_sink_gets_every_batch_and_the_duplicates_to_drop(tmp_path: Path, chunks: None) -> None:
+    """With a sink: every row goes to it, the result keeps the keys, ``dropped`` names the repeats.
+
+    What the sink received, less ``dropped``, is exactly the table read without a sink.
+    """
+    first = _damaged_lines(7, 0.05, rows=500)
+    second = [first[0], *first[1:200:3]]
+    paths = [str(_write(tmp_path / "a.csv", first)), str(_write(tmp_path / "b.csv", second))]
+    whole = read_invoices(paths)
+    batches: list[Any] = []
+    streamed = read_invoices(paths, sink=batches.append)
+    import polars as pl
+
+    received = pl.concat(batches)
+    assert streamed.dropped and not whole.dropped
+    kept = received.filter(~pl.col("seq").is_in(list(streamed.dropped)))
+    assert kept.equals(whole.table)
+    assert streamed.table.columns == ["seq", "line", "file", "practitioner_id", "invoice_id"]
+    assert streamed.table.equals(whole.table.select(streamed.table.columns))
+    assert (streamed.events, streamed.input_errors) == (whole.events, whole.input_errors)
+
+
 def test_unclosed_quote_to_the_end(tmp_path: Path, chunks: None) -> None:
     lines = _damaged_lines(8, 0.0, rows=400)
     lines[300] = lines[300].replace(";G", ';"G', 1)

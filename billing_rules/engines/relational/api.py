@@ -157,12 +157,13 @@ def _check_columnar(
     validator: Any, checker: RelationalChecker, sources: list[str], input_format: str | None, stdin: Any
 ) -> Report:
     """The input read column-wise (same input errors, same rows), its table handed to the plan."""
-    from billing_rules.engines.relational.table import FrameTable
+    from billing_rules.engines.relational.table import StreamedTable
     from billing_rules.readers.columnar import read_invoices
 
-    read = read_invoices(sources, input_format, stdin=stdin)
-    table = FrameTable(read.table)
-    result = checker.check_table(table, files=read.files, adjust=validator._adjust)
+    # Each batch goes into the engine's table as it is read: no whole-input frame in memory.
+    table = StreamedTable(lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink))
+    result = checker.check_table(table, files=tuple(sources), adjust=validator._adjust)
+    read = table.read
     return _report(result, read.events, tuple(read.input_errors), tuple(read.files))
 
 

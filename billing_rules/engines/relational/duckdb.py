@@ -31,6 +31,9 @@ class DuckDbBackend:
         # Beyond this DuckDB spills to the temporary directory instead of growing (issue 14 target:
         # 10 M rows within 4 GiB); BILLING_RULES_DUCKDB_MEMORY overrides it ("8GB", "500MB").
         config["memory_limit"] = memory_limit or os.environ.get("BILLING_RULES_DUCKDB_MEMORY", DEFAULT_MEMORY)
+        # No statement relies on the order of rows a query returns without ORDER BY (hits are
+        # grouped by subject, then sorted): DuckDB may then stream and spill without keeping it.
+        config["preserve_insertion_order"] = False
         if threads is not None:
             config["threads"] = threads
         self.con = duckdb.connect(":memory:", config=config)

@@ -191,7 +191,16 @@ class _Run:
         first, last = (years[0] or 2000), (years[1] or 2000)
         days = sorted(day for year in range(first, last + 1) for day in _holidays_of(year))
         db.execute(sql.values_table(sql.HOLIDAYS, ("day",), [(day,) for day in days] or [(dt.date.min,)]))
-        db.execute(sql.create(sql.BASE, sql.base_query()))
+        ledger_rows = db.tuples(
+            exp.select(
+                exp.Exists(
+                    this=exp.select(exp.Literal.number(1)).from_("invoices").where("origin = 'ledger'")
+                )
+            )
+        )[0][0]
+        db.execute(sql.create(sql.BASE, sql.base_query(history=bool(ledger_rows))))
+        # Everything reads ``base`` from here on: one wide copy less to hold (or spill) at scale.
+        db.execute(exp.Drop(tables=[exp.to_table("invoices")], kind="TABLE", exists=True))
         distinct = db.tuples(
             exp.select(exp.Explode(this=exp.column("codes")).as_("code")).from_(sql.BASE).distinct()
         )
@@ -238,11 +247,15 @@ class _Run:
         statements = [db.sql(sql.create(sql.SUBJECTS, subjects()))]
         counter_tables: dict[int, str] = {}
         for counter in self.plan.counters:
-            if any(isinstance(plan, DslPlan) and plan.counter is counter for plan in wanted):
+            users = [plan for plan in wanted if isinstance(plan, DslPlan) and plan.counter is counter]
+            if users:
                 name = f"counter_{counter.id}"
-                statements.append(
-                    db.sql(sql.create(name, windows.counter_query(counter, suggested=suggested)))
-                )
+                # Only the subjects some rule of the window may fire on need its count.
+                only = None
+                if not any(plan.python_condition for plan in users):
+                    only = exp.or_(*(sql.dsl_condition(plan, None) for plan in users))
+                query = windows.counter_query(counter, suggested=suggested, only=only)
+                statements.append(db.sql(sql.create(name, query)))
                 counter_tables[counter.id] = name
         queries: list[exp.Expression] = []
         flags: list[exp.Expression] = []

@@ -93,8 +93,14 @@ def union_all(queries: Sequence[exp.Expression]) -> exp.Expression | None:
 # --- base -------------------------------------------------------------------------------------
 
 
-def base_query() -> exp.Select:
-    """The invoice table with the derived columns every rule reads (see the module docstring)."""
+def base_query(*, history: bool = True) -> exp.Select:
+    """The invoice table with the derived columns every rule reads (see the module docstring).
+
+    ``history``: whether the table may hold ledger rows (without any, the input's rows are the
+    table itself and the anti-join that drops the ledger's copies of input invoices is not built).
+    The order ``ord`` is numbered in a narrow query (the sort columns and ``seq`` only) joined back
+    on ``seq``: a ROW_NUMBER over the whole row would carry every column through the sort.
+    """
     day = _c("date", "i")
     birth = _c("birth_date", "i")
     seconds = _c("time_s", "i")
@@ -173,6 +179,7 @@ def base_query() -> exp.Select:
         .from_(exp.to_table(TABLE).as_("i"))
         .where(exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("input")))
     )
+    history_rows = history
     history = (
         exp.select(exp.Star())
         .from_(exp.to_table(TABLE).as_("i"))
@@ -183,11 +190,17 @@ def base_query() -> exp.Select:
             )
         )
     )
-    rows = exp.Union(this=inputs, expression=history, distinct=False).subquery("i")
+
+    def rows(alias: str) -> exp.Expression:
+        if not history_rows:
+            return exp.to_table(TABLE).as_(alias)
+        return exp.Union(this=inputs.copy(), expression=history.copy(), distinct=False).subquery(alias)
+
+    numbered = exp.select(_c("seq", "i"), order.as_("ord")).from_(rows("i")).subquery("o")
     return (
         exp.select(
             exp.column(exp.Star(), table="i"),
-            order.as_("ord"),
+            _c("ord", "o"),
             age.as_("age"),
             isodow.as_("isodow"),
             week_start.as_("week_start"),
@@ -201,7 +214,8 @@ def base_query() -> exp.Select:
                 this=exp.cast(_c("km_hundredths", "i"), "DECIMAL(24,6)"), expression=exp.Literal.number(100)
             ).as_("km"),
         )
-        .from_(rows)
+        .from_(rows("i"))
+        .join(numbered, on=exp.EQ(this=_c("seq", "o"), expression=_c("seq", "i")))
         .join(
             exp.to_table(HOLIDAYS).as_("h"),
             on=exp.EQ(this=_c("day", "h"), expression=day.copy()),
@@ -238,11 +252,17 @@ def suggested_subjects() -> exp.Select:
 
 
 def with_expected(query: exp.Select) -> exp.Select:
-    """``query``'s rows with ``expected``: the sum of their codes' tariffs in force, NULL if one has none."""
+    """``query``'s rows with ``expected``: the sum of their codes' tariffs in force, NULL if one has none.
+
+    Computed once per distinct (codes, date) pair, a few tens of thousands whatever the volume, then
+    joined back on the pair: grouping the rows themselves by subject made a group and a hash-join
+    build side as large as the input, which spilled (superlinear from a few million rows).
+    """
     inner = query.subquery("q")
+    pairs = exp.select(_c("codes", "q"), _c("date", "q")).distinct().from_(query.subquery("q")).subquery("p")
     codes = (
-        exp.select(_c("sid", "q"), _c("date", "q"), exp.Explode(this=_c("codes", "q")).as_("code"))
-        .from_(query.subquery("q"))
+        exp.select(_c("codes", "p"), _c("date", "p"), exp.Explode(this=_c("codes", "p")).as_("code"))
+        .from_(pairs)
         .subquery("u")
     )
     matched = exp.and_(
@@ -252,7 +272,8 @@ def with_expected(query: exp.Select) -> exp.Select:
     )
     totals = (
         exp.select(
-            _c("sid", "u"),
+            _c("codes", "u"),
+            _c("date", "u"),
             exp.Case(
                 ifs=[
                     exp.If(
@@ -266,13 +287,17 @@ def with_expected(query: exp.Select) -> exp.Select:
         )
         .from_(codes)
         .join(exp.to_table(TARIFFS).as_("t"), on=matched, join_type="left")
-        .group_by(_c("sid", "u"))
+        .group_by(_c("codes", "u"), _c("date", "u"))
         .subquery("e")
+    )
+    same_pair = exp.and_(
+        exp.EQ(this=_c("codes", "e"), expression=_c("codes", "q")),
+        exp.EQ(this=_c("date", "e"), expression=_c("date", "q")),
     )
     return (
         exp.select(exp.column(exp.Star(), table="q"), _c("expected", "e"))
         .from_(inner)
-        .join(totals, on=exp.EQ(this=_c("sid", "e"), expression=_c("sid", "q")), join_type="left")
+        .join(totals, on=same_pair, join_type="left")
     )
 
 

@@ -197,40 +197,112 @@ class FrameTable:
     The one place where the reader's columns meet the engine's: the exact companions replace the
     integer columns (``amount_cents`` / ``km_hundredths`` are NULL for a value finer than the cent,
     while ``amount_exact`` / ``km_exact`` always hold the exact decimal text), every other column
-    is taken as it is. The frame goes to DuckDB through a temporary Parquet file written by polars
-    (scanning a polars frame directly needs pyarrow, which the ``batch`` extra does not bring).
+    is taken as it is. The frame goes to DuckDB through the Arrow C stream interface, chunk by
+    chunk and without a copy in Python (DuckDB reads any object with ``__arrow_c_stream__``;
+    handing it the polars frame itself would need pyarrow, which the ``batch`` extra does not bring).
     """
 
     def __init__(self, frame: Any) -> None:
         self._frame = frame
         self.inputs = frame.height
-        self._path: str | None = None
 
     def create(self, con: Any) -> None:
         """Create :data:`TABLE` in the DuckDB connection ``con`` from the frame."""
-        handle = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False)
-        handle.close()
-        self._path = handle.name
+        frame_stream = _ArrowStream(self._frame)
+        self._frame = None
+        selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
         try:
-            self._frame.write_parquet(self._path)
-            self._frame = None
-            selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM read_parquet(?)",  # noqa: S608
-                [self._path],
-            )
+            con.register("frame_stream", frame_stream)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM frame_stream")  # noqa: S608
         finally:
-            self.discard()
+            con.unregister("frame_stream")
+            frame_stream.frame = None
 
     def discard(self) -> None:
-        """Drop the temporary file (idempotent)."""
+        """Let the frame go (idempotent)."""
         self._frame = None
-        if self._path is not None:
+
+
+class StreamedTable:
+    """:data:`TABLE` filled while the columnar reader reads the input, a few batches at a time.
+
+    ``read`` is :func:`billing_rules.readers.columnar.read_invoices` with everything but its
+    ``sink``: the validated batches go into DuckDB through the Arrow C stream as soon as
+    :data:`FLUSH_ROWS` rows have come, so no whole-input frame is held and DuckDB may spill what
+    does not fit its memory limit. (Not every batch alone: each statement that scans a stream cost
+    about 0.2 s of CPU whatever its size, measured on 150 000-row batches.) The invoices found
+    repeated at the end of the reading are then deleted. :attr:`read` is the reader's result
+    (input errors, events) once :meth:`create` has run.
+    """
+
+    #: Rows gathered before they go into DuckDB in one statement.
+    FLUSH_ROWS = 2_000_000
+
+    def __init__(self, read: Any) -> None:
+        self._read = read
+        self.read: Any = None
+        self.inputs = 0
+
+    def create(self, con: Any) -> None:
+        """Read the input into :data:`TABLE` of the DuckDB connection ``con``."""
+        import polars as pl
+
+        selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
+        pending: list[Any] = []
+        created = False
+
+        def flush() -> None:
+            nonlocal created
+            frame = pl.concat(pending, rechunk=False) if len(pending) > 1 else pending[0]
+            pending.clear()
+            stream = _ArrowStream(frame)
+            del frame
+            con.register("frame_stream", stream)
             try:
-                os.unlink(self._path)
-            except FileNotFoundError:
-                pass
-            self._path = None
+                if created:
+                    con.execute(f"INSERT INTO {TABLE} SELECT {selected} FROM frame_stream")  # noqa: S608
+                else:
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM frame_stream"
+                    )  # noqa: S608
+                    created = True
+            finally:
+                con.unregister("frame_stream")
+                stream.frame = None
+
+        def sink(frame: Any) -> None:
+            pending.append(frame)
+            if sum(part.height for part in pending) >= self.FLUSH_ROWS:
+                flush()
+
+        self.read = self._read(sink)
+        if pending or not created:
+            if not pending:
+                from billing_rules.readers.columnar.schema import polars_schema
+
+                pending.append(pl.DataFrame(schema=polars_schema()))
+            flush()
+        if self.read.dropped:
+            dropped = _ArrowStream(pl.DataFrame({"seq": list(self.read.dropped)}, schema={"seq": pl.Int64}))
+            con.register("dropped_stream", dropped)
+            try:
+                con.execute(f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM dropped_stream)")  # noqa: S608
+            finally:
+                con.unregister("dropped_stream")
+        self.inputs = self.read.events
+
+    def discard(self) -> None:
+        """Nothing is held outside the database."""
+
+
+class _ArrowStream:
+    """A polars frame seen only through ``__arrow_c_stream__`` (so DuckDB does not ask for pyarrow)."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.frame.__arrow_c_stream__(requested_schema)
 
 
 #: Engine column -> the reader's exact column it is computed from (× 100).
@@ -239,8 +311,10 @@ _EXACT = {"amount_cents": "amount_exact", "km_hundredths": "km_exact"}
 
 def _from_frame(name: str, kind: str) -> str:
     if name in _EXACT:
-        # × 100 before narrowing to the column's scale, as :func:`record_of` does in Python.
-        return f"CAST(CAST({_EXACT[name]} AS DECIMAL(38,12)) * 100 AS {kind}) AS {name}"
+        # The integer column when the value is whole cents (almost always: no text to parse), else
+        # the exact text × 100 before narrowing to the column's scale, as :func:`record_of` does.
+        exact = f"CAST(CAST({_EXACT[name]} AS DECIMAL(38,12)) * 100 AS {kind})"
+        return f"CASE WHEN {name} IS NOT NULL THEN CAST({name} AS {kind}) ELSE {exact} END AS {name}"
     return f"CAST({name} AS {kind}) AS {name}"
 
 

@@ -107,15 +107,19 @@ def _partition(counter: CounterPlan, alias: str | None) -> list[exp.Expression]:
     return parts
 
 
-def counter_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
+def counter_query(counter: CounterPlan, *, suggested: bool, only: exp.Expression | None = None) -> exp.Select:
     """Count, first and last date of the window of each subject that counts.
 
     Subjects are the input rows (``suggested`` false) or the suggested codings (true). A subject
     counts what the history and the input hold before it in the SPEC order, plus itself; a suggested
     coding is never history for anyone (weight 0), and sorts just before its own invoice.
+
+    ``only``: a condition over the subject row ``s`` outside which no rule reads the window (the
+    rules' own conditions, ORed); a rolling window is then counted for those subjects only, which
+    keeps its self-join small (every row still counts as history).
     """
     if counter.window == "rolling":
-        return _rolling_query(counter, suggested=suggested)
+        return _rolling_query(counter, suggested=suggested, only=only)
     history = _counted_rows(
         counter,
         BASE,
@@ -194,9 +198,12 @@ def _first_or_own(alias: str | None) -> list[exp.Expression]:
     ]
 
 
-def _rolling_query(counter: CounterPlan, *, suggested: bool) -> exp.Select:
+def _rolling_query(counter: CounterPlan, *, suggested: bool, only: exp.Expression | None) -> exp.Select:
     """Rolling window ``(start, date]``: a range self-join on the keys, earlier rows only."""
-    subjects = _counted_rows(counter, SUBJECTS, "s", [_c("sid", "s")]).subquery("s")
+    subjects_query = _counted_rows(counter, SUBJECTS, "s", [_c("sid", "s")])
+    if only is not None:
+        subjects_query = subjects_query.where(only.copy())
+    subjects = subjects_query.subquery("s")
     history = _counted_rows(counter, BASE, "b", []).subquery("b")
     start = _rolling_start(_c("date", "s"), counter)
     on = [

@@ -39,6 +39,8 @@ class ColumnarInput:
         events: SPEC §2 ``summary.events`` (readable rows, duplicates excluded).
         files: the paths as given (``table.file`` indexes them).
         notes: how the input was read, for the log (chunks split by the csv module...).
+        dropped: ``seq`` of the rows handed to a ``sink`` that turned out to repeat an earlier
+            invoice: the sink's owner deletes them (without a sink they are already out of ``table``).
     """
 
     table: pl.DataFrame
@@ -46,6 +48,7 @@ class ColumnarInput:
     events: int
     files: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    dropped: tuple[int, ...] = ()
 
 
 def read_invoice_table(
@@ -62,6 +65,7 @@ def read_invoices(
     *,
     stdin: BinaryIO | None = None,
     readers: Mapping[str, Any] | None = None,
+    sink: Callable[[pl.DataFrame], None] | None = None,
 ) -> ColumnarInput:
     """Read every input file into one table, with exactly the row readers' input errors.
 
@@ -71,6 +75,10 @@ def read_invoices(
         stdin: what ``-`` reads (default ``sys.stdin.buffer``).
         readers: the formats by name, when plugins add some; a format the columnar reader does
             not know is read by its own reader's rows, then validated column-wise.
+        sink: called with each batch's rows as soon as they are validated, in input order (the
+            engine's table is filled as the files are read, and no whole-input frame is held);
+            ``table`` then holds only the key columns (``seq``, ``line``, ``file``,
+            ``practitioner_id``, ``invoice_id``) and ``dropped`` the rows the sink must delete.
 
     Raises:
         ReadError: an unreadable file, as the row readers raise it.
@@ -94,8 +102,12 @@ def read_invoices(
                 open_stream = _checked_opener(path)
             for batch in _batches(reader, open_stream, path, index, counter):
                 result = read_batch(batch)
-                # Its own buffers: a slice of the batch's text columns would keep them all alive.
-                tables.append(result.table.rechunk())
+                if sink is not None:
+                    sink(result.table)
+                    tables.append(result.table.select(_KEY_COLUMNS).rechunk())
+                else:
+                    # Its own buffers: a slice of the batch's text columns would keep them all alive.
+                    tables.append(result.table.rechunk())
                 errors += result.errors
                 if result.error_keys:
                     keys.append(
@@ -113,8 +125,19 @@ def read_invoices(
     finally:
         if spooled is not None:
             spooled.close()
-    table = pl.concat(tables, rechunk=False) if tables else pl.DataFrame(schema=polars_schema())
+    if tables:
+        table = pl.concat(tables, rechunk=False)
+    else:
+        table = pl.DataFrame(schema=polars_schema())
+        if sink is not None:
+            sink(table)
+            table = table.select(_KEY_COLUMNS)
+    height = table.height
     table, duplicates = _without_duplicates(table, keys, list(paths))
+    dropped: tuple[int, ...] = ()
+    if sink is not None and table.height != height:
+        kept = table["seq"].implode()
+        dropped = tuple(pl.concat(tables, rechunk=False).filter(~pl.col("seq").is_in(kept))["seq"].to_list())
     errors += duplicates
     errors.sort(key=lambda located: (located[0], located[1]))
     notes = ()
@@ -124,7 +147,7 @@ def read_invoices(
             f"lecture en colonnes : {counter.csv_chunks} bloc(s) CSV sur {total} découpé(s) par le module "
             "csv (guillemets, lignes irrégulières ou octets illisibles)",
         )
-    return ColumnarInput(table, [error for _, _, error in errors], table.height, tuple(paths), notes)
+    return ColumnarInput(table, [error for _, _, error in errors], table.height, tuple(paths), notes, dropped)
 
 
 def _batches(
@@ -182,11 +205,15 @@ def _reopen(spooled: Any) -> Callable[[], Any]:
     return lambda: _Unclosed(spooled)
 
 
+#: The columns that find an invoice seen twice (and word the error).
+_KEY_COLUMNS = ("seq", "line", "file", "practitioner_id", "invoice_id")
+
+
 def _without_duplicates(
     table: pl.DataFrame, error_keys: list[pl.DataFrame], paths: list[str]
 ) -> tuple[pl.DataFrame, list[Located]]:
     """Drop the rows whose invoice was seen earlier in the input, and word their errors."""
-    key_columns = ["seq", "line", "file", "practitioner_id", "invoice_id"]
+    key_columns = list(_KEY_COLUMNS)
     frames = [table.select(key_columns)]
     frames += [frame.select(key_columns) for frame in error_keys]
     keys = pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
