@@ -67,8 +67,8 @@ def targets(args: argparse.Namespace, table: list[tuple[str, str]], data_file: C
     import baseline
     import polars_plan
 
+    from billing_rules.api.validator import Validator
     from billing_rules.engines.relational import api
-    from billing_rules.validator import Validator
 
     path = data_file(args.workdir, args.rows, args.practitioners, args.seed)
     label = f"{args.rows:,} factures".replace(",", " ")
