@@ -273,6 +273,8 @@ class SqliteLedger:
                 self._integrity.stop()
             raise
         self._cache = EventCache()
+        #: The set each temporary ``wanted_*`` table holds (see :meth:`_in_set`).
+        self._wanted: dict[str, frozenset[str]] = {}
         self._sql = HistorySql(
             placeholder="?",
             in_set=self._in_set,
@@ -441,13 +443,18 @@ class SqliteLedger:
     def _in_set(self, column: str, values: frozenset[str]) -> tuple[str, list[Any]]:
         if len(values) <= _INLINE_SET:
             return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-        table = f"temp.wanted_{column}"
-        self._db.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS wanted_{column} (id TEXT PRIMARY KEY) WITHOUT ROWID"
-        )
-        self._db.execute(f"DELETE FROM {table}")
-        self._db.executemany(f"INSERT OR IGNORE INTO {table} (id) VALUES (?)", ((value,) for value in values))
-        return f"{column} IN (SELECT id FROM {table})", []
+        # ``column`` may be written ``+practitioner_id`` (kept off the index): the table is named
+        # after the column itself. One statement may name the same set twice (two windows): the
+        # table is filled once.
+        name = f"wanted_{column.lstrip('+')}"
+        if self._wanted.get(name) is not values:
+            self._db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (id TEXT PRIMARY KEY) WITHOUT ROWID")
+            self._db.execute(f"DELETE FROM temp.{name}")
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO temp.{name} (id) VALUES (?)", ((value,) for value in values)
+            )
+            self._wanted[name] = values
+        return f"{column} IN (SELECT id FROM temp.{name})", []
 
     # --- the Ledger protocol ----------------------------------------------------------------------
 
