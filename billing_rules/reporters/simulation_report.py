@@ -91,6 +91,7 @@ def to_dict(result: Simulation) -> dict[str, Any]:
         "practitioner_id": result.practitioner_id,
         "invoices": result.invoices,
         "draft_rules": list(result.draft_files),
+        "engine": result.engine,
         "codes_absent_as_of": [{"code": code, "invoices": count} for code, count in result.dropped_codes],
         "by_rule": [_comparison(line, "rule") for line in result.by_rule],
         "by_practitioner": [_comparison(line, "practitioner_id") for line in result.by_practitioner],
