@@ -308,6 +308,15 @@ def relational(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     ]
 
 
+def ledger(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """The ledger at scale: ``simulate`` and ``check --ledger`` on a large ledger (``ledger_bench``)."""
+    import ledger_bench
+
+    table += ledger_bench.measure(
+        args.workdir, ledger_rows=args.history_rows, practitioners=args.practitioners, seed=args.seed
+    )
+
+
 def rss_child(mode: str, path: str) -> None:
     if mode == "columnar":
         read_columnar(Path(path))
@@ -418,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per throughput figure (best kept)")
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "billing-rules-bench")
-    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational")
+    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational", "ledger")
     parser.add_argument("--only", choices=steps, action="append")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -442,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss": peak_rss,
         "startup": startup,
         "relational": relational,
+        "ledger": ledger,
     }
     for name, step in steps.items():
         if args.only and name not in args.only:
