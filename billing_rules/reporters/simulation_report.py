@@ -28,6 +28,8 @@ def text_lines(result: Simulation) -> Iterator[str]:
         f"Simulation : activité du {result.start:%d/%m/%Y} au {result.end:%d/%m/%Y} ({who}, "
         f"{result.invoices} factures) sous les textes du {result.as_of:%d/%m/%Y}"
     )
+    if result.engine != "row":
+        yield f"Moteur : {result.engine}"
     for path in result.draft_files:
         yield f"Projet de texte ajouté à la seconde lecture : {path}"
     for code, count in result.dropped_codes:
