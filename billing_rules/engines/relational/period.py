@@ -12,7 +12,8 @@ Only what the report needs comes back to Python: the findings (built from the fe
 have one), the period's practitioners and invoice counts, the codes left out, and for the forfait
 médecin traitant the few invoices :func:`billing_rules.estimator.mt_patientele` can look at: for each
 patient and practitioner, the latest billed invoice, the latest that says who the MT is, the latest
-that makes the practitioner the MT, and the latest whose export has a ``c2s`` column. Every invoice
+that makes the practitioner the MT, and the latest whose export has a ``c2s`` column (each
+practitioner's forfait is then estimated on the invoices of their own patients only). Every invoice
 that function takes as "the latest" of something is among them, so its result is the same.
 
 Every result is identical to the row engine's (``tests/engines/test_relational_simulate.py``).
@@ -171,7 +172,16 @@ def simulate(
     if practitioner_id is not None:
         practitioners = [practitioner_id]
     (total,) = _compare(before, after, lambda finding: "total") or (Comparison("total", Tally(), Tally()),)
-    events = known.forfait_events
+    by_patient: dict[str, list[Event]] = {}
+    patients_of: dict[str, set[str]] = {}
+    for event in known.forfait_events:
+        by_patient.setdefault(event.patient_id, []).append(event)
+        patients_of.setdefault(event.practitioner_id, set()).add(event.patient_id)
+
+    def invoices_of(who: str) -> list[Event]:
+        # Only the patients ``who`` billed can be in their patientèle: their invoices, with anyone.
+        return [event for patient in patients_of.get(who, ()) for event in by_patient[patient]]
+
     return Simulation(
         start=start,
         end=end,
@@ -183,7 +193,7 @@ def simulate(
         by_practitioner=_compare(before, after, lambda finding: finding.practitioner_id),
         total=total,
         forfaits=tuple(
-            _forfaits(events, who, end.year, now, then, facts(who) if facts is not None else None)
+            _forfaits(invoices_of(who), who, end.year, now, then, facts(who) if facts is not None else None)
             for who in practitioners
         ),
         draft_files=tuple(draft_files),
