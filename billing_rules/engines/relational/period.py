@@ -160,9 +160,11 @@ def simulate(
     try:
         ledger.copy_rows(handle.name, end=end)
         known = _Facts(handle.name, start, _exists_on(now, as_of))
-        before = checker_for(now).check_table(PeriodTable(handle.name, start), adjust=now._adjust).findings
-        after_table = PeriodTable(handle.name, start, known.absent)
-        after = checker_for(then).check_table(after_table, adjust=then._adjust).findings
+        # Any table with ``create``/``inputs``/``discard`` will do (``check_table`` names the writer's type).
+        as_they_were: Any = PeriodTable(handle.name, start)
+        under_as_of: Any = PeriodTable(handle.name, start, known.absent)
+        before = checker_for(now).check_table(as_they_were, adjust=now._adjust).findings
+        after = checker_for(then).check_table(under_as_of, adjust=then._adjust).findings
     finally:
         os.unlink(handle.name)
     if practitioner_id is not None:
