@@ -309,6 +309,15 @@ def relational(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     ]
 
 
+def ledger(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """The ledger at scale: ``simulate`` and ``check --ledger`` on a large ledger (``ledger_bench``)."""
+    import ledger_bench
+
+    table += ledger_bench.measure(
+        args.workdir, ledger_rows=args.history_rows, practitioners=args.practitioners, seed=args.seed
+    )
+
+
 def rss_child(mode: str, path: str) -> None:
     if mode == "columnar":
         read_columnar(Path(path))
@@ -419,9 +428,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per throughput figure (best kept)")
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "billing-rules-bench")
-    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational", "targets", "why", "scale")
+    steps = (
+        "throughput",
+        "columnar",
+        "latency",
+        "rss",
+        "startup",
+        "relational",
+        "targets",
+        "why",
+        "ledger",
+        "scale",
+    )
     parser.add_argument("--only", choices=steps, action="append",
-                        help="scale (10 x --rows, minutes) runs only when named")  # fmt: skip
+                        help="ledger and scale (minutes) run only when named")  # fmt: skip
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -447,9 +467,10 @@ def main(argv: list[str] | None = None) -> int:
         "targets": lambda args, table: relational_targets.targets(args, table, data_file),
         "why": lambda args, table: relational_targets.why(args, table, data_file),
         "scale": lambda args, table: relational_targets.scale(args, table, data_file),
+        "ledger": ledger,
     }
     for name, step in steps.items():
-        if (args.only and name not in args.only) or (not args.only and name == "scale"):
+        if (args.only and name not in args.only) or (not args.only and name in ("ledger", "scale")):
             continue
         print(f"[{name}] ...", file=sys.stderr, flush=True)
         step(args, table)

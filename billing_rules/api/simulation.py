@@ -108,6 +108,8 @@ class Simulation:
     total: Comparison
     forfaits: tuple[ForfaitComparison, ...]
     draft_files: tuple[str, ...] = ()
+    #: The engine that checked the invoices (``row``, or ``duckdb`` for the relational one).
+    engine: str = "row"
 
 
 def simulate(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 import click
 
 from billing_rules.cli.group import _debug_option, _require_files, _stop_on_error, main
 from billing_rules.cli.options import PluginSelection, parse_day, plugin_options
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
+from billing_rules.errors import BillingRulesError
 
 SIMULATE_FORMATS = ("text", "json", "html")
 
@@ -34,6 +36,14 @@ SIMULATE_FORMATS = ("text", "json", "html")
     default="text",
     help="Format : text (par défaut), json ou html.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(("auto", "row", "duckdb")),
+    default="auto",
+    show_default=True,
+    help="Moteur : row (ligne à ligne), duckdb (relationnel, extra batch) ; auto choisit duckdb "
+    "pour un grand registre.",
+)
 @output_option
 @verbosity_options
 @plugin_options
@@ -46,6 +56,7 @@ def simulate_command(
     practitioner: str | None,
     draft_files: tuple[str, ...],
     output_format: str,
+    engine: str,
     output: str | None,
     debug: bool,
     selection: PluginSelection,
@@ -76,19 +87,23 @@ def simulate_command(
         then = Validator.build(
             entry_points=entry_points, config=config, rule_files=list(draft_files), texts_as_of=day
         )
+        options: dict[str, Any] = {
+            "start": first,
+            "end": last,
+            "as_of": day,
+            "now": now,
+            "then": then,
+            "practitioner_id": practitioner,
+            "facts": _facts_of(config),
+            "draft_files": draft_files,
+        }
         with contextlib.closing(open_ledger(ledger_path, create=False)) as ledger:
-            events = list(ledger.events(end=last))
-        result = simulate(
-            events,
-            start=first,
-            end=last,
-            as_of=day,
-            now=now,
-            then=then,
-            practitioner_id=practitioner,
-            facts=_facts_of(config),
-            draft_files=draft_files,
-        )
+            if _engine_for(engine, ledger, now, then) == "duckdb":
+                from billing_rules.api import batch_simulation as period
+
+                result = period.simulate(ledger, **options)
+            else:
+                result = simulate(list(ledger.events(end=last)), **options)
         with report_output(output) as stream:
             if output_format == "json":
                 from billing_rules.reporters.simulation_report import to_dict
@@ -104,6 +119,41 @@ def simulate_command(
 
                 for line in text_lines(result):
                     stream.write(line + "\n")
+
+
+def _engine_for(engine: str, ledger: Any, *validators: Any) -> str:
+    """``--engine``: the one asked for, or (``auto``) the relational one for a large ledger it can run.
+
+    An explicit ``duckdb`` that cannot run (extra missing, a rule it cannot plan, a ledger that
+    cannot write its rows in bulk) is an error naming the reason; ``auto`` then keeps the row engine.
+    """
+    from billing_rules.engines.choice import relational_installed
+
+    if engine == "row":
+        return engine
+    if not relational_installed():
+        if engine == "auto":
+            return "row"
+        raise BillingRulesError("--engine duckdb demande l'extra batch : pip install 'billing-rules[batch]'")
+    from billing_rules.api import batch_simulation as period
+    from billing_rules.engines.relational.api import checker_for
+    from billing_rules.engines.relational.history import bulk_capable
+    from billing_rules.engines.relational.plan import Unsupported
+
+    if not bulk_capable(ledger):
+        if engine == "auto":
+            return "row"
+        raise BillingRulesError("--engine duckdb : ce registre ne sait pas fournir ses factures en bloc")
+    if engine == "auto" and period.ledger_rows(ledger) < period.AUTO_ROWS:
+        return "row"
+    try:
+        for validator in validators:
+            checker_for(validator)
+    except Unsupported:
+        if engine == "auto":
+            return "row"
+        raise
+    return "duckdb"
 
 
 def _facts_of(config: object) -> object:

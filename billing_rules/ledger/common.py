@@ -334,15 +334,21 @@ class InputScope:
 def history_for(ledger: Any, counters: Iterable[CounterSpec], scope: InputScope) -> Iterator[Event]:
     """The ledger's history for an input, minus the invoices the input carries again.
 
-    The input's copy of an invoice replaces the ledger's (SPEC §1, §3).
+    The input's copy of an invoice replaces the ledger's (SPEC §1, §3). The rows come in the order
+    of :func:`ledger_order`: of two invoices of one window on one day, the first counted is the one
+    the window names (SPEC §2 ``window``), and the relational engine counts them in that order too.
     """
     request = scope.request(list(counters))
     if request is None or not request.windows:
         return
     keys = scope.keys
-    for event in ledger.history(request):
-        if event.key not in keys:
-            yield event
+    yield from sorted((event for event in ledger.history(request) if event.key not in keys), key=ledger_order)
+
+
+def ledger_order(event: Event) -> tuple[Any, ...]:
+    """The order of the ledger's invoices: date, timed before untimed, time, practitioner, invoice."""
+    time = event.time
+    return (event.date, time is None, time or dt.time.min, event.practitioner_id, event.invoice_id)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ def text_lines(result: Simulation) -> Iterator[str]:
         f"Simulation : activité du {result.start:%d/%m/%Y} au {result.end:%d/%m/%Y} ({who}, "
         f"{result.invoices} factures) sous les textes du {result.as_of:%d/%m/%Y}"
     )
+    if result.engine != "row":
+        yield f"Moteur : {result.engine}"
     for path in result.draft_files:
         yield f"Projet de texte ajouté à la seconde lecture : {path}"
     for code, count in result.dropped_codes:
@@ -91,6 +93,7 @@ def to_dict(result: Simulation) -> dict[str, Any]:
         "practitioner_id": result.practitioner_id,
         "invoices": result.invoices,
         "draft_rules": list(result.draft_files),
+        "engine": result.engine,
         "codes_absent_as_of": [{"code": code, "invoices": count} for code, count in result.dropped_codes],
         "by_rule": [_comparison(line, "rule") for line in result.by_rule],
         "by_practitioner": [_comparison(line, "practitioner_id") for line in result.by_practitioner],

@@ -12,7 +12,9 @@ Modules, one job each:
 * ``duckdb``: runs the statements and hands back hits;
 * ``findings``: hits to findings with the row engine's own texts and amounts, opportunities kept
   compliant, conflicts resolved (SPEC §5);
-* ``run``: the entry point used by the validator and the command line.
+* ``run``: the entry point used by the validator and the command line;
+* ``history``: the ledger's history loaded in bulk (one SELECT or COPY to a file DuckDB reads);
+* ``period``: ``simulate`` (SPEC §7) on the plan, the ledger's period read in bulk.
 
 Nothing here is imported unless the relational engine is asked for: the core stays light
 (``pip install 'billing-rules[batch]'`` brings duckdb and sqlglot).

@@ -57,8 +57,13 @@ def check_paths(
         raise BillingRulesError("--record demande un registre (--ledger)")
     checker = checker_for(validator)
     sources = list(paths)
-    if ledger is None and columnar_input(validator) and spec_csv_files(sources, input_format):
-        return _check_columnar(validator, checker, sources, input_format, stdin)
+    bulk = ledger is not None and _bulk_ledger(ledger)
+    if (ledger is None or bulk) and columnar_input(validator) and spec_csv_files(sources, input_format):
+        report = _check_columnar(validator, checker, sources, input_format, stdin, ledger=ledger)
+        if record:
+            again = InputStream(sources, input_format=input_format, readers=validator.readers)
+            _record(validator, ledger, again)
+        return report
     spooled = None
     if "-" in sources:
         spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
@@ -74,7 +79,7 @@ def check_paths(
         writer = TableWriter(items.sources)
         errors: list[InputError] = []
         scope = None
-        if ledger is not None:
+        if ledger is not None and not bulk:
             from billing_rules.ledger.common import InputScope
 
             scope = InputScope()
@@ -89,22 +94,38 @@ def check_paths(
             if ledger is not None and scope is not None:
                 from billing_rules.ledger.common import history_for
 
-                # The ledger's rows go through Python into the table (DuckDB's SQLite extension is a
-                # download, which an offline machine cannot make).
+                # A ledger that cannot write its rows in bulk (an embedder's own): event by event.
                 for event in history_for(ledger, validator.engine.counters.values(), scope):
                     writer.add_history(event)
         except BaseException:
             writer.discard()
             raise
-        result = checker.check_table(writer, files=items.sources, adjust=validator._adjust)
-        if record:
-            from billing_rules.ledger.common import record_by_file as _record_by_file
+        table: Any = writer
+        if bulk:
+            from billing_rules.engines.relational.history import WithLedger
 
-            _record_by_file(ledger, stream())
+            table = WithLedger(writer, ledger, validator.engine.counters.values())
+        result = checker.check_table(table, files=items.sources, adjust=validator._adjust)
+        if record:
+            # After the check, in one transaction (SPEC §3): a failed check records nothing.
+            _record(validator, ledger, stream())
         return _report(result, items.events, tuple(errors), tuple(items.sources))
     finally:
         if spooled is not None:
             spooled.close()
+
+
+def _bulk_ledger(ledger: Any) -> bool:
+    from billing_rules.engines.relational.history import bulk_capable
+
+    return bulk_capable(ledger)
+
+
+def _record(validator: Any, ledger: Any, stream: Any) -> None:
+    """Store the input's readable invoices through the ledger's own bulk recording."""
+    from billing_rules.ledger.common import record_by_file
+
+    record_by_file(ledger, stream)
 
 
 def columnar_input(validator: Any) -> bool:
@@ -154,16 +175,27 @@ def spec_csv_files(paths: Sequence[str], input_format: str | None) -> bool:
 
 
 def _check_columnar(
-    validator: Any, checker: RelationalChecker, sources: list[str], input_format: str | None, stdin: Any
+    validator: Any,
+    checker: RelationalChecker,
+    sources: list[str],
+    input_format: str | None,
+    stdin: Any,
+    *,
+    ledger: Any = None,
 ) -> Report:
     """The input read column-wise (same input errors, same rows), its table handed to the plan."""
     from billing_rules.engines.relational.table import StreamedTable
     from billing_rules.readers.columnar import read_invoices
 
     # Each batch goes into the engine's table as it is read: no whole-input frame in memory.
-    table = StreamedTable(lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink))
+    streamed = StreamedTable(lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink))
+    table: Any = streamed
+    if ledger is not None:
+        from billing_rules.engines.relational.history import WithLedger
+
+        table = WithLedger(streamed, ledger, validator.engine.counters.values())
     result = checker.check_table(table, files=tuple(sources), adjust=validator._adjust)
-    read = table.read
+    read = streamed.read
     return _report(result, read.events, tuple(read.input_errors), tuple(read.files))
 
 
