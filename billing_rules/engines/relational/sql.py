@@ -127,7 +127,9 @@ def base_query() -> exp.Select:
         this=exp.paren(
             exp.Add(
                 this=exp.Mod(
-                    this=exp.DateDiff(this=day, expression=date_literal(_A_MONDAY), unit=exp.var("DAY")),
+                    this=exp.cast(
+                        exp.DateDiff(this=day, expression=date_literal(_A_MONDAY), unit=exp.var("DAY")), "INT"
+                    ),
                     expression=exp.Literal.number(7),
                 ),
                 expression=exp.Literal.number(7),
