@@ -47,6 +47,9 @@ LOCAL_CONF = {
     "spark.ui.showConsoleProgress": "false",
 }
 _SPARK_TYPES = {"VARCHAR": "STRING"}
+LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
+CONNECT_PORT = 15002
+CONNECT_TIMEOUT = 5.0
 
 
 class _Generator(SparkGenerator):
@@ -98,27 +101,23 @@ def session(master: str | None = None) -> Any:
         return found
     if not pyspark_installed():
         raise BillingRulesError("--engine spark demande l'extra spark : pip install 'billing-rules[spark]'")
-    from pyspark.sql import SparkSession
-
     url = remote_url(master)
     if url is not None:
-        try:
-            spark = SparkSession.builder.remote(url).getOrCreate()
-            _configure(spark)
-        except Exception as exc:  # noqa: BLE001 - any failure to reach the server says the same
-            raise BillingRulesError(
-                f"Spark Connect injoignable à {url.split('@')[-1]} : {type(exc).__name__} "
-                "(vérifiez SPARK_REMOTE ou --master, et que le serveur Spark Connect est démarré)"
-            ) from None
+        spark = _connect(url)
     else:
         if not java_available():
             raise BillingRulesError(
                 "--engine spark demande Java (17 ou plus) : installez un JRE (par exemple "
                 "openjdk-17-jre-headless) ou indiquez JAVA_HOME"
             )
+        from pyspark.sql import SparkSession
+
         builder = SparkSession.builder.master(key).appName("billing-rules")
         memory = os.environ.get("BILLING_RULES_SPARK_MEMORY", DEFAULT_MEMORY)
-        for name, value in {**LOCAL_CONF, **SESSION_CONF, "spark.driver.memory": memory}.items():
+        quiet = f"-Dlog4j2.configurationFile={LOG_CONFIG}"  # errors only, from the JVM's start
+        settings = {**LOCAL_CONF, **SESSION_CONF, "spark.driver.memory": memory}
+        settings["spark.driver.extraJavaOptions"] = quiet
+        for name, value in settings.items():
             builder = builder.config(name, value)
         try:
             spark = builder.getOrCreate()
@@ -128,6 +127,36 @@ def session(master: str | None = None) -> Any:
             ) from None
         spark.sparkContext.setLogLevel("ERROR")
     _ROOT[key] = spark
+    return spark
+
+
+def _connect(url: str) -> Any:
+    """A Spark Connect session; the server is reached first, so that a wrong address fails in seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+    unreachable = (
+        f"Spark Connect injoignable à {host}:{port} : vérifiez SPARK_REMOTE ou --master, et que le "
+        "serveur Spark Connect est démarré"
+    )
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError:
+        raise BillingRulesError(unreachable) from None
+    from pyspark.sql import SparkSession
+
+    try:
+        spark = SparkSession.builder.remote(url).getOrCreate()
+    except ImportError as exc:
+        raise BillingRulesError(
+            f"Spark Connect demande ses dépendances ({exc.name or 'grpcio'}) : pip install 'pyspark[connect]'"
+        ) from None
+    try:
+        _configure(spark)
+    except Exception:  # noqa: BLE001 - the port answers but no Spark Connect server behind it
+        raise BillingRulesError(unreachable) from None
     return spark
 
 
