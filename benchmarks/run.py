@@ -403,6 +403,18 @@ def startup(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     ]
 
 
+def spark(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """Spark local mode (issue 14): ``spark_bench.py`` in a child process, its figures added here."""
+    command = [sys.executable, str(HERE / "spark_bench.py"), "--rows", str(args.rows)]
+    command += ["--practitioners", str(args.practitioners), "--seed", str(args.seed)]
+    command += ["--workdir", str(args.workdir)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for line in output.splitlines():
+        if line.startswith("| "):
+            label, value = (part.strip() for part in line.strip("| ").split(" | ", 1))
+            table.append((f"spark bench: {label}", value))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="billing-rules benchmarks (issue 5)")
     parser.add_argument("--quick", action="store_true", help="small sizes: the whole run in under 2 minutes")
@@ -418,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per throughput figure (best kept)")
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "billing-rules-bench")
-    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational")
+    steps = ("throughput", "columnar", "latency", "rss", "startup", "relational", "spark")
     parser.add_argument("--only", choices=steps, action="append")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -442,10 +454,11 @@ def main(argv: list[str] | None = None) -> int:
         "rss": peak_rss,
         "startup": startup,
         "relational": relational,
+        "spark": spark,
     }
     for name, step in steps.items():
-        if args.only and name not in args.only:
-            continue
+        if args.only and name not in args.only or (name == "spark" and not args.only):
+            continue  # Spark (several minutes, pyspark and Java) runs only when asked: --only spark
         print(f"[{name}] ...", file=sys.stderr, flush=True)
         step(args, table)
     width = max(len(label) for label, _ in table)
