@@ -66,10 +66,6 @@ def _lit(value: Any) -> exp.Expression:
     return number_literal(value)
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def create(name: str, query: exp.Expression) -> exp.Create:
     """``CREATE OR REPLACE TEMPORARY TABLE name AS query``."""
     return exp.Create(
