@@ -245,7 +245,10 @@ class SparkBackend:
         if name not in CACHED:
             self._keep(name, frame)
             return
-        self._keep(name, frame.cache())
+        # The order key ``ord`` is one ROW_NUMBER over the whole table, which Spark computes in a
+        # single partition; spread the cached rows again, or every window after it would run there.
+        frame = frame.repartition(int(self.spark.conf.get("spark.sql.shuffle.partitions"))).cache()
+        self._keep(name, frame)
         frame.count()  # materialised now: every later statement reads the cached rows
 
     def fetch(self, prepared: tuple[str | None, str]) -> list[tuple[Any, ...]]:
