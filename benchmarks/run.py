@@ -413,6 +413,18 @@ def startup(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
     ]
 
 
+def spark(args: argparse.Namespace, table: list[tuple[str, str]]) -> None:
+    """Spark local mode (issue 14): ``spark_bench.py`` in a child process, its figures added here."""
+    command = [sys.executable, str(HERE / "spark_bench.py"), "--rows", str(args.rows)]
+    command += ["--practitioners", str(args.practitioners), "--seed", str(args.seed)]
+    command += ["--workdir", str(args.workdir)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for line in output.splitlines():
+        if line.startswith("| "):
+            label, value = (part.strip() for part in line.strip("| ").split(" | ", 1))
+            table.append((f"spark bench: {label}", value))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="billing-rules benchmarks (issue 5)")
     parser.add_argument("--quick", action="store_true", help="small sizes: the whole run in under 2 minutes")
@@ -439,9 +451,10 @@ def main(argv: list[str] | None = None) -> int:
         "why",
         "ledger",
         "scale",
+        "spark",
     )
     parser.add_argument("--only", choices=steps, action="append",
-                        help="ledger and scale (minutes) run only when named")  # fmt: skip
+                        help="ledger, scale and spark (minutes) run only when named")  # fmt: skip
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -468,9 +481,10 @@ def main(argv: list[str] | None = None) -> int:
         "why": lambda args, table: relational_targets.why(args, table, data_file),
         "scale": lambda args, table: relational_targets.scale(args, table, data_file),
         "ledger": ledger,
+        "spark": spark,
     }
     for name, step in steps.items():
-        if (args.only and name not in args.only) or (not args.only and name in ("ledger", "scale")):
+        if (args.only and name not in args.only) or (not args.only and name in ("ledger", "scale", "spark")):
             continue
         print(f"[{name}] ...", file=sys.stderr, flush=True)
         step(args, table)

@@ -45,24 +45,26 @@ if TYPE_CHECKING:
     from billing_rules.api.validator import Validator
 
 
-def _engine_for(engine: str, validator: Validator, files: list[str]) -> str:
+def _engine_for(engine: str, validator: Validator, files: list[str], master: str | None = None) -> str:
     """``--engine``: the one asked for, or (``auto``) DuckDB for a large input when it can run the rules.
 
     An explicit ``--engine duckdb`` that cannot run (extra not installed, a rule it cannot compile)
     is an error naming the reason; ``auto`` then keeps the row engine, and the report says which ran.
     """
-    from billing_rules.engines.choice import choose, relational_installed
+    from billing_rules.engines.choice import choose, relational_installed, spark_installed
 
     chosen = choose(engine, files)
     if chosen == "row":
         return chosen
+    if chosen == "spark" and not spark_installed():
+        raise BillingRulesError("--engine spark demande l'extra spark : pip install 'billing-rules[spark]'")
     if not relational_installed():
         raise BillingRulesError("--engine duckdb demande l'extra batch : pip install 'billing-rules[batch]'")
     from billing_rules.engines.relational.api import checker_for
     from billing_rules.engines.relational.plan import Unsupported
 
     try:
-        checker_for(validator)
+        checker_for(validator, chosen, master)
     except Unsupported:
         if engine == "auto":
             return "row"
@@ -125,12 +127,20 @@ def _engine_for(engine: str, validator: Validator, files: list[str]) -> str:
 @column_options
 @click.option(
     "--engine",
-    type=click.Choice(("auto", "row", "duckdb")),
+    type=click.Choice(("auto", "row", "duckdb", "spark")),
     default="auto",
     show_default=True,
     envvar="BILLING_RULES_ENGINE",
     help="Moteur : row (ligne à ligne, la référence), duckdb (colonnes, pour les gros volumes ; demande "
-    "billing-rules[batch]) ; auto : duckdb à partir d'environ 50 000 lignes s'il est installé, row sinon.",
+    "billing-rules[batch]), spark (Apache Spark, pour un cluster ; demande billing-rules[spark]) ; "
+    "auto : duckdb à partir d'environ 50 000 lignes s'il est installé, row sinon.",
+)
+@click.option(
+    "--master",
+    default=None,
+    metavar="URL",
+    help="Avec --engine spark : le maître Spark (local[4], spark://hôte:7077, sc://hôte:15002 pour "
+    "Spark Connect) ; par défaut SPARK_REMOTE s'il est défini, sinon local[2].",
 )
 @plugin_options
 @rule_selection_options
@@ -149,6 +159,7 @@ def check(
     columns: dict[str, str],
     lines: bool,
     engine: str,
+    master: str | None,
     debug: bool,
     selection: PluginSelection,
 ) -> None:
@@ -180,19 +191,23 @@ def check(
         # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
         bar = progress.start(validator, paths) if verbosity() >= 0 else None
         try:
-            chosen = _engine_for(engine, validator, paths)
+            if master is not None and engine != "spark":
+                raise click.UsageError("--master ne sert qu'avec --engine spark")
+            chosen = _engine_for(engine, validator, paths, master)
             if ledger_target is None:
                 if chosen == "row":
                     report = validator.check_paths(paths, input_format=input_format)
                 else:
                     from billing_rules.engines.relational import api
 
-                    report = api.check_paths(validator, paths, input_format=input_format)
+                    report = api.check_paths(
+                        validator, paths, input_format=input_format, engine=chosen, master=master
+                    )
             else:
                 from billing_rules.cli.ledger import check_with_ledger
 
                 report = check_with_ledger(
-                    validator, paths, input_format, ledger_target, record, engine=chosen
+                    validator, paths, input_format, ledger_target, record, engine=chosen, master=master
                 )
         finally:
             if bar is not None:

@@ -57,6 +57,7 @@ def check_with_ledger(
     record: bool,
     *,
     engine: str = "row",
+    master: str | None = None,
 ) -> Report:
     """``check --ledger [--record]``: the check with the ledger's history, then the recording."""
     from billing_rules.ledger import open_ledger
@@ -69,7 +70,13 @@ def check_with_ledger(
             from billing_rules.engines.relational import api
 
             report = api.check_paths(
-                validator, files, input_format=input_format, ledger=ledger, record=record
+                validator,
+                files,
+                input_format=input_format,
+                ledger=ledger,
+                record=record,
+                engine=engine,
+                master=master,
             )
     finally:
         ledger.close()

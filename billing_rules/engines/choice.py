@@ -1,4 +1,4 @@
-"""Which engine checks an input: ``--engine row|duckdb``, or chosen by the input's size.
+"""Which engine checks an input: ``--engine row|duckdb|spark``, or chosen by the input's size.
 
 Deciding imports nothing columnar: whether DuckDB and sqlglot are installed is asked of the import
 system (``find_spec``), and the size of the input is estimated from the files' sizes. A 10-line file
@@ -11,8 +11,11 @@ import importlib.util
 import os
 from collections.abc import Sequence
 
-ENGINES = ("auto", "row", "duckdb")
-"""Values of ``--engine``; ``auto`` picks the relational engine for a large input when installed."""
+ENGINES = ("auto", "row", "duckdb", "spark")
+"""Values of ``--engine``; ``auto`` picks DuckDB for a large input when installed, never Spark.
+
+Spark is for clusters: a local session costs seconds to start, so only ``--engine spark`` runs it.
+"""
 
 AUTO_ROWS: int | None = 50_000
 """From this many rows (estimated), ``auto`` runs the relational engine; None would mean never.
@@ -30,6 +33,11 @@ BYTES_PER_ROW = 130
 def relational_installed() -> bool:
     """Whether the ``batch`` extra (duckdb, sqlglot) is installed, without importing them."""
     return all(importlib.util.find_spec(name) is not None for name in ("duckdb", "sqlglot"))
+
+
+def spark_installed() -> bool:
+    """Whether the ``spark`` extra (pyspark, with the batch engine's duckdb and sqlglot) is installed."""
+    return relational_installed() and importlib.util.find_spec("pyspark") is not None
 
 
 def estimated_rows(paths: Sequence[str]) -> int:

@@ -121,7 +121,7 @@ def test_a_python_function_in_a_condition_runs_row_by_row(tmp_path: Path) -> Non
 
 
 def test_spark_sql_is_generated_from_the_same_trees(builtin_validator: Validator) -> None:
-    """One intermediate form: the statements generate in Spark SQL too (not yet run on Spark)."""
+    """One intermediate form: the statements generate in Spark SQL too (run by tests/engines on Spark)."""
     from billing_rules.engines.relational import sql, windows
 
     checker = api.checker_for(builtin_validator)

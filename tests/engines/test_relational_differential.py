@@ -1,4 +1,4 @@
-"""One semantics: the relational engine (DuckDB) finds exactly what the row engine finds.
+"""One semantics: the relational engine (DuckDB, Spark) finds exactly what the row engine finds.
 
 The row engine is the reference. Every difference below is a bug of the relational engine, never a
 tolerance: rule, invoice, line, file, severity, message, amount, suggestion and source must match,
@@ -10,6 +10,12 @@ in the same order. The corpora:
 * generated files where every code of SPEC §5 fires (the test asserts it): shuffled days,
   half-untimed acts, 29 February births, New Year weeks, DST days, ledger copies;
 * the benchmark generator's files, with a high violation rate.
+
+Each test names the engines it runs on (``executors``): DuckDB runs every corpus, Spark the small
+ones (the examples, the oracle cases, the plugin's rules, the first generated file, the constructs),
+which between them exercise every construct whose meaning differs between the two dialects: ISO
+weekdays and the civil week across New Year, NULLs (untimed acts) sorted last, ``ROWS`` frames,
+timestamps without time zone across DST, list membership, ``split`` as a regular expression.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ SPECIALIST_SRC = REPO / "plugins" / "billing-rules-specialist" / "src"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import generate  # noqa: E402
+from executors import ALL  # noqa: E402
 
 SPEC_CODES = {
     "CODE-DATE", "CODE-UNKNOWN", "AMOUNT-BELOW", "AMOUNT-ABOVE", "IMT-ALD", "IMT-MT", "IMT-ONCE",
@@ -103,15 +110,15 @@ def _untagged(finding: Finding) -> tuple[str, Finding]:
     return tag, attrs.evolve(finding, practitioner_id=practitioner, patient_id=patient, window=window)
 
 
-def assert_batch_identical(validator: Validator, cases: list[Case]) -> None:
+def assert_batch_identical(validator: Validator, cases: list[Case], engine: str = "duckdb") -> None:
     """Each case alone on the row engine equals the same case inside one relational batch."""
     history: list[Event] = []
     rows: list[Event] = []
     for index, case in enumerate(cases):
         history += [_tagged(event, f"C{index}") for event in case.history]
         rows += [_tagged(event, f"C{index}", seq=len(rows) + n) for n, event in enumerate(case.rows)]
-    report = api.check_events(validator, rows, history=history)
-    assert report.engine == "duckdb"
+    report = api.check_events(validator, rows, history=history, engine=engine)
+    assert report.engine == engine
     found: dict[str, list[tuple[Any, ...]]] = {}
     for finding in report.findings:
         tag, plain = _untagged(finding)
@@ -153,16 +160,18 @@ def _example_cases(validator: Validator) -> list[Case]:
     return cases
 
 
-def test_oracle_corpus_identical(builtin_validator: Validator) -> None:
+@pytest.mark.parametrize("engine", ALL, indirect=True)
+def test_oracle_corpus_identical(builtin_validator: Validator, engine: str) -> None:
     cases = _oracle_cases()
     assert len(cases) > 400
-    assert_batch_identical(builtin_validator, cases)
+    assert_batch_identical(builtin_validator, cases, engine)
 
 
-def test_rule_examples_identical(builtin_validator: Validator) -> None:
+@pytest.mark.parametrize("engine", ALL, indirect=True)
+def test_rule_examples_identical(builtin_validator: Validator, engine: str) -> None:
     cases = _example_cases(builtin_validator)
     assert len(cases) > 50
-    assert_batch_identical(builtin_validator, cases)
+    assert_batch_identical(builtin_validator, cases, engine)
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +184,12 @@ def specialist_validator() -> Validator:
     return Validator.build(entry_points=False, plugins=[("specialist", billing_rules_specialist)])
 
 
-def test_plugin_rules_identical(specialist_validator: Validator) -> None:
+@pytest.mark.parametrize("engine", ALL, indirect=True)
+def test_plugin_rules_identical(specialist_validator: Validator, engine: str) -> None:
     cases = _example_cases(specialist_validator)
     assert {case.name.split(":")[0] for case in cases} >= {"SPE-MCU-48H", "SPE-APC-4M", "SPE-MCU-REFERRAL"}
-    assert_batch_identical(specialist_validator, cases)
-    report = api.check_events(specialist_validator, [case.rows[0] for case in cases])
+    assert_batch_identical(specialist_validator, cases, engine)
+    report = api.check_events(specialist_validator, [case.rows[0] for case in cases], engine=engine)
     # The plugin's Python rule and the rules calling its Python function run row by row: said so.
     assert set(report.row_rules) == {"SPE-RPPS-REFERRER", "SPE-MCU-48H", "SPE-MCU-REFERRAL"}
 
@@ -316,24 +326,30 @@ def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def _both(validator: Validator, paths: list[str]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _both(
+    validator: Validator, paths: list[str], engine: str = "duckdb"
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     row = validator.check_paths(paths)
-    relational = api.check_paths(validator, paths)
-    assert row.engine == "row" and relational.engine == "duckdb"
+    relational = api.check_paths(validator, paths, engine=engine)
+    assert row.engine == "row" and relational.engine == engine
     assert relational.events == row.events
     assert relational.input_errors == row.input_errors
     return [key(f) for f in row.findings], [key(f) for f in relational.findings]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("seed", "engine"),
+    [(1, "duckdb"), (2, "duckdb"), (3, "duckdb"), pytest.param(1, "spark", marks=pytest.mark.spark)],
+    indirect=["engine"],
+)
 def test_random_files_identical_and_every_code_fires(
-    tmp_path: Path, builtin_validator: Validator, seed: int
+    tmp_path: Path, builtin_validator: Validator, seed: int, engine: str
 ) -> None:
     files = [
         str(_write_csv(tmp_path / f"a{seed}.csv", _random_rows(seed, 900))),
         str(_write_csv(tmp_path / f"b{seed}.csv", _random_rows(seed + 100, 300))),
     ]
-    expected, found = _both(builtin_validator, files)
+    expected, found = _both(builtin_validator, files, engine)
     assert found == expected
     fired = {item[0] for item in expected}
     if seed == 1:
@@ -470,13 +486,14 @@ end
 """
 
 
-def test_language_constructs_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ALL, indirect=True)
+def test_language_constructs_identical(tmp_path: Path, engine: str) -> None:
     """Functions, durations, texts, windows of every kind: on rows drawn at random."""
     rules = tmp_path / "constructs.rules"
     rules.write_text(CONSTRUCTS, encoding="utf-8")
     validator = Validator.build(entry_points=False, rule_files=[rules])
     path = str(_write_csv(tmp_path / "constructs.csv", _random_rows(5, 1200)))
-    expected, found = _both(validator, [path])
+    expected, found = _both(validator, [path], engine)
     assert found == expected
     fired = {item[0] for item in expected}
     assert fired >= {"T-TARIFF", "T-HOLIDAY", "T-DATES", "T-TIME", "T-TEXT", "T-YEAR", "T-DAY", "T-ROLL"}

@@ -1,4 +1,6 @@
-"""The relational back end: the DSL's rule tree compiled to SQL syntax trees (sqlglot), run by DuckDB.
+"""The relational back end: the DSL's rule tree compiled to SQL syntax trees (sqlglot).
+
+One intermediate form, run by DuckDB or by Apache Spark, each generating it in its own dialect.
 
 Modules, one job each:
 
@@ -9,7 +11,9 @@ Modules, one job each:
 * ``compile``: conditions and expressions of the DSL to sqlglot expressions;
 * ``sql``: the statements (derived columns, subjects, hits) built from those expressions;
 * ``windows``: the frequency windows' statements (window functions, rolling self-joins);
-* ``duckdb``: runs the statements and hands back hits;
+* ``executor``: what the plan asks of an engine (load the invoices, run a statement, fetch hits);
+* ``duckdb``: the embedded engine (one machine) behind that seam;
+* ``spark``: Apache Spark behind the same seam (local mode, a cluster, Spark Connect);
 * ``findings``: hits to findings with the row engine's own texts and amounts, opportunities kept
   compliant, conflicts resolved (SPEC §5);
 * ``run``: the entry point used by the validator and the command line;
@@ -17,5 +21,5 @@ Modules, one job each:
 * ``period``: ``simulate`` (SPEC §7) on the plan, the ledger's period read in bulk.
 
 Nothing here is imported unless the relational engine is asked for: the core stays light
-(``pip install 'billing-rules[batch]'`` brings duckdb and sqlglot).
+(``pip install 'billing-rules[batch]'`` brings duckdb and sqlglot, ``[spark]`` adds pyspark).
 """

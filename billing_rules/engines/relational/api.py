@@ -7,11 +7,12 @@ validator's ``adjust_findings`` hooks see each invoice's findings as with the ro
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import tempfile
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from billing_rules.engines.relational.duckdb import DuckDbBackend
@@ -20,23 +21,46 @@ from billing_rules.engines.relational.table import TableWriter
 from billing_rules.errors import BillingRulesError
 from billing_rules.model import Event, InputError, Report
 
-_CHECKERS: weakref.WeakKeyDictionary[Any, RelationalChecker] = weakref.WeakKeyDictionary()
+_CHECKERS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], RelationalChecker]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def checker_for(validator: Any) -> RelationalChecker:
-    """The validator's rule set, planned once (raises ``Unsupported`` for a rule it cannot run)."""
-    checker = _CHECKERS.get(validator)
+def checker_for(validator: Any, engine: str = "duckdb", master: str | None = None) -> RelationalChecker:
+    """The validator's rule set, planned once per engine (raises ``Unsupported`` for a rule it cannot run).
+
+    ``engine`` is ``duckdb`` or ``spark`` (``master``: Spark's ``--master``); the statements' texts
+    are cached by the checker, in that engine's dialect.
+    """
+    checkers = _CHECKERS.setdefault(validator, {})
+    checker = checkers.get((engine, master))
     if checker is None:
-        checker = _CHECKERS[validator] = RelationalChecker(validator.ruleset, DuckDbBackend)
+        checker = checkers[(engine, master)] = RelationalChecker(validator.ruleset, _factory(engine, master))
     return checker
 
 
-def check_events(validator: Any, events: Iterable[Event], *, history: Iterable[Event] = ()) -> Report:
+def _factory(engine: str, master: str | None) -> Callable[[], Any]:
+    if engine == "spark":
+        from billing_rules.engines.relational.spark import SparkBackend, session
+
+        session(master)  # started (or refused, in French) before any input is read
+        return functools.partial(SparkBackend, master=master)
+    return DuckDbBackend
+
+
+def check_events(
+    validator: Any,
+    events: Iterable[Event],
+    *,
+    history: Iterable[Event] = (),
+    engine: str = "duckdb",
+    master: str | None = None,
+) -> Report:
     """``Validator.check_events`` on the relational engine."""
     events = list(events)
     keys = {event.key for event in events}
     history = [event for event in history if event.key not in keys]
-    checker = checker_for(validator)
+    checker = checker_for(validator, engine, master)
     result = checker.check(events, history=history, adjust=validator._adjust)
     return _report(result, len(events), (), ())
 
@@ -49,13 +73,15 @@ def check_paths(
     stdin: Any = None,
     ledger: Any = None,
     record: bool = False,
+    engine: str = "duckdb",
+    master: str | None = None,
 ) -> Report:
     """``Validator.check_paths`` on the relational engine (``ledger``: its history counts first)."""
     from billing_rules.readers import InputStream
 
     if record and ledger is None:
         raise BillingRulesError("--record demande un registre (--ledger)")
-    checker = checker_for(validator)
+    checker = checker_for(validator, engine, master)
     sources = list(paths)
     bulk = ledger is not None and _bulk_ledger(ledger)
     if (ledger is None or bulk) and columnar_input(validator) and spec_csv_files(sources, input_format):

@@ -53,6 +53,9 @@ COLUMNS = {
 }
 RELATIONAL_FUNCTIONS = frozenset({"tariff", "public_holiday", "pdsa_time", "weekday", "hour"})
 ROW = "s"
+#: A timestamp without time zone on every engine (Spark's plain TIMESTAMP follows the session's zone,
+#: which would shift ``referral_at + 48 hours`` across a DST change).
+TIMESTAMP = exp.DataType.build("TIMESTAMP_NTZ", dialect="spark")
 _COMPARE = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "=": exp.EQ, "!=": exp.NEQ}
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _PDSA_MORNING_END = 8 * 60
@@ -270,7 +273,7 @@ class CondCompiler:
                 micro = dt.timedelta(seconds=float(duration.amount) * _UNIT_SECONDS[unit]) * sign
                 total = micro.days * 86_400_000_000 + micro.seconds * 1_000_000 + micro.microseconds
                 shifted = exp.Add(this=left.sql, expression=_interval(total, "MICROSECOND"))
-            kind_type = "DATE" if left.kind is Kind.DATE else "TIMESTAMP"
+            kind_type = "DATE" if left.kind is Kind.DATE else TIMESTAMP
             return Typed(exp.cast(shifted, kind_type), left.kind)
         if Kind.ANY in (left.kind, right.kind):
             raise NeedsPython("opération sur une valeur de type inconnu")

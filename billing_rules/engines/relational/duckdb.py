@@ -43,6 +43,10 @@ class DuckDbBackend:
         self.con.close()
         self._spill.cleanup()
 
+    def load_invoices(self, source: Any) -> None:
+        """The invoice table, created by its source in this connection."""
+        source.create(self.con)
+
     def load_rows(self, name: str, columns: dict[str, str], rows: Iterable[Sequence[Any]]) -> None:
         """A table of Python values (thousands of rows: too many for a VALUES list), through CSV.
 

@@ -108,7 +108,7 @@ class RelationalChecker:
         """Findings of the invoice table ``writer`` holds (input rows in SPEC §1 input order)."""
         backend = self.backend_factory()
         try:
-            writer.create(backend.con)
+            backend.load_invoices(writer)
             return _Run(self, backend, tuple(files)).run(writer.inputs, adjust)
         finally:
             writer.discard()
@@ -260,12 +260,14 @@ class _Run:
         queries: list[exp.Expression] = []
         flags: list[exp.Expression] = []
         flagged: list[str] = []
+        python_tables: list[str] = []
         for index, plan in enumerate(wanted):
             if isinstance(plan, DslPlan):
                 python_table = f"python_{index}" if plan.python_condition else None
                 if plan.counter is None:
                     flags.append(sql.dsl_condition(plan, python_table))
                     flagged.append(plan.code)
+                    python_tables += [python_table] if python_table is not None else []
                 else:
                     queries.append(sql.dsl_hits(plan, counter_tables[plan.counter.id], python_table))
             elif isinstance(plan, BuiltinPlan):
@@ -275,7 +277,7 @@ class _Run:
                 flags.append(condition)
                 flagged.append(plan.code)
         union = sql.union_all(queries)
-        flag_query = db.sql(sql.flag_hits(flags)) if flags else None
+        flag_query = db.sql(sql.flag_hits(flags, python_tables)) if flags else None
         return statements, None if union is None else db.sql(union), flag_query, tuple(flagged)
 
     def _builtin_condition(self, plan: BuiltinPlan) -> exp.Expression:
@@ -361,9 +363,8 @@ class _Run:
         errors: set[tuple[int, str]] = set()
         warnings: dict[int, dict[str, int]] = {}
         if rows:
-            split = exp.Anonymous(
-                this="string_split", expressions=[exp.column("joined"), exp.Literal.string("+")]
-            )
+            # A regular expression on both engines (Spark's split() is one: '+' escaped).
+            split = exp.RegexpSplit(this=exp.column("joined"), expression=exp.Literal.string("\\+"))
             columns = {"ord": "BIGINT", "sid": "BIGINT", "variant": "VARCHAR", "joined": "VARCHAR"}
             self.db.load_rows("suggested_values", columns, rows)
             self.db.execute(

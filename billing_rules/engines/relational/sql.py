@@ -23,9 +23,17 @@ from typing import Any
 
 from sqlglot import exp
 
-from billing_rules.engines.relational.compile import ROW, billed, col, date_literal, decided, number_literal
+from billing_rules.engines.relational.compile import (
+    ROW,
+    TIMESTAMP,
+    billed,
+    col,
+    date_literal,
+    decided,
+    number_literal,
+)
 from billing_rules.engines.relational.plan import DslPlan
-from billing_rules.engines.relational.table import TABLE
+from billing_rules.engines.relational.table import SCHEMA, TABLE
 
 BASE = "base"
 SUBJECTS = "subjects"
@@ -33,6 +41,7 @@ TARIFFS = "tariff_ranges"
 HOLIDAYS = "holidays"
 SUGGESTED = "suggested"
 END_OF_DAY_SECONDS = 23 * 3600 + 59 * 60 + 59
+_A_MONDAY = dt.date(1900, 1, 1)
 
 
 def column_of(name: str, table: str | None = None) -> exp.Column:
@@ -55,10 +64,6 @@ def _lit(value: Any) -> exp.Expression:
     if isinstance(value, str):
         return exp.Literal.string(value)
     return number_literal(value)
-
-
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
-    return exp.Anonymous(this=name, expressions=list(args))
 
 
 def create(name: str, query: exp.Expression) -> exp.Create:
@@ -118,19 +123,28 @@ def base_query(*, history: bool = True) -> exp.Select:
             ifs=[exp.If(this=before_birthday, true=exp.Literal.number(1))], default=exp.Literal.number(0)
         ),
     )
-    isodow = _fn("isodow", day)
-    week_start = exp.cast(
-        exp.Sub(
-            this=day,
-            expression=exp.Interval(
-                this=exp.cast(exp.Sub(this=isodow.copy(), expression=exp.Literal.number(1)), "VARCHAR"),
-                unit=exp.var("DAY"),
-            ),
+    # ISO day of week (Monday 1) from the days since a Monday: DAYOFWEEK counts from Sunday on
+    # Spark and ISODOW does not exist there; ``%`` keeps the dividend's sign on both engines.
+    since_monday = exp.Mod(
+        this=exp.paren(
+            exp.Add(
+                this=exp.Mod(
+                    this=exp.cast(
+                        exp.DateDiff(this=day, expression=date_literal(_A_MONDAY), unit=exp.var("DAY")), "INT"
+                    ),
+                    expression=exp.Literal.number(7),
+                ),
+                expression=exp.Literal.number(7),
+            )
         ),
-        "DATE",
+        expression=exp.Literal.number(7),
+    )
+    isodow = exp.Add(this=since_monday, expression=exp.Literal.number(1))
+    week_start = exp.DateAdd(
+        this=day.copy(), expression=exp.Neg(this=since_monday.copy()), unit=exp.var("DAY")
     )
     act_time = exp.Add(
-        this=exp.cast(day.copy(), "TIMESTAMP"),
+        this=exp.cast(day.copy(), TIMESTAMP),
         expression=exp.Mul(
             this=exp.Coalesce(
                 this=seconds,
@@ -224,6 +238,13 @@ def base_query(*, history: bool = True) -> exp.Select:
     )
 
 
+#: The columns :func:`base_query` adds to the invoice table's, in its order.
+BASE_DERIVED = (
+    "ord", "age", "isodow", "week_start", "quarter_id", "year_id", "act_time", "holiday", "cancelled",
+    "amount", "km",
+)  # fmt: skip
+
+
 # --- subjects -----------------------------------------------------------------------------------
 
 
@@ -238,10 +259,11 @@ def input_subjects() -> exp.Select:
 
 def suggested_subjects() -> exp.Select:
     """The input's rows coded as each opportunity suggests (table :data:`SUGGESTED`)."""
-    star = exp.Star(except_=[exp.column("codes")])
+    # Every column but the base's codes, named (Spark has no ``* EXCEPT``).
+    kept = [_c(name, "b") for name in (*SCHEMA, *BASE_DERIVED) if name != "codes"]
     return (
         exp.select(
-            exp.column(star, table="b"),
+            *kept,
             _c("codes", "g"),
             _c("sid", "g"),
             _c("variant", "g"),
@@ -317,16 +339,27 @@ def dsl_condition(plan: DslPlan, python_table: str | None) -> exp.Expression:
     if plan.condition is not None:
         parts.append(plan.condition.copy())
     if python_table is not None:
-        parts.append(exp.In(this=col("sid"), query=exp.select(_c("sid")).from_(python_table).subquery()))
+        # The table is LEFT JOINed by :func:`with_python` (Spark refuses IN (subquery) in a projection).
+        parts.append(exp.not_(exp.Is(this=_c("sid", python_table), expression=exp.null())))
     return exp.and_(*parts)
 
 
-def flag_hits(flags: Sequence[exp.Expression]) -> exp.Select:
+def with_python(query: exp.Select, python_tables: Sequence[str]) -> exp.Select:
+    """``query`` over the subjects, LEFT JOINed to each table of sids a Python condition kept."""
+    for name in python_tables:
+        query = query.join(
+            exp.to_table(name), on=exp.EQ(this=_c("sid", name), expression=col("sid")), join_type="left"
+        )
+    return query
+
+
+def flag_hits(flags: Sequence[exp.Expression], python_tables: Sequence[str] = ()) -> exp.Select:
     """The rules without window in one scan: a yes/no column per rule, for the rows where one fires."""
     names = [f"r{index}" for index in range(len(flags))]
     inner = exp.select(col("sid"), *(flag.as_(name) for flag, name in zip(flags, names, strict=True))).from_(
         exp.to_table(SUBJECTS).as_(ROW)
     )
+    inner = with_python(inner, python_tables)
     return (
         exp.select(exp.Star())
         .from_(inner.subquery("f"))
@@ -361,6 +394,7 @@ def dsl_hits(plan: DslPlan, counter_table: str, python_table: str | None) -> exp
         .join(exp.to_table(counter_table).as_("w"), on=exp.EQ(this=_c("sid", "w"), expression=col("sid")))
         .where(exp.and_(dsl_condition(plan, python_table), firing))
     )
+    ranked = with_python(ranked, [python_table] if python_table is not None else [])
     return (
         exp.select(_c("sid"), _c("rule"), *(_c(name) for name in WINDOW_COLUMNS))
         .from_(ranked.subquery("r"))

@@ -1,0 +1,95 @@
+"""``check --engine spark``: the report names the engine, the findings are the row engine's, and
+what cannot start (pyspark or Java missing, Spark Connect unreachable) is said in French."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("duckdb")
+pytest.importorskip("sqlglot")
+
+from billing_rules import cli  # noqa: E402
+from billing_rules.engines import choice  # noqa: E402
+from billing_rules.engines.relational import spark  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "week-2026-01.csv"
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(cli.main, ["check", "--no-plugins", *args], catch_exceptions=False)
+
+
+@pytest.mark.spark
+def test_spark_engine_is_named_and_finds_what_the_row_engine_finds(
+    spark_session: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staging = tmp_path / "staging"
+    monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(staging))
+    row = run(str(EXAMPLE), "--format", "json", "--engine", "row")
+    found = run(str(EXAMPLE), "--format", "json", "--engine", "spark")
+    data = json.loads(found.output)
+    assert data["summary"]["engine"] == "spark"
+    assert found.exit_code == row.exit_code
+    expected = json.loads(row.output)
+    expected["summary"]["engine"] = "spark"
+    assert data == expected
+    assert data["findings"]
+    text = run(str(EXAMPLE), "--engine", "spark", "--master", "local[2]")
+    assert "Moteur : spark" in text.output
+    # The check's staging directory (the Parquet copy of the invoices) is gone afterwards.
+    assert staging.is_dir() and not list(staging.iterdir())
+
+
+def test_staging_directory_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(tmp_path / "here"))
+    path = spark.staging_dir()
+    try:
+        assert Path(path).parent == tmp_path / "here"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    finally:
+        os.rmdir(path)
+
+
+def test_master_only_with_spark() -> None:
+    result = run(str(EXAMPLE), "--engine", "duckdb", "--master", "local[2]")
+    assert result.exit_code == 2
+    assert "--master ne sert qu'avec --engine spark" in result.output
+
+
+def test_auto_never_chooses_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "spark" in choice.ENGINES
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 10**9)
+    assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
+
+
+def test_without_the_spark_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(choice, "spark_installed", lambda: False)
+    result = run(str(EXAMPLE), "--engine", "spark")
+    assert result.exit_code == 2
+    assert "--engine spark demande l'extra spark : pip install 'billing-rules[spark]'" in result.output
+
+
+def test_without_java(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spark, "java_available", lambda: False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    if not spark.pyspark_installed():
+        pytest.skip("pyspark n'est pas installé")
+    result = run(str(EXAMPLE), "--engine", "spark", "--master", "local[1]")  # not started yet
+    assert result.exit_code == 2
+    assert "--engine spark demande Java (17 ou plus)" in result.output
+
+
+def test_spark_connect_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not spark.pyspark_installed():
+        pytest.skip("pyspark n'est pas installé")
+    monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:9")
+    result = run(str(EXAMPLE), "--engine", "spark")
+    assert result.exit_code == 2
+    assert "Spark Connect injoignable à 127.0.0.1:9" in result.output
