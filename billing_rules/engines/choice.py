@@ -21,7 +21,7 @@ AUTO_ROWS: int | None = 50_000
 """From this many rows (estimated), ``auto`` runs the relational engine; None would mean never.
 
 Measured on 1 M rows (benchmarks/run.py --only relational), the relational engine fed by the
-columnar reader runs the whole ``check`` about twice as fast as the row engine (10.6 s against 23.0 s);
+columnar reader runs the whole ``check`` 2.8 times as fast as the row engine (5.75 s against 19.0 s);
 below some tens of thousands of rows its fixed costs (importing polars and DuckDB, planning the
 rules) outweigh what it saves, and the row engine's smaller memory wins.
 """
