@@ -152,7 +152,7 @@ def simulate(
     draft_files: Sequence[str] = (),
 ) -> Simulation:
     """:func:`billing_rules.api.simulation.simulate` on the relational engine, reading ``ledger`` in bulk."""
-    from billing_rules.api.simulation import Comparison, Simulation, Tally, _compare, _exists_on, _forfaits
+    from billing_rules.api.simulation import _exists_on, compared
     from billing_rules.engines.relational.api import checker_for
 
     handle = tempfile.NamedTemporaryFile(suffix=".csv", prefix="billing-rules-period-", delete=False)
@@ -167,13 +167,6 @@ def simulate(
         after = checker_for(then).check_table(under_as_of, adjust=then._adjust).findings
     finally:
         os.unlink(handle.name)
-    if practitioner_id is not None:
-        before = tuple(finding for finding in before if finding.practitioner_id == practitioner_id)
-        after = tuple(finding for finding in after if finding.practitioner_id == practitioner_id)
-    practitioners = sorted(known.per_practitioner)
-    if practitioner_id is not None:
-        practitioners = [practitioner_id]
-    (total,) = _compare(before, after, lambda finding: "total") or (Comparison("total", Tally(), Tally()),)
     by_patient: dict[str, list[Event]] = {}
     patients_of: dict[str, set[str]] = {}
     for event in known.forfait_events:
@@ -184,20 +177,20 @@ def simulate(
         # Only the patients ``who`` billed can be in their patientèle: their invoices, with anyone.
         return [event for patient in patients_of.get(who, ()) for event in by_patient[patient]]
 
-    return Simulation(
+    return compared(
+        before,
+        after,
         start=start,
         end=end,
         as_of=as_of,
+        now=now,
+        then=then,
+        practitioners=known.per_practitioner,
+        invoices=lambda chosen: sum(int(known.per_practitioner.get(who, 0)) for who in chosen),
+        invoices_of=invoices_of,
+        dropped=dict(known.dropped),
         practitioner_id=practitioner_id,
-        invoices=sum(int(known.per_practitioner.get(who, 0)) for who in practitioners),
-        dropped_codes=tuple(sorted(known.dropped.items())),
-        by_rule=_compare(before, after, lambda finding: finding.rule),
-        by_practitioner=_compare(before, after, lambda finding: finding.practitioner_id),
-        total=total,
-        forfaits=tuple(
-            _forfaits(invoices_of(who), who, end.year, now, then, facts(who) if facts is not None else None)
-            for who in practitioners
-        ),
-        draft_files=tuple(draft_files),
+        facts=facts,
+        draft_files=draft_files,
         engine="duckdb",
     )

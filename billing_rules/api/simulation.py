@@ -141,28 +141,69 @@ def simulate(
     period_then = _without_absent(period, exists, dropped)
     before = now.check_events(period, history=history).findings
     after = then.check_events(period_then, history=history_then).findings
+    return compared(
+        before,
+        after,
+        start=start,
+        end=end,
+        as_of=as_of,
+        now=now,
+        then=then,
+        practitioners={event.practitioner_id for event in period},
+        invoices=lambda chosen: sum(1 for event in period if event.practitioner_id in chosen),
+        invoices_of=lambda who: ordered,
+        dropped=dropped,
+        practitioner_id=practitioner_id,
+        facts=facts,
+        draft_files=draft_files,
+    )
+
+
+def compared(
+    before: Iterable[Finding],
+    after: Iterable[Finding],
+    *,
+    start: dt.date,
+    end: dt.date,
+    as_of: dt.date,
+    now: Validator,
+    then: Validator,
+    practitioners: Iterable[str],
+    invoices: Callable[[Sequence[str]], int],
+    invoices_of: Callable[[str], list[Event]],
+    dropped: dict[str, int],
+    practitioner_id: str | None,
+    facts: Callable[[str], PractitionerFacts | None] | None,
+    draft_files: Sequence[str],
+    engine: str = "row",
+) -> Simulation:
+    """The two runs' findings compared, and each practitioner's forfaits, whichever engine checked.
+
+    Both engines end here so that the report cannot differ by how it is tallied: ``practitioners``
+    are those who billed in the period, ``invoices`` counts the period's invoices of the chosen
+    ones, ``invoices_of`` gives the invoices a practitioner's forfait estimate may look at.
+    """
     if practitioner_id is not None:
         before = tuple(finding for finding in before if finding.practitioner_id == practitioner_id)
         after = tuple(finding for finding in after if finding.practitioner_id == practitioner_id)
-    practitioners = sorted({event.practitioner_id for event in period})
-    if practitioner_id is not None:
-        practitioners = [practitioner_id]
+    chosen = sorted(practitioners) if practitioner_id is None else [practitioner_id]
     (total,) = _compare(before, after, lambda finding: "total") or (Comparison("total", Tally(), Tally()),)
     return Simulation(
         start=start,
         end=end,
         as_of=as_of,
         practitioner_id=practitioner_id,
-        invoices=sum(1 for event in period if event.practitioner_id in practitioners),
+        invoices=invoices(chosen),
         dropped_codes=tuple(sorted(dropped.items())),
         by_rule=_compare(before, after, lambda finding: finding.rule),
         by_practitioner=_compare(before, after, lambda finding: finding.practitioner_id),
         total=total,
         forfaits=tuple(
-            _forfaits(ordered, who, end.year, now, then, facts(who) if facts is not None else None)
-            for who in practitioners
+            _forfaits(invoices_of(who), who, end.year, now, then, facts(who) if facts is not None else None)
+            for who in chosen
         ),
         draft_files=tuple(draft_files),
+        engine=engine,
     )
 
 
