@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from billing_rules.errors import InvalidInvoice
 from billing_rules.ledger import HistoryRequest, Ledger, WindowQuery
-from billing_rules.ledger.common import ledger_order, plan_windows
+from billing_rules.ledger.common import ordered_history, plan_windows
 from billing_rules.ledger.memory import MemoryLedger
 from billing_rules.model import Event, Finding
 from billing_rules.readers.native import as_event
@@ -94,7 +94,7 @@ class Session:
         pending = self._pending
         own = event.key
         # In the ledger's order, as a whole file's check counts them (ties of one day: the first named).
-        for past in sorted(self.ledger.history(request), key=ledger_order):
+        for past in ordered_history(self.ledger, request):
             key = past.key
             if key != own and key not in pending:
                 counts.record(past)

@@ -342,7 +342,16 @@ def history_for(ledger: Any, counters: Iterable[CounterSpec], scope: InputScope)
     if request is None or not request.windows:
         return
     keys = scope.keys
-    yield from sorted((event for event in ledger.history(request) if event.key not in keys), key=ledger_order)
+    yield from (event for event in ordered_history(ledger, request) if event.key not in keys)
+
+
+def ordered_history(ledger: Any, request: HistoryRequest) -> list[Event]:
+    """``ledger.history(request)`` in :func:`ledger_order`, the order every engine counts it in.
+
+    Sorted here, once for every store (SQLite, PostgreSQL, memory, an embedder's own), rather than
+    trusting each store's SQL to order untimed acts and ties the same way.
+    """
+    return sorted(ledger.history(request), key=ledger_order)
 
 
 def ledger_order(event: Event) -> tuple[Any, ...]:
