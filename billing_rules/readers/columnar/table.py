@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 import attrs
@@ -21,6 +21,7 @@ import polars as pl
 from billing_rules.model import InputError
 from billing_rules.readers.columnar.csv_source import Counter, csv_batches
 from billing_rules.readers.columnar.other_sources import json_batches, opener, parquet_batches
+from billing_rules.readers.columnar.prefetch import Prefetched
 from billing_rules.readers.columnar.schema import polars_schema
 from billing_rules.readers.columnar.validate import Batch, Located, read_batch
 from billing_rules.readers.stream import STDIN, _duplicate_message, _open_failure, reader_for
@@ -100,28 +101,8 @@ def read_invoices(
                 open_stream = _reopen(spooled)
             else:
                 open_stream = _checked_opener(path)
-            for batch in _batches(reader, open_stream, path, index, counter):
-                result = read_batch(batch)
-                if sink is not None:
-                    sink(result.table)
-                    tables.append(result.table.select(_KEY_COLUMNS).rechunk())
-                else:
-                    # Its own buffers: a slice of the batch's text columns would keep them all alive.
-                    tables.append(result.table.rechunk())
-                errors += result.errors
-                if result.error_keys:
-                    keys.append(
-                        pl.DataFrame(
-                            result.error_keys,
-                            schema={
-                                "seq": pl.Int64,
-                                "line": pl.Int64,
-                                "practitioner_id": pl.String,
-                                "invoice_id": pl.String,
-                            },
-                            orient="row",
-                        ).with_columns(pl.lit(index, dtype=pl.Int32).alias("file"))
-                    )
+            with Prefetched(_batches(reader, open_stream, path, index, counter)) as batches:
+                _read_batches(batches, index, sink, tables, errors, keys)
     finally:
         if spooled is not None:
             spooled.close()
@@ -148,6 +129,39 @@ def read_invoices(
             "csv (guillemets, lignes irrégulières ou octets illisibles)",
         )
     return ColumnarInput(table, [error for _, _, error in errors], table.height, tuple(paths), notes, dropped)
+
+
+def _read_batches(
+    batches: Iterable[Batch],
+    index: int,
+    sink: Callable[[pl.DataFrame], None] | None,
+    tables: list[pl.DataFrame],
+    errors: list[Located],
+    keys: list[pl.DataFrame],
+) -> None:
+    """Validate one file's batches in order: rows to ``sink`` (or ``tables``), errors to ``errors``."""
+    for batch in batches:
+        result = read_batch(batch)
+        if sink is not None:
+            sink(result.table)
+            tables.append(result.table.select(_KEY_COLUMNS).rechunk())
+        else:
+            # Its own buffers: a slice of the batch's text columns would keep them all alive.
+            tables.append(result.table.rechunk())
+        errors += result.errors
+        if result.error_keys:
+            keys.append(
+                pl.DataFrame(
+                    result.error_keys,
+                    schema={
+                        "seq": pl.Int64,
+                        "line": pl.Int64,
+                        "practitioner_id": pl.String,
+                        "invoice_id": pl.String,
+                    },
+                    orient="row",
+                ).with_columns(pl.lit(index, dtype=pl.Int32).alias("file"))
+            )
 
 
 def _batches(
