@@ -8,11 +8,11 @@ when the rule declares none).
 
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 
 from billing_rules.model import Finding, FindingWindow, InputError, Report
 from billing_rules.money import euros_to_json
+from billing_rules.reporters import indented_json
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -98,7 +98,8 @@ class JsonReporter:
 
         ``ensure_ascii=False`` keeps French messages readable (``«``, ``é``); the caller makes the
         stream UTF-8. The text is built whole and written in one call: ``json.dump`` writes each
-        token separately (about 60 writes per finding), which cost more than the encoding itself.
+        token separately (about 60 writes per finding), which cost more than the encoding itself;
+        :mod:`.indented_json` writes ``json.dumps(..., indent=2)``'s text without its Python encoder.
         """
         del color
-        stream.write(json.dumps(report_to_dict(report), ensure_ascii=False, indent=2) + "\n")
+        stream.write(indented_json.dumps(report_to_dict(report)) + "\n")
