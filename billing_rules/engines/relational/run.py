@@ -36,11 +36,13 @@ from billing_rules.engines.relational.plan import (
     make_plan,
     tariff_ranges,
 )
-from billing_rules.engines.relational.table import TableWriter, event_of
+from billing_rules.engines.relational.table import SCHEMA, TableWriter, event_of
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit
 
 _CHECKED = (Severity.ERROR, Severity.WARNING)
+#: The subject's columns :func:`event_of` reads, ``sid`` first.
+_EVENT_COLUMNS = ("sid", *(name for name in SCHEMA if name not in ("origin", "time_min")))
 
 
 @attrs.frozen
@@ -332,14 +334,18 @@ class _Run:
         if not sids:
             return {}
         self.db.load_rows("wanted", {"sid": "BIGINT"}, [(sid,) for sid in sorted(sids)])
+        # Only what an event is built from: the derived columns would be converted for nothing.
         query = (
-            exp.select(exp.column(exp.Star(), table="s"))
+            exp.select(*(exp.column(name, table="s") for name in _EVENT_COLUMNS))
             .from_(exp.to_table(sql.SUBJECTS).as_("s"))
             .where(
                 exp.In(this=exp.column("sid", table="s"), query=exp.select("sid").from_("wanted").subquery())
             )
         )
-        return {row["sid"]: event_of(row, self.files) for row in self.db.rows(query)}
+        return {
+            row[0]: event_of(dict(zip(_EVENT_COLUMNS, row, strict=True)), self.files)
+            for row in self.db.tuples(query)
+        }
 
     def _hits(self, plan: Plan, event: Event, hit: Any) -> list[Hit]:
         if isinstance(hit, _Crash):
