@@ -341,7 +341,7 @@ def dsl_condition(plan: DslPlan, python_table: str | None) -> exp.Expression:
     if python_table is not None:
         # The table is LEFT JOINed by :func:`with_python` (Spark refuses IN (subquery) in a projection).
         parts.append(exp.not_(exp.Is(this=_c("sid", python_table), expression=exp.null())))
-    return exp.and_(*parts)
+    return exp.and_(*parts, copy=False)
 
 
 def with_python(query: exp.Select, python_tables: Sequence[str]) -> exp.Select:
@@ -356,14 +356,14 @@ def with_python(query: exp.Select, python_tables: Sequence[str]) -> exp.Select:
 def flag_hits(flags: Sequence[exp.Expression], python_tables: Sequence[str] = ()) -> exp.Select:
     """The rules without window in one scan: a yes/no column per rule, for the rows where one fires."""
     names = [f"r{index}" for index in range(len(flags))]
-    inner = exp.select(col("sid"), *(flag.as_(name) for flag, name in zip(flags, names, strict=True))).from_(
-        exp.to_table(SUBJECTS).as_(ROW)
-    )
+    # The flags are this statement's own trees: aliased and selected without copies.
+    aliased = [exp.alias_(flag, name, copy=False) for flag, name in zip(flags, names, strict=True)]
+    inner = exp.select(col("sid"), *aliased, copy=False).from_(exp.to_table(SUBJECTS).as_(ROW), copy=False)
     inner = with_python(inner, python_tables)
     return (
         exp.select(exp.Star())
-        .from_(inner.subquery("f"))
-        .where(exp.or_(*(exp.column(name) for name in names)))
+        .from_(inner.subquery("f", copy=False), copy=False)
+        .where(exp.or_(*(exp.column(name) for name in names), copy=False), copy=False)
     )
 
 
