@@ -95,9 +95,10 @@ class Checker:
             parts[kind] = (value, span)
 
         on = parts.get("on")
-        has_triggers = on is not None and on[0] is not None
-        if has_triggers:
-            self.expand_codes(on[0])
+        triggers = on[0] if on is not None else None  # ``on any``: no codes
+        if triggers is not None:
+            self.expand_codes(triggers)
+        has_triggers = triggers is not None
         if "when" in parts:
             self._condition(parts["when"][0])
         if "frequency" in parts:
