@@ -144,6 +144,7 @@ def test_core_modules_never_import_the_builtin_catalogue() -> None:
         "api/validator.py",
         "engines/row/windows.py",
         "engines/row/compiler.py",
+        "dsl/check.py",
         "dsl/program.py",
     ):
         text = (REPO / "billing_rules" / name).read_text(encoding="utf-8")

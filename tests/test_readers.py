@@ -38,6 +38,7 @@ from billing_rules.readers import (
     event_from_row,
 )
 from billing_rules.readers import rows as rows_module
+from billing_rules.readers import values as values_module
 from billing_rules.readers.encoding import HEAD_SIZE
 
 COLUMNS = (
@@ -804,10 +805,10 @@ def test_memo_gives_equal_values_and_only_immutable_ones() -> None:
     assert first.codes == third.codes == fourth.codes == ("G",)  # type: ignore[union-attr]
     assert first.amount == third.amount == fourth.amount == Decimal("30.00")  # type: ignore[union-attr]
     immutable = (str, bool, int, dt.date, dt.time, dt.datetime, Decimal, enum.Enum)
-    for name, _, memo, _ in rows_module._COLUMNS:
+    for name, _, memo, _ in values_module.COLUMNS:
         if memo is None:
             continue
-        assert len(memo) <= rows_module._MEMO_MAX + 64, name
+        assert len(memo) <= values_module.MEMO_MAX + 64, name
         for key, value in memo.items():
             assert key is None or isinstance(key, str)  # None: a JSON null, an optional column's default
             if isinstance(value, tuple):
@@ -859,7 +860,7 @@ _EXAMPLE = _example()
 def test_bad_values_are_not_memoized_and_are_reported_every_time() -> None:
     items = read(csv_text([row(1, place="plage"), row(2, place="plage")]).encode())
     assert [(error.line, error.field) for error in errors_of(items)] == [(2, "place"), (3, "place")]
-    assert "plage" not in rows_module._COLUMNS[13][2]  # type: ignore[operator]
+    assert "plage" not in values_module.COLUMNS[13][2]  # type: ignore[operator]
 
 
 def test_memo_is_bounded() -> None:
@@ -868,9 +869,9 @@ def test_memo_is_bounded() -> None:
         for number in range(1, 50)
     ]
     read(csv_text(rows, (*COLUMNS, "note")).encode())
-    for _, _, memo, _ in rows_module._COLUMNS:
+    for _, _, memo, _ in values_module.COLUMNS:
         if memo is not None:
-            assert len(memo) <= rows_module._MEMO_MAX + 64
+            assert len(memo) <= values_module.MEMO_MAX + 64
 
 
 # ==================================================================================================

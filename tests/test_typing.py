@@ -37,6 +37,10 @@ INTERNAL_EXCEPTIONS = {
     "RuleValueError",
     "TooLarge",
     "WideWithoutBom",
+    # A value's parser tells the readers of a blank or unreadable cell, which they turn into the
+    # column's default or an InputError.
+    "BlankValue",
+    "InvalidValue",
 }
 
 

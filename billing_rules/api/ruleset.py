@@ -18,6 +18,7 @@ import attrs
 from billing_rules.domain.forfait.tables import ForfaitTables
 from billing_rules.domain.tariffs import CodeInfo, Tariff, TariffTable
 from billing_rules.dsl import ast
+from billing_rules.dsl.check import Checker
 from billing_rules.dsl.parser import parse
 from billing_rules.dsl.program import RuleSet
 from billing_rules.dsl.vocabulary import BUILTIN_FUNCTIONS, Environment, Function
@@ -175,35 +176,39 @@ def build_ruleset(
     for decl, _rule_file in pending_families:
         known |= {item.code for item in decl.codes if isinstance(item, ast.CodeRef)}
     environment = Environment(tariffs=table, forfaits=ForfaitTables(table))
-    compiler = Compiler(
-        known_codes=frozenset(known), families=families, functions=function_table, environment=environment
-    )
+    # One check for both back ends: the row compiler and the relational plans build from a tree
+    # whose names, kinds and words are known good.
+    checker = Checker(known_codes=frozenset(known), families=families, functions=function_table)
     family_origins: dict[str, str] = {}
     for decl, rule_file in pending_families:
-        compiler.use_file(rule_file)
+        checker.use_file(rule_file)
         if decl.name in families:
             raise _located(
                 rule_file,
                 decl.span,
                 f"famille « {decl.name} » déclarée deux fois (déjà par {family_origins[decl.name]})",
             )
-        families[decl.name] = compiler.expand_codes(decl.codes)
+        families[decl.name] = checker.expand_codes(decl.codes)
         family_origins[decl.name] = f"{rule_file.path}:{decl.span.line}"
     define_origins: dict[str, str] = {}
     for decl, rule_file in defines:
-        compiler.use_file(rule_file)
-        if decl.name in compiler.defines:
+        checker.use_file(rule_file)
+        if decl.name in checker.defines:
             raise _located(
                 rule_file,
                 decl.span,
                 f"« {decl.name} » défini deux fois (déjà par {define_origins[decl.name]})",
             )
-        compiler.add_define(decl)
+        checker.add_define(decl)
         define_origins[decl.name] = f"{rule_file.path}:{decl.span.line}"
 
+    compiler = Compiler(
+        families=families, functions=function_table, environment=environment, defines=checker.defines
+    )
     rules: list[Rule] = []
     origins: dict[str, str] = {}
     for rule_file, text in parsed:
+        checker.use_file(rule_file)
         compiler.use_file(rule_file)
         for decl in rule_file.declarations:
             if not isinstance(decl, ast.RuleDecl):
@@ -213,9 +218,10 @@ def build_ruleset(
                     rule_file, decl.span, f"la règle {decl.code} est déjà définie par {origins[decl.code]}"
                 )
             try:
+                checker.check_rule(decl)
                 rule = compiler.compile_rule(decl, source=text.source, origin=rule_file.path)
-            except RecursionError:  # pragma: no cover - parser and compiler bound the nesting first
-                raise compiler.error("règle trop imbriquée", decl.span) from None
+            except RecursionError:  # pragma: no cover - parser and check bound the nesting first
+                raise checker.error("règle trop imbriquée", decl.span) from None
             origins[decl.code] = f"{text.source} ({rule_file.path}:{decl.span.line})"
             if as_of is not None:
                 if not _in_force_on(rule, as_of):

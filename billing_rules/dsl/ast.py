@@ -75,7 +75,7 @@ class StringLit:
 
 @attrs.frozen
 class DurationLit:
-    """``48 hours``, ``12 months``: a number and a period word, checked by the compiler."""
+    """``48 hours``, ``12 months``: a number and a period word, checked by ``dsl/check.py``."""
 
     amount: Decimal
     unit: str

@@ -15,18 +15,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import errno
 import os
-import secrets
 import sqlite3
-import threading
-import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from billing_rules import interrupt
-from billing_rules.files import create_private
 from billing_rules.ledger.common import (
     COLUMNS,
     EventCache,
@@ -39,6 +34,8 @@ from billing_rules.ledger.common import (
 )
 from billing_rules.ledger.protocol import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.schema import LATEST, SCHEMA_TABLE, SQLITE
+from billing_rules.ledger.sqlite_damage import IntegrityCheck, damaged_message, error_name, salvage
+from billing_rules.ledger.sqlite_files import create_ledger_file, file_size, french_failure, uri
 from billing_rules.model import Event
 
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -73,141 +70,9 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return -1
-
-
-def _uri(path: Path, option: str) -> str:
-    return f"file:{urllib.parse.quote(str(path.resolve()))}?{option}"
-
-
-def _error_name(exc: sqlite3.Error) -> str:
-    """SQLite's error code name (``SQLITE_CORRUPT``...), which never holds a stored value."""
-    return str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
-
-
-def damaged_message(label: str, *, unreadable: bool = False) -> str:
-    """How to recover from a damaged ledger, in French (``ledger export`` reads what it can)."""
-    what = (
-        f"« {label} » n'est pas un registre billing-rules lisible (fichier endommagé ou d'un autre format)"
-        if unreadable
-        else f"registre « {label} » endommagé (le contrôle d'intégrité de SQLite échoue)"
-    )
-    return (
-        f"{what} : rien n'y a été écrit. Pour récupérer ce qui est lisible : "
-        f"billing-rules ledger export --ledger {label} --output sauvegarde.csv, puis "
-        "billing-rules ledger import sauvegarde.csv --ledger nouveau-registre.db "
-        "(détail : billing-rules ledger check)"
-    )
-
-
-def _create_ledger(path: Path, label: str) -> bool:
-    """Create a ledger at ``path`` fully set up, owner-only (0600); returns whether this call did.
-
-    The file appears complete or not at all: it is built under a temporary name beside the target
-    and hard-linked into place (``link`` fails if the name exists: another workstation won the
-    race, and its ledger is used). So an empty file is never a ledger being created, and one found
-    is refused. Where hard links are not supported, the file is created in place as before.
-    """
-    real = Path(os.path.realpath(path))  # a dangling symlink: its target is what gets created
-    temporary = real.with_name(f".{real.name}.{os.getpid()}.{secrets.token_hex(4)}.nouveau")
-    try:
-        create_private(temporary)
-    except OSError as exc:
-        reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or str(exc))
-        raise LedgerError(f"impossible de créer le registre « {label} » : {reason}") from None
-    try:
-        SqliteLedger(temporary, create=False, verify=False, _new=True).close()
-        try:
-            os.link(temporary, real)
-        except FileExistsError:
-            return False
-        except OSError:  # no hard links here (some network or FAT file systems)
-            if real.exists():
-                return False
-            os.replace(temporary, real)
-        return True
-    except LedgerError as exc:
-        raise LedgerError(str(exc).replace(str(temporary), label)) from None
-    finally:
-        for leftover in (Path(f"{temporary}-wal"), Path(f"{temporary}-shm"), temporary):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-
-
-_OS_REASONS = {
-    errno.EACCES: "accès refusé (droits du dossier)",
-    errno.EPERM: "accès refusé (droits du dossier)",
-    errno.EROFS: "système de fichiers en lecture seule",
-    errno.ENOSPC: "disque plein",
-    errno.EDQUOT: "quota disque dépassé",
-}
-
-
-def _french_failure(exc: sqlite3.Error, label: str) -> str | None:
-    """The French message of an SQLite failure a user can fix (full disk, permissions), if it is one.
-
-    SQLite's own texts are English; these are the ones a practice meets in real life.
-    """
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None:
-        return None
-    primary = code & 0xFF
-    if primary == sqlite3.SQLITE_FULL:
-        return f"disque plein : impossible d'écrire dans le registre « {label} » (rien n'y a été modifié)"
-    if primary == sqlite3.SQLITE_READONLY:
-        return (
-            f"registre « {label} » en lecture seule (droits du fichier ou de son dossier, ou "
-            "système de fichiers en lecture seule) : rien n'y a été modifié"
-        )
-    if primary == sqlite3.SQLITE_CANTOPEN:
-        return f"impossible d'ouvrir le registre « {label} » (droits du fichier ou de son dossier ?)"
-    if primary == sqlite3.SQLITE_IOERR:
-        return f"erreur d'entrée-sortie sur le registre « {label} » (disque plein ou défaillant ?)"
-    return None
-
-
-class _IntegrityCheck:
-    """SQLite's full ``integrity_check`` of a ledger, in a thread of its own (read-only connection).
-
-    ``quick_check`` (run at opening) misses damage where an index no longer matches its table: a
-    third of a corpus of damaged ledgers. The full check reads every index too (about 30 µs per
-    invoice), so it runs while the input is being checked (sqlite3 releases the GIL) and the first
-    write waits for its verdict: a damaged ledger is never written into.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._intact: bool | None = None
-        self._db = sqlite3.connect(
-            _uri(path, "mode=ro"), uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
-        )
-        self._thread = threading.Thread(target=self._run, name="billing-rules-integrity", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._intact = self._db.execute("PRAGMA integrity_check(1)").fetchall() == [("ok",)]
-        except sqlite3.OperationalError:
-            self._intact = None  # interrupted, or the file could not be read this way: no verdict
-        except sqlite3.DatabaseError:
-            self._intact = False
-        finally:
-            self._db.close()
-
-    def result(self) -> bool | None:
-        """True if intact, False if damaged, None if no verdict (then quick_check's stands)."""
-        self._thread.join()
-        return self._intact
-
-    def stop(self) -> None:
-        """Abandon the check (the ledger is closed without writing)."""
-        if self._thread.is_alive():
-            with contextlib.suppress(sqlite3.Error):
-                self._db.interrupt()
-            self._thread.join()
+def _build_new(path: Path) -> None:
+    """A new ledger's schema and settings, written into the empty private file at ``path``."""
+    SqliteLedger(path, create=False, verify=False, _new=True).close()
 
 
 class SqliteLedger:
@@ -241,29 +106,29 @@ class SqliteLedger:
                 raise LedgerError(f"registre introuvable : « {self.label} »")
             if not Path(os.path.realpath(self.path)).parent.is_dir():
                 raise LedgerError(f"impossible de créer le registre « {self.label} » : dossier introuvable")
-            created = _create_ledger(self.path, self.label)
-        elif _size(self.path) == 0 and not _new:
+            created = create_ledger_file(self.path, self.label, _build_new)
+        elif file_size(self.path) == 0 and not _new:
             raise LedgerError(
                 f"« {self.label} » est un fichier vide (0 octet), pas un registre : rien n'y a été écrit. "
                 "Indiquez le bon fichier, ou supprimez celui-ci pour créer un registre neuf"
             )
         self.readonly = readonly
         self._uri: str | None = None
-        self._integrity: _IntegrityCheck | None = None
+        self._integrity: IntegrityCheck | None = None
         try:
             self._db = self._connect()
         except sqlite3.Error as exc:
-            known = _french_failure(exc, self.label)
+            known = french_failure(exc, self.label)
             raise LedgerError(known or f"impossible d'ouvrir le registre « {self.label} »") from None
         try:
             if verify and not created and not readonly:
                 # The full check (index contents too, which quick_check skips) runs beside the
                 # check of the input; the first write waits for its verdict.
-                self._integrity = _IntegrityCheck(self.path)
+                self._integrity = IntegrityCheck(self.path, timeout=BUSY_TIMEOUT_SECONDS)
             self._setup(verify=verify and not created)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            known = _french_failure(exc, self.label)
+            known = french_failure(exc, self.label)
             if known is not None:
                 raise LedgerError(known) from None
             raise LedgerError(damaged_message(self.label, unreadable=True)) from None
@@ -290,7 +155,7 @@ class SqliteLedger:
         if not self.readonly:
             return sqlite3.connect(self.path, cached_statements=256, **options)
         if self._uri is None:
-            self._uri = _uri(self.path, "mode=ro")
+            self._uri = uri(self.path, "mode=ro")
             try:
                 probe = sqlite3.connect(self._uri, uri=True, **options)
                 probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -302,7 +167,7 @@ class SqliteLedger:
                 ):
                     # A WAL ledger needs its -shm index, which cannot be created here (read-only
                     # folder or media): nobody can be writing to it either, so read it immutable.
-                    self._uri = _uri(self.path, "immutable=1")
+                    self._uri = uri(self.path, "immutable=1")
                 # Anything else (a damaged file): the opening below says what it is.
         return sqlite3.connect(self._uri, uri=True, cached_statements=256, **options)
 
@@ -357,7 +222,7 @@ class SqliteLedger:
             with self._guard():
                 raise
         except sqlite3.DatabaseError as exc:  # so damaged that the check itself stops
-            return [_error_name(exc)]
+            return [error_name(exc)]
         return [] if rows == ["ok"] else rows
 
     def _version(self) -> int:
@@ -400,7 +265,7 @@ class SqliteLedger:
         except LedgerError:
             raise
         except sqlite3.OperationalError as exc:
-            known = _french_failure(exc, self.label)
+            known = french_failure(exc, self.label)
             if known is not None:
                 raise LedgerError(known) from None
             if "locked" in str(exc) or "busy" in str(exc):
@@ -409,7 +274,7 @@ class SqliteLedger:
                     f"{int(BUSY_TIMEOUT_SECONDS)} s ; réessayez"
                 ) from None
             # SQLite's text may quote a stored value (a patient id it could not decode): never shown.
-            raise LedgerError(f"erreur du registre « {self.label} » ({_error_name(exc)})") from None
+            raise LedgerError(f"erreur du registre « {self.label} » ({error_name(exc)})") from None
         except sqlite3.DatabaseError:
             raise LedgerError(damaged_message(self.label)) from None
         except (KeyError, ValueError, TypeError, ArithmeticError):
@@ -544,46 +409,8 @@ class SqliteLedger:
         return stored
 
     def salvage(self) -> tuple[list[Event], int]:
-        """What can still be read from a damaged file: (the invoices, the rows that could not be).
-
-        Reads the table alone (no index: a damaged index must not hide rows), by ranges of row ids;
-        a range that fails is read again row by row, and a row that still fails, or whose values are
-        not what this program writes, is counted as lost. Rows on a page SQLite no longer reaches
-        cannot be seen at all: the count of lost rows is a minimum. In storage order, not by date.
-        """
-        _select = f"SELECT {', '.join(COLUMNS)} FROM invoices NOT INDEXED WHERE rowid BETWEEN ? AND ?"
-        try:
-            top = self._db.execute("SELECT max(rowid) FROM invoices NOT INDEXED").fetchone()[0] or 0
-        except sqlite3.DatabaseError:
-            try:
-                top = self._db.execute("SELECT rowid FROM invoices ORDER BY rowid DESC LIMIT 1").fetchone()
-                top = top[0] if top else 0
-            except sqlite3.DatabaseError:
-                raise LedgerError(damaged_message(self.label, unreadable=True)) from None
-        found: list[Event] = []
-        lost = 0
-
-        def read(first: int, last: int) -> None:
-            nonlocal lost
-            try:
-                rows = self._db.execute(_select, (first, last)).fetchall()
-            except sqlite3.DatabaseError:
-                if first == last:
-                    lost += 1
-                    return
-                middle = (first + last) // 2
-                read(first, middle)
-                read(middle + 1, last)
-                return
-            for row in rows:
-                try:
-                    found.append(from_row(row))
-                except (KeyError, ValueError, TypeError, ArithmeticError):
-                    lost += 1
-
-        for first in range(1, top + 1, 1000):
-            read(first, min(top, first + 999))
-        return found, lost
+        """What can still be read from a damaged file (see :func:`.sqlite_damage.salvage`)."""
+        return salvage(self._db, self.label)
 
     def events(
         self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None

@@ -114,26 +114,26 @@ def _jsonl_rows(stream: Any, name: str) -> list[tuple[int | None, dict[str, Any]
 
 
 def _patient_from(values: dict[str, Any]) -> tuple[Patient | None, list[tuple[str, str]]]:
-    from billing_rules.readers import rows as parse
+    from billing_rules.readers import values as parse
 
     found: list[tuple[str, str]] = []
     read: dict[str, Any] = {}
     for column, parser, required in (
-        ("patient_id", parse._private_text, True),
-        ("birth_date", parse._birth_date, True),  # never quoted in a message: patient data
-        ("ald", parse._bool, False),
-        ("c2s", parse._bool, False),
-        ("last_seen", parse._date, False),
+        ("patient_id", parse.read_private_text, True),
+        ("birth_date", parse.read_birth_date, True),  # never quoted in a message: patient data
+        ("ald", parse.read_bool, False),
+        ("c2s", parse.read_bool, False),
+        ("last_seen", parse.read_date, False),
     ):
         value = values.get(column)
         try:
             if value is None or value == "":
-                raise parse._Blank
+                raise parse.BlankValue
             read[column] = parser(value)
-        except parse._Blank:
+        except parse.BlankValue:
             if required:
                 found.append((column, "valeur obligatoire manquante"))
-        except parse._Invalid as exc:
+        except parse.InvalidValue as exc:
             found.append((column, exc.message))
     if found:
         return None, found

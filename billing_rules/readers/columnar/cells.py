@@ -2,7 +2,7 @@
 
 A billing export repeats a few spellings of most columns (``0``/``1``, ``self``, ``G+SNP``, the
 act dates of a year) over millions of rows. Each distinct spelling of a column is read once by
-the very function the row readers use (:mod:`billing_rules.readers.rows`), which gives its typed
+the very function the row readers use (:mod:`billing_rules.readers.values`), which gives its typed
 value or its French message, and the result is mapped back onto the rows in native code. The
 messages therefore cannot drift from the row readers': they are the same code.
 
@@ -20,13 +20,13 @@ from typing import Any
 
 import polars as pl
 
-from billing_rules.readers import rows
+from billing_rules.readers import values as spec_values
 
 #: Message of a required value that is missing (the row readers' words).
-MISSING = rows._MISSING
+MISSING = spec_values.MISSING
 
 #: SPEC §1 columns in the order of a row's input errors, with whether each is required.
-SPEC_ORDER: tuple[tuple[str, bool], ...] = tuple((column[0], column[3]) for column in rows._COLUMNS)
+SPEC_ORDER: tuple[tuple[str, bool], ...] = tuple((column[0], column[3]) for column in spec_values.COLUMNS)
 REQUIRED = frozenset(name for name, required in SPEC_ORDER if required)
 
 #: Identifier columns: as many spellings as rows, read as expressions.
@@ -66,15 +66,15 @@ def read_cell(name: str, value: Any) -> tuple[Any, str | None]:
     Exactly the row readers' reading of one value (``rows._read_fields``): empty or blank is the
     default (an error if required), anything else goes through the column's parser.
     """
-    parse = rows._PARSERS[name][0]
+    parse = spec_values.PARSERS[name][0]
     required = name in REQUIRED
     if value is None or (type(value) is str and value == ""):
         return None, MISSING if required else None
     try:
         return parse(value), None
-    except rows._Blank:
+    except spec_values.BlankValue:
         return None, MISSING if required else None
-    except rows._Invalid as exc:
+    except spec_values.InvalidValue as exc:
         return None, exc.message
 
 
