@@ -1,6 +1,6 @@
 """Conditions and expressions of the DSL to sqlglot expressions over one invoice row.
 
-The rule tree was already checked by the row compiler (names, kinds, values): this module only
+The rule tree was already checked by the front end (``dsl.check``, names, kinds, values): this only
 translates, node by node, with the row engine's meaning:
 
 * Python's two-valued conditions: every test is wrapped in ``COALESCE(test, FALSE)``, so a missing
@@ -176,7 +176,7 @@ class CondCompiler:
         raise NeedsPython(type(node).__name__)  # pragma: no cover - every node is handled above
 
     def codes(self, items: tuple[ast.CodeItem, ...]) -> frozenset[str]:
-        """Codes and families to a set of codes (already checked by the row compiler)."""
+        """Codes and families to a set of codes (already checked by ``dsl.check``)."""
         found: set[str] = set()
         for item in items:
             if isinstance(item, ast.FamilyRef):
@@ -227,7 +227,7 @@ class CondCompiler:
                 return self.call(node.name, ())
             if node.name in self.defines:
                 return Typed(exp.paren(self.cond(self.defines[node.name])), Kind.BOOL)
-            raise NeedsPython(node.name)  # pragma: no cover - the row compiler refused it
+            raise NeedsPython(node.name)  # pragma: no cover - dsl.check refused it
         if isinstance(node, ast.Call):
             return self.call(node.name, node.args)
         if isinstance(node, ast.BinOp):
