@@ -78,10 +78,14 @@ def _days(alias: str | None, since: dt.date) -> exp.Expression:
 
 
 def _minus(value: exp.Expression, constant: int) -> exp.Expression:
-    """``value − constant`` written without a double minus (``seq + 1000000000000000``)."""
-    if constant < 0:
-        return exp.Add(this=value, expression=exp.Literal.number(-constant))
-    return exp.Sub(this=value, expression=exp.Literal.number(constant))
+    """``value − (constant)``: a subtraction even when ``constant`` is negative, never an addition.
+
+    Spark's optimizer flattens a chain of additions and adds the constants last
+    (``ReorderAssociativeOperator``): ``key + (seq + 10¹⁵)`` would run as ``(key + seq) + 10¹⁵``,
+    whose first sum overflows at the smallest ledger keys. A subtraction is not part of the chain.
+    """
+    literal = exp.Literal.number(abs(constant))
+    return exp.Sub(this=value, expression=exp.paren(exp.Neg(this=literal)) if constant < 0 else literal)
 
 
 @attrs.frozen
