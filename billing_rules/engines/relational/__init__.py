@@ -9,6 +9,7 @@ Modules, one job each:
 * ``plan``: what each loaded rule becomes (compiled condition, window, Python fallback), and the
   declared limitations;
 * ``compile``: conditions and expressions of the DSL to sqlglot expressions;
+* ``order``: the SPEC §1 order key ``ord``, one BIGINT computed from each row's own columns;
 * ``sql``: the statements (derived columns, subjects, hits) built from those expressions;
 * ``windows``: the frequency windows' statements (window functions, rolling self-joins);
 * ``executor``: what the plan asks of an engine (load the invoices, run a statement, fetch hits);

@@ -24,7 +24,7 @@ from sqlglot import exp
 from billing_rules.domain.calendar import _holidays_of
 from billing_rules.dsl.program import RuleSet
 from billing_rules.engines.findings import RuleMeta, _crashed
-from billing_rules.engines.relational import sql, windows
+from billing_rules.engines.relational import order, sql, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
 from billing_rules.engines.relational.plan import (
     BuiltinPlan,
@@ -127,6 +127,8 @@ class _Run:
         self.files = files
         self.by_code = {plan.code: plan for plan in self.plan.rules}
         self.crashes: dict[tuple[int, str], Exception] = {}
+        #: How ``ord`` is computed (decided by :meth:`_setup` from the table's bounds).
+        self.order = order.WRITER_KEY
 
     def run(self, count: int, adjust: Any) -> RelationalResult:
         self._setup()
@@ -184,23 +186,14 @@ class _Run:
                 self.checker.ranges or [("", dt.date.min, dt.date.min, 0)],
             )
         )
-        years = db.tuples(
-            exp.select(
-                exp.Min(this=exp.Year(this=exp.column("date"))),
-                exp.Max(this=exp.Year(this=exp.column("date"))),
-            ).from_("invoices")
-        )[0]
-        first, last = (years[0] or 2000), (years[1] or 2000)
+        # One scan tells the years (holidays), whether there is history, and how ``ord`` is made.
+        bounds = order.TableBounds.of(db.tuples(order.bounds_query())[0])
+        self.order = bounds.order_key()
+        first = bounds.first_date.year if bounds.first_date is not None else 2000
+        last = bounds.last_date.year if bounds.last_date is not None else 2000
         days = sorted(day for year in range(first, last + 1) for day in _holidays_of(year))
         db.execute(sql.values_table(sql.HOLIDAYS, ("day",), [(day,) for day in days] or [(dt.date.min,)]))
-        ledger_rows = db.tuples(
-            exp.select(
-                exp.Exists(
-                    this=exp.select(exp.Literal.number(1)).from_("invoices").where("origin = 'ledger'")
-                )
-            )
-        )[0][0]
-        db.execute(sql.create(sql.BASE, sql.base_query(history=bool(ledger_rows))))
+        db.execute(sql.create(sql.BASE, sql.base_query(history=bounds.history, order=self.order)))
         # Everything reads ``base`` from here on: one wide copy less to hold (or spill) at scale.
         db.execute(exp.Drop(tables=[exp.to_table("invoices")], kind="TABLE", exists=True))
         distinct = db.tuples(
@@ -216,7 +209,8 @@ class _Run:
         db = self.db
         wanted = [plan for plan in self.plan.rules if not suggested or plan.severity in _CHECKED]
         statements, union, flags, flagged = self.checker.statements(
-            (suggested, tuple(self.unknown)), lambda: self._statements(subjects, wanted, suggested)
+            (suggested, tuple(self.unknown), self.order.packed),
+            lambda: self._statements(subjects, wanted, suggested),
         )
         for text in statements:
             db.run(text)
@@ -256,7 +250,9 @@ class _Run:
                 only = None
                 if not any(plan.python_condition for plan in users):
                     only = exp.or_(*(sql.dsl_condition(plan, None) for plan in users))
-                query = windows.counter_query(counter, suggested=suggested, only=only)
+                query = windows.counter_query(
+                    counter, suggested=suggested, only=only, packed=self.order.packed
+                )
                 statements.append(db.sql(sql.create(name, query)))
                 counter_tables[counter.id] = name
         queries: list[exp.Expression] = []

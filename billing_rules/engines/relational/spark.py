@@ -245,9 +245,9 @@ class SparkBackend:
         if name not in CACHED:
             self._keep(name, frame)
             return
-        # The order key ``ord`` is one ROW_NUMBER over the whole table, which Spark computes in a
-        # single partition; spread the cached rows again, or every window after it would run there.
-        frame = frame.repartition(int(self.spark.conf.get("spark.sql.shuffle.partitions"))).cache()
+        # Cached as computed: ``ord`` is arithmetic on each row (``order``), so ``base`` keeps the
+        # partitions of the scan and joins that made it (no global sort gathers it in one task).
+        frame = frame.cache()
         self._keep(name, frame)
         frame.count()  # materialised now: every later statement reads the cached rows
 

@@ -3,8 +3,8 @@
 Tables, in the order the engine makes them:
 
 * ``base``: the invoice table with its derived columns: ``ord`` (the SPEC §1 order: ledger first,
-  then date, timed before untimed of the same day, time, input order, as one explicit ROW_NUMBER
-  sort key with NULLs placed by hand), ``age`` from year/month/day (29 February), ``week_start``
+  then date, timed before untimed of the same day, time, input order, as one BIGINT computed from
+  the row's own columns, :mod:`.order`), ``age`` from year/month/day (29 February), ``week_start``
   (the Monday of the civil week, never (year, weekofyear)), ``quarter_id``, ``act_time``
   (timestamp without time zone; end of the day when untimed), ``isodow``, ``holiday``, ``amount``;
 * ``subjects``: the rows rules are asked about: the input's rows, or (for opportunities) the same
@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from billing_rules.engines.relational import order as order_key
 from billing_rules.engines.relational.compile import (
     ROW,
     TIMESTAMP,
@@ -32,6 +33,7 @@ from billing_rules.engines.relational.compile import (
     decided,
     number_literal,
 )
+from billing_rules.engines.relational.order import OrderKey
 from billing_rules.engines.relational.plan import DslPlan
 from billing_rules.engines.relational.table import SCHEMA, TABLE
 
@@ -98,13 +100,15 @@ def union_all(queries: Sequence[exp.Expression]) -> exp.Expression | None:
 # --- base -------------------------------------------------------------------------------------
 
 
-def base_query(*, history: bool = True) -> exp.Select:
+def base_query(*, history: bool = True, order: OrderKey = order_key.WRITER_KEY) -> exp.Select:
     """The invoice table with the derived columns every rule reads (see the module docstring).
 
     ``history``: whether the table may hold ledger rows (without any, the input's rows are the
     table itself and the anti-join that drops the ledger's copies of input invoices is not built).
-    The order ``ord`` is numbered in a narrow query (the sort columns and ``seq`` only) joined back
-    on ``seq``: a ROW_NUMBER over the whole row would carry every column through the sort.
+    ``order``: how ``ord`` is computed (:meth:`.order.TableBounds.order_key` decides). Packed, it
+    is arithmetic on the row: no window, no sort, each row where it stands. Numbered (the
+    fallback), the ROW_NUMBER runs in a narrow query (the sort columns and ``seq`` only) joined
+    back on ``seq``: over the whole row it would carry every column through the sort.
     """
     day = _c("date", "i")
     birth = _c("birth_date", "i")
@@ -153,21 +157,6 @@ def base_query(*, history: bool = True) -> exp.Select:
             expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.var("SECOND")),
         ),
     )
-    order = exp.Window(
-        this=exp.RowNumber(),
-        order=exp.Order(
-            expressions=[
-                exp.Ordered(
-                    this=exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("input")),
-                    nulls_first=False,
-                ),
-                exp.Ordered(this=day.copy(), nulls_first=False),
-                exp.Ordered(this=exp.Is(this=seconds.copy(), expression=exp.null()), nulls_first=False),
-                exp.Ordered(this=seconds.copy(), nulls_first=False),
-                exp.Ordered(this=_c("seq", "i"), nulls_first=False),
-            ]
-        ),
-    )
     quarter = exp.Add(
         this=exp.Mul(this=year.copy(), expression=exp.Literal.number(10)),
         expression=exp.Quarter(this=day.copy()),
@@ -210,11 +199,11 @@ def base_query(*, history: bool = True) -> exp.Select:
             return exp.to_table(TABLE).as_(alias)
         return exp.Union(this=inputs.copy(), expression=history.copy(), distinct=False).subquery(alias)
 
-    numbered = exp.select(_c("seq", "i"), order.as_("ord")).from_(rows("i")).subquery("o")
-    return (
+    ord_ = order.ord("i") if order.packed else _c("ord", "o")
+    query = (
         exp.select(
             exp.column(exp.Star(), table="i"),
-            _c("ord", "o"),
+            ord_.as_("ord"),
             age.as_("age"),
             isodow.as_("isodow"),
             week_start.as_("week_start"),
@@ -229,13 +218,18 @@ def base_query(*, history: bool = True) -> exp.Select:
             ).as_("km"),
         )
         .from_(rows("i"))
-        .join(numbered, on=exp.EQ(this=_c("seq", "o"), expression=_c("seq", "i")))
         .join(
             exp.to_table(HOLIDAYS).as_("h"),
             on=exp.EQ(this=_c("day", "h"), expression=day.copy()),
             join_type="left",
         )
     )
+    if not order.packed:
+        numbered = (
+            exp.select(_c("seq", "i"), order_key.numbered("i").as_("ord")).from_(rows("i")).subquery("o")
+        )
+        query = query.join(numbered, on=exp.EQ(this=_c("seq", "o"), expression=_c("seq", "i")))
+    return query
 
 
 #: The columns :func:`base_query` adds to the invoice table's, in its order.

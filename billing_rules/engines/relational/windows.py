@@ -2,9 +2,11 @@
 
 ``at most N`` and ``the Nth`` count the invoices of one key (patient, practitioner, code) in one
 window, in SPEC §1 order, the ledger first. Calendar windows and ``ever`` are window functions over
-``ROWS`` frames and one explicit sort key (``ord``); rolling windows (``within 12 months``) are a
-range self-join on the keys. Opportunities' suggested codings are counted as a weight-0 row placed
-just before their own invoice: they see what came before it, and are nobody's history.
+``ROWS`` frames and one explicit sort key (``ord``, :mod:`.order`: a BIGINT of the row's own
+columns, hash-partitioned here by the window's scope and sorted within each part only); rolling
+windows (``within 12 months``) are a range self-join on the keys, ``ord`` comparing the rows.
+Opportunities' suggested codings are counted as a weight-0 row placed just before their own
+invoice (the same ``ord``, weight 0 first): they see what came before it, and are nobody's history.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from billing_rules.engines.relational import order
 from billing_rules.engines.relational.compile import ROW, billed
 from billing_rules.engines.relational.plan import CounterPlan
 from billing_rules.engines.relational.sql import BASE, SUBJECTS
@@ -54,15 +57,18 @@ def _window_id(counter: CounterPlan, alias: str) -> list[exp.Expression]:
 
 
 def _counted_rows(
-    counter: CounterPlan, table: str, alias: str, extra: Sequence[exp.Expression]
+    counter: CounterPlan, table: str, alias: str, extra: Sequence[exp.Expression], *, packed: bool
 ) -> exp.Select:
-    """The rows of ``table`` the window counts, with their keys (one row per code for ``per code``)."""
+    """The rows of ``table`` the window counts, with their keys (one row per code for ``per code``).
+
+    ``packed``: whether ``ord`` is the packed key or the numbered fallback (:mod:`.order`).
+    """
     columns = [
         _c("ord", alias),
         _c("date", alias),
         _c("invoice_id", alias),
         _c("practitioner_id", alias),
-        _first_key(alias).as_("fkey"),
+        order.first_key(alias, packed=packed).as_("fkey"),
         *(key.as_(f"k{index}") for index, key in enumerate(_keys(counter, alias))),
         *(window.as_("win") for window in _window_id(counter, alias)),
         *extra,
@@ -84,21 +90,6 @@ def _counted_rows(
     return query
 
 
-def _first_key(alias: str) -> exp.Expression:
-    """Orders a window's invoices for its first one: the earliest date, then the first counted.
-
-    One BIGINT (days since 1970 × 10¹² + ``ord``), so that ``ARG_MIN`` picks it on every engine.
-    """
-    days = exp.DateDiff(
-        this=_c("date", alias),
-        expression=exp.cast(exp.Literal.string("1970-01-01"), "DATE"),
-        unit=exp.var("DAY"),
-    )
-    return exp.Add(
-        this=exp.Mul(this=days, expression=exp.Literal.number(10**12)), expression=_c("ord", alias)
-    )
-
-
 def _partition(counter: CounterPlan, alias: str | None) -> list[exp.Expression]:
     parts = [_c(f"k{index}", alias) for index, _ in enumerate(_keys(counter, "x"))]
     if counter.window == "calendar":
@@ -107,7 +98,9 @@ def _partition(counter: CounterPlan, alias: str | None) -> list[exp.Expression]:
     return parts
 
 
-def counter_query(counter: CounterPlan, *, suggested: bool, only: exp.Expression | None = None) -> exp.Select:
+def counter_query(
+    counter: CounterPlan, *, suggested: bool, only: exp.Expression | None = None, packed: bool = True
+) -> exp.Select:
     """Count, first and last date of the window of each subject that counts.
 
     Subjects are the input rows (``suggested`` false) or the suggested codings (true). A subject
@@ -117,14 +110,18 @@ def counter_query(counter: CounterPlan, *, suggested: bool, only: exp.Expression
     ``only``: a condition over the subject row ``s`` outside which no rule reads the window (the
     rules' own conditions, ORed); a rolling window is then counted for those subjects only, which
     keeps its self-join small (every row still counts as history).
+
+    A window's first invoice is the one of the earliest date, then the first counted: the
+    ``ARG_MIN`` of one BIGINT (:func:`.order.first_key`; ``packed`` says how ``ord`` was made).
     """
     if counter.window == "rolling":
-        return _rolling_query(counter, suggested=suggested, only=only)
+        return _rolling_query(counter, only=only, packed=packed)
     history = _counted_rows(
         counter,
         BASE,
         "b",
         [exp.Literal.number(1).as_("w"), _c("ord", "b").as_("sid"), _c("origin", "b").as_("origin")],
+        packed=packed,
     )
     stream: exp.Expression = history
     if suggested:
@@ -133,6 +130,7 @@ def counter_query(counter: CounterPlan, *, suggested: bool, only: exp.Expression
             SUBJECTS,
             "s",
             [exp.Literal.number(0).as_("w"), _c("sid", "s"), exp.Literal.string("suggested").as_("origin")],
+            packed=packed,
         )
         stream = exp.Union(this=history, expression=own, distinct=False)
     order = exp.Order(
@@ -198,13 +196,16 @@ def _first_or_own(alias: str | None) -> list[exp.Expression]:
     ]
 
 
-def _rolling_query(counter: CounterPlan, *, suggested: bool, only: exp.Expression | None) -> exp.Select:
-    """Rolling window ``(start, date]``: a range self-join on the keys, earlier rows only."""
-    subjects_query = _counted_rows(counter, SUBJECTS, "s", [_c("sid", "s")])
+def _rolling_query(counter: CounterPlan, *, only: exp.Expression | None, packed: bool) -> exp.Select:
+    """Rolling window ``(start, date]``: a range self-join on the keys, earlier rows only.
+
+    The same join serves both passes: the history is always the base rows.
+    """
+    subjects_query = _counted_rows(counter, SUBJECTS, "s", [_c("sid", "s")], packed=packed)
     if only is not None:
         subjects_query = subjects_query.where(only.copy())
     subjects = subjects_query.subquery("s")
-    history = _counted_rows(counter, BASE, "b", []).subquery("b")
+    history = _counted_rows(counter, BASE, "b", [], packed=packed).subquery("b")
     start = _rolling_start(_c("date", "s"), counter)
     on = [
         exp.EQ(this=a, expression=b)
@@ -216,7 +217,6 @@ def _rolling_query(counter: CounterPlan, *, suggested: bool, only: exp.Expressio
         exp.GT(this=_c("date", "b"), expression=start),
         exp.LTE(this=_c("date", "b"), expression=_c("date", "s")),
     ]
-    del suggested  # the same join serves both: the history is always the base rows
     grouped = (
         exp.select(
             _c("sid", "s"),
