@@ -24,7 +24,7 @@ from executors import ALL  # noqa: E402
 from billing_rules.api.validator import Validator  # noqa: E402
 from billing_rules.engines.relational import api, order, sql  # noqa: E402
 from billing_rules.engines.relational.table import _HISTORY_SEQ, TableWriter  # noqa: E402
-from billing_rules.readers.rows import ACT_DATE_MAX, ACT_DATE_MIN  # noqa: E402
+from billing_rules.readers.values import ACT_DATE_MAX, ACT_DATE_MIN  # noqa: E402
 from billing_rules.testing import make_event  # noqa: E402
 
 FIRST, LAST = ACT_DATE_MIN, ACT_DATE_MAX

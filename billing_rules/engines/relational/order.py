@@ -46,7 +46,7 @@ from sqlglot import exp
 
 from billing_rules.engines.relational.compile import date_literal
 from billing_rules.engines.relational.table import _HISTORY_SEQ, TABLE
-from billing_rules.readers.rows import ACT_DATE_MAX, ACT_DATE_MIN
+from billing_rules.readers.values import ACT_DATE_MAX, ACT_DATE_MIN
 
 #: Day 0 of the key: the readers' first act date.
 EPOCH = ACT_DATE_MIN
