@@ -22,7 +22,7 @@ over the signed 64 bits:
 A BIGINT and not a DECIMAL(38,0): DuckDB holds DECIMAL(38) as a 128-bit integer and Spark as a Java
 BigDecimal object, slower to sort, hash and compare than a long on both; and the ``sid`` it becomes
 travels through Python and the small tables as a BIGINT. The ranges fit: the days run over the
-readers' act dates (1900-01-01 to 2199-12-31, :data:`DAY_SPAN` = 109 573 days, ``rows.ACT_DATE_MIN``
+readers' act dates (1900-01-01 to 2199-12-31, :data:`DAY_SPAN` = 109 573 days, ``values.ACT_DATE_MIN``
 / ``ACT_DATE_MAX``), so ``SEQ_SPAN`` = ⌊2⁶³ / (109 573 × 86 401)⌋ = 974 243 249 rows per origin
 (``seq`` offsets 0 to 974 243 248) and ``ord`` lies in [−109 573 × :data:`DAY_WIDTH`, 109 573 ×
 :data:`DAY_WIDTH`), within 2⁶³ − 9 × 10⁹ of the BIGINT's ends. Each partial result of the
