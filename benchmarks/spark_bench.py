@@ -64,7 +64,7 @@ def windowed_plan(validator: Any, path: Path, master: str | None) -> str:
         read = read_invoices([str(path)], None)
         backend.load_invoices(FrameTable(read.table))
         _Run(checker, backend, tuple(read.files))._setup()
-        backend.execute(sql.create(sql.SUBJECTS, sql.with_expected(sql.input_subjects())))
+        backend.execute(sql.create_view(sql.SUBJECTS, sql.input_subjects()))
         counter = windows.counter_query(plan.counter, suggested=False)
         name = f"counter_{plan.counter.id}"
         parts = [f"-- {WINDOWED_RULE}: window counter ({name})", backend.explain(counter)]

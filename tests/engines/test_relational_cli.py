@@ -125,7 +125,7 @@ def test_spark_sql_is_generated_from_the_same_trees(builtin_validator: Validator
     from billing_rules.engines.relational import sql, windows
 
     checker = api.checker_for(builtin_validator)
-    statements = [sql.base_query(), sql.with_expected(sql.input_subjects())]
+    statements = [sql.base_table(), sql.input_subjects(), sql.with_expected(sql.suggested_subjects())]
     statements += [windows.counter_query(counter, suggested=True) for counter in checker.plan.counters]
     for tree in statements:
         text = tree.sql(dialect="spark")

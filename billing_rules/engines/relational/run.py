@@ -132,7 +132,7 @@ class _Run:
 
     def run(self, count: int, adjust: Any) -> RelationalResult:
         self._setup()
-        hits = self._pass(lambda: sql.with_expected(sql.input_subjects()), suggested=False)
+        hits = self._pass(sql.input_subjects, suggested=False)
         by_sid: dict[int, list[tuple[Plan, SqlHit | Hit]]] = {}
         for plan, hit in hits:
             by_sid.setdefault(hit_sid(hit), []).append((plan, hit))
@@ -193,7 +193,7 @@ class _Run:
         last = bounds.last_date.year if bounds.last_date is not None else 2000
         days = sorted(day for year in range(first, last + 1) for day in _holidays_of(year))
         db.execute(sql.values_table(sql.HOLIDAYS, ("day",), [(day,) for day in days] or [(dt.date.min,)]))
-        db.execute(sql.create(sql.BASE, sql.base_query(history=bounds.history, order=self.order)))
+        db.execute(sql.create(sql.BASE, sql.base_table(history=bounds.history, order=self.order)))
         # Everything reads ``base`` from here on: one wide copy less to hold (or spill) at scale.
         db.execute(exp.Drop(tables=[exp.to_table("invoices")], kind="TABLE", exists=True))
         distinct = db.tuples(
@@ -240,7 +240,16 @@ class _Run:
     ) -> tuple[list[str], str | None, str | None, tuple[str, ...]]:
         """The pass's statements as text, generated once per rule set (and list of unknown codes)."""
         db = self.db
-        statements = [db.sql(sql.create(sql.SUBJECTS, subjects()))]
+        if suggested:
+            # The suggested codings' rows are few: a table, shown under the name every query reads.
+            shown = exp.select(exp.Star()).from_(sql.SUGGESTED_SUBJECTS)
+            statements = [
+                db.sql(sql.create(sql.SUGGESTED_SUBJECTS, subjects())),
+                db.sql(sql.create_view(sql.SUBJECTS, shown)),
+            ]
+        else:
+            # The input's rows are a view of ``base`` (its ``expected`` included): no second copy.
+            statements = [db.sql(sql.create_view(sql.SUBJECTS, subjects()))]
         counter_tables: dict[int, str] = {}
         for counter in self.plan.counters:
             users = [plan for plan in wanted if isinstance(plan, DslPlan) and plan.counter is counter]

@@ -6,9 +6,10 @@ Tables, in the order the engine makes them:
   then date, timed before untimed of the same day, time, input order, as one BIGINT computed from
   the row's own columns, :mod:`.order`), ``age`` from year/month/day (29 February), ``week_start``
   (the Monday of the civil week, never (year, weekofyear)), ``quarter_id``, ``act_time``
-  (timestamp without time zone; end of the day when untimed), ``isodow``, ``holiday``, ``amount``;
-* ``subjects``: the rows rules are asked about: the input's rows, or (for opportunities) the same
-  rows coded as suggested, each with ``sid`` and the expected tariff total ``expected``;
+  (timestamp without time zone; end of the day when untimed), ``isodow``, ``holiday``, ``amount``,
+  ``expected`` (the tariff total of the row's codes on its date);
+* ``subjects``: a view of the rows rules are asked about, each with ``sid`` and ``expected``: the
+  input's rows of ``base``, or (for opportunities) the same rows coded as suggested, a small table;
 * ``counter_N``: one per frequency window (``windows``): the count, first and last date of the
   window each subject falls in;
 * the hits: the rules without window as one yes/no column each, in one scan of the subjects; the
@@ -39,6 +40,8 @@ from billing_rules.engines.relational.table import SCHEMA, TABLE
 
 BASE = "base"
 SUBJECTS = "subjects"
+#: The suggested codings' rows, a table (few rows) that the ``subjects`` view shows in their pass.
+SUGGESTED_SUBJECTS = "suggested_subjects"
 TARIFFS = "tariff_ranges"
 HOLIDAYS = "holidays"
 SUGGESTED = "suggested"
@@ -73,6 +76,17 @@ def create(name: str, query: exp.Expression) -> exp.Create:
     return exp.Create(
         this=exp.to_table(name),
         kind="TABLE",
+        expression=query,
+        replace=True,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+def create_view(name: str, query: exp.Expression) -> exp.Create:
+    """``CREATE OR REPLACE TEMPORARY VIEW name AS query`` (Spark caches it like a table: ``spark.py``)."""
+    return exp.Create(
+        this=exp.to_table(name),
+        kind="VIEW",
         expression=query,
         replace=True,
         properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
@@ -232,7 +246,18 @@ def base_query(*, history: bool = True, order: OrderKey = order_key.WRITER_KEY) 
     return query
 
 
-#: The columns :func:`base_query` adds to the invoice table's, in its order.
+def base_table(*, history: bool = True, order: OrderKey = order_key.WRITER_KEY) -> exp.Select:
+    """:func:`base_query` with ``expected``, the tariff total of each row's own codes.
+
+    Computed here, once, so that the input's subjects are a view of ``base`` rather than a copy of
+    it (the copy was a second table as wide as the input, spilled at 10 M rows). The (codes, date)
+    pairs are read from the invoice table itself: the base query is not run twice for them.
+    """
+    return with_expected(base_query(history=history, order=order), pairs_from=exp.to_table(TABLE))
+
+
+#: The columns :func:`base_query` adds to the invoice table's, in its order (:func:`base_table`
+#: adds ``expected`` after them, which the suggested codings compute again for their own codes).
 BASE_DERIVED = (
     "ord", "age", "isodow", "week_start", "quarter_id", "year_id", "act_time", "holiday", "cancelled",
     "amount", "km",
@@ -243,7 +268,7 @@ BASE_DERIVED = (
 
 
 def input_subjects() -> exp.Select:
-    """The input's rows, each its own subject (``sid`` = its place in the order)."""
+    """The input's rows, each its own subject (``sid``: its place in the order; ``expected``: base's)."""
     return (
         exp.select(exp.column(exp.Star(), table="b"), _c("ord", "b").as_("sid"), exp.null().as_("variant"))
         .from_(exp.to_table(BASE).as_("b"))
@@ -267,15 +292,18 @@ def suggested_subjects() -> exp.Select:
     )
 
 
-def with_expected(query: exp.Select) -> exp.Select:
+def with_expected(query: exp.Select, pairs_from: exp.Expression | None = None) -> exp.Select:
     """``query``'s rows with ``expected``: the sum of their codes' tariffs in force, NULL if one has none.
 
     Computed once per distinct (codes, date) pair, a few tens of thousands whatever the volume, then
     joined back on the pair: grouping the rows themselves by subject made a group and a hash-join
     build side as large as the input, which spilled (superlinear from a few million rows).
+    ``pairs_from``: a table holding at least the query's (codes, date) pairs, read for them instead
+    of running the query a second time.
     """
     inner = query.subquery("q")
-    pairs = exp.select(_c("codes", "q"), _c("date", "q")).distinct().from_(query.subquery("q")).subquery("p")
+    source = pairs_from.as_("q") if pairs_from is not None else query.subquery("q")
+    pairs = exp.select(_c("codes", "q"), _c("date", "q")).distinct().from_(source).subquery("p")
     codes = (
         exp.select(_c("codes", "p"), _c("date", "p"), exp.Explode(this=_c("codes", "p")).as_("code"))
         .from_(pairs)
