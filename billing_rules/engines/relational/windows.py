@@ -30,7 +30,7 @@ def _counted(counter: CounterPlan, alias: str) -> exp.Expression:
         parts.append(_on_alias(billed(counter.triggers), alias))
     if counter.counting is not None:
         parts.append(_on_alias(counter.counting, alias))
-    return exp.and_(*parts)
+    return exp.and_(*parts, copy=False)
 
 
 def _on_alias(expression: exp.Expression, alias: str) -> exp.Expression:
@@ -73,7 +73,13 @@ def _counted_rows(
         *(window.as_("win") for window in _window_id(counter, alias)),
         *extra,
     ]
-    query = exp.select(*columns).from_(exp.to_table(table).as_(alias)).where(_counted(counter, alias))
+    # Every tree here is built for this statement alone: assembled without sqlglot's defensive
+    # copies (each builder call otherwise copies the whole query built so far).
+    query = (
+        exp.select(*columns, copy=False)
+        .from_(exp.to_table(table).as_(alias), copy=False)
+        .where(_counted(counter, alias), copy=False)
+    )
     if "code" in counter.scope:
         assert counter.triggers is not None
         codes = exp.Values(
@@ -82,11 +88,11 @@ def _counted_rows(
             ],
             alias=exp.TableAlias(this=exp.to_identifier("tc"), columns=[exp.to_identifier("code")]),
         )
-        query = query.select(_c("code", "tc")).join(
-            codes, on=exp.ArrayContains(this=_c("codes", alias), expression=_c("code", "tc"))
+        query = query.select(_c("code", "tc"), copy=False).join(
+            codes, on=exp.ArrayContains(this=_c("codes", alias), expression=_c("code", "tc")), copy=False
         )
     else:
-        query = query.select(exp.null().as_("code"))
+        query = query.select(exp.null().as_("code"), copy=False)
     return query
 
 
@@ -173,12 +179,13 @@ def counter_query(
         ).as_("cnt"),
         window(exp.Min(this=earlier), exp.Literal.number(1), "PRECEDING").as_("first_date"),
         window(exp.Max(this=earlier.copy()), exp.Literal.number(1), "PRECEDING").as_("last_date"),
-    ).from_(stream.subquery("stream"))
+        copy=False,
+    ).from_(stream.subquery("stream", copy=False), copy=False)
     wanted = exp.Literal.string("suggested" if suggested else "input")
     return (
-        exp.select(_c("sid"), _c("code"), _c("cnt"), *_first_or_own(None))
-        .from_(counted.subquery("c"))
-        .where(exp.EQ(this=_c("origin"), expression=wanted))
+        exp.select(_c("sid"), _c("code"), _c("cnt"), *_first_or_own(None), copy=False)
+        .from_(counted.subquery("c", copy=False), copy=False)
+        .where(exp.EQ(this=_c("origin"), expression=wanted), copy=False)
     )
 
 
