@@ -6,6 +6,8 @@ import gc
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from billing_rules.api.validator import Validator, batch_gc
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "week-2026-01.csv"
@@ -37,4 +39,36 @@ def test_restored_when_the_check_fails() -> None:
             raise KeyError("boom")
     except KeyError:
         pass
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_nested_batches_keep_the_outer_settings() -> None:
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    with batch_gc():
+        outer = (gc.get_threshold(), gc.get_freeze_count())
+        with batch_gc():
+            assert (gc.get_threshold(), gc.get_freeze_count()) == outer
+        assert (gc.get_threshold(), gc.get_freeze_count()) == outer  # not unfrozen by the inner one
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_relational_check_runs_without_full_collections(monkeypatch: Any) -> None:
+    pytest.importorskip("duckdb", reason="the relational engine needs the batch extra")
+    from billing_rules.engines.relational import api
+    from billing_rules.engines.relational.run import _Run
+
+    validator = Validator.build(entry_points=False)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    seen: list[tuple[tuple[int, int, int], int]] = []
+    original = _Run.run
+
+    def spy(self: _Run, *args: Any) -> Any:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return original(self, *args)
+
+    monkeypatch.setattr(_Run, "run", spy)
+    report = api.check_paths(validator, [str(EXAMPLE)])
+    assert report.events > 0 and report.engine == "duckdb"
+    ((thresholds, frozen),) = seen
+    assert frozen > 0 and thresholds[2] > 1_000_000
     assert (gc.get_threshold(), gc.get_freeze_count()) == before

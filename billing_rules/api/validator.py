@@ -7,15 +7,13 @@ the life of the process.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import io
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +31,7 @@ from billing_rules.api.plugin_items import (
 from billing_rules.api.rule_info import RuleInfo as RuleInfo  # re-exported: its former home
 from billing_rules.api.rule_info import rule_info
 from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
+from billing_rules.engines.collector import batch_gc as batch_gc  # re-exported: its former home
 from billing_rules.engines.row.engine import Engine
 from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.errors import BillingRulesError, RuleFileError
@@ -428,32 +427,6 @@ class Validator:
         buffer = io.StringIO()
         reporter.render(report, buffer, color=color)
         return buffer.getvalue()
-
-
-@contextlib.contextmanager
-def batch_gc() -> Iterator[None]:
-    """No full garbage collection while a batch is checked, and none walks what the build made.
-
-    A check allocates millions of short-lived objects (rows, events, findings), and CPython's
-    collector then walks every tracked object again and again: with the compiled rules, plugins
-    and tariffs in the oldest generation, full collections took about a quarter of a check.
-    Freezing moves what exists now (the build) out of the collector's sight, and the oldest
-    generation's threshold is raised so that only young collections run during the batch (they
-    still free the cycles a check makes). Everything is restored afterwards, so an embedding
-    program's own collection settings are untouched.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(thresholds[0], thresholds[1], _NO_FULL_COLLECTION)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-
-
-#: Oldest-generation threshold during a batch: young collections before a full one (never reached).
-_NO_FULL_COLLECTION = 1 << 30
 
 
 def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[Event]:

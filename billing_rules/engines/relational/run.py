@@ -23,6 +23,7 @@ from sqlglot import exp
 
 from billing_rules.domain.calendar import _holidays_of
 from billing_rules.dsl.program import RuleSet
+from billing_rules.engines.collector import batch_gc
 from billing_rules.engines.findings import RuleMeta, _crashed
 from billing_rules.engines.relational import order, sql, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
@@ -110,8 +111,9 @@ class RelationalChecker:
         """Findings of the invoice table ``writer`` holds (input rows in SPEC §1 input order)."""
         backend = self.backend_factory()
         try:
-            backend.load_invoices(writer)
-            return _Run(self, backend, tuple(files)).run(writer.inputs, adjust)
+            with batch_gc():
+                backend.load_invoices(writer)
+                return _Run(self, backend, tuple(files)).run(writer.inputs, adjust)
         finally:
             writer.discard()
             backend.close()
