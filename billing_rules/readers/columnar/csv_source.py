@@ -90,10 +90,11 @@ def csv_batches(
                 return
             if not chunk.endswith("\n"):
                 chunk += text.readline()
-            batch = splitter.fast(chunk, line, counter)
+            lines = batch_lines(chunk)
+            batch = splitter.fast(chunk, line, lines, counter)
             if batch is not None:
                 counter.fast_chunks += 1
-                line += batch_lines(chunk)
+                line += lines
                 yield batch
                 continue
             while True:  # the csv module: a quoted field may run past the chunk
@@ -143,8 +144,11 @@ class _Splitter:
 
     # --- plain chunks ----------------------------------------------------------------------------
 
-    def fast(self, chunk: str, line: int, counter: Counter) -> Batch | None:
-        """The chunk as one batch if every line is a record of the header's width, else None."""
+    def fast(self, chunk: str, line: int, lines: int, counter: Counter) -> Batch | None:
+        """The chunk as one batch if every line is a record of the header's width, else None.
+
+        ``lines``: the chunk's physical lines (:func:`batch_lines`), counted once by the caller.
+        """
         if '"' in chunk or "\0" in chunk or "\ufffd" in chunk or "\n\n\n" in chunk:
             return None
         empties = chunk.count("\n\n") + (1 if chunk.startswith(("\n", "\r\n")) else 0)
@@ -152,7 +156,6 @@ class _Splitter:
             if chunk.count("\r") != chunk.count("\r\n") or "\n\r\n\r\n" in chunk:
                 return None
             empties += chunk.count("\n\r\n")
-        lines = batch_lines(chunk)
         if chunk.count(self.delimiter) != (self.width - 1) * (lines - empties):
             return None
         try:
