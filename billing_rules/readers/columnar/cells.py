@@ -206,24 +206,34 @@ def _spellings(name: str, series: pl.Series) -> ColumnResult:
 #: Date columns whose usual spelling polars parses itself: a pattern that only ASCII ISO values
 #: match, the format, and the range in which the row readers accept such a value. Only where
 #: spellings are many: a birth date has about one per patient, and mapping them one by one was
-#: half of the reader's time; act dates (a few hundred spellings) map faster than they parse.
+#: half of the reader's time; a regulation's date and time is nearly unique to its invoice. Act
+#: dates and times (a few hundred spellings) map faster than they parse.
 _ISO: dict[str, tuple[str, str, Any, Any]] = {
     "birth_date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "%Y-%m-%d", dt.date.min, dt.date.max),
+    "referral_at": (
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$",
+        "%Y-%m-%dT%H:%M",
+        dt.datetime.min,
+        dt.datetime(9999, 12, 31, 23, 59),
+    ),
 }
 
 
 def _iso_column(name: str, series: pl.Series) -> ColumnResult:
     """A date column: plain ISO values parsed by polars, every other spelling as :func:`_spellings`.
 
-    Only values of the exact ``YYYY-MM-DD`` shape, in ASCII digits, that
-    name a real day within the column's range, take the polars path: for those the row readers'
-    parser (``date.fromisoformat``, its range check) gives the same day and no message. Anything
-    else, including an impossible day such as ``2024-02-30`` or an empty cell, is read by the row
-    readers' parser, so its message is theirs.
+    Only values of the exact ``YYYY-MM-DD`` (``YYYY-MM-DDTHH:MM``) shape, in ASCII digits, that
+    name a real day (and time) within the column's range, take the polars path: for those the row
+    readers' parser (``fromisoformat``, its range check) gives the same value and no message.
+    Anything else, including an impossible day such as ``2024-02-30``, ``24:00`` or an empty cell,
+    is read by the row readers' parser, so its message is theirs.
     """
     pattern, layout, low, high = _ISO[name]
-    (out,), _, _ = OUTPUTS[name]
-    parsed = series.str.to_date(layout, strict=False)
+    (out,), (kind,), _ = OUTPUTS[name]
+    if kind == pl.Date:
+        parsed = series.str.to_date(layout, strict=False)
+    else:
+        parsed = series.str.to_datetime(layout, time_unit="us", strict=False)
     plain = (series.str.contains(pattern) & parsed.is_between(low, high)).fill_null(False)
     if plain.all():
         return ColumnResult({out: parsed.alias(out)}, None)
