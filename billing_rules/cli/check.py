@@ -133,7 +133,7 @@ def _engine_for(engine: str, validator: Validator, files: list[str], master: str
     envvar="BILLING_RULES_ENGINE",
     help="Moteur : row (ligne à ligne, la référence), duckdb (colonnes, pour les gros volumes ; demande "
     "billing-rules[batch]), spark (Apache Spark, pour un cluster ; demande billing-rules[spark]) ; "
-    "auto : duckdb à partir d'environ 50 000 lignes s'il est installé, row sinon.",
+    "auto : duckdb à partir d'environ 75 000 lignes s'il est installé, row sinon.",
 )
 @click.option(
     "--master",

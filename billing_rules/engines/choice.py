@@ -17,13 +17,15 @@ ENGINES = ("auto", "row", "duckdb", "spark")
 Spark is for clusters: a local session costs seconds to start, so only ``--engine spark`` runs it.
 """
 
-AUTO_ROWS: int | None = 50_000
+AUTO_ROWS: int | None = 75_000
 """From this many rows (estimated), ``auto`` runs the relational engine; None would mean never.
 
-Measured on 1 M rows (benchmarks/run.py --only relational), the relational engine fed by the
-columnar reader runs the whole ``check`` 2.8 times as fast as the row engine (5.75 s against 19.0 s);
-below some tens of thousands of rows its fixed costs (importing polars and DuckDB, planning the
-rules) outweigh what it saves, and the row engine's smaller memory wins.
+Measured with whole ``check --format json`` processes on generated files (20 practitioners): at
+50 000 rows the row engine is faster (1.1-1.3 s against 1.2-1.5 s), at 100 000 DuckDB is (1.7 s
+against 1.8-2.0 s), at 200 000 clearly (1.8-2.0 s against 3.5 s), and on 1 M rows about four times
+(benchmarks/run.py --only relational). Below the crossover its fixed costs (importing polars and
+DuckDB, planning and generating the statements) outweigh what it saves, and the row engine's
+smaller memory (60-100 MB against 280-450 MB there) wins.
 """
 
 BYTES_PER_ROW = 130

@@ -48,11 +48,11 @@ def test_auto_keeps_the_row_engine_for_a_small_file() -> None:
     assert json.loads(run(str(EXAMPLE), "--format", "json").output)["summary"]["engine"] == "row"
 
 
-def test_auto_picks_duckdb_from_50_000_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert choice.AUTO_ROWS == 50_000
-    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 49_999)
+def test_auto_picks_duckdb_from_75_000_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert choice.AUTO_ROWS == 75_000
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 74_999)
     assert choice.choose("auto", [str(EXAMPLE)]) == "row"
-    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 50_000)
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 75_000)
     assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
     monkeypatch.setattr(choice, "relational_installed", lambda: False)
     assert choice.choose("auto", [str(EXAMPLE)]) == "row"  # without the batch extra
