@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import importlib.util
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from billing_rules.errors import BillingRulesError
@@ -224,11 +226,27 @@ def _local(key: str) -> Any:
     settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG}"
     conf = SparkConf().setMaster(key).setAppName("billing-rules").setAll(list(settings.items()))
     try:
-        context = SparkContext(conf=conf)
+        with _without_remote():
+            context = SparkContext(conf=conf)
     except Exception as exc:  # noqa: BLE001 - the JVM did not start: say so in French
         raise BillingRulesError(f"Spark n'a pas pu démarrer ({type(exc).__name__}) : vérifiez Java") from None
     context.setLogLevel("ERROR")
     return SparkSession(context)
+
+
+@contextlib.contextmanager
+def _without_remote() -> Iterator[None]:
+    """``SPARK_REMOTE`` hidden while the local JVM starts (``--master local[2]`` with it set).
+
+    pyspark starts the JVM with ``spark-submit`` in this process's environment, and spark-submit
+    with ``SPARK_REMOTE`` set refuses to start a local driver. Held under the sessions' lock.
+    """
+    saved = os.environ.pop("SPARK_REMOTE", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["SPARK_REMOTE"] = saved
 
 
 def _second_master(running: str, wanted: str, why: str) -> BillingRulesError:
