@@ -37,6 +37,7 @@ def engine_params(*names: str) -> list[object]:
 ALL = engine_params(*ENGINES)
 DUCKDB = engine_params("duckdb")
 SPARKS = engine_params("spark", "spark-connect")
+WITHOUT_CONNECT = engine_params("duckdb", "spark")
 
 
 def run_args(engine: str) -> dict[str, Any]:

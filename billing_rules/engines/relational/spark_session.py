@@ -167,15 +167,6 @@ def release(own: Any, key: str) -> None:
             _BUSY[key] -= 1
 
 
-def stop_all() -> None:
-    """Stop every root of the process (the classic SparkContext; the Connect clients' channels)."""
-    with _LOCK:
-        for key, root in list(_ROOT.items()):
-            root.stop()
-            del _ROOT[key]
-        _BUSY.clear()
-
-
 def close_clients() -> None:
     """Close the process's Spark Connect clients (registered to run at exit).
 
