@@ -53,21 +53,24 @@ def test_huge_config_file_is_refused_in_bounded_memory(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.path.exists("/dev/zero") or sys.platform == "win32", reason="/dev/zero")
 @pytest.mark.parametrize("option", ["--rules", "--config"])
 def test_dev_zero_is_refused(tmp_path: Path, option: str) -> None:
-    import resource
-
     day = tmp_path / "jour.csv"
     day.write_text("invoice_id;date;practitioner_id;patient_id;birth_date;codes\n", encoding="utf-8")
 
-    def limit_memory() -> None:  # a failing fix must not take the machine down with it
-        resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024 * 1024, 1536 * 1024 * 1024))
-
-    result = subprocess.run(
-        [sys.executable, "-m", "billing_rules", "check", str(day), option, "/dev/zero"],
+    # A failing fix must not take the machine down with it: the command runs under a 1.5 GB
+    # address-space limit, set by the new interpreter itself. Not in a ``preexec_fn``: the forked
+    # copy of this process (its address space already larger when earlier tests loaded gRPC, Arrow
+    # or a JVM client) would fail its first allocation under the limit and abort before ``exec``.
+    limited = (
+        "import resource, runpy, sys; size = 1536 * 1024 * 1024; "
+        "resource.setrlimit(resource.RLIMIT_AS, (size, size)); "
+        "sys.argv = ['billing-rules', *sys.argv[1:]]; runpy.run_module('billing_rules', run_name='__main__')"
+    )
+    result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-c", limited, "check", str(day), option, "/dev/zero"],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        preexec_fn=limit_memory,  # noqa: PLW1509
     )
     assert result.returncode == 2
     assert "trop grand" in result.stderr, result.stderr

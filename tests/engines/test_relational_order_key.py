@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
 
-from executors import ALL  # noqa: E402
+from executors import ALL, run_args  # noqa: E402
 
 from billing_rules.api.validator import Validator  # noqa: E402
 from billing_rules.engines.relational import api, order, sql  # noqa: E402
@@ -77,10 +77,10 @@ class _Table:
 
 
 def _backend(engine: str) -> Any:
-    if engine == "spark":
+    if engine != "duckdb":
         from billing_rules.engines.relational.spark import SparkBackend
 
-        return SparkBackend()
+        return SparkBackend(master=run_args(engine).get("master"))
     from billing_rules.engines.relational.duckdb import DuckDbBackend
 
     return DuckDbBackend()
@@ -255,7 +255,7 @@ def test_first_invoice_of_a_window_as_the_row_engine(
         _imt("2024-02-01", "F4", time="23:59", seq=3),
     ]
     expected = builtin_validator.check_events(events, history=history).findings
-    found = api.check_events(builtin_validator, events, history=history, engine=engine).findings
+    found = api.check_events(builtin_validator, events, history=history, **run_args(engine)).findings
     assert [(f.rule, f.invoice_id, f.message, f.window) for f in found] == [
         (f.rule, f.invoice_id, f.message, f.window) for f in expected
     ]

@@ -1,11 +1,15 @@
-"""``check --engine spark``: the report names the engine, the findings are the row engine's, and
-what cannot start (pyspark or Java missing, Spark Connect unreachable) is said in French."""
+"""``check --engine spark``: the report names the engine, the findings are the row engine's (on a
+local session and through Spark Connect, by ``SPARK_REMOTE`` and by ``--master sc://...``), and what
+cannot start (pyspark, Java or the Connect client missing, Spark Connect unreachable) is said in
+French."""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +20,7 @@ pytest.importorskip("sqlglot")
 
 from billing_rules import cli  # noqa: E402
 from billing_rules.engines import choice  # noqa: E402
-from billing_rules.engines.relational import spark  # noqa: E402
+from billing_rules.engines.relational import spark, spark_session  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "week-2026-01.csv"
@@ -45,6 +49,46 @@ def test_spark_engine_is_named_and_finds_what_the_row_engine_finds(
     assert "Moteur : spark" in text.output
     # The check's staging directory (the Parquet copy of the invoices) is gone afterwards.
     assert staging.is_dir() and not list(staging.iterdir())
+
+
+@pytest.mark.spark
+@pytest.mark.spark_connect
+def test_spark_connect_by_spark_remote_and_by_master(
+    spark_connect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staging = tmp_path / "staging"
+    monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(staging))
+    row = run(str(EXAMPLE), "--format", "json", "--engine", "row")
+    expected = json.loads(row.output)
+    expected["summary"]["engine"] = "spark"
+    monkeypatch.setenv("SPARK_REMOTE", spark_connect)
+    found = run(str(EXAMPLE), "--format", "json", "--engine", "spark")
+    assert (found.exit_code, json.loads(found.output)) == (row.exit_code, expected)
+    monkeypatch.delenv("SPARK_REMOTE")
+    found = run(str(EXAMPLE), "--format", "json", "--engine", "spark", "--master", spark_connect)
+    assert (found.exit_code, json.loads(found.output)) == (row.exit_code, expected)
+    # The server read the staging Parquet (one machine here; a shared mount on a cluster): removed.
+    assert staging.is_dir() and not list(staging.iterdir())
+
+
+@pytest.mark.spark
+@pytest.mark.spark_connect
+def test_spark_connect_command_ends(spark_connect: str, tmp_path: Path) -> None:
+    """A real process: its Connect clients are closed at exit (gRPC's finaliser could hang it)."""
+    env = {**os.environ, "SPARK_REMOTE": spark_connect, "BILLING_RULES_SPARK_STAGING": str(tmp_path)}
+    command = [
+        sys.executable,
+        "-m",
+        "billing_rules",
+        "check",
+        "--no-plugins",
+        str(EXAMPLE),
+        "--engine",
+        "spark",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Moteur : spark" in done.stdout
 
 
 def test_staging_directory_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,13 +121,25 @@ def test_without_the_spark_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_without_java(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spark, "java_available", lambda: False)
+    monkeypatch.setattr(spark_session, "java_available", lambda: False)
     monkeypatch.delenv("SPARK_REMOTE", raising=False)
     if not spark.pyspark_installed():
         pytest.skip("pyspark n'est pas installé")
     result = run(str(EXAMPLE), "--engine", "spark", "--master", "local[1]")  # not started yet
     assert result.exit_code == 2
     assert "--engine spark demande Java (17 ou plus)" in result.output
+
+
+def test_spark_connect_client_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not spark.pyspark_installed():
+        pytest.skip("pyspark n'est pas installé")
+    monkeypatch.setattr(spark_session, "connect_missing", lambda: "grpcio")
+    result = run(str(EXAMPLE), "--engine", "spark", "--master", "sc://127.0.0.1:9")
+    assert result.exit_code == 2
+    assert (
+        "Spark Connect demande ses dépendances (grpcio) : pip install 'billing-rules[spark-connect]'"
+        in result.output
+    )
 
 
 def test_spark_connect_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,9 +29,17 @@ _CHECKERS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], Relationa
 def checker_for(validator: Any, engine: str = "duckdb", master: str | None = None) -> RelationalChecker:
     """The validator's rule set, planned once per engine (raises ``Unsupported`` for a rule it cannot run).
 
-    ``engine`` is ``duckdb`` or ``spark`` (``master``: Spark's ``--master``); the statements' texts
-    are cached by the checker, in that engine's dialect.
+    ``engine`` is ``duckdb`` or ``spark`` (``master``: Spark's ``--master``, else ``SPARK_REMOTE``,
+    else ``local[2]``, resolved here so that each master has its checker); the statements' texts are
+    cached by the checker, in that engine's dialect. A checker keeps no session: each check asks
+    for its master's session, which is started again if it was stopped (another classic master
+    took its place in the process).
     """
+    if engine == "spark":
+        from billing_rules.engines.relational.spark_session import master_key, session
+
+        master = master_key(master)
+        session(master)  # started (or refused, in French) before any input is read
     checkers = _CHECKERS.setdefault(validator, {})
     checker = checkers.get((engine, master))
     if checker is None:
@@ -41,9 +49,8 @@ def checker_for(validator: Any, engine: str = "duckdb", master: str | None = Non
 
 def _factory(engine: str, master: str | None) -> Callable[[], Any]:
     if engine == "spark":
-        from billing_rules.engines.relational.spark import SparkBackend, session
+        from billing_rules.engines.relational.spark import SparkBackend
 
-        session(master)  # started (or refused, in French) before any input is read
         return functools.partial(SparkBackend, master=master)
     return DuckDbBackend
 

@@ -3,17 +3,13 @@
 The statements are the same sqlglot trees DuckDB runs, generated here in Spark's dialect (one
 intermediate form, not a second compiler). The validated invoice table is written as Parquet into a
 private staging directory and read by Spark; each ``CREATE TABLE ... AS`` of the plan becomes a
-cached temporary view of the check's own session.
+temporary view of the check's own session, cached when many statements read it.
 
-Where the session comes from:
-
-* ``SPARK_REMOTE`` (or ``--master sc://host:15002``): Spark Connect, a cluster's server. The staging
-  directory must then be one the cluster reads (``BILLING_RULES_SPARK_STAGING``, a shared mount);
-* otherwise a local session (``--master``, default ``local[2]``) started once per process; its driver
-  memory comes from ``BILLING_RULES_SPARK_MEMORY`` (default ``2g``).
-
-Every session runs in UTC with ANSI SQL on: nothing the plan computes depends on a time zone (the
-timestamps are ``TIMESTAMP_NTZ``), and a failed cast is an error, never a silent NULL.
+The sessions (``spark_session``): ``--master sc://host:15002`` or ``SPARK_REMOTE`` for Spark
+Connect, whose server reads the staging directory (on a cluster: ``BILLING_RULES_SPARK_STAGING``, a
+shared mount); otherwise a local session (``--master``, default ``local[2]``) started once per
+process. The calls below are those both kinds of session have (no ``sparkContext``, no RDD): the
+differential tests run them on both.
 """
 
 from __future__ import annotations
@@ -29,29 +25,33 @@ from sqlglot.dialects.dialect import rename_func
 from sqlglot.dialects.spark import Spark
 from sqlglot.generators.spark import SparkGenerator
 
+from billing_rules.engines.relational.spark_session import (
+    DEFAULT_MASTER,
+    check_session,
+    java_available,
+    master_key,
+    pyspark_installed,
+    release,
+    remote_url,
+    session,
+)
 from billing_rules.engines.relational.table import TABLE
-from billing_rules.errors import BillingRulesError
 
-DEFAULT_MASTER = "local[2]"
-DEFAULT_MEMORY = "2g"
-#: Session settings every check relies on (set on each session, local or remote).
-SESSION_CONF = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.ansi.enabled": "true",
-    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
-}
-#: Extra settings of a local session: few partitions (the default 200 is for clusters), no web UI.
-LOCAL_CONF = {
-    "spark.sql.shuffle.partitions": "8",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-}
+__all__ = [
+    "DEFAULT_MASTER",
+    "BillingSpark",
+    "SparkBackend",
+    "java_available",
+    "master_key",
+    "pyspark_installed",
+    "remote_url",
+    "session",
+    "staging_dir",
+]
+
 _SPARK_TYPES = {"VARCHAR": "STRING"}
 #: The plan's tables read by many statements: computed once, cached (``sql``'s names).
 CACHED = frozenset({"base", "subjects", "suggested"})
-LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
-CONNECT_PORT = 15002
-CONNECT_TIMEOUT = 5.0
 
 
 class _Generator(SparkGenerator):
@@ -68,103 +68,6 @@ class BillingSpark(Spark):
     """Spark SQL as the plan's statements are generated for it."""
 
     Generator = _Generator
-
-
-_ROOT: dict[str, Any] = {}
-
-
-def pyspark_installed() -> bool:
-    """Whether pyspark can be imported (without importing it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("pyspark") is not None
-
-
-def remote_url(master: str | None = None) -> str | None:
-    """The Spark Connect URL to use: ``--master sc://...``, else ``SPARK_REMOTE``, else none."""
-    if master is not None:
-        return master if master.startswith("sc://") else None
-    return os.environ.get("SPARK_REMOTE") or None
-
-
-def java_available() -> bool:
-    """Whether a local session can start: a ``java`` on the PATH or under ``JAVA_HOME``."""
-    home = os.environ.get("JAVA_HOME")
-    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
-        return True
-    return shutil.which("java") is not None
-
-
-def session(master: str | None = None) -> Any:
-    """The process's Spark session for ``master`` (started on first use: 5-7 s for a local one)."""
-    key = master or remote_url() or DEFAULT_MASTER
-    found = _ROOT.get(key)
-    if found is not None:
-        return found
-    if not pyspark_installed():
-        raise BillingRulesError("--engine spark demande l'extra spark : pip install 'billing-rules[spark]'")
-    url = remote_url(master)
-    if url is not None:
-        spark = _connect(url)
-    else:
-        if not java_available():
-            raise BillingRulesError(
-                "--engine spark demande Java (17 ou plus) : installez un JRE (par exemple "
-                "openjdk-17-jre-headless) ou indiquez JAVA_HOME"
-            )
-        from pyspark.sql import SparkSession
-
-        builder = SparkSession.builder.master(key).appName("billing-rules")
-        memory = os.environ.get("BILLING_RULES_SPARK_MEMORY", DEFAULT_MEMORY)
-        quiet = f"-Dlog4j2.configurationFile={LOG_CONFIG}"  # errors only, from the JVM's start
-        settings = {**LOCAL_CONF, **SESSION_CONF, "spark.driver.memory": memory}
-        settings["spark.driver.extraJavaOptions"] = quiet
-        for name, value in settings.items():
-            builder = builder.config(name, value)
-        try:
-            spark = builder.getOrCreate()
-        except Exception as exc:  # noqa: BLE001 - the JVM did not start: say so in French
-            raise BillingRulesError(
-                f"Spark n'a pas pu démarrer ({type(exc).__name__}) : vérifiez Java"
-            ) from None
-        spark.sparkContext.setLogLevel("ERROR")
-    _ROOT[key] = spark
-    return spark
-
-
-def _connect(url: str) -> Any:
-    """A Spark Connect session; the server is reached first, so that a wrong address fails in seconds."""
-    import socket
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
-    unreachable = (
-        f"Spark Connect injoignable à {host}:{port} : vérifiez SPARK_REMOTE ou --master, et que le "
-        "serveur Spark Connect est démarré"
-    )
-    try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
-    except OSError:
-        raise BillingRulesError(unreachable) from None
-    from pyspark.sql import SparkSession
-
-    try:
-        spark = SparkSession.builder.remote(url).getOrCreate()
-    except ImportError as exc:
-        raise BillingRulesError(
-            f"Spark Connect demande ses dépendances ({exc.name or 'grpcio'}) : pip install 'pyspark[connect]'"
-        ) from None
-    try:
-        _configure(spark)
-    except Exception:  # noqa: BLE001 - the port answers but no Spark Connect server behind it
-        raise BillingRulesError(unreachable) from None
-    return spark
-
-
-def _configure(spark: Any) -> None:
-    for name, value in SESSION_CONF.items():
-        spark.conf.set(name, value)
 
 
 def staging_dir() -> str:
@@ -184,23 +87,29 @@ class SparkBackend:
     name = "spark"
 
     def __init__(self, *, master: str | None = None) -> None:
-        root = session(master)
-        # A local root hands out sessions sharing its JVM but not its views; a remote one is the
-        # client's own already.
-        self.spark = root if remote_url(master) is not None else root.newSession()
-        _configure(self.spark)
-        self.staging = staging_dir()
-        self._cached: dict[str, Any] = {}
+        self.spark, self._root = check_session(master)
+        try:
+            self.staging = staging_dir()
+        except BaseException:
+            release(self.spark, self._root)
+            raise
+        #: The check's views, and whether each is cached.
+        self._views: dict[str, bool] = {}
 
     def close(self) -> None:
-        """Drop the check's views and cached tables, and its staging directory."""
+        """Drop the check's views and cached tables, its staging directory, and its session."""
         try:
-            for name, frame in self._cached.items():
-                frame.unpersist()
+            # By the views' names, not the frames: a Connect frame is the text of its query, which
+            # reads views the plan may have dropped since (``invoices``, once ``base`` is cached).
+            for name, cached in self._views.items():
+                if cached:
+                    self.spark.catalog.uncacheTable(name)
+            for name in self._views:
                 self.spark.catalog.dropTempView(name)
         finally:
-            self._cached = {}
+            self._views = {}
             shutil.rmtree(self.staging, ignore_errors=True)
+            release(self.spark, self._root)
 
     def load_invoices(self, source: Any) -> None:
         """The validated invoice table as Parquet, read by Spark.
@@ -248,7 +157,7 @@ class SparkBackend:
         # Cached as computed: ``ord`` is arithmetic on each row (``order``), so ``base`` keeps the
         # partitions of the scan and joins that made it (no global sort gathers it in one task).
         frame = frame.cache()
-        self._keep(name, frame)
+        self._keep(name, frame, cached=True)
         frame.count()  # materialised now: every later statement reads the cached rows
 
     def fetch(self, prepared: tuple[str | None, str]) -> list[tuple[Any, ...]]:
@@ -271,9 +180,8 @@ class SparkBackend:
         """The physical plan Spark chooses for a query (``EXPLAIN FORMATTED``: local or Connect)."""
         return str(self.spark.sql(f"EXPLAIN FORMATTED {self.sql(tree)[1]}").collect()[0][0])
 
-    def _keep(self, name: str, frame: Any) -> None:
-        old = self._cached.pop(name, None)
-        if old is not None:
-            old.unpersist()
+    def _keep(self, name: str, frame: Any, *, cached: bool = False) -> None:
+        if self._views.pop(name, False):
+            self.spark.catalog.uncacheTable(name)
         frame.createOrReplaceTempView(name)
-        self._cached[name] = frame
+        self._views[name] = cached

@@ -1,0 +1,289 @@
+"""Where Spark runs: the process's sessions, one per master, local (classic) or Spark Connect.
+
+A check names its master with ``--master`` (or the embedding API's ``master``); without one,
+``SPARK_REMOTE`` chooses Spark Connect, else a local ``local[2]`` session. Two kinds of roots:
+
+* **Spark Connect** (``sc://host:port``): a gRPC client of a server that runs the plan (and reads
+  the staging Parquet: on a cluster it must be a shared mount). Each check opens its own server
+  session (``create``: its views and settings are nobody else's) and releases it at the end. Any
+  number of Connect servers can be used side by side, and next to a local session.
+* **Classic** (``local[N]``, ``spark://``, ``yarn``...): a JVM driver inside this process. A process
+  has at most one SparkContext, so one classic master at a time: asking for another one stops the
+  idle current session and starts the new one (the JVM, and so the driver memory of
+  ``BILLING_RULES_SPARK_MEMORY``, stays the first one's); while a check still runs on the current
+  one, or when the running SparkContext was started by someone else (an embedding application), the
+  request is refused in French, naming both masters, never silently run on the wrong one.
+
+The client is built from pyspark's own classes for each kind (``pyspark.sql.connect`` for Connect,
+``SparkContext`` for classic), not from ``SparkSession.builder``, whose choice depends on the
+process's environment (``SPARK_REMOTE``, ``SPARK_CONNECT_MODE_ENABLED``): ``--master local[2]``
+stays local even when ``SPARK_REMOTE`` is set.
+
+Every session runs in UTC with ANSI SQL on: nothing the plan computes depends on a time zone (the
+timestamps are ``TIMESTAMP_NTZ``), and a failed cast is an error, never a silent NULL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import importlib.util
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from billing_rules.errors import BillingRulesError
+
+DEFAULT_MASTER = "local[2]"
+DEFAULT_MEMORY = "2g"
+#: Session settings every check relies on (set on each session, local or remote).
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+}
+#: Extra settings of a local session: few partitions (the default 200 is for clusters), no web UI.
+LOCAL_CONF = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
+CONNECT_PORT = 15002
+CONNECT_TIMEOUT = 5.0
+#: What the Spark Connect client imports (module, the distribution that provides it): pyspark's
+#: ``connect`` extra, installed by ``billing-rules[spark-connect]``.
+CONNECT_MODULES = (
+    ("grpc", "grpcio"),
+    ("grpc_status", "grpcio-status"),
+    ("google.rpc", "googleapis-common-protos"),
+    ("pandas", "pandas"),
+    ("pyarrow", "pyarrow"),
+    ("zstandard", "zstandard"),
+)
+CONNECT_EXTRA = "pip install 'billing-rules[spark-connect]'"
+NO_PYSPARK = "--engine spark demande l'extra spark : pip install 'billing-rules[spark]'"
+
+#: The process's roots, by master key; a classic one is a SparkSession, a Connect one the URL's
+#: first client session (it proves the server answers; each check opens its own).
+_ROOT: dict[str, Any] = {}
+#: Checks running on each classic root: a busy session is never stopped for another master.
+_BUSY: collections.Counter[str] = collections.Counter()
+_LOCK = threading.RLock()
+
+
+def pyspark_installed() -> bool:
+    """Whether pyspark can be imported (without importing it)."""
+    return importlib.util.find_spec("pyspark") is not None
+
+
+def connect_missing() -> str | None:
+    """The first distribution the Spark Connect client lacks here, or None (nothing is imported)."""
+    for module, distribution in CONNECT_MODULES:
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            return distribution
+    return None
+
+
+def remote_url(master: str | None = None) -> str | None:
+    """The Spark Connect URL to use: ``--master sc://...``, else ``SPARK_REMOTE``, else none."""
+    if master is not None:
+        return master if master.startswith("sc://") else None
+    return os.environ.get("SPARK_REMOTE") or None
+
+
+def master_key(master: str | None = None) -> str:
+    """The master a check with ``master`` runs on: itself, else ``SPARK_REMOTE``, else ``local[2]``."""
+    return master or remote_url() or DEFAULT_MASTER
+
+
+def is_connect(key: str) -> bool:
+    """Whether a master key names a Spark Connect server."""
+    return key.startswith("sc://")
+
+
+def java_available() -> bool:
+    """Whether a local session can start: a ``java`` on the PATH or under ``JAVA_HOME``."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return True
+    return shutil.which("java") is not None
+
+
+def session(master: str | None = None) -> Any:
+    """The process's root session for ``master``, started on first use (5-7 s for a local one).
+
+    Raises :class:`BillingRulesError` (French) when it cannot: pyspark, Java or the Connect client's
+    dependencies missing, a Connect server unreachable, another classic master busy in this process.
+    """
+    key = master_key(master)
+    with _LOCK:
+        found = _ROOT.get(key)
+        if found is not None and (is_connect(key) or _alive(found)):
+            return found
+        _ROOT.pop(key, None)
+        if not pyspark_installed():
+            raise BillingRulesError(NO_PYSPARK)
+        spark = _connect(key) if is_connect(key) else _local(key)
+        _ROOT[key] = spark
+        return spark
+
+
+def check_session(master: str | None = None) -> tuple[Any, str]:
+    """A session of the check's own (its temporary views are nobody else's), and its root's key.
+
+    Pair with :func:`release`. A classic root hands out sessions sharing its JVM and cache; a
+    Connect one opens a new server session on the same server.
+    """
+    key = master_key(master)
+    with _LOCK:
+        root = session(master)
+        if is_connect(key):
+            own = _connect_client(key)
+        else:
+            own = root.newSession()
+            _BUSY[key] += 1
+    try:
+        configure(own)
+    except BaseException:
+        release(own, key)
+        raise
+    return own, key
+
+
+def release(own: Any, key: str) -> None:
+    """The end of a check's session: a Connect one is released on the server; a classic one is freed."""
+    with _LOCK:
+        if is_connect(key):
+            own.stop()  # releases the server session (its views, its settings) and the channel
+        elif _BUSY[key] > 0:
+            _BUSY[key] -= 1
+
+
+def close_clients() -> None:
+    """Close the process's Spark Connect clients (registered to run at exit).
+
+    Left to pyspark's finaliser, a client's gRPC channel is closed during the interpreter's
+    shutdown, when gRPC's threads may be gone already: the process then never ends.
+    """
+    with _LOCK:
+        for key in [name for name in _ROOT if is_connect(name)]:
+            _ROOT.pop(key).stop()
+
+
+atexit.register(close_clients)
+
+
+def configure(spark: Any) -> None:
+    """The settings of :data:`SESSION_CONF`, on a session local or remote."""
+    for name, value in SESSION_CONF.items():
+        spark.conf.set(name, value)
+
+
+def _alive(spark: Any) -> bool:
+    context = getattr(spark, "_sc", None)
+    return context is not None and getattr(context, "_jsc", None) is not None
+
+
+def _local(key: str) -> Any:
+    """A classic session on ``key``, after stopping the idle session of another master, if any."""
+    if not java_available():
+        raise BillingRulesError(
+            "--engine spark demande Java (17 ou plus) : installez un JRE (par exemple "
+            "openjdk-17-jre-headless) ou indiquez JAVA_HOME"
+        )
+    for other in [name for name in _ROOT if not is_connect(name)]:
+        if _BUSY[other]:
+            raise _second_master(other, key, "une vérification y tourne encore")
+        _ROOT.pop(other).stop()
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    running = SparkContext._active_spark_context
+    if running is not None:
+        if running.master != key:
+            raise _second_master(running.master, key, "démarrée hors de billing-rules")
+        return SparkSession(running)
+    memory = os.environ.get("BILLING_RULES_SPARK_MEMORY", DEFAULT_MEMORY)
+    settings = {**LOCAL_CONF, **SESSION_CONF, "spark.driver.memory": memory}
+    # Errors only, from the JVM's start (a JVM already running keeps its first options).
+    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG}"
+    conf = SparkConf().setMaster(key).setAppName("billing-rules").setAll(list(settings.items()))
+    try:
+        with _without_remote():
+            context = SparkContext(conf=conf)
+    except Exception as exc:  # noqa: BLE001 - the JVM did not start: say so in French
+        raise BillingRulesError(f"Spark n'a pas pu démarrer ({type(exc).__name__}) : vérifiez Java") from None
+    context.setLogLevel("ERROR")
+    return SparkSession(context)
+
+
+@contextlib.contextmanager
+def _without_remote() -> Iterator[None]:
+    """``SPARK_REMOTE`` hidden while the local JVM starts (``--master local[2]`` with it set).
+
+    pyspark starts the JVM with ``spark-submit`` in this process's environment, and spark-submit
+    with ``SPARK_REMOTE`` set refuses to start a local driver. Held under the sessions' lock.
+    """
+    saved = os.environ.pop("SPARK_REMOTE", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["SPARK_REMOTE"] = saved
+
+
+def _second_master(running: str, wanted: str, why: str) -> BillingRulesError:
+    return BillingRulesError(
+        f"Spark tourne déjà dans ce processus avec --master {running} ({why}) : impossible d'y "
+        f"démarrer --master {wanted}, un processus n'a qu'une session Spark locale (lancez une "
+        "autre commande, ou utilisez Spark Connect avec --master sc://...)"
+    )
+
+
+def _connect(url: str) -> Any:
+    """The URL's first client session: the server is reached first, so a wrong address fails in seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    missing = connect_missing()
+    if missing is not None:
+        raise _no_client(missing)
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+    unreachable = (
+        f"Spark Connect injoignable à {host}:{port} : vérifiez SPARK_REMOTE ou --master, et que le "
+        "serveur Spark Connect est démarré"
+    )
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError:
+        raise BillingRulesError(unreachable) from None
+    spark = _connect_client(url)
+    try:
+        configure(spark)  # the first call to the server: it must answer as Spark Connect does
+    except Exception:  # noqa: BLE001 - the port answers but no Spark Connect server behind it
+        spark.stop()
+        raise BillingRulesError(unreachable) from None
+    return spark
+
+
+def _connect_client(url: str) -> Any:
+    """A new Spark Connect session on ``url`` (a client of pyspark's own Connect classes)."""
+    try:
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        return ConnectSession.builder.remote(url).create()
+    except ImportError as exc:
+        raise _no_client(exc.name or "grpcio") from None
+
+
+def _no_client(distribution: str) -> BillingRulesError:
+    return BillingRulesError(f"Spark Connect demande ses dépendances ({distribution}) : {CONNECT_EXTRA}")
