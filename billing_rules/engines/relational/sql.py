@@ -71,11 +71,11 @@ def _lit(value: Any) -> exp.Expression:
     return number_literal(value)
 
 
-def create(name: str, query: exp.Expression) -> exp.Create:
-    """``CREATE OR REPLACE TEMPORARY TABLE name AS query``."""
+def create(name: str, query: exp.Expression, *, kind: str = "TABLE") -> exp.Create:
+    """``CREATE OR REPLACE TEMPORARY TABLE name AS query`` (``kind="VIEW"``: a view)."""
     return exp.Create(
         this=exp.to_table(name),
-        kind="TABLE",
+        kind=kind,
         expression=query,
         replace=True,
         properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
@@ -84,13 +84,7 @@ def create(name: str, query: exp.Expression) -> exp.Create:
 
 def create_view(name: str, query: exp.Expression) -> exp.Create:
     """``CREATE OR REPLACE TEMPORARY VIEW name AS query`` (Spark caches it like a table: ``spark.py``)."""
-    return exp.Create(
-        this=exp.to_table(name),
-        kind="VIEW",
-        expression=query,
-        replace=True,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-    )
+    return create(name, query, kind="VIEW")
 
 
 def values_table(name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> exp.Create:
