@@ -784,3 +784,23 @@ def test_parquet_discharge_date_and_km_typed(tmp_path: Path) -> None:
             assert [(error.line, error.field) for error in result.input_errors] == [
                 (3, "discharge_date"), (4, "discharge_date"), (4, "km"), (5, "km"), (9, "km"), (10, "km"),
             ]  # fmt: skip
+
+
+def test_few_spellings_learned_from_one_batch_do_not_hide_new_ones() -> None:
+    """A flag column read once with ``0``/``1`` is tried against them next time: any other spelling
+    in a later batch (valid or not) still reads exactly as the row reader's parser reads it."""
+    from billing_rules.readers.columnar import cells
+
+    def expected(values: list[str]) -> list[tuple[Any, Any]]:
+        return [cells.read_cell("ald", value) for value in values]
+
+    def read(values: list[str]) -> list[tuple[Any, Any]]:
+        result = cells.read_series("ald", pl.Series(values, dtype=pl.String))
+        messages = result.messages.to_list() if result.messages is not None else [None] * len(values)
+        return list(zip(result.values["ald"].to_list(), messages, strict=True))
+
+    cells._few_spellings.pop("ald", None)
+    batches = [["0", "1", "1"], ["1", "1"], ["0", "oui", "1", "x"], ["0", "1"], ["", "0"]]
+    for values in batches:
+        assert read(values) == expected(values)
+    assert cells._few_spellings["ald"] == ["", "0"]

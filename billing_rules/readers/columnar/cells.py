@@ -159,14 +159,37 @@ def _positions(series: pl.Series, keys: list[Any]) -> pl.Series:
     )
 
 
+#: A text column of at most this many spellings in one batch (flags, kinds of place...) is
+#: first tried, in the next batch, against those spellings by plain comparisons, which cost less
+#: than finding its distinct values and hashing every row into them.
+_FEW = 8
+_few_spellings: dict[str, list[str]] = {}
+
+
+def _positions_among(series: pl.Series, keys: list[str]) -> pl.Series | None:
+    """Each row's position in ``keys`` by comparisons; None if some row is none of them."""
+    position: Any = pl.lit(None, dtype=pl.UInt32)
+    for index in reversed(range(len(keys))):
+        position = (
+            pl.when(pl.col("value") == keys[index]).then(pl.lit(index, dtype=pl.UInt32)).otherwise(position)
+        )
+    found = series.alias("value").to_frame().select(position.alias("position")).to_series()
+    return None if found.null_count() else found
+
+
 def _mapped(
-    name: str, series: pl.Series, keys: list[Any], results: Sequence[tuple[Any, str | None]]
+    name: str,
+    series: pl.Series,
+    keys: list[Any],
+    results: Sequence[tuple[Any, str | None]],
+    positions: pl.Series | None = None,
 ) -> ColumnResult:
     """Map the rows of ``series`` through the results of its distinct ``keys``."""
     out_names, out_types, convert = OUTPUTS[name]
     width = len(out_names)
     converted = [convert(typed) if typed is not None else (None,) * width for typed, _ in results]
-    positions = _positions(series, keys)
+    if positions is None:
+        positions = _positions(series, keys)
     values = {
         out: pl.Series(out, [row[index] for row in converted], dtype=kind).gather(positions)
         for index, (out, kind) in enumerate(zip(out_names, out_types, strict=True))
@@ -199,7 +222,17 @@ def read_series(name: str, series: pl.Series) -> ColumnResult:
 
 def _spellings(name: str, series: pl.Series) -> ColumnResult:
     """Each distinct spelling read by the row readers' parser, mapped back onto the rows."""
+    text = series.dtype == pl.String and not series.null_count()
+    if text and name in _few_spellings:
+        keys = _few_spellings[name]
+        positions = _positions_among(series, keys)
+        if positions is not None:
+            return _mapped(name, series, keys, read_cells(name, keys), positions)
     keys = series.drop_nulls().unique(maintain_order=True).to_list()
+    if text and len(keys) <= _FEW:
+        _few_spellings[name] = keys
+    else:
+        _few_spellings.pop(name, None)
     return _mapped(name, series, keys, read_cells(name, keys))
 
 
