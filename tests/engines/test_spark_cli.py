@@ -149,3 +149,95 @@ def test_spark_connect_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run(str(EXAMPLE), "--engine", "spark")
     assert result.exit_code == 2
     assert "Spark Connect injoignable à 127.0.0.1:9" in result.output
+
+
+class _NotConnect:
+    """A TCP port on 127.0.0.1 that accepts connections but is no Spark Connect server.
+
+    ``close``: hangs up at once; ``http``: answers HTTP/1.1 400; ``silent``: keeps the connection
+    and never says a word (a proxy, a stuck server).
+    """
+
+    def __init__(self, mode: str) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.held: list[socket.socket] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            if self.mode == "silent":
+                self.held.append(conn)
+                continue
+            try:
+                if self.mode == "http":
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.parametrize("mode", ["close", "http", "silent"])
+def test_spark_connect_port_that_is_not_spark_connect(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """A port that answers but is not Spark Connect is said unreachable within the probe's time:
+    pyspark's own retries would wait about ten minutes, and a silent port forever."""
+    import threading
+
+    if spark_session.connect_missing() is not None:
+        pytest.skip("le client Spark Connect n'est pas installé")
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setattr(spark_session, "PROBE_TIMEOUT", 2.0)
+    server = _NotConnect(mode)
+    try:
+        result = run(str(EXAMPLE), "--engine", "spark", "--master", f"sc://127.0.0.1:{server.port}")
+    finally:
+        server.close()
+    assert result.exit_code == 2
+    assert f"Spark Connect injoignable à 127.0.0.1:{server.port}" in result.output
+    assert "RETRIES_EXCEEDED" not in result.output
+    probes = [thread for thread in threading.enumerate() if thread.name == "billing-rules-connect-probe"]
+    for thread in probes:  # the closed channel ends the call that was waiting
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_spark_connect_client_import_failure_is_said_in_french(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's modules are present but one fails to import (a broken gRPC build): the extra is
+    named, not a traceback."""
+    import builtins
+
+    if spark_session.connect_missing() is not None:
+        pytest.skip("le client Spark Connect n'est pas installé")
+    real_import = builtins.__import__
+
+    def failing(name: str, *args: object, **kwargs: object) -> object:
+        if name == "pyspark.sql.connect.session":
+            raise ModuleNotFoundError("No module named 'grpc'", name="grpc")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    server = _NotConnect("silent")  # reachable: the client is built, and its import fails
+    monkeypatch.setattr(builtins, "__import__", failing)
+    try:
+        result = run(str(EXAMPLE), "--engine", "spark", "--master", f"sc://127.0.0.1:{server.port}")
+    finally:
+        monkeypatch.setattr(builtins, "__import__", real_import)
+        server.close()
+    assert result.exit_code == 2
+    assert "Spark Connect demande ses dépendances (grpc) : pip install 'billing-rules[spark-connect]'" in (
+        result.output
+    )

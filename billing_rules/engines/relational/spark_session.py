@@ -32,6 +32,7 @@ import importlib.util
 import os
 import shutil
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +55,13 @@ LOCAL_CONF = {
 LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
 CONNECT_PORT = 15002
 CONNECT_TIMEOUT = 5.0
+#: Seconds the first call to a Connect server may take, retries included: a port that accepts
+#: connections and never answers (a proxy, a server still starting) is said unreachable, not
+#: waited for (pyspark's default retries alone would wait about ten minutes).
+PROBE_TIMEOUT = 15.0
+#: Retries of that first call: a few, quickly (pyspark's own policy, fewer and shorter waits).
+PROBE_RETRIES = 3
+PROBE_MAX_BACKOFF_MS = 1000
 #: What the Spark Connect client imports (module, the distribution that provides it): pyspark's
 #: ``connect`` extra, installed by ``billing-rules[spark-connect]``.
 CONNECT_MODULES = (
@@ -268,11 +276,51 @@ def _connect(url: str) -> Any:
         raise BillingRulesError(unreachable) from None
     spark = _connect_client(url)
     try:
-        configure(spark)  # the first call to the server: it must answer as Spark Connect does
+        _probe(spark)  # the first call to the server: it must answer as Spark Connect does
     except Exception:  # noqa: BLE001 - the port answers but no Spark Connect server behind it
-        spark.stop()
+        _abandon(spark)
         raise BillingRulesError(unreachable) from None
     return spark
+
+
+def _probe(spark: Any) -> None:
+    """:func:`configure` the new session, with few retries and within :data:`PROBE_TIMEOUT`.
+
+    The call runs in a thread so that a server that never answers cannot hold the command: after
+    the timeout the caller closes the channel, which ends the call and its thread. Once the server
+    has answered, the client's own retry policies are back for the real work.
+    """
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    client = spark.client
+    policies = client.get_retry_policies()
+    client.set_retry_policies([DefaultPolicy(max_retries=PROBE_RETRIES, max_backoff=PROBE_MAX_BACKOFF_MS)])
+    failure: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            with warnings.catch_warnings():  # pyspark's English warning when its retries run out
+                warnings.simplefilter("ignore")
+                configure(spark)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=call, name="billing-rules-connect-probe", daemon=True)
+    thread.start()
+    thread.join(PROBE_TIMEOUT)
+    if thread.is_alive():
+        raise TimeoutError("Spark Connect: no answer")
+    if failure:
+        raise failure[0]
+    client.set_retry_policies(policies)
+
+
+def _abandon(spark: Any) -> None:
+    """Drop a client whose server did not answer: its channel first (no release call to wait for)."""
+    with contextlib.suppress(Exception):
+        spark.client.close()
+    with contextlib.suppress(Exception):
+        spark.stop()
 
 
 def _connect_client(url: str) -> Any:
