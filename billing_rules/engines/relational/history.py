@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from billing_rules.dsl.program import CounterSpec
-from billing_rules.engines.relational.table import _HISTORY_SEQ, SCHEMA, TABLE
+from billing_rules.engines.relational.table import _HISTORY_SEQ, DUCKDB_TYPES, TABLE
 from billing_rules.ledger import HistoryRequest
 from billing_rules.ledger.common import COLUMNS, InputScope
 
@@ -82,7 +82,7 @@ def stored_to_table(*, origin: str, seq: str, codes: str = "string_split(coalesc
         "km_hundredths": "CAST(CAST(km AS DECIMAL(38,12)) * 100 AS DECIMAL(24,6))",
         "extras": "extra",
     }
-    return ", ".join(f"CAST({values[name]} AS {kind}) AS {name}" for name, kind in SCHEMA.items())
+    return ", ".join(f"CAST({values[name]} AS {kind}) AS {name}" for name, kind in DUCKDB_TYPES.items())
 
 
 def read_stored(path: str) -> str:

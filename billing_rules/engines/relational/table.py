@@ -36,6 +36,8 @@ column             type                meaning
 ``extras``         VARCHAR NULL        the extra columns for plugins, as a JSON object
 =================  ==================  ==========================================================
 
+DuckDB stores ``origin``, ``sector``, ``mt_status``, ``place`` and ``status`` as ENUMs (:data:`DUCKDB_TYPES`).
+
 Input errors are not rows of this table: they stay :class:`billing_rules.model.InputError` values
 of the reader. :func:`load_events` fills the table from the project's own events (the row readers,
 the ledger, the API); a columnar reader may build the same table directly.
@@ -92,6 +94,25 @@ SCHEMA: dict[str, str] = {
 }
 
 _BOOLS = ("ald", "palliative", "neurodegenerative", "declares_mt", "homebound", "regulated")
+
+
+def _enum(values: Sequence[str]) -> str:
+    return "ENUM(" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
+
+
+#: The types DuckDB stores: :data:`SCHEMA`'s, but the closed vocabularies as ENUMs, one byte a row
+#: where a text takes sixteen (at 10 M rows, 750 MB less for DuckDB to hold or spill). Queries
+#: are unchanged: an ENUM compares with a text, and reads back as one. The empty text is in each
+#: vocabulary because a ledger row read back as text turns a missing value into it
+#: (``history.stored_to_table``); Spark has no ENUM and keeps the texts.
+DUCKDB_TYPES: dict[str, str] = {
+    **SCHEMA,
+    "origin": _enum(("ledger", "input")),
+    "sector": _enum(("", *(member.value for member in Sector))),
+    "mt_status": _enum(("", *(member.value for member in MtStatus))),
+    "place": _enum(("", *(member.value for member in Place))),
+    "status": _enum(("", *(member.value for member in Status))),
+}
 
 
 _TEXT = frozenset(name for name, kind in SCHEMA.items() if kind == "VARCHAR") | {"codes"}
@@ -210,7 +231,7 @@ class FrameTable:
         """Create :data:`TABLE` in the DuckDB connection ``con`` from the frame."""
         frame_stream = _ArrowStream(self._frame)
         self._frame = None
-        selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
+        selected = ", ".join(_from_frame(name, kind) for name, kind in DUCKDB_TYPES.items())
         try:
             con.register("frame_stream", frame_stream)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM frame_stream")  # noqa: S608
@@ -247,7 +268,7 @@ class StreamedTable:
         """Read the input into :data:`TABLE` of the DuckDB connection ``con``."""
         import polars as pl
 
-        selected = ", ".join(_from_frame(name, kind) for name, kind in SCHEMA.items())
+        selected = ", ".join(_from_frame(name, kind) for name, kind in DUCKDB_TYPES.items())
         pending: list[Any] = []
         created = False
 
@@ -322,7 +343,9 @@ def _unmarked(name: str) -> str:
     if name == "codes":
         return "string_split(substr(codes, 2), '+') AS codes"
     if name in _TEXT:
-        return f"substr({name}, 2) AS {name}"
+        kind = DUCKDB_TYPES[name]
+        text = f"substr({name}, 2)"
+        return f"CAST({text} AS {kind}) AS {name}" if kind != "VARCHAR" else f"{text} AS {name}"
     return name
 
 
