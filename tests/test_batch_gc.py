@@ -84,3 +84,34 @@ def test_relational_check_runs_without_full_collections(monkeypatch: Any) -> Non
     ((thresholds, frozen),) = seen
     assert frozen > 0 and thresholds[2] > 1_000_000
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+@pytest.mark.parametrize("report_format", ["json", "text", "csv", "jsonl"])
+def test_the_report_is_written_without_full_collections(
+    monkeypatch: Any, tmp_path: Path, report_format: str
+) -> None:
+    """Writing a report allocates a small text per value, none in a cycle: no full collection walks
+    the check's objects meanwhile, and the collector is as it was once the command is over."""
+    from click.testing import CliRunner
+
+    from billing_rules import cli
+    from billing_rules.reporters import get_reporter
+
+    reporter = type(get_reporter(report_format))
+    original = reporter.render
+    seen: list[tuple[tuple[int, int, int], int]] = []
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(reporter, "render", spy)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    output = tmp_path / f"report.{report_format}"
+    arguments = ["check", "--no-plugins", "--engine", "row", str(EXAMPLE), "--format", report_format]
+    result = CliRunner().invoke(cli.main, [*arguments, "--output", str(output)])
+    assert result.exit_code in (0, 1), result.output
+    assert output.stat().st_size > 0
+    ((thresholds, frozen),) = seen
+    assert frozen > 0 and thresholds[:2] == before[0][:2] and thresholds[2] > 1_000_000
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

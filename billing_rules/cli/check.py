@@ -39,6 +39,7 @@ from billing_rules.cli.output import (
     verbosity,
     verbosity_options,
 )
+from billing_rules.engines.collector import batch_gc
 from billing_rules.errors import BillingRulesError
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def check(
         if statistics:
             from billing_rules.reporters import statistics as statistics_report
 
-            with report_output(output, newline=newline) as stream:
+            with report_output(output, newline=newline) as stream, batch_gc():
                 statistics_report.render(report, stream, report_format)
             raise click.exceptions.Exit(exit_code(report, fail_on))
         from billing_rules.reporters import get_reporter
@@ -229,7 +230,9 @@ def check(
             from billing_rules.cli.forfait import html_reporter_with_ledger
 
             reporter = html_reporter_with_ledger(report, ledger_target)
-        with report_output(output, newline=newline) as stream:
+        # A report of many findings allocates hundreds of thousands of small texts, none in a
+        # cycle: full collections over the check's objects were 40 % of writing the JSON of 1 M rows.
+        with report_output(output, newline=newline) as stream, batch_gc():
             reporter.render(report, stream, color=report_format == "text" and use_color(stream, color))
     raise click.exceptions.Exit(exit_code(report, fail_on))
 
