@@ -241,3 +241,27 @@ def test_spark_connect_client_import_failure_is_said_in_french(monkeypatch: pyte
     assert "Spark Connect demande ses dépendances (grpc) : pip install 'billing-rules[spark-connect]'" in (
         result.output
     )
+
+
+def test_spark_connect_server_that_stops_answering_fails_each_check_quickly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The root session was made while the server answered; it no longer does. Each check's own
+    session is probed as the root was: the check is said unreachable within the probe's time."""
+
+    class _Root:  # what the process kept of the server while it answered
+        def stop(self) -> None:
+            pass
+
+    if spark_session.connect_missing() is not None:
+        pytest.skip("le client Spark Connect n'est pas installé")
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setattr(spark_session, "PROBE_TIMEOUT", 2.0)
+    server = _NotConnect("silent")
+    url = f"sc://127.0.0.1:{server.port}"
+    monkeypatch.setitem(spark_session._ROOT, url, _Root())
+    try:
+        with pytest.raises(spark_session.BillingRulesError, match=f"injoignable à 127.0.0.1:{server.port}"):
+            spark_session.check_session(url)
+    finally:
+        server.close()

@@ -158,6 +158,15 @@ def check_session(master: str | None = None) -> tuple[Any, str]:
         else:
             own = root.newSession()
             _BUSY[key] += 1
+    if is_connect(key):
+        # Its first call bounded as the root's was: a server that stopped answering since is said
+        # unreachable within seconds, not after pyspark's ten minutes of retries.
+        try:
+            _probe(own)
+        except Exception:  # noqa: BLE001 - whatever the client raised, the server did not answer
+            _abandon(own)
+            raise BillingRulesError(_unreachable(key)) from None
+        return own, key
     try:
         configure(own)
     except BaseException:
@@ -266,10 +275,7 @@ def _connect(url: str) -> Any:
         raise _no_client(missing)
     parsed = urlparse(url)
     host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
-    unreachable = (
-        f"Spark Connect injoignable à {host}:{port} : vérifiez SPARK_REMOTE ou --master, et que le "
-        "serveur Spark Connect est démarré"
-    )
+    unreachable = _unreachable(url)
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
     except OSError:
@@ -281,6 +287,17 @@ def _connect(url: str) -> Any:
         _abandon(spark)
         raise BillingRulesError(unreachable) from None
     return spark
+
+
+def _unreachable(url: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+    return (
+        f"Spark Connect injoignable à {host}:{port} : vérifiez SPARK_REMOTE ou --master, et que le "
+        "serveur Spark Connect est démarré"
+    )
 
 
 def _probe(spark: Any) -> None:
