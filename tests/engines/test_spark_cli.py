@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -26,23 +27,30 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "week-2026-01.csv"
 
 
-def run(*args: str) -> object:
+def run(*args: str) -> Any:
     return CliRunner().invoke(cli.main, ["check", "--no-plugins", *args], catch_exceptions=False)
+
+
+def _row_engine_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, int, dict[str, Any]]:
+    """A private staging directory for Spark, and the row engine's exit code and JSON report of the
+    example, named as Spark's would be (what a Spark run must give)."""
+    staging = tmp_path / "staging"
+    monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(staging))
+    row = run(str(EXAMPLE), "--format", "json", "--engine", "row")
+    expected = json.loads(row.output)
+    expected["summary"]["engine"] = "spark"
+    return staging, row.exit_code, expected
 
 
 @pytest.mark.spark
 def test_spark_engine_is_named_and_finds_what_the_row_engine_finds(
     spark_session: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    staging = tmp_path / "staging"
-    monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(staging))
-    row = run(str(EXAMPLE), "--format", "json", "--engine", "row")
+    staging, exit_code, expected = _row_engine_report(tmp_path, monkeypatch)
     found = run(str(EXAMPLE), "--format", "json", "--engine", "spark")
     data = json.loads(found.output)
     assert data["summary"]["engine"] == "spark"
-    assert found.exit_code == row.exit_code
-    expected = json.loads(row.output)
-    expected["summary"]["engine"] = "spark"
+    assert found.exit_code == exit_code
     assert data == expected
     assert data["findings"]
     text = run(str(EXAMPLE), "--engine", "spark", "--master", "local[2]")
@@ -56,17 +64,13 @@ def test_spark_engine_is_named_and_finds_what_the_row_engine_finds(
 def test_spark_connect_by_spark_remote_and_by_master(
     spark_connect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    staging = tmp_path / "staging"
-    monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(staging))
-    row = run(str(EXAMPLE), "--format", "json", "--engine", "row")
-    expected = json.loads(row.output)
-    expected["summary"]["engine"] = "spark"
+    staging, exit_code, expected = _row_engine_report(tmp_path, monkeypatch)
     monkeypatch.setenv("SPARK_REMOTE", spark_connect)
     found = run(str(EXAMPLE), "--format", "json", "--engine", "spark")
-    assert (found.exit_code, json.loads(found.output)) == (row.exit_code, expected)
+    assert (found.exit_code, json.loads(found.output)) == (exit_code, expected)
     monkeypatch.delenv("SPARK_REMOTE")
     found = run(str(EXAMPLE), "--format", "json", "--engine", "spark", "--master", spark_connect)
-    assert (found.exit_code, json.loads(found.output)) == (row.exit_code, expected)
+    assert (found.exit_code, json.loads(found.output)) == (exit_code, expected)
     # The server read the staging Parquet (one machine here; a shared mount on a cluster): removed.
     assert staging.is_dir() and not list(staging.iterdir())
 

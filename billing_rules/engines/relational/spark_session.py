@@ -161,12 +161,7 @@ def check_session(master: str | None = None) -> tuple[Any, str]:
     if is_connect(key):
         # Its first call bounded as the root's was: a server that stopped answering since is said
         # unreachable within seconds, not after pyspark's ten minutes of retries.
-        try:
-            _probe(own)
-        except Exception:  # noqa: BLE001 - whatever the client raised, the server did not answer
-            _abandon(own)
-            raise BillingRulesError(_unreachable(key)) from None
-        return own, key
+        return _answering(own, key), key
     try:
         configure(own)
     except BaseException:
@@ -226,7 +221,7 @@ def _local(key: str) -> Any:
     running = SparkContext._active_spark_context
     if running is not None:
         if running.master != key:
-            raise _second_master(running.master, key, "démarrée hors de billing-rules")
+            raise _second_master(str(running.master), key, "démarrée hors de billing-rules")
         return SparkSession(running)
     memory = os.environ.get("BILLING_RULES_SPARK_MEMORY", DEFAULT_MEMORY)
     settings = {**LOCAL_CONF, **SESSION_CONF, "spark.driver.memory": memory}
@@ -268,32 +263,40 @@ def _second_master(running: str, wanted: str, why: str) -> BillingRulesError:
 def _connect(url: str) -> Any:
     """The URL's first client session: the server is reached first, so a wrong address fails in seconds."""
     import socket
-    from urllib.parse import urlparse
 
     missing = connect_missing()
     if missing is not None:
         raise _no_client(missing)
-    parsed = urlparse(url)
-    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
-    unreachable = _unreachable(url)
     try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+        socket.create_connection(_address(url), timeout=CONNECT_TIMEOUT).close()
     except OSError:
-        raise BillingRulesError(unreachable) from None
-    spark = _connect_client(url)
+        raise BillingRulesError(_unreachable(url)) from None
+    return _answering(_connect_client(url), url)
+
+
+def _answering(spark: Any, url: str) -> Any:
+    """``spark`` once its server has answered its first call (:func:`_probe`), else dropped.
+
+    Raises:
+        BillingRulesError: the port answers but no Spark Connect server behind it, or none in time.
+    """
     try:
-        _probe(spark)  # the first call to the server: it must answer as Spark Connect does
-    except Exception:  # noqa: BLE001 - the port answers but no Spark Connect server behind it
+        _probe(spark)
+    except Exception:  # noqa: BLE001 - whatever the client raised, the server did not answer
         _abandon(spark)
-        raise BillingRulesError(unreachable) from None
+        raise BillingRulesError(_unreachable(url)) from None
     return spark
 
 
-def _unreachable(url: str) -> str:
+def _address(url: str) -> tuple[str, int]:
     from urllib.parse import urlparse
 
     parsed = urlparse(url)
-    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+    return parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+
+
+def _unreachable(url: str) -> str:
+    host, port = _address(url)
     return (
         f"Spark Connect injoignable à {host}:{port} : vérifiez SPARK_REMOTE ou --master, et que le "
         "serveur Spark Connect est démarré"

@@ -187,12 +187,13 @@ class _Splitter:
         if frame.height != lines or frame.width != self.width:
             return None
         filled = pl.any_horizontal(pl.col(self.positions).is_not_null())
-        empties: int | None = 0
+        empties = 0
         plain = frame.select(filled.all()).item() is True
         if not plain:  # blank lines, or records of empty fields (skipped as the row reader does)
-            empties = _blank_lines(chunk)
-            if empties is None:
+            blank = _blank_lines(chunk)
+            if blank is None:
                 return None
+            empties = blank
         if chunk.count(self.delimiter) != (self.width - 1) * (lines - empties):
             return None
         frame = frame.with_columns(pl.int_range(line + 1, line + 1 + lines, dtype=pl.Int64).alias("line"))
