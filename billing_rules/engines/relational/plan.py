@@ -53,8 +53,24 @@ class CounterPlan:
     span: int
 
 
+class _RulePlan:
+    """What every plan answers from its rule: the public code and the severity."""
+
+    rule: Any
+
+    @property
+    def code(self) -> str:
+        """The rule's public code."""
+        return self.rule.code
+
+    @property
+    def severity(self) -> Severity:
+        """The rule's severity."""
+        return self.rule.severity
+
+
 @attrs.frozen
-class DslPlan:
+class DslPlan(_RulePlan):
     """A DSL rule: dispatch, validity, condition (SQL, or Python closure), window."""
 
     rule: DslRule
@@ -64,50 +80,20 @@ class DslPlan:
     kind: str | None  # "at_most" or "nth"
     limit: int
 
-    @property
-    def code(self) -> str:
-        """The rule's public code."""
-        return self.rule.code
-
-    @property
-    def severity(self) -> Severity:
-        """The rule's severity."""
-        return self.rule.severity
-
 
 @attrs.frozen
-class BuiltinPlan:
+class BuiltinPlan(_RulePlan):
     """A built-in Python rule with a relational form (``kind`` says which)."""
 
     rule: Any
     kind: str
 
-    @property
-    def code(self) -> str:
-        """The rule's public code."""
-        return self.rule.code
-
-    @property
-    def severity(self) -> Severity:
-        """The rule's severity."""
-        return self.rule.severity
-
 
 @attrs.frozen
-class PythonPlan:
+class PythonPlan(_RulePlan):
     """A third-party Python rule: run row by row on the rows its ``triggers`` wake."""
 
     rule: Any
-
-    @property
-    def code(self) -> str:
-        """The rule's public code."""
-        return self.rule.code
-
-    @property
-    def severity(self) -> Severity:
-        """The rule's severity."""
-        return self.rule.severity
 
 
 Plan = DslPlan | BuiltinPlan | PythonPlan
