@@ -161,7 +161,9 @@ def _positions(series: pl.Series, keys: list[Any]) -> pl.Series:
 
 #: A text column of at most this many spellings in one batch (flags, kinds of place...) is
 #: first tried, in the next batch, against those spellings by plain comparisons, which cost less
-#: than finding its distinct values and hashing every row into them.
+#: than finding its distinct values and hashing every row into them. The memory is the process's,
+#: shared by every read and thread: an entry is replaced whole, never edited, and a row outside it
+#: sends the column back to the general path, so a stale or foreign entry only costs comparisons.
 _FEW = 8
 _few_spellings: dict[str, list[str]] = {}
 
