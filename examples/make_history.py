@@ -442,11 +442,14 @@ class History:
         age = age_on(patient.birth, day)
         if patient.home and (patient.ald or age >= 80):
             patient.homebound = True
+            # At exactly 80 without ALD the texts' "plus de 80 ans" leaves the VL in doubt
+            # (VL-FIRST-AGE): the practice bills the visit, as a careful one would.
+            doubtful = not patient.ald and age == 80
             self.add(
                 practitioner,
                 patient,
                 day,
-                "VL+MD",
+                "VG+MD" if doubtful else "VL+MD",
                 before,
                 declares=True,
                 place="ehpad" if patient.ehpad else "domicile",

@@ -151,11 +151,11 @@ def test_config_select_and_command_line(here: Path) -> None:
     )
     report = json.loads(run("check", str(WEEK), "--format", "json").stdout)
     found = {(finding["rule"], finding["severity"]) for finding in report["findings"]}
-    assert {rule for rule, _ in found} == {"IMT-ALD", "IMT-CUMUL", "IMT-ONCE"}
+    assert {rule for rule, _ in found} == {"IMT-ALD", "IMT-CUMUL", "IMT-ONCE", "IMT-OPPOSABLE"}
     assert ("IMT-ALD", "warning") in found  # French severity in the configuration
     # --extend-select adds to the configuration's select; --select replaces it (its ignore too).
     extended = rules_found(run("check", str(WEEK), "--format", "json", "--extend-select", "SNP-WEEK"))
-    assert extended == {"IMT-ALD", "IMT-CUMUL", "IMT-ONCE", "SNP-WEEK"}
+    assert extended == {"IMT-ALD", "IMT-CUMUL", "IMT-ONCE", "IMT-OPPOSABLE", "SNP-WEEK"}
     replaced = rules_found(run("check", str(WEEK), "--format", "json", "--select", "IMT-MT,SNP-WEEK"))
     assert replaced == {"IMT-MT", "SNP-WEEK"}
 
