@@ -119,6 +119,21 @@ def test_codes_absent_on_the_as_of_day_count_for_nothing(ledger: str) -> None:
     assert rules["OPP-MT-DECLARE"]["after"]["yearly_revenue_missed"] == 46.0  # FPMT 2025
 
 
+def test_an_opportunity_never_suggests_a_code_absent_on_the_as_of_day(ledger: str) -> None:
+    """2025 under the texts of 2022-10-15, in SNP's gap (SPEC §5 CODE-DATE: 2022-10-01 to 12-08).
+
+    The 2025 invoices lose their SNP in the second run, and the regulated consultations without SNP
+    must not be offered one either: an opportunity is compliant (SPEC §5), and SNP does not exist on
+    that day, whatever the act's date.
+    """
+    document = _simulate(ledger, "--from", "2025-01-01", "--to", "2025-12-31", "--as-of", "2022-10-15")
+    absent = {item["code"]: item["invoices"] for item in document["codes_absent_as_of"]}
+    assert absent["SNP"] > 0
+    rules = {line["rule"]: line for line in document["by_rule"]}
+    assert "OPP-SNP" not in rules or rules["OPP-SNP"]["after"]["findings"] == 0
+    assert rules["OPP-VL"]["after"]["findings"] == rules["OPP-VL"]["before"]["findings"] > 0
+
+
 def test_a_draft_text_counts_in_the_second_run_only(ledger: str, tmp_path: Path) -> None:
     draft = tmp_path / "projet.rules"
     draft.write_text(

@@ -170,7 +170,7 @@ def build_ruleset(
     table = TariffTable(tariff_rows)
     if as_of is not None:
         table = table.as_of(as_of)
-        codes = {code: attrs.evolve(info, periods=()) for code, info in codes.items()}
+        codes = {code: info.fixed_on(as_of) for code, info in codes.items()}
 
     known = set(codes) | set(table.codes())
     for decl, _rule_file in pending_families:

@@ -48,6 +48,18 @@ class CodeInfo:
             return True
         return any(start <= day and (end is None or day <= end) for start, end in self.periods)
 
+    def fixed_on(self, day: dt.date) -> CodeInfo:
+        """The code as the texts of ``day`` have it, for every date: always there, or never.
+
+        A simulation under the texts of one day (SPEC §7) judges every invoice by them: a code
+        absent that day must not be suggested by an opportunity either, whatever the act's date.
+        """
+        return attrs.evolve(self, periods=() if self.exists_on(day) else NEVER)
+
+
+#: The periods of a code that exists on no date at all (a start after every end).
+NEVER: tuple[tuple[dt.date, dt.date | None], ...] = ((dt.date.max, dt.date.min),)
+
 
 class TariffTable:
     """Tariffs by code; each row runs until its explicit end or the day before the next row starts.

@@ -38,6 +38,7 @@ CASES = [
     (dt.date(2025, 1, 1), dt.date(2025, 12, 31), dt.date(2026, 1, 1), None),
     (dt.date(2026, 1, 5), dt.date(2026, 1, 11), dt.date(2025, 6, 1), None),
     (dt.date(2025, 4, 1), dt.date(2025, 9, 30), dt.date(2026, 1, 1), "10101234567"),
+    (dt.date(2025, 1, 1), dt.date(2025, 12, 31), dt.date(2022, 10, 15), None),  # in SNP's gap
 ]
 
 
