@@ -283,3 +283,23 @@ def test_ctrl_c_while_the_arguments_are_parsed_is_130(monkeypatch: pytest.Monkey
     result = run_catching("rules", "list")
     assert result.exit_code == 130
     assert "rien n'a été enregistré" in result.output
+
+
+def test_the_relational_engine_contains_a_plugin_as_the_row_engine_does(
+    site: Callable[..., str],  # noqa: F811
+    billing_file: Path,  # noqa: F811
+) -> None:
+    """``--engine duckdb`` (also what ``auto`` picks for a large input): the same INTERNAL-ERROR
+    findings as the row engine, never the plugin's ``SystemExit`` as « erreur interne », exit 2."""
+    pytest.importorskip("duckdb")
+    pytest.importorskip("sqlglot")
+    site("hostile", HOSTILE_PLUGIN)
+    row = run("check", str(billing_file), "--format", "json", "--engine", "row")
+    relational = run("check", str(billing_file), "--format", "json", "--engine", "duckdb")
+    assert relational.exit_code == row.exit_code == cli.EXIT_FINDINGS, relational.output
+    expected, found = json.loads(row.stdout), json.loads(relational.stdout)
+    assert found["summary"]["engine"] == "duckdb"
+    assert found["findings"] == expected["findings"]
+    messages = [f["message"] for f in found["findings"] if f["rule"] == "INTERNAL-ERROR"]
+    assert sum("HOSTILE-" in message for message in messages) == 2 * BEHAVIOURS
+    assert all(isinstance(f["message"], str) for f in found["findings"])

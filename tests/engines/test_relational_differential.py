@@ -510,3 +510,167 @@ def test_language_constructs_identical(tmp_path: Path, engine: str) -> None:
     assert found == expected
     fired = {item[0] for item in expected}
     assert fired >= {"T-TARIFF", "T-HOLIDAY", "T-DATES", "T-TIME", "T-TEXT", "T-YEAR", "T-DAY", "T-ROLL"}
+
+
+class _Faulty:
+    """A plugin failing in every way the row engine contains, in its rules and in its functions.
+
+    Each fault happens on one invoice (``FAULTS``): ``SystemExit``, a ``ValueError``, a
+    ``KeyboardInterrupt`` the plugin raised itself, a result that is not a list of hits (``["x"]``)
+    and a hit whose message is no text; in a Python rule's ``check``, in a DSL condition calling a
+    Python function (run row by row by the relational engine) and in a DSL amount calling one.
+    """
+
+    from billing_rules import hookimpl
+
+    @hookimpl
+    def register_rules(self, register: Any) -> None:
+        from billing_rules.model import Severity
+        from billing_rules.rule import Hit
+
+        @attrs.frozen
+        class Faulty:
+            code: str
+            fault: str
+            severity: Severity = Severity.ERROR
+            source: str = "faulty"
+            triggers: frozenset[str] | None = frozenset({"G"})
+
+            def check(self, event: Event, history: Any) -> Any:
+                if event.invoice_id == "F12":
+                    return [Hit(message=f"{self.code} vue")]
+                if event.invoice_id != _Faulty.FAULTS[self.fault]:
+                    return []
+                return _Faulty.fail(self.fault)
+
+        for fault in ("exit", "value", "interrupt", "text", "message"):
+            register(Faulty(f"FAULT-{fault.upper()}", fault))
+        # A warning rule of the suggested coding that crashes: a warning, not an error (the
+        # opportunity stays), as ``Session._has_error`` and ``_warning_count`` count it.
+        register(Faulty("FAULT-WARN", "warn", Severity.WARNING, triggers=frozenset({"MEG"})))
+
+    @hookimpl
+    def register_functions(self, register: Any) -> None:
+        from billing_rules.dsl.vocabulary import Function, Kind
+
+        def condition(fault: str) -> Function:
+            def impl(env: Any, event: Event) -> bool:
+                if event.invoice_id == _Faulty.FAULTS[fault]:
+                    _Faulty.fail(fault)
+                return (
+                    event.invoice_id in ("F11", "F12") if fault == "opp-exit" else event.invoice_id == "F12"
+                )
+
+            return Function(fault.replace("-", "_"), (), Kind.BOOL, impl, "échoue sur une facture")
+
+        for fault in ("cond-exit", "cond-value", "cond-interrupt", "opp-exit"):
+            register(condition(fault))
+
+        def amount(env: Any, event: Event) -> Any:
+            if event.invoice_id == _Faulty.FAULTS["amount-exit"]:
+                raise SystemExit(3)
+            return "1.50"
+
+        register(Function("shaky_amount", (), Kind.MONEY, amount, "échoue sur une facture"))
+
+    @hookimpl
+    def register_rule_sets(self, register: Any) -> None:
+        register(
+            text='rule FAULT-COND-EXIT warning "condition qui quitte"\n  on G\n  when cond_exit()\nend\n'
+            'rule FAULT-COND-VALUE error "condition en erreur"\n  on G\n  when cond_value()\nend\n'
+            'rule FAULT-COND-INTERRUPT warning "condition interrompue"\n  when cond_interrupt()\nend\n'
+            'rule FAULT-OPP opportunity "MEG possible"\n  on G\n  when opp_exit()\n  suggest add MEG\nend\n'
+            'rule FAULT-AMOUNT error "montant calculé"\n  on SNP\n  amount shaky_amount()\nend\n',
+            name="faulty.rules",
+        )
+
+    #: The invoice each fault happens on.
+    FAULTS = {
+        "exit": "F1",
+        "value": "F2",
+        "interrupt": "F3",
+        "text": "F4",
+        "message": "F5",
+        "cond-exit": "F6",
+        "cond-value": "F7",
+        "cond-interrupt": "F8",
+        "amount-exit": "F9",
+        "opp-exit": "F10",
+        "warn": "F11",
+    }
+
+    @staticmethod
+    def fail(fault: str) -> Any:
+        if fault.endswith("exit") or fault == "warn":
+            raise SystemExit(3)
+        if fault.endswith("value"):
+            raise ValueError("patient P-1")
+        if fault.endswith("interrupt"):
+            raise KeyboardInterrupt
+        if fault == "text":
+            return ["x"]
+        from billing_rules.rule import Hit
+
+        return [Hit(message=123)]  # type: ignore[arg-type]
+
+
+def _faulty_rows() -> list[Event]:
+    codes = {"F9": "G+SNP", "F13": "SNP"}
+    return [
+        make_event(
+            seq=index, invoice_id=f"F{index}", codes=codes.get(f"F{index}", "G"), birth_date="1970-01-01"
+        )
+        for index in range(1, 14)
+    ]
+
+
+@pytest.mark.parametrize("engine", ALL, indirect=True)
+def test_faulty_plugin_contained_as_the_row_engine_does(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SystemExit, ValueError, a plugin's own KeyboardInterrupt, ``["x"]``, ``Hit(message=123)``: in a
+    rule's check, a Python condition or a Python amount, one INTERNAL-ERROR on that invoice with
+    both engines, and the same findings everywhere else."""
+    from billing_rules import interrupt
+
+    # As under the CLI: its SIGINT handler is installed, and no Ctrl-C arrived.
+    monkeypatch.setitem(interrupt._state, "installed", True)
+    monkeypatch.setitem(interrupt._state, "received", False)
+    validator = Validator.build(entry_points=False, plugins=[("faulty", _Faulty())])
+    rows = _faulty_rows()
+    expected = [key(f) for f in validator.check_events(rows).findings]
+    crashes = {
+        (item[2], item[8].split(" : ")[1].split(" ;")[0]) for item in expected if item[0] == "INTERNAL-ERROR"
+    }
+    assert crashes >= {
+        ("F1", "SystemExit"),
+        ("F2", "ValueError"),
+        ("F3", "KeyboardInterrupt"),
+        ("F4", "MalformedResult"),
+        ("F5", "MalformedResult"),
+        ("F6", "SystemExit"),
+        ("F7", "ValueError"),
+        ("F8", "KeyboardInterrupt"),
+        ("F9", "SystemExit"),
+        ("F10", "SystemExit"),
+    }
+    assert ("FAULT-OPP", "F11") in {(item[0], item[2]) for item in expected}  # despite FAULT-WARN's crash
+    assert all(isinstance(item[8], str) for item in expected)
+    assert [key(f) for f in api.check_events(validator, rows, **run_args(engine)).findings] == expected
+
+
+@pytest.mark.parametrize("where", ["check", "condition"])
+@pytest.mark.parametrize(("installed", "received"), [(False, False), (True, True)])
+def test_a_real_interrupt_stops_both_engines(
+    monkeypatch: pytest.MonkeyPatch, where: str, installed: bool, received: bool
+) -> None:
+    """A real Ctrl-C (or any ``KeyboardInterrupt`` when no handler can tell) stops both engines."""
+    from billing_rules import interrupt
+
+    monkeypatch.setitem(interrupt._state, "installed", installed)
+    monkeypatch.setitem(interrupt._state, "received", received)
+    validator = Validator.build(entry_points=False, plugins=[("faulty", _Faulty())])
+    invoice = _Faulty.FAULTS["interrupt" if where == "check" else "cond-interrupt"]
+    rows = [event for event in _faulty_rows() if event.invoice_id == invoice]
+    with pytest.raises(KeyboardInterrupt):
+        validator.check_events(rows)
+    with pytest.raises(KeyboardInterrupt):
+        api.check_events(validator, rows)

@@ -16,8 +16,9 @@ from typing import Any
 
 import attrs
 
-from billing_rules.engines.findings import _crashed, _finding
-from billing_rules.engines.relational.plan import BuiltinPlan, DslPlan, Plan, Unsupported
+from billing_rules.engines.findings import _crashed, _finding, _well_formed
+from billing_rules.engines.relational.plan import DslPlan, Plan, PythonPlan, Unsupported
+from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit, WindowCount
 
@@ -70,23 +71,31 @@ class TextsView:
 
 
 def render(plan: Plan, event: Event, hit: SqlHit | None, view: TextsView) -> list[Hit]:
-    """The hits the rule reports on ``event``, computed by the rule's own code."""
+    """The hits the rule reports on ``event``, computed by the rule's own code.
+
+    Contained as the row engine contains a rule (``Session._run``): whatever it raises, save a real
+    Ctrl-C (:func:`~billing_rules.interrupt.reraise_if_real`), and whatever it returns that is not a
+    list of well-formed hits (:func:`~billing_rules.engines.findings._well_formed`) costs the invoice
+    one INTERNAL-ERROR hit, never the run.
+    """
+    rule: Any = plan.rule  # a DslRule, a built-in or a plugin's rule (``Rule`` protocol)
     if isinstance(plan, DslPlan):
         # The rule's own check words the finding, its window the one the plan counted: the closure
         # re-tests the condition on this one invoice, and must agree with the plan.
         window = hit.window if hit is not None and plan.counter is not None else None
-        found = plan.rule.check(event, TextsView(view._tariffs, window))
-        if not found:
-            raise RuntimeError(f"{plan.code} : le plan relationnel et la règle diffèrent sur une facture")
-        return list(found)
+        view = TextsView(view._tariffs, window)
     try:
-        hits = list(plan.rule.check(event, view) or ())
+        found = rule.check(event, view)
+        hits = _well_formed(rule, list(found)) if found else []
     except Unsupported:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
-        return [_crashed(plan.rule, exc)]
-    if isinstance(plan, BuiltinPlan) and not hits:
-        raise RuntimeError(f"{plan.code} : la forme relationnelle et la règle diffèrent sur une facture")
+        raise  # a declared limitation of this engine, not the rule's failure
+    except BaseException as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
+        reraise_if_real(exc)  # only a real Ctrl-C stops the check, never a plugin's SystemExit
+        return [_crashed(rule, exc)]
+    if not hits and not isinstance(plan, PythonPlan):
+        # The plan said the rule fires here: a DSL rule or a built-in one must agree.
+        form = "le plan relationnel" if isinstance(plan, DslPlan) else "la forme relationnelle"
+        raise RuntimeError(f"{plan.code} : {form} et la règle diffèrent sur une facture")
     return hits
 
 

@@ -38,6 +38,7 @@ from billing_rules.engines.relational.plan import (
     tariff_ranges,
 )
 from billing_rules.engines.relational.table import SCHEMA, TableWriter, event_of
+from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit
 
@@ -128,7 +129,8 @@ class _Run:
         self.db = backend
         self.files = files
         self.by_code = {plan.code: plan for plan in self.plan.rules}
-        self.crashes: dict[tuple[int, str], Exception] = {}
+        #: What a Python condition raised, by (subject, rule): reported as the row engine does.
+        self.crashes: dict[tuple[int, str], BaseException] = {}
         #: How ``ord`` is computed (decided by :meth:`_setup` from the table's bounds).
         self.order = order.WRITER_KEY
 
@@ -322,7 +324,8 @@ class _Run:
             try:
                 if rule.condition(event):
                     true_sids.append(row["sid"])
-            except Exception as exc:  # noqa: BLE001 - reported as the row engine does
+            except BaseException as exc:  # noqa: BLE001 - reported as the row engine does (its gate)
+                reraise_if_real(exc)  # only a real Ctrl-C stops the check, never a plugin's SystemExit
                 self.crashes[(row["sid"], rule.code)] = exc
         self.db.load_rows(name, {"sid": "BIGINT"}, [(sid,) for sid in true_sids])
 
@@ -388,7 +391,9 @@ class _Run:
             )
             for plan, hit in self._pass(lambda: sql.with_expected(sql.suggested_subjects()), suggested=True):
                 sid, code = keys[hit_sid(hit)]
-                if plan.severity is Severity.ERROR or _is_crash(hit):
+                # As ``Session._has_error``: only the error rules decide; a crash of one of them is
+                # an error, a crash of a warning rule counts as one of its warnings.
+                if plan.severity is Severity.ERROR:
                     errors.add((sid, code))
                 elif plan.severity is Severity.WARNING:
                     # One per hit, as ``Session._warning_count`` counts them.
@@ -404,7 +409,7 @@ class _Run:
 @attrs.frozen
 class _Crash:
     sid: int
-    exc: Exception
+    exc: BaseException
 
 
 @attrs.frozen
