@@ -674,3 +674,43 @@ def test_a_real_interrupt_stops_both_engines(
         validator.check_events(rows)
     with pytest.raises(KeyboardInterrupt):
         api.check_events(validator, rows)
+
+
+class _Dated:
+    """A plugin's Python rule in force from 2025-01-01 to 2025-06-30 only (its own dates)."""
+
+    from billing_rules import hookimpl
+
+    @hookimpl
+    def register_rules(self, register: Any) -> None:
+        from billing_rules.model import Severity
+        from billing_rules.rule import Hit
+
+        @attrs.frozen
+        class Dated:
+            code: str = "DATED-G"
+            severity: Severity = Severity.WARNING
+            source: str = "dated"
+            triggers: frozenset[str] | None = frozenset({"G"})
+            valid_from: dt.date | None = dt.date(2025, 1, 1)
+            valid_until: dt.date | None = dt.date(2025, 6, 30)
+
+            def check(self, event: Event, history: Any) -> Any:
+                return [Hit(message="G de la période")]
+
+        register(Dated())
+
+
+@pytest.mark.parametrize("engine", ALL, indirect=True)
+def test_python_rule_runs_only_on_the_acts_of_its_dates(engine: str) -> None:
+    """A Python rule's ``valid_from`` / ``valid_until`` hold on every engine: the day before, the
+    first day, the last day and the day after."""
+    validator = Validator.build(entry_points=False, builtin=False, plugins=[("dated", _Dated())])
+    days = ["2024-12-31", "2025-01-01", "2025-06-30", "2025-07-01"]
+    rows = [
+        make_event(seq=index, invoice_id=f"D{index}", date=day, codes="G", patient_id=f"P{index}")
+        for index, day in enumerate(days)
+    ]
+    expected = [key(f) for f in validator.check_events(rows).findings]
+    assert [item[2] for item in expected] == ["D1", "D2"]
+    assert [key(f) for f in api.check_events(validator, rows, **run_args(engine)).findings] == expected

@@ -310,16 +310,9 @@ class _Run:
 
     def _python_condition(self, plan: DslPlan, name: str) -> None:
         """The rule's condition run by its closure on the rows its codes wake: a table of ``sid``."""
-        from billing_rules.engines.relational.compile import col, date_literal
-
         rule = plan.rule
-        extra = []
-        if rule.valid_from is not None:
-            extra.append(exp.GTE(this=col("date"), expression=date_literal(rule.valid_from)))
-        if rule.valid_until is not None:
-            extra.append(exp.LTE(this=col("date"), expression=date_literal(rule.valid_until)))
         true_sids = []
-        for row in self._woken(rule.triggers, extra):
+        for row in self._woken(rule.triggers, _in_force(rule)):
             event = event_of(row, self.files)
             try:
                 if rule.condition(event):
@@ -332,7 +325,9 @@ class _Run:
     def _python_rule(self, plan: PythonPlan) -> list[tuple[Plan, Hit]]:
         """A third-party Python rule, row by row on the rows its ``triggers`` wake."""
         results: list[tuple[Plan, Hit]] = []
-        for row in self._woken(plan.rule.triggers, []):
+        # Only on the acts of its dates, as the row engine runs a rule (its ``valid_from`` and
+        # ``valid_until``, when it has them).
+        for row in self._woken(plan.rule.triggers, _in_force(plan.rule)):
             event = event_of(row, self.files)
             for hit in render(plan, event, None, self.checker.view):
                 results.append((plan, _Evaluated(row["sid"], hit)))
@@ -404,6 +399,20 @@ class _Run:
             for sid, items in candidates.items()
         }
         return {sid: items for sid, items in compliant.items() if items}, warnings
+
+
+def _in_force(rule: Any) -> list[exp.Expression]:
+    """The conditions on ``date`` that keep a rule to the acts of its dates (none: always)."""
+    from billing_rules.engines.relational.compile import col, date_literal
+
+    start = getattr(rule, "valid_from", None)
+    end = getattr(rule, "valid_until", None)
+    found: list[exp.Expression] = []
+    if start is not None:
+        found.append(exp.GTE(this=col("date"), expression=date_literal(start)))
+    if end is not None:
+        found.append(exp.LTE(this=col("date"), expression=date_literal(end)))
+    return found
 
 
 @attrs.frozen
