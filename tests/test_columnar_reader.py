@@ -355,14 +355,38 @@ def test_unclosed_quote_to_the_end(tmp_path: Path, chunks: None) -> None:
     _compare([str(_write(tmp_path / "open.csv", lines))])
 
 
-def test_header_errors_are_the_row_readers(tmp_path: Path) -> None:
-    path = tmp_path / "bad.csv"
-    path.write_text("invoice_id;date\nF1;2026-01-01\n", encoding="utf-8")
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("bad.csv", "invoice_id;date\nF1;2026-01-01\n"),
+        # SPEC §1b: the SPEC name and an alias for one field, as two aliases, is an error naming both.
+        (
+            "twice.csv",
+            "invoice_id;date;practitioner_id;patient_id;birth_date;codes;Date acte\n"
+            "F1;2026-01-05;D1;P1;1960-01-01;G;2026-01-05\n",
+        ),
+        (
+            "twice.json",
+            '[{"invoice_id": "F1", "N° facture": "F1", "date": "2026-01-05", "practitioner_id": "D1", '
+            '"patient_id": "P1", "birth_date": "1960-01-01", "codes": "G"}]',
+        ),
+        (
+            "twice.jsonl",
+            '{"invoice_id": "F1", "date": "2026-01-05", "practitioner_id": "D1", "patient_id": "P1", '
+            '"birth_date": "1960-01-01", "codes": "G", "Date acte": "2026-01-05"}\n',
+        ),
+    ],
+)
+def test_header_errors_are_the_row_readers(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ReadError) as row_error:
         list(InputStream([str(path)]))
     with pytest.raises(ReadError) as columnar_error:
         read_invoices([str(path)])
     assert str(columnar_error.value) == str(row_error.value)
+    if name.startswith("twice"):
+        assert "désignent toutes deux le champ" in str(row_error.value) and name in str(row_error.value)
 
 
 # --- JSON, JSON Lines, Parquet --------------------------------------------------------------------

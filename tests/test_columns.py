@@ -155,11 +155,39 @@ def test_an_explicit_code_or_codes_column_settles_the_layout() -> None:
     assert spec_named.names == ["", "code"]
 
 
-def test_spec_name_wins_over_an_alias_which_stays_an_extra() -> None:
-    resolution = DEFAULT_MAPPING.resolve(["practitioner_id", "Médecin"])
+@pytest.mark.parametrize(
+    ("headers", "first", "second"),
+    [
+        (["practitioner_id", "Médecin"], "practitioner_id", "Médecin"),
+        (["N° facture", "date", "invoice_id"], "N° facture", "invoice_id"),  # alias before the SPEC name
+        (["invoice_id", "date", "practitioner_id", "codes", "Date acte"], "date", "Date acte"),
+        (["status", "Annulée"], "status", "Annulée"),
+    ],
+)
+def test_a_spec_name_and_an_alias_for_one_field_name_both(
+    headers: list[str], first: str, second: str
+) -> None:
+    """SPEC §1b: two headers for one field is an exit-2 error naming them, the SPEC name included."""
+    with pytest.raises(ColumnError) as caught:
+        DEFAULT_MAPPING.resolve(headers, "jour.csv")
+    message = str(caught.value)
+    assert f"« {first} » et « {second} »" in message and "jour.csv" in message and "--column" in message
+
+
+def test_an_explicit_mapping_settles_a_spec_name_and_an_alias() -> None:
+    # Either column may be chosen; the alias left aside is kept for plugins, the SPEC name dropped.
+    chosen_alias = ColumnMapping(explicit={"practitioner_id": "Médecin"})
+    resolution = chosen_alias.resolve(["practitioner_id", "Médecin"])
+    assert resolution.names == ["", "practitioner_id"]
+    assert [column.how for column in resolution.columns] == ["replaced", "explicit"]
+    chosen_spec = ColumnMapping(explicit={"practitioner_id": "practitioner_id"})
+    resolution = chosen_spec.resolve(["practitioner_id", "Médecin"])
     assert resolution.names == ["practitioner_id", "médecin"]
-    assert [column.how for column in resolution.columns] == ["spec", "replaced"]
+    assert [column.how for column in resolution.columns] == ["explicit", "replaced"]
     assert resolution.columns[1].claimed == "practitioner_id"
+    # The explicit column may come last, after both others.
+    late = ColumnMapping(explicit={"invoice_id": "Réf"}).resolve(["invoice_id", "N° facture", "Réf"])
+    assert late.names == ["", "n° facture", "invoice_id"]
 
 
 def test_explicit_mapping_wins_over_alias_and_spec_name() -> None:
@@ -290,6 +318,78 @@ def test_the_command_line_takes_a_header_from_the_config() -> None:
     )
     assert merged.explicit == {"invoice_id": "N° FSE", "practitioner_id": "dossier"}
     assert merged.strict == {"practitioner_id"}
+
+
+def test_one_field_given_two_headers_on_the_command_line_is_exit_2(tmp_path: Path) -> None:
+    """SPEC §1b: two headers for one field is exit 2 naming them, not "the last --column wins"."""
+    commands = (
+        ["check", str(EXPORT)],
+        ["ledger", "import", str(EXPORT), "--ledger", str(tmp_path / "x.db")],
+        ["forfait", "--invoices", str(EXPORT), "--year", "2026"],
+        ["columns", str(EXPORT)],
+    )
+    for command in commands:
+        result = CliRunner().invoke(
+            main, [*command, "--column", "invoice_id=N° facture", "--column", "invoice_id=Réf"]
+        )
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.stderr.split())
+        assert "le champ invoice_id est attribué à deux colonnes : « N° facture » et « Réf »" in message
+    assert not (tmp_path / "x.db").exists()
+    # The same header twice, in any spelling, is one mapping.
+    result = CliRunner().invoke(
+        main,
+        ["columns", str(EXPORT), "--column", "invoice_id=N° facture", "--column", "invoice_id=n° FACTURE"],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_config_cannot_give_one_field_two_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TOML refuses a key given twice: a [columns] table cannot hold a duplicate silently."""
+    (tmp_path / "billing-rules.toml").write_text(
+        '[columns]\ninvoice_id = "N° facture"\ninvoice_id = "Réf"\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    for command in (["check", str(EXPORT)], ["columns", str(EXPORT)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert "billing-rules.toml : TOML invalide" in result.stderr
+
+
+SPEC_AND_ALIAS_CSV = (
+    "invoice_id,date,practitioner_id,patient_id,birth_date,codes,Date acte\n"
+    "F1,2025-03-03,D1,P1,1960-01-01,G,2024-01-01\n"
+)
+SPEC_AND_ALIAS_JSON = [
+    {"invoice_id": "F1", "N° facture": "F2", "date": "2025-03-03", "practitioner_id": "D1",
+     "patient_id": "P1", "birth_date": "1960-01-01", "codes": "G"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["row", "duckdb"])
+def test_check_refuses_a_spec_name_and_an_alias_for_one_field(tmp_path: Path, engine: str) -> None:
+    if engine == "duckdb":
+        pytest.importorskip("duckdb")
+        pytest.importorskip("polars")
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text(SPEC_AND_ALIAS_CSV, encoding="utf-8")
+    json_path = tmp_path / "a.json"
+    json_path.write_text(json.dumps(SPEC_AND_ALIAS_JSON, ensure_ascii=False), encoding="utf-8")
+    cases = ((csv_path, "date", "Date acte"), (json_path, "invoice_id", "N° facture"))
+    for path, first, second in cases:
+        result = CliRunner().invoke(main, ["check", str(path), "--engine", engine])
+        assert result.exit_code == 2, result.output
+        assert not result.stdout
+        assert f"« {first} » et « {second} » désignent toutes deux le champ {first}" in result.stderr
+        assert path.name in result.stderr
+        # Saying which one to read settles it: the other is kept for plugins.
+        for header in (first, second):
+            settled = CliRunner().invoke(
+                main,
+                ["check", str(path), "--engine", engine, "--format", "json", "--column", f"{first}={header}"],
+            )
+            assert settled.exit_code == 0, settled.output
+            assert json.loads(settled.stdout)["summary"]["events"] == 1
 
 
 def test_unknown_field_on_the_command_line_is_exit_2_with_the_fields() -> None:
@@ -489,6 +589,92 @@ def test_empty_cells_agree_and_equal_values_in_two_spellings_agree() -> None:
     assert isinstance(event, Event) and event.patient_id == "P-1" and event.codes == ("G", "MD")
 
 
+@pytest.mark.parametrize(
+    ("column", "first", "second"),
+    [
+        ("ALD", "", "oui"),
+        ("ALD", "Oui", ""),
+        ("Médecin traitant", "", "Moi"),
+        ("Lieu", "Domicile", ""),
+        ("Secteur", "", "2"),
+        ("Annulée", "", "oui"),
+    ],
+)
+def test_an_empty_cell_is_the_default_and_disagrees_with_another_value(
+    column: str, first: str, second: str
+) -> None:
+    """SPEC §1: an empty cell means the default; a line saying otherwise disagrees (SPEC §1b)."""
+    header = f"N° facture;Date de l'acte;RPPS;N° patient;Date de naissance;Code acte;{column};Montant\n"
+    data = (
+        header
+        + f"F-1;04/03/2024;101;P-1;01/02/1950;G;{first};30,00\n"
+        + f"F-1;04/03/2024;101;P-1;01/02/1950;MD;{second};10,00\n"
+        + "F-2;04/03/2024;101;P-2;01/02/1950;G;;30,00\n"
+    ).encode("cp1252")
+    stream = InputStream(["-"], stdin=io.BytesIO(data))
+    items = list(stream)
+    errors = [item for item in items if isinstance(item, InputError)]
+    field = {"ALD": "ald", "Médecin traitant": "mt_status", "Lieu": "place", "Secteur": "sector"}.get(
+        column, "status"
+    )
+    assert [(error.line, error.field, error.invoice_id) for error in errors] == [(3, field, "F-1")]
+    assert f"{field} différent de celui de la ligne 2 pour la même facture" in errors[0].message
+    assert [item.invoice_id for item in items if isinstance(item, Event)] == ["F-2"]
+    assert (stream.events, stream.input_errors) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("ALD", "non"), ("ALD", "N"), ("Médecin traitant", "Inconnu"), ("Lieu", "cabinet"), ("Secteur", "1")],
+)
+def test_an_empty_cell_agrees_with_the_default_spelt_out(column: str, value: str) -> None:
+    header = f"N° facture;Date de l'acte;RPPS;N° patient;Date de naissance;Code acte;{column};Montant\n"
+    for first, second in (("", value), (value, "")):
+        data = (
+            header
+            + f"F-1;04/03/2024;101;P-1;01/02/1950;G;{first};30,00\n"
+            + f"F-1;04/03/2024;101;P-1;01/02/1950;MD;{second};10,00\n"
+        ).encode("cp1252")
+        [event] = _events(data)
+        assert isinstance(event, Event), event
+        assert event.codes == ("G", "MD") and event.ald is False and event.mt_status is MtStatus.UNKNOWN
+
+
+def test_json_lines_without_a_key_take_its_default_when_grouped() -> None:
+    base = {"N° facture": "F-1", "Date de l'acte": "2024-03-04", "RPPS": 101, "N° patient": "P-1",
+            "Date de naissance": "1950-02-01"}  # fmt: skip
+    lines = [{**base, "Code acte": "G"}, {**base, "Code acte": "MD", "ALD": True, "Heure": "09:30"}]
+    data = "\n".join(json.dumps(item, ensure_ascii=False) for item in lines).encode()
+    [error] = _events(data, name="jour.jsonl")
+    assert isinstance(error, InputError) and (error.line, error.field) == (2, "ald")
+    # The key absent (default false) and false spelt out agree; a time given once fills the invoice.
+    lines[1]["ALD"] = False
+    data = "\n".join(json.dumps(item, ensure_ascii=False) for item in lines).encode()
+    [event] = _events(data, name="jour.jsonl")
+    assert isinstance(event, Event) and event.ald is False and event.time is not None
+
+
+@pytest.mark.parametrize("engine", ["row", "duckdb"])
+def test_check_reports_an_empty_flag_against_a_set_one(tmp_path: Path, engine: str) -> None:
+    if engine == "duckdb":
+        pytest.importorskip("duckdb")
+        pytest.importorskip("polars")
+    path = tmp_path / "actes.csv"
+    path.write_text(
+        "invoice_id;date;practitioner_id;patient_id;birth_date;code;ald;amount\n"
+        "F1;2025-03-03;D1;P1;1960-01-01;G;;30\n"
+        "F1;2025-03-03;D1;P1;1960-01-01;MD;oui;10\n"
+        "F2;2025-03-03;D1;P2;1960-01-01;G;;30\n"
+        "F2;2025-03-03;D1;P2;1960-01-01;MD;non;10\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["check", str(path), "--engine", engine, "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert [(error["line"], error["field"]) for error in report["input_errors"]] == [(3, "ald")]
+    assert report["summary"]["events"] == 1
+
+
 def test_line_errors_stay_on_their_lines() -> None:
     data = _lines(
         "F-1;04/03/2024;101;P-1;01/02/1950;G;;30,00",
@@ -508,13 +694,14 @@ def test_json_lines_per_act_with_natives_and_keys_in_any_order() -> None:
         {**base, "Code acte": "G", "Montant": 30, "Secteur": 1},
         {"F": 1, "Code acte": "VL", "N° facture": "F-2", "RPPS": 101, "Date de l'acte": "2024-03-04",
          "N° patient": "P-2", "Date de naissance": "1950-02-01", "Secteur": True, "Montant": 60.5},
-        {"Montant": "10,00", "Code acte": ["MD"], **base, "ALD": True},
+        {"Montant": "10,00", "Code acte": ["MD"], **base, "ALD": False},
     ]  # fmt: skip
     data = "\n".join(json.dumps(item, ensure_ascii=False) for item in objects).encode()
     items = _events(data, name="jour.jsonl")
     first, error = items
     assert isinstance(first, Event) and first.codes == ("G", "MD") and first.amount == Decimal("40.00")
-    assert first.ald is True and first.line == 1 and first.extra == {}
+    # An absent key is the default: "ALD": false agrees with the first line, "Secteur" with 1.
+    assert first.ald is False and first.line == 1 and first.extra == {}
     # JSON true is no sector, even after an invoice whose sector was the number 1.
     assert isinstance(error, InputError) and (error.line, error.field) == (2, "sector")
 
@@ -664,6 +851,9 @@ def test_columns_command_shows_replaced_columns_and_ambiguity(tmp_path: Path) ->
         "invoice_id;N° facture;date;practitioner_id;patient_id;birth_date;codes\n", encoding="utf-8"
     )
     result = CliRunner().invoke(main, ["columns", str(path)])
+    assert result.exit_code == 2
+    assert "« invoice_id » et « N° facture » désignent toutes deux le champ invoice_id" in result.stderr
+    result = CliRunner().invoke(main, ["columns", str(path), "--column", "invoice_id=invoice_id"])
     assert result.exit_code == 0, result.output
     assert "→ ignorée (invoice_id est lu dans « invoice_id »)" in result.stdout
     path.write_text("N° facture;Numéro de facture;date\n", encoding="utf-8")

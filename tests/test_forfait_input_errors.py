@@ -53,3 +53,35 @@ def test_no_error_gives_an_empty_list(tmp_path: Path) -> None:
     path.write_text("patient_id;birth_date;ald\nA;1950-01-01;oui\n", encoding="utf-8")
     code, report = _json(str(path), "--year", "2024")
     assert code == 0 and report["input_errors"] == []
+
+
+def test_patients_file_errors_name_the_file(tmp_path: Path) -> None:
+    """Like check and ledger import, forfait says in which file a bad line is."""
+    path = tmp_path / "patients.csv"
+    path.write_text("patient_id;birth_date;ald\nA;1990-13-01;non\nB;1950-01-01;oui\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.main, ["forfait", str(path), "--year", "2026"])
+    assert result.exit_code == 1, result.output
+    assert f"{path}, ligne 2 — colonne birth_date : date de naissance invalide" in result.stderr
+    code, report = _json(str(path), "--year", "2026")
+    assert code == 1
+    assert [(error["file"], error["line"]) for error in report["input_errors"]] == [(str(path), 2)]
+
+
+def test_patients_file_without_errors_says_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "patients.csv"
+    path.write_text("patient_id;birth_date;ald\nA;1950-01-01;oui\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.main, ["forfait", str(path), "--year", "2026"])
+    assert result.exit_code == 0, result.output
+    assert "ligne" not in result.stderr and str(path) not in result.stderr
+
+
+def test_invoice_history_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "historique.csv"
+    path.write_text(
+        "invoice_id;date;practitioner_id;patient_id;birth_date;codes\n"
+        "F1;2024-02-05;1;P1;1950-01-01;G\nF2;2024-13-05;1;P2;1950-01-01;G\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli.main, ["forfait", "--invoices", str(path), "--year", "2024"])
+    assert result.exit_code == 1, result.output
+    assert f"1 erreur(s) de saisie dans l'historique ({path})" in " ".join(result.stderr.split())

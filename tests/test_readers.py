@@ -183,9 +183,10 @@ def test_utf8_with_and_without_bom() -> None:
 
 
 def test_windows_1252_with_accents_in_extra_columns() -> None:
-    text = csv_text([row(1, médecin="Dr Hélène Çà"), row(2, médecin="Œuvre €")], (*COLUMNS, "médecin"))
+    # "équipe", not "médecin": that one is an alias of practitioner_id, ambiguous beside it (SPEC §1b).
+    text = csv_text([row(1, équipe="Dr Hélène Çà"), row(2, équipe="Œuvre €")], (*COLUMNS, "équipe"))
     events = events_of(read(text.encode("cp1252")))
-    assert [event.extra for event in events] == [{"médecin": "Dr Hélène Çà"}, {"médecin": "Œuvre €"}]
+    assert [event.extra for event in events] == [{"équipe": "Dr Hélène Çà"}, {"équipe": "Œuvre €"}]
 
 
 def test_windows_1252_accents_only_after_the_detection_window() -> None:

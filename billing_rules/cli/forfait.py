@@ -222,7 +222,8 @@ def forfait(
             people, errors = read_patients(patients, input_format=input_format)
             input_errors = list(errors)
             for error in errors:
-                where = f"ligne {error.line}" if error.line is not None else "entrée"
+                # Located as check and ledger import locate theirs: the file, then the line.
+                where = patients if error.line is None else f"{patients}, ligne {error.line}"
                 _say(f"{where} — colonne {error.field} : {error.message}")
             if errors:
                 status = EXIT_FINDINGS
@@ -235,9 +236,11 @@ def forfait(
                 mapping = practice_mapping(columns, selection.config_path)
                 events, input_errors = invoice_events(invoices, input_format, mapping, lines)
                 if input_errors:
+                    named = dict.fromkeys(error.file for error in input_errors if error.file is not None)
+                    where = f" ({', '.join(named)})" if named else ""
                     _say(
-                        f"{len(input_errors)} erreur(s) de saisie dans l'historique : lignes ignorées "
-                        "(voir check)"
+                        f"{len(input_errors)} erreur(s) de saisie dans l'historique{where} : lignes "
+                        "ignorées (voir check)"
                     )
                     status = EXIT_FINDINGS
             who = _only_practitioner(events, practitioner)

@@ -194,10 +194,14 @@ def rule_selection_options(function: F) -> F:
 
 
 def _parse_columns(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
-    """``--column FIELD=HEADER`` values as field -> header; an unknown field is a usage error (exit 2)."""
+    """``--column FIELD=HEADER`` values as field -> header.
+
+    An unknown field, or one field given two headers (SPEC §1b: two headers for one field), is a
+    usage error (exit 2) naming them; the same header given twice is harmless.
+    """
     if not values:
         return {}
-    from billing_rules.readers.columns import FIELDS
+    from billing_rules.readers.columns import FIELDS, normalize
 
     explicit: dict[str, str] = {}
     for value in values:
@@ -207,6 +211,12 @@ def _parse_columns(ctx: click.Context, param: click.Parameter, values: Sequence[
             raise click.BadParameter(f'« {value} » : attendu CHAMP=EN-TÊTE, par exemple invoice_id="N° FSE"')
         if field not in FIELDS:
             raise click.BadParameter(f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)})")
+        earlier = explicit.get(field)
+        if earlier is not None and normalize(earlier) != normalize(header):
+            raise click.BadParameter(
+                f"le champ {field} est attribué à deux colonnes : « {earlier.strip()} » et "
+                f"« {header.strip()} » ; indiquez-en une seule"
+            )
         explicit[field] = header
     return explicit
 

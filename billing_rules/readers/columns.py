@@ -13,8 +13,8 @@ columnar reader) maps it the same way:
   header, giving a :class:`HeaderResolution` (which header is which field, and why).
 
 Matching is deliberately tolerant on spelling and strict on meaning: two headers for one field is
-an error naming both (a wrong guess would check the wrong column), and a header explicitly mapped
-always wins over an alias.
+an error naming both, even when one of them is the SPEC name (a wrong guess would check the wrong
+column), and a header explicitly mapped always wins over an alias or a SPEC name.
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ class Column:
         name: the key its values are read under: a field, the extra column's name (lower case,
             what plugins read with ``extra()``), or ``""`` for a column that carries nothing.
         how: :data:`SPEC_NAME`, :data:`ALIAS`, :data:`EXPLICIT`, :data:`EXTRA`, :data:`REPLACED`
-            (its field is read from a better column: kept as an extra if an alias named it,
-            dropped if it bears the field's SPEC name) or :data:`EMPTY` (no name).
+            (its field is read from the column mapped explicitly: kept as an extra if an alias
+            named it, dropped if it bears the field's SPEC name) or :data:`EMPTY` (no name).
         values: normalised value -> SPEC value, applied to the column's cells (None: as written).
         claimed: for a :data:`REPLACED` column, the field it names (read from another column).
     """
@@ -245,14 +245,18 @@ class ColumnMapping:
     def resolve(self, headers: Sequence[str], file: str | None = None) -> HeaderResolution:
         """What each header of ``headers`` is (see :class:`Column`).
 
-        Each field takes the column mapped to it explicitly, else the column named exactly as in
-        SPEC §1, else the column an alias names. A column that loses to a better one is kept as
-        an extra if it was found by an alias, and dropped if it bears the field's SPEC name (its
-        values would otherwise be read as the field's).
+        Each field takes the column mapped to it explicitly, else the one column named for it,
+        exactly as in SPEC §1 or by an alias. Two such columns for one field are an error naming
+        both (SPEC §1b), whether they are two aliases or the SPEC name and an alias: which one the
+        export means is the practice's to say, with ``[columns]`` or ``--column``. A column that
+        loses to an explicitly mapped one is kept as an extra if it was found by an alias, and
+        dropped if it bears the field's SPEC name (its values would otherwise be read as the
+        field's).
 
         Raises:
-            ColumnError: two headers for one field at the same level (both are named), or both
-                ``code`` and ``codes`` (one act per line, or one invoice per line?).
+            ColumnError: two headers for one field and neither mapped explicitly, or two mapped
+                explicitly (both are named), or both ``code`` and ``codes`` (one act per line, or
+                one invoice per line?).
         """
         explicit = {normalize(header): field for field, header in self.explicit.items()}
         keys = [normalize(header) for header in headers]
@@ -273,10 +277,21 @@ class ColumnMapping:
                 continue
             rank, field = claim
             held = best.get(field)
-            if held is None or rank < claims[held][0]:  # type: ignore[index]
+            if held is None:
                 best[field] = index
-            elif rank == claims[held][0]:  # type: ignore[index]
-                raise _ambiguous(headers[held], headers[index], field, file)
+            elif rank == 0:
+                if claims[held][0] == 0:  # type: ignore[index]
+                    raise _ambiguous(headers[held], headers[index], field, file)
+                best[field] = index  # mapped explicitly: wins over a SPEC name or an alias
+        # Without an explicit mapping, a second column for a field is ambiguous: SPEC name and
+        # alias alike (checked once every header is seen: an explicit one may come last).
+        for index, claim in enumerate(claims):
+            if claim is None or claim[0] == 0:
+                continue
+            winner = best[claim[1]]
+            if winner != index and claims[winner][0] > 0:  # type: ignore[index]
+                first, second = sorted((winner, index))
+                raise _ambiguous(headers[first], headers[second], claim[1], file)
         if CODE in best and "codes" in best:
             ranks = {field: claims[best[field]][0] for field in (CODE, "codes")}  # type: ignore[index]
             if min(ranks.values()) == 0 and max(ranks.values()) > 0:

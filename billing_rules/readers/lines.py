@@ -7,8 +7,11 @@ number, date and patient on every line. Rules reason about invoices, so the line
 * the invoice's codes are its lines' codes, in line order (``G`` then ``MD`` gives ``G+MD``);
 * its amount is the exact sum of its lines' amounts (decimal, to the cent); a line without an
   amount among lines that have one is an input error (a total missing a line would be wrong);
-* every other SPEC §1 field must agree between the lines: a line that says otherwise is an input
-  error naming both lines, one per field, and the invoice is not checked. An empty cell agrees
+* every other SPEC §1 field must agree between the lines, compared as read: a line that says
+  otherwise is an input error naming both lines, one per field, and the invoice is not checked.
+  An empty cell (or absent key) of a field with a SPEC §1 default means that default, as it would
+  on a line of its own: ``ald`` empty on one line and ``oui`` on another disagree, empty and
+  ``non`` agree. An empty cell of a field without a default (the patient, the time...) agrees
   with anything (exports often fill the patient's details on the first line only); the invoice
   takes the first value given. Extra columns (act labels, unit prices...) are not compared: the
   invoice keeps the first line's;
@@ -30,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from billing_rules.model import InputError
+from billing_rules.model import Event, InputError
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columns import CODE, FIELDS
 from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, read_value, row_identity, value_of
@@ -39,6 +42,13 @@ _MISSING = "valeur obligatoire manquante"
 #: Fields whose lines are not compared: they are what differs from one act to the next.
 _PER_ACT = frozenset({CODE, "codes", "amount"})
 _COMPARED = tuple(field for field in FIELDS if field not in _PER_ACT)
+#: The SPEC §1 default of each compared field that has one (``ald`` false, ``mt_status`` unknown,
+#: ``place`` cabinet...): what an empty cell of that field reads as.
+_DEFAULTS: dict[str, Any] = {
+    field.name: field.default
+    for field in attrs.fields(Event)
+    if field.name in _COMPARED and field.default is not attrs.NOTHING and field.default is not None
+}
 #: Line numbers kept per invoice for messages.
 _LINES_SHOWN = 6
 #: Distinct values stored once (dates, flags, patient numbers...); beyond, values are kept as read.
@@ -150,26 +160,38 @@ def _compare(invoice: _Invoice, raw: RawRow) -> None:
     get = raw.values.get
     keys = invoice.keys
     for field in _COMPARED:
+        if field in damaged:
+            continue
         value = get(field)
-        if value is None or field in damaged:
+        defaulted = field in _DEFAULTS
+        if value is None and not defaulted:
             continue
         try:
             position = keys.index(field)
         except ValueError:  # a JSON line with a key the first line lacked
+            if value is None:  # absent from both: the default on both
+                continue
             invoice.keys = keys = (*keys, field)
             invoice.values.append(None)
             position = len(keys) - 1
         held = invoice.values[position]
-        if value == held or _empty(value):
+        if value == held:
             continue
-        if _empty(held):
-            invoice.values[position] = value
-            if invoice.filled is None:
-                invoice.filled = {}
-            invoice.filled[field] = line
-            continue
-        if _canonical(field, value) == _canonical(field, held):
-            continue
+        if defaulted:
+            # An empty cell is the field's default, as on a line of its own (SPEC §1).
+            if _read_or_default(field, value) == _read_or_default(field, held):
+                continue
+        else:
+            if _empty(value):
+                continue
+            if _empty(held):
+                invoice.values[position] = value
+                if invoice.filled is None:
+                    invoice.filled = {}
+                invoice.filled[field] = line
+                continue
+            if _canonical(field, value) == _canonical(field, held):
+                continue
         if invoice.disagreeing is None:
             invoice.disagreeing = set()
         if field not in invoice.disagreeing:
@@ -247,6 +269,11 @@ def _canonical(field: str, value: Any) -> Any:
         if problem is None:
             return parsed
     return value.strip() if type(value) is str else repr(value)
+
+
+def _read_or_default(field: str, value: Any) -> Any:
+    """A field's value as read, its SPEC §1 default when empty (see :func:`_canonical`)."""
+    return _DEFAULTS[field] if _empty(value) else _canonical(field, value)
 
 
 def _disagreement(field: str, earlier: int | None) -> str:

@@ -17,11 +17,16 @@ from billing_rules.domain.forfait.estimate import Patient
 
 @attrs.frozen
 class PatientRowError:
-    """A bad field of the patient list, located like the input errors of ``check``."""
+    """A bad field of the patient list, located like the input errors of ``check``.
+
+    ``file``: the patient list, as named on the command line (messages and JSON name it, as
+    ``check`` and ``ledger import`` do).
+    """
 
     line: int | None
     field: str
     message: str
+    file: str | None = None
 
 
 def read_patients(
@@ -51,7 +56,9 @@ def read_patients(
     errors: list[PatientRowError] = []
     for line, values in rows:
         patient, found = _patient_from(values)
-        errors += [PatientRowError(line=line, field=field, message=message) for field, message in found]
+        errors += [
+            PatientRowError(line=line, field=field, message=message, file=name) for field, message in found
+        ]
         if patient is not None:
             patients.append(patient)
     return patients, errors
