@@ -7,6 +7,10 @@ implementation separately, so everything a plugin registers is stamped with the 
 pooled; none overrides another: two plugins claiming the same rule code, tariff row, function,
 input format or report format is a load error naming both. Hooks are called when a
 :class:`billing_rules.Validator` is built, never once per invoice (``adjust_findings`` excepted).
+What a plugin registers is checked then, field by field (a tariff's code, amount and dates, a
+rule's code, severity, triggers and ``check``, a reader's or reporter's name and method, a rule file
+that cannot be read): a malformed item is a load error naming the plugin, the item and the field,
+never an anonymous crash later.
 
 Versioning: :data:`HOOK_API_VERSION` is bumped when a hook changes incompatibly. A plugin module
 may set ``BILLING_RULES_HOOK_API = N`` (the version it was written for); a plugin asking for a newer
@@ -55,7 +59,8 @@ def register_rules(register: Callable[[Any], None]) -> None:
 def register_tariffs(register: Callable[[Any], None]) -> None:
     """Contribute dated tariff rows: ``register(Tariff(code, amount, start, end=None, source=None))``.
 
-    Two rows for the same code and start date are a load error naming both sources.
+    Two rows for the same code and start date are a load error naming both sources. ``amount`` is a
+    ``Decimal`` (a whole ``int`` is accepted), ``start`` and ``end`` are ``datetime.date`` values.
     """
 
 

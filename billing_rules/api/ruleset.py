@@ -168,13 +168,15 @@ def build_ruleset(
                 defines.append((decl, rule_file))
     _check_tariff_clashes(tariff_rows, tariff_places)
     table = TariffTable(tariff_rows)
+    all_tariff_codes = table.codes()
     if as_of is not None:
         table = table.as_of(as_of)
         codes = {code: info.fixed_on(as_of) for code, info in codes.items()}
 
-    known = set(codes) | set(table.codes())
-    for decl, _rule_file in pending_families:
-        known |= {item.code for item in decl.codes if isinstance(item, ast.CodeRef)}
+    # A code is known when a file declares it (``code``) or a tariff row prices it, whatever the
+    # day of a simulation. Naming it in a family does not make it known: a family member is
+    # checked like any code a rule names, so a typo there is an error, not a code never matched.
+    known = set(codes) | set(all_tariff_codes)
     environment = Environment(tariffs=table, forfaits=ForfaitTables(table))
     # One check for both back ends: the row compiler and the relational plans build from a tree
     # whose names, kinds and words are known good.
@@ -201,6 +203,9 @@ def build_ruleset(
             )
         checker.add_define(decl)
         define_origins[decl.name] = f"{rule_file.path}:{decl.span.line}"
+    for decl, rule_file in defines:  # once all are known: a define may name a later family
+        checker.use_file(rule_file)
+        checker.check_define_codes(decl)
 
     compiler = Compiler(
         families=families, functions=function_table, environment=environment, defines=checker.defines

@@ -34,7 +34,7 @@ from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
 from billing_rules.engines.collector import batch_gc as batch_gc  # re-exported: its former home
 from billing_rules.engines.row.engine import Engine
 from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
-from billing_rules.errors import BillingRulesError, RuleFileError
+from billing_rules.errors import BillingRulesError, PluginLoadError, RuleFileError
 from billing_rules.errors import InvalidInvoice as InvalidInvoice  # re-exported: its former home
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import Event, Finding, InputError, Report
@@ -48,6 +48,22 @@ if TYPE_CHECKING:
     from billing_rules.readers.base import Reader
     from billing_rules.readers.columns import ColumnMapping
     from billing_rules.reporters import Reporter
+
+
+def _plugin_rule_text(manager: Any, source: str, item: Any) -> RuleText:
+    """A registered rule set read now; a file that cannot be read is its plugin's load failure.
+
+    Reading happens before the rule set is built, so the error names the plugin here, as
+    :func:`blame_plugin` does for the files that are read but do not compile.
+    """
+    from billing_rules.plugins import BUILTIN_SOURCE
+
+    try:
+        return rule_text(source, item)
+    except RuleFileError as exc:
+        if source == BUILTIN_SOURCE:
+            raise
+        raise PluginLoadError(source, manager.version_of(source), str(exc)) from exc
 
 
 class Validator:
@@ -101,7 +117,10 @@ class Validator:
         manager = make_plugin_manager(
             entry_points=entry_points, extra=plugins, builtin=builtin, blocked=blocked
         )
-        texts = [rule_text(source, item) for source, item in collect(manager, "register_rule_sets")]
+        texts = [
+            _plugin_rule_text(manager, source, item)
+            for source, item in collect(manager, "register_rule_sets")
+        ]
         plugin_texts = len(texts)
         if config is not None:
             rule_files = [*rule_files, *config.rule_files]
