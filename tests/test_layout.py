@@ -32,6 +32,7 @@ TOP_LEVEL = {
     "__init__",
     "__main__",
     "config",
+    "contributions",
     "errors",
     "explain",
     "files",
