@@ -494,6 +494,19 @@ def test_import_reports_unreadable_rows(ledger_target: str, tmp_path: Path) -> N
     assert stats(ledger_target)["invoices"] == 1
 
 
+def test_import_of_an_unreadable_file_creates_no_ledger(tmp_path: Path) -> None:
+    """A file whose header cannot be read is exit 2, and no new, empty SQLite ledger is left behind."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "invoice_id,date,practitioner_id,patient_id,birth_date,codes,Date acte\n", encoding="utf-8"
+    )
+    target = tmp_path / "new.db"
+    result = run("ledger", "import", str(path), "--ledger", str(target))
+    assert result.exit_code == 2
+    assert "Date acte" in result.stderr
+    assert not target.exists()
+
+
 def test_forget_before(ledger_target: str, tmp_path: Path) -> None:
     run("ledger", "import", _year_of_invoices(tmp_path), "--ledger", ledger_target)
     result = run("ledger", "forget", "--before", "2024-07-01", "--ledger", ledger_target)

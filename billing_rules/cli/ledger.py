@@ -142,12 +142,15 @@ def ledger_import(
         from billing_rules.cli.columns import practice_mapping
 
         mapping = practice_mapping(columns)
-        stream = InputStream(list(files), input_format=input_format, columns=mapping, lines=lines)
+        stream = iter(InputStream(list(files), input_format=input_format, columns=mapping, lines=lines))
+        # The first file's header is read before the ledger is opened: a file that cannot be read
+        # at all leaves no new, empty ledger behind.
+        first = list(itertools.islice(stream, 1))
         with contextlib.closing(open_ledger(target)) as ledger:
             started = time.perf_counter()
             total = 0
             # One transaction per file; one stream for all, so duplicates across files are flagged.
-            for _file, items in itertools.groupby(stream, key=lambda item: item.file):
+            for _file, items in itertools.groupby(itertools.chain(first, stream), key=lambda item: item.file):
                 total += ledger.record(_readable(items, errors, Event))
             elapsed = time.perf_counter() - started
     seconds = f"{elapsed:.1f}".replace(".", ",")
