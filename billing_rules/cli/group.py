@@ -368,7 +368,7 @@ def exit_code(report: Report, fail_on: str) -> int:
 
 
 def _build_validator(
-    rule_files: Sequence[str], *, entry_points: bool, selection: PluginSelection | None = None
+    rule_files: Sequence[str], *, entry_points: bool | Sequence[str], selection: PluginSelection | None = None
 ) -> Validator:
     """Import and build the validator; the only place the CLI pays for the engine and the DSL."""
     if selection is not None:  # --plugin / --no-plugins / --config, and the practice config

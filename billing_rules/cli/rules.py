@@ -183,8 +183,16 @@ def rules_show(
 
 @rules.command("check")
 @click.argument("files", nargs=-1, required=True, metavar="FICHIER...")
+@click.option(
+    "--plugin",
+    "plugin_names",
+    multiple=True,
+    metavar="NOM",
+    help="Charge aussi cette extension installée, pour un fichier qui se sert de ses fonctions ou de "
+    "ses codes (répétable). Par défaut, aucune extension.",
+)
 @_debug_option
-def rules_check(files: tuple[str, ...], debug: bool) -> None:
+def rules_check(files: tuple[str, ...], plugin_names: tuple[str, ...], debug: bool) -> None:
     """Vérifie des fichiers de règles (DSL) sans rien contrôler.
 
     Code de sortie : 0 si les règles sont valides, 2 sinon (l'erreur est située :
@@ -192,10 +200,12 @@ def rules_check(files: tuple[str, ...], debug: bool) -> None:
     """
     with _stop_on_error(debug):
         _require_files(files)
-        # Plugins stay out: a broken plugin must not be blamed on the file being checked. The
+        # Only the plugins named: a broken plugin must not be blamed on the file being checked,
+        # but a file written for a plugin (its functions, its codes) is checked with it. The
         # built-ins stay in, so a code that clashes with one of theirs is reported now.
-        with_files = _build_validator(files, entry_points=False)
-        baseline = _build_validator((), entry_points=False)
+        plugins = list(plugin_names) or False
+        with_files = _build_validator(files, entry_points=plugins)
+        baseline = _build_validator((), entry_points=plugins)
     count = len(with_files.rules) - len(baseline.rules)
     for warning in _missing_references(with_files, baseline):
         _say(warning)
