@@ -529,3 +529,52 @@ def test_crashing_plugin_reader_and_reporter_are_named(site: Callable[..., str],
     rendering = run("check", str(billing_file), "--format", "shaky-report")
     assert rendering.exit_code == cli.EXIT_ERROR
     assert "« shaky-report » de l'extension « shaky » a échoué (TypeError)" in rendering.stderr
+
+
+def test_ledger_import_reads_as_check_reads(
+    site: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ledger import`` takes a plugin's input format and fills the practice's facts, as ``check`` does.
+
+    A practice whose software exports a vendor format, and whose configuration says its doctor is
+    in sector 2, imports its history with the same rows ``check`` would read: the ledger must not
+    hold sector-1 invoices that ``simulate`` and ``forfait`` would then judge wrongly.
+    """
+    site(
+        "pipes",
+        """
+        from billing_rules import hookimpl
+        from billing_rules.readers import RawRow
+
+
+        class Pipes:
+            name = "pipes"
+            extensions = (".pipes",)
+
+            def rows(self, stream, file):
+                for number, line in enumerate(stream.read().decode("utf-8").splitlines(), start=1):
+                    invoice, day, codes = line.split("|")
+                    values = {"invoice_id": invoice, "date": day, "codes": codes,
+                              "practitioner_id": "10001", "patient_id": "P1", "birth_date": "1970-01-01"}
+                    yield RawRow(line=number, values=values, file=file)
+
+
+        @hookimpl
+        def register_readers(register):
+            register(Pipes())
+        """,
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "billing-rules.toml").write_text('[practitioner]\nsector = "2"\n', encoding="utf-8")
+    (tmp_path / "jour.pipes").write_text("H1|2025-03-03|G\nH2|2025-03-04|G\n", encoding="utf-8")
+    target = str(tmp_path / "registre.db")
+    result = run("ledger", "import", "jour.pipes", "--ledger", target)
+    assert result.exit_code == 0, result.output
+    assert "2 factures importées" in result.stderr
+    exported = run("ledger", "export", "--ledger", target, "--format", "jsonl")
+    assert exported.exit_code == 0, exported.output
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [(row["invoice_id"], row["sector"]) for row in rows] == [("H1", "2"), ("H2", "2")]
+    # --no-plugins: the format is not there, as for check.
+    refused = run("ledger", "import", "jour.pipes", "--ledger", target, "--no-plugins")
+    assert refused.exit_code == cli.EXIT_ERROR

@@ -106,3 +106,21 @@ def by_name(items: Iterable[tuple[str, Any]], what: str, kind: str) -> dict[str,
             raise RuleClashError(f"{what} « {item.name} » défini deux fois : par {first} et par {source}")
         found[item.name] = (source, item)
     return {name: guarded(source, item, kind) for name, (source, item) in found.items()}
+
+
+def input_readers(manager: Any, config: Any = None, columns: Any = None) -> dict[str, Any]:
+    """The input formats of the loaded plugins, reading as the practice's files must be read.
+
+    The built-in formats and each plugin's, by name (:func:`by_name`), through the practice's
+    columns (``[columns]``, then ``columns``, the command line's, over it: SPEC §1b), filling the
+    configured facts (``sector``, ``specialty``) where an export says nothing. Every command that
+    reads billing files reads them through this: ``check`` and ``ledger import`` see the same rows.
+    """
+    from billing_rules.plugins import collect
+    from billing_rules.readers.stream import with_columns
+
+    readers = by_name(collect(manager, "register_readers"), "format d'entrée", "reader")
+    if config is not None:
+        columns = config.columns.merged(columns)
+    readers = with_columns(readers, columns)  # before the facts: they fill fields, not headers
+    return config.wrap_readers(readers) if config is not None else readers

@@ -25,6 +25,7 @@ from billing_rules.api.plugin_items import (
     blame_plugin,
     builtin_readers,
     by_name,
+    input_readers,
     rule_text,
     stamped,
 )
@@ -141,15 +142,8 @@ class Validator:
             raise
         if config is not None:
             ruleset = attrs.evolve(ruleset, rules=tuple(config.select_rules(ruleset.rules)))
-        readers = by_name(collect(manager, "register_readers"), "format d'entrée", "reader")
+        readers = input_readers(manager, config, columns)
         reporters = by_name(collect(manager, "register_reporters"), "format de rapport", "reporter")
-        if config is not None:
-            columns = config.columns.merged(columns)
-        from billing_rules.readers.stream import with_columns
-
-        readers = with_columns(readers, columns)  # before the facts: they fill fields, not headers
-        if config is not None:
-            readers = config.wrap_readers(readers)
         return cls(ruleset, readers=readers, reporters=reporters, manager=manager, lines=lines)
 
     # --- introspection -------------------------------------------------------------------------

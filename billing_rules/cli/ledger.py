@@ -21,7 +21,6 @@ import click
 from billing_rules.cli.group import (
     EXIT_FINDINGS,
     EXIT_OK,
-    INPUT_FORMATS,
     _debug_option,
     _require_files,
     _say,
@@ -29,7 +28,13 @@ from billing_rules.cli.group import (
     main,
 )
 from billing_rules.cli.inputs import refuse_duplicates
-from billing_rules.cli.options import column_options, parse_day, text_or_json_option
+from billing_rules.cli.options import (
+    PluginSelection,
+    column_options,
+    parse_day,
+    plugin_options,
+    text_or_json_option,
+)
 from billing_rules.cli.output import (
     check_output,
     inform,
@@ -111,12 +116,14 @@ def ledger_group() -> None:
 @_ledger_option
 @click.option(
     "--input-format",
-    type=click.Choice(INPUT_FORMATS),
     default=None,
-    help="Format des fichiers, au lieu de le déduire de l'extension.",
+    metavar="FORMAT",
+    help="Format des fichiers (csv, json, jsonl, parquet, ou celui d'une extension), au lieu de le "
+    "déduire de l'extension.",
 )
 @verbosity_options
 @column_options
+@plugin_options
 @_debug_option
 def ledger_import(
     files: tuple[str, ...],
@@ -124,6 +131,7 @@ def ledger_import(
     input_format: str | None,
     columns: dict[str, str],
     lines: bool,
+    selection: PluginSelection,
     debug: bool,
 ) -> None:
     """Charge des factures passées dans le registre, sans les contrôler.
@@ -139,10 +147,9 @@ def ledger_import(
     with _stop_on_error(debug):
         _require_files(files)
         refuse_duplicates(files)
-        from billing_rules.cli.columns import practice_mapping
-
-        mapping = practice_mapping(columns)
-        stream = iter(InputStream(list(files), input_format=input_format, columns=mapping, lines=lines))
+        # Read as ``check`` reads: the plugins' formats, the practice's columns and facts.
+        readers = selection.readers(columns)
+        stream = iter(InputStream(list(files), input_format=input_format, readers=readers, lines=lines))
         # The first file's header is read before the ledger is opened: a file that cannot be read
         # at all leaves no new, empty ledger behind.
         first = list(itertools.islice(stream, 1))

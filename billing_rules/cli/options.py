@@ -68,6 +68,24 @@ class PluginSelection:
             return list(config.plugins_enable)
         return True
 
+    def readers(self, columns: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The input formats these choices load, reading as ``check`` reads (no rule is compiled).
+
+        For the commands that read billing files without checking them (``ledger import``): the
+        plugins' formats, the practice's ``[columns]`` under ``--column``, its facts.
+        """
+        from billing_rules.api.plugin_items import input_readers
+        from billing_rules.plugins import make_plugin_manager
+        from billing_rules.readers.columns import ColumnMapping
+
+        config = self.config()
+        manager = make_plugin_manager(
+            entry_points=self.entry_points(config),
+            blocked=config.plugins_disable if config is not None else (),
+        )
+        mapping = ColumnMapping(explicit=dict(columns), strict=frozenset(columns)) if columns else None
+        return input_readers(manager, config, mapping)
+
     def build(
         self,
         rule_files: Sequence[str],
