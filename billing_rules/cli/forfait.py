@@ -18,7 +18,6 @@ import click
 from billing_rules.cli.group import (
     EXIT_FINDINGS,
     EXIT_OK,
-    INPUT_FORMATS,
     _debug_option,
     _require_files,
     _rules_option,
@@ -60,19 +59,19 @@ def ledger_events(path: str, start: dt.date | None = None, until: dt.date | None
 
 
 def invoice_events(
-    paths: Sequence[str], input_format: str | None, columns: Any = None, lines: bool = False
+    paths: Sequence[str], input_format: str | None, readers: Any = None, lines: bool = False
 ) -> tuple[list[Event], list[Any]]:
     """The readable invoices of billing files, and the input errors of the rows that are not.
 
-    ``columns`` (a :class:`~billing_rules.readers.columns.ColumnMapping`) and ``lines``: how
-    the files are laid out (SPEC §1b).
+    ``readers``: the input formats, reading as ``check`` reads (``PluginSelection.readers``: the
+    plugins' formats, the practice's columns and facts); ``lines``: one line per act (SPEC §1b).
     """
     from billing_rules.model import Event
     from billing_rules.readers import InputStream
 
     events: list[Event] = []
     errors: list[Any] = []
-    for item in InputStream(list(paths), input_format=input_format, columns=columns, lines=lines):
+    for item in InputStream(list(paths), input_format=input_format, readers=readers, lines=lines):
         if isinstance(item, Event):
             events.append(item)
         else:
@@ -164,9 +163,10 @@ def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str
 )
 @click.option(
     "--input-format",
-    type=click.Choice(INPUT_FORMATS),
     default=None,
-    help="Format des fichiers d'entrée, au lieu de le déduire de l'extension.",
+    metavar="FORMAT",
+    help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu "
+    "de le déduire de l'extension.",
 )
 @column_options
 @_rules_option
@@ -231,10 +231,8 @@ def forfait(
             if ledger_path:
                 events = ledger_events(ledger_path)
             else:
-                from billing_rules.cli.columns import practice_mapping
-
-                mapping = practice_mapping(columns, selection.config_path)
-                events, input_errors = invoice_events(invoices, input_format, mapping, lines)
+                readers = selection.readers(columns)
+                events, input_errors = invoice_events(invoices, input_format, readers, lines)
                 if input_errors:
                     named = dict.fromkeys(error.file for error in input_errors if error.file is not None)
                     where = f" ({', '.join(named)})" if named else ""
