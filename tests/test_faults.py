@@ -16,13 +16,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import csv
-import ctypes
 import importlib.util
 import io
 import json
 import logging
 import os
-import resource
 import shutil
 import signal
 import sqlite3
@@ -30,7 +28,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -63,19 +61,24 @@ kill_record = _load("kill_record")
 concurrent_writers = _load("concurrent_writers")
 
 
-def _cli(*args: str, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "billing_rules", *args],
+def _cli(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``billing-rules ARGS`` in a new interpreter, which first runs the Python of ``prelude``.
+
+    Not a ``preexec_fn``: Python run in the forked copy of this process (which holds gRPC's
+    threads once the Spark Connect tests have run) wrote gRPC log lines into the child's stderr.
+    """
+    launch = f"{prelude}\nimport runpy, sys\nsys.argv = ['billing-rules', *sys.argv[1:]]\n"
+    launch += "runpy.run_module('billing_rules', run_name='__main__')\n"
+    return subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", launch, *args],
         capture_output=True,
         text=True,
-        preexec_fn=preexec,
         timeout=300,
+        check=False,
     )
 
 
-def _record(
-    billing_file: Path, ledger: Path | str, preexec: Callable[[], None] | None = None
-) -> subprocess.CompletedProcess[str]:
+def _record(billing_file: Path, ledger: Path | str, prelude: str = "") -> subprocess.CompletedProcess[str]:
     return _cli(
         "check",
         str(billing_file),
@@ -86,7 +89,7 @@ def _record(
         "never",
         "--format",
         "json",
-        preexec=preexec,
+        prelude=prelude,
     )
 
 
@@ -199,12 +202,13 @@ def _fill(folder: Path) -> Path:
     return filler
 
 
-def _file_size_limit(limit: int) -> Callable[[], None]:
-    def preexec() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return preexec
+def _file_size_limit(limit: int) -> str:
+    """A prelude: files may not grow past ``limit`` bytes (a write past it fails with EFBIG)."""
+    return (
+        "import resource, signal\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+    )
 
 
 @pytest.mark.slow
@@ -226,7 +230,7 @@ def test_full_disk_is_a_clear_error_and_changes_nothing(tmp_path: Path, how: str
             assert not (folder / "nouveau.db").exists()
             filler.unlink()
         else:
-            result = _record(day, ledger, preexec=_file_size_limit(ledger.stat().st_size + 8192))
+            result = _record(day, ledger, prelude=_file_size_limit(ledger.stat().st_size + 8192))
         _assert_clear_failure(result, "disque plein", "entrée-sortie")
         _assert_state(ledger, before)
         # Still a working ledger: re-recording its own invoices succeeds and changes nothing.
@@ -241,33 +245,35 @@ _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_FOWNER = 1, 2, 3
 
 
-def _without_root_powers() -> Callable[[], None] | None:
-    """A ``preexec_fn`` after which file permissions apply to the child, or None if impossible.
+def _without_root_powers() -> str | None:
+    """A prelude after which file permissions apply to the command, or None if impossible.
 
-    Root keeps its uid (the interpreter lives under ``/root``) but loses the capabilities that
-    bypass permissions, from the bounding set, so the program it executes never has them.
+    Root keeps its uid (the interpreter lives under ``/root``) but drops, from the bounding set, the
+    capabilities that bypass permissions, then executes the command afresh: it never has them.
     """
     if os.geteuid() != 0:
-        return lambda: None
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def preexec() -> None:
-        for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_FOWNER):
-            if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
-                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-    probe = subprocess.run(["true"], preexec_fn=preexec, capture_output=True, check=False)
-    return preexec if probe.returncode == 0 else None
+        return ""
+    capabilities = (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_FOWNER)
+    prelude = (
+        "import ctypes, os, sys\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"for capability in {capabilities}:\n"
+        f"    if libc.prctl({_PR_CAPBSET_DROP}, capability, 0, 0, 0) != 0:\n"
+        "        sys.exit('prctl(PR_CAPBSET_DROP): ' + os.strerror(ctypes.get_errno()))\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'billing_rules', *sys.argv[1:]])\n"
+    )
+    probe = _cli("--version", prelude=prelude)
+    return prelude if probe.returncode == 0 else None
 
 
 @pytest.fixture
-def unprivileged() -> Callable[[], None]:
-    preexec = None
+def unprivileged() -> str:
+    prelude = None
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        preexec = _without_root_powers()
-    if preexec is None:
+        prelude = _without_root_powers()
+    if prelude is None:
         pytest.skip("root without CAP_SETPCAP: cannot run a child that obeys file permissions")
-    return preexec
+    return prelude
 
 
 def _checkpointed(ledger: Path) -> None:
@@ -281,17 +287,17 @@ def _checkpointed(ledger: Path) -> None:
 
 
 @pytest.mark.slow
-def test_read_only_ledger_file(tmp_path: Path, unprivileged: Callable[[], None]) -> None:
+def test_read_only_ledger_file(tmp_path: Path, unprivileged: str) -> None:
     history, day, before, _ = _files(tmp_path, rows=300)
     ledger = tmp_path / "registre.db"
     assert _record(history, ledger).returncode == 0
     _checkpointed(ledger)
     ledger.chmod(0o400)
     try:
-        result = _record(day, ledger, preexec=unprivileged)
+        result = _record(day, ledger, prelude=unprivileged)
         _assert_clear_failure(result, "lecture seule")
         # Checking against a read-only ledger, without recording, still works.
-        checked = _cli("check", str(day), "--ledger", str(ledger), "--format", "json", preexec=unprivileged)
+        checked = _cli("check", str(day), "--ledger", str(ledger), "--format", "json", prelude=unprivileged)
         assert checked.returncode == 1, checked.stderr
         assert json.loads(checked.stdout)["summary"]["events"] == len(day.read_text().splitlines()) - 1
     finally:
@@ -300,7 +306,7 @@ def test_read_only_ledger_file(tmp_path: Path, unprivileged: Callable[[], None])
 
 
 @pytest.mark.slow
-def test_ledger_in_a_read_only_folder(tmp_path: Path, unprivileged: Callable[[], None]) -> None:
+def test_ledger_in_a_read_only_folder(tmp_path: Path, unprivileged: str) -> None:
     history, day, before, _ = _files(tmp_path, rows=300)
     folder = tmp_path / "lecture-seule"
     folder.mkdir()
@@ -309,9 +315,9 @@ def test_ledger_in_a_read_only_folder(tmp_path: Path, unprivileged: Callable[[],
     _checkpointed(ledger)
     folder.chmod(0o555)
     try:
-        result = _record(day, ledger, preexec=unprivileged)
+        result = _record(day, ledger, prelude=unprivileged)
         _assert_clear_failure(result, "lecture seule", "impossible d'ouvrir", "droits")
-        created = _record(history, folder / "nouveau.db", preexec=unprivileged)
+        created = _record(history, folder / "nouveau.db", prelude=unprivileged)
         _assert_clear_failure(created, "accès refusé")
     finally:
         folder.chmod(0o755)

@@ -212,12 +212,12 @@ def test_read_only_media(tmp_path: Path) -> None:
     ledger.chmod(0o444)
     folder.chmod(0o555)
     try:
-        checked = _cli("check", str(day), "--ledger", str(ledger), "--format", "json", preexec=unprivileged)
+        checked = _cli("check", str(day), "--ledger", str(ledger), "--format", "json", prelude=unprivileged)
         assert checked.returncode in (0, 1), checked.stderr
-        exported = _cli("ledger", "export", "--ledger", str(ledger), preexec=unprivileged)
+        exported = _cli("ledger", "export", "--ledger", str(ledger), prelude=unprivileged)
         assert exported.returncode == 0, exported.stderr
         assert "DUPONT-JEAN-0001" in exported.stdout
-        stats = _cli("ledger", "stats", "--ledger", str(ledger), preexec=unprivileged)
+        stats = _cli("ledger", "stats", "--ledger", str(ledger), prelude=unprivileged)
         assert stats.returncode == 0, stats.stderr
         assert sorted(path.name for path in folder.iterdir()) == ["registre.db"]
     finally:
