@@ -1,9 +1,9 @@
 """What a plugin hands over through a ``register_*`` hook, checked at load time against its hook's shape.
 
 A malformed item (a tariff whose amount is a text, a rule without a code, a reader without
-``rows``) is refused there, naming the plugin (:func:`billing_rules.plugins.collect` turns
-:class:`BadContribution` into a :class:`~billing_rules.errors.PluginLoadError`): later it would be
-an anonymous crash, or an INTERNAL-ERROR on every invoice billing the code. Messages are French:
+``rows``) is refused there with a :class:`~billing_rules.errors.PluginLoadError` naming the
+plugin: later it would be an anonymous crash, or an INTERNAL-ERROR on every invoice billing the
+code. Messages are French:
 they reach the practice staff who installed the plugin, and the plugin's author.
 """
 
@@ -19,14 +19,16 @@ from typing import Any
 
 import attrs
 
+from billing_rules.errors import PluginLoadError
 
-class BadContribution(Exception):
+
+class _BadContribution(Exception):
     """An item a plugin registered lacks the shape its hook documents; the message says what, in French."""
 
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
-        raise BadContribution(message)
+        raise _BadContribution(message)
 
 
 def _shown(value: Any) -> str:
@@ -161,7 +163,7 @@ def _format(value: Any, number: int, kind: str, method: str) -> Any:
 
 
 # Each check takes an item and its rank among the plugin's items for the hook (for an item without
-# a name yet) and returns the item, or raises BadContribution saying which field is wrong.
+# a name yet) and returns the item, or raises _BadContribution saying which field is wrong.
 CHECKS: dict[str, Callable[[Any, int], Any]] = {
     "register_rule_sets": _check_rule_set,
     "register_rules": _check_rule,
@@ -172,11 +174,16 @@ CHECKS: dict[str, Callable[[Any, int], Any]] = {
 }
 
 
-def checked(hook_name: str, value: Any, number: int) -> Any:
-    """``value`` registered through ``hook_name`` (the plugin's ``number``-th), checked and normalised.
+def checked(hook_name: str, value: Any, number: int, plugin: str, version: str | None) -> Any:
+    """``value``, the ``number``-th item ``plugin`` registered through ``hook_name``, checked and normalised.
 
     Raises:
-        BadContribution: the item lacks the shape its hook documents (the message says which field).
+        PluginLoadError: the item lacks the shape its hook documents (the message says which field).
     """
     check = CHECKS.get(hook_name)
-    return value if check is None else check(value, number)
+    if check is None:
+        return value
+    try:
+        return check(value, number)
+    except _BadContribution as exc:
+        raise PluginLoadError(plugin, version, f"{hook_name} : {exc}") from None

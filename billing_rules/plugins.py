@@ -24,7 +24,7 @@ import attrs
 import pluggy
 
 from billing_rules import hookspecs
-from billing_rules.contributions import BadContribution, checked
+from billing_rules.contributions import checked
 from billing_rules.errors import PluginLoadError
 from billing_rules.interrupt import reraise_if_real
 
@@ -230,11 +230,9 @@ def collect(manager: pluggy.PluginManager, hook_name: str) -> list[tuple[str, An
     numbers: dict[str, int] = {}
     for plugin_name, source, call in items:
         numbers[plugin_name] = number = numbers.get(plugin_name, 0) + 1  # the plugin's n-th item
-        try:
-            collected.append((source, checked(hook_name, call.value(), number)))
-        except BadContribution as exc:
-            # Now and by name: later, it would be an anonymous crash or an INTERNAL-ERROR per invoice.
-            raise PluginLoadError(plugin_name, versions.get(plugin_name), f"{hook_name} : {exc}") from None
+        # Now and by name: later, it would be an anonymous crash or an INTERNAL-ERROR per invoice.
+        value = checked(hook_name, call.value(), number, plugin_name, versions.get(plugin_name))
+        collected.append((source, value))
     return collected
 
 
