@@ -205,7 +205,7 @@ def build_ruleset(
         define_origins[decl.name] = f"{rule_file.path}:{decl.span.line}"
     for decl, rule_file in defines:  # once all are known: a define may name a later family
         checker.use_file(rule_file)
-        checker.check_define_codes(decl)
+        checker.check_define(decl)
 
     compiler = Compiler(
         families=families, functions=function_table, environment=environment, defines=checker.defines

@@ -78,38 +78,18 @@ class Checker:
             raise self.error(f"« {decl.name} » est déjà un champ ou une fonction", decl.span)
         self.defines[decl.name] = decl.cond
 
-    def check_define_codes(self, decl: ast.DefineDecl) -> None:
-        """The codes and families a ``define`` names, checked where it is declared, used or not.
+    def check_define(self, decl: ast.DefineDecl) -> None:
+        """A ``define``'s body, checked where it is declared, used or not.
 
-        The rest of its body (fields, kinds) is checked where a rule uses it; its codes are
-        checked here too, so that a typo in an unused ``define`` is not kept for the day a rule
-        uses it. Call after every family and define of the rule set is known.
+        The same check a rule's condition gets (codes, families, fields, functions, kinds): a typo
+        in a ``define`` no rule uses yet is an error now, not on the day a rule uses it. Call once
+        every family and define of the rule set is known (a define may name a later one).
         """
-        pending: list[object] = [decl.cond]
-        while pending:  # a stack, not recursion: no depth limit to hit on a deeply nested define
-            node = pending.pop()
-            children: list[object] = []
-            if isinstance(node, (ast.And, ast.Or)):
-                children = list(node.operands)
-            elif isinstance(node, ast.Not):
-                children = [node.operand]
-            elif isinstance(node, ast.Billed):
-                self.expand_codes(node.codes)
-            elif isinstance(node, (ast.Truthy, ast.Given)):
-                children = [node.expr]
-            elif isinstance(node, (ast.Compare, ast.BinOp, ast.IsValue)):
-                children = [node.left, node.right]
-            elif isinstance(node, ast.InValues):
-                children = [node.left, *node.options]
-            elif isinstance(node, ast.Call):
-                function = self.functions.get(node.name)
-                params = function.params if function is not None else ()
-                for index, arg in enumerate(node.args):
-                    if index < len(params) and params[index] is Kind.CODE and isinstance(arg, ast.CodeLit):
-                        self.check_code(arg.code, arg.span)
-                    else:
-                        children.append(arg)
-            pending.extend(reversed(children))  # the first mistake in reading order is reported
+        self._expanding.append(decl.name)  # a define that names itself is recursive
+        try:
+            self.cond(decl.cond)
+        finally:
+            self._expanding.pop()
 
     def check_rule(self, decl: ast.RuleDecl) -> None:
         """One ``rule ... end`` block; raises :class:`RuleCompileError` at its first mistake."""
