@@ -23,20 +23,11 @@ from billing_rules.cli.group import (
     _stop_on_error,
     main,
 )
-from billing_rules.cli.options import column_options, text_or_json_option
+from billing_rules.cli.options import column_options, command_line_mapping, text_or_json_option
 from billing_rules.cli.output import check_output, output_option, report_output
 
 if TYPE_CHECKING:
     from billing_rules.readers.columns import ColumnMapping, HeaderResolution
-
-
-def command_line_mapping(columns: dict[str, str]) -> ColumnMapping | None:
-    """The ``--column`` mapping, None when none was given."""
-    if not columns:
-        return None
-    from billing_rules.readers.columns import ColumnMapping
-
-    return ColumnMapping(explicit=columns, strict=frozenset(columns))
 
 
 def practice_mapping(columns: dict[str, str], config_path: str | None = None) -> ColumnMapping:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from billing_rules.api.validator import Validator
     from billing_rules.config import PracticeConfig
     from billing_rules.model import Report
+    from billing_rules.readers.columns import ColumnMapping
     from billing_rules.selection import Selectors
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,15 +77,13 @@ class PluginSelection:
         """
         from billing_rules.api.plugin_items import input_readers
         from billing_rules.plugins import make_plugin_manager
-        from billing_rules.readers.columns import ColumnMapping
 
         config = self.config()
         manager = make_plugin_manager(
             entry_points=self.entry_points(config),
             blocked=config.plugins_disable if config is not None else (),
         )
-        mapping = ColumnMapping(explicit=dict(columns), strict=frozenset(columns)) if columns else None
-        return input_readers(manager, config, mapping)
+        return input_readers(manager, config, command_line_mapping(columns))
 
     def build(
         self,
@@ -105,9 +104,7 @@ class PluginSelection:
         # Only what was asked: the plain call stays exactly what the CLI made before these options.
         layout: dict[str, Any] = {}
         if columns:
-            from billing_rules.readers.columns import ColumnMapping
-
-            layout["columns"] = ColumnMapping(explicit=dict(columns), strict=frozenset(columns))
+            layout["columns"] = command_line_mapping(columns)
         if lines:
             layout["lines"] = True
         config = self.effective_config()
@@ -209,6 +206,15 @@ def rule_selection_options(function: F) -> F:
     ):
         wrapper = click.option(name, multiple=True, metavar="CODES", help=help_text)(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def command_line_mapping(columns: Mapping[str, str] | None) -> ColumnMapping | None:
+    """The ``--column`` mapping, None when none was given (strict: each header must be in the file)."""
+    if not columns:
+        return None
+    from billing_rules.readers.columns import ColumnMapping
+
+    return ColumnMapping(explicit=dict(columns), strict=frozenset(columns))
 
 
 def _parse_columns(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
