@@ -312,7 +312,7 @@ class _Run:
         """The rule's condition run by its closure on the rows its codes wake: a table of ``sid``."""
         rule = plan.rule
         true_sids = []
-        for row in self._woken(rule.triggers, _in_force(rule)):
+        for row in self._woken(rule.triggers, sql.in_force(rule)):
             event = event_of(row, self.files)
             try:
                 if rule.condition(event):
@@ -327,7 +327,7 @@ class _Run:
         results: list[tuple[Plan, Hit]] = []
         # Only on the acts of its dates, as the row engine runs a rule (its ``valid_from`` and
         # ``valid_until``, when it has them).
-        for row in self._woken(plan.rule.triggers, _in_force(plan.rule)):
+        for row in self._woken(plan.rule.triggers, sql.in_force(plan.rule)):
             event = event_of(row, self.files)
             for hit in render(plan, event, None, self.checker.view):
                 results.append((plan, _Evaluated(row["sid"], hit)))
@@ -399,20 +399,6 @@ class _Run:
             for sid, items in candidates.items()
         }
         return {sid: items for sid, items in compliant.items() if items}, warnings
-
-
-def _in_force(rule: Any) -> list[exp.Expression]:
-    """The conditions on ``date`` that keep a rule to the acts of its dates (none: always)."""
-    from billing_rules.engines.relational.compile import col, date_literal
-
-    start = getattr(rule, "valid_from", None)
-    end = getattr(rule, "valid_until", None)
-    found: list[exp.Expression] = []
-    if start is not None:
-        found.append(exp.GTE(this=col("date"), expression=date_literal(start)))
-    if end is not None:
-        found.append(exp.LTE(this=col("date"), expression=date_literal(end)))
-    return found
 
 
 @attrs.frozen

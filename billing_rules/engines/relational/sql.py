@@ -342,16 +342,29 @@ def with_expected(query: exp.Select, pairs_from: exp.Expression | None = None) -
 # --- hits -------------------------------------------------------------------------------------
 
 
+def in_force(rule: Any) -> list[exp.Expression]:
+    """The conditions on ``date`` that keep a rule to the acts of its dates (none: always).
+
+    Any rule: a DSL rule's ``from`` / ``until``, or a plugin's Python rule with ``valid_from`` /
+    ``valid_until`` (the row engine honours them on every rule that has them).
+    """
+    start = getattr(rule, "valid_from", None)
+    end = getattr(rule, "valid_until", None)
+    found: list[exp.Expression] = []
+    if start is not None:
+        found.append(exp.GTE(this=col("date"), expression=date_literal(start)))
+    if end is not None:
+        found.append(exp.LTE(this=col("date"), expression=date_literal(end)))
+    return found
+
+
 def dsl_condition(plan: DslPlan, python_table: str | None) -> exp.Expression:
     """Whether the DSL rule applies to the subject row: dispatch, validity, condition (no window)."""
     rule = plan.rule
     parts: list[exp.Expression] = [exp.not_(col("cancelled"))]
     if rule.triggers is not None:
         parts.append(billed(rule.triggers))
-    if rule.valid_from is not None:
-        parts.append(exp.GTE(this=col("date"), expression=date_literal(rule.valid_from)))
-    if rule.valid_until is not None:
-        parts.append(exp.LTE(this=col("date"), expression=date_literal(rule.valid_until)))
+    parts += in_force(rule)
     if plan.condition is not None:
         parts.append(plan.condition.copy())
     if python_table is not None:
