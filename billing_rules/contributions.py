@@ -3,8 +3,7 @@
 A malformed item (a tariff whose amount is a text, a rule without a code, a reader without
 ``rows``) is refused there with a :class:`~billing_rules.errors.PluginLoadError` naming the
 plugin: later it would be an anonymous crash, or an INTERNAL-ERROR on every invoice billing the
-code. Messages are French:
-they reach the practice staff who installed the plugin, and the plugin's author.
+code. Messages are French: they reach the practice staff who installed the plugin, and its author.
 """
 
 from __future__ import annotations
