@@ -271,27 +271,25 @@ class ColumnMapping:
                 claims.append((2, ALIASES[key]))
             else:
                 claims.append(None)
-        best: dict[str, int] = {}  # field -> index of the winning header
+        claimants: dict[str, list[int]] = {}  # field -> its headers, in header order
         for index, claim in enumerate(claims):
-            if claim is None:
-                continue
-            rank, field = claim
-            held = best.get(field)
-            if held is None:
-                best[field] = index
-            elif rank == 0:
-                if claims[held][0] == 0:  # type: ignore[index]
-                    raise _ambiguous(headers[held], headers[index], field, file)
-                best[field] = index  # mapped explicitly: wins over a SPEC name or an alias
-        # Without an explicit mapping, a second column for a field is ambiguous: SPEC name and
-        # alias alike (checked once every header is seen: an explicit one may come last).
-        for index, claim in enumerate(claims):
-            if claim is None or claim[0] == 0:
-                continue
-            winner = best[claim[1]]
-            if winner != index and claims[winner][0] > 0:  # type: ignore[index]
-                first, second = sorted((winner, index))
-                raise _ambiguous(headers[first], headers[second], claim[1], file)
+            if claim is not None:
+                claimants.setdefault(claim[1], []).append(index)
+        # Two columns for one field are ambiguous (both named), unless exactly one is mapped
+        # explicitly: it wins over a SPEC name or an alias, wherever it stands in the header. Two
+        # explicit ones are reported first, then the earliest clash in header order.
+        clashes = []
+        best: dict[str, int] = {}  # field -> index of the header it is read from
+        for field, indexes in claimants.items():
+            explicit = [index for index in indexes if claims[index][0] == 0]  # type: ignore[index]
+            if len(explicit) > 1:
+                clashes.append((0, explicit[1], explicit[0], field))
+            elif not explicit and len(indexes) > 1:
+                clashes.append((1, indexes[1], indexes[0], field))
+            best[field] = (explicit or indexes)[0]
+        if clashes:
+            _, second, first, field = min(clashes)
+            raise _ambiguous(headers[first], headers[second], field, file)
         if CODE in best and "codes" in best:
             ranks = {field: claims[best[field]][0] for field in (CODE, "codes")}  # type: ignore[index]
             if min(ranks.values()) == 0 and max(ranks.values()) > 0:
