@@ -366,11 +366,16 @@ SPEC_AND_ALIAS_JSON = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("engine", ["row", "duckdb"])
-def test_check_refuses_a_spec_name_and_an_alias_for_one_field(tmp_path: Path, engine: str) -> None:
-    if engine == "duckdb":
+@pytest.fixture(params=["row", "duckdb"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """``check --engine``: the row engine, and the columnar one where the batch extra is installed."""
+    if request.param == "duckdb":
         pytest.importorskip("duckdb")
         pytest.importorskip("polars")
+    return str(request.param)
+
+
+def test_check_refuses_a_spec_name_and_an_alias_for_one_field(tmp_path: Path, engine: str) -> None:
     csv_path = tmp_path / "a.csv"
     csv_path.write_text(SPEC_AND_ALIAS_CSV, encoding="utf-8")
     json_path = tmp_path / "a.json"
@@ -654,11 +659,7 @@ def test_json_lines_without_a_key_take_its_default_when_grouped() -> None:
     assert isinstance(event, Event) and event.ald is False and event.time is not None
 
 
-@pytest.mark.parametrize("engine", ["row", "duckdb"])
 def test_check_reports_an_empty_flag_against_a_set_one(tmp_path: Path, engine: str) -> None:
-    if engine == "duckdb":
-        pytest.importorskip("duckdb")
-        pytest.importorskip("polars")
     path = tmp_path / "actes.csv"
     path.write_text(
         "invoice_id;date;practitioner_id;patient_id;birth_date;code;ald;amount\n"
