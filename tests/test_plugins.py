@@ -531,6 +531,44 @@ def test_crashing_plugin_reader_and_reporter_are_named(site: Callable[..., str],
     assert "« shaky-report » de l'extension « shaky » a échoué (TypeError)" in rendering.stderr
 
 
+def test_reporter_failing_after_record_says_the_invoices_are_stored(
+    site: Callable[..., str], billing_file: Path, tmp_path: Path
+) -> None:
+    """The ledger is committed before the report: exit 2 must not leave staff unsure what happened."""
+    site(
+        "brittle",
+        """
+        from billing_rules import hookimpl
+
+
+        class Reporter:
+            name = "brittle"
+
+            def render(self, report, stream, *, color=False):
+                raise TypeError("P-1")
+
+
+        @hookimpl
+        def register_reporters(register):
+            register(Reporter())
+        """,
+    )
+    ledger = tmp_path / "cabinet.sqlite"
+    failed = run("check", str(billing_file), "--ledger", str(ledger), "--record", "--format", "brittle")
+    assert failed.exit_code == cli.EXIT_ERROR
+    assert "« brittle » de l'extension « brittle » a échoué (TypeError)" in failed.stderr
+    assert "les 3 factures restent enregistrées dans le registre" in failed.stderr
+    assert "P-1" not in failed.stderr
+    stored = run("ledger", "export", "--ledger", str(ledger), "--format", "jsonl").stdout.splitlines()
+    assert len(stored) == 3
+    again = run("check", str(billing_file), "--ledger", str(ledger), "--record", "--format", "json")
+    assert again.exit_code in (0, 1), again.stderr
+    assert run("ledger", "export", "--ledger", str(ledger), "--format", "jsonl").stdout.splitlines() == stored
+    unrecorded = run("check", str(billing_file), "--ledger", str(ledger), "--format", "brittle")
+    assert unrecorded.exit_code == cli.EXIT_ERROR
+    assert "enregistrée" not in unrecorded.stderr
+
+
 def test_ledger_import_reads_as_check_reads(
     site: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import errno
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -217,10 +219,11 @@ def check(
         if notice is not None:
             _say(notice)
         newline = "" if report_format == "csv" else None  # the CSV writers choose CRLF themselves
+        recorded = report.events if record else 0
         if statistics:
             from billing_rules.reporters import statistics as statistics_report
 
-            with report_output(output, newline=newline) as stream, batch_gc():
+            with _recorded_anyway(recorded), report_output(output, newline=newline) as stream, batch_gc():
                 statistics_report.render(report, stream, report_format)
             raise click.exceptions.Exit(exit_code(report, fail_on))
         from billing_rules.reporters import get_reporter
@@ -232,9 +235,36 @@ def check(
             reporter = html_reporter_with_ledger(report, ledger_target)
         # A report of many findings allocates hundreds of thousands of small texts, none in a
         # cycle: full collections over the check's objects were 40 % of writing the JSON of 1 M rows.
-        with report_output(output, newline=newline) as stream, batch_gc():
+        with _recorded_anyway(recorded), report_output(output, newline=newline) as stream, batch_gc():
             reporter.render(report, stream, color=report_format == "text" and use_color(stream, color))
     raise click.exceptions.Exit(exit_code(report, fail_on))
+
+
+@contextmanager
+def _recorded_anyway(recorded: int) -> Iterator[None]:
+    """Say that ``--record`` stored the invoices when the report then fails (a reporter plugin, a full disk).
+
+    The ledger is committed before the report is written (SPEC §3: "after checking, store"), so the
+    exit 2 that follows would otherwise leave staff unsure whether to record the day again. Recording
+    it again is harmless (the same invoices replace themselves), and the message says so.
+    """
+    try:
+        yield
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except BaseException as exc:
+        closed_pipe = isinstance(exc, OSError) and exc.errno == errno.EPIPE  # ``| head``: not a failure
+        if recorded and not closed_pipe:
+            kept = (
+                "la facture reste enregistrée"
+                if recorded < 2
+                else f"les {recorded} factures restent enregistrées"
+            )
+            _say(
+                f"le rapport n'a pas pu être écrit ; {kept} dans le registre "
+                "(relancer la commande les remplace, sans les compter deux fois)"
+            )
+        raise
 
 
 def _input_files(validator: Any, files: Sequence[str], input_format: str | None) -> list[str]:
