@@ -374,7 +374,7 @@ def test_output_never_replaces_a_file_being_checked(here: Path) -> None:
     path = write_csv(here / "jour.csv", CLEAN_ROW)
     before = path.read_bytes()
     result = run("check", ".", "-o", "./jour.csv")
-    assert result.exit_code == cli.EXIT_ERROR and "est un des fichiers contrôlés" in result.stderr
+    assert result.exit_code == cli.EXIT_ERROR and "est un des fichiers que la commande lit" in result.stderr
     assert path.read_bytes() == before
 
 
@@ -713,3 +713,121 @@ def test_the_everyday_messages_of_this_click_are_translated() -> None:
     assert EVERYDAY <= set(french.MESSAGES)
     plural_ids = {"Got unexpected extra argument ({args})", "{value!r} is not {choice}."}
     assert plural_ids <= messages and plural_ids <= set(french.PLURALS)
+
+
+@pytest.fixture
+def recorded_ledger(here: Path) -> Path:
+    ledger = here / "cabinet.sqlite"
+    write_csv(here / "jour.csv", CLEAN_ROW)
+    assert run("check", "jour.csv", "--ledger", str(ledger), "--record").exit_code == 0
+    return ledger
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "jour.csv", "--ledger", "cabinet.sqlite", "--record"],
+        ["check", "jour.csv", "--ledger", "cabinet.sqlite"],
+        ["explain", "jour.csv", "F-1", "--ledger", "cabinet.sqlite"],
+        ["ledger", "export", "--ledger", "cabinet.sqlite"],
+        ["ledger", "stats", "--ledger", "cabinet.sqlite"],
+        [
+            "simulate",
+            "--ledger",
+            "cabinet.sqlite",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-12-31",
+            "--as-of",
+            "2026-01-01",
+        ],
+        ["forfait", "--ledger", "cabinet.sqlite", "--practitioner", "10001234567", "--year", "2025"],
+    ],
+    ids=["check-record", "check", "explain", "ledger-export", "ledger-stats", "simulate", "forfait"],
+)
+def test_output_never_replaces_the_ledger(recorded_ledger: Path, args: list[str]) -> None:
+    """A report written over the SQLite ledger would lose the practice's whole history."""
+    before = recorded_ledger.read_bytes()
+    result = run(*args, "-o", "cabinet.sqlite")
+    assert result.exit_code == cli.EXIT_ERROR, result.output
+    assert "-o « cabinet.sqlite » est un des fichiers que la commande lit" in result.stderr
+    assert recorded_ledger.read_bytes() == before
+
+
+def test_output_never_replaces_the_ledger_named_by_the_environment(
+    recorded_ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_RULES_LEDGER", str(recorded_ledger))
+    before = recorded_ledger.read_bytes()
+    result = run("ledger", "export", "-o", "cabinet.sqlite")
+    assert result.exit_code == cli.EXIT_ERROR and "que la commande lit" in result.stderr
+    assert recorded_ledger.read_bytes() == before
+
+
+def test_output_never_replaces_a_file_sqlite_keeps_beside_the_ledger(recorded_ledger: Path) -> None:
+    journal = recorded_ledger.with_name("cabinet.sqlite-journal")
+    journal.write_bytes(b"")
+    result = run("ledger", "stats", "--ledger", str(recorded_ledger), "-o", str(journal))
+    assert result.exit_code == cli.EXIT_ERROR and "que la commande lit" in result.stderr
+    assert journal.read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "args"),
+    [
+        (
+            "patients.csv",
+            "patient_id;birth_date;ald\nP-1;1980-06-01;non\n",
+            ["forfait", "patients.csv", "--year", "2026"],
+        ),
+        ("jour.csv", None, ["columns", "jour.csv"]),
+        ("jour.csv", None, ["explain", "jour.csv", "F-1"]),
+        ("jour.csv", None, ["forfait", "--invoices", "jour.csv", "--year", "2025"]),
+        (
+            "ours.rules",
+            'rule OURS-X warning "x"\n  on G\n  when ald\n',
+            ["rules", "changes", "--since", "2025-01-01", "--rules", "ours.rules"],
+        ),
+        (
+            "ours.rules",
+            'rule OURS-X warning "x"\n  on G\n  when ald\n',
+            ["rules", "list", "--rules", "ours.rules"],
+        ),
+        ("ours.toml", '[rules]\nignore = ["OPP-"]\n', ["check", "jour.csv", "--config", "ours.toml"]),
+        ("billing-rules.toml", '[rules]\nignore = ["OPP-"]\n', ["check", "jour.csv"]),
+        ("billing-rules.toml", '[rules]\nignore = ["OPP-"]\n', ["check", "jour.csv", "--isolated"]),
+    ],
+    ids=[
+        "forfait-patients",
+        "columns",
+        "explain",
+        "forfait-invoices",
+        "rules-changes",
+        "rules-list",
+        "config",
+        "found-config",
+        "isolated-config",
+    ],
+)
+def test_output_never_replaces_what_a_command_reads(
+    here: Path, name: str, text: str | None, args: list[str]
+) -> None:
+    write_csv(here / "jour.csv", CLEAN_ROW)
+    if text is not None:
+        (here / name).write_text(text, encoding="utf-8")
+    before = (here / name).read_bytes()
+    result = run(*args, "-o", name)
+    assert result.exit_code == cli.EXIT_ERROR, result.output
+    assert f"-o « {name} » est un des fichiers que la commande lit" in result.stderr
+    assert (here / name).read_bytes() == before
+
+
+def test_output_beside_the_inputs_is_written(recorded_ledger: Path, here: Path) -> None:
+    """The guard refuses only the files read: a practitioner number or a format is not one."""
+    (here / "10001234567").write_text("not an input", encoding="utf-8")
+    result = run(
+        "ledger", "export", "--ledger", "cabinet.sqlite", "--practitioner", "10001234567", "-o", "export.csv"
+    )
+    assert result.exit_code == 0, result.output
+    assert (here / "export.csv").read_text(encoding="utf-8").count("F-1") == 1

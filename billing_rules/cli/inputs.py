@@ -119,4 +119,43 @@ def refuse_overwriting(output: str | None, paths: Sequence[str]) -> None:
         return
     for path in paths:
         if path != STDIN and os.path.exists(path) and os.path.samefile(path, output):
-            raise ReadError(f"-o « {output} » est un des fichiers contrôlés : le rapport le remplacerait")
+            raise ReadError(
+                f"-o « {output} » est un des fichiers que la commande lit : le rapport le remplacerait ; "
+                "choisissez un autre nom de fichier"
+            )
+
+
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps beside a ledger: a report written over one of them damages the ledger."""
+
+
+def files_read(ctx: Any) -> list[str]:
+    """Every file the running command may read, from its parameters and its parents', for ``-o``.
+
+    Gathered from the command line itself rather than listed by each command, so that no command
+    can forget one: billing files, ``--rules``, PATIENTS, the ledger (``--ledger`` or its
+    environment variable), ``--config``, and the practice's configuration file found by default. A
+    value that names no existing file (a practitioner number, a URL) is dropped by
+    :func:`refuse_overwriting`; choices (``--format json``) are not file names and are skipped.
+    """
+    import click
+
+    found: list[str] = []
+    while ctx is not None:
+        choices = {param.name for param in ctx.command.params if isinstance(param.type, click.Choice)}
+        for name, value in ctx.params.items():
+            if name == "output" or name in choices:
+                continue
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(item, (str, os.PathLike)):
+                    found.append(os.fspath(item))
+                config_path = getattr(item, "config_path", None)  # the plugin and config selection
+                if isinstance(config_path, str):
+                    found.append(config_path)
+        ctx = ctx.parent
+    from billing_rules.config import find_config
+
+    config = find_config()
+    if config is not None:
+        found.append(str(config))
+    return [*found, *(path + suffix for path in found for suffix in _SQLITE_COMPANIONS)]

@@ -148,11 +148,17 @@ def output_option(function: F) -> F:
 
 
 def check_output(output: str | None) -> None:
-    """Refuse a bad ``-o`` target (a link, a folder) before any work, not after a long check."""
+    """Refuse a bad ``-o`` target before any work, not after a long check.
+
+    A link or a folder, and any file the command reads: the ledger, a billing file, a rule file,
+    the configuration. The report would replace it, and the practice's history or export with it.
+    """
     if output is not None:
+        from billing_rules.cli.inputs import files_read, refuse_overwriting
         from billing_rules.reporters.files import check_target
 
         check_target(output)
+        refuse_overwriting(output, files_read(click.get_current_context(silent=True)))
 
 
 @contextlib.contextmanager
