@@ -654,3 +654,24 @@ def test_explain_writes_to_an_owner_only_file(tmp_path: Path) -> None:
         encoding="utf-8"
     )
     assert report.stat().st_mode & 0o077 == 0
+
+
+def test_explain_reads_the_file_as_check_does(tmp_path: Path) -> None:
+    """A file ``check`` reads with ``--column`` and ``--lines`` is explained with the same options."""
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Réf;date;practitioner_id;patient_id;birth_date;ald;mt_status;code;amount\n"
+        "F1;2026-01-05;1;P;1970-01-01;non;self;G;30.00\n"
+        "F1;2026-01-05;1;P;1970-01-01;non;self;IMT;60.00\n",
+        encoding="utf-8",
+    )
+    options = ["--column", "invoice_id=Réf", "--lines", "--no-plugins"]
+    checked = CliRunner().invoke(cli.main, ["check", str(path), "--format", "json", *options])
+    rules = {finding["rule"] for finding in json.loads(checked.stdout)["findings"]}
+    assert "IMT-ALD" in rules
+    explained = CliRunner().invoke(cli.main, ["explain", str(path), "F1", *options])
+    assert explained.exit_code == 0, explained.stderr
+    assert "\nIMT-ALD (erreur) : " in explained.stdout
+    unmapped = CliRunner().invoke(cli.main, ["explain", str(path), "F1", "--no-plugins"])
+    assert unmapped.exit_code == 2
+    assert "invoice_id" in unmapped.stderr

@@ -11,14 +11,13 @@ import click
 
 from billing_rules.cli.group import (
     EXIT_OK,
-    _build_validator,
     _debug_option,
     _require_files,
     _rules_option,
     _stop_on_error,
     main,
 )
-from billing_rules.cli.options import PluginSelection, plugin_options
+from billing_rules.cli.options import PluginSelection, column_options, plugin_options
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 
 
@@ -43,6 +42,7 @@ from billing_rules.cli.output import check_output, output_option, report_output,
 @click.option(
     "--input-format", default=None, metavar="FORMAT", help="Format du fichier (csv, json, jsonl...)."
 )
+@column_options
 @_rules_option
 @output_option
 @verbosity_options
@@ -54,6 +54,8 @@ def explain(
     ledger_target: str | None,
     practitioner_id: str | None,
     input_format: str | None,
+    columns: dict[str, str],
+    lines: bool,
     rule_files: tuple[str, ...],
     output: str | None,
     debug: bool,
@@ -68,7 +70,8 @@ def explain(
     with _stop_on_error(debug):
         _require_files((file, *rule_files))
         check_output(output)
-        validator = _build_validator(rule_files, entry_points=True, selection=selection)
+        # The file read as ``check`` reads it: the same --column and --lines as the check it explains.
+        validator = selection.build(rule_files, columns=columns, lines=lines)
         if ledger_target is None:
             explanations = validator.explain(
                 [file], invoice_id, input_format=input_format, practitioner_id=practitioner_id
