@@ -186,6 +186,18 @@ def test_plugins_command_lists_version_hooks_and_codes(site: Callable[..., str])
     assert "acme 2.0.1" in text and "ACME-G-TUESDAY" in text
 
 
+def test_plugins_command_warns_of_plugin_rules_without_citation_or_action(site: Callable[..., str]) -> None:
+    """SPEC §2: their findings would carry ``null``; the plugin's author hears it, the run still works."""
+    site("acme", GOOD_PLUGIN)
+    result = run("plugins")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "avertissement" in line]
+    assert len(warnings) == 4, warnings  # two rules, each without citation and without action
+    assert any("règle ACME-CRASH sans référence" in line for line in warnings)
+    assert any("acme.rules" in line and "règle ACME-G-TUESDAY sans action" in line for line in warnings)
+    assert "IMT-ONCE" not in result.stderr  # the built-in rules have both
+
+
 def test_rules_show_works_for_plugin_rules(site: Callable[..., str]) -> None:
     site("acme", GOOD_PLUGIN)
     dsl = run("rules", "show", "ACME-G-TUESDAY")

@@ -24,7 +24,7 @@ from billing_rules.cli.group import (
 )
 from billing_rules.cli.options import PluginSelection, plugin_options, text_or_json_option
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
-from billing_rules.cli.rules import rules
+from billing_rules.cli.rules import missing_references, rules
 
 
 @main.command("plugins")
@@ -91,6 +91,10 @@ def _plugin_entries(selection: PluginSelection) -> tuple[list[dict[str, Any]], b
         for rule in validator.ruleset.rules:
             if rule.source in entries:
                 entries[rule.source]["rules"].append(rule.code)
+        # The plugin's author learns here what its findings will lack (SPEC §2: citation, action).
+        third_party = (info for info in validator.rules if info.source in loaded)
+        for warning in missing_references(third_party):
+            _say(warning)
     for entry in entries.values():
         entry["rules"].sort()
     return list(entries.values()), failed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -221,10 +221,13 @@ def _missing_references(with_files: Validator, baseline: Validator) -> list[str]
     findings then carry ``null``.
     """
     known = {info.code for info in baseline.rules}
+    return missing_references(info for info in with_files.rules if info.code not in known)
+
+
+def missing_references(infos: Iterable[RuleInfo]) -> list[str]:
+    """One warning per missing citation or action of ``infos`` (``rules check``, ``plugins``)."""
     warnings = []
-    for info in with_files.rules:
-        if info.code in known:
-            continue
+    for info in infos:
         where = info.origin or info.source
         missing = []
         if not info.citation.strip():
