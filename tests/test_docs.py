@@ -8,7 +8,9 @@
 - the guide documents every ``Event`` field and ``Hit`` argument a Python rule uses;
 - the guide's complete Python examples run (the pytest example as a plugin author's test file);
 - the README's commands after the Quick start run in the venv it made, and its forfait command runs
-  on the example patients file shipped in examples/.
+  on the example patients file shipped in examples/;
+- the README's forfait figures on the example ledger (output block, yearly totals, not-seen lever)
+  are what its own commands print.
 """
 
 from __future__ import annotations
@@ -277,3 +279,81 @@ def test_the_readme_shows_the_forfait_output_of_the_example(monkeypatch: pytest.
 def test_the_example_patients_file_has_the_forfait_columns() -> None:
     header = (REPO / "examples" / "patients.csv").read_text(encoding="utf-8").splitlines()[0]
     assert {"patient_id", "birth_date", "ald", "c2s"} <= set(re.split(r"[;,]", header))
+
+
+# -- README: the forfait figures of the example ledger -----------------------------------------------
+
+_LEDGER_FIGURE = re.compile(r"(\d[\d ]*,\d\d €) for (\d+) (?:patients )?in (\d{4})")
+
+
+def _spaced(amount: float) -> str:
+    """``format_euros`` with plain spaces, as the README's prose writes euros."""
+    from decimal import Decimal
+
+    from billing_rules.money import format_euros
+
+    return format_euros(Decimal(str(amount))).replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def _readme_ledger_example() -> tuple[list[list[str]], str]:
+    """The README's commands that build the example ledger and print its forfait, and the output shown."""
+    blocks = fenced_blocks(README)
+    (index,) = [
+        index
+        for index, (info, text, _) in enumerate(blocks)
+        if info == "sh" and "ledger import examples/history-2023-2025.csv" in text
+    ]
+    commands = [
+        shlex.split(line.split("#", 1)[0])
+        for line in blocks[index][1].splitlines()
+        if line.startswith("billing-rules ")
+    ]
+    assert blocks[index + 1][0] == "text"
+    return commands, blocks[index + 1][1]
+
+
+def test_the_readme_forfait_figures_of_the_example_ledger_are_real(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The README's figures on the example ledger are the command's: they once lagged an added invoice.
+
+    The commands are the README's own (import the history, record the week, print the forfait),
+    on a ledger in ``tmp_path``; the 2025 output shown, and the totals, patientèles and not-seen
+    lever of the sentence after it, must be what ``forfait`` prints.
+    """
+    monkeypatch.chdir(REPO)
+    ledger = str(tmp_path / "cabinet.sqlite")
+    commands, shown = _readme_ledger_example()
+    commands = [[ledger if word == "cabinet.sqlite" else word for word in command] for command in commands]
+    assert [command[1] for command in commands] == ["ledger", "check", "forfait"]
+    for command, exit_code in zip(commands, (0, 1, 0), strict=True):
+        result = CliRunner().invoke(cli.main, command[1:])
+        assert result.exit_code == exit_code, (command, result.output)
+    printed = result.stdout.replace("\u00a0", " ")
+    assert printed.startswith(shown), f"README's output of forfait --ledger is out of date:\n{printed}"
+    forfait = commands[2]
+    assert forfait[-2] == "--year"
+
+    def report(year: str) -> dict:
+        done = CliRunner().invoke(cli.main, [*forfait[1:-1], year, "--format", "json"])
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout)
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("Same practitioner: ")
+    passage = " ".join(text[start : text.index("\n\n", start)].split())
+    figures = _LEDGER_FIGURE.findall(passage)
+    assert [year for *_, year in figures] == ["2023", "2024", "2026"], passage
+    reports = {year: report(year) for *_, year in figures}
+    for total, patients, year in figures:
+        assert (total, int(patients)) == (_spaced(reports[year]["total"]), reports[year]["patients"]), year
+    fmt = reports["2026"]
+    not_seen = next(line["patients"] for line in fmt["categories"] if line["category"] == "not_seen_2_years")
+    levers = [item for item in fmt["candidates"] if item["kind"] == "not_seen"]
+    said = re.search(r"(\d+) MT patients with no invoice since 01/01/2025", passage)
+    assert said is not None and int(said.group(1)) == not_seen
+    said = re.search(r"(\d+) C2S patients", passage)
+    assert said is not None and int(said.group(1)) == fmt["c2s"]["patients"]
+    said = re.search(r"(\d+) of the (\d+) not-seen patients .*?, (\d[\d ]*,\d\d €) a year at stake", passage)
+    assert said is not None
+    assert said.groups() == (str(len(levers)), str(not_seen), _spaced(sum(item["yearly"] for item in levers)))

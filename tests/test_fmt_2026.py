@@ -183,7 +183,7 @@ def test_cli_with_config_and_last_seen(tmp_path: Path) -> None:
     assert "+10 %" in text.stdout
 
 
-# -- the lever: MT patients not seen for 22 months ----------------------------------------------------
+# -- the lever: MT patients not seen in the two years ending 31 December (more: test_forfait_not_seen.py)
 
 
 def _visit(patient: str, day: dt.date, number: int) -> Event:
@@ -201,15 +201,15 @@ def _visit(patient: str, day: dt.date, number: int) -> Event:
 
 def test_not_seen_lever(tables: ForfaitTables) -> None:
     events = [
-        _visit("P-22-MONTHS", dt.date(2024, 12, 1), 1),  # 22 months before 2026-10-01, falls at 31/12/2026
-        _visit("P-21-MONTHS", dt.date(2024, 12, 2), 2),  # not yet 22 months
+        _visit("P-2024-12-01", dt.date(2024, 12, 1), 1),  # no invoice in 2025-2026 yet: at stake
+        _visit("P-2024-12-02", dt.date(2024, 12, 2), 2),  # at stake too, however recent the history
         _visit("P-SEEN", dt.date(2026, 9, 30), 3),
         _visit("P-SEEN", dt.date(2024, 1, 10), 4),
-        _visit("P-2025", dt.date(2025, 1, 5), 5),  # 21 months: and still seen at 31/12/2026
+        _visit("P-2025", dt.date(2025, 1, 5), 5),  # seen within the two years: still paid in full
         _visit("P-LAST", dt.date(2026, 10, 1), 6),  # makes the history run to 2026-10-01
     ]
     candidates = [item for item in find_candidates(events, tables, "101", 2026) if item.kind == "not_seen"]
-    assert [item.patient_id for item in candidates] == ["P-22-MONTHS"]
-    (item,) = candidates
+    assert [item.patient_id for item in candidates] == ["P-2024-12-01", "P-2024-12-02"]
+    item = candidates[0]
     assert item.yearly == Decimal("95")  # ALD 80+: 100 € kept instead of 5 €
     assert "31/12/2026" in item.message and "01/12/2024" in item.message

@@ -21,6 +21,8 @@ from billing_rules.cli.output import check_output, output_option, report_output,
 from billing_rules.cli.rules import rules
 
 _KIND_WORDS = {"rule": "règle", "tariff": "tarif", "code": "code"}
+_CODE_WIDTH = 20
+"""Least width of the code column of the text output."""
 
 
 @rules.command("changes")
@@ -70,11 +72,14 @@ def rules_changes(
             period = f"du {start:%d/%m/%Y} au {end:%d/%m/%Y}" if end else f"depuis le {start:%d/%m/%Y}"
             version = f" ; textes à jour au {latest:%d/%m/%Y}" if latest else ""
             stream.write(f"Changements des textes {period} ({len(found)}{version})\n")
+            # The code column is as wide as the longest code listed (FORFAIT-NOT-SEEN-2-YEARS),
+            # so every description, and every source under it, starts in one column.
+            width = max([_CODE_WIDTH, *(len(change.subject) for change in found)])
             for change in found:
                 origin = "" if change.origin == "builtin" else f" [{change.origin}]"
                 stream.write(
-                    f"{change.day:%d/%m/%Y}  {_KIND_WORDS[change.kind.value]:<6} {change.subject:<20} "
+                    f"{change.day:%d/%m/%Y}  {_KIND_WORDS[change.kind.value]:<6} {change.subject:<{width}} "
                     f"{change.description}{origin}\n"
                 )
                 if change.source:
-                    stream.write(f"{'':12}{'':28}Source : {change.source}\n")
+                    stream.write(f"{'':{20 + width}}Source : {change.source}\n")

@@ -41,8 +41,11 @@ _KIND_LABELS = {
     "mt_declare": "Patients en ALD sans médecin traitant vus 3 fois ou plus en 12 mois",
     "vl_quarter": "Patients de 80 ans et plus en ALD sans VL dans un trimestre",
     "vsp": "Patients en soins palliatifs visités sans VSP",
-    "not_seen": "Patients médecin traitant non vus depuis 22 mois ou plus",
+    "not_seen": (
+        "Patients médecin traitant sans facture depuis le 01/01/{previous} : à revoir avant le 31/12/{year}"
+    ),
 }
+"""Heading of each lever's patients; ``{year}``, ``{previous}``: the forfait's year, the one before."""
 
 
 def ledger_events(path: str, start: dt.date | None = None, until: dt.date | None = None) -> list[Event]:
@@ -108,6 +111,56 @@ def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str
     )
 
 
+def _parse_patient_columns(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, str]:
+    """``--column`` of ``forfait``: the billing fields, and the patient list's ``c2s``, ``last_seen``.
+
+    The billing fields go through the common parser (same checks, same messages); the patient
+    list's own fields (SPEC §6) are checked the same way here, since the common parser, shared by
+    every command reading billing files, rightly refuses them.
+    """
+    from billing_rules.cli.options import _parse_columns
+    from billing_rules.domain.forfait.patients import OWN_FIELDS
+    from billing_rules.readers.columns import FIELDS, normalize
+
+    own: dict[str, str] = {}
+    shared: list[str] = []
+    for value in values:
+        field, sep, header = value.partition("=")
+        field = field.strip()
+        if field not in OWN_FIELDS or not sep or not header.strip():
+            if sep and field not in FIELDS and field not in OWN_FIELDS:
+                raise click.BadParameter(
+                    f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)} ; du fichier "
+                    f"PATIENTS seulement : {', '.join(OWN_FIELDS)})"
+                )
+            shared.append(value)
+            continue
+        earlier = own.get(field)
+        if earlier is not None and normalize(earlier) != normalize(header):
+            raise click.BadParameter(
+                f"le champ {field} est attribué à deux colonnes : « {earlier.strip()} » et "
+                f"« {header.strip()} » ; indiquez-en une seule"
+            )
+        own[field] = header
+    return {**_parse_columns(ctx, param, shared), **own}
+
+
+def _patient_column_option(function: Any) -> Any:
+    """Let ``--column`` (added by ``column_options`` just before) map the patient list's fields too."""
+    for param in getattr(function, "__click_params__", ()):
+        if param.name == "columns":
+            param.callback = _parse_patient_columns
+            param.help = (
+                "Lit le champ CHAMP dans la colonne EN-TÊTE du fichier PATIENTS (patient_id, birth_date, "
+                "ald, c2s, last_seen) ou des factures de --invoices, par exemple "
+                '--column patient_id="N° dossier" (répétable ; l\'emporte sur [columns] et sur les noms '
+                "reconnus d'office)."
+            )
+    return function
+
+
 @main.command("forfait")
 @click.argument("patients", required=False, metavar="[PATIENTS]")
 @click.option(
@@ -168,6 +221,7 @@ def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str
     help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu "
     "de le déduire de l'extension.",
 )
+@_patient_column_option
 @column_options
 @_rules_option
 @output_option
@@ -194,7 +248,9 @@ def forfait(
 ) -> None:
     """Estime le forfait médecin traitant annuel d'une patientèle.
 
-    PATIENTS : fichier CSV ou JSON (colonnes patient_id, birth_date, ald, c2s). Sans lui, la
+    PATIENTS : fichier CSV ou JSON (colonnes patient_id, birth_date, ald, c2s, last_seen ; les
+    en-têtes des logiciels de cabinet, « N° patient », « Date de naissance »..., sont reconnus
+    comme dans les fichiers de facturation, et --column lit les autres). Sans lui, la
     patientèle MT au 31 décembre est tirée de l'historique (--ledger ou --invoices) : les patients
     dont la dernière facture chez le praticien le désigne comme médecin traitant. Avec un
     historique, la commande liste aussi les patients à qui proposer l'acte manquant.
@@ -209,7 +265,7 @@ def forfait(
     with _stop_on_error(debug):
         from billing_rules.domain.forfait.estimate import estimate
         from billing_rules.domain.forfait.levers import find_candidates, mt_patientele
-        from billing_rules.domain.forfait.patients import read_patients
+        from billing_rules.domain.forfait.patients import read_patients, split_columns
 
         _require_files(tuple(rule_files) + ((patients,) if patients else ()) + invoices)
         refuse_duplicates(invoices)
@@ -218,8 +274,15 @@ def forfait(
         tables = selection.build(rule_files).ruleset.environment.forfaits
         candidates: list[Any] = []
         input_errors: list[Any] = []
+        # The doctor's facts (FMT majorations): the practitioner asked, or the history's only one.
+        facts = _facts(config, practitioner)
         if patients:
-            people, errors = read_patients(patients, input_format=input_format)
+            people, errors = read_patients(
+                patients,
+                input_format=input_format,
+                columns=columns,
+                practice=config.columns if config is not None else None,
+            )
             input_errors = list(errors)
             for error in errors:
                 # Located as check and ledger import locate theirs: the file, then the line.
@@ -231,7 +294,13 @@ def forfait(
             if ledger_path:
                 events = ledger_events(ledger_path)
             else:
-                readers = selection.readers(columns)
+                shared, own = split_columns(columns)
+                if own:
+                    raise click.UsageError(
+                        f"--column {', '.join(own)} : champ(s) du fichier PATIENTS seulement, sans effet "
+                        "sur les factures de --invoices"
+                    )
+                readers = selection.readers(shared)
                 events, input_errors = invoice_events(invoices, input_format, readers, lines)
                 if input_errors:
                     named = dict.fromkeys(error.file for error in input_errors if error.file is not None)
@@ -245,7 +314,8 @@ def forfait(
             if not any(event.practitioner_id == who and event.date.year <= the_year for event in events):
                 _say(f"aucune facture de ce praticien jusqu'au 31/12/{the_year} : patientèle vide")
             people = mt_patientele(events, who, the_year)
-            candidates = find_candidates(events, tables, who, the_year)
+            facts = _facts(config, who)
+            candidates = find_candidates(events, tables, who, the_year, practitioner=facts)
         result = estimate(
             tables,
             people,
@@ -254,7 +324,7 @@ def forfait(
             what_if_ald=what_if_ald,
             what_if_80=what_if_80,
             candidates=candidates,
-            practitioner=_facts(config, practitioner),
+            practitioner=facts,
         )
         with report_output(output) as stream:
             if output_format == "json":
@@ -292,6 +362,7 @@ def _facts(config: Any, practitioner: str | None) -> Any:
 
 def text_lines(result: ForfaitEstimate) -> Iterator[str]:
     """The French text report of an estimate, line by line."""
+    from billing_rules.domain.forfait.tables import format_rate
     from billing_rules.money import format_euros
 
     scheme = (
@@ -314,8 +385,9 @@ def text_lines(result: ForfaitEstimate) -> Iterator[str]:
     for majoration in result.majorations:
         mark = "" if majoration.settled else " (non confirmé)"
         if majoration.rate is not None:
-            percent = f"{majoration.rate * 100:.0f} %"
-            rows.append((majoration.label + mark, "", f"+{percent}", format_euros(majoration.total)))
+            rows.append(
+                (majoration.label + mark, "", format_rate(majoration.rate), format_euros(majoration.total))
+            )
         else:
             per_patient = format_euros(majoration.amount_per_patient or 0)
             count = str(majoration.patients)
@@ -358,7 +430,13 @@ def text_lines(result: ForfaitEstimate) -> Iterator[str]:
             items = [item for item in result.candidates if item.kind == kind]
             if not items:
                 continue
-            yield f"  {label} ({len(items)})"
+            heading = label.format(year=result.year, previous=result.year - 1)
+            if kind == "not_seen":
+                # The whole lever in one figure: what the year's forfait loses if none is seen.
+                at_stake = sum((item.yearly for item in items), Decimal("0"))
+                yield f"  {heading} ({len(items)} ; {format_euros(at_stake)} par an en jeu)"
+            else:
+                yield f"  {heading} ({len(items)})"
             for item in items:
                 if item.amount or not item.yearly:
                     money = format_euros(item.amount)

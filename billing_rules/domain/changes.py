@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
+from billing_rules.domain.forfait.tables import RATE_CODES, format_rate
 from billing_rules.domain.tariffs import Tariff, TariffTable
 from billing_rules.money import format_euros
 
@@ -49,10 +51,23 @@ class Change:
     source: str | None = None
     #: Who declared it: ``builtin`` or the plugin's name.
     origin: str = "builtin"
+    #: A tariff's amount from that day on (None when it ends), in ``unit``.
+    amount: Decimal | None = None
+    #: A tariff's amount until the day before (None when it starts).
+    previous_amount: Decimal | None = None
+    #: What a tariff's amounts are: :data:`EUROS`, :data:`EUROS_PER_KM` or :data:`RATE`.
+    unit: str | None = None
+    #: The convention sector a tariff row is for (None: every sector).
+    sector: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The entry of ``rules changes --format json``: English keys, ISO dates."""
-        return {
+        """The entry of ``rules changes --format json``: English keys, ISO dates.
+
+        A tariff's entry also carries its amounts as numbers (``amount``, ``previous_amount``,
+        ``unit``, ``sector``): a program should not parse them back from the French description,
+        where a rate reads ``+10 %`` and euros ``26,50 €``.
+        """
+        entry: dict[str, Any] = {
             "date": self.day.isoformat(),
             "kind": self.kind.value,
             "change": self.what.value,
@@ -61,6 +76,24 @@ class Change:
             "source": self.source,
             "origin": self.origin,
         }
+        if self.kind is ChangeKind.TARIFF:
+            entry["amount"] = _number(self.amount)
+            entry["previous_amount"] = _number(self.previous_amount)
+            entry["unit"] = self.unit
+            entry["sector"] = self.sector
+        return entry
+
+
+EUROS = "EUR"
+"""A tariff in euros per act."""
+EUROS_PER_KM = "EUR/km"
+"""A tariff in euros per kilometre billed (IK)."""
+RATE = "rate"
+"""A rate applied to a total (the forfait's majorations): 0.1 is +10 %."""
+
+
+def _number(amount: Decimal | None) -> float | None:
+    return None if amount is None else float(amount)
 
 
 def changes(ruleset: Any, since: dt.date, until: dt.date | None = None) -> list[Change]:
@@ -114,8 +147,18 @@ def _rule_changes(rules: Iterable[Any]) -> Iterator[Change]:
             )
 
 
+def _unit(row: Tariff) -> str:
+    if row.code in RATE_CODES:
+        return RATE
+    return EUROS_PER_KM if row.unit == "km" else EUROS
+
+
 def _amount(row: Tariff) -> str:
-    amount = format_euros(row.amount) + (" / km" if row.unit == "km" else "")
+    """The row's amount as people read it: ``26,50 €``, ``0,67 € / km``, or ``+10 %`` for a rate."""
+    if row.code in RATE_CODES:
+        amount = format_rate(row.amount)
+    else:
+        amount = format_euros(row.amount) + (" / km" if row.unit == "km" else "")
     return amount + (f" en secteur {row.sector}" if row.sector is not None else "")
 
 
@@ -129,18 +172,29 @@ def _tariff_changes(table: TariffTable, codes: dict[str, Any]) -> Iterator[Chang
             yield from _series_changes(code, rows, f"{label} : " if label else "")
 
 
+def _follows(previous: Tariff, row: Tariff) -> bool:
+    """``row`` takes over from ``previous`` with no day between: one change, not an end and a start.
+
+    A row left open runs until the next one starts; a row with an explicit end is followed when
+    the next starts on the day after it (6 € until 31/12/2025, then 15 € from 01/01/2026).
+    """
+    return previous.end is None or previous.end + dt.timedelta(days=1) >= row.start
+
+
 def _series_changes(code: str, rows: list[Tariff], label: str) -> Iterator[Change]:
     """The changes of one code's rows for one sector, oldest first (each runs until the next)."""
+    word = "taux" if code in RATE_CODES else "tarif"
     previous: Tariff | None = None
     for index, row in enumerate(rows):
-        running = previous is not None and (previous.end is None or previous.end >= row.start)
-        if running:
-            assert previous is not None
+        following = rows[index + 1] if index + 1 < len(rows) else None
+        if previous is not None and _follows(previous, row):
             description = f"{label}{_amount(previous)} → {_amount(row)}"
             what = ChangeWhat.CHANGES
+            before: Decimal | None = previous.amount
         else:
-            description = f"{label}nouveau tarif {_amount(row)}"
+            description = f"{label}nouveau {word} {_amount(row)}"
             what = ChangeWhat.STARTS
+            before = None
         yield Change(
             day=row.start,
             kind=ChangeKind.TARIFF,
@@ -149,16 +203,23 @@ def _series_changes(code: str, rows: list[Tariff], label: str) -> Iterator[Chang
             description=description,
             source=row.source,
             origin=row.origin,
+            amount=row.amount,
+            previous_amount=before,
+            unit=_unit(row),
+            sector=row.sector,
         )
-        if row.end is not None and (index == len(rows) - 1 or rows[index + 1].start > row.end):
+        if row.end is not None and (following is None or not _follows(row, following)):
             yield Change(
                 day=row.end + dt.timedelta(days=1),
                 kind=ChangeKind.TARIFF,
                 what=ChangeWhat.ENDS,
                 subject=code,
-                description=f"{label}fin du tarif {_amount(row)} (dernier jour : {row.end:%d/%m/%Y})",
+                description=f"{label}fin du {word} {_amount(row)} (dernier jour : {row.end:%d/%m/%Y})",
                 source=row.source,
                 origin=row.origin,
+                previous_amount=row.amount,
+                unit=_unit(row),
+                sector=row.sector,
             )
         previous = row
 

@@ -22,12 +22,9 @@ from billing_rules.domain.forfait.estimate import (
     Patient,
     _year_day,
 )
-from billing_rules.domain.forfait.tables import (
-    ForfaitTables,
-    not_seen_since,
-)
+from billing_rules.domain.forfait.tables import ForfaitTables, PractitionerFacts, not_seen_since
 from billing_rules.model import Event, MtStatus, age_on
-from billing_rules.money import format_euros
+from billing_rules.money import format_euros, round_cents
 
 
 def _billed(events: Iterable[Event], until: dt.date) -> list[Event]:
@@ -117,6 +114,7 @@ def find_candidates(
     year: int,
     *,
     as_of: dt.date | None = None,
+    practitioner: PractitionerFacts | None = None,
 ) -> list[Candidate]:
     """The patients behind the levers of ``practitioner_id`` in ``year``, from the invoice history.
 
@@ -124,7 +122,11 @@ def find_candidates(
       campaign "0 patient ALD sans MT"): IMT at the next consultation, then the yearly forfait;
     - own patients aged 80+ in ALD (or neurodegenerative ALD) with no VL in a quarter: one VL per
       quarter, recoding a plain home visit of that quarter when there was one;
-    - palliative patients visited at home by their MT without VSP (from 2023-11-01).
+    - palliative patients visited at home by their MT without VSP (from 2023-11-01);
+    - own MT patients last seen before the two years ending 31 December (FMT): one invoice before
+      then keeps their category's amount instead of the not-seen one.
+
+    ``practitioner``: the doctor's facts, whose rate majorations scale the forfait at stake.
     """
     year_end = _year_day(year)
     history = _billed(events, year_end)
@@ -139,7 +141,7 @@ def find_candidates(
     own = {patient.patient_id for patient in patientele}
     candidates += _vl_candidates(history, tables, practitioner_id, year, until, own)
     candidates += _vsp_candidates(history, tables, practitioner_id, year, own)
-    candidates += _not_seen_candidates(patientele, tables, practitioner_id, year, until)
+    candidates += _not_seen_candidates(patientele, tables, practitioner_id, year, practitioner)
     order = {"mt_declare": 0, "vl_quarter": 1, "vsp": 2, "not_seen": 3}
     return sorted(candidates, key=lambda item: (order[item.kind], item.patient_id, item.date))
 
@@ -184,40 +186,41 @@ def _mt_declare_candidates(
     return result
 
 
-NOT_SEEN_WARNING_MONTHS = 22
-"""An MT patient not seen for this long is a lever: two more months and the FMT pays 5 € for them."""
-
-
-def _months_before(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` calendar months earlier (the month's last day when it is shorter)."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(day.day, last))
-
-
 def _not_seen_candidates(
-    patientele: Sequence[Patient], tables: ForfaitTables, practitioner_id: str, year: int, until: dt.date
+    patientele: Sequence[Patient],
+    tables: ForfaitTables,
+    practitioner_id: str,
+    year: int,
+    practitioner: PractitionerFacts | None = None,
 ) -> list[Candidate]:
-    """Own MT patients not seen for 22 months or more who would fall to the 5 € row on 31 December.
+    """Own MT patients who fall to the 5 € row on 31 December of ``year`` unless seen before then.
 
-    The euros are what the year's forfait keeps by seeing them before then: their category's
-    amount less the not-seen amount (FMT years only).
+    The forfait of ``year`` pays the not-seen amount for an MT patient with no invoice in the two
+    years ending 31 December (:func:`~billing_rules.domain.forfait.tables.not_seen_since`): whoever
+    was last seen before 1 January of the year before is at stake, however far the history runs
+    (a threshold counted back from the latest invoice missed those not yet that old, while one
+    visit before 31 December is all that saves them). The euros are what that visit keeps: the
+    category's amount less the not-seen one, both scaled by the doctor's rate majorations (they
+    apply to the categories' total). A category that pays no more than the not-seen row (7-74
+    years under the FMT) is no lever. FMT years only: the FPMT has no not-seen row.
     """
     year_end = _year_day(year)
     low = tables.amount("not_seen_2_years", year_end)
     if low is None:
         return []
-    threshold = _months_before(until, NOT_SEEN_WARNING_MONTHS)
+    scale = Decimal("1")
+    if practitioner is not None:
+        for name in practitioner.majorations(year):
+            scale += tables.rate(name, year_end) or Decimal("0")
     result = []
     for patient in patientele:
         last = patient.last_seen
-        if last is None or last > threshold or not not_seen_since(last, year):
+        if last is None or not not_seen_since(last, year):
             continue
         normal = tables.category(day=year_end, age=age_on(patient.birth_date, year_end), ald=patient.ald)
-        keeps = (tables.amount(normal, year_end) or Decimal("0")) - low
-        if keeps <= 0:
+        paid = round_cents((tables.amount(normal, year_end) or Decimal("0")) * scale)
+        fallen = round_cents(low * scale)
+        if paid <= fallen:
             continue
         result.append(
             Candidate(
@@ -227,10 +230,10 @@ def _not_seen_candidates(
                 date=last,
                 act="G",
                 amount=Decimal("0"),
-                yearly=keeps,
+                yearly=paid - fallen,
                 message=(
-                    f"Patient MT non vu depuis le {last:%d/%m/%Y} : à revoir avant le 31/12/{year}, sinon "
-                    f"son forfait {year} passe à {format_euros(low)}"
+                    f"Patient MT non vu depuis le {last:%d/%m/%Y} : à revoir avant le 31/12/{year}, "
+                    f"sinon son forfait {year} passe de {format_euros(paid)} à {format_euros(fallen)}"
                 ),
             )
         )

@@ -41,6 +41,16 @@ RATE_MAJORATIONS: dict[str, str] = {
     "zip_first_installation_year_2": "FORFAIT-MAJ-ZIP-YEAR-2",
 }
 
+RATE_CODES: frozenset[str] = frozenset(RATE_MAJORATIONS.values())
+"""Tariff codes whose amount is a rate (0.10 is +10 %), not euros: reports must not print them as euros."""
+
+
+def format_rate(rate: Decimal) -> str:
+    """``Decimal("0.10")`` → ``+10 %``, ``0.125`` → ``+12,5 %``: a majoration rate as people read it."""
+    percent = (rate * 100).normalize()
+    text = f"{percent:f}".replace(".", ",")
+    return f"{'+' if percent > 0 else ''}{text} %"
+
 
 @attrs.frozen
 class PractitionerFacts:
@@ -69,9 +79,18 @@ class PractitionerFacts:
         return tuple(names)
 
 
+def not_seen_window_start(year: int) -> dt.date:
+    """First day of the two years ending on 31 December of ``year`` (SPEC §6: not seen for 2 years).
+
+    Last seen that day, an MT patient keeps their category for ``year``; the day before, they fall
+    to the ``not_seen_2_years`` amount. The window is fixed by the year, not by today's date.
+    """
+    return dt.date(year - 1, 1, 1)
+
+
 def not_seen_since(last_seen: dt.date, year: int) -> bool:
     """Whether a patient last seen on ``last_seen`` had no invoice in the two years ending 31/12/``year``."""
-    return last_seen <= dt.date(year - 2, 12, 31)
+    return last_seen < not_seen_window_start(year)
 
 
 @attrs.frozen
