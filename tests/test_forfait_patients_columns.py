@@ -195,6 +195,12 @@ def test_own_aliases_never_name_a_billing_field() -> None:
     assert not set(OWN_FIELDS) & set(FIELDS)
 
 
+def test_forfait_column_option_maps_the_patient_list_own_fields() -> None:
+    from billing_rules.cli.forfait import PATIENT_FIELDS
+
+    assert PATIENT_FIELDS == OWN_FIELDS
+
+
 def test_json_without_a_patient_key_is_a_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "patients.json"
     path.write_text(json.dumps([{"id": "A", "Date de naissance": "1940-01-01"}]), encoding="utf-8")

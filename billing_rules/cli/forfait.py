@@ -111,54 +111,21 @@ def _only_practitioner(events: Sequence[Event], practitioner: str | None) -> str
     )
 
 
+PATIENT_FIELDS = ("c2s", "last_seen")
+"""The patient list's own fields (SPEC §6), which ``--column`` of ``forfait`` maps too.
+
+Spelled here, not imported: the CLI's import path loads click alone (a test checks they are
+:data:`billing_rules.domain.forfait.patients.OWN_FIELDS`).
+"""
+
+
 def _parse_patient_columns(
     ctx: click.Context, param: click.Parameter, values: Sequence[str]
 ) -> dict[str, str]:
-    """``--column`` of ``forfait``: the billing fields, and the patient list's ``c2s``, ``last_seen``.
+    """``--column`` of ``forfait``: the billing fields, and the patient list's ``c2s``, ``last_seen``."""
+    from billing_rules.cli.options import parse_columns
 
-    The billing fields go through the common parser (same checks, same messages); the patient
-    list's own fields (SPEC §6) are checked the same way here, since the common parser, shared by
-    every command reading billing files, rightly refuses them.
-    """
-    from billing_rules.cli.options import _parse_columns
-    from billing_rules.domain.forfait.patients import OWN_FIELDS
-    from billing_rules.readers.columns import FIELDS, normalize
-
-    own: dict[str, str] = {}
-    shared: list[str] = []
-    for value in values:
-        field, sep, header = value.partition("=")
-        field = field.strip()
-        if field not in OWN_FIELDS or not sep or not header.strip():
-            if sep and field not in FIELDS and field not in OWN_FIELDS:
-                raise click.BadParameter(
-                    f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)} ; du fichier "
-                    f"PATIENTS seulement : {', '.join(OWN_FIELDS)})"
-                )
-            shared.append(value)
-            continue
-        earlier = own.get(field)
-        if earlier is not None and normalize(earlier) != normalize(header):
-            raise click.BadParameter(
-                f"le champ {field} est attribué à deux colonnes : « {earlier.strip()} » et "
-                f"« {header.strip()} » ; indiquez-en une seule"
-            )
-        own[field] = header
-    return {**_parse_columns(ctx, param, shared), **own}
-
-
-def _patient_column_option(function: Any) -> Any:
-    """Let ``--column`` (added by ``column_options`` just before) map the patient list's fields too."""
-    for param in getattr(function, "__click_params__", ()):
-        if param.name == "columns":
-            param.callback = _parse_patient_columns
-            param.help = (
-                "Lit le champ CHAMP dans la colonne EN-TÊTE du fichier PATIENTS (patient_id, birth_date, "
-                "ald, c2s, last_seen) ou des factures de --invoices, par exemple "
-                '--column patient_id="N° dossier" (répétable ; l\'emporte sur [columns] et sur les noms '
-                "reconnus d'office)."
-            )
-    return function
+    return parse_columns(values, also=PATIENT_FIELDS, also_where="du fichier PATIENTS")
 
 
 @main.command("forfait")
@@ -221,8 +188,12 @@ def _patient_column_option(function: Any) -> Any:
     help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu "
     "de le déduire de l'extension.",
 )
-@_patient_column_option
-@column_options
+@column_options(
+    callback=_parse_patient_columns,
+    help="Lit le champ CHAMP dans la colonne EN-TÊTE du fichier PATIENTS (patient_id, birth_date, ald, "
+    'c2s, last_seen) ou des factures de --invoices, par exemple --column patient_id="N° dossier" '
+    "(répétable ; l'emporte sur [columns] et sur les noms reconnus d'office).",
+)
 @_rules_option
 @output_option
 @verbosity_options

@@ -218,23 +218,34 @@ def command_line_mapping(columns: Mapping[str, str] | None) -> ColumnMapping | N
 
 
 def _parse_columns(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
+    """``--column FIELD=HEADER`` values of a billing file as field -> header (:func:`parse_columns`)."""
+    return parse_columns(values)
+
+
+def parse_columns(values: Sequence[str], *, also: Sequence[str] = (), also_where: str = "") -> dict[str, str]:
     """``--column FIELD=HEADER`` values as field -> header.
 
     An unknown field, or one field given two headers (SPEC §1b: two headers for one field), is a
-    usage error (exit 2) naming them; the same header given twice is harmless.
+    usage error (exit 2) naming them; the same header given twice is harmless. ``also``: fields a
+    command reads beyond a billing file's (``forfait``'s patient list), named in the error as
+    those of ``also_where``.
     """
     if not values:
         return {}
     from billing_rules.readers.columns import FIELDS, normalize
 
+    known = (*FIELDS, *also)
     explicit: dict[str, str] = {}
     for value in values:
         field, sep, header = value.partition("=")
         field = field.strip()
         if not sep or not header.strip():
             raise click.BadParameter(f'« {value} » : attendu CHAMP=EN-TÊTE, par exemple invoice_id="N° FSE"')
-        if field not in FIELDS:
-            raise click.BadParameter(f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)})")
+        if field not in known:
+            more = f" ; {also_where} seulement : {', '.join(also)}" if also else ""
+            raise click.BadParameter(
+                f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)}{more})"
+            )
         earlier = explicit.get(field)
         if earlier is not None and normalize(earlier) != normalize(header):
             raise click.BadParameter(
@@ -245,24 +256,37 @@ def _parse_columns(ctx: click.Context, param: click.Parameter, values: Sequence[
     return explicit
 
 
-def column_options(function: F) -> F:
-    """Add ``--column FIELD=HEADER`` (repeatable) and ``--lines``; the command receives both."""
-    function = click.option(
-        "--lines",
-        is_flag=True,
-        help="Une ligne par acte : les lignes sont regroupées en factures par (practitioner_id, "
-        "invoice_id) avant le contrôle (automatique quand une colonne « code » remplace « codes »).",
-    )(function)
-    return click.option(
-        "--column",
-        "columns",
-        multiple=True,
-        metavar="CHAMP=EN-TÊTE",
-        callback=_parse_columns,
-        help="Lit le champ CHAMP dans la colonne EN-TÊTE du fichier, par exemple "
-        '--column patient_id="Identifiant assuré" (répétable ; l\'emporte sur [columns] et sur les '
-        "noms reconnus d'office). Voir billing-rules columns FICHIER.",
-    )(function)
+_COLUMN_HELP = (
+    "Lit le champ CHAMP dans la colonne EN-TÊTE du fichier, par exemple "
+    '--column patient_id="Identifiant assuré" (répétable ; l\'emporte sur [columns] et sur les '
+    "noms reconnus d'office). Voir billing-rules columns FICHIER."
+)
+
+
+def column_options(
+    function: F | None = None,
+    *,
+    callback: Callable[[click.Context, click.Parameter, Sequence[str]], dict[str, str]] = _parse_columns,
+    help: str = _COLUMN_HELP,
+) -> Any:
+    """Add ``--column FIELD=HEADER`` (repeatable) and ``--lines``; the command receives both.
+
+    ``@column_options`` for a billing file; ``@column_options(callback=..., help=...)`` for a
+    command whose files have fields of their own (``forfait``'s patient list).
+    """
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--lines",
+            is_flag=True,
+            help="Une ligne par acte : les lignes sont regroupées en factures par (practitioner_id, "
+            "invoice_id) avant le contrôle (automatique quand une colonne « code » remplace « codes »).",
+        )(function)
+        return click.option(
+            "--column", "columns", multiple=True, metavar="CHAMP=EN-TÊTE", callback=callback, help=help
+        )(function)
+
+    return decorate if function is None else decorate(function)
 
 
 def incomplete_notice(report: Report) -> str | None:
