@@ -63,6 +63,9 @@ class CodeDateRule(PythonRule):
             f"vérifier la date de l'acte ; si elle est juste, facturer {recoded} au lieu de "
             f"{'+'.join(event.codes)} (codes en vigueur ce jour-là)"
         )
+        doubts = [_UNCERTAIN_START[code] for code in absent if code in _UNCERTAIN_START]
+        if doubts:
+            action += " ; " + " ; ".join(doubts)
         return (Hit(message=message, amount=amount, action=action),)
 
 
@@ -172,6 +175,16 @@ def _periods(info: object) -> str:
     return f"{info.code} : " + ", ".join(parts)  # type: ignore[attr-defined]
 
 
+#: Start dates that ngap-facts.md marks UNCERTAIN: CODE-DATE keeps the error (the facts' recommendation,
+#: SPEC §5) and says the doubt in its action and its documentation.
+_UNCERTAIN_START = {
+    "MVR": (
+        "la date d'entrée en vigueur de MVR (01/01/2026) est INCERTAINE, une seule source secondaire : "
+        "en cas de doute, interroger la CPAM"
+    ),
+}
+
+
 #: What a code that does not exist yet on the act's date was billed as before it (ngap-facts.md
 #: §0, §1): IMT and GL1-3 were plain consultations, the palliative VSP was a VL; a majoration that
 #: did not exist (SNP, MOP, SHE...) is simply left out.
@@ -199,9 +212,18 @@ PYTHON_RULES = (
             "Dates d'entrée en vigueur des codes : Décision UNCAM, JO 14/05/2023 (IMT, NGAP art. 18.2, "
             "et SNP, art. 14.1.3, au 15/05/2023) ; arrêtés SNP 2022 ; règlement arbitral, arrêté du "
             "28/04/2023 (VSP au 01/11/2023, MOP au 01/01/2024) ; convention médicale 2024-2029, arrêté du "
-            "20/06/2024 (GL1-3 au 01/01/2026, art. 78-1)"
+            "20/06/2024 (SHE au 22/12/2024, GL1-3 au 01/01/2026, art. 78-1) ; fiche de cotations "
+            "RecoMédicales 2026 (MVR au 01/01/2026, INCERTAIN)"
         ),
         action="vérifier la date de l'acte, puis coder l'acte avec les codes en vigueur ce jour-là",
+        doc=(
+            "Les périodes d'existence des codes sont celles des déclarations « code ... valid » des fichiers "
+            "de règles. INCERTAIN (ngap-facts.md §5b) : la date d'entrée en vigueur de MVR, le 01/01/2026, "
+            "et son montant (10 €, une autre source dit 15 €) reposent sur une seule source secondaire "
+            "(fiche de cotations RecoMédicales 2026) ; comme le recommandent les faits, la règle retient "
+            "cette date : une MVR antérieure est une erreur, et l'action de la constatation rappelle le "
+            "doute."
+        ),
     ),
     CodeUnknownRule(
         code="CODE-UNKNOWN",
