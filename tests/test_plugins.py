@@ -13,6 +13,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -422,7 +423,48 @@ def test_adjust_findings_turns_an_error_into_a_warning_with_the_reason() -> None
     exempted = validator.check_one(make_event(**imt, derogation="oui"))
     assert [(f.rule, f.severity.value) for f in exempted] == [("IMT-ALD", "warning")]
     assert exempted[0].message.endswith("(dérogation)")
-    assert [f.severity.value for f in validator.check_one(make_event(**imt))] == ["error"]
+    assert exempted[0].amount is None  # SPEC §2: a warning carries no euros at risk
+    refused = validator.check_one(make_event(**imt))
+    assert [(f.severity.value, f.amount) for f in refused] == [("error", Decimal("60.00"))]
+
+
+def test_adjusted_findings_stay_in_rule_order() -> None:
+    """An added finding takes its place by rule code (SPEC §2), not after the others."""
+    import attrs
+
+    from billing_rules.testing import make_event
+
+    class Extra:
+        @billing_rules.hookimpl
+        def adjust_findings(self, findings: list, event: billing_rules.Event) -> list | None:
+            return [*findings, attrs.evolve(findings[0], rule="AAA-CABINET")]
+
+    validator = Validator.build(entry_points=False, plugins=[("cabinet", Extra())])
+    found = validator.check_one(make_event(codes="IMT", mt_status="none", date="2024-03-04"))
+    assert [f.rule for f in found] == ["AAA-CABINET", "IMT-ALD"]
+
+
+def test_plugin_rule_amounts_round_half_up_as_the_project() -> None:
+    """0,125 € is 0,13 € as everywhere in the project (money.round_cents), not 0,12 € (half to even)."""
+    from billing_rules.testing import make_event
+
+    class HalfCent:
+        code = "CAB-HALF"
+        severity = billing_rules.Severity.ERROR
+        source = "cabinet"
+        triggers = frozenset({"G"})
+
+        def check(self, event: billing_rules.Event, history: object) -> tuple:
+            return (billing_rules.Hit(message="demi-centime", amount=Decimal("0.125")),)
+
+    class Plugin:
+        @billing_rules.hookimpl
+        def register_rules(self, register: object) -> None:
+            register(HalfCent())  # type: ignore[operator]
+
+    validator = Validator.build(entry_points=False, plugins=[("cabinet", Plugin())])
+    found = validator.check_one(make_event(codes="G", date="2024-03-04"))
+    assert [(f.rule, f.amount) for f in found if f.rule == "CAB-HALF"] == [("CAB-HALF", Decimal("0.13"))]
 
 
 def test_adjust_findings_raising_is_an_internal_error_naming_the_plugin() -> None:

@@ -38,7 +38,7 @@ from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.errors import BillingRulesError, PluginLoadError, RuleFileError
 from billing_rules.errors import InvalidInvoice as InvalidInvoice  # re-exported: its former home
 from billing_rules.interrupt import reraise_if_real
-from billing_rules.model import Event, Finding, InputError, Report
+from billing_rules.model import Event, Finding, InputError, Report, Severity
 
 if TYPE_CHECKING:
     from billing_rules.api.session import Session
@@ -356,6 +356,8 @@ class Validator:
             session.record(event)
 
     def _adjust(self, findings: list[Finding], event: Event) -> list[Finding]:
+        if not self._adjusters:
+            return findings  # the engines' findings already are as SPEC §2 reports them
         for plugin_name, adjust in self._adjusters:
             try:
                 changed = adjust(findings=findings, event=event)
@@ -370,7 +372,7 @@ class Validator:
                 continue
             if changed is not None:
                 findings = changed
-        return findings
+        return _as_reported(findings)
 
     # --- one invoice at a time -----------------------------------------------------------------
 
@@ -452,3 +454,23 @@ def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[E
         return history
     keys = {(event.practitioner_id, event.invoice_id) for event in events}
     return [event for event in history if (event.practitioner_id, event.invoice_id) not in keys]
+
+
+def _as_reported(findings: list[Finding]) -> list[Finding]:
+    """The adjusted findings with SPEC §2's invariants back: whatever a plugin changed or added.
+
+    A warning carries no amount (except AMOUNT-ABOVE's excess): an error a plugin turned into a
+    warning must not keep its euros at risk in the reports' and statistics' totals. And an
+    invoice's findings are in rule-code order, an added one (or an adjuster's INTERNAL-ERROR)
+    included.
+    """
+    kept = [attrs.evolve(item, amount=None) if _warning_with_amount(item) else item for item in findings]
+    if len(kept) > 1:
+        kept.sort(key=lambda finding: finding.rule)
+    return kept
+
+
+def _warning_with_amount(finding: Finding) -> bool:
+    if finding.severity is not Severity.WARNING or finding.amount is None:
+        return False
+    return finding.rule != "AMOUNT-ABOVE"  # SPEC §2: the one warning whose amount is the excess

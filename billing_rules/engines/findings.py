@@ -18,12 +18,12 @@ import attrs
 
 from billing_rules.dsl.program import DslRule
 from billing_rules.model import Event, Finding, FindingWindow, Severity
+from billing_rules.money import round_cents
 from billing_rules.rule import Hit, Rule
 
 # The row engine's logger, as before this module existed: log configurations name it.
 log = logging.getLogger("billing_rules.engines.row.engine")
 
-CENT = Decimal("0.01")
 INTERNAL_ERROR = "INTERNAL-ERROR"
 
 
@@ -169,7 +169,7 @@ def _finding(rule: Rule, hit: Hit, event: Event, meta: RuleMeta | None = None) -
     crashed = getattr(hit, "crashed", False)
     amount = hit.amount
     if amount is not None:
-        amount = Decimal(amount).quantize(CENT)
+        amount = round_cents(Decimal(amount))  # half up, as every amount of the project
     severity = rule.severity
     if severity is Severity.WARNING and rule.code != "AMOUNT-ABOVE":
         amount = None  # SPEC §2: a warning's amount is null, except the excess of AMOUNT-ABOVE
