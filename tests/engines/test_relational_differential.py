@@ -557,9 +557,10 @@ class _Faulty:
             def impl(env: Any, event: Event) -> bool:
                 if event.invoice_id == _Faulty.FAULTS[fault]:
                     _Faulty.fail(fault)
-                return (
-                    event.invoice_id in ("F11", "F12") if fault == "opp-exit" else event.invoice_id == "F12"
-                )
+                # FAULT-OPP is also offered where a warning rule crashes (F6) and an error rule
+                # crashes (F7): only the error rule's crash leaves the invoice not known compliant.
+                opportunity = ("F6", "F7", "F11", "F12")
+                return event.invoice_id in opportunity if fault == "opp-exit" else event.invoice_id == "F12"
 
             return Function(fault.replace("-", "_"), (), Kind.BOOL, impl, "échoue sur une facture")
 
@@ -652,7 +653,10 @@ def test_faulty_plugin_contained_as_the_row_engine_does(engine: str, monkeypatch
         ("F9", "SystemExit"),
         ("F10", "SystemExit"),
     }
-    assert ("FAULT-OPP", "F11") in {(item[0], item[2]) for item in expected}  # despite FAULT-WARN's crash
+    offered = {(item[0], item[2]) for item in expected}
+    assert ("FAULT-OPP", "F11") in offered  # despite FAULT-WARN's crash on the suggested coding
+    assert ("FAULT-OPP", "F6") in offered  # despite FAULT-COND-EXIT's crash (a warning rule)
+    assert ("FAULT-OPP", "F7") not in offered  # FAULT-COND-VALUE (an error rule) crashed
     assert all(isinstance(item[8], str) for item in expected)
     assert [key(f) for f in api.check_events(validator, rows, **run_args(engine)).findings] == expected
 

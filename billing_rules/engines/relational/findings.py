@@ -112,8 +112,11 @@ def findings_of(
     ``warnings_if_suggested`` counts the warnings each one's coding would raise, to choose between
     two that recode the same act.
     """
+    hits = list(hits)
     found = [_finding(plan.rule, hit, event, meta.get(plan.code)) for plan, hit in hits]
-    if opportunities and not any(finding.severity is Severity.ERROR for finding in found):
+    # As ``RowSession._check``: an error rule's hit, or its crash, blocks the opportunities; a
+    # warning rule's crash does not.
+    if opportunities and not any(plan.severity is Severity.ERROR for plan, _ in hits):
         kept = _best_of_conflicting(opportunities, event, warnings_if_suggested)
         found += [_finding(plan.rule, hit, event, meta.get(plan.code)) for plan, hit in kept]
     if len(found) > 1:

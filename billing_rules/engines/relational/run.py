@@ -140,14 +140,10 @@ class _Run:
         by_sid: dict[int, list[tuple[Plan, SqlHit | Hit]]] = {}
         for plan, hit in hits:
             by_sid.setdefault(hit_sid(hit), []).append((plan, hit))
-        # An invoice in error gets no opportunity (SPEC §5): errors first, crashes count as errors.
+        # An invoice in error gets no opportunity (SPEC §5): an error rule's hit or crash. A warning
+        # rule's crash says nothing of compliance (``RowSession._check``).
         in_error = {
-            sid
-            for sid, items in by_sid.items()
-            if any(
-                plan.severity is Severity.ERROR or (_is_crash(hit) and plan.severity is Severity.WARNING)
-                for plan, hit in items
-            )
+            sid for sid, items in by_sid.items() if any(plan.severity is Severity.ERROR for plan, _ in items)
         }
         events = self._events(set(by_sid))
         rendered: dict[int, list[tuple[Plan, Hit]]] = {}

@@ -258,9 +258,13 @@ class Session:
 
     def _check(self, event: Event, plan: _Plan) -> list[Finding]:
         findings = self._run(plan.errors, event) if plan.errors else []
+        # An error rule's finding, or its crash, leaves the invoice not known compliant: no
+        # opportunity then (SPEC §5). A warning rule's crash (an INTERNAL-ERROR too) says nothing
+        # of compliance: it must not cost the invoice the other rules' opportunities.
+        compliant = not findings
         if plan.warnings:
             findings += self._run(plan.warnings, event)
-        if plan.opportunities and not (findings and any(f.severity is Severity.ERROR for f in findings)):
+        if plan.opportunities and compliant:
             findings += self._opportunities(plan.opportunities, event)
         if len(findings) > 1:
             findings.sort(key=_by_rule)
