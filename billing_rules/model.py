@@ -346,6 +346,17 @@ class InputError:
     file: str | None = None
     invoice_id: str | None = None
 
+    @property
+    def described(self) -> str:
+        """The message as staff read it: the column first, or alone for a whole unreadable line."""
+        if self.field == ROW_FIELD:
+            return self.message
+        return f"colonne {self.field} : {self.message}"
+
+
+#: Pseudo-field of an input error about the whole row (too many fields, unparsable JSON line...).
+ROW_FIELD = "_row"
+
 
 @attrs.frozen(kw_only=True, slots=True)
 class Summary:

@@ -577,6 +577,32 @@ def test_standard_input(tmp_path: Path) -> None:
     assert [_table_values(row, result.files) for row in rows] == [_event_values(event) for event in events]
 
 
+def test_french_headers_and_values_as_the_row_reader(tmp_path: Path, chunks: None) -> None:
+    """SPEC §1b values mapped onto SPEC ones (``Visite`` under ``Lieu``, ``Moi``, ``Oui``), on every
+    record, plain and quoted, and a referral's time alone (``Heure de régulation``)."""
+    header = (
+        "N° facture;Date de l'acte;Heure;RPPS;N° patient;Date de naissance;ALD;Médecin traitant;Lieu;"
+        "Actes;Montant;Annulée;Heure de régulation;Commentaire"
+    )
+    spellings = [
+        ("Oui", "Moi", "Cabinet", "Non", ""),
+        ("non", "Autre médecin", "Visite à domicile", "non", "09:30"),
+        ("N", "aucun", "Téléconsultation", "X", "22:00"),
+        ("peut-être", "Inconnu", "VAD", "oui", "25:00"),
+        ("o", "personne", '"Visite"', "", ""),
+    ]
+    lines = [header]
+    for number in range(600):
+        ald, mt, place, cancelled, referral = spellings[number % len(spellings)]
+        lines.append(
+            f"F-{number};04/03/2024;10:00;101;P-{number};01/02/1950;{ald};{mt};{place};G;26,50;"
+            f"{cancelled};{referral};note {number}"
+        )
+    path = _write(tmp_path / "export.csv", lines, encoding="cp1252")
+    events, errors = _compare([str(path)])
+    assert events > 0 and errors > 0
+
+
 # --- discharge_date and km (SPEC §1 columns of 2026) ----------------------------------------------
 
 _HEADER_2026 = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;discharge_date;km;note"

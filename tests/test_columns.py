@@ -29,6 +29,7 @@ from billing_rules.readers.columns import (
     ALIASES,
     DEFAULT_MAPPING,
     FIELDS,
+    MAPPABLE,
     ColumnError,
     ColumnMapping,
     normalize,
@@ -68,15 +69,15 @@ def test_normalize_drops_case_accents_spaces_and_punctuation(header: str, expect
 def test_no_alias_names_two_fields() -> None:
     owner: dict[str, str] = {}
     for field, aliases in ALIAS_TEXT.items():
-        assert field in FIELDS
+        assert field in MAPPABLE
         for alias in (*aliases, field):
             key = normalize(alias)
             assert owner.setdefault(key, field) == field, (alias, owner[key], field)
 
 
 def test_every_field_has_french_aliases() -> None:
-    assert set(ALIAS_TEXT) == set(FIELDS)
-    assert all(ALIAS_TEXT[field] for field in FIELDS)
+    assert set(ALIAS_TEXT) == set(MAPPABLE)
+    assert all(ALIAS_TEXT[field] for field in MAPPABLE)
     assert set(SPEC_COLUMNS) <= set(FIELDS)
 
 
@@ -113,7 +114,9 @@ def test_every_field_has_french_aliases() -> None:
         ("Déclaration MT", "declares_mt"),
         ("Patient non déplaçable", "homebound"),
         ("Date d'adressage", "referral_at"),
-        ("Heure de régulation", "referral_at"),
+        ("Heure de régulation", "referral_time"),
+        ("Heure d'adressage", "referral_time"),
+        ("Date de régulation", "referral_at"),
         ("Statut", "status"),
         ("Annulée", "status"),
         ("Date de sortie", "discharge_date"),
@@ -159,7 +162,7 @@ def test_an_explicit_code_or_codes_column_settles_the_layout() -> None:
     ("headers", "first", "second"),
     [
         (["practitioner_id", "Médecin"], "practitioner_id", "Médecin"),
-        (["N° facture", "date", "invoice_id"], "N° facture", "invoice_id"),  # alias before the SPEC name
+        (["N° facture", "date", "invoice_id"], "invoice_id", "N° facture"),  # the SPEC name first, always
         (["invoice_id", "date", "practitioner_id", "codes", "Date acte"], "date", "Date acte"),
         (["status", "Annulée"], "status", "Annulée"),
     ],
@@ -171,7 +174,9 @@ def test_a_spec_name_and_an_alias_for_one_field_name_both(
     with pytest.raises(ColumnError) as caught:
         DEFAULT_MAPPING.resolve(headers, "jour.csv")
     message = str(caught.value)
-    assert f"« {first} » et « {second} »" in message and "jour.csv" in message and "--column" in message
+    assert f"« {first} » et « {second} »" in message and "jour.csv" in message
+    field = ALIASES[normalize(second)]
+    assert f'--column {field}="{first}" ou --column {field}="{second}"' in message
 
 
 def test_an_explicit_mapping_settles_a_spec_name_and_an_alias() -> None:
@@ -395,6 +400,45 @@ def test_check_refuses_a_spec_name_and_an_alias_for_one_field(tmp_path: Path, en
             )
             assert settled.exit_code == 0, settled.output
             assert json.loads(settled.stdout)["summary"]["events"] == 1
+
+
+@pytest.mark.parametrize("spec_first", [True, False])
+def test_the_ambiguity_hint_offers_both_columns_the_spec_one_first(
+    tmp_path: Path, engine: str, spec_first: bool
+) -> None:
+    """``Patient`` holding names beside ``patient_id``: suggesting ``Patient`` alone would read names
+    as patient ids; both are offered, the SPEC-named one first, wherever it stands."""
+    headers = ["invoice_id", "date", "practitioner_id", "patient_id", "birth_date", "codes"]
+    values = ["F1", "2025-03-03", "D1", "P1", "1960-01-01", "G"]
+    if spec_first:
+        headers, values = [*headers, "Patient"], [*values, "Dupont"]
+    else:
+        headers, values = ["Patient", *headers], ["Dupont", *values]
+    path = tmp_path / "a.csv"
+    path.write_text(";".join(headers) + "\n" + ";".join(values) + "\n", encoding="utf-8")
+    records = [dict(zip(headers, values, strict=True))]
+    json_path = tmp_path / "a.json"
+    json_path.write_text(json.dumps(records), encoding="utf-8")
+    for source in (path, json_path):
+        result = CliRunner().invoke(main, ["check", str(source), "--engine", engine])
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.stderr.split())
+        assert "« patient_id » et « Patient » désignent toutes deux le champ patient_id" in message
+        assert '--column patient_id="patient_id" ou --column patient_id="Patient"' in message
+        assert '[columns] patient_id = "patient_id" ou "Patient"' in message
+        assert "Dupont" not in message
+        options = ["--engine", engine, "--format", "json", "--column", "patient_id=patient_id"]
+        settled = CliRunner().invoke(main, ["check", str(source), *options])
+        assert settled.exit_code == 0, settled.output
+        assert json.loads(settled.stdout)["summary"]["events"] == 1
+
+
+def test_the_ambiguity_hint_between_two_aliases_follows_the_header() -> None:
+    with pytest.raises(ColumnError) as caught:
+        DEFAULT_MAPPING.resolve(["Numéro de facture", "Date", "N° facture"])
+    message = str(caught.value)
+    assert "« Numéro de facture » et « N° facture »" in message
+    assert '--column invoice_id="Numéro de facture" ou --column invoice_id="N° facture"' in message
 
 
 def test_unknown_field_on_the_command_line_is_exit_2_with_the_fields() -> None:
@@ -683,9 +727,64 @@ def test_line_errors_stay_on_their_lines() -> None:
         "F-1;04/03/2024;101;P-1;01/02/1950;MD;;",
     )
     errors = _events(data)
-    assert [(error.line, error.field) for error in errors] == [(3, "code"), (3, "amount"), (4, "amount")]
+    # The third line's empty amount is no error (SPEC §1: amount is optional), the second's are.
+    assert [(error.line, error.field) for error in errors] == [(3, "code"), (3, "amount")]
     assert "montant invalide « abc »" in errors[1].message
-    assert "d'autres lignes de la même facture" in errors[2].message
+
+
+def test_a_line_without_an_amount_leaves_the_total_unknown() -> None:
+    """SPEC §1: an empty amount is an unknown one; a partial sum is never the invoice's total."""
+    data = _lines(
+        "F-1;04/03/2024;101;P-1;01/02/1950;G;;30,00",
+        "F-1;04/03/2024;101;P-1;01/02/1950;MD;;",
+        "F-2;04/03/2024;101;P-2;01/02/1950;G;;",
+        "F-2;04/03/2024;101;P-2;01/02/1950;MD;;",
+        "F-3;04/03/2024;101;P-3;01/02/1950;G;;30,00",
+    )
+    stream = InputStream(["-"], stdin=io.BytesIO(data))
+    events = list(stream)
+    assert [(e.invoice_id, e.codes, e.amount) for e in events] == [
+        ("F-1", ("G", "MD"), None),
+        ("F-2", ("G", "MD"), None),
+        ("F-3", ("G",), Decimal("30.00")),
+    ]
+    assert stream.input_errors == 0
+    # JSON Lines: an absent key or null is an empty amount too.
+    base = {"invoice_id": "F-1", "date": "2024-03-04", "practitioner_id": "101", "patient_id": "P-1",
+            "birth_date": "1950-02-01"}  # fmt: skip
+    objects = [
+        {**base, "code": "G", "amount": 30},
+        {**base, "code": "MD", "amount": None},
+        {**base, "code": "IK"},
+    ]
+    data = "\n".join(json.dumps(item) for item in objects).encode()
+    [event] = _events(data, name="jour.jsonl")
+    assert isinstance(event, Event) and event.codes == ("G", "MD", "IK") and event.amount is None
+
+
+def test_check_of_lines_without_an_amount_skips_only_the_amount_rules(tmp_path: Path, engine: str) -> None:
+    path = tmp_path / "actes.csv"
+    rows = (
+        "invoice_id;date;practitioner_id;patient_id;birth_date;code;amount;place\n"
+        "F3;2025-03-03;D1;P1;1960-01-01;G;20,00;cabinet\n"
+        "F3;2025-03-03;D1;P1;1960-01-01;SNP;;cabinet\n"
+    )
+    path.write_text(rows, encoding="utf-8")
+    unknown = CliRunner().invoke(main, ["check", str(path), "--engine", engine, "--format", "json"])
+    report = json.loads(unknown.stdout)
+    assert report["input_errors"] == [] and report["summary"]["events"] == 1
+    rules = {finding["rule"] for finding in report["findings"]}
+    assert "SNP-REGULATED" in rules  # F3 is checked: an SNP without a regulated referral
+    assert not any(rule.startswith("AMOUNT-") for rule in rules)  # 20,00 is no total (G alone is 30)
+    # The same invoice on one line with its amount column empty: the same findings.
+    single = tmp_path / "facture.csv"
+    single.write_text(
+        "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;place\n"
+        "F3;2025-03-03;D1;P1;1960-01-01;G+SNP;;cabinet\n",
+        encoding="utf-8",
+    )
+    alone = CliRunner().invoke(main, ["check", str(single), "--engine", engine, "--format", "json"])
+    assert json.loads(alone.stdout)["findings"] == report["findings"]
 
 
 def test_json_lines_per_act_with_natives_and_keys_in_any_order() -> None:

@@ -59,3 +59,24 @@ def test_a_real_multiline_value_is_kept(tmp_path: Path) -> None:
     assert [item.invoice_id for item in items if isinstance(item, Event)] == ["F1", "F2"]
     assert items[0].extra["note"] == "deux\nlignes"
     assert items[1].line == 4
+
+
+def test_reports_name_no_pseudo_column_for_a_whole_line(tmp_path: Path) -> None:
+    """A whole unreadable line has no column: the reports say what is wrong, not « colonne _row »."""
+    from click.testing import CliRunner
+
+    from billing_rules import cli
+
+    path = tmp_path / "jour.csv"
+    path.write_text("\n".join([HEADER, _row(1), _row(2) + ";en trop", _row(3)]) + "\n", encoding="utf-8")
+    for report_format in ("text", "csv"):
+        result = CliRunner().invoke(cli.main, ["check", str(path), "--format", report_format, "--no-plugins"])
+        assert result.exit_code == 1, result.output
+        assert "_row" not in result.stdout
+        assert "champs au lieu des" in result.stdout
+    bad_field = tmp_path / "date.csv"
+    bad_field.write_text(
+        "\n".join([HEADER, _row(1).replace("2024-02-05", "2024-02-30")]) + "\n", encoding="utf-8"
+    )
+    text = CliRunner().invoke(cli.main, ["check", str(bad_field), "--no-plugins"]).stdout
+    assert "colonne date : " in text

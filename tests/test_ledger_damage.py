@@ -159,9 +159,16 @@ def test_undecodable_value_is_never_quoted(tmp_path: Path) -> None:
         db.execute("UPDATE invoices SET patient_id = CAST(X'4455504F4E542D4A45414E2D3132FF34' AS TEXT)")
         db.execute("UPDATE invoices SET status = 'DUPONT-STATUS' WHERE invoice_id = 'F1'")
         db.commit()
-    code, output = _run("ledger", "export", "--ledger", str(ledger))
-    assert code == 2, output
-    assert "DUPONT" not in output and "\ufffd" not in output, output
+    # The export salvages what it can (exit 1: incomplete): the row with a foreign status is lost,
+    # the undecodable patient ids are written with their bad byte as \xff; messages quote none.
+    out = tmp_path / "sauvegarde.jsonl"
+    result = CliRunner().invoke(
+        cli.main, ["ledger", "export", "--ledger", str(ledger), "--format", "jsonl", "-o", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "DUPONT" not in result.output and "\ufffd" not in result.output, result.output
+    assert "au moins 1 illisibles" in result.stderr and "2 d'entre elles" in result.stderr
+    assert out.read_text(encoding="utf-8").count("DUPONT-JEAN-12\\\\xff4") == 2
     # A check whose patients are those of the damaged rows reads them too.
     day = tmp_path / "meme-patient.csv"
     day.write_text(

@@ -2,19 +2,19 @@
 
 Every subcommand takes ``--ledger FICHIER|URL`` (or the ``BILLING_RULES_LEDGER`` environment
 variable). Exports use the SPEC §1 columns, so a ledger can always be read back by this tool or any
-other: nothing is locked in.
+other: nothing is locked in. The files themselves are :mod:`billing_rules.ledger.exchange`'s: JSON
+Lines is the exact copy to re-import, CSV is for spreadsheets.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import itertools
 import json
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -43,13 +43,13 @@ from billing_rules.cli.output import (
     verbosity_options,
 )
 
+EXPORT_FORMATS = ("csv", "jsonl")
+"""Formats of ``ledger export`` (written by :func:`billing_rules.ledger.exchange.write_export`)."""
+
 if TYPE_CHECKING:
     from billing_rules.api.validator import Validator
     from billing_rules.ledger import Ledger, LedgerStats
     from billing_rules.model import Event, Report
-
-EXPORT_FORMATS = ("csv", "jsonl")
-"""Formats of ``ledger export``."""
 
 _MAX_ERRORS_SHOWN = 20
 
@@ -137,11 +137,17 @@ def ledger_import(
     """Charge des factures passées dans le registre, sans les contrôler.
 
     Une transaction par fichier ; une facture déjà présente (même praticien, même numéro) est
-    remplacée. Les lignes illisibles ne sont pas chargées et sont signalées (code de sortie 1).
+    remplacée. Les lignes illisibles ne sont pas chargées et sont signalées (code de sortie 1),
+    comme celles dont une valeur commence par l'apostrophe de protection d'un export CSV pour
+    tableur (' devant = + - @) : relue telle quelle, elle ne serait plus la valeur d'origine
+    (un patient « '-P9 » n'est pas « -P9 »). Pour recharger un export du registre : « ledger
+    export --format jsonl » (exact).
     """
     from billing_rules.ledger import open_ledger
+    from billing_rules.ledger.exchange import PROTECTED
     from billing_rules.model import Event, InputError
     from billing_rules.readers import InputStream
+    from billing_rules.readers.base import ROW_FIELD
 
     errors: list[InputError] = []
     with _stop_on_error(debug):
@@ -158,26 +164,49 @@ def ledger_import(
             total = 0
             # One transaction per file; one stream for all, so duplicates across files are flagged.
             for _file, items in itertools.groupby(itertools.chain(first, stream), key=lambda item: item.file):
-                total += ledger.record(_readable(items, errors, Event))
+                total += ledger.record(_readable(items, errors, Event, InputError))
             elapsed = time.perf_counter() - started
     seconds = f"{elapsed:.1f}".replace(".", ",")
     rate = f" ({total / elapsed:,.0f} factures/s)".replace(",", "\u202f") if elapsed > 0 and total else ""
     inform(f"{total} factures importées dans {ledger.label} en {seconds} s{rate}")
     for error in errors[:_MAX_ERRORS_SHOWN]:
         where = f"{error.file} ligne {error.line}" if error.line is not None else f"{error.file}"
-        _say(f"{where}, champ {error.field} : {error.message} (non importée)")
+        if error.field != ROW_FIELD:  # a whole line that cannot be read has no field to name
+            where += f", champ {error.field}"
+        _say(f"{where} : {error.message} (non importée)")
     if len(errors) > _MAX_ERRORS_SHOWN:
         _say(f"... et {len(errors) - _MAX_ERRORS_SHOWN} autres erreurs")
+    if any(error.message == PROTECTED for error in errors):
+        _say(
+            "ces factures viennent d'un export CSV pour tableur (apostrophe de protection) : "
+            "réexportez le registre avec « ledger export --format jsonl » pour une copie exacte"
+        )
     raise click.exceptions.Exit(EXIT_FINDINGS if errors else EXIT_OK)
 
 
-def _readable(items: Any, errors: list[Any], event_type: type) -> Iterator[Event]:
-    """The invoices among ``items``; the input errors go to ``errors``."""
+def _readable(items: Any, errors: list[Any], event_type: type, error_type: type) -> Iterator[Event]:
+    """The invoices among ``items``; the input errors go to ``errors``.
+
+    An invoice with a value protected for spreadsheets (``'-P9``: see
+    :func:`billing_rules.ledger.exchange.protected_fields`) is an input error on each such field,
+    and is not imported.
+    """
+    from billing_rules.ledger.exchange import PROTECTED, protected_fields
+
     for item in items:
-        if isinstance(item, event_type):
-            yield item
-        else:
+        if not isinstance(item, event_type):
             errors.append(item)
+            continue
+        protected = protected_fields(item)
+        if not protected:
+            yield item
+            continue
+        errors.extend(
+            error_type(
+                line=item.line, field=field, message=PROTECTED, file=item.file, invoice_id=item.invoice_id
+            )
+            for field in protected
+        )
 
 
 @ledger_group.command("export")
@@ -188,14 +217,16 @@ def _readable(items: Any, errors: list[Any], event_type: type) -> Iterator[Event
     type=click.Choice(EXPORT_FORMATS),
     default="csv",
     show_default=True,
-    help="csv (colonnes de la SPEC, séparateur « ; ») ou jsonl (un objet JSON par ligne).",
+    help="csv (colonnes de la SPEC, séparateur « ; », pour un tableur) ou jsonl (un objet JSON par "
+    "ligne : copie exacte, à réimporter avec « ledger import »).",
 )
 @output_option
 @click.option(
     "--raw",
     is_flag=True,
     help="CSV tel quel, octet pour octet (pour un programme) : sans l'apostrophe ajoutée devant les "
-    "cellules qui commencent par = + - @ (protection des tableurs contre les formules).",
+    "cellules qui commencent par = + - @ (protection des tableurs contre les formules). Sans --raw, "
+    "le CSV est pour un tableur et ne se relit pas à l'identique.",
 )
 @click.option("--practitioner", default=None, metavar="ID", help="Seulement les factures de ce praticien.")
 @click.option("--since", default=None, metavar="DATE", help="Seulement les factures de cette date ou après.")
@@ -213,12 +244,15 @@ def ledger_export(
 ) -> None:
     """Exporte les factures du registre (annulées comprises), par date.
 
-    Le fichier produit se relit avec « check » ou « ledger import » : rien n'est enfermé dans le
-    registre. En CSV, une cellule qui commence par = + - @ reçoit une apostrophe devant, comme dans
-    le rapport CSV, pour qu'un tableur ne l'exécute pas comme une formule ; --raw l'exporte telle
-    quelle (relecture exacte par un programme). Le JSON Lines est toujours exact.
+    Rien n'est enfermé dans le registre. Pour une sauvegarde ou un registre neuf, exportez en JSON
+    Lines (--format jsonl) : toujours exact, il se relit avec « ledger import » ou « check ». En CSV,
+    une cellule qui commence par = + - @ reçoit une apostrophe devant, comme dans le rapport CSV,
+    pour qu'un tableur ne l'exécute pas comme une formule : ce CSV est fait pour être lu, pas
+    relu (« ledger import » refuse ces cellules) ; --raw l'exporte tel quel, exact pour un
+    programme mais dangereux à ouvrir dans un tableur.
     """
     from billing_rules.ledger import open_ledger
+    from billing_rules.ledger.exchange import write_export
 
     start = parse_day(since) if since else None
     end = parse_day(until) if until else None
@@ -229,120 +263,51 @@ def ledger_export(
         opened = open_ledger(target, create=False, readonly=True, verify=False)
         with contextlib.closing(opened) as ledger:
             selection = {"practitioner_id": practitioner, "start": start, "end": end}
-            source, damaged = _readable_part(ledger)
+            source, damaged = _readable_part(ledger, exact=output_format == "jsonl" or raw)
             with report_output(output, newline="") as stream:
-                _export(source, selection, output_format, stream, raw=raw)
+                write_export(source, selection, output_format, stream, raw=raw)
     if damaged:
         raise click.exceptions.Exit(EXIT_FINDINGS)  # an incomplete export: not a clean 0
 
 
-class _Salvaged:
-    """The invoices read back from a damaged ledger, served like :meth:`Ledger.events`."""
+def _readable_part(ledger: Ledger, *, exact: bool) -> tuple[Any, bool]:
+    """The ledger itself, or, when it is damaged, what can still be read of it.
 
-    def __init__(self, events: list[Event]) -> None:
-        self._events = events
-
-    def events(
-        self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None
-    ) -> Iterator[Event]:
-        for event in self._events:
-            if practitioner_id is not None and event.practitioner_id != practitioner_id:
-                continue
-            if (start is not None and event.date < start) or (end is not None and event.date > end):
-                continue
-            yield event
-
-
-def _readable_part(ledger: Ledger) -> tuple[Any, bool]:
-    """The ledger itself, or, when SQLite finds it damaged, what can still be read of it."""
+    Damaged: SQLite's full integrity check fails, or a stored text is not valid UTF-8 (which that
+    check does not see, and which would stop the export at that row). ``exact``: the export
+    reads back exactly (JSON Lines, raw CSV); otherwise the message says which one does.
+    """
+    from billing_rules.ledger.exchange import SalvagedEvents
     from billing_rules.ledger.sqlite import SqliteLedger
 
     # The full check: an index that no longer matches its table (which quick_check misses) would
     # make the export by date skip or repeat rows; salvage reads the table alone.
-    if not isinstance(ledger, SqliteLedger) or not ledger.integrity():
+    if not isinstance(ledger, SqliteLedger) or not (ledger.integrity() or _undecodable(ledger)):
         return ledger, False
-    events, lost = ledger.salvage()
+    salvaged = ledger.salvage()
+    transcribed = ""
+    if salvaged.transcribed:
+        transcribed = (
+            f" ; {salvaged.transcribed} d'entre elles avaient un texte qui n'est pas de l'UTF-8 valide, "
+            "exporté avec ses octets illisibles écrits \\xNN"
+        )
+    again = "« ledger import »" if exact else "« ledger export --format jsonl » puis « ledger import »"
     _say(
-        f"registre « {ledger.label} » endommagé : export de ce qui est lisible, {len(events)} factures "
-        f"(au moins {lost} illisibles), dans l'ordre du fichier et non par date ; importez-les dans un "
-        "registre neuf avec « ledger import »"
+        f"registre « {ledger.label} » endommagé : export de ce qui est lisible, {len(salvaged.events)} "
+        f"factures (au moins {salvaged.lost} illisibles), dans l'ordre du fichier et non par date"
+        f"{transcribed} ; pour un registre neuf : {again}"
     )
-    return _Salvaged(events), True
+    return SalvagedEvents(salvaged.events), True
 
 
-def _export(
-    ledger: Ledger, selection: dict[str, Any], output_format: str, stream: TextIO, *, raw: bool = False
-) -> None:
-    from billing_rules.ledger.common import SPEC_COLUMNS
-    from billing_rules.reporters.csv_report import neutralize
+def _undecodable(ledger: Any) -> bool:
+    """Whether a stored text of an intact SQLite ledger is not valid UTF-8."""
+    from billing_rules.ledger import LedgerError
 
-    cell = (lambda value: value) if raw else neutralize  # the CSV report's protection, unless --raw
-
-    if output_format == "jsonl":
-        for event in ledger.events(**selection):
-            stream.write(json.dumps(_values(event, native=True), ensure_ascii=False) + "\n")
-        return
-    extras = sorted({key for event in ledger.events(**selection) for key in event.extra})
-    writer = csv.writer(stream, delimiter=";", lineterminator="\n")
-    writer.writerow([cell(name) for name in (*SPEC_COLUMNS, *extras)])
-    for event in ledger.events(**selection):
-        values = _values(event, native=False)
-        writer.writerow(
-            [cell(values[column]) for column in SPEC_COLUMNS]
-            + [cell(_cell(event.extra.get(key))) for key in extras]
-        )
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _values(event: Event, *, native: bool) -> dict[str, Any]:
-    """SPEC §1 values of ``event``: JSON natives for JSON Lines, text cells for CSV."""
-
-    def flag(value: bool) -> Any:
-        return value if native else ("1" if value else "0")
-
-    clock = None
-    if event.time is not None:
-        clock = event.time.strftime("%H:%M" if not event.time.second else "%H:%M:%S")
-    referral = None
-    if event.referral_at is not None:
-        referral = event.referral_at.strftime(
-            "%Y-%m-%dT%H:%M" if not event.referral_at.second else "%Y-%m-%dT%H:%M:%S"
-        )
-    values: dict[str, Any] = {
-        "invoice_id": event.invoice_id,
-        "date": event.date.isoformat(),
-        "time": clock,
-        "practitioner_id": event.practitioner_id,
-        "specialty": event.specialty,
-        "sector": event.sector.value,
-        "patient_id": event.patient_id,
-        "birth_date": event.birth_date.isoformat(),
-        "ald": flag(event.ald),
-        "palliative": flag(event.palliative),
-        "neurodegenerative": flag(event.neurodegenerative),
-        "mt_status": event.mt_status.value,
-        "declares_mt": flag(event.declares_mt),
-        "place": event.place.value,
-        "homebound": flag(event.homebound),
-        "codes": "+".join(event.codes),
-        "amount": (str(event.amount) if event.amount is not None else None),
-        "regulated": flag(event.regulated),
-        "referral_at": referral,
-        "status": event.status.value,
-        "discharge_date": event.discharge_date.isoformat() if event.discharge_date is not None else None,
-        "km": (str(event.km) if event.km is not None else None),
-    }
-    if native:
-        values.update({key: value for key, value in event.extra.items() if key not in values})
-        return values
-    return {key: "" if value is None else value for key, value in values.items()}
+    try:
+        return bool(ledger.undecodable())
+    except LedgerError:
+        return True  # the scan itself fails: read what can be
 
 
 @ledger_group.command("stats")
@@ -400,7 +365,7 @@ def _stats_text(label: str, stats: LedgerStats) -> str:
 @_ledger_option
 @_debug_option
 def ledger_check(target: str, debug: bool) -> None:
-    """Vérifie l'intégrité du registre (contrôle complet de SQLite), sans rien y écrire.
+    """Vérifie l'intégrité du registre (contrôle complet de SQLite, textes lisibles), sans rien y écrire.
 
     Code de sortie : 0 si le registre est intact, 1 s'il est endommagé, 2 s'il ne peut pas être lu.
     """
@@ -415,13 +380,21 @@ def ledger_check(target: str, debug: bool) -> None:
             _say(f"registre {ledger.label} : l'intégrité d'une base PostgreSQL est garantie par le serveur")
             raise click.exceptions.Exit(EXIT_OK)
         problems = ledger.integrity()
-    if not problems:
-        _say(f"registre « {ledger.label} » intact (contrôle d'intégrité complet de SQLite)")
-        raise click.exceptions.Exit(EXIT_OK)
-    noun = "problème" if len(problems) == 1 else "problèmes"
-    more = "au moins " if len(problems) >= 100 else ""
-    _say(f"{damaged_message(ledger.label)} ; {more}{len(problems)} {noun} relevés par SQLite")
-    raise click.exceptions.Exit(EXIT_FINDINGS)
+        # Texts that are not UTF-8 pass SQLite's check and fail every reading of their row.
+        texts = {} if problems else ledger.undecodable()
+    if problems:
+        noun = "problème" if len(problems) == 1 else "problèmes"
+        more = "au moins " if len(problems) >= 100 else ""
+        _say(f"{damaged_message(ledger.label)} ; {more}{len(problems)} {noun} relevés par SQLite")
+        raise click.exceptions.Exit(EXIT_FINDINGS)
+    if texts:
+        where = ", ".join(
+            f"{column} ({count} ligne{'s' if count > 1 else ''})" for column, count in texts.items()
+        )
+        _say(f"{damaged_message(ledger.label, undecodable=True)} ; textes illisibles : {where}")
+        raise click.exceptions.Exit(EXIT_FINDINGS)
+    _say(f"registre « {ledger.label} » intact (contrôle d'intégrité complet de SQLite, textes lisibles)")
+    raise click.exceptions.Exit(EXIT_OK)
 
 
 @ledger_group.command("forget")

@@ -232,9 +232,9 @@ def parse_columns(values: Sequence[str], *, also: Sequence[str] = (), also_where
     """
     if not values:
         return {}
-    from billing_rules.readers.columns import FIELDS, normalize
+    from billing_rules.readers.columns import MAPPABLE, normalize
 
-    known = (*FIELDS, *also)
+    known = (*MAPPABLE, *also)
     explicit: dict[str, str] = {}
     for value in values:
         field, sep, header = value.partition("=")
@@ -244,7 +244,7 @@ def parse_columns(values: Sequence[str], *, also: Sequence[str] = (), also_where
         if field not in known:
             more = f" ; {also_where} seulement : {', '.join(also)}" if also else ""
             raise click.BadParameter(
-                f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)}{more})"
+                f"champ inconnu « {field} » (champs possibles : {', '.join(MAPPABLE)}{more})"
             )
         earlier = explicit.get(field)
         if earlier is not None and normalize(earlier) != normalize(header):

@@ -34,7 +34,15 @@ from billing_rules.ledger.common import (
 )
 from billing_rules.ledger.protocol import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.schema import LATEST, SCHEMA_TABLE, SQLITE
-from billing_rules.ledger.sqlite_damage import IntegrityCheck, damaged_message, error_name, salvage
+from billing_rules.ledger.sqlite_damage import (
+    IntegrityCheck,
+    Salvaged,
+    damaged_message,
+    error_name,
+    is_undecodable,
+    salvage,
+    undecodable_texts,
+)
 from billing_rules.ledger.sqlite_files import create_ledger_file, file_size, french_failure, uri
 from billing_rules.model import Event
 
@@ -265,6 +273,8 @@ class SqliteLedger:
         except LedgerError:
             raise
         except sqlite3.OperationalError as exc:
+            if is_undecodable(exc):  # a stored text that is not UTF-8: damage SQLite does not see
+                raise LedgerError(damaged_message(self.label, undecodable=True)) from None
             known = french_failure(exc, self.label)
             if known is not None:
                 raise LedgerError(known) from None
@@ -408,9 +418,18 @@ class SqliteLedger:
                 stored += len(chunk)
         return stored
 
-    def salvage(self) -> tuple[list[Event], int]:
+    def salvage(self) -> Salvaged:
         """What can still be read from a damaged file (see :func:`.sqlite_damage.salvage`)."""
         return salvage(self._db, self.label)
+
+    def undecodable(self) -> dict[str, int]:
+        """``table.column`` -> rows whose stored text is not valid UTF-8 (``ledger check``).
+
+        SQLite's integrity check does not look into values; such a text only fails when read.
+        Names columns, never values.
+        """
+        with self._guard():
+            return undecodable_texts(self._db)
 
     def events(
         self, *, practitioner_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None

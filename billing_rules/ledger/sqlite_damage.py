@@ -1,17 +1,26 @@
-"""A damaged ledger: found, read for what it still holds, and how to recover, in French.
+r"""A damaged ledger: found, read for what it still holds, and how to recover, in French.
 
 SQLite's full integrity check runs beside the check of the input, and a damaged file is read row
-range by row range for what survives.
+range by row range for what survives. A stored text that is not valid UTF-8 is damage too, though
+SQLite's check does not see it: ``ledger check`` looks for such texts, reading one fails with the
+damaged-ledger message, and the salvage reads it with its bad bytes written ``\xNN``.
 
-The messages name pages, indexes and SQLite's error codes, never a stored value (a patient id).
+The recovery recommended is an export in JSON Lines, which reads back exactly (the CSV export is
+for spreadsheets: its protective apostrophes would change the values read back).
+
+The messages name pages, indexes, columns and SQLite's error codes, never a stored value (a
+patient id).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sqlite3
 import threading
 from pathlib import Path
+
+import attrs
 
 from billing_rules.ledger.common import COLUMNS, from_row
 from billing_rules.ledger.protocol import LedgerError
@@ -24,19 +33,43 @@ def error_name(exc: sqlite3.Error) -> str:
     return str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
 
 
-def damaged_message(label: str, *, unreadable: bool = False) -> str:
-    """How to recover from a damaged ledger, in French (``ledger export`` reads what it can)."""
-    what = (
-        f"« {label} » n'est pas un registre billing-rules lisible (fichier endommagé ou d'un autre format)"
-        if unreadable
-        else f"registre « {label} » endommagé (le contrôle d'intégrité de SQLite échoue)"
-    )
-    return (
-        f"{what} : rien n'y a été écrit. Pour récupérer ce qui est lisible : "
-        f"billing-rules ledger export --ledger {label} --output sauvegarde.csv, puis "
-        "billing-rules ledger import sauvegarde.csv --ledger nouveau-registre.db "
-        "(détail : billing-rules ledger check)"
-    )
+def is_undecodable(exc: sqlite3.Error) -> bool:
+    """True for Python's "Could not decode to UTF-8" error: a stored text that is not UTF-8.
+
+    SQLite stores whatever bytes it is given as TEXT (another program, a manual ``UPDATE``, a bit
+    flipped inside a value): its integrity check passes, and only reading the value fails. The
+    exception's text quotes the value (it may be a patient id): it is never shown.
+    """
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("Could not decode")
+
+
+#: How to rebuild a ledger from what can be read of it. JSON Lines, not CSV: the CSV export puts an
+#: apostrophe before cells starting with = + - @ (spreadsheet protection), so it does not read
+#: back exactly (``ledger import`` refuses such cells).
+RECOVERY = (
+    "Pour récupérer ce qui est lisible, exactement : "
+    "billing-rules ledger export --ledger {label} --format jsonl --output sauvegarde.jsonl, puis "
+    "billing-rules ledger import sauvegarde.jsonl --ledger nouveau-registre.db "
+    "(détail : billing-rules ledger check)"
+)
+
+
+def damaged_message(label: str, *, unreadable: bool = False, undecodable: bool = False) -> str:
+    """How to recover from a damaged ledger, in French (``ledger export`` reads what it can).
+
+    ``unreadable``: the file cannot be opened as a ledger at all; ``undecodable``: stored texts
+    are not valid UTF-8 (which SQLite's integrity check does not see).
+    """
+    if unreadable:
+        what = (
+            f"« {label} » n'est pas un registre billing-rules lisible (fichier endommagé ou d'un autre "
+            "format)"
+        )
+    elif undecodable:
+        what = f"registre « {label} » endommagé (des textes enregistrés ne sont pas de l'UTF-8 valide)"
+    else:
+        what = f"registre « {label} » endommagé (le contrôle d'intégrité de SQLite échoue)"
+    return f"{what} : rien n'y a été écrit. {RECOVERY.format(label=shlex.quote(label))}"
 
 
 class IntegrityCheck:
@@ -77,14 +110,102 @@ class IntegrityCheck:
             self._thread.join()
 
 
-def salvage(db: sqlite3.Connection, label: str) -> tuple[list[Event], int]:
-    """What can still be read from a damaged file: (the invoices, the rows that could not be).
+#: Tables whose texts :func:`undecodable_texts` reads.
+_TEXT_TABLES = ("invoices", "invoice_codes")
+
+
+def undecodable_texts(db: sqlite3.Connection) -> dict[str, int]:
+    """``table.column`` -> rows whose text there is not valid UTF-8 (empty when there are none).
+
+    Reads every stored text as bytes (``db.text_factory`` is set to ``bytes`` for the scan and
+    restored), about a microsecond per row. Names columns, never values.
+    """
+    found: dict[str, int] = {}
+    tables = {
+        table: [str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")] for table in _TEXT_TABLES
+    }
+    previous = db.text_factory
+    db.text_factory = bytes
+    try:
+        for table, names in tables.items():
+            cursor = db.execute(f"SELECT {', '.join(names)} FROM {table}")  # noqa: S608
+            while True:
+                rows = cursor.fetchmany(5000)
+                if not rows:
+                    break
+                for row in rows:
+                    # One decoding per row: NUL separators keep a bad end of one value from
+                    # pairing with the start of the next into a valid character.
+                    try:
+                        b"\0".join(value for value in row if type(value) is bytes).decode("utf-8")
+                    except UnicodeDecodeError:
+                        for name, value in zip(names, row, strict=True):
+                            if type(value) is bytes and not _utf8(value):
+                                found[f"{table}.{name}"] = found.get(f"{table}.{name}", 0) + 1
+    finally:
+        db.text_factory = previous
+    return found
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class _Transcribed(str):
+    """A stored text whose bytes were not all UTF-8, as :func:`_tolerant` wrote it."""
+
+    __slots__ = ()
+
+
+def _tolerant(value: bytes) -> str:
+    r"""A stored text as ``str``; bytes that are not UTF-8 are written ``\xff`` (salvage only)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Transcribed(value.decode("utf-8", "backslashreplace"))
+
+
+@attrs.frozen
+class Salvaged:
+    r"""What :func:`salvage` could read.
+
+    Attributes:
+        events: the invoices read, in storage order.
+        lost: rows that could not be read at all (a minimum: unreachable pages are not seen).
+        transcribed: invoices read whose texts held bytes that are not UTF-8, written ``\xNN``
+            (a patient id so damaged matches no real patient: its windows no longer count it).
+    """
+
+    events: list[Event]
+    lost: int
+    transcribed: int
+
+
+def salvage(db: sqlite3.Connection, label: str) -> Salvaged:
+    r"""What can still be read from a damaged file (see :class:`Salvaged`).
 
     Reads the table alone (no index: a damaged index must not hide rows), by ranges of row ids;
     a range that fails is read again row by row, and a row that still fails, or whose values are
     not what this program writes, is counted as lost. Rows on a page SQLite no longer reaches
     cannot be seen at all: the count of lost rows is a minimum. In storage order, not by date.
+
+    A text that is not valid UTF-8 (which SQLite's integrity check does not see) is read with its
+    bad bytes written ``\xNN``: the invoice keeps its date, codes and practitioner for the
+    windows, the text stays importable and tells the original bytes, and the count is reported.
     """
+    previous = db.text_factory
+    db.text_factory = _tolerant
+    try:
+        return _salvage(db, label)
+    finally:
+        db.text_factory = previous
+
+
+def _salvage(db: sqlite3.Connection, label: str) -> Salvaged:
     select = f"SELECT {', '.join(COLUMNS)} FROM invoices NOT INDEXED WHERE rowid BETWEEN ? AND ?"
     try:
         top = db.execute("SELECT max(rowid) FROM invoices NOT INDEXED").fetchone()[0] or 0
@@ -96,9 +217,10 @@ def salvage(db: sqlite3.Connection, label: str) -> tuple[list[Event], int]:
             raise LedgerError(damaged_message(label, unreadable=True)) from None
     found: list[Event] = []
     lost = 0
+    transcribed = 0
 
     def read(first: int, last: int) -> None:
-        nonlocal lost
+        nonlocal lost, transcribed
         try:
             rows = db.execute(select, (first, last)).fetchall()
         except sqlite3.DatabaseError:
@@ -110,11 +232,16 @@ def salvage(db: sqlite3.Connection, label: str) -> tuple[list[Event], int]:
             read(middle + 1, last)
             return
         for row in rows:
+            damaged = any(type(value) is _Transcribed for value in row)
+            if damaged:
+                row = tuple(str(value) if type(value) is _Transcribed else value for value in row)
             try:
                 found.append(from_row(row))
             except (KeyError, ValueError, TypeError, ArithmeticError):
                 lost += 1
+                continue
+            transcribed += damaged
 
     for first in range(1, top + 1, 1000):
         read(first, min(top, first + 999))
-    return found, lost
+    return Salvaged(found, lost, transcribed)

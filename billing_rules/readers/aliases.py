@@ -115,13 +115,25 @@ ALIAS_TEXT: dict[str, tuple[str, ...]] = {
         "Total facturé",
     ),
     "regulated": ("Régulé", "Régulée", "Régulation", "Régulation SAS", "Adressé par le SAS"),
+    # A regulation's referral is a moment (SPEC §1 ``referral_at``: SNP-48H counts hours from it).
+    # The ``Date`` headers hold a date and time, or a date only beside an ``Heure`` column; the
+    # ``Heure`` headers hold a time of day only, which is never read as a date-time: it is
+    # ``referral_time``, combined with that date or else with the act's (see
+    # :func:`billing_rules.readers.rows._referral_with_time`). A date only without a time column
+    # is an input error on its row (SPEC §1): the hour is what the rules need.
     "referral_at": (
         "Date d'adressage",
         "Date adressage",
-        "Heure de régulation",
         "Date de régulation",
+        "Date régulation",
         "Date et heure de régulation",
+        "Date et heure d'adressage",
+    ),
+    "referral_time": (
+        "Heure de régulation",
+        "Heure régulation",
         "Heure d'adressage",
+        "Heure adressage",
     ),
     "status": ("Statut", "Statut facture", "État", "État facture", "Annulée", "Annulé", "Annulation"),
     "discharge_date": (

@@ -13,8 +13,7 @@ from typing import Any, BinaryIO, Protocol
 
 import attrs
 
-#: Pseudo-field of an input error about the whole row (too many fields, unparsable JSON line...).
-ROW_FIELD = "_row"
+from billing_rules.model import ROW_FIELD  # the pseudo-field of a whole-row error
 
 
 @attrs.frozen(slots=True)

@@ -29,9 +29,8 @@ from billing_rules.errors import ReadError
 from billing_rules.readers.aliases import ALIAS_TEXT, FRENCH_VALUES, YES_NO_HEADERS
 from billing_rules.readers.base import file_label
 
-#: Every field a column can be mapped to: the SPEC §1 columns in SPEC order, then ``code`` (one
-#: act per line, SPEC §1b). ``discharge_date`` and ``km`` have no reader of their own yet: mapped,
-#: they reach rules and plugins under their SPEC name (``extra("km")``).
+#: The fields of a billing file: the SPEC §1 columns in SPEC order, then ``code`` (one act per
+#: line, SPEC §1b).
 FIELDS: tuple[str, ...] = (
     "invoice_id",
     "date",
@@ -57,6 +56,14 @@ FIELDS: tuple[str, ...] = (
     "km",
     "code",
 )
+
+#: Parts of a field that some exports write in a column of their own: ``referral_time``, the
+#: referral's time of day alone (``Heure de régulation``), read into ``referral_at`` (see
+#: :mod:`billing_rules.readers.aliases`). Mapped like fields; never an absent field of their own.
+PARTS: tuple[str, ...] = ("referral_time",)
+
+#: Every name a column can be mapped to.
+MAPPABLE: tuple[str, ...] = (*FIELDS, *PARTS)
 
 #: The per-act column: one code per line instead of ``codes`` per invoice.
 CODE = "code"
@@ -84,11 +91,11 @@ def normalize(text: str) -> str:
     return "".join(char for char in decomposed.casefold() if char.isalnum())
 
 
-_FIELD_SET = frozenset(FIELDS)
+_FIELD_SET = frozenset(MAPPABLE)
 #: Normalised header -> field: the SPEC names themselves and every alias.
 ALIASES: Mapping[str, str] = {
     **{normalize(alias): field for field, aliases in ALIAS_TEXT.items() for alias in aliases},
-    **{normalize(field): field for field in FIELDS},
+    **{normalize(field): field for field in MAPPABLE},
 }
 
 #: Normalised header -> value table of the yes/no headers (``Annulée``).
@@ -232,7 +239,7 @@ class ColumnMapping:
             ColumnError: naming the option and the file's headers.
         """
         read = {column.field for column in resolution.columns if column.how == EXPLICIT}
-        for field in sorted(self.strict - read, key=FIELDS.index):
+        for field in sorted(self.strict - read, key=MAPPABLE.index):
             headers = [column.header.strip() for column in resolution.columns]
             shown = ", ".join(f"« {header} »" for header in headers[:40]) + (
                 " …" if len(headers) > 40 else ""
@@ -289,7 +296,9 @@ class ColumnMapping:
             best[field] = (explicit or indexes)[0]
         if clashes:
             _, second, first, field = min(clashes)
-            raise _ambiguous(headers[first], headers[second], field, file)
+            # The column bearing the SPEC name is offered first, wherever it stands.
+            pair = sorted((first, second), key=lambda index: (claims[index][0], index))  # type: ignore[index]
+            raise _ambiguous(headers[pair[0]], headers[pair[1]], field, file)
         if CODE in best and "codes" in best:
             ranks = {field: claims[best[field]][0] for field in (CODE, "codes")}  # type: ignore[index]
             if min(ranks.values()) == 0 and max(ranks.values()) > 0:
@@ -335,8 +344,8 @@ def check_field(field: str) -> str:
     Raises:
         ColumnError: naming the field and listing every possible one.
     """
-    if field not in FIELDS:
-        raise ColumnError(f"champ inconnu « {field} » (champs possibles : {', '.join(FIELDS)})")
+    if field not in MAPPABLE:
+        raise ColumnError(f"champ inconnu « {field} » (champs possibles : {', '.join(MAPPABLE)})")
     return field
 
 
@@ -360,10 +369,17 @@ def _where(file: str | None) -> str:
 
 
 def _ambiguous(first: str, second: str, field: str, file: str | None) -> ColumnError:
+    """Two columns for one field: both named, and both offered as the choice (SPEC §1b).
+
+    Which one holds the field is the practice's to say: suggesting one (the second, say) would
+    read ``Patient`` names as patient ids as readily as the right column. ``first`` is the column
+    bearing the SPEC name when there is one.
+    """
+    one, other = first.strip(), second.strip()
     return ColumnError(
-        f"{_where(file)}les colonnes « {first.strip()} » et « {second.strip()} » désignent toutes deux "
-        f'le champ {field} ; indiquez laquelle lire : [columns] {field} = "{second.strip()}" dans '
-        f'billing-rules.toml, ou --column {field}="{second.strip()}"'
+        f"{_where(file)}les colonnes « {one} » et « {other} » désignent toutes deux le champ {field} ; "
+        f'indiquez laquelle lire : --column {field}="{one}" ou --column {field}="{other}" (ou, dans '
+        f'billing-rules.toml, [columns] {field} = "{one}" ou "{other}")'
     )
 
 

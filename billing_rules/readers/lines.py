@@ -5,8 +5,11 @@ number, date and patient on every line. Rules reason about invoices, so the line
 (``practitioner_id``, ``invoice_id``) before anything is checked, wherever they stand in the file:
 
 * the invoice's codes are its lines' codes, in line order (``G`` then ``MD`` gives ``G+MD``);
-* its amount is the exact sum of its lines' amounts (decimal, to the cent); a line without an
-  amount among lines that have one is an input error (a total missing a line would be wrong);
+* its amount is the exact sum of its lines' amounts (decimal, to the cent). ``amount`` is optional
+  (SPEC §1): an empty amount is an unknown one, on a line as on an invoice of one line. So a line
+  without an amount leaves the invoice's total unknown: the invoice is checked without an amount
+  (the AMOUNT-* rules skip it), as an invoice whose amount column is empty would be. A partial
+  sum is never taken for the total, and the other lines' acts are still checked;
 * every other SPEC §1 field must agree between the lines, compared as read: a line that says
   otherwise is an input error naming both lines, one per field, and the invoice is not checked.
   An empty cell (or absent key) of a field with a SPEC §1 default means that default, as it would
@@ -20,9 +23,9 @@ number, date and patient on every line. Rules reason about invoices, so the line
 Memory: a file is grouped whole, because a later line may still belong to any invoice. One
 compact record per invoice is kept: the first line's values as a list (the column names are
 shared by all invoices, and repeated values such as dates, flags and patient numbers are stored
-once), the codes, the running total and a few line numbers for messages. That is about 1 KB per
-invoice: a year of a large practice (50 000 invoices) stays near 50 MB. Per-invoice files never
-come here and keep streaming.
+once), the codes and the running total. That is about 1 KB per invoice: a year of a large
+practice (50 000 invoices) stays near 50 MB. Per-invoice files never come here and keep
+streaming.
 """
 
 from __future__ import annotations
@@ -35,13 +38,22 @@ import attrs
 
 from billing_rules.model import Event, InputError
 from billing_rules.readers.base import RawRow
-from billing_rules.readers.columns import CODE, FIELDS
+from billing_rules.readers.columns import CODE, FIELDS, MAPPABLE
 from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, read_value, row_identity, value_of
+from billing_rules.readers.values import REFERRAL_TIME
 
 _MISSING = "valeur obligatoire manquante"
 #: Fields whose lines are not compared: they are what differs from one act to the next.
 _PER_ACT = frozenset({CODE, "codes", "amount"})
-_COMPARED = tuple(field for field in FIELDS if field not in _PER_ACT)
+_COMPARED = tuple(field for field in MAPPABLE if field not in _PER_ACT)
+#: The order of a line's errors: SPEC order, a referral's time just after ``referral_at`` (as
+#: :func:`~billing_rules.readers.rows.event_from_row` orders a row's).
+_RANKS = {
+    field: rank
+    for rank, field in enumerate(
+        part for field in FIELDS for part in ((field, REFERRAL_TIME) if field == "referral_at" else (field,))
+    )
+}
 #: The SPEC §1 default of each compared field that has one (``ald`` false, ``mt_status`` unknown,
 #: ``place`` cabinet...): what an empty cell of that field reads as.
 _DEFAULTS: dict[str, Any] = {
@@ -49,8 +61,6 @@ _DEFAULTS: dict[str, Any] = {
     for field in attrs.fields(Event)
     if field.name in _COMPARED and field.default is not attrs.NOTHING and field.default is not None
 }
-#: Line numbers kept per invoice for messages.
-_LINES_SHOWN = 6
 #: Distinct values stored once (dates, flags, patient numbers...); beyond, values are kept as read.
 #: The table only points at strings the invoices hold anyway, and is dropped once grouped.
 _SHARED_MAX = 500_000
@@ -67,9 +77,8 @@ class _Invoice:
     file: str | None
     codes: list[str] = attrs.field(factory=list)
     total: Decimal | None = None
-    #: The first line numbers, for messages.
-    lines: list[int | None] = attrs.field(factory=list)
-    without_amount: list[int | None] | None = None
+    #: A line had no amount: the invoice's total is unknown (SPEC §1: ``amount`` is optional).
+    without_amount: bool = False
     errors: list[tuple[int | None, str, str]] | None = None
     #: field -> line that gave a value the first line left empty.
     filled: dict[str, int | None] | None = None
@@ -203,8 +212,6 @@ def _compare(invoice: _Invoice, raw: RawRow) -> None:
 def _add_act(invoice: _Invoice, raw: RawRow) -> None:
     """The line's own part: its codes and its amount."""
     line = raw.line
-    if len(invoice.lines) <= _LINES_SHOWN:  # one more than shown: says there are more
-        invoice.lines.append(line)
     values = raw.values
     damaged = {field for field, _ in raw.problems} if raw.problems else ()
     # The line's codes: ``code`` in a per-act file, ``codes`` under --lines.
@@ -224,9 +231,7 @@ def _add_act(invoice: _Invoice, raw: RawRow) -> None:
         if problem is not None:
             invoice.error(line, "amount", problem)
         elif amount is None:
-            if invoice.without_amount is None:
-                invoice.without_amount = []
-            invoice.without_amount.append(line)
+            invoice.without_amount = True
         else:
             invoice.total = amount if invoice.total is None else invoice.total + amount
 
@@ -261,9 +266,10 @@ def _canonical(field: str, value: Any) -> Any:
 
     A value that does not read is compared as written; the invoice's own reading reports it.
     """
-    if field in KNOWN_COLUMNS:
+    column = "time" if field == REFERRAL_TIME else field  # a referral's time reads as a time
+    if column in KNOWN_COLUMNS:
         try:
-            parsed, problem = _read(field, value)
+            parsed, problem = _read(column, value)
         except TypeError:  # a JSON list or object where text was expected
             problem = "?"
         if problem is None:
@@ -288,16 +294,6 @@ def _finish(invoice: _Invoice) -> Grouped:
     values = dict(zip(invoice.keys, invoice.values, strict=True))
     invoice_id = invoice.key[1]
     errors = list(invoice.errors or ())
-    if invoice.total is not None and invoice.without_amount:
-        lines = _line_list(invoice.lines)
-        errors.extend(
-            (
-                line,
-                "amount",
-                f"montant absent alors que d'autres lignes de la même facture en ont un ({lines})",
-            )
-            for line in invoice.without_amount
-        )
     if errors:
         errors.sort(key=_error_order)
         found = tuple(
@@ -307,9 +303,9 @@ def _finish(invoice: _Invoice) -> Grouped:
         return Grouped(RawRow(invoice.line, values, invoice.file), invoice.key, found)
     values.pop(CODE, None)
     values["codes"] = "+".join(invoice.codes)
-    if invoice.total is not None:
+    if invoice.total is not None and not invoice.without_amount:
         values["amount"] = format(invoice.total, "f")
-    else:
+    else:  # no line gave an amount, or one did not: the total is unknown
         values.pop("amount", None)
     return Grouped(RawRow(invoice.line, values, invoice.file), invoice.key)
 
@@ -318,12 +314,4 @@ def _error_order(error: tuple[int | None, str, str]) -> tuple[int, int]:
     """By line, then in SPEC order of the fields (the order of a row's own input errors)."""
     line, field, _ = error
     field = "codes" if field == CODE else field  # a line's code stands where the invoice's codes do
-    return (line or 0, FIELDS.index(field) if field in FIELDS else len(FIELDS))
-
-
-def _line_list(lines: list[int | None]) -> str:
-    shown = [str(line) for line in lines[:_LINES_SHOWN] if line is not None]
-    if not shown:
-        return "lignes du tableau"
-    more = "…" if len(lines) > _LINES_SHOWN else ""
-    return f"ligne{'s' if len(lines) > 1 else ''} {', '.join(shown)}{more}"
+    return (line or 0, _RANKS.get(field, len(_RANKS)))

@@ -40,6 +40,7 @@ from billing_rules.model import Event, InputError, MtStatus, Place, Sector, Stat
 from billing_rules.readers.base import ROW_FIELD, RawRow
 from billing_rules.readers.encoding import unreadable_values
 from billing_rules.readers.rows import KNOWN_COLUMNS, event_from_row
+from billing_rules.readers.values import REFERRAL_TIME
 
 __all__ = ["InvoiceValues", "as_event", "invoice"]
 
@@ -200,7 +201,10 @@ def invoice(values: object, *, seq: int = 0) -> Event:
     refused: list[tuple[str, str]] = []
     for column, value in values.items():
         try:
-            converted[column] = _native(column, value) if column in KNOWN_COLUMNS else value
+            if column == REFERRAL_TIME:  # a referral's time alone (SPEC §1b): a time of day
+                converted[column] = _native("time", value)
+            else:
+                converted[column] = _native(column, value) if column in KNOWN_COLUMNS else value
         except _Refused as exc:
             converted[column] = value
             refused.append((column, exc.message))

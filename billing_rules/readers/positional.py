@@ -32,6 +32,7 @@ import attrs
 from billing_rules.model import FEW_VALUED_FIELDS, Event
 from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, value_of
 from billing_rules.readers.seen import SeenInvoices
+from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
 
 #: Returned by :meth:`PositionalDecoder.decode` for a row the general path must read.
 FALLBACK = object()
@@ -89,7 +90,9 @@ class PositionalDecoder:
         self._dates: dict[str, dt.date] = {}
         self._births: dict[str, dt.date] = {}
         self._times: dict[str, dt.time | None] = {"": None}
-        self._extra = tuple((name, index) for name, index in position.items() if name not in KNOWN_COLUMNS)
+        self._extra = tuple((name, index) for name, index in position.items() if name not in READ_COLUMNS)
+        #: A referral's time alone: a row that gives one is combined by the general path.
+        self._referral_time = self._column.get(REFERRAL_TIME)
 
     def decode(self, line: int, fields: list[str], seq: int, seen: SeenInvoices) -> Any:
         """One record: its event; None for a readable row nothing needs; FALLBACK for the general path.
@@ -112,6 +115,8 @@ class PositionalDecoder:
         takes the rows one by one, in order, so that the first of two duplicates stays the first.
         """
         column = self._column
+        if self._referral_time is not None and any(map(self._referral_time, rows)):
+            return None
         smalls = list(map(self._small_of, rows))
         combinations = list(map(self._combinations.get, smalls))
         if None in combinations:

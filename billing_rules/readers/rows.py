@@ -19,10 +19,15 @@ from billing_rules.readers.values import (
     COLUMNS,
     MEMO_MAX,
     MISSING,
+    PARSERS,
+    READ_COLUMNS,
+    REFERRAL_TIME,
     UNSET,
     BlankValue,
     InvalidValue,
+    read_date,
     read_text,
+    read_time,
 )
 
 # Importable from here, as before this module was split: the column names and the single-value reads.
@@ -148,6 +153,10 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
         found.extend(problems)
     else:
         fields, found = _read_fields(values)
+    clock = values.get(REFERRAL_TIME)
+    if clock is not None and not (type(clock) is str and not clock.strip()):
+        if not (problems and {REFERRAL_TIME, "referral_at"} & {field for field, _ in problems}):
+            _referral_with_time(fields, found, values, clock)
     day = fields.get("date")
     if day is not None:
         birth = fields.get("birth_date")
@@ -162,8 +171,90 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
     if found:
         return _errors(raw, found, fields.get("invoice_id") or readable_text(values, "invoice_id"))
     if not values.keys() <= KNOWN_COLUMNS:
-        fields["extra"] = {key: value for key, value in values.items() if key not in KNOWN_COLUMNS}
+        extra = {key: value for key, value in values.items() if key not in READ_COLUMNS}
+        if extra:
+            fields["extra"] = extra
     return Event(**fields, line=raw.line, file=raw.file, seq=seq)
+
+
+_MIDNIGHT = dt.time(0, 0)
+_ONE_DAY = dt.timedelta(days=1)
+_REFERRAL_RANK = SPEC_COLUMNS.index("referral_at")
+
+
+def _referral_with_time(
+    fields: dict[str, Any], found: list[tuple[str, str]], values: Mapping[str, Any], clock_value: Any
+) -> None:
+    """``referral_at`` from a time-only referral column (``Heure de régulation``), in place.
+
+    Some exports give the regulation's referral as a time of day (``09:30``), beside the act or
+    beside a ``Date de régulation`` that holds a date only. ``referral_at`` is a moment (SPEC §1:
+    SNP-48H counts hours from it, SHE wants it from 19:00 to 20:59), so the time is combined with:
+
+    * the ``referral_at`` cell when it holds a date (or a date at midnight, or at this very time:
+      exports write dates as date-times at 00:00); another time there is an error, never a guess;
+    * else the act's date: the referral precedes the act (SPEC §1), so it is the latest moment at
+      that time not after the act, the day before when the time is later than the act's own
+      (a referral at 22:00 for an act at 08:00). Without the act's time (end of its day, SPEC §5),
+      that is the act's day. A referral two days before is then read as within 24 hours: SNP-48H
+      cannot fire on such a row (a missed error, never a false one); SHE's hours are exact.
+
+    Errors go where ``referral_at``'s would (SPEC order); the columnar reader reads such rows
+    through this function (its fallback), so both readers agree by construction.
+    """
+    errors: list[tuple[str, str]] = []
+    fields.pop("referral_at", None)
+    found[:] = [(field, message) for field, message in found if field != "referral_at"]
+    try:
+        clock: dt.time | None = read_time(clock_value)
+    except InvalidValue as exc:
+        errors.append((REFERRAL_TIME, exc.message))
+        clock = None
+    cell = values.get("referral_at")
+    base: dt.date | None = None
+    if cell is not None and not (type(cell) is str and not cell.strip()):
+        base = _referral_day(cell, clock, errors)
+    if clock is not None and not errors:
+        day = fields.get("date")
+        if base is not None:
+            fields["referral_at"] = dt.datetime.combine(base, clock)
+        elif day is not None:
+            referral = dt.datetime.combine(day, clock)
+            act = dt.datetime.combine(day, fields.get("time") or _END_OF_DAY)
+            fields["referral_at"] = referral - _ONE_DAY if referral > act else referral
+    if errors:
+        errors.sort(key=lambda error: error[0] != "referral_at")
+        at = next(
+            (
+                index
+                for index, (field, _) in enumerate(found)
+                if field in SPEC_COLUMNS and SPEC_COLUMNS.index(field) > _REFERRAL_RANK
+            ),
+            len(found),
+        )
+        found[at:at] = errors
+
+
+def _referral_day(cell: Any, clock: dt.time | None, errors: list[tuple[str, str]]) -> dt.date | None:
+    """The date of a ``referral_at`` cell read beside a referral time; errors go to ``errors``."""
+    try:
+        moment = PARSERS["referral_at"][0](cell)
+    except InvalidValue:
+        try:
+            return read_date(cell)
+        except InvalidValue as exc:
+            errors.append(("referral_at", exc.message))
+            return None
+    if clock is None or moment.time() in (_MIDNIGHT, clock):
+        return moment.date()
+    errors.append(
+        (
+            REFERRAL_TIME,
+            f"heure de régulation ({clock:%H:%M}) différente de celle de referral_at "
+            f"({moment:%d/%m/%Y %H:%M})",
+        )
+    )
+    return None
 
 
 def birth_after_act(day: dt.date) -> str:

@@ -161,6 +161,11 @@ def _act_date(value: Any) -> dt.date:
     return day
 
 
+def read_time(value: Any) -> dt.time:
+    """A time of day (``09:30``, ``9:30``, ``09:30:15``); its error quotes the value."""
+    return _time(value)
+
+
 def read_birth_date(value: Any) -> dt.date:
     """Like :func:`read_date`, for birth dates, whose value never appears in a message (patient data)."""
     try:
@@ -192,6 +197,11 @@ def _datetime(value: Any) -> dt.datetime:
         moment = _parse_time(time_part) if time_part else None
         if day is not None and moment is not None:
             return dt.datetime.combine(day, moment)
+        if day is not None and not time_part:
+            raise InvalidValue(
+                f"date-heure invalide {_quote(value)} : une date sans heure (attendu : 2024-03-04T09:30 "
+                "ou 04/03/2024 09:30, ou l'heure dans une colonne « Heure de régulation »)"
+            )
     raise InvalidValue(
         f"date-heure invalide {_quote(value)} (attendu : 2024-03-04T09:30 ou 04/03/2024 09:30)"
     )
@@ -377,6 +387,13 @@ UNSET = object()
 #: Every SPEC §1 column, in the order of the SPEC table (also the order of ``ledger export``).
 SPEC_COLUMNS: tuple[str, ...] = tuple(column[0] for column in COLUMNS)
 KNOWN_COLUMNS: frozenset[str] = frozenset(SPEC_COLUMNS)
+
+#: The time of the regulation's referral alone (``Heure de régulation``, SPEC §1b): not a SPEC §1
+#: column but a part of ``referral_at``, combined with a date by
+#: :func:`billing_rules.readers.rows.event_from_row` (see there); never an extra column.
+REFERRAL_TIME = "referral_time"
+#: The columns a row is read from: any other goes to ``Event.extra``.
+READ_COLUMNS: frozenset[str] = KNOWN_COLUMNS | {REFERRAL_TIME}
 #: Columns without which no row can be checked; a CSV header lacking one is unreadable.
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(column[0] for column in COLUMNS if column[3])
 

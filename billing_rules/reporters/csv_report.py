@@ -125,7 +125,7 @@ def rows(report: Report) -> Iterator[list[str]]:
             "",
             "",
             "",
-            f"colonne {error.field} : {error.message}",
+            error.described,
             "",
             "",
             "",

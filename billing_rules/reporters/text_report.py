@@ -206,7 +206,7 @@ class TextReporter:
             where = _where(error.file, error.line, with_file=report.multiple_files)
             if not where:
                 where = f"facture {error.invoice_id}" if error.invoice_id else "position inconnue"
-            yield _printable(f"  {where} — colonne {error.field} : {error.message}")
+            yield _printable(f"  {where} — {error.described}")
 
     @staticmethod
     def _totals(report: Report, paint: _Painter) -> Iterator[str]:

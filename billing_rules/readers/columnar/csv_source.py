@@ -23,9 +23,11 @@ import polars as pl
 from billing_rules.readers import csv_reader
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.validate import Batch
+from billing_rules.readers.columns import ValueTranslator, translate_rows
 from billing_rules.readers.csv_reader import HEADER_LIMIT, CsvReader, CsvTable, detect_delimiter
 from billing_rules.readers.encoding import TextSource
 from billing_rules.readers.rows import KNOWN_COLUMNS
+from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
 
 #: Characters decoded per chunk (then up to the end of the line): about 140 000 invoices.
 CHUNK_CHARS = 16 * 1024 * 1024
@@ -68,7 +70,11 @@ def csv_batches(
         ReadError: as the row reader (empty file, header without a required column...).
     """
     with open_stream() as stream:
-        names = CsvReader().table(stream, path).names  # the header's checks and errors
+        header = CsvReader().table(stream, path)  # the header's checks and errors
+    names = header.names
+    # Values mapped onto SPEC ones (SPEC §1b: ``Visite`` is ``domicile`` under ``Lieu``), as the row
+    # reader maps them; such files take the csv module's path, where records are lists.
+    translators = [(index, ValueTranslator(values)) for index, values in header.resolution.translations()]
     with open_stream() as stream:
         source = TextSource(stream)
         text = source.text
@@ -82,7 +88,7 @@ def csv_batches(
         next(header_reader)
         line = skipped + header_reader.line_num
         table = CsvTable(names, path, source, iter(()))
-        splitter = _Splitter(names, delimiter, path, file, table)
+        splitter = _Splitter(names, delimiter, path, file, table, translators)
         chunk_chars = chunk_chars or CHUNK_CHARS
         while True:
             chunk = text.read(chunk_chars)
@@ -141,8 +147,17 @@ def _ends_open(blocks: list[csv_reader.Block]) -> bool:
 class _Splitter:
     """Cuts chunks of one file into records, by polars when plain, else by the csv module."""
 
-    def __init__(self, names: list[str], delimiter: str, path: str, file: int, table: CsvTable) -> None:
+    def __init__(
+        self,
+        names: list[str],
+        delimiter: str,
+        path: str,
+        file: int,
+        table: CsvTable,
+        translators: list[tuple[int, ValueTranslator]] | None = None,
+    ) -> None:
         self.names = names
+        self.translators = translators or []
         self.width = len(names)
         self.delimiter = delimiter
         self.path = path
@@ -155,8 +170,11 @@ class _Splitter:
         self.extra = [
             (name, self.positions[index])
             for index, name in enumerate(names)
-            if name and name not in KNOWN_COLUMNS
+            if name and name not in READ_COLUMNS
         ]
+        #: The column of a referral's time alone: a record that fills it is read by the row
+        #: reader (``rows._referral_with_time`` combines it with a date), like a damaged one.
+        self.referral_time = names.index(REFERRAL_TIME) if REFERRAL_TIME in names else None
 
     # --- plain chunks ----------------------------------------------------------------------------
 
@@ -169,6 +187,8 @@ class _Splitter:
         # a search for a run of line breaks is several times slower (blank lines are looked for
         # only when the parse found an empty record).
         if '"' in chunk or "\0" in chunk or "\ufffd" in chunk:
+            return None
+        if self.referral_time is not None or self.translators:
             return None
         if "\r" in chunk and chunk.count("\r") != chunk.count("\r\n"):
             return None
@@ -231,9 +251,15 @@ class _Splitter:
         seqs: list[int] = []
         fallback: list[tuple[int, RawRow]] = []
         for block_lines, rows, problems in blocks:
+            if self.translators:
+                translate_rows(rows, self.translators)
             for record_line, fields in zip(block_lines, rows, strict=True):
                 seq = counter.take(1)[0]
-                if problems or (scan and any(("\ufffd" in field or "\0" in field) for field in fields)):
+                if (
+                    problems
+                    or (scan and any(("\ufffd" in field or "\0" in field) for field in fields))
+                    or (self.referral_time is not None and fields[self.referral_time])
+                ):
                     fallback.append((seq, table.raw_row(record_line, fields, problems)))
                 else:
                     lines.append(record_line)

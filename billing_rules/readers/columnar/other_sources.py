@@ -18,6 +18,7 @@ from billing_rules.readers.columnar.csv_source import Counter
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.rows import KNOWN_COLUMNS, SPEC_COLUMNS
+from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
 
 #: Rows per batch of JSON objects or Parquet rows.
 BATCH_ROWS = 50_000
@@ -44,7 +45,8 @@ def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> B
     objects: list[dict[str, Any]] = []
     fallback: list[tuple[int, RawRow]] = []
     for raw, seq in zip(raws, counter.take(len(raws)), strict=True):
-        if raw.problems:
+        # A referral's time alone is combined with a date by the row reader (rows._referral_with_time).
+        if raw.problems or raw.values.get(REFERRAL_TIME) not in (None, ""):
             fallback.append((seq, raw))
         else:
             seqs.append(seq)
@@ -58,18 +60,18 @@ def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> B
         else:
             columns[name] = values
     extras = None
-    if any(not values.keys() <= KNOWN_COLUMNS for values in objects):
+    if any(not values.keys() <= READ_COLUMNS for values in objects):
         import json
 
         extras = pl.Series(
             "extras",
             [
                 json.dumps(
-                    {key: value for key, value in values.items() if key not in KNOWN_COLUMNS},
+                    {key: value for key, value in values.items() if key not in READ_COLUMNS},
                     ensure_ascii=False,
                     default=str,
                 )
-                if not values.keys() <= KNOWN_COLUMNS
+                if not values.keys() <= READ_COLUMNS
                 else None
                 for values in objects
             ],
@@ -140,12 +142,33 @@ def parquet_batches(
     """The batches of a Parquet file; ``line`` is the row's 1-based number in the file."""
     for start, frame in parquet_slices(source, path, batch_rows):
         seqs = counter.take(frame.height)
+        lines = list(range(start + 1, start + 1 + frame.height))
+        fallback: list[tuple[int, RawRow]] = []
+        if REFERRAL_TIME in frame.columns:
+            # A referral's time alone: such rows are read as the row reader reads them (it combines
+            # the time with a date, rows._referral_with_time), the others column-wise.
+            given = ~pl.col(REFERRAL_TIME).cast(pl.String).fill_null("").is_in([""])
+            flags = frame.select(given.alias("given")).to_series().to_list()
+            rows = frame.filter(pl.Series(flags)).iter_rows(named=True)
+            fallback = [
+                (seq, RawRow(line, values, path))
+                for seq, line, values in zip(
+                    (seq for seq, flag in zip(seqs, flags, strict=True) if flag),
+                    (line for line, flag in zip(lines, flags, strict=True) if flag),
+                    rows,
+                    strict=True,
+                )
+            ]
+            kept = [not flag for flag in flags]
+            frame = frame.filter(pl.Series(kept))
+            seqs = [seq for seq, keep in zip(seqs, kept, strict=True) if keep]
+            lines = [line for line, keep in zip(lines, kept, strict=True) if keep]
         columns: dict[str, Any] = {name: frame[name] for name in frame.columns if name in KNOWN_COLUMNS}
-        extra_names = [name for name in frame.columns if name not in KNOWN_COLUMNS]
+        extra_names = [name for name in frame.columns if name not in READ_COLUMNS]
         extras = None
         if extra_names:
             extras = frame.select(pl.struct(*extra_names).struct.json_encode()).to_series()
-        yield Batch(file, path, seqs, list(range(start + 1, start + 1 + frame.height)), columns, extras)
+        yield Batch(file, path, seqs, lines, columns, extras, fallback)
 
 
 def opener(path: str) -> Callable[[], BinaryIO]:
