@@ -8,7 +8,9 @@ as input, the same file given twice, French severities, and click's own words in
 from __future__ import annotations
 
 import ast
+import csv
 import errno
+import io
 import json
 import os
 import shutil
@@ -488,6 +490,31 @@ def test_statistics_counts_and_euros_per_rule(here: Path) -> None:
     assert len(text) == len(rows)
 
 
+def test_yearly_amounts_are_marked_in_every_format(here: Path) -> None:
+    """OPP-MT-DECLARE's forfait is per year (SPEC §2): each format says so, and summing the other
+    opportunities' amounts gives the report's « Manque à gagner »."""
+    report = json.loads(run("check", str(WEEK), "--format", "json").stdout)
+    yearly = [finding for finding in report["findings"] if finding.get("yearly")]
+    assert {finding["rule"] for finding in yearly} == {"OPP-MT-DECLARE"}
+    assert all(
+        "yearly" not in finding for finding in report["findings"] if finding["rule"] != "OPP-MT-DECLARE"
+    )
+    daily = [f for f in report["findings"] if f["severity"] == "opportunity" and not f.get("yearly")]
+    assert sum(Decimal(str(f["amount"])) for f in daily) == Decimal(str(report["summary"]["missed_revenue"]))
+    assert sum(Decimal(str(f["amount"])) for f in yearly) == Decimal(
+        str(report["summary"]["yearly_revenue_missed"])
+    )
+    run("check", str(WEEK), "--format", "csv", "-o", "rapport.csv")
+    rows = list(
+        csv.DictReader(io.StringIO((here / "rapport.csv").read_text(encoding="utf-8-sig")), delimiter=";")
+    )
+    assert {row["règle"] for row in rows if row["montant annuel"] == "oui"} == {"OPP-MT-DECLARE"}
+    stats = json.loads(run("check", str(WEEK), "--statistics", "--format", "json").stdout)["rules"]
+    assert [row["rule"] for row in stats if row.get("yearly")] == ["OPP-MT-DECLARE"]
+    text = run("check", str(WEEK), "--statistics").stdout
+    assert any("OPP-MT-DECLARE" in line and line.endswith(" par an") for line in text.splitlines())
+
+
 def test_statistics_csv_and_input_errors(here: Path) -> None:
     path = write_csv(here / "jour.csv", IMT_NO_ALD_ROW, "F-9;2024-13-01;1;P;1960-01-01;non;none;cabinet;G;1")
     text = run("check", str(path), "--statistics").stdout
@@ -496,8 +523,10 @@ def test_statistics_csv_and_input_errors(here: Path) -> None:
     )
     run("check", str(path), "--statistics", "--format", "csv", "-o", "stats.csv")
     csv_text = (here / "stats.csv").read_bytes().decode("utf-8")
-    assert csv_text.startswith("\ufeffrègle;gravité;nombre;montant\r\nIMT-ALD;erreur;1;60,00\r\n")
-    assert csv_text.endswith(";erreur de saisie;1;\r\n")
+    assert csv_text.startswith(
+        "\ufeffrègle;gravité;nombre;montant;montant annuel\r\nIMT-ALD;erreur;1;60,00;\r\n"
+    )
+    assert csv_text.endswith(";erreur de saisie;1;;\r\n")
     html = run("check", str(path), "--statistics", "--format", "html")
     assert html.exit_code == cli.EXIT_ERROR and "--statistics" in html.stderr
 

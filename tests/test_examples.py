@@ -64,6 +64,9 @@ def assert_spec_report(report: dict[str, Any], *, several_files: bool = False) -
             expected_keys.add("window")
             assert isinstance(finding["window"]["first_invoice_id"], str)
             dt.date.fromisoformat(finding["window"]["first_date"])
+        if "yearly" in finding:  # an amount per year, summed apart (SPEC §2): only ever true
+            expected_keys.add("yearly")
+            assert finding["yearly"] is True and finding["severity"] == "opportunity"
         assert set(finding) == expected_keys, finding
         for key, kind in _FINDING_KEYS.items():
             assert isinstance(finding[key], kind), (key, finding)

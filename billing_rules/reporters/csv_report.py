@@ -40,6 +40,7 @@ COLUMNS = (
     "action",
     "window_first_invoice_id",
     "window_first_date",
+    "yearly",
 )
 """The CSV report's columns, by the keys of SPEC §2's findings (plus ``file``); a frequency
 finding's window is its first invoice (number and date). See :data:`HEADERS`."""
@@ -61,6 +62,7 @@ HEADERS = {
     "action": "à faire",
     "window_first_invoice_id": "fenêtre : 1re facture",
     "window_first_date": "fenêtre : date de la 1re facture",
+    "yearly": "montant annuel",
 }
 """The French header of each column (a column without one is headed by its key)."""
 
@@ -113,6 +115,9 @@ def rows(report: Report) -> Iterator[list[str]]:
             finding.action or "",
             (window.first_invoice_id or "") if window is not None else "",
             window.first_date.isoformat() if window is not None and window.first_date else "",
+            # « oui »: the amount is a forfait per year, not the day's euros (SPEC §2): a sum of the
+            # column must leave it out to match « Manque à gagner ».
+            "oui" if finding.yearly else "",
         ]
         yield [neutralize(cell) for cell in cells]
     for error in report.input_errors:
@@ -126,6 +131,7 @@ def rows(report: Report) -> Iterator[list[str]]:
             "",
             "",
             error.described,
+            "",
             "",
             "",
             "",

@@ -63,6 +63,10 @@ def _finding(finding: Finding, with_file: bool) -> dict[str, Any]:
     }
     if finding.window is not None:
         entry["window"] = _window(finding.window)
+    if finding.yearly:
+        # A forfait per year (OPP-MT-DECLARE): summed in ``yearly_revenue_missed``, never in
+        # ``missed_revenue``; a program re-adding the amounts must know which ones are yearly.
+        entry["yearly"] = True
     if with_file:
         entry["file"] = finding.file
     return entry

@@ -32,22 +32,29 @@ class RuleCount:
     severity: Severity
     count: int
     amount: Decimal | None
+    #: The amounts are forfaits per year (OPP-MT-DECLARE), not the day's euros (SPEC §2).
+    yearly: bool = False
 
 
 def count_rules(report: Report) -> list[RuleCount]:
     """One :class:`RuleCount` per rule that fired, the most frequent first."""
-    counts: dict[tuple[str, Severity], int] = {}
-    amounts: dict[tuple[str, Severity], Decimal] = {}
+    counts: dict[tuple[str, bool, Severity], int] = {}
+    amounts: dict[tuple[str, bool, Severity], Decimal] = {}
     for finding in report.findings:
-        key = (finding.rule, finding.severity)
+        key = (finding.rule, finding.yearly, finding.severity)
         counts[key] = counts.get(key, 0) + 1
         if finding.amount is not None:
             amounts[key] = amounts.get(key, Decimal(0)) + finding.amount
     rows = [
-        RuleCount(rule=rule, severity=severity, count=count, amount=amounts.get((rule, severity)))
-        for (rule, severity), count in counts.items()
+        RuleCount(rule=rule, severity=severity, count=count, amount=amounts.get(key), yearly=yearly)
+        for key, count in counts.items()
+        for rule, yearly, severity in (key,)
     ]
-    return sorted(rows, key=lambda row: (-row.count, -(row.amount or 0), row.rule, -row.severity.rank))
+    # A yearly amount is not weighed against a day's euros: among rules fired as often, it comes last.
+    return sorted(
+        rows,
+        key=lambda row: (-row.count, row.yearly, -(row.amount or 0), row.rule, -row.severity.rank),
+    )
 
 
 def _json_amount(amount: Decimal | None) -> float | None:
@@ -65,6 +72,7 @@ def render(report: Report, stream: TextIO, output_format: str) -> None:
                     "severity": row.severity.value,
                     "count": row.count,
                     "amount": _json_amount(row.amount),
+                    **({"yearly": True} if row.yearly else {}),
                 }
                 for row in rows
             ],
@@ -77,12 +85,13 @@ def render(report: Report, stream: TextIO, output_format: str) -> None:
 
         stream.write(BOM)
         writer = csv.writer(stream, delimiter=DELIMITER, lineterminator="\r\n")
-        writer.writerow(("règle", "gravité", "nombre", "montant"))
+        writer.writerow(("règle", "gravité", "nombre", "montant", "montant annuel"))
         for row in rows:
             amount = "" if row.amount is None else f"{round_cents(row.amount):.2f}".replace(".", ",")
-            writer.writerow((neutralize(row.rule), row.severity.french, str(row.count), amount))
+            yearly = "oui" if row.yearly else ""
+            writer.writerow((neutralize(row.rule), row.severity.french, str(row.count), amount, yearly))
         if report.input_errors:
-            writer.writerow(("", "erreur de saisie", str(len(report.input_errors)), ""))
+            writer.writerow(("", "erreur de saisie", str(len(report.input_errors)), "", ""))
     else:
         for line in text_lines(rows, len(report.input_errors)):
             stream.write(line + "\n")
@@ -95,7 +104,10 @@ def text_lines(rows: Sequence[RuleCount], input_errors: int) -> list[str]:
     count_width = max([len(str(row.count)) for row in rows] + [len(str(input_errors))])
     code_width = max([len(row.rule) for row in rows] + [4])
     severity_width = max([len(row.severity.french) for row in rows] + [6])
-    moneys = [format_euros(row.amount) if row.amount is not None else "" for row in rows]
+    moneys = [
+        format_euros(row.amount) + (" par an" if row.yearly else "") if row.amount is not None else ""
+        for row in rows
+    ]
     money_width = max([len(money) for money in moneys] + [0])
     lines = []
     for row, money in zip(rows, moneys, strict=True):
