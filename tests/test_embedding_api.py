@@ -498,3 +498,36 @@ def test_the_memory_ledger_keeps_the_ledger_protocol() -> None:
     assert len(ledger) == 2
     assert ledger.forget(dt.date(2026, 1, 1)) == 1
     assert [event.date for event in ledger.events()] == [dt.date(2026, 2, 20)]
+
+
+# --- one session, several threads (a server's workers) ------------------------------------------------
+
+
+def test_worker_threads_share_one_session(api: Any) -> None:
+    """Checks and records from worker threads give exactly what one thread gives: every invoice
+    recorded once, the windows counting them all, and no ledger called damaged for a thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    days = [f"2026-0{month}-{day:02d}" for month in (1, 2, 3) for day in range(5, 25)]
+
+    def work(index: int) -> None:
+        invoice = _vl(f"V{index}", days[index])
+        api.check_one(invoice)
+        api.record(invoice)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, range(len(days))))
+    # All 60 VL of the quarter are in the history: the next one is the 61st of Q1.
+    findings = api.check_one(_vl("V-LAST", "2026-03-30"))
+    assert _rules(findings, "VL-QUARTER") == ["VL-QUARTER"]
+    assert findings[0].window is not None and findings[0].window.count == 61
+
+
+def test_a_closed_ledger_is_a_misuse_not_damage(builtin_validator: Validator, tmp_path: Path) -> None:
+    """A program calling a closed session must not send staff to rebuild an intact ledger."""
+    session = builtin_validator.session(ledger=tmp_path / "registre.db")
+    session.record(_vl("V1", "2026-02-02"))
+    session.close()
+    with pytest.raises(billing_rules.LedgerError) as raised:
+        session.check_one(_vl("V2", "2026-02-03"))
+    assert "endommagé" not in str(raised.value) and "le fichier n'est pas en cause" in str(raised.value)

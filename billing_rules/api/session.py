@@ -21,6 +21,7 @@ checked replaces the history's and the pending one (same practitioner and invoic
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,9 @@ class Session:
         # Checked in this session and not recorded: the latest version of each invoice.
         self._pending = MemoryLedger()
         self._plans: dict[dt.date, tuple[WindowQuery, ...]] = {}
+        # One call at a time: a server's worker threads may share a session (or the validator's
+        # own); the pending invoices, the plans and the ledger's connection are not for two at once.
+        self._lock = threading.RLock()
 
     def _windows(self, day: dt.date) -> tuple[WindowQuery, ...]:
         plan = self._plans.get(day)
@@ -85,6 +89,10 @@ class Session:
         or earlier-checked one is the same invoice: this version replaces it.
         """
         event = as_event(invoice)
+        with self._lock:
+            return self._check(event)
+
+    def _check(self, event: Event) -> list[Finding]:
         request = HistoryRequest(
             patients=frozenset((event.patient_id,)),
             practitioners=frozenset((event.practitioner_id,)),
@@ -114,8 +122,9 @@ class Session:
         invoice (``status`` ``cancelled``) is stored too: it then counts for nothing.
         """
         event = as_event(invoice)
-        self.ledger.record((event,))
-        self._pending.remove(event.key)
+        with self._lock:
+            self.ledger.record((event,))
+            self._pending.remove(event.key)
 
     def discard(self, invoice: Event | Mapping[str, object]) -> None:
         """Forget an invoice checked in this session and never recorded (the user abandoned it).
@@ -124,7 +133,8 @@ class Session:
         unreadable values is discarded by its practitioner and invoice id.
         """
         if isinstance(invoice, Event):
-            self._pending.remove(invoice.key)
+            with self._lock:
+                self._pending.remove(invoice.key)
             return
         try:
             key = as_event(invoice).key
@@ -136,17 +146,20 @@ class Session:
             if practitioner_id is None or invoice_id is None:
                 raise
             key = (practitioner_id, invoice_id)
-        self._pending.remove(key)
+        with self._lock:
+            self._pending.remove(key)
 
     @property
     def pending(self) -> tuple[Event, ...]:
         """Invoices checked in this session and not recorded, latest versions."""
-        return tuple(self._pending)
+        with self._lock:
+            return tuple(self._pending)
 
     def close(self) -> None:
         """Close the ledger if this session opened it."""
         if self._owns:
-            self.ledger.close()
+            with self._lock:
+                self.ledger.close()
 
     def __enter__(self) -> Session:
         return self

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,7 @@ class Validator:
         self._reporters = dict(reporters) if reporters is not None else {}
         self._adjusters = adjusters(manager)
         self._own: Session | None = None
+        self._own_lock = threading.Lock()  # two threads' first check_one make one session
 
     @classmethod
     def build(
@@ -417,7 +419,9 @@ class Validator:
         if self._own is None:
             from billing_rules.api.session import Session
 
-            self._own = Session(self.engine, adjust=self._adjust)
+            with self._own_lock:
+                if self._own is None:
+                    self._own = Session(self.engine, adjust=self._adjust)
         return self._own
 
     @staticmethod

@@ -159,7 +159,13 @@ class SqliteLedger:
 
     def _connect(self) -> sqlite3.Connection:
         """A connection: read-write, or ``mode=ro`` (``immutable`` on media nobody can write)."""
-        options: dict[str, Any] = {"timeout": BUSY_TIMEOUT_SECONDS, "isolation_level": None}
+        # Not bound to the opening thread: a session serialises its calls (a lock), so a server
+        # may check from its worker threads; sqlite3 is built thread-safe (serialized mode).
+        options: dict[str, Any] = {
+            "timeout": BUSY_TIMEOUT_SECONDS,
+            "isolation_level": None,
+            "check_same_thread": False,
+        }
         if not self.readonly:
             return sqlite3.connect(self.path, cached_statements=256, **options)
         if self._uri is None:
@@ -285,6 +291,12 @@ class SqliteLedger:
                 ) from None
             # SQLite's text may quote a stored value (a patient id it could not decode): never shown.
             raise LedgerError(f"erreur du registre « {self.label} » ({error_name(exc)})") from None
+        except sqlite3.ProgrammingError as exc:
+            # A misuse (a closed ledger...), not a damaged file: never send staff to rebuild it.
+            raise LedgerError(
+                f"registre « {self.label} » mal utilisé par le programme ({error_name(exc)}, par exemple "
+                "un registre déjà fermé) : le fichier n'est pas en cause"
+            ) from None
         except sqlite3.DatabaseError:
             raise LedgerError(damaged_message(self.label)) from None
         except (KeyError, ValueError, TypeError, ArithmeticError):
