@@ -118,3 +118,24 @@ def test_broken_pipe_is_quiet_and_exit_141(tmp_path: Path, arguments: list[str])
         os.close(writer)
     assert result.returncode == 141, result.stderr
     assert result.stderr == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+@pytest.mark.parametrize("report_format", ["json", "html"])
+def test_a_large_report_to_a_pipe_closed_midway_exits_141(tmp_path: Path, report_format: str) -> None:
+    """``| head -c 10`` on a report of megabytes: the reader leaves after the first bytes. Written
+    in one call, the report was accepted in part without error and the command exited 0."""
+    day = tmp_path / "jour.csv"
+    day.write_text(
+        "invoice_id;date;practitioner_id;patient_id;birth_date;ald;mt_status;codes\n"
+        + "".join(f"F{n};2026-01-05;1;P{n};1970-01-01;non;none;IMT\n" for n in range(6000)),
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "billing_rules", "check", str(day), "--format", report_format]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert len(process.stdout.read(10)) == 10
+        process.stdout.close()
+        stderr = process.stderr.read().decode("utf-8")
+        returncode = process.wait(timeout=120)
+    assert returncode == 141, stderr

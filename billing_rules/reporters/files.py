@@ -22,7 +22,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from billing_rules.errors import BillingRulesError
 
@@ -162,3 +162,21 @@ def _into_special(
 def stdout_failure(exc: OSError) -> OutputError:
     """The French error for a report that could not be written to standard output."""
     return write_failure("le rapport sur la sortie standard", exc)
+
+
+_WRITE_CHUNK = 1 << 20
+"""Characters per write of a large report."""
+
+
+def write_text(stream: TextIO, text: str) -> None:
+    """``text`` written in pieces of a mebibyte, not in one call.
+
+    One write of a whole report (hundreds of megabytes) to a pipe its reader has closed (``| head``)
+    may be accepted in part with no error: the command would then exit 0 or 1 as if the report had
+    been read, where the other formats end with the closed pipe's exit (SIGPIPE, 141).
+    """
+    if len(text) <= _WRITE_CHUNK:
+        stream.write(text)
+        return
+    for start in range(0, len(text), _WRITE_CHUNK):
+        stream.write(text[start : start + _WRITE_CHUNK])

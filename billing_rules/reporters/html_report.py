@@ -24,6 +24,7 @@ from billing_rules.errors import BillingRulesError
 from billing_rules.explain import window_sentence
 from billing_rules.model import Event, Finding, Report, Severity
 from billing_rules.money import format_euros
+from billing_rules.reporters.files import write_text
 
 if TYPE_CHECKING:
     from billing_rules.api.simulation import Simulation
@@ -322,4 +323,4 @@ class HtmlReporter:
     def render(self, report: Report, stream: TextIO, *, color: bool) -> None:
         """Write the page; ``color`` is ignored (the page has its own colours)."""
         del color
-        stream.write(render_report(report, history=self.history))
+        write_text(stream, render_report(report, history=self.history))

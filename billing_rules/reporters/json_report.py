@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from billing_rules.model import Finding, FindingWindow, InputError, Report
 from billing_rules.money import euros_to_json
 from billing_rules.reporters import indented_json
+from billing_rules.reporters.files import write_text
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -106,4 +107,4 @@ class JsonReporter:
         :mod:`.indented_json` writes ``json.dumps(..., indent=2)``'s text without its Python encoder.
         """
         del color
-        stream.write(indented_json.dumps(report_to_dict(report)) + "\n")
+        write_text(stream, indented_json.dumps(report_to_dict(report)) + "\n")
