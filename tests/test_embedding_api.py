@@ -531,3 +531,22 @@ def test_a_closed_ledger_is_a_misuse_not_damage(builtin_validator: Validator, tm
     with pytest.raises(billing_rules.LedgerError) as raised:
         session.check_one(_vl("V2", "2026-02-03"))
     assert "endommagé" not in str(raised.value) and "le fichier n'est pas en cause" in str(raised.value)
+
+
+def test_check_paths_takes_a_ledger_path_as_session_does(builtin_validator: Validator, tmp_path: Path) -> None:
+    day = tmp_path / "jour.csv"
+    day.write_text(
+        "invoice_id;date;practitioner_id;patient_id;birth_date;ald;mt_status;place;codes\n"
+        "V2;2026-02-03;10001;P-VL;1940-01-01;oui;self;domicile;VL+MD\n",
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "registre.db"
+    with builtin_validator.session(ledger=ledger) as session:
+        session.record(_vl("V1", "2026-02-02"))
+    report = builtin_validator.check_paths([str(day)], ledger=str(ledger))
+    assert [finding.rule for finding in report.findings] == ["VL-QUARTER"]
+    recorded = builtin_validator.check_paths([str(day)], ledger=ledger, record=True)
+    assert recorded.events == 1
+    with builtin_validator.session(ledger=ledger) as session:
+        (third,) = [f for f in session.check_one(_vl("V3", "2026-02-04")) if f.rule == "VL-QUARTER"]
+    assert third.window is not None and third.window.count == 3  # V1, then V2 recorded by check_paths

@@ -182,11 +182,21 @@ class Validator:
         ``history`` (e.g. the ledger's invoices) counts before any invoice of the input and is never
         reported on; an invoice present in both is taken from the input (SPEC §1).
 
-        ``ledger`` (a :class:`billing_rules.ledger.Ledger`) adds its history, asked once for the
+        ``ledger`` (a :class:`billing_rules.ledger.Ledger`, or an SQLite path or PostgreSQL URL,
+        opened and closed here, as :meth:`session` takes them) adds its history, asked once for the
         whole input (its patients, practitioners and days); ``record`` then stores the input's
         readable invoices in it, in one transaction for the whole input (SPEC §3): interrupted, it
         leaves the ledger as it was.
         """
+        if isinstance(ledger, (str, os.PathLike)):
+            from billing_rules.ledger import open_ledger
+
+            opened = open_ledger(os.fspath(ledger), readonly=not record)
+            try:
+                options = {"input_format": input_format, "history": history, "stdin": stdin}
+                return self.check_paths(paths, **options, ledger=opened, record=record)
+            finally:
+                opened.close()
         from billing_rules.readers import InputStream
 
         sources = list(paths)
