@@ -533,7 +533,7 @@ def test_a_closed_ledger_is_a_misuse_not_damage(builtin_validator: Validator, tm
     assert "endommagé" not in str(raised.value) and "le fichier n'est pas en cause" in str(raised.value)
 
 
-def test_check_paths_takes_a_ledger_path_as_session_does(builtin_validator: Validator, tmp_path: Path) -> None:
+def test_check_paths_takes_a_ledger_path(builtin_validator: Validator, tmp_path: Path) -> None:
     day = tmp_path / "jour.csv"
     day.write_text(
         "invoice_id;date;practitioner_id;patient_id;birth_date;ald;mt_status;place;codes\n"

@@ -242,5 +242,7 @@ def columns_command(
                 json.dump(report, stream, ensure_ascii=False, indent=2)
                 stream.write("\n")
             else:
-                stream.write("\n".join(columns_text(report)) + "\n")
+                from billing_rules.reporters.terminal import printable_lines
+
+                stream.write("\n".join(printable_lines(columns_text(report))) + "\n")  # the file's headers
     raise click.exceptions.Exit(EXIT_FINDINGS if report["missing"] else EXIT_OK)

@@ -90,9 +90,11 @@ def explain(
                 )
             finally:
                 ledger.close()
+        from billing_rules.reporters.terminal import printable, printable_lines
+
         with report_output(output) as stream:
             if not explanations:
-                stream.write(f"Aucun constat sur la facture {invoice_id}.\n")
+                stream.write(printable(f"Aucun constat sur la facture {invoice_id}.") + "\n")
             heading = None
             for index, explanation in enumerate(explanations):
                 finding = explanation.finding
@@ -103,8 +105,7 @@ def explain(
                 if current != heading:
                     heading = current
                     day = finding.date.strftime("%d/%m/%Y")
-                    stream.write(
-                        f"Facture {finding.invoice_id} du {day} — praticien {finding.practitioner_id}\n\n"
-                    )
-                stream.write(str(explanation) + "\n")
+                    who = f"Facture {finding.invoice_id} du {day} — praticien {finding.practitioner_id}"
+                    stream.write(printable(who) + "\n\n")
+                stream.write("\n".join(printable_lines(str(explanation).split("\n"))) + "\n")
     raise click.exceptions.Exit(EXIT_OK)

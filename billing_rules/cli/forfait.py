@@ -312,7 +312,9 @@ def forfait(
 
                 stream.write(render_forfait(result))
             else:
-                for line in text_lines(result):
+                from billing_rules.reporters.terminal import printable_lines
+
+                for line in printable_lines(text_lines(result)):  # patient ids from the input
                     stream.write(line + "\n")
     raise click.exceptions.Exit(status)
 

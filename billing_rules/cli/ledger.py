@@ -328,7 +328,10 @@ def ledger_stats(target: str, output_format: str, output: str | None, debug: boo
                 json.dump(stats_to_json(stats), stream, ensure_ascii=False, indent=2)
                 stream.write("\n")
             else:
-                stream.write(_stats_text(ledger.label, stats))
+                from billing_rules.reporters.terminal import printable_lines
+
+                text = _stats_text(ledger.label, stats)  # practitioner ids as stored: from the input
+                stream.write("\n".join(printable_lines(text.split("\n"))))
 
 
 def stats_to_json(stats: LedgerStats) -> dict[str, Any]:

@@ -116,8 +116,9 @@ def simulate_command(
                 stream.write(render_simulation(result))
             else:
                 from billing_rules.reporters.simulation_report import text_lines
+                from billing_rules.reporters.terminal import printable_lines
 
-                for line in text_lines(result):
+                for line in printable_lines(text_lines(result)):  # ids from the ledger, as input
                     stream.write(line + "\n")
 
 

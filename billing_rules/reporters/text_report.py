@@ -15,6 +15,7 @@ from typing import TextIO
 from billing_rules.explain import window_sentence
 from billing_rules.model import Finding, InputError, Report, Severity
 from billing_rules.money import format_euros
+from billing_rules.reporters.terminal import printable as _printable
 
 SEVERITY_LABELS: dict[Severity, str] = {
     Severity.ERROR: "ERREUR",
@@ -54,21 +55,6 @@ class _Painter:
         if not self.enabled or not text:
             return text
         return f"\x1b[{style}m{text}\x1b[0m"
-
-
-# Control characters and bidirectional overrides from the input (an invoice id, an unknown code)
-# could move the cursor, recolour or reorder a terminal: they are shown as "?".
-_UNPRINTABLE = {
-    **{code: "?" for code in range(0x20) if code != 0x09},
-    0x7F: "?",
-    **{code: "?" for code in range(0x80, 0xA0)},
-    **{code: "?" for code in (0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E)},
-    **{code: "?" for code in range(0x2066, 0x206A)},
-}
-
-
-def _printable(text: str) -> str:
-    return text.translate(_UNPRINTABLE)
 
 
 def _file_label(name: str) -> str:
