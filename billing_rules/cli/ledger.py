@@ -145,6 +145,7 @@ def ledger_import(
     """
     from billing_rules.ledger import open_ledger
     from billing_rules.ledger.exchange import PROTECTED
+    from billing_rules.ledger.sqlite import SqliteLedger
     from billing_rules.model import Event, InputError
     from billing_rules.readers import InputStream
     from billing_rules.readers.base import ROW_FIELD
@@ -155,17 +156,27 @@ def ledger_import(
         refuse_duplicates(files)
         # Read as ``check`` reads: the plugins' formats, the practice's columns and facts.
         readers = selection.readers(columns)
+        # Every file's header is read before the ledger is opened: a file that cannot be read at
+        # all is refused with nothing imported, and leaves no new, empty ledger behind.
+        _check_starts(files, input_format, readers)
         stream = iter(InputStream(list(files), input_format=input_format, readers=readers, lines=lines))
-        # The first file's header is read before the ledger is opened: a file that cannot be read
-        # at all leaves no new, empty ledger behind.
-        first = list(itertools.islice(stream, 1))
+        first = list(itertools.islice(stream, 1))  # standard input too, when it comes first
         with contextlib.closing(open_ledger(target)) as ledger:
-            started = time.perf_counter()
-            total = 0
-            # One transaction per file; one stream for all, so duplicates across files are flagged.
-            for _file, items in itertools.groupby(itertools.chain(first, stream), key=lambda item: item.file):
-                total += ledger.record(_readable(items, errors, Event, InputError))
-            elapsed = time.perf_counter() - started
+            try:
+                started = time.perf_counter()
+                total = 0
+                # One transaction per file; one stream for all, so duplicates across files are flagged.
+                for _file, items in itertools.groupby(
+                    itertools.chain(first, stream), key=lambda item: item.file
+                ):
+                    total += ledger.record(_readable(items, errors, Event, InputError))
+                elapsed = time.perf_counter() - started
+            except BaseException:
+                # What the checks above cannot see (standard input after a file, a file that
+                # cannot be opened): a ledger this command created is removed while still empty.
+                if isinstance(ledger, SqliteLedger):
+                    ledger.discard_if_new()
+                raise
     seconds = f"{elapsed:.1f}".replace(".", ",")
     rate = f" ({total / elapsed:,.0f} factures/s)".replace(",", "\u202f") if elapsed > 0 and total else ""
     inform(f"{total} factures importées dans {ledger.label} en {seconds} s{rate}")
@@ -182,6 +193,37 @@ def ledger_import(
             "réexportez le registre avec « ledger export --format jsonl » pour une copie exacte"
         )
     raise click.exceptions.Exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+def _check_starts(files: tuple[str, ...], input_format: str | None, readers: dict[str, Any]) -> None:
+    """Read the start of every file as its import will (a CSV header, a JSON file's first row).
+
+    Raises the reader's :class:`~billing_rules.errors.ReadError` for a file that cannot be read
+    at all (missing required columns, no header, not JSON...), before the ledger is opened. Only
+    the start is read: the rows are read once, by the import. Standard input can only be read
+    once, in its turn; a file that cannot be opened is said in the reader's words in its turn.
+    """
+    from billing_rules.readers.stream import STDIN, reader_for
+
+    for source in files:
+        if source == STDIN:
+            continue
+        reader = reader_for(source, input_format, readers)
+        try:
+            stream = open(source, "rb")  # closed by the with below
+        except OSError:
+            continue
+        with stream:
+            open_table = getattr(reader, "table", None)
+            if open_table is not None and open_table(stream, source) is not None:
+                continue
+            rows = iter(reader.rows(stream, source))
+            try:
+                next(rows, None)
+            finally:
+                close = getattr(rows, "close", None)
+                if close is not None:
+                    close()
 
 
 def _readable(items: Any, errors: list[Any], event_type: type, error_type: type) -> Iterator[Event]:

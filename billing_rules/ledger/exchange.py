@@ -11,6 +11,10 @@ Two kinds of export, for two readers:
   patient never seen, and IMT-ONCE would miss the next IMT): ``ledger import`` refuses these
   cells (:func:`protected_fields`) rather than store them or guess the original back. ``--raw``
   writes the CSV as stored, exact for programs.
+
+Either way a column is named once: an extra column named like a SPEC one (a value an older release
+kept as an extra, see :data:`billing_rules.ledger.schema.PROMOTED`) fills that column when it is
+empty, and gives way to it when it is set (:func:`spec_values`).
 """
 
 from __future__ import annotations
@@ -90,7 +94,9 @@ def write_export(
         for event in ledger.events(**selection):
             stream.write(json.dumps(spec_values(event, native=True), ensure_ascii=False) + "\n")
         return
-    extras = sorted({key for event in ledger.events(**selection) for key in event.extra})
+    # An extra named like a SPEC column has no column of its own: its value is the column's, when
+    # the column is empty (see spec_values). A name is never written twice: the file reads back.
+    extras = sorted({key for event in ledger.events(**selection) for key in event.extra} - _SPEC_NAMES)
     writer = csv.writer(stream, delimiter=";", lineterminator="\n")
     writer.writerow([cell(name) for name in (*SPEC_COLUMNS, *extras)])
     for event in ledger.events(**selection):
@@ -99,6 +105,9 @@ def write_export(
             [cell(values[column]) for column in SPEC_COLUMNS]
             + [cell(_cell(event.extra.get(key))) for key in extras]
         )
+
+
+_SPEC_NAMES = frozenset(SPEC_COLUMNS)
 
 
 def _cell(value: Any) -> str:
@@ -110,7 +119,14 @@ def _cell(value: Any) -> str:
 
 
 def spec_values(event: Event, *, native: bool) -> dict[str, Any]:
-    """SPEC §1 values of ``event``: JSON natives for JSON Lines, text cells for CSV."""
+    """SPEC §1 values of ``event``: JSON natives for JSON Lines, text cells for CSV.
+
+    JSON Lines also gets the extra columns, after the SPEC ones. An extra named like a SPEC column
+    (an older release's ``discharge_date`` or ``km``, kept as an extra: see
+    :data:`billing_rules.ledger.schema.PROMOTED`) is written in that column when the column is
+    empty, so that the value is neither dropped nor named twice; when the column is set, the
+    column's value is written (it is the one the rules count).
+    """
 
     def flag(value: bool) -> Any:
         return value if native else ("1" if value else "0")
@@ -147,7 +163,12 @@ def spec_values(event: Event, *, native: bool) -> dict[str, Any]:
         "discharge_date": event.discharge_date.isoformat() if event.discharge_date is not None else None,
         "km": (str(event.km) if event.km is not None else None),
     }
+    for key, value in event.extra.items():
+        if key not in values:
+            if native:
+                values[key] = value
+        elif values[key] is None and value is not None:
+            values[key] = value if native else _cell(value)
     if native:
-        values.update({key: value for key, value in event.extra.items() if key not in values})
         return values
     return {key: "" if value is None else value for key, value in values.items()}

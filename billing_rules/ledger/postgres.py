@@ -32,7 +32,7 @@ from billing_rules.ledger.common import (
     unique_last,
 )
 from billing_rules.ledger.protocol import HistoryRequest, LedgerError, LedgerStats
-from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE
+from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE, data_step
 from billing_rules.ledger.secrets import driver_reason, public_label
 from billing_rules.model import Event
 
@@ -167,6 +167,7 @@ class PostgresLedger:
             for number in range(version + 1, LATEST + 1):
                 for statement in POSTGRES[number]:
                     cursor.execute(statement)
+                data_step(number, cursor.execute, placeholder="%s", native=True)
                 cursor.execute(
                     f"INSERT INTO {SCHEMA_TABLE} (version, applied_at) VALUES (%s, now())", (number,)
                 )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ from billing_rules.ledger.common import (
     unique_last,
 )
 from billing_rules.ledger.protocol import HistoryRequest, LedgerError, LedgerStats
-from billing_rules.ledger.schema import LATEST, SCHEMA_TABLE, SQLITE
+from billing_rules.ledger.schema import LATEST, SCHEMA_TABLE, SQLITE, data_step
 from billing_rules.ledger.sqlite_damage import (
     IntegrityCheck,
     Salvaged,
@@ -43,7 +42,12 @@ from billing_rules.ledger.sqlite_damage import (
     salvage,
     undecodable_texts,
 )
-from billing_rules.ledger.sqlite_files import create_ledger_file, file_size, french_failure, uri
+from billing_rules.ledger.sqlite_files import (
+    french_failure,
+    ledger_file,
+    readonly_uri,
+    remove_ledger_file,
+)
 from billing_rules.model import Event
 
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -106,20 +110,8 @@ class SqliteLedger:
     ) -> None:
         self.path = Path(path)
         self.label = str(path)
-        if self.path.is_dir():
-            raise LedgerError(f"« {self.label} » est un dossier, pas un registre")
-        created = False
-        if not self.path.exists():
-            if not create:
-                raise LedgerError(f"registre introuvable : « {self.label} »")
-            if not Path(os.path.realpath(self.path)).parent.is_dir():
-                raise LedgerError(f"impossible de créer le registre « {self.label} » : dossier introuvable")
-            created = create_ledger_file(self.path, self.label, _build_new)
-        elif file_size(self.path) == 0 and not _new:
-            raise LedgerError(
-                f"« {self.label} » est un fichier vide (0 octet), pas un registre : rien n'y a été écrit. "
-                "Indiquez le bon fichier, ou supprimez celui-ci pour créer un registre neuf"
-            )
+        #: Whether this opening created the file (see :meth:`discard_if_new`).
+        self.created = created = ledger_file(self.path, self.label, create=create, new=_new, build=_build_new)
         self.readonly = readonly
         self._uri: str | None = None
         self._integrity: IntegrityCheck | None = None
@@ -169,20 +161,7 @@ class SqliteLedger:
         if not self.readonly:
             return sqlite3.connect(self.path, cached_statements=256, **options)
         if self._uri is None:
-            self._uri = uri(self.path, "mode=ro")
-            try:
-                probe = sqlite3.connect(self._uri, uri=True, **options)
-                probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                probe.close()
-            except sqlite3.DatabaseError as exc:
-                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (
-                    sqlite3.SQLITE_CANTOPEN,
-                    sqlite3.SQLITE_READONLY,
-                ):
-                    # A WAL ledger needs its -shm index, which cannot be created here (read-only
-                    # folder or media): nobody can be writing to it either, so read it immutable.
-                    self._uri = uri(self.path, "immutable=1")
-                # Anything else (a damaged file): the opening below says what it is.
+            self._uri = readonly_uri(self.path, options)
         return sqlite3.connect(self._uri, uri=True, cached_statements=256, **options)
 
     # --- opening -------------------------------------------------------------------------------
@@ -259,6 +238,7 @@ class SqliteLedger:
             for number in range(version + 1, target + 1):
                 for statement in SQLITE[number]:
                     self._db.execute(statement)
+                data_step(number, self._db.execute, placeholder="?", native=False)
                 self._db.execute(
                     f"INSERT INTO {SCHEMA_TABLE} (version, applied_at) VALUES (?, ?)", (number, _now())
                 )
@@ -354,10 +334,7 @@ class SqliteLedger:
             cursor = self._db.execute(*statement)
             small = len(request.patients) + len(request.practitioners) <= _SMALL_REQUEST
             convert = self._cache.event if small else from_row
-            while True:
-                rows = cursor.fetchmany(1000)
-                if not rows:
-                    return
+            while rows := cursor.fetchmany(1000):
                 yield from map(convert, rows)
 
     def history_rows(self, request: HistoryRequest) -> tuple[str, list[Any]] | None:
@@ -391,12 +368,10 @@ class SqliteLedger:
             count = 0
             with open(path, "w", encoding="utf-8", newline="") as stream:
                 write = csv.writer(stream, lineterminator="\n").writerows
-                while True:
-                    rows = cursor.fetchmany(5000)
-                    if not rows:
-                        return count
+                while rows := cursor.fetchmany(5000):
                     write(rows)
                     count += len(rows)
+            return count
 
     def explain(self, sql: str, params: list[Any]) -> list[str]:
         """SQLite's plan of a statement, one line per step."""
@@ -455,10 +430,7 @@ class SqliteLedger:
             with self._guard():
                 cursor = reader.execute("BEGIN")
                 cursor = reader.execute(_SELECT + where + _ORDER, params)
-                while True:
-                    rows = cursor.fetchmany(2000)
-                    if not rows:
-                        break
+                while rows := cursor.fetchmany(2000):
                     yield from map(from_row, rows)
                 reader.execute("COMMIT")
         finally:
@@ -498,6 +470,20 @@ class SqliteLedger:
             schema_version=version,
             per_month=tuple((str(p), str(m), int(n)) for p, m, n in per_month),
         )
+
+    def discard_if_new(self) -> bool:
+        """Close; delete the file if this opening created it and it holds no invoice (a failed import).
+
+        A file that existed before, or that holds an invoice (another workstation may have recorded
+        into it meanwhile), is only closed. Returns whether the file was deleted.
+        """
+        empty = False
+        with contextlib.suppress(LedgerError, sqlite3.Error), self._guard():
+            empty = self.created and not self._db.execute("SELECT 1 FROM invoices LIMIT 1").fetchone()
+        self.close()
+        if empty:
+            remove_ledger_file(self.path)
+        return empty
 
     def close(self) -> None:
         """See :meth:`billing_rules.ledger.Ledger.close`."""

@@ -16,6 +16,7 @@ import sqlite3
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from billing_rules.files import create_private
 from billing_rules.ledger.protocol import LedgerError
@@ -32,6 +33,54 @@ def file_size(path: Path) -> int:
 def uri(path: Path, option: str) -> str:
     """The SQLite URI of ``path`` with one ``option`` (``mode=ro``, ``immutable=1``)."""
     return f"file:{urllib.parse.quote(str(path.resolve()))}?{option}"
+
+
+def ledger_file(path: Path, label: str, *, create: bool, new: bool, build: Callable[[Path], None]) -> bool:
+    """Check the file at ``path`` before it is opened; returns whether this call created it.
+
+    A missing file is created with :func:`create_ledger_file` unless ``create`` is false. A folder,
+    a missing file that may not be created and a 0-byte file (unless ``new``: the one being built)
+    are refused with a French :class:`LedgerError`.
+    """
+    if path.is_dir():
+        raise LedgerError(f"« {label} » est un dossier, pas un registre")
+    if not path.exists():
+        if not create:
+            raise LedgerError(f"registre introuvable : « {label} »")
+        if not Path(os.path.realpath(path)).parent.is_dir():
+            raise LedgerError(f"impossible de créer le registre « {label} » : dossier introuvable")
+        return create_ledger_file(path, label, build)
+    if file_size(path) == 0 and not new:
+        raise LedgerError(
+            f"« {label} » est un fichier vide (0 octet), pas un registre : rien n'y a été écrit. "
+            "Indiquez le bon fichier, ou supprimez celui-ci pour créer un registre neuf"
+        )
+    return False
+
+
+def readonly_uri(path: Path, options: dict[str, Any]) -> str:
+    """The URI to read ``path`` with (``mode=ro``), ``immutable`` on media nobody can write.
+
+    A WAL ledger needs its ``-shm`` index, which cannot be created in a read-only folder or on
+    read-only media: nobody can be writing to it either, so it is read immutable. Any other
+    failure (a damaged file) is left to the opening, which says what it is.
+    """
+    readonly = uri(path, "mode=ro")
+    try:
+        with contextlib.closing(sqlite3.connect(readonly, uri=True, **options)) as probe:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+            return uri(path, "immutable=1")
+    return readonly
+
+
+def remove_ledger_file(path: Path) -> None:
+    """Delete a ledger's file, ``-wal`` and ``-shm`` (a symlink's target: the file it created)."""
+    real = os.path.realpath(path)
+    for leftover in (real, f"{real}-wal", f"{real}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover)
 
 
 OS_REASONS = {
