@@ -58,7 +58,12 @@ class HistoryView(Protocol):
     """Read-only access to the history a rule may need: counts in windows, and tariffs."""
 
     def count(self, counter: Any, event: Event) -> list[WindowCount]:
-        """Counts of ``counter`` for the event's keys (one per code with a ``per code`` scope)."""
+        """Counts of ``counter`` for the event's keys (one per code with a ``per code`` scope).
+
+        ``counter`` is a :class:`~billing_rules.dsl.program.CounterSpec` the engine keeps: a DSL
+        rule's own, or one a Python rule declares in its ``counters``. Any other raises (the
+        invoice gets an INTERNAL-ERROR finding naming the rule), never an empty count.
+        """
 
     def tariff(self, code: str, day: dt.date) -> Decimal | None:
         """The tariff of ``code`` in force on ``day``."""
@@ -82,6 +87,9 @@ class Rule(Protocol):
     # date). When they are all among the engine's plan fields (``engine.PLAN_FIELDS``, ``codes``,
     # ``texts``), the engine asks the rule once per plan and skips it for the plan's other invoices
     # when it found nothing. Leave it out when unsure: the rule is then asked for every invoice.
+    # Optional: ``counters``, the window counters (``CounterSpec``) the rule asks ``history.count``
+    # for. The engine keeps them like the DSL rules' (the input's invoices and the ledger's history
+    # counted in them); a rule declaring them runs on the row engine only.
 
     def check(self, event: Event, history: HistoryView) -> Iterable[Hit]:
         """The rule's findings for ``event``; empty when compliant."""

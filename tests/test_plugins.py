@@ -670,3 +670,263 @@ def test_ledger_import_reads_as_check_reads(
     # --no-plugins: the format is not there, as for check.
     refused = run("ledger", "import", "jour.pipes", "--ledger", target, "--no-plugins")
     assert refused.exit_code == cli.EXIT_ERROR
+
+
+# -- a Python rule counting in windows of its own -------------------------------------------------
+
+COUNTING_PLUGIN = """
+import attrs
+
+from billing_rules import Hit, Severity, hookimpl
+from billing_rules.dsl.program import CounterSpec
+
+BILLING_RULES_HOOK_API = 1
+
+# id 0 is also a built-in DSL counter's: the engine numbers the counters it keeps itself.
+G_PER_PATIENT = CounterSpec(
+    id=0, triggers=frozenset({"G"}), counting=None, scope=("patient",), window="rolling",
+    period="months", span=12,
+)
+
+
+@attrs.frozen
+class AgainRule:
+    code: str = "CNT-G-AGAIN"
+    severity: Severity = Severity.WARNING
+    source: str = "counting"
+    triggers: frozenset = frozenset({"G"})
+    counters: tuple = (G_PER_PATIENT,)
+
+    def check(self, event, history):
+        (window,) = history.count(G_PER_PATIENT, event)
+        if window.count < 2:
+            return ()
+        return (Hit(message=f"G n° {window.count} en 12 mois", window=window),)
+
+
+@hookimpl
+def register_rules(register):
+    register(AgainRule())
+"""
+
+COUNTING_HEADER = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;mt_status"
+
+
+def _counting_csv(path: Path, *rows: str) -> str:
+    path.write_text("\n".join([COUNTING_HEADER, *rows]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _counting_module(site: Callable[..., str]) -> object:
+    return importlib.import_module(site("counting", COUNTING_PLUGIN))
+
+
+def test_python_rule_counts_in_the_counters_it_declares(site: Callable[..., str], tmp_path: Path) -> None:
+    """The 1st G of a patient is not the 2nd: the rule's own window is kept, never an empty one."""
+    module = _counting_module(site)
+    validator = Validator.build(entry_points=False, plugins=[("counting", module)])
+    declared = module.G_PER_PATIENT  # type: ignore[attr-defined]
+    kept = validator.engine.kept[declared]
+    assert kept is not declared and kept.id not in {
+        rule.frequency.counter.id for rule in validator.ruleset.rules if getattr(rule, "frequency", None)
+    }
+    path = _counting_csv(
+        tmp_path / "jour.csv",
+        "F-1;2024-03-04;10001;P-1;1970-01-01;G;self",
+        "F-2;2024-03-05;10001;P-2;1970-01-01;G;self",
+        "F-3;2024-05-06;10001;P-1;1970-01-01;G;self",
+    )
+    report = validator.check_paths([path])
+    found = [(f.invoice_id, f.message) for f in report.findings if f.rule == "CNT-G-AGAIN"]
+    assert found == [("F-3", "G n° 2 en 12 mois")]
+    window = next(f.window for f in report.findings if f.rule == "CNT-G-AGAIN")
+    assert window is not None and window.first_invoice_id == "F-1"
+    # The ledger's history counts before the input, as for the DSL rules' windows.
+    ledger = str(tmp_path / "cabinet.sqlite")
+    validator.check_paths(
+        [_counting_csv(tmp_path / "avant.csv", "H-1;2024-01-08;10001;P-2;1970-01-01;G;self")],
+        ledger=ledger,
+        record=True,
+    )
+    report = validator.check_paths([path], ledger=ledger)
+    found = [(f.invoice_id, f.message) for f in report.findings if f.rule == "CNT-G-AGAIN"]
+    assert found == [("F-2", "G n° 2 en 12 mois"), ("F-3", "G n° 2 en 12 mois")]
+
+
+def test_undeclared_counter_is_an_internal_error_naming_the_rule(
+    site: Callable[..., str], tmp_path: Path
+) -> None:
+    source = COUNTING_PLUGIN.replace("counters: tuple = (G_PER_PATIENT,)", "")
+    module = importlib.import_module(site("counting", source))
+    validator = Validator.build(entry_points=False, plugins=[("counting", module)])
+    report = validator.check_paths(
+        [_counting_csv(tmp_path / "jour.csv", "F-1;2024-03-04;10001;P-1;1970-01-01;G;self")]
+    )
+    (crash,) = [f for f in report.findings if f.rule == "INTERNAL-ERROR"]
+    assert "CNT-G-AGAIN (counting)" in crash.message and "counters" in crash.message
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ('window="rolling"', 'window="sliding"'),
+        ('period="months"', 'period="month"'),
+        ("counters: tuple = (G_PER_PATIENT,)", 'counters: tuple = ("G",)'),
+    ],
+)
+def test_malformed_declared_counter_is_refused_at_load(
+    site: Callable[..., str], change: str, says: str
+) -> None:
+    module = importlib.import_module(site("counting", COUNTING_PLUGIN.replace(change, says)))
+    with pytest.raises(billing_rules.BillingRulesError, match=r"règle CNT-G-AGAIN \(counting\) : counters"):
+        Validator.build(entry_points=False, plugins=[("counting", module)])
+
+
+def test_relational_engine_refuses_a_rule_with_counters(
+    site: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("duckdb")
+    pytest.importorskip("sqlglot")
+    from billing_rules.engines import choice
+    from billing_rules.engines.relational.api import checker_for
+    from billing_rules.engines.relational.plan import Unsupported
+
+    module = _counting_module(site)
+    validator = Validator.build(entry_points=False, plugins=[("counting", module)])
+    with pytest.raises(Unsupported, match=r"CNT-G-AGAIN .*counters.*--engine row"):
+        checker_for(validator, "duckdb")
+    path = _counting_csv(
+        tmp_path / "jour.csv",
+        "F-1;2024-03-04;10001;P-1;1970-01-01;G;self",
+        "F-2;2024-05-06;10001;P-1;1970-01-01;G;self",
+    )
+    explicit = run("check", path, "--engine", "duckdb")
+    assert explicit.exit_code == cli.EXIT_ERROR
+    assert "CNT-G-AGAIN" in explicit.stderr and "counters" in explicit.stderr
+    monkeypatch.setattr(choice, "AUTO_ROWS", 1)
+    auto = run("check", path, "--format", "json", "--fail-on", "never")
+    assert auto.exit_code == 0, auto.output
+    report = json.loads(auto.stdout)
+    assert report["summary"]["engine"] == "row"
+    assert [(f["invoice_id"], f["rule"]) for f in report["findings"] if f["source"] == "counting"] == [
+        ("F-2", "CNT-G-AGAIN")
+    ]
+
+
+# -- explain shows what a plugin's function read ----------------------------------------------------
+
+
+def test_explain_shows_the_facts_a_plugin_function_reads(specialist: object) -> None:
+    validator = Validator.build(entry_points=False, plugins=[("specialist", specialist)])
+    assert validator.ruleset.functions["mt_referral_at"].reads == ("extra:mt_referral_at",)
+    (explanation,) = validator.explain(
+        [str(SPECIALIST_SRC.parent / "examples" / "medilogic.csv")], "M-2", input_format="medilogic"
+    )
+    text = str(explanation)
+    assert text.startswith("SPE-MCU-48H (erreur)")
+    assert "- date et heure de l'acte : 10/03/2025 à 11:30" in text
+    assert "- colonne « mt_referral_at » : 2025-03-05T09:00" in text
+
+
+def test_function_without_reads_still_loads_and_explains(site: Callable[..., str], tmp_path: Path) -> None:
+    """``reads`` is optional: a function registered without it works as before, showing the other facts."""
+    module = site(
+        "flagged",
+        """
+        from billing_rules import Function, Kind, hookimpl
+
+        BILLING_RULES_HOOK_API = 1
+
+
+        def flagged(env, event):
+            return event.extra.get("flag") == "x"
+
+
+        @hookimpl
+        def register_functions(register):
+            register(Function("flagged", (), Kind.BOOL, flagged, "colonne flag à x"))
+
+
+        @hookimpl
+        def register_rule_sets(register):
+            rule = 'rule FLG-G warning "G signalée"\\n  on G\\n  when flagged() and age >= 18\\nend\\n'
+            register(text=rule, name="flg.rules")
+        """,
+    )
+    validator = Validator.build(entry_points=False, plugins=[("flagged", importlib.import_module(module))])
+    path = tmp_path / "jour.csv"
+    path.write_text(
+        f"{COUNTING_HEADER};flag\nF-1;2024-03-04;10001;P-1;1970-01-01;G;self;x\n", encoding="utf-8"
+    )
+    (explanation,) = [item for item in validator.explain([str(path)], "F-1") if item.finding.rule == "FLG-G"]
+    labels = [label for label, _ in explanation.facts]
+    assert "âge le jour de l'acte" in labels and not any("flag" in label for label in labels)
+
+
+# -- rules test FILE: an edited copy of an installed plugin's rule file ------------------------------
+
+INSTALLED_RULES = """
+family acme_visit = G, VG
+
+rule ACME-VISIT-SUNDAY warning "visite un dimanche"
+  source "Règle interne"
+  action "vérifier la majoration du dimanche"
+  on acme_visit
+  when weekday() = 7
+  example fires { codes = "G", date = 2024-03-10 }
+  example passes { codes = "G", date = 2024-03-04 }
+end
+"""
+
+INSTALLED_PLUGIN = """
+from pathlib import Path
+
+from billing_rules import hookimpl
+
+BILLING_RULES_HOOK_API = 1
+
+
+@hookimpl
+def register_rule_sets(register):
+    register(Path(__file__).with_name("acme.rules"))
+"""
+
+
+def test_rules_test_of_an_edited_copy_replaces_the_installed_file(
+    site: Callable[..., str], tmp_path: Path
+) -> None:
+    """A plugin installed without -e: its author tests the edited checkout, not the installed copy."""
+    module = site("acme", INSTALLED_PLUGIN)
+    installed = Path(importlib.import_module(module).__file__).with_name("acme.rules")  # type: ignore[arg-type]
+    installed.write_text(INSTALLED_RULES, encoding="utf-8")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    same = checkout / "acme.rules"
+    same.write_text(INSTALLED_RULES, encoding="utf-8")
+    unchanged = run("rules", "test", str(same))
+    assert unchanged.exit_code == 0, unchanged.output
+    assert "2 exemples : 2 réussi(s)" in unchanged.stdout
+    # The edit breaks an example and adds a rule: both are what is tested, whatever the copy's name.
+    edited_text = INSTALLED_RULES.replace("date = 2024-03-04 }", "date = 2024-03-17 }") + (
+        '\nrule ACME-VISIT-SATURDAY warning "visite un samedi"\n  on acme_visit\n  when weekday() = 6\n'
+        '  example fires { codes = "VG", date = 2024-03-09 }\nend\n'
+    )
+    for name in ("acme.rules", "edited-copy.rules"):
+        edited = checkout / name
+        edited.write_text(edited_text, encoding="utf-8")
+        result = run("rules", "test", str(edited))
+        assert result.exit_code == cli.EXIT_FINDINGS, result.output
+        assert "déclarée deux fois" not in result.output
+        assert f"ÉCHEC  ACME-VISIT-SUNDAY passes {edited}:" in result.stdout
+        assert f"ok     ACME-VISIT-SATURDAY fires  {edited}:" in result.stdout
+        assert "3 exemples : 2 réussi(s), 1 en échec" in result.stdout
+        assert f"à la place du fichier chargé {installed}" in result.stderr
+    # A practice's own file that clashes with nothing is added as before.
+    own = checkout / "cabinet.rules"
+    own.write_text(
+        'rule CAB-ONE warning "G"\n  on G\n  when weekday() = 1\n  example fires { codes = "G" }\nend\n',
+        encoding="utf-8",
+    )
+    added = run("rules", "test", str(own))
+    assert added.exit_code == 0, added.output
+    assert "à la place" not in added.stderr and "1 exemple : 1 réussi(s)" in added.stdout

@@ -1,5 +1,6 @@
-"""Consistency of the built-in findings between rules: SHE falls with SNP, GL and SHE rules carry their
-start date, VL-CASE agrees with VL-PLACE on an act at the practice, MVR's uncertain date is said.
+"""Consistency of the built-in findings between rules: SHE falls with SNP unless an MRT carries it
+(``majoration of SNP, MRT``), GL and SHE rules carry their start date, VL-CASE agrees with VL-PLACE on
+an act at the practice, MVR's uncertain date is said.
 
 The oracle of ``tests/rules/`` asserts each rule alone; these tests assert what holds across rules
 (an action's recoded coding raises no new error) and what the CLI shows of the rule documentation.
@@ -67,14 +68,52 @@ def test_snp_errors_drop_the_she_and_count_it(
     found = [f for f in _check(builtin_validator, rows) if f.rule == rule and f.invoice_id == "F1"]
     assert len(found) == 1, rule
     (finding,) = found
-    # SNP-WEEK keeps its window's name (« 21e SNP de la semaine ») at the price of the SHE's 5 €: see
-    # the LIMITS at the top of snp.rules.
-    assert finding.amount == (15 if rule == "SNP-WEEK" else 20), (rule, finding.amount)
+    # ``code SHE ... majoration of SNP, MRT``: SNP-WEEK's window keeps its name (« 21e SNP de la
+    # semaine ») and its amount counts the SHE all the same.
+    assert finding.amount == 20, (rule, finding.amount)
     recoded, billed = RECODED.search(finding.action or "").groups()
     assert "SHE" in billed.split("+") and "SNP" in billed.split("+")
     assert "SHE" not in recoded.split("+") and "SNP" not in recoded.split("+"), finding.action
     again = _check(builtin_validator, [{**rows[-1], "invoice_id": "F2", "codes": recoded}])
     assert "SHE-TIME" not in {f.rule for f in again}
+
+
+@pytest.mark.parametrize(("rule", "rows"), _faults(), ids=[rule for rule, _ in _faults()])
+def test_an_mrt_left_keeps_the_she_and_its_money(
+    builtin_validator: Validator, rule: str, rows: list[dict]
+) -> None:
+    """The same faults with an MRT beside the SNP: the SHE stays on the MRT, only the SNP is at risk."""
+    last = rows[-1]
+    rows = [*rows[:-1], {**last, "codes": last["codes"].replace("SNP+", "SNP+MRT+")}]
+    (finding,) = [f for f in _check(builtin_validator, rows) if f.rule == rule and f.invoice_id == "F1"]
+    assert finding.amount == 15, (rule, finding.amount)
+    recoded, _billed = RECODED.search(finding.action or "").groups()
+    assert {"MRT", "SHE"} <= set(recoded.split("+")) and "SNP" not in recoded.split("+"), finding.action
+
+
+def test_an_she_without_tariff_adds_nothing_to_the_snp(builtin_validator: Validator) -> None:
+    """An SHE billed on 2024-12-21, the day before it exists: SNP-MT's 15 €, CODE-DATE for the SHE."""
+    row = {"invoice_id": "F1", "patient_id": "P1", "codes": "G+SNP+SHE", "mt_status": "self"}
+    row |= {"date": "2024-12-21", "time": "11:00", "referral_at": "2024-12-20T19:30"}
+    found = {f.rule: f for f in _check(builtin_validator, [row])}
+    assert found["SNP-MT"].amount == 15
+    assert "facturer G au lieu de G+SNP+SHE" in (found["SNP-MT"].action or "")
+    assert "CODE-DATE" in found
+
+
+def test_imt_cumul_takes_the_she_off_and_keeps_the_imt_amount(builtin_validator: Validator) -> None:
+    """IMT+SNP+SHE: the SHE falls with the SNP IMT-CUMUL takes off; at risk, the IMT's 60 € alone."""
+    row = {"invoice_id": "F1", "patient_id": "P1", "codes": "IMT+SNP+SHE", "mt_status": "none", "ald": "oui"}
+    (finding,) = [f for f in _check(builtin_validator, [row]) if f.rule == "IMT-CUMUL"]
+    assert finding.amount == 60 and "facturer IMT au lieu de IMT+SNP+SHE" in (finding.action or "")
+
+
+def test_rules_show_names_the_majoration_a_recoding_takes_off() -> None:
+    line = "Majorations : le codage corrigé retire aussi SHE (majoration de MRT ou SNP)"
+    for rule in (*SNP_RULES, "SNP-BASE", "IMT-CUMUL"):
+        assert line in _cli("rules", "show", rule), rule
+    for rule in ("SHE-TIME", "VL-QUARTER", "IMT-ONCE"):
+        assert "Majorations :" not in _cli("rules", "show", rule), rule
 
 
 def test_without_she_the_amount_stays_the_snp(builtin_validator: Validator) -> None:

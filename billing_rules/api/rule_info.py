@@ -26,6 +26,8 @@ class RuleInfo:
     origin: str | None = None
     text: str = ""
     examples: tuple[Any, ...] = ()
+    #: The majorations a DSL rule's recoding may take off with their codes, each with its codes.
+    falling_majorations: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def rule_info(rule: Any) -> RuleInfo:
@@ -47,4 +49,5 @@ def rule_info(rule: Any) -> RuleInfo:
         origin=getattr(rule, "origin", None),
         text=getattr(rule, "text", "") or "",
         examples=tuple(getattr(rule, "examples", ()) or ()),
+        falling_majorations=tuple(getattr(rule, "falling_majorations", ()) or ()),
     )

@@ -192,6 +192,15 @@ def build_ruleset(
             )
         families[decl.name] = checker.expand_codes(decl.codes)
         family_origins[decl.name] = f"{rule_file.path}:{decl.span.line}"
+    # ``code SHE ... majoration of SNP, MRT``: its codes checked as a family's, every family known;
+    # the rules' recodings and amounts read them from the environment.
+    majorations: dict[str, frozenset[str]] = {}
+    for rule_file, _text in parsed:
+        checker.use_file(rule_file)
+        for decl in rule_file.declarations:
+            if isinstance(decl, ast.CodeDecl) and decl.majorates:
+                majorations[decl.code] = checker.check_majoration(decl)
+    environment = attrs.evolve(environment, majorations=majorations)
     define_origins: dict[str, str] = {}
     for decl, rule_file in defines:
         checker.use_file(rule_file)

@@ -103,6 +103,7 @@ class Validator:
         columns: ColumnMapping | None = None,
         lines: bool = False,
         texts_as_of: dt.date | None = None,
+        replacing: Mapping[str, str | Path] | None = None,
     ) -> Validator:
         """Compile everything once: built-ins, installed plugins, ``plugins`` objects, rule files.
 
@@ -112,7 +113,8 @@ class Validator:
         ``columns`` maps the practice's headers and values (SPEC §1b), over the config's
         ``[columns]`` and ``[values]``; ``lines``: the inputs have one line per act.
         ``texts_as_of`` judges every invoice by the texts in force on that day instead of those of
-        its own date (a simulation, SPEC §7).
+        its own date (a simulation, SPEC §7). ``replacing`` maps a plugin's rule file to a file loaded
+        in its place, under its name (``rules test`` of an edited copy of an installed plugin's file).
         """
         from billing_rules.plugins import collect, make_plugin_manager
 
@@ -124,6 +126,11 @@ class Validator:
             _plugin_rule_text(manager, source, item)
             for source, item in collect(manager, "register_rule_sets")
         ]
+        swaps = {Path(old).resolve(): new for old, new in (replacing or {}).items()}
+        for index, text in enumerate(texts if swaps else ()):
+            edited = swaps.get(Path(text.path).resolve())
+            if edited is not None:  # the copy given is loaded in place of the plugin's file
+                texts[index] = RuleText.from_path(edited, source=text.source)
         plugin_texts = len(texts)
         if config is not None:
             rule_files = [*rule_files, *config.rule_files]

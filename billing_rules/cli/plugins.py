@@ -153,7 +153,9 @@ def _validator_with(files: Sequence[str], selection: PluginSelection) -> tuple[A
     """The selected validator plus the ``files`` no loaded plugin registers, and where each is loaded.
 
     A plugin author runs ``rules test src/.../specialist.rules`` with the plugin installed: adding
-    the file a second time would be a clash with itself, so such a file is tested as loaded.
+    the file a second time would be a clash with itself, so such a file is tested as loaded, and
+    an edited copy of it (other text) is loaded in place of the installed copy, under the plugin's
+    name: what is tested is the file given, never the installed one beside it.
     """
     from billing_rules.testing import loaded_copy
 
@@ -161,7 +163,52 @@ def _validator_with(files: Sequence[str], selection: PluginSelection) -> tuple[A
     if not files:
         return validator, []
     copies = {name: loaded_copy(validator, name) for name in files}
-    extra = [name for name, copy in copies.items() if copy is None]
-    if extra:
+    edited = {name: _edited_copy_of(validator, name) for name, copy in copies.items() if copy is None}
+    replacing = {origin: name for name, origin in edited.items() if origin is not None}
+    extra = [name for name, origin in edited.items() if origin is None]
+    for origin, name in replacing.items():
+        _say(f"{name} : testé à la place du fichier chargé {origin}")
+    if replacing:
+        from billing_rules.api.validator import Validator
+
+        config = selection.effective_config()
+        validator = Validator.build(
+            rule_files=extra, entry_points=selection.entry_points(config), config=config, replacing=replacing
+        )
+    elif extra:
         validator = selection.build(extra, announce=False)
     return validator, [copy or name for name, copy in copies.items()]
+
+
+def _edited_copy_of(validator: Any, path: str) -> str | None:
+    """The rule file of an installed plugin that ``path`` is an edited copy of, or None.
+
+    A copy has the loaded file's name, or defines one of its rule codes (a copy renamed while it is
+    edited); of several, the one it shares the most rule codes with. The built-in catalogue's files
+    are never replaced: a practice's file that reuses a built-in code is the clash it looks like.
+    """
+    from pathlib import Path
+
+    from billing_rules.dsl import ast
+    from billing_rules.dsl.parser import parse
+    from billing_rules.errors import BillingRulesError
+    from billing_rules.plugins import BUILTIN_SOURCE
+
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+        declared = parse(text, path).declarations
+    except (OSError, UnicodeDecodeError, BillingRulesError):
+        return None  # loaded as an extra file, whose error says what is wrong with it
+    codes = {item.code for item in declared if isinstance(item, ast.RuleDecl)}
+    by_file: dict[str, set[str]] = {}
+    for rule in validator.ruleset.rules:
+        origin = (getattr(rule, "origin", None) or "").rsplit(":", 1)[0]
+        if rule.source != BUILTIN_SOURCE and Path(origin).is_absolute() and Path(origin).is_file():
+            by_file.setdefault(origin, set()).add(rule.code)
+    name = Path(path).name
+    ranked = sorted(
+        (len(shared & codes), Path(origin).name == name, origin)
+        for origin, shared in by_file.items()
+        if shared & codes or Path(origin).name == name
+    )
+    return ranked[-1][2] if ranked else None

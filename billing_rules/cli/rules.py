@@ -171,6 +171,14 @@ def rules_show(
         lines.append(f"  Origine  : {info.origin}")
     lines.append(f"  Référence : {info.citation.strip() or '(aucune : la règle ne cite pas son texte)'}")
     lines.append(f"  À faire  : {info.action.strip() or '(rien au-delà du message)'}")
+    if info.falling_majorations:
+        # ``code SHE ... majoration of SNP, MRT``: what the recoding takes off besides its codes.
+        falling = " ; ".join(
+            f"{code} (majoration de {' ou '.join(bases)})" for code, bases in info.falling_majorations
+        )
+        lines.append(
+            f"  Majorations : le codage corrigé retire aussi {falling} quand il ne garde aucun de ces codes"
+        )
     if info.summary.strip():
         lines += ["", "Résumé", info.summary.strip()]
     if info.doc.strip():

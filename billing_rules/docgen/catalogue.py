@@ -7,7 +7,7 @@ files and the README drift apart. Regenerate with ``python -m billing_rules.docg
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from billing_rules.api.validator import RuleInfo, Validator
@@ -74,12 +74,24 @@ def tariffs_markdown(table: TariffTable) -> str:
     return "\n".join(rows) + "\n"
 
 
+def majorations_markdown(majorations: Mapping[str, frozenset[str]]) -> str:
+    """Every ``code ... majoration of ...``: the majoration and the codes it is billed on top of."""
+    rows = ["| majoration | billed on top of |", "|---|---|"]
+    for code in sorted(majorations):
+        rows.append(f"| `{code}` | {', '.join(f'`{base}`' for base in sorted(majorations[code]))} |")
+    return "\n".join(rows) + "\n"
+
+
 def builtin_catalogue() -> str:
-    """The built-in rules and tariffs (plugins installed on this machine left out)."""
+    """The built-in rules, tariffs and majorations (plugins installed on this machine left out)."""
     validator = Validator.build(entry_points=False)
     return (
         f"{markdown(validator.rules)}\n**Tariffs** (an invoice is priced on its date):\n\n"
         + tariffs_markdown(validator.ruleset.tariffs)
+        + "\n**Majorations** (`code ... majoration of ...`: billed only on top of one of these codes; a "
+        "rule's corrected coding that takes all of them off takes the majoration off too, and its "
+        "tariff counts in the error's amount):\n\n"
+        + majorations_markdown(validator.ruleset.environment.majorations)
     )
 
 

@@ -236,12 +236,17 @@ class FamilyDecl:
 
 @attrs.frozen
 class CodeDecl:
-    """``code IMT "label" valid from ... until ...``: a known code and when it exists."""
+    """``code IMT "label" valid from ... until ...``: a known code and when it exists.
+
+    ``majorates``: the codes and families of ``majoration of SNP, MRT``, the codes it is billed on
+    top of (empty: none declared).
+    """
 
     code: str
     label: str | None
     periods: tuple[Period, ...]
     span: Span
+    majorates: tuple[CodeItem, ...] = ()
 
 
 @attrs.frozen

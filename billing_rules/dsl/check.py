@@ -160,6 +160,26 @@ class Checker:
                 codes.add(item.code)
         return frozenset(codes)
 
+    def check_majoration(self, decl: ast.CodeDecl) -> frozenset[str]:
+        """The codes ``decl`` is a majoration of (``majoration of SNP, MRT``), families expanded.
+
+        Each is checked like any code a rule names; a code is no majoration of itself. Call once
+        every family of the rule set is known.
+        """
+        bases = self.expand_codes(decl.majorates)
+        if decl.code in bases:
+            item = next(
+                item
+                for item in decl.majorates
+                if (
+                    item.code == decl.code
+                    if isinstance(item, ast.CodeRef)
+                    else decl.code in self.families[item.name]
+                )
+            )
+            raise self.error(f"« {decl.code} » ne peut pas être une majoration de lui-même", item.span)
+        return bases
+
     def check_code(self, code: str, span: ast.Span | None) -> None:
         """Unknown codes are errors: a typo in a rule must not silently never match."""
         if code not in self.known_codes and not is_ccam_code(code):

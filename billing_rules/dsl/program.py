@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +23,33 @@ from billing_rules.rule import HistoryView, Hit, Rule, WindowCount
 
 #: A condition's ``and`` parts: each compiled, with the fields it reads (None: cannot tell).
 ConditionParts = tuple[tuple[Callable[[Event], Any], "frozenset[str] | None"], ...]
+#: Each majoration and the codes it is billed on top of (``code SHE ... majoration of SNP, MRT``).
+Majorations = Mapping[str, frozenset[str]]
+
+
+def without_fallen_majorations(
+    billed: tuple[str, ...], recoded: tuple[str, ...], majorations: Majorations
+) -> tuple[str, ...]:
+    """``recoded`` without the majorations it leaves standing on nothing.
+
+    A majoration that stood on one of its codes in ``billed`` and stands on none in ``recoded`` goes
+    too, and so, in turn, does a majoration of it. One billed without any of its codes to begin with
+    stays: that is another rule's finding (SHE-TIME), not the recoding's doing.
+    """
+    if not majorations:
+        return recoded
+    before = set(billed)
+    kept = recoded
+    while True:
+        present = set(kept)
+        fallen = {
+            code
+            for code in present
+            if (bases := majorations.get(code)) and not bases.isdisjoint(before) and bases.isdisjoint(present)
+        }
+        if not fallen:
+            return kept
+        kept = tuple(code for code in kept if code not in fallen)
 
 
 @attrs.frozen(eq=False)
@@ -102,8 +129,18 @@ class SuggestionSpec:
     replaced: frozenset[str]
     text: str | None
 
-    def apply(self, codes: tuple[str, ...]) -> tuple[str, ...] | None:
-        """The invoice's codes as suggested; ``None`` for a text-only suggestion."""
+    def apply(self, codes: tuple[str, ...], majorations: Majorations | None = None) -> tuple[str, ...] | None:
+        """The invoice's codes as suggested; ``None`` for a text-only suggestion.
+
+        A majoration whose every code the suggestion takes off goes with them
+        (:func:`without_fallen_majorations`).
+        """
+        coded = self._apply(codes)
+        if coded is None or not majorations:
+            return coded
+        return without_fallen_majorations(codes, coded, majorations)
+
+    def _apply(self, codes: tuple[str, ...]) -> tuple[str, ...] | None:
         if self.kind == "remove":
             return tuple(code for code in codes if code not in self.replaced)
         if self.kind == "text" or self.code is None:
@@ -181,8 +218,10 @@ class DslRule:
             window = self.frequency.firing(history.count(counter, event))
             if window is None:
                 return []
-        suggested = self.suggestion.apply(event.codes) if self.suggestion is not None else None
-        amount = self._amount(event, suggested, window)
+        majorations = self._majorations
+        suggested = self.suggestion.apply(event.codes, majorations) if self.suggestion is not None else None
+        recoded = self.recode.apply(event.codes, majorations) if self.recode is not None else None
+        amount = self._amount(event, suggested, window, recoded)
         if self.suggestion is None:
             suggestion_text = None
         elif suggested is None:
@@ -193,8 +232,7 @@ class DslRule:
         message = self.message.format_map(values)
         action = None
         if self.action:
-            if self.recode is not None:
-                recoded = self.recode.apply(event.codes)
+            if recoded is not None:
                 values["recoded"] = "+".join(recoded) if recoded else "aucun code"
             action = self.action.format_map(values)
         return [
@@ -209,9 +247,48 @@ class DslRule:
             )
         ]
 
+    @property
+    def _majorations(self) -> Majorations:
+        return getattr(self.environment, "majorations", None) or {}
+
+    @property
+    def falling_majorations(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The majorations the action's recoding may take off with the codes they stand on.
+
+        Each with its codes, sorted (``rules show``): a majoration of a code the recoding takes
+        off, unless the code it puts instead is one of them; then, in turn, a majoration of that.
+        """
+        recode = self.recode
+        if recode is None or recode.kind not in ("remove", "replace"):
+            return ()
+        majorations = self._majorations
+        gone = set(recode.replaced) - ({recode.code} if recode.code else set())
+        falling: list[str] = []
+        grew = True
+        while grew:
+            grew = False
+            for code in sorted(majorations):
+                bases = majorations[code]
+                if code in gone or bases.isdisjoint(gone) or recode.code in bases:
+                    continue
+                gone.add(code)
+                falling.append(code)
+                grew = True
+        return tuple((code, tuple(sorted(majorations[code]))) for code in falling)
+
     def _amount(
-        self, event: Event, suggested: tuple[str, ...] | None, window: WindowCount | None
+        self,
+        event: Event,
+        suggested: tuple[str, ...] | None,
+        window: WindowCount | None,
+        recoded: tuple[str, ...] | None = None,
     ) -> Decimal | None:
+        """The finding's euros: the ``amount`` clause's, else the tariffs at stake on the act's date.
+
+        An opportunity's: the suggested coding's gain. An error's: the tariffs of its trigger codes
+        billed (of the window's code for ``per code``), plus those of the majorations its recoding
+        takes off along with them (:meth:`_fallen_along`).
+        """
         if self.amount is not None:
             return _money(self.amount(event))
         tariffs = self.environment.tariffs
@@ -225,9 +302,43 @@ class DslRule:
         if self.severity is not Severity.ERROR or self.triggers is None:
             return None
         if window is not None and window.code is not None:
-            return tariffs.on(window.code, event.date, sector)
-        at_risk = [code for code in event.codes if code in self.triggers]
-        return tariffs.total(at_risk, event.date, sector=sector, km=km)
+            at_risk = [window.code]
+            amount = tariffs.on(window.code, event.date, sector)
+        else:
+            at_risk = [code for code in event.codes if code in self.triggers]
+            amount = tariffs.total(at_risk, event.date, sector=sector, km=km)
+        if amount is None or recoded is None:
+            return amount
+        return amount + self._fallen_along(event, at_risk, recoded)
+
+    def _fallen_along(self, event: Event, at_risk: list[str], recoded: tuple[str, ...]) -> Decimal:
+        """The tariffs of the majorations the recoding takes off along with the codes at risk.
+
+        A billed majoration the recoding takes off counts when it stood on a code at risk (or on
+        another majoration so counted): the SHE on the SNP an SNP rule refuses. One that stood on
+        other codes only is not this finding's money (IMT-CUMUL's amount is the IMT's, whatever
+        falls with the SNP it takes off). A majoration without a tariff on the act's date adds
+        nothing: CODE-DATE reports it.
+        """
+        majorations = self._majorations
+        counted = set(at_risk)
+        gone = {code for code in event.codes if code in majorations and code not in counted} - set(recoded)
+        along: set[str] = set()
+        grew = True
+        while grew:
+            grew = False
+            for code in gone - along:
+                if not majorations[code].isdisjoint(counted | along):
+                    along.add(code)
+                    grew = True
+        total = Decimal(0)
+        for code in event.codes:
+            if code in along:
+                price = self.environment.tariffs.total(
+                    [code], event.date, sector=event.sector.value, km=event.km
+                )
+                total += price if price is not None else 0
+        return total
 
     def _values(
         self, event: Event, window: WindowCount | None, suggestion: str | None, amount: Decimal | None

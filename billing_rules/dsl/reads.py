@@ -95,16 +95,27 @@ FUNCTION_FACTS: dict[str, tuple[str, ...]] = {
 _HIDDEN = {"patient_id": None, "birth_date": "age"}
 
 
-def facts_read(nodes: Iterable[object], defines: Mapping[str, ast.Cond]) -> tuple[str, ...]:
+def facts_read(
+    nodes: Iterable[object], defines: Mapping[str, ast.Cond], functions: Mapping[str, object] | None = None
+) -> tuple[str, ...]:
     """The fields an explanation of a rule shows, in the vocabulary's order, ``codes`` first.
 
     Unlike :func:`fields_read` this never gives up: a function shows what it reads (its known
-    facts, or its arguments'), ``extra("col")`` shows ``extra:col``. The patient's id is never
-    among them and the birth date becomes the age.
+    facts, those its ``Function.reads`` declares, or its arguments'), ``extra("col")`` shows
+    ``extra:col``. The patient's id is never among them and the birth date becomes the age.
     """
     found: set[str] = set()
+    facts = dict(FUNCTION_FACTS)
+    for name, function in (functions or {}).items():
+        declared = getattr(function, "reads", None)
+        if declared and not isinstance(declared, str):
+            facts[name] = tuple(
+                item.lower() if item.startswith("extra:") else item
+                for item in declared
+                if isinstance(item, str)
+            )
     for node in nodes:
-        _collect(node, defines, found, (), 0)
+        _collect(node, defines, found, (), 0, facts)
     shown: set[str] = set()
     for name in found:
         replaced = _HIDDEN.get(name, name)
@@ -116,13 +127,18 @@ def facts_read(nodes: Iterable[object], defines: Mapping[str, ast.Cond]) -> tupl
 
 
 def _collect(
-    node: object, defines: Mapping[str, ast.Cond], found: set[str], expanding: tuple[str, ...], depth: int
+    node: object,
+    defines: Mapping[str, ast.Cond],
+    found: set[str],
+    expanding: tuple[str, ...],
+    depth: int,
+    facts: Mapping[str, tuple[str, ...]] = FUNCTION_FACTS,
 ) -> None:
     if depth > _MAX_DEPTH:
         return
 
     def collect(child: object) -> None:
-        _collect(child, defines, found, expanding, depth + 1)
+        _collect(child, defines, found, expanding, depth + 1, facts)
 
     if isinstance(node, (ast.And, ast.Or)):
         for item in node.operands:
@@ -144,9 +160,9 @@ def _collect(
         if node.name in FIELDS:
             found.add(FIELDS[node.name].name)
         elif node.name in defines and node.name not in expanding:
-            _collect(defines[node.name], defines, found, (*expanding, node.name), depth + 1)
+            _collect(defines[node.name], defines, found, (*expanding, node.name), depth + 1, facts)
         else:
-            found.update(FUNCTION_FACTS.get(node.name, ()))
+            found.update(facts.get(node.name, ()))
     elif isinstance(node, ast.Call):
         if node.name == "extra" and node.args:
             word = node.args[0]
@@ -156,6 +172,6 @@ def _collect(
             if column:
                 found.add(f"extra:{str(column).lower()}")
             return
-        found.update(FUNCTION_FACTS.get(node.name, ()))
+        found.update(facts.get(node.name, ()))
         for arg in node.args:
             collect(arg)

@@ -106,6 +106,13 @@ class _TariffSector:
     sector: str
 
 
+@attrs.frozen
+class _Majorates:
+    """The ``majoration of SNP, MRT`` part of a code declaration, on its way to :class:`ast.CodeDecl`."""
+
+    codes: tuple[Any, ...]
+
+
 _SECTOR_VALUES = frozenset({"1", "2", "optam"})
 
 
@@ -127,12 +134,18 @@ def make_transformer_class():  # type: ignore[no-untyped-def]
         def code_decl(self, meta, code, *rest):
             label = None
             periods = []
+            majorates: tuple[Any, ...] = ()
             for part in rest:
                 if isinstance(part, ast.Period):
                     periods.append(part)
+                elif isinstance(part, _Majorates):
+                    majorates = part.codes
                 else:
                     label = _unquote(str(part))
-            return ast.CodeDecl(str(code), label, tuple(periods), _span(meta))
+            return ast.CodeDecl(str(code), label, tuple(periods), _span(meta), majorates=majorates)
+
+        def majoration(self, meta, codes):
+            return _Majorates(codes)
 
         def period(self, meta, start, end=None):
             return ast.Period(_date(start), _date(end) if end is not None else None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +81,9 @@ class Function:
     ``params`` gives the kind of each argument (``Kind.CODE`` takes a literal code such as ``IMT``;
     other kinds take an expression). ``env`` is the :class:`Environment` of the rule set, so that a
     function can read tariffs without global state.
+
+    ``reads`` (optional) names the invoice fields the function reads, ``"extra:COLUMN"`` for an
+    extra column: ``explain`` shows them as the facts a rule calling it decided on.
     """
 
     name: str
@@ -89,14 +92,21 @@ class Function:
     impl: Callable[..., Any]
     doc: str = ""
     origin: str = "builtin"
+    reads: tuple[str, ...] = ()
 
 
 @attrs.frozen
 class Environment:
-    """What functions may read besides the event: the rule set's tariffs and forfait tables."""
+    """What functions and rules may read besides the event: the rule set's tables.
+
+    Its tariffs, its forfait tables, and its majorations (``code SHE ... majoration of SNP, MRT``).
+    """
 
     tariffs: Any  # billing_rules.domain.tariffs.TariffTable (kept loose to avoid an import cycle)
     forfaits: Any = None  # billing_rules.domain.forfait.tables.ForfaitTables, when loaded
+    #: ``code SHE ... majoration of SNP, MRT``: each majoration and the codes it is billed on top of,
+    #: which a rule's recoding and amount follow (``dsl/program.py``).
+    majorations: Mapping[str, frozenset[str]] = attrs.field(factory=dict, eq=False)
 
 
 def _tariff(env: Environment, event: Event, code: str) -> Decimal | None:

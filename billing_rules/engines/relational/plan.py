@@ -5,7 +5,8 @@ sqlglot expression (or, when the condition calls a function that only exists in 
 row engine's closure run on just the rows its codes wake), and its window (:class:`CounterPlan`).
 The built-in Python rules of the catalogue (CODE-DATE, CODE-UNKNOWN, AMOUNT-BELOW, AMOUNT-ABOVE)
 have relational forms (:class:`BuiltinPlan`); any other Python rule runs row by row on the rows
-its ``triggers`` wake (:class:`PythonPlan`), and the report says so.
+its ``triggers`` wake (:class:`PythonPlan`), and the report says so; one that declares window
+counters of its own (``counters``, for ``history.count``) cannot run here.
 
 What cannot be compiled is a :class:`Unsupported` error raised when the plan is made, with the
 rule's code: never a silent fallback to the row engine.
@@ -134,6 +135,12 @@ def make_plan(ruleset: RuleSet, tariff_sql: Any) -> RulesPlan:
         elif type(rule) in _BUILTIN_KINDS and rule.source == "builtin":
             plans.append(BuiltinPlan(rule, _BUILTIN_KINDS[type(rule)]))
         else:
+            if getattr(rule, "counters", None):
+                raise Unsupported(
+                    f"règle {rule.code} ({rule.source}) : règle Python qui déclare des compteurs "
+                    "(counters) ; le moteur relationnel ne fournit pas de comptes de fenêtre (history.count) "
+                    "aux règles Python (utilisez --engine row)"
+                )
             plans.append(PythonPlan(rule))
     return RulesPlan(rules=tuple(plans), counters=tuple(counters.values()), compiler=compiler)
 

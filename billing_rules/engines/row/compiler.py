@@ -141,14 +141,14 @@ class Compiler:
     def _explains(self, parts: dict[str, Any]) -> tuple[str, ...]:
         """The invoice fields ``explain`` shows for the rule: what its condition, window and amount read.
 
-        Functions count by what they read (``pdsa_time``: the date and time); the birth date is
-        shown as the age it gives (never the date itself).
+        Functions count by what they read (``pdsa_time``: the date and time; a plugin's function:
+        its ``reads``); the birth date is shown as the age it gives (never the date itself).
         """
         nodes = [parts[kind] for kind in ("when", "amount") if kind in parts]
         frequency = parts.get("frequency")
         if frequency is not None and frequency.counting is not None:
             nodes.append(frequency.counting)
-        return facts_read(nodes, self.defines)
+        return facts_read(nodes, self.defines, self.functions)
 
     # --- clauses -------------------------------------------------------------------------------
 

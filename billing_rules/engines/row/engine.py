@@ -22,6 +22,7 @@ from billing_rules.dsl.program import CounterSpec, DslRule, RuleSet
 from billing_rules.engines.findings import INTERNAL_ERROR as INTERNAL_ERROR
 from billing_rules.engines.findings import MalformedResult as MalformedResult
 from billing_rules.engines.findings import RuleMeta, _crashed, _finding, _well_formed
+from billing_rules.engines.row.counters import declared_counters, undeclared
 from billing_rules.engines.row.windows import WindowStore
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, Severity, Status
@@ -50,6 +51,17 @@ class Engine:
             frequency = getattr(rule, "frequency", None)
             if frequency is not None:
                 self.counters[frequency.counter.id] = frequency.counter
+        #: The counter the store keeps for each counter a rule may pass to ``history.count``, by
+        #: identity: a DSL rule's is its own; a Python rule's (declared in its ``counters``) is
+        #: renumbered, so that its id never shares windows with another counter.
+        self.kept: dict[CounterSpec, CounterSpec] = {counter: counter for counter in self.counters.values()}
+        next_id = max(self.counters, default=-1) + 1
+        for rule in rules:
+            for counter in declared_counters(rule):
+                if counter not in self.kept:
+                    kept = attrs.evolve(counter, id=next_id)
+                    next_id += 1
+                    self.kept[counter] = self.counters[kept.id] = kept
         self._counters_by_code: dict[str, list[CounterSpec]] = {}
         self._counters_always: list[CounterSpec] = []
         for counter in self.counters.values():
@@ -201,7 +213,10 @@ class _View:
     engine: Engine
 
     def count(self, counter: CounterSpec, event: Event) -> list[WindowCount]:
-        return self.store.count(counter, event)
+        kept = self.engine.kept.get(counter)
+        if kept is None:  # never a count of windows nobody kept: it would silently read as empty
+            raise undeclared()
+        return self.store.count(kept, event)
 
     def tariff(self, code: str, day: dt.date) -> Decimal | None:
         return self.engine.tariffs.on(code, day)

@@ -42,5 +42,6 @@ FUNCTIONS = (
         Kind.DATETIME,
         mt_referral_at,
         "date et heure de l'adressage par le médecin traitant (colonne mt_referral_at)",
+        reads=("extra:mt_referral_at",),  # what ``explain`` shows of a finding decided on it
     ),
 )
