@@ -860,3 +860,31 @@ def test_output_beside_the_inputs_is_written(recorded_ledger: Path, here: Path) 
     )
     assert result.exit_code == 0, result.output
     assert (here / "export.csv").read_text(encoding="utf-8").count("F-1") == 1
+
+
+def test_output_never_replaces_a_ledger_about_to_be_created(here: Path) -> None:
+    """``--record`` into a new ledger with ``-o`` naming it: the report would be written over it."""
+    write_csv(here / "jour.csv", CLEAN_ROW)
+    result = run("check", "jour.csv", "--ledger", "nouveau.sqlite", "--record", "-o", "nouveau.sqlite")
+    assert result.exit_code == cli.EXIT_ERROR and "que la commande lit" in result.stderr
+    assert not (here / "nouveau.sqlite").exists()
+
+
+def test_output_never_replaces_a_ledger_named_with_its_scheme(recorded_ledger: Path) -> None:
+    before = recorded_ledger.read_bytes()
+    for target in ("cabinet.sqlite", "cabinet.sqlite-wal"):
+        result = run("ledger", "stats", "--ledger", "sqlite:cabinet.sqlite", "-o", target)
+        assert result.exit_code == cli.EXIT_ERROR and "que la commande lit" in result.stderr
+    assert recorded_ledger.read_bytes() == before
+    assert not (recorded_ledger.parent / "cabinet.sqlite-wal").exists()
+
+
+def test_output_never_replaces_a_rule_file_the_configuration_loads(here: Path) -> None:
+    write_csv(here / "jour.csv", CLEAN_ROW)
+    rules = here / "cabinet.rules"
+    rules.write_text('rule CAB-X warning "x"\n  on G\n  when ald\nend\n', encoding="utf-8")
+    (here / "billing-rules.toml").write_text('[rules]\nfiles = ["cabinet.rules"]\n', encoding="utf-8")
+    before = rules.read_bytes()
+    result = run("check", "jour.csv", "-o", "cabinet.rules")
+    assert result.exit_code == cli.EXIT_ERROR and "que la commande lit" in result.stderr
+    assert rules.read_bytes() == before

@@ -930,3 +930,20 @@ def test_rules_test_of_an_edited_copy_replaces_the_installed_file(
     added = run("rules", "test", str(own))
     assert added.exit_code == 0, added.output
     assert "à la place" not in added.stderr and "1 exemple : 1 réussi(s)" in added.stdout
+
+
+def test_rules_test_never_replaces_a_rule_file_of_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of the practice's own rule file is not a plugin's: it is tested as the clash it is."""
+    project = tmp_path / "cabinet"
+    project.mkdir()
+    text = 'rule CAB-ONE warning "G"\n  on G\n  when weekday() = 1\n  example fires { codes = "G" }\nend\n'
+    (project / "cabinet.rules").write_text(text, encoding="utf-8")
+    (project / "billing-rules.toml").write_text('[rules]\nfiles = ["cabinet.rules"]\n', encoding="utf-8")
+    edited = tmp_path / "cabinet.rules"
+    edited.write_text(text.replace("weekday() = 1", "weekday() = 2"), encoding="utf-8")
+    monkeypatch.chdir(project)
+    result = run("rules", "test", str(edited))
+    assert "à la place" not in result.stderr
+    assert result.exit_code == cli.EXIT_ERROR and "CAB-ONE" in result.output

@@ -269,3 +269,21 @@ def test_column_option_maps_a_referral_time_column(tmp_path: Path) -> None:
     )
     assert ("F2", "SHE-TIME") in fired and ("F1", "SHE-TIME") not in fired
     assert not any(rule == "SNP-REGULATED" for _, rule in fired)
+
+
+def test_a_whole_moment_under_a_time_header_is_the_referral(tmp_path: Path, engine: str) -> None:
+    """« Heure de régulation » holding ``2026-01-06T19:00`` (some exports write the moment there)."""
+    path = tmp_path / "sas.csv"
+    path.write_text(
+        "N° facture;Date acte;Heure;RPPS;N° patient;DDN;Actes;Heure de régulation\n"
+        "F1;06/01/2026;19:40;101;P1;01/02/1970;G+SNP+SHE;2026-01-06T19:00\n"
+        "F2;06/01/2026;21:00;101;P2;01/02/1970;G+SNP+SHE;2026-01-06T18:30\n"
+        "F3;06/01/2026;10:00;101;P3;01/02/1970;G+SNP;2026-01-07T09:30\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["check", str(path), "--engine", engine, "--format", "json"])
+    report = json.loads(result.stdout)
+    assert report["summary"]["events"] == 2  # F3: referred the day after its act, an input error
+    assert [(error["line"], error["field"]) for error in report["input_errors"]] == [(4, "referral_at")]
+    fired = {(finding["invoice_id"], finding["rule"]) for finding in report["findings"]}
+    assert ("F2", "SHE-TIME") in fired and ("F1", "SHE-TIME") not in fired

@@ -46,6 +46,10 @@ class Session:
     Made by :meth:`billing_rules.Validator.session`. Use it as a context manager: it closes the
     ledger it opened itself (given a path or URL); a ledger object it was given stays open.
 
+    Its calls are taken one at a time, so worker threads may share one session. A ledger object is
+    one connection: two sessions given the same object must not be used from two threads at once
+    (open each from the path or URL instead).
+
     Every method taking an invoice takes an :class:`~billing_rules.Event` or a mapping of SPEC §1
     columns (text spellings or typed Python values, see :mod:`billing_rules.readers.native`), and
     raises :class:`~billing_rules.InvalidInvoice` for unreadable values before anything is

@@ -114,15 +114,28 @@ def refuse_duplicates(paths: Sequence[str]) -> None:
 
 
 def refuse_overwriting(output: str | None, paths: Sequence[str]) -> None:
-    """``-o`` naming one of the files being read would replace the practice's export by the report."""
-    if output is None or not os.path.exists(output):
+    """``-o`` naming one of the files being read would replace the practice's export by the report.
+
+    Compared as files when both exist (a link, ``./``), else as resolved paths: a ledger that
+    ``--record`` is about to create, or a ``-wal`` file SQLite will make, is refused too.
+    """
+    if output is None:
         return
     for path in paths:
-        if path != STDIN and os.path.exists(path) and os.path.samefile(path, output):
+        if path != STDIN and _same_file(path, output):
             raise ReadError(
                 f"-o « {output} » est un des fichiers que la commande lit : le rapport le remplacerait ; "
                 "choisissez un autre nom de fichier"
             )
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        if os.path.exists(one) and os.path.exists(other):
+            return os.path.samefile(one, other)
+        return os.path.realpath(one) == os.path.realpath(other)
+    except (OSError, ValueError):  # an unreadable folder, a NUL in a name: not the same file
+        return False
 
 
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -134,9 +147,11 @@ def files_read(ctx: Any) -> list[str]:
 
     Gathered from the command line itself rather than listed by each command, so that no command
     can forget one: billing files, ``--rules``, PATIENTS, the ledger (``--ledger`` or its
-    environment variable), ``--config``, and the practice's configuration file found by default. A
-    value that names no existing file (a practitioner number, a URL) is dropped by
-    :func:`refuse_overwriting`; choices (``--format json``) are not file names and are skipped.
+    environment variable, ``sqlite:`` prefix removed, the files SQLite keeps beside it), ``--config``,
+    the practice's configuration file found by default and the rule files it loads. Choices
+    (``--format json``) are not file names and are skipped; any other value is compared with ``-o``
+    as a path (a practitioner number never equals a report's file name in practice, and refusing it
+    would cost nothing).
     """
     import click
 
@@ -153,9 +168,27 @@ def files_read(ctx: Any) -> list[str]:
                 if isinstance(config_path, str):
                     found.append(config_path)
         ctx = ctx.parent
-    from billing_rules.config import find_config
+    found += _configuration_files(found)
+    # ``sqlite:cabinet.db`` (or ``sqlite://``) names the file ``open_ledger`` opens.
+    found = [_sqlite_path(path) for path in found]
+    return [*found, *(path + suffix for path in found for suffix in _SQLITE_COMPANIONS)]
+
+
+def _sqlite_path(name: str) -> str:
+    return name.removeprefix("sqlite:").removeprefix("//") if name.startswith("sqlite:") else name
+
+
+def _configuration_files(named: list[str]) -> list[str]:
+    """The practice's configuration file (found by default unless named) and the rule files it loads."""
+    from billing_rules.config import find_config, load_config
+    from billing_rules.errors import BillingRulesError
 
     config = find_config()
-    if config is not None:
-        found.append(str(config))
-    return [*found, *(path + suffix for path in found for suffix in _SQLITE_COMPANIONS)]
+    paths = [str(config)] if config is not None else []
+    files: list[str] = []
+    for path in [*paths, *(name for name in named if name.endswith((".toml",)) and os.path.isfile(name))]:
+        try:
+            files += [str(rule_file) for rule_file in load_config(path).rule_files]
+        except (BillingRulesError, OSError):
+            continue  # a configuration that cannot be read says so when the command loads it
+    return [*paths, *files]

@@ -192,7 +192,7 @@ def _edited_copy_of(validator: Any, path: str) -> str | None:
     from billing_rules.dsl import ast
     from billing_rules.dsl.parser import parse
     from billing_rules.errors import BillingRulesError
-    from billing_rules.plugins import BUILTIN_SOURCE
+    from billing_rules.plugins import BUILTIN_SOURCE, plugin_infos
 
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -200,10 +200,15 @@ def _edited_copy_of(validator: Any, path: str) -> str | None:
     except (OSError, UnicodeDecodeError, BillingRulesError):
         return None  # loaded as an extra file, whose error says what is wrong with it
     codes = {item.code for item in declared if isinstance(item, ast.RuleDecl)}
+    # Only an installed plugin's files: a practice's rule file loaded by its configuration (or by
+    # --rules) is not replaced, and a copy of it is the clash it looks like.
+    manager = getattr(validator, "manager", None)
+    plugins = {info.name for info in plugin_infos(manager)} if manager is not None else set()
+    plugins.discard(BUILTIN_SOURCE)
     by_file: dict[str, set[str]] = {}
     for rule in validator.ruleset.rules:
         origin = (getattr(rule, "origin", None) or "").rsplit(":", 1)[0]
-        if rule.source != BUILTIN_SOURCE and Path(origin).is_absolute() and Path(origin).is_file():
+        if rule.source in plugins and Path(origin).is_absolute() and Path(origin).is_file():
             by_file.setdefault(origin, set()).add(rule.code)
     name = Path(path).name
     ranked = sorted(

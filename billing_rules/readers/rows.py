@@ -205,12 +205,17 @@ def _referral_with_time(
     errors: list[tuple[str, str]] = []
     fields.pop("referral_at", None)
     found[:] = [(field, message) for field, message in found if field != "referral_at"]
+    cell = values.get("referral_at")
     try:
         clock: dt.time | None = read_time(clock_value)
     except InvalidValue as exc:
+        moment = _moment_or_none(clock_value)
+        if moment is not None and (cell is None or (type(cell) is str and not cell.strip())):
+            # Some exports write the whole moment under « Heure de régulation »: it is the referral.
+            fields["referral_at"] = moment
+            return
         errors.append((REFERRAL_TIME, exc.message))
         clock = None
-    cell = values.get("referral_at")
     base: dt.date | None = None
     if cell is not None and not (type(cell) is str and not cell.strip()):
         base = _referral_day(cell, clock, errors)
@@ -233,6 +238,15 @@ def _referral_with_time(
             len(found),
         )
         found[at:at] = errors
+
+
+def _moment_or_none(value: Any) -> dt.datetime | None:
+    """``value`` read as a date and time (``2026-01-06T19:00``), or None when it is not one."""
+    try:
+        moment = PARSERS["referral_at"][0](value)
+    except InvalidValue:
+        return None
+    return moment if isinstance(moment, dt.datetime) else None
 
 
 def _referral_day(cell: Any, clock: dt.time | None, errors: list[tuple[str, str]]) -> dt.date | None:
