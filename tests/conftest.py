@@ -19,6 +19,18 @@ def builtin_validator() -> Validator:
     return Validator.build(entry_points=False)
 
 
+@pytest.fixture(params=["row", "duckdb"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """``check --engine``: the row engine, and the columnar one where the batch extra is installed.
+
+    ``tests/engines`` has its own, with Spark; this one is for the tests of readers and commands.
+    """
+    if request.param == "duckdb":
+        pytest.importorskip("duckdb")
+        pytest.importorskip("polars")
+    return str(request.param)
+
+
 # --- ledger back ends (SQLite always; PostgreSQL with BILLING_RULES_TEST_POSTGRES) -------------------
 from ledger_fixtures import ledger_target, postgres_dsn, postgres_schema  # noqa: E402,F401
 

@@ -371,15 +371,6 @@ SPEC_AND_ALIAS_JSON = [
 ]  # fmt: skip
 
 
-@pytest.fixture(params=["row", "duckdb"])
-def engine(request: pytest.FixtureRequest) -> str:
-    """``check --engine``: the row engine, and the columnar one where the batch extra is installed."""
-    if request.param == "duckdb":
-        pytest.importorskip("duckdb")
-        pytest.importorskip("polars")
-    return str(request.param)
-
-
 def test_check_refuses_a_spec_name_and_an_alias_for_one_field(tmp_path: Path, engine: str) -> None:
     csv_path = tmp_path / "a.csv"
     csv_path.write_text(SPEC_AND_ALIAS_CSV, encoding="utf-8")

@@ -208,14 +208,6 @@ def test_other_formats_same_in_both_readers(tmp_path: Path, kind: str) -> None:
 # --- check: the regulated rows are checked, with both engines ------------------------------------
 
 
-@pytest.fixture(params=["row", "duckdb"])
-def engine(request: pytest.FixtureRequest) -> str:
-    if request.param == "duckdb":
-        pytest.importorskip("duckdb")
-        pytest.importorskip("polars")
-    return str(request.param)
-
-
 def test_check_reads_a_time_only_referral(tmp_path: Path, engine: str) -> None:
     """Before: every row rejected (« date-heure invalide »), 0 invoices checked."""
     path = tmp_path / "sas.csv"
