@@ -19,13 +19,13 @@ from billing_rules.readers.values import (
     COLUMNS,
     MEMO_MAX,
     MISSING,
-    PARSERS,
     READ_COLUMNS,
     REFERRAL_TIME,
     UNSET,
     BlankValue,
     InvalidValue,
     read_date,
+    read_datetime,
     read_text,
     read_time,
 )
@@ -243,16 +243,15 @@ def _referral_with_time(
 def _moment_or_none(value: Any) -> dt.datetime | None:
     """``value`` read as a date and time (``2026-01-06T19:00``), or None when it is not one."""
     try:
-        moment = PARSERS["referral_at"][0](value)
+        return read_datetime(value)
     except InvalidValue:
         return None
-    return moment if isinstance(moment, dt.datetime) else None
 
 
 def _referral_day(cell: Any, clock: dt.time | None, errors: list[tuple[str, str]]) -> dt.date | None:
     """The date of a ``referral_at`` cell read beside a referral time; errors go to ``errors``."""
     try:
-        moment = PARSERS["referral_at"][0](cell)
+        moment = read_datetime(cell)
     except InvalidValue:
         try:
             return read_date(cell)

@@ -166,6 +166,11 @@ def read_time(value: Any) -> dt.time:
     return _time(value)
 
 
+def read_datetime(value: Any) -> dt.datetime:
+    """A date and time, as ``referral_at`` reads it; its error quotes the value."""
+    return _datetime(value)
+
+
 def read_birth_date(value: Any) -> dt.date:
     """Like :func:`read_date`, for birth dates, whose value never appears in a message (patient data)."""
     try:
