@@ -34,12 +34,13 @@ from billing_rules.api.rule_info import RuleInfo as RuleInfo  # re-exported: its
 from billing_rules.api.rule_info import rule_info
 from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
 from billing_rules.engines.collector import batch_gc as batch_gc  # re-exported: its former home
+from billing_rules.engines.findings import reported_amount
 from billing_rules.engines.row.engine import Engine
 from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.errors import BillingRulesError, PluginLoadError, RuleFileError
 from billing_rules.errors import InvalidInvoice as InvalidInvoice  # re-exported: its former home
 from billing_rules.interrupt import reraise_if_real
-from billing_rules.model import Event, Finding, InputError, Report, Severity
+from billing_rules.model import Event, Finding, InputError, Report
 
 if TYPE_CHECKING:
     from billing_rules.api.session import Session
@@ -485,13 +486,12 @@ def _as_reported(findings: list[Finding]) -> list[Finding]:
     invoice's findings are in rule-code order, an added one (or an adjuster's INTERNAL-ERROR)
     included.
     """
-    kept = [attrs.evolve(item, amount=None) if _warning_with_amount(item) else item for item in findings]
+    kept = [
+        item
+        if (amount := reported_amount(item.rule, item.severity, item.amount)) is item.amount
+        else attrs.evolve(item, amount=amount)
+        for item in findings
+    ]
     if len(kept) > 1:
         kept.sort(key=lambda finding: finding.rule)
     return kept
-
-
-def _warning_with_amount(finding: Finding) -> bool:
-    if finding.severity is not Severity.WARNING or finding.amount is None:
-        return False
-    return finding.rule != "AMOUNT-ABOVE"  # SPEC §2: the one warning whose amount is the excess

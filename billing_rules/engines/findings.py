@@ -75,6 +75,13 @@ def _amount_ok(amount: Any) -> bool:
     return Decimal(amount).is_finite()
 
 
+def reported_amount(code: str, severity: Severity, amount: Decimal | None) -> Decimal | None:
+    """The amount a finding reports: SPEC §2, a warning's is null, except AMOUNT-ABOVE's excess."""
+    if severity is Severity.WARNING and code != "AMOUNT-ABOVE":
+        return None
+    return amount
+
+
 def _crashed(rule: Rule, exc: BaseException) -> Hit:
     # The log names the rule, its plugin and the kind of error, never the exception's text: a
     # plugin may have put the patient's identifier in it.
@@ -171,8 +178,7 @@ def _finding(rule: Rule, hit: Hit, event: Event, meta: RuleMeta | None = None) -
     if amount is not None:
         amount = round_cents(Decimal(amount))  # half up, as every amount of the project
     severity = rule.severity
-    if severity is Severity.WARNING and rule.code != "AMOUNT-ABOVE":
-        amount = None  # SPEC §2: a warning's amount is null, except the excess of AMOUNT-ABOVE
+    amount = reported_amount(rule.code, severity, amount)
     if crashed:
         return Finding.about(
             event,
