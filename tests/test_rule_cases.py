@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -69,3 +70,43 @@ def test_rule_case(builtin_validator: Validator, code: str, defaults: dict, case
             assert finding.yearly is item["yearly"]
         # SPEC §2: every built-in finding says where the rule comes from and what to do.
         assert finding.citation, finding.rule
+
+
+#: SPEC §5's rule codes, as its table lists them (compared with ``../shared/SPEC.md`` when it is beside
+#: the repository, as on CI).
+SPEC_SECTION_5 = {
+    "CODE-DATE", "CODE-UNKNOWN", "AMOUNT-BELOW", "AMOUNT-ABOVE", "IMT-ALD", "IMT-MT", "IMT-ONCE",
+    "IMT-CUMUL", "VL-PLACE", "VL-QUARTER", "VL-FIRST", "VL-CASE", "VL-PALLIATIVE", "VSP-PALLIATIVE",
+    "VSP-PLACE", "SNP-WEEK", "SNP-MT", "SNP-REGULATED", "SNP-48H", "SNP-PDSA", "SNP-CUMUL", "MOP-MT",
+    "GL-AGE", "GL-MT", "GL-YEAR", "OPP-IMT", "OPP-VL", "OPP-VL-FIRST", "OPP-VSP", "OPP-SNP", "OPP-MOP",
+    "OPP-MEG", "OPP-MT-DECLARE", "SNP-BASE", "SNP-OPPOSABLE", "MOP-BASE", "SHE-TIME", "OPP-SHE",
+    "GL1-DISCHARGE", "GL1-PROOF",
+}  # fmt: skip
+SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
+
+
+def test_the_code_list_is_spec_section_5() -> None:
+    """The list above is SPEC's: a code added to SPEC §5 must get its oracle file too."""
+    if not SPEC_FILE.exists():
+        pytest.skip("../shared/SPEC.md n'est pas à côté du dépôt")
+    listed = set(
+        re.findall(
+            r"^\| `([A-Z0-9-]+)` \| (?:error|warning|opportunity) \|", SPEC_FILE.read_text("utf-8"), re.M
+        )
+    )
+    assert listed == SPEC_SECTION_5
+
+
+def test_every_built_in_code_has_its_oracle_file(builtin_validator: Validator) -> None:
+    """Each SPEC §5 code, and each other built-in rule, is asserted by a case file of its own.
+
+    Without this, deleting ``tests/rules/<CODE>.toml`` would only make the suite smaller.
+    """
+    files = {path.stem for path in CASES_DIR.glob("*.toml")}
+    built_in = {info.code for info in builtin_validator.rules}
+    assert SPEC_SECTION_5 <= built_in
+    assert sorted((SPEC_SECTION_5 | built_in) - files) == []
+    for path in CASES_DIR.glob("*.toml"):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert data["code"] == path.stem
+        assert data.get("case"), f"{path.name}: aucun cas"
