@@ -5,10 +5,17 @@ Practice software sometimes writes a code with a letter of another alphabet that
 then says which code was meant and which character is at fault, by its Unicode name: no table of
 confusables beyond the letters of the Cyrillic and Greek alphabets that look Latin, and no new
 dependency.
+
+The suggestion goes into the corrected coding the billing staff is told to bill: of several known
+codes one typo away, it prefers one that exists on the act's date and whose validity the facts
+do not doubt (``GG`` is G, never GS, which may no longer be accepted after 2024-12-22), then the
+code the typo holds once a repeated letter is dropped (a key pressed twice), then the likelier
+typo.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from collections.abc import Iterable, Mapping
 
@@ -24,7 +31,7 @@ _LOOKS_LATIN = {
     },
 }  # fmt: skip
 _SCRIPT_WORDS = {"CYRILLIC": "cyrillique", "GREEK": "grec", "FULLWIDTH": "pleine chasse"}
-_MEMO: dict[tuple[int, int, str], tuple[str, str | None]] = {}
+_MEMO: dict[tuple[int, int, str, dt.date | None, int], tuple[str, str | None]] = {}
 _MEMO_MAX = 10_000
 
 
@@ -83,30 +90,64 @@ def edit_kind(word: str, other: str) -> int | None:
     return None
 
 
-def one_edit_away(code: str, known: Iterable[str]) -> str | None:
+def repeated_letter_dropped(word: str, other: str) -> bool:
+    """Whether ``other`` is ``word`` with one of two identical neighbouring letters dropped.
+
+    ``GG`` → ``G``, ``MDD`` → ``MD``: a key pressed twice, the commonest typo on a short code, and
+    one that leaves the code meant in plain sight.
+    """
+    return len(word) == len(other) + 1 and any(
+        word[index] == word[index + 1] and word[:index] + word[index + 1 :] == other
+        for index in range(len(word) - 1)
+    )
+
+
+def one_edit_away(
+    code: str,
+    known: Iterable[str],
+    *,
+    day: dt.date | None = None,
+    doubtful: Mapping[str, dt.date] | None = None,
+) -> str | None:
     """The known code one edit away from ``code`` (a letter swapped, wrong, missing or extra).
 
-    With several, the deterministic choice: the likelier typo first (swapped, then wrong, then
-    missing or extra), then alphabetical order. Pseudo-codes with a dash (forfaits) are left out.
+    With several, the deterministic choice, safest for the billing staff first: on ``day`` (the
+    act's date, when known), a code that exists that day (``known`` a mapping whose values have
+    ``exists_on``, as the rule set's code table) and is not in ``doubtful`` from that day
+    (code → first day its validity is UNCERTAIN in the facts); then ``code`` with a repeated
+    letter dropped; then the likelier typo (swapped, then wrong, then missing or extra); then
+    alphabetical order. Pseudo-codes with a dash (forfaits) are left out.
     """
     found = []
     for other in known:
         if "-" in other:
             continue
         kind = edit_kind(code, other)
-        if kind is not None:
-            found.append((kind, other))
-    return min(found)[1] if found else None
+        if kind is None:
+            continue
+        absent = doubted = False
+        if day is not None:
+            info = known.get(other) if isinstance(known, Mapping) else None
+            absent = hasattr(info, "exists_on") and not info.exists_on(day)  # type: ignore[union-attr]
+            doubted = doubtful is not None and other in doubtful and day >= doubtful[other]
+        found.append((absent, doubted, not repeated_letter_dropped(code, other), kind, other))
+    return min(found)[-1] if found else None
 
 
-def closest_code(code: str, known: Mapping[str, object]) -> tuple[str, str | None]:
+def closest_code(
+    code: str,
+    known: Mapping[str, object],
+    *,
+    day: dt.date | None = None,
+    doubtful: Mapping[str, dt.date] | None = None,
+) -> tuple[str, str | None]:
     """(the hint in French, the code meant or None) for an unknown ``code``.
 
     The hint names each look-alike character (« le caractère « Т » (cyrillique) ressemble à
     « T » ») and asks « vouliez-vous dire IMT ? » when a known code is meant; it is empty when
-    nothing resembles.
+    nothing resembles. ``day`` and ``doubtful``: see :func:`one_edit_away`.
     """
-    key = (id(known), len(known), code)
+    key = (id(known), len(known), code, day, id(doubtful))
     found = _MEMO.get(key)
     if found is not None:
         return found
@@ -124,7 +165,7 @@ def closest_code(code: str, known: Mapping[str, object]) -> tuple[str, str | Non
     if candidate != code and candidate in known:
         meant = candidate
     else:
-        meant = one_edit_away(candidate, known)
+        meant = one_edit_away(candidate, known, day=day, doubtful=doubtful)
     parts = []
     if notes:
         parts.append(", ".join(notes))

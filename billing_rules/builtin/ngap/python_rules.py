@@ -6,6 +6,7 @@ or a tariff extends them without touching this module.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -85,7 +86,8 @@ class CodeUnknownRule(PythonRule):
         parts = []
         fixes = []
         for code in unknown:
-            hint, fix = closest_code(code, known)
+            # On the act's date: the fix goes into the coding the staff is told to bill.
+            hint, fix = closest_code(code, known, day=event.date, doubtful=_DOUBTFUL_FROM)
             parts.append(f"{code} ({hint})" if hint else code)
             if fix is not None:
                 fixes.append((code, fix))
@@ -185,6 +187,12 @@ _UNCERTAIN_START = {
 }
 
 
+#: Codes whose validity ngap-facts.md marks UNCERTAIN from a date on (§1.6: « GS disparu » on
+#: 2024-12-22, UNCERTAIN whether still accepted). The rule files keep GS valid, as the facts
+#: recommend; CODE-UNKNOWN only avoids suggesting it for a typo from that date (``GX`` → G).
+_DOUBTFUL_FROM = {"GS": dt.date(2024, 12, 22)}
+
+
 #: What a code that does not exist yet on the act's date was billed as before it (ngap-facts.md
 #: §0, §1): IMT and GL1-3 were plain consultations, the palliative VSP was a VL; a majoration that
 #: did not exist (SNP, MOP, SHE...) is simply left out.
@@ -237,6 +245,16 @@ PYTHON_RULES = (
         action=(
             "vérifier le code dans le logiciel de facturation ; s'il est juste, installer l'extension "
             "qui le déclare (billing-rules plugins)"
+        ),
+        doc=(
+            "Le code proposé (« vouliez-vous dire … ? » et la cotation corrigée) est un code connu à une "
+            "faute de frappe près ; s'il y en a plusieurs, la règle préfère, dans l'ordre : un code qui "
+            "existe à la date de l'acte, et dont la validité n'est pas INCERTAINE ce jour-là "
+            "(ngap-facts.md §1.6 : GS, « disparu » le 22/12/2024, INCERTAIN ensuite : dès cette date, GX "
+            "donne G et non GS) ; le code obtenu en retirant une lettre doublée (GG → G, MDD → MD) ; la "
+            "faute la plus probable "
+            "(deux lettres interverties, une lettre fausse, une lettre en trop ou en moins) ; l'ordre "
+            "alphabétique."
         ),
     ),
     AmountBelowRule(
