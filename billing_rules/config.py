@@ -34,6 +34,7 @@ after these). ``enable`` and ``disable``, their first names, are still read as `
 
     [columns]                             # headers of the practice's export no alias knows
     patient_id = "Identifiant assuré"     # field = header (SPEC §1b)
+    c2s = "Bénéficiaire CSS"              # the forfait's patient list only (c2s, last_seen)
 
     [values.mt_status]                    # the export's own values of a field
     "Moi" = "self"
@@ -57,7 +58,7 @@ import attrs
 from billing_rules.errors import BillingRulesError
 from billing_rules.files import TooLarge, read_bounded
 from billing_rules.model import Sector, Severity
-from billing_rules.readers.columns import DEFAULT_MAPPING, ColumnError, ColumnMapping
+from billing_rules.readers.columns import DEFAULT_MAPPING, MAPPABLE, ColumnError, ColumnMapping, normalize
 from billing_rules.selection import Selectors, matches, resolve, specificity
 
 if sys.version_info >= (3, 11):
@@ -115,6 +116,11 @@ class PracticeConfig:
     practitioner: Facts = Facts()
     practitioners: Mapping[str, Facts] = attrs.field(factory=dict)
     columns: ColumnMapping = DEFAULT_MAPPING
+    patient_columns: Mapping[str, str] = attrs.field(factory=dict)
+    """``[columns]`` entries for the fields only ``forfait``'s patient list has (``c2s``,
+    ``last_seen``): one configuration serves every command, so they are accepted, and kept apart
+    from ``columns`` because a billing file has no such field (``check`` keeps such a header as an
+    extra column for plugins, as before)."""
 
     @property
     def has_facts(self) -> bool:
@@ -324,6 +330,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> PracticeC
         practitioner=_facts(_table(data, "practitioner", fail), fail, "practitioner"),
         practitioners=per_practitioner,
         columns=_columns(data, fail),
+        patient_columns=_patient_columns(data, fail),
     )
 
 
@@ -350,21 +357,72 @@ def _selectors(rules: Mapping[str, Any], where: str, fail: Any) -> tuple[Selecto
 
 
 def _columns(data: Mapping[str, Any], fail: Any) -> ColumnMapping:
-    """``[columns]`` (field = header) and ``[values.FIELD]`` (value = SPEC value), SPEC §1b."""
+    """``[columns]`` (field = header) and ``[values.FIELD]`` (value = SPEC value), SPEC §1b.
+
+    Only the billing files' fields: the patient list's own ones are :func:`_patient_columns`'. A
+    name that is neither is refused here, naming the key, rather than read as nothing.
+    """
     explicit: dict[str, str] = {}
     for field, header in _table(data, "columns", fail).items():
         if not isinstance(header, str) or not header.strip():
             raise fail(f"columns.{field} : nom de colonne attendu (un texte)")
-        explicit[str(field)] = header
+        if field in MAPPABLE:
+            explicit[str(field)] = header
+        elif field not in _own_fields():
+            raise fail(f"columns.{field} : {_unknown_field(field, patient_list=True)}")
     values: dict[str, dict[str, str]] = {}
     for field, table in _table(data, "values", fail).items():
         if not isinstance(table, dict):
             raise fail(f"« values.{field} » doit être une table (valeur du fichier = valeur attendue)")
+        if field not in MAPPABLE and field in _own_fields():
+            raise fail(
+                f"values.{field} : [values] ne vaut que pour les champs des fichiers de facturation ; "
+                f"{field} (liste de patients de forfait) est lu tel qu'écrit"
+            )
+        if field not in MAPPABLE:
+            raise fail(f"values.{field} : {_unknown_field(field, patient_list=False)}")
         values[str(field)] = {str(value): _target(target) for value, target in table.items()}
     try:
         return ColumnMapping(explicit=explicit, values=values)
     except ColumnError as exc:
         raise fail(str(exc)) from None
+
+
+def _patient_columns(data: Mapping[str, Any], fail: Any) -> dict[str, str]:
+    """``[columns]`` entries for ``forfait``'s patient list only (``c2s``, ``last_seen``).
+
+    Checked by :func:`_columns` first; a header also given to a billing field is refused here,
+    as two fields for one column are between billing fields.
+    """
+    table = _table(data, "columns", fail)
+    mapped = {field: header for field, header in table.items() if field not in MAPPABLE}
+    if not mapped:
+        return {}
+    taken = {normalize(header): field for field, header in table.items() if field in MAPPABLE}
+    for field, header in mapped.items():
+        other = taken.setdefault(normalize(header), field)
+        if other != field:
+            raise fail(
+                f"columns.{field} : la colonne « {header.strip()} » est attribuée à deux champs : "
+                f"{other} et {field}"
+            )
+    return mapped
+
+
+def _own_fields() -> tuple[str, ...]:
+    """The patient list's own fields, from the module that reads that list (one list, not two).
+
+    Imported only for a name that is no billing field: ``check`` need not load the forfait code.
+    """
+    from billing_rules.domain.forfait.patients import OWN_FIELDS
+
+    return OWN_FIELDS
+
+
+def _unknown_field(field: str, *, patient_list: bool) -> str:
+    """The French message for a field no file has, listing every name that may be written there."""
+    more = f" ; liste de patients de forfait seulement : {', '.join(_own_fields())}" if patient_list else ""
+    return f"champ inconnu « {field} » (champs possibles : {', '.join(MAPPABLE)}{more})"
 
 
 def _target(target: Any) -> str:

@@ -222,3 +222,100 @@ def test_json_lines_errors_name_the_line(tmp_path: Path) -> None:
     assert [patient.patient_id for patient in patients] == ["A"]
     assert [(error.file, error.line, error.field) for error in errors] == [(str(path), 2, "last_seen")]
     assert errors[0].message == "date invalide « hier »"
+
+
+# -- [columns] of the configuration for the patient list's own fields ----------------------------------
+
+OWN_EXPORT = (
+    "Identifiant assuré;Naissance;ALD;Mutuelle solidaire;Date du dernier RDV\n"
+    "A;1940-01-01;oui;oui;2024-06-01\nB;1980-01-01;non;non;2026-01-02\n"
+)
+
+
+def _config(tmp_path: Path, text: str) -> str:
+    config = tmp_path / "billing-rules.toml"
+    config.write_text(text, encoding="utf-8")
+    return str(config)
+
+
+def test_config_columns_map_the_patient_list_own_fields(tmp_path: Path) -> None:
+    """``[columns] c2s = …`` does what ``--column c2s=…`` does: one configuration for every command."""
+    path = tmp_path / "patients.csv"
+    path.write_text(OWN_EXPORT, encoding="utf-8")
+    config = _config(
+        tmp_path,
+        '[columns]\npatient_id = "Identifiant assuré"\nbirth_date = "Naissance"\n'
+        'c2s = "mutuelle SOLIDAIRE"\nlast_seen = "Date du dernier RDV"\n',
+    )
+    args = [str(path), "--year", "2026", "--format", "json", "--config", config, "--no-plugins"]
+    assert categories(forfait(*args)) == {"not_seen_2_years": 1, "adult_7_74": 1, "c2s": 1}
+    # A [columns] entry serves every export of the practice: one whose header is absent is no error,
+    # and the fields' French aliases still read a list that has them.
+    french = tmp_path / "autre.csv"
+    french.write_text("N° patient;Date de naissance;ALD;C2S\nA;1950-02-01;oui;oui\n", encoding="utf-8")
+    other = forfait(str(french), "--year", "2026", "--format", "json", "--config", config, "--no-plugins")
+    assert categories(other) == {"ald_under_80": 1, "c2s": 1}
+
+
+def test_column_option_wins_over_the_config_for_an_own_field(tmp_path: Path) -> None:
+    path = tmp_path / "patients.csv"
+    path.write_text(
+        "N° patient;Date de naissance;ALD;CSS 2025;CSS 2026\nA;1950-02-01;oui;oui;non\n", encoding="utf-8"
+    )
+    config = _config(tmp_path, '[columns]\nc2s = "CSS 2025"\n')
+    args = [str(path), "--year", "2026", "--format", "json", "--config", config, "--no-plugins"]
+    assert categories(forfait(*args))["c2s"] == 1
+    assert categories(forfait(*args, "--column", "c2s=CSS 2026"))["c2s"] == 0
+    # The command line giving the configured header to another field takes it from c2s.
+    taken = forfait(*args, "--column", "ald=CSS 2025")
+    assert categories(taken) == {"ald_under_80": 1, "c2s": 0}
+
+
+def test_config_with_patient_list_columns_is_accepted_by_check(tmp_path: Path) -> None:
+    """A billing file has no c2s: ``check`` accepts the shared configuration and reads no such field."""
+    config = _config(tmp_path, '[columns]\nc2s = "Mutuelle solidaire"\n')
+    bills = tmp_path / "factures.csv"
+    bills.write_text(
+        "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;Mutuelle solidaire\n"
+        "F-1;2025-03-03;101;P-1;1970-01-01;G;30;oui\n",
+        encoding="utf-8",
+    )
+    check = CliRunner().invoke(
+        main, ["check", str(bills), "--config", config, "--no-plugins", "--format", "json"]
+    )
+    assert check.exit_code == 0, check.output
+    assert json.loads(check.stdout)["summary"]["events"] == 1
+    columns = CliRunner().invoke(main, ["columns", str(bills), "--config", config, "--format", "json"])
+    assert columns.exit_code == 0, columns.output
+    entry = json.loads(columns.stdout)["columns"][-1]
+    assert (entry["header"], entry["field"], entry["how"]) == ("Mutuelle solidaire", None, "extra")
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        ('[columns]\nc3s = "CSS"\n', "columns.c3s : champ inconnu « c3s »"),
+        ('[values.c3s]\n"x" = "y"\n', "values.c3s : champ inconnu « c3s »"),
+        ('[values.c2s]\n"CSS" = true\n', "values.c2s : [values] ne vaut que pour les champs"),
+        (
+            '[columns]\npatient_id = "Dossier"\nc2s = "dossier"\n',
+            "columns.c2s : la colonne « dossier » est attribuée à deux champs : patient_id et c2s",
+        ),
+    ],
+)
+def test_config_column_errors_name_the_file_and_the_key(
+    tmp_path: Path, french: Path, toml: str, says: str
+) -> None:
+    config = _config(tmp_path, toml)
+    for command in (["forfait", str(french), "--year", "2026"], ["columns", str(french)]):
+        result = CliRunner().invoke(main, [*command, "--config", config])
+        assert result.exit_code == 2, result.output
+        assert f"{config} : {says}" in result.stderr
+
+
+def test_unknown_config_column_lists_the_patient_list_fields_too(tmp_path: Path, french: Path) -> None:
+    config = _config(tmp_path, '[columns]\nc3s = "CSS"\n')
+    result = CliRunner().invoke(main, ["check", str(french), "--config", config])
+    assert result.exit_code == 2
+    assert "champs possibles : invoice_id, date" in result.stderr
+    assert "; liste de patients de forfait seulement : c2s, last_seen)" in result.stderr

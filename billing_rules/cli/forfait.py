@@ -253,6 +253,7 @@ def forfait(
                 input_format=input_format,
                 columns=columns,
                 practice=config.columns if config is not None else None,
+                practice_own=config.patient_columns if config is not None else None,
             )
             input_errors = list(errors)
             for error in errors:

@@ -6,8 +6,9 @@ ignored), the same French aliases (``N° patient``, ``Date de naissance``, ``ALD
 ``[columns]`` / ``[values.FIELD]`` and ``--column``, all applied by
 :class:`~billing_rules.readers.columns.ColumnMapping`, so a patient list exported by the practice
 software next to its invoices needs no renaming. ``c2s`` and ``last_seen`` are no billing-file
-fields: their French headers are listed here and matched the same way. Every readable patient is
-kept, every bad field is one located error.
+fields: their French headers are listed here and matched the same way, and their explicit
+headers (``[columns]``, ``--column``) are kept apart (:class:`OwnColumns`). Every readable
+patient is kept, every bad field is one located error.
 """
 
 from __future__ import annotations
@@ -94,6 +95,42 @@ class PatientRowError:
 
 
 @attrs.frozen
+class OwnColumns:
+    """The headers mapped explicitly to the patient list's own fields (``c2s``, ``last_seen``).
+
+    Attributes:
+        explicit: field -> header, the command line's ``--column`` over the configuration's
+            ``[columns]``; matched the forgiving way, winning over the fields' aliases.
+        strict: the fields given on the command line, whose header must be in a CSV file's
+            header (a typo would otherwise go unseen while an alias reads another column). A
+            ``[columns]`` entry serves every export of the practice and may be absent from one,
+            as for billing files (``ColumnMapping.strict``).
+    """
+
+    explicit: Mapping[str, str] = attrs.field(factory=dict)
+    strict: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls, command_line: Mapping[str, str], configured: Mapping[str, str], taken: Iterable[str] = ()
+    ) -> OwnColumns:
+        """``--column`` over ``[columns]``, as ``ColumnMapping.merged`` does for billing fields.
+
+        A configured entry gives way to the command line's for the same field, and to any
+        ``--column`` that reads its header as another field (``taken``: the headers the command
+        line gives to billing fields).
+        """
+        given = {normalize(header) for header in (*command_line.values(), *taken)}
+        explicit = {
+            field: header
+            for field, header in configured.items()
+            if field not in command_line and normalize(header) not in given
+        }
+        explicit.update(command_line)
+        return cls(explicit=explicit, strict=frozenset(command_line))
+
+
+@attrs.frozen
 class PatientHeader:
     """A patient list's header, resolved: the field each column feeds (``""``: none).
 
@@ -115,7 +152,7 @@ class PatientHeader:
 def resolve_header(
     headers: Sequence[str],
     mapping: ColumnMapping = DEFAULT_MAPPING,
-    own: Mapping[str, str] | None = None,
+    own: OwnColumns | None = None,
     *,
     file: str | None = None,
     strict: bool = True,
@@ -125,7 +162,7 @@ def resolve_header(
     ``mapping``: the practice's ``[columns]`` / ``[values]`` with the billing fields of
     ``--column`` on top; it resolves ``patient_id``, ``birth_date`` and ``ald`` exactly as a
     billing file's (a header mapped explicitly wins, two headers for one field is an error).
-    ``own``: ``--column`` for ``c2s`` and ``last_seen`` (field -> header), matched the same
+    ``own``: the headers mapped explicitly to ``c2s`` and ``last_seen``, matched the same
     forgiving way and winning over their aliases. ``strict``: every ``--column`` header must be
     in the header (a CSV file's; a JSON object may lack a key).
 
@@ -141,8 +178,9 @@ def resolve_header(
         for index, column in enumerate(resolution.columns)
         if column.field in SHARED_FIELDS and column.values
     ]
+    own = own or OwnColumns()
     explicit: dict[str, str] = {}
-    for field, header in (own or {}).items():
+    for field, header in own.explicit.items():
         if normalize(header) in explicit:
             raise ColumnError(
                 f"{_where(file)}la colonne « {header.strip()} » est attribuée à deux champs : "
@@ -177,8 +215,8 @@ def resolve_header(
         translators = [(index, translate) for index, translate in translators if index != best[1]]
     if strict:
         found_explicitly = {field for field, found in claims.items() if min(found)[0] == 0}
-        for field, header in (own or {}).items():
-            if field not in found_explicitly:
+        for field, header in own.explicit.items():
+            if field in own.strict and field not in found_explicitly:
                 raise ColumnError(
                     f"{_where(file)}--column {field}={header} : aucune colonne de ce nom dans l'en-tête "
                     f"(colonnes : {_shown(headers)})"
@@ -199,11 +237,14 @@ def read_patients(
     input_format: str | None = None,
     columns: Mapping[str, str] | None = None,
     practice: ColumnMapping | None = None,
+    practice_own: Mapping[str, str] | None = None,
 ) -> tuple[list[Patient], list[PatientRowError]]:
     """Read a patient list (CSV with ``;`` or ``,``, UTF-8 or Windows-1252; JSON array; JSON Lines).
 
     ``columns``: the command line's ``--column`` (field -> header, every patient field);
-    ``practice``: the configuration's ``[columns]`` and ``[values]`` (under ``columns``).
+    ``practice``: the configuration's ``[columns]`` and ``[values]`` (under ``columns``);
+    ``practice_own``: its ``[columns]`` entries for ``c2s`` and ``last_seen``
+    (``PracticeConfig.patient_columns``), kept apart since no billing file has them.
 
     Returns every readable patient and one error per bad field; a file without the required
     columns, or with an ambiguous header, raises :class:`~billing_rules.errors.ReadError`.
@@ -211,7 +252,8 @@ def read_patients(
     from billing_rules.errors import ReadError
 
     name = str(path)
-    shared, own = split_columns(columns)
+    shared, own_given = split_columns(columns)
+    own = OwnColumns.of(own_given, practice_own or {}, taken=shared.values())
     command_line = ColumnMapping(explicit=shared, strict=frozenset(shared)) if shared else None
     mapping = (practice or DEFAULT_MAPPING).merged(command_line)
     kind = (input_format or Path(name).suffix.lstrip(".") or "csv").lower()
@@ -261,7 +303,7 @@ def _missing(names: Iterable[str], headers: Sequence[str], name: str) -> None:
 
 
 def _csv_rows(
-    stream: Any, name: str, mapping: ColumnMapping, own: Mapping[str, str]
+    stream: Any, name: str, mapping: ColumnMapping, own: OwnColumns
 ) -> Iterable[tuple[int | None, dict[str, Any]]]:
     import csv
 
@@ -292,7 +334,7 @@ def _mapped_objects(
     objects: list[tuple[int | None, dict[str, Any]]],
     name: str,
     mapping: ColumnMapping,
-    own: Mapping[str, str],
+    own: OwnColumns,
 ) -> list[tuple[int | None, dict[str, Any]]]:
     """JSON objects with their keys resolved like a CSV header (objects of one export share keys)."""
     plans: dict[tuple[str, ...], PatientHeader] = {}
