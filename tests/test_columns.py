@@ -959,6 +959,65 @@ def test_columns_command_shows_replaced_columns_and_ambiguity(tmp_path: Path) ->
     assert "« N° facture » et « Numéro de facture » désignent toutes deux le champ invoice_id" in check.stderr
 
 
+def test_columns_command_still_shows_the_table_of_an_ambiguous_header(tmp_path: Path) -> None:
+    """The user runs ``columns`` to see how headers map: two for one field shows the table, then fails."""
+    path = tmp_path / "f.csv"
+    path.write_text("N° facture;Numéro de facture;Date;RPPS;Patient;DDN;Actes;Remarque\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["columns", str(path)])
+    # As check: the file cannot be checked (SPEC §1b, §4), so exit 2, but after the table.
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    marked = "→ AMBIGUË : une autre colonne désigne aussi invoice_id (aucune n'est lue)"
+    assert f"  N° facture         {marked}" in lines
+    assert f"  Numéro de facture  {marked}" in lines
+    assert "RPPS               → practitioner_id" in result.stdout
+    assert "Remarque           → ignorée" in result.stdout
+    assert "Champ invoice_id désigné par plusieurs colonnes (« N° facture » et « Numéro de facture »)" in (
+        result.stdout
+    )
+    # Neither missing (no guessed config line) nor "ready to be checked".
+    assert "Champs obligatoires absents" not in result.stdout
+    assert "le fichier peut être contrôlé" not in result.stdout
+    clash = "« N° facture » et « Numéro de facture » désignent toutes deux le champ invoice_id"
+    assert clash in result.stderr
+    # The JSON says the same, for programs.
+    result = CliRunner().invoke(main, ["columns", str(path), "--format", "json"])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["columns"][0] == {
+        "header": "N° facture",
+        "field": None,
+        "how": "ambiguous",
+        "claimed": "invoice_id",
+        "values_mapped": False,
+    }
+    assert report["ambiguous"] == [{"field": "invoice_id", "headers": ["N° facture", "Numéro de facture"]}]
+    assert report["missing"] == [] and report["config"] == ""
+    assert len(report["errors"]) == 1 and "désignent toutes deux le champ invoice_id" in report["errors"][0]
+    # Saying which one to read settles it: the other is displaced, exit 0.
+    chosen = CliRunner().invoke(main, ["columns", str(path), "--column", "invoice_id=Numéro de facture"])
+    assert chosen.exit_code == 0, chosen.output
+    assert "N° facture         → ignorée (invoice_id est lu dans « Numéro de facture »)" in chosen.stdout
+
+
+def test_columns_command_shows_every_clash_and_the_code_codes_one(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("invoice_id;N° facture;date;RPPS;Patient;DDN;Actes;code\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["columns", str(path), "--format", "json"])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["ambiguous"] == [
+        {"field": "invoice_id", "headers": ["invoice_id", "N° facture"]},
+        {"field": "codes", "headers": ["Actes", "code"]},
+    ]
+    assert report["missing"] == [] and len(report["errors"]) == 2
+    assert "désignent toutes deux le champ invoice_id" in result.stderr
+    assert "donnent toutes deux les codes" in result.stderr
+    # check, reading the same file, still stops on the first clash without a report.
+    check = CliRunner().invoke(main, ["check", str(path)])
+    assert check.exit_code == 2 and not check.stdout
+
+
 # --- acceptance: the example week, as a practice's software exports it ---------------------------
 
 FRENCH_HEADERS = {

@@ -20,6 +20,7 @@ from billing_rules.cli.group import (
     INPUT_FORMATS,
     _debug_option,
     _require_files,
+    _say,
     _stop_on_error,
     main,
 )
@@ -27,7 +28,7 @@ from billing_rules.cli.options import column_options, command_line_mapping, text
 from billing_rules.cli.output import check_output, output_option, report_output
 
 if TYPE_CHECKING:
-    from billing_rules.readers.columns import ColumnMapping, HeaderResolution
+    from billing_rules.readers.columns import ColumnError, ColumnMapping, HeaderResolution
 
 
 def practice_mapping(columns: dict[str, str], config_path: str | None = None) -> ColumnMapping:
@@ -56,11 +57,14 @@ _PLACEHOLDER = "NOM DE LA COLONNE"
 
 
 def read_header(
-    path: str, input_format: str | None, mapping: ColumnMapping
+    path: str, input_format: str | None, mapping: ColumnMapping, problems: list[ColumnError] | None = None
 ) -> tuple[list[str], HeaderResolution]:
     """The header of a billing file as written, and how ``mapping`` understands it.
 
     A JSON file has no header: the keys of its first objects (up to a hundred) stand for it.
+    ``problems`` collects two columns for one field instead of raising (see
+    :meth:`~billing_rules.readers.columns.ColumnMapping.resolve`): the user runs ``columns`` to
+    see how the headers map, precisely when they do not.
     """
     from billing_rules.readers import reader_for
     from billing_rules.readers.csv_reader import CsvReader
@@ -69,7 +73,7 @@ def read_header(
     reader = reader_for(path, input_format)
     with open(path, "rb") as stream:
         if isinstance(reader, CsvReader):
-            header, resolution = CsvReader(mapping).header(stream, path)
+            header, resolution = CsvReader(mapping).header(stream, path, problems)
             mapping.check_present(resolution, path)
             return header, resolution
         raw = JsonReader(None) if isinstance(reader, JsonReader) else JsonLinesReader(None)
@@ -79,7 +83,7 @@ def read_header(
             if count >= 99:
                 break
     header = list(keys)
-    return header, mapping.resolve(header, path)
+    return header, mapping.resolve(header, path, problems)
 
 
 def _suggestion(field: str, resolution: HeaderResolution) -> str:
@@ -105,9 +109,16 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a TOML basic string is a JSON string
 
 
-def columns_report(path: str, resolution: HeaderResolution, lines: bool) -> dict[str, Any]:
-    """What ``billing-rules columns`` says about a file, as data (its ``--format json``)."""
-    from billing_rules.readers.columns import FIELDS
+def columns_report(
+    path: str, resolution: HeaderResolution, lines: bool, problems: list[ColumnError] | None = None
+) -> dict[str, Any]:
+    """What ``billing-rules columns`` says about a file, as data (its ``--format json``).
+
+    ``ambiguous`` lists the fields two columns claim (with ``problems``, the clashes' messages):
+    such a field is not "missing", and no configuration line is guessed for it, since which
+    column holds it is the practice's to say.
+    """
+    from billing_rules.readers.columns import AMBIGUOUS, FIELDS
 
     by_field = {column.field: column.header for column in resolution.columns if column.field is not None}
     entries = []
@@ -115,10 +126,16 @@ def columns_report(path: str, resolution: HeaderResolution, lines: bool) -> dict
         entry: dict[str, Any] = {"header": column.header, "field": column.field, "how": column.how}
         if column.claimed is not None:
             entry["claimed"] = column.claimed
-            entry["read_from"] = by_field.get(column.claimed)
+            if column.how != AMBIGUOUS:
+                entry["read_from"] = by_field.get(column.claimed)
         entry["values_mapped"] = bool(column.values)
         entries.append(entry)
-    missing = resolution.missing()
+    clashing: dict[str, list[str]] = {}
+    for column in resolution.columns:
+        if column.how == AMBIGUOUS and column.claimed is not None:
+            clashing.setdefault(column.claimed, []).append(column.header.strip())
+    claimed = set(clashing)
+    missing = [field for field in resolution.missing() if field not in claimed]
     fixes = {field: _suggestion(field, resolution) for field in missing}
     unused = [column.header.strip() for column in resolution.columns if column.how == "extra"]
     config = ""
@@ -127,7 +144,7 @@ def columns_report(path: str, resolution: HeaderResolution, lines: bool) -> dict
         for field, header in fixes.items():
             hint = f"  # une de : {', '.join(unused)}" if header == _PLACEHOLDER and unused else ""
             config += f"{field} = {_toml_string(header)}{hint}\n"
-    present = set(by_field) | ({"codes"} if "code" in by_field else set())
+    present = set(by_field) | claimed | ({"codes"} if "code" in by_field else set())
     return {
         "file": path,
         "per_act": lines or resolution.per_act,
@@ -138,6 +155,8 @@ def columns_report(path: str, resolution: HeaderResolution, lines: bool) -> dict
         ],
         "config": config,
         "options": [f"--column {field}={_shell(header)}" for field, header in fixes.items()],
+        "ambiguous": [{"field": field, "headers": headers} for field, headers in clashing.items()],
+        "errors": [str(problem) for problem in problems or ()],
     }
 
 
@@ -159,7 +178,9 @@ def columns_text(report: dict[str, Any]) -> list[str]:
     field_width = max([len(entry["field"] or "") for entry in report["columns"]] + [6])
     for entry in report["columns"]:
         header = entry["header"].strip() or "(sans nom)"
-        if entry["field"] is not None:
+        if entry["how"] == "ambiguous":
+            meaning = f"→ AMBIGUË : une autre colonne désigne aussi {entry['claimed']} (aucune n'est lue)"
+        elif entry["field"] is not None:
             meaning = f"→ {entry['field'].ljust(field_width)}  ({_HOW[entry['how']]}"
             meaning += ", valeurs traduites)" if entry["values_mapped"] else ")"
         elif entry["how"] == "replaced":
@@ -175,8 +196,15 @@ def columns_text(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"Champs facultatifs absents (valeur par défaut) : {', '.join(report['absent_optional'])}"
         )
+    for clash in report["ambiguous"]:
+        headers = " et ".join(f"« {header} »" for header in clash["headers"])
+        lines.append(
+            f"Champ {clash['field']} désigné par plusieurs colonnes ({headers}) : le fichier ne peut pas "
+            "être contrôlé tant que [columns] ou --column n'indique pas laquelle lire."
+        )
     if not report["missing"]:
-        lines.append("Tous les champs obligatoires sont présents : le fichier peut être contrôlé.")
+        if not report["ambiguous"]:
+            lines.append("Tous les champs obligatoires sont présents : le fichier peut être contrôlé.")
         return lines
     lines += [
         f"Champs obligatoires absents : {', '.join(report['missing'])}",
@@ -227,7 +255,8 @@ def columns_command(
     « Date de l'acte », ou correspondance [columns] / --column), ou « ignorée ». Puis les champs
     obligatoires absents et les lignes de configuration qui les liraient. Code de sortie : 0 si le
     fichier peut être contrôlé, 1 s'il manque un champ obligatoire, 2 si l'en-tête est illisible ou
-    ambigu.
+    ambigu (deux colonnes pour un champ : le tableau est affiché, les colonnes en cause marquées,
+    puis l'erreur, comme check la donnerait).
     """
     with _stop_on_error(debug):
         if file == "-":
@@ -235,8 +264,9 @@ def columns_command(
         _require_files((file,))
         check_output(output)
         mapping = practice_mapping(columns, config_path)
-        _header, resolution = read_header(file, input_format, mapping)
-        report = columns_report(file, resolution, lines)
+        problems: list[ColumnError] = []
+        _header, resolution = read_header(file, input_format, mapping, problems)
+        report = columns_report(file, resolution, lines, problems)
         with report_output(output) as stream:
             if output_format == "json":
                 json.dump(report, stream, ensure_ascii=False, indent=2)
@@ -245,4 +275,9 @@ def columns_command(
                 from billing_rules.reporters.terminal import printable_lines
 
                 stream.write("\n".join(printable_lines(columns_text(report))) + "\n")  # the file's headers
+        if problems:
+            # After the table, as check would say it (exit 2, SPEC §1b/§4): the file cannot be checked.
+            for problem in problems[:-1]:
+                _say(f"erreur : {problem}")
+            raise problems[-1]
     raise click.exceptions.Exit(EXIT_FINDINGS if report["missing"] else EXIT_OK)

@@ -110,6 +110,7 @@ EXPLICIT = "explicit"
 EXTRA = "extra"
 REPLACED = "replaced"
 EMPTY = "empty"
+AMBIGUOUS = "ambiguous"
 
 
 @attrs.frozen
@@ -122,9 +123,10 @@ class Column:
             what plugins read with ``extra()``), or ``""`` for a column that carries nothing.
         how: :data:`SPEC_NAME`, :data:`ALIAS`, :data:`EXPLICIT`, :data:`EXTRA`, :data:`REPLACED`
             (its field is read from the column mapped explicitly: kept as an extra if an alias
-            named it, dropped if it bears the field's SPEC name) or :data:`EMPTY` (no name).
+            named it, dropped if it bears the field's SPEC name), :data:`EMPTY` (no name) or
+            :data:`AMBIGUOUS` (one of two columns for one field: read from neither).
         values: normalised value -> SPEC value, applied to the column's cells (None: as written).
-        claimed: for a :data:`REPLACED` column, the field it names (read from another column).
+        claimed: for a :data:`REPLACED` or :data:`AMBIGUOUS` column, the field it names.
     """
 
     header: str
@@ -249,7 +251,9 @@ class ColumnMapping:
                 f"l'en-tête (colonnes : {shown})"
             )
 
-    def resolve(self, headers: Sequence[str], file: str | None = None) -> HeaderResolution:
+    def resolve(
+        self, headers: Sequence[str], file: str | None = None, problems: list[ColumnError] | None = None
+    ) -> HeaderResolution:
         """What each header of ``headers`` is (see :class:`Column`).
 
         Each field takes the column mapped to it explicitly, else the one column named for it,
@@ -259,6 +263,9 @@ class ColumnMapping:
         loses to an explicitly mapped one is kept as an extra if it was found by an alias, and
         dropped if it bears the field's SPEC name (its values would otherwise be read as the
         field's).
+
+        ``problems`` (for ``billing-rules columns``, which shows the table before the error): the
+        clashes are appended to it instead of raised, and their columns marked :data:`AMBIGUOUS`.
 
         Raises:
             ColumnError: two headers for one field and neither mapped explicitly, or two mapped
@@ -285,20 +292,25 @@ class ColumnMapping:
         # Two columns for one field are ambiguous (both named), unless exactly one is mapped
         # explicitly: it wins over a SPEC name or an alias, wherever it stands in the header. Two
         # explicit ones are reported first, then the earliest clash in header order.
-        clashes = []
+        clashes: list[tuple[int, int, int, str]] = []  # (rank, second, first, field)
         best: dict[str, int] = {}  # field -> index of the header it is read from
         for field, indexes in claimants.items():
-            explicit = [index for index in indexes if claims[index][0] == 0]  # type: ignore[index]
-            if len(explicit) > 1:
-                clashes.append((0, explicit[1], explicit[0], field))
-            elif not explicit and len(indexes) > 1:
+            mapped = [index for index in indexes if claims[index][0] == 0]  # type: ignore[index]
+            if len(mapped) > 1:
+                clashes.append((0, mapped[1], mapped[0], field))
+            elif not mapped and len(indexes) > 1:
                 clashes.append((1, indexes[1], indexes[0], field))
-            best[field] = (explicit or indexes)[0]
-        if clashes:
-            _, second, first, field = min(clashes)
+            best[field] = (mapped or indexes)[0]
+        ambiguous: dict[int, str] = {}  # header index -> the field it clashes on
+        for _, second, first, field in sorted(clashes):
             # The column bearing the SPEC name is offered first, wherever it stands.
             pair = sorted((first, second), key=lambda index: (claims[index][0], index))  # type: ignore[index]
-            raise _ambiguous(headers[pair[0]], headers[pair[1]], field, file)
+            error = _ambiguous(headers[pair[0]], headers[pair[1]], field, file)
+            if problems is None:
+                raise error
+            problems.append(error)
+            ambiguous.update(dict.fromkeys(claimants[field], field))
+            del best[field]
         if CODE in best and "codes" in best:
             ranks = {field: claims[best[field]][0] for field in (CODE, "codes")}  # type: ignore[index]
             if min(ranks.values()) == 0 and max(ranks.values()) > 0:
@@ -306,11 +318,15 @@ class ColumnMapping:
                 del best[CODE if ranks[CODE] else "codes"]
         if CODE in best and "codes" in best:
             first, second = sorted((best[CODE], best["codes"]))
-            raise ColumnError(
+            error = ColumnError(
                 f"{_where(file)}les colonnes « {headers[first].strip()} » et « {headers[second].strip()} » "
                 "donnent toutes deux les codes (code : un acte par ligne ; codes : une facture par "
                 "ligne) ; indiquez laquelle lire avec [columns] ou --column"
             )
+            if problems is None:
+                raise error
+            problems.append(error)
+            ambiguous.update(dict.fromkeys((best.pop(CODE), best.pop("codes")), "codes"))
         how_of = {0: EXPLICIT, 1: SPEC_NAME, 2: ALIAS}
         columns = []
         for index, (header, key, claim) in enumerate(zip(headers, keys, claims, strict=True)):
@@ -319,6 +335,9 @@ class ColumnMapping:
                 columns.append(Column(header, name, EXTRA if name else EMPTY))
                 continue
             rank, field = claim
+            if index in ambiguous:
+                columns.append(Column(header, "", AMBIGUOUS, claimed=ambiguous[index]))
+                continue
             if best.get(field) != index:
                 name = "" if rank == 1 else extra_name(header)
                 columns.append(Column(header, name, REPLACED, claimed=field))

@@ -18,6 +18,7 @@ from billing_rules.errors import ReadError
 from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
 from billing_rules.readers.columns import (
     DEFAULT_MAPPING,
+    ColumnError,
     ColumnMapping,
     HeaderResolution,
     ValueTranslator,
@@ -109,14 +110,20 @@ class CsvReader:
             table.blocks = _translated(table.blocks, translators)
         return table
 
-    def header(self, stream: BinaryIO, file: str) -> tuple[list[str], HeaderResolution]:
+    def header(
+        self, stream: BinaryIO, file: str, problems: list[ColumnError] | None = None
+    ) -> tuple[list[str], HeaderResolution]:
         """The header cells as written, and how they are understood (``billing-rules columns``).
 
+        ``problems``: where an ambiguous header's clashes go instead of being raised (see
+        :meth:`ColumnMapping.resolve`), so that the command can still show the table.
+
         Raises:
-            ReadError: the file is empty or its header unreadable; ColumnError: an ambiguous header.
+            ReadError: the file is empty or its header unreadable; ColumnError: an ambiguous header
+            (without ``problems``).
         """
         header, _delimiter, _source, _reader, _skipped = self._open(stream, file)
-        return header, self.columns.resolve(header, file)
+        return header, self.columns.resolve(header, file, problems)
 
     def _open(self, stream: BinaryIO, file: str) -> tuple[list[str], str, TextSource, Any, int]:
         if csv.field_size_limit() < FIELD_SIZE_LIMIT:
