@@ -766,6 +766,50 @@ def test_undeclared_counter_is_an_internal_error_naming_the_rule(
     assert "CNT-G-AGAIN (counting)" in crash.message and "counters" in crash.message
 
 
+def test_undeclared_counter_gives_the_same_report_on_both_engines(
+    site: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planned (nothing declared to refuse), its count fails per invoice on DuckDB too, never the run."""
+    pytest.importorskip("duckdb")
+    pytest.importorskip("sqlglot")
+    from billing_rules.engines import choice
+
+    site("counting", COUNTING_PLUGIN.replace("counters: tuple = (G_PER_PATIENT,)", ""))
+    path = _counting_csv(
+        tmp_path / "jour.csv",
+        "F-1;2024-03-04;10001;P-1;1970-01-01;G;self",
+        "F-2;2024-05-06;10001;P-1;1970-01-01;G;self",
+        "F-3;2024-05-07;10001;P-2;1970-01-01;VL;self",
+    )
+    reports = {}
+    for engine in ("row", "duckdb"):
+        result = run("check", path, "--engine", engine, "--format", "json", "--isolated")
+        # As the plugin guide says: an INTERNAL-ERROR is an error, the check exits 1, not 2.
+        assert result.exit_code == cli.EXIT_FINDINGS, (engine, result.output)
+        reports[engine] = json.loads(result.stdout)
+        assert reports[engine]["summary"]["engine"] == engine
+        assert "contrôle incomplet" in result.stderr
+    row, duckdb = (
+        [
+            {key: value for key, value in finding.items() if key != "engine"}
+            for finding in reports[engine]["findings"]
+        ]
+        for engine in ("row", "duckdb")
+    )
+    assert row == duckdb
+    crashes = [finding for finding in row if finding["rule"] == "INTERNAL-ERROR"]
+    # F-3 bills no G: the rule is not woken there.
+    assert [(f["invoice_id"], f["source"]) for f in crashes] == [("F-1", "counting"), ("F-2", "counting")]
+    assert all("CNT-G-AGAIN (counting)" in f["message"] and "counters" in f["message"] for f in crashes)
+    summary = {key: value for key, value in reports["duckdb"]["summary"].items() if key != "engine"}
+    assert summary == {key: value for key, value in reports["row"]["summary"].items() if key != "engine"}
+    # --engine auto picks DuckDB for a large input (the plan has nothing to refuse): same report.
+    monkeypatch.setattr(choice, "AUTO_ROWS", 1)
+    auto = run("check", path, "--format", "json", "--isolated")
+    assert auto.exit_code == cli.EXIT_FINDINGS, auto.output
+    assert json.loads(auto.stdout)["findings"] == reports["duckdb"]["findings"]
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [

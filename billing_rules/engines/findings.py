@@ -34,6 +34,19 @@ class RuleValueError(ValueError):
     """
 
 
+def undeclared() -> RuleValueError:
+    """The error of ``history.count`` on a counter the engine does not keep (not in ``counters``).
+
+    Raised in the rule's check, it costs the invoice an INTERNAL-ERROR finding naming the rule and
+    saying what to declare (a :class:`RuleValueError` shows its message, which quotes no value).
+    Here, beside the findings both engines build, so that both answer such a rule alike.
+    """
+    return RuleValueError(
+        "history.count sur un compteur que la règle ne déclare pas : déclarez-le dans son attribut "
+        "counters pour que le moteur le tienne"
+    )
+
+
 @attrs.frozen
 class _CrashHit(Hit):
     crashed: bool = True

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from billing_rules.engines.findings import _crashed, _finding, _well_formed
+from billing_rules.engines.findings import _crashed, _finding, _well_formed, undeclared
 from billing_rules.engines.relational.plan import DslPlan, Plan, PythonPlan, Unsupported
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import Event, Finding, Severity
@@ -57,13 +57,16 @@ class TextsView:
         self._window = window
 
     def count(self, counter: Any, event: Event) -> list[WindowCount]:
-        """The plan's window for a DSL rule; a Python rule asking for counts cannot run here."""
+        """The plan's window for a DSL rule; for a Python rule, the row engine's answer.
+
+        A Python rule that declares ``counters`` is refused when the plan is made (``make_plan``),
+        so one that counts here counts in a window it never declared: as on the row engine, that
+        costs the invoice an INTERNAL-ERROR finding naming the rule (:func:`undeclared`), never an
+        empty window, and never the run (an :class:`Unsupported` here would stop it mid-way).
+        """
         if self._window is not None:
             return [self._window]
-        raise Unsupported(
-            "une règle Python demande des comptes de fenêtre (history.count) : le moteur relationnel ne "
-            "les fournit pas aux règles Python (utilisez --engine row)"
-        )
+        raise undeclared()
 
     def tariff(self, code: str, day: dt.date) -> Decimal | None:
         """The tariff of ``code`` in force on ``day``."""

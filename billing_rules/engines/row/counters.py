@@ -1,9 +1,10 @@
-"""The counters a Python rule declares (its ``counters``), and the error of a count nobody kept.
+"""The counters a Python rule declares (its ``counters``), checked when the validator is built.
 
 A DSL rule's window is its compiled ``frequency.counter``; a Python rule that asks
 ``history.count`` names its :class:`CounterSpec` values in ``counters``, and the engine keeps
 them as it keeps the DSL rules' (``Engine.kept``). A counter it does not keep is an error, never
-an empty window: that would read as "the patient's first act" on every invoice.
+an empty window: that would read as "the patient's first act" on every invoice
+(:func:`billing_rules.engines.findings.undeclared`, shared with the relational engine).
 """
 
 from __future__ import annotations
@@ -12,21 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from billing_rules.dsl.program import CounterSpec, DslRule
-from billing_rules.engines.findings import RuleValueError
 from billing_rules.errors import BillingRulesError
 from billing_rules.rule import Rule
-
-
-def undeclared() -> RuleValueError:
-    """The error of ``history.count`` on a counter the engine does not keep (not in ``counters``).
-
-    Raised in the rule's check, it costs the invoice an INTERNAL-ERROR finding naming the rule and
-    saying what to declare (a :class:`RuleValueError` shows its message, which quotes no value).
-    """
-    return RuleValueError(
-        "history.count sur un compteur que la règle ne déclare pas : déclarez-le dans son attribut "
-        "counters pour que le moteur le tienne"
-    )
 
 
 def declared_counters(rule: Rule) -> tuple[CounterSpec, ...]:

@@ -21,8 +21,8 @@ import attrs
 from billing_rules.dsl.program import CounterSpec, DslRule, RuleSet
 from billing_rules.engines.findings import INTERNAL_ERROR as INTERNAL_ERROR
 from billing_rules.engines.findings import MalformedResult as MalformedResult
-from billing_rules.engines.findings import RuleMeta, _crashed, _finding, _well_formed
-from billing_rules.engines.row.counters import declared_counters, undeclared
+from billing_rules.engines.findings import RuleMeta, _crashed, _finding, _well_formed, undeclared
+from billing_rules.engines.row.counters import declared_counters
 from billing_rules.engines.row.windows import WindowStore
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, Severity, Status
