@@ -47,7 +47,7 @@ TOKEN = re.compile(
 
 KEYWORDS = (
     "rule end family code tariff define on when from until valid source doc at most the per and or not "
-    "billed is in given missing suggest add instead of amount example fires passes after counting any "
+    "billed is in given missing suggest add instead of amount example fires passes after counting any if "
     "error warning "
     "opportunity patient practitioner day week quarter year ever within months hours minutes 3rd 1st"
 ).split()
@@ -276,7 +276,13 @@ def generated(rng: random.Random) -> tuple[str, list[RuleText]]:
     if rng.random() < 0.5:
         lines.append("  " + rng.choice(FREQUENCIES).format(condition=condition(rng)))
     if severity == "opportunity" and rng.random() < 0.7:
+        if rng.random() < 0.3:  # a guarded alternative first (now and then out of order)
+            lines.append(f"  suggest add MEG, SNP if {condition(rng)}")
         lines.append("  " + rng.choice(["suggest add MEG", "suggest VL instead of VG, G", 'suggest "voir"']))
+    if rng.random() < 0.3:
+        guarded = f'  action without SNP if {condition(rng)} "facturer {{recoded}}"'
+        default = rng.choice(['  action "voir {codes}"', '  action VG instead of VL "facturer {recoded}"'])
+        lines += [guarded, default] if rng.random() < 0.9 else [default, guarded]
     if rng.random() < 0.3:
         lines.append(
             "  amount " + rng.choice(["tariff(VL) - tariff(VG)", "15", "forfait_mt()", 'extra("x")'])

@@ -465,6 +465,9 @@ def test_rules_list_json(fake: FakeBackend) -> None:
         "valid_until": None,
         "citation": "NGAP art. 18.2",
         "action": "facturer {recoded} au lieu de {codes}",
+        # Without alternatives (the fake gives none): its one action, with no condition nor coding.
+        "actions": [{"condition": None, "coding": None, "text": "facturer {recoded} au lieu de {codes}"}],
+        "suggestions": [],
     }
     assert data[2]["citation"] is None and data[2]["action"] is None  # OPP-MEG of the fake declares none
 

@@ -64,8 +64,9 @@ SYNTAX_ERRORS = {
     ),
     "token out of place": (
         'rule X error "m"\n  when age >= 3 3\nend\n',
-        "t.rules:2:17: « 3 » inattendu ; attendu : une comparaison (<, <=, >, >=, =, !=), une période (day, "
-        "week, quarter, year, months...), « ) », « + », « , », « - », « action », « amount », ...\n"
+        't.rules:2:17: « 3 » inattendu ; attendu : un texte entre guillemets ("..."), une comparaison '
+        "(<, <=, >, >=, =, !=), une période (day, week, quarter, year, months...), « ) », « + », « , », "
+        "« - », « action », ...\n"
         "      when age >= 3 3\n"
         "                    ^",
     ),
@@ -108,8 +109,8 @@ SYNTAX_ERRORS = {
     ),
     "attribute access": (
         'rule X error "m"\n  when date.year > 2020\nend\n',
-        "t.rules:2:12: caractère inattendu « . » ; attendu : une comparaison (<, <=, >, >=, =, !=), « ( », "
-        "« ) », « + », « , », « - », « action », « amount », ...\n"
+        't.rules:2:12: caractère inattendu « . » ; attendu : un texte entre guillemets ("..."), une '
+        "comparaison (<, <=, >, >=, =, !=), « ( », « ) », « + », « , », « - », « action », ...\n"
         "      when date.year > 2020\n"
         "               ^",
     ),
@@ -119,8 +120,8 @@ SYNTAX_ERRORS = {
     ),
     "NUL byte": (
         'rule X error "m"\n  when ald\x00\nend\n',
-        "t.rules:2:11: caractère inattendu U+0000 ; attendu : une comparaison (<, <=, >, >=, =, !=), « ( », "
-        "« ) », « + », « , », « - », « action », « amount », ...\n"
+        't.rules:2:11: caractère inattendu U+0000 ; attendu : un texte entre guillemets ("..."), une '
+        "comparaison (<, <=, >, >=, =, !=), « ( », « ) », « + », « , », « - », « action », ...\n"
         "      when ald\ufffd\n"
         "              ^",
     ),

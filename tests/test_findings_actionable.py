@@ -144,7 +144,12 @@ def test_rules_show_prints_reference_and_action() -> None:
     assert result.exit_code == 0  # type: ignore[attr-defined]
     out = result.stdout  # type: ignore[attr-defined]
     assert "Référence : Avenant 9 (en vigueur le 01/04/2022), NGAP art. 15.2.3" in out
-    assert "À faire  : facturer {recoded} au lieu de {codes}" in out
+    # Two alternatives, each under its condition, with the coding it corrects to.
+    assert "À faire  : selon la facture, la première dont la condition tient :" in out
+    assert "    - si not at_home : facturer {recoded} au lieu de {codes}" in out
+    assert "      codage corrigé : G au lieu de VL, MD" in out
+    assert "    - sinon : facturer {recoded} au lieu de {codes}" in out
+    assert "      codage corrigé : VG au lieu de VL" in out
 
 
 def test_rules_check_warns_about_a_rule_without_citation_or_action(tmp_path: Path) -> None:
@@ -357,6 +362,9 @@ KNOWN = dict.fromkeys("G GS C IMT MD VL VG V VSP SNP MOP MEG DE DA FORFAIT-C2S".
     [
         ("MDD", "MD"),  # one letter extra
         ("VGG", "VG"),
+        ("GG", "G"),  # a key pressed twice: the code it repeats, before GS one letter wrong
+        ("CC", "C"),
+        ("VV", "V"),
         ("DM", "MD"),  # swapped first, before the substitutions DA / DE
         ("IMY", "IMT"),  # one letter wrong
         ("SN", "SNP"),  # one letter missing
@@ -372,6 +380,29 @@ def test_one_edit_away_is_deterministic() -> None:
     # GX is one substitution from G? No: one deletion from G, one substitution from GS: GS first.
     assert one_edit_away("GX", KNOWN) == "GS"
     assert one_edit_away("GX", list(reversed(list(KNOWN)))) == "GS"
+
+
+def test_one_edit_away_prefers_a_code_valid_and_certain_on_the_acts_date() -> None:
+    """GS is UNCERTAIN after 2024-12-22 (ngap-facts.md §1.6): a typo of G is not sent there."""
+    from billing_rules.domain.tariffs import CodeInfo
+
+    doubtful = {"GS": dt.date(2024, 12, 22)}
+    before, after = dt.date(2024, 12, 21), dt.date(2024, 12, 22)
+    assert one_edit_away("GX", KNOWN, day=before, doubtful=doubtful) == "GS"  # one letter wrong first
+    assert one_edit_away("GX", KNOWN, day=after, doubtful=doubtful) == "G"
+    assert one_edit_away("GG", KNOWN, day=before, doubtful=doubtful) == "G"
+    # A code that does not exist on the act's date is not suggested while another one fits.
+    # VSL: VSP one letter wrong, VL one letter extra; VSP exists from 2023-11-01.
+    dated = {**KNOWN, "VSP": CodeInfo("VSP", periods=((dt.date(2023, 11, 1), None),))}
+    assert one_edit_away("VSL", dated, day=dt.date(2023, 10, 31)) == "VL"
+    assert one_edit_away("VSL", dated, day=dt.date(2023, 11, 1)) == "VSP"
+    assert one_edit_away("VSL", dated) == "VSP"  # no date: the likelier typo
+    # Deterministic whatever the order of the code table.
+    reverse = dict(reversed(list(dated.items())))
+    assert one_edit_away("GX", reverse, day=after, doubtful=doubtful) == "G"
+    hint, meant = closest_code("GX", KNOWN, day=after, doubtful=doubtful)
+    assert (hint, meant) == ("vouliez-vous dire G ?", "G")
+    assert closest_code("GX", KNOWN, day=before, doubtful=doubtful)[1] == "GS"  # not the memo's G
 
 
 def test_lookalike_characters_are_named() -> None:
@@ -675,3 +706,33 @@ def test_explain_reads_the_file_as_check_does(tmp_path: Path) -> None:
     unmapped = CliRunner().invoke(cli.main, ["explain", str(path), "F1", "--no-plugins"])
     assert unmapped.exit_code == 2
     assert "invoice_id" in unmapped.stderr
+
+
+def test_code_unknown_suggests_g_for_a_doubled_g_on_both_engines(tmp_path: Path, engine: str) -> None:
+    """GG is G pressed twice: the corrected coding is G, never GS (UNCERTAIN from 2024-12-22)."""
+    path = write_csv(
+        tmp_path / "gg.csv",
+        [
+            {"invoice_id": "F-1", "date": "2025-03-03", "codes": "GG", "amount": "30"},
+            {"invoice_id": "F-2", "date": "2025-03-04", "codes": "GX+MEG", "amount": "35"},
+            {"invoice_id": "F-3", "date": "2024-03-04", "codes": "GX", "amount": "26.50"},
+            {"invoice_id": "F-4", "date": "2025-03-05", "codes": "CC", "amount": "30"},
+        ],
+        {"practitioner_id": "101", "patient_id": "P-1", "birth_date": "2022-01-01", "mt_status": "self"},
+    )
+    result = CliRunner().invoke(
+        cli.main,
+        ["check", path, "--engine", engine, "--format", "json", "--fail-on", "never", "--isolated"],
+    )
+    assert result.exit_code == 0, result.output
+    found = [
+        (finding["invoice_id"], finding["message"].rpartition(" : ")[2], finding["action"])
+        for finding in json.loads(result.stdout)["findings"]
+        if finding["rule"] == "CODE-UNKNOWN"
+    ]
+    assert found == [
+        ("F-3", "GX (vouliez-vous dire GS ?)", "corriger le code : facturer GS au lieu de GX"),
+        ("F-1", "GG (vouliez-vous dire G ?)", "corriger le code : facturer G au lieu de GG"),
+        ("F-2", "GX (vouliez-vous dire G ?)", "corriger le code : facturer G+MEG au lieu de GX+MEG"),
+        ("F-4", "CC (vouliez-vous dire C ?)", "corriger le code : facturer C au lieu de CC"),
+    ]

@@ -84,6 +84,15 @@ def _rule_to_json(info: RuleInfo) -> dict[str, Any]:
         "valid_until": info.valid_until,
         "citation": info.citation or None,
         "action": info.action or None,
+        # Every alternative, the first whose condition holds being used (``action`` is the last).
+        "actions": [
+            {"condition": item.condition or None, "coding": item.coding or None, "text": item.text}
+            for item in info.actions
+        ]
+        or ([{"condition": None, "coding": None, "text": info.action}] if info.action else []),
+        "suggestions": [
+            {"condition": item.condition or None, "coding": item.coding} for item in info.suggestions
+        ],
     }
 
 
@@ -170,15 +179,7 @@ def rules_show(
     if info.origin:
         lines.append(f"  Origine  : {info.origin}")
     lines.append(f"  Référence : {info.citation.strip() or '(aucune : la règle ne cite pas son texte)'}")
-    lines.append(f"  À faire  : {info.action.strip() or '(rien au-delà du message)'}")
-    if info.falling_majorations:
-        # ``code SHE ... majoration of SNP, MRT``: what the recoding takes off besides its codes.
-        falling = " ; ".join(
-            f"{code} (majoration de {' ou '.join(bases)})" for code, bases in info.falling_majorations
-        )
-        lines.append(
-            f"  Majorations : le codage corrigé retire aussi {falling} quand il ne garde aucun de ces codes"
-        )
+    lines += _advice(info)
     if info.summary.strip():
         lines += ["", "Résumé", info.summary.strip()]
     if info.doc.strip():
@@ -187,6 +188,43 @@ def rules_show(
     lines.append(info.text.rstrip() if info.text.strip() else "(règle écrite en Python : pas de texte DSL)")
     with _stop_on_error(debug), report_output(output) as stream:
         stream.write("\n".join(lines) + "\n")
+
+
+_FIRST_THAT_HOLDS = "selon la facture, la première dont la condition tient :"
+
+
+def _advice(info: RuleInfo) -> list[str]:
+    """``rules show``'s « À faire » and « Suggère » lines: each alternative under its condition."""
+    if len(info.actions) > 1:
+        lines = [f"  À faire  : {_FIRST_THAT_HOLDS}"]
+        for item in info.actions:
+            lines.append(f"    - {_when(item.condition)} : {item.text.strip()}")
+            if item.coding:
+                lines.append(f"      codage corrigé : {item.coding}")
+            lines += _falling(item.falling_majorations, "      ")
+    else:
+        lines = [f"  À faire  : {info.action.strip() or '(rien au-delà du message)'}"]
+        lines += _falling(info.falling_majorations, "  ")
+    if len(info.suggestions) == 1:
+        lines.append(f"  Suggère  : {info.suggestions[0].coding}")
+    elif info.suggestions:
+        lines.append(f"  Suggère  : {_FIRST_THAT_HOLDS}")
+        lines += [f"    - {_when(item.condition)} : {item.coding}" for item in info.suggestions]
+    return lines
+
+
+def _when(condition: str) -> str:
+    return f"si {condition}" if condition else "sinon"
+
+
+def _falling(majorations: tuple[tuple[str, tuple[str, ...]], ...], indent: str) -> list[str]:
+    """``code SHE ... majoration of SNP, MRT``: what a recoding takes off besides its codes."""
+    if not majorations:
+        return []
+    falling = " ; ".join(f"{code} (majoration de {' ou '.join(bases)})" for code, bases in majorations)
+    return [
+        f"{indent}Majorations : le codage corrigé retire aussi {falling} quand il ne garde aucun de ces codes"
+    ]
 
 
 @rules.command("check")

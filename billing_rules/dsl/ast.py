@@ -298,13 +298,20 @@ class Frequency:
 
 @attrs.frozen
 class Suggestion:
-    """What an opportunity proposes: add a code, replace codes by one, or a text."""
+    """What an opportunity proposes: add codes, replace codes by one, or a text.
+
+    ``added``: every code of ``suggest add SNP, SHE`` in order (``code`` is the first); empty for
+    the other kinds. ``guard``: the ``if`` of a ``suggest`` clause, the invoices this alternative is
+    for (None: the rule's default suggestion; always None on an action's recoding).
+    """
 
     kind: str  # "add", "replace", "text", or "remove" (an action's recoding only)
     code: str | None
     replaced: tuple[CodeItem, ...]
     text: str | None
     span: Span
+    added: tuple[str, ...] = ()
+    guard: Cond | None = None
 
 
 @attrs.frozen
@@ -312,12 +319,14 @@ class Action:
     """What to do about a finding, in French; ``recode`` names the corrected coding (``{recoded}``).
 
     ``recode`` is a :class:`Suggestion` of kind ``remove`` (``without SNP``) or ``replace``
-    (``VG instead of VL``), or ``None``.
+    (``VG instead of VL``), or ``None``. ``guard``: the ``if`` of this alternative, the invoices it
+    is for (None: the rule's default action, its last).
     """
 
     text: str
     recode: Suggestion | None
     span: Span
+    guard: Cond | None = None
 
 
 @attrs.frozen

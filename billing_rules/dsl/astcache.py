@@ -9,8 +9,9 @@ and closures cannot be stored.
 Safe by construction: the cache is JSON, read back only into the classes of ``dsl.ast`` and a few
 value types, so a damaged or hostile file can at worst give a tree that the compiler rejects; it
 never runs code (no pickle). A cache entry is keyed by the SHA-256 of the file's text and path and
-of the parser's own sources (grammar, ``ast.py``, ``parser.py``): editing any of them invalidates it.
-Any problem (no home directory, read-only disk, a corrupt entry) only means parsing as before.
+of the parser's own sources (grammar, ``ast.py``, ``parser.py``, ``transformer.py``): editing any of
+them invalidates it. Any problem (no home directory, read-only disk, a corrupt entry) only means
+parsing as before.
 
 Trusted only if nobody else wrote it: a cache entry must never change a rule (an edited entry once
 made IMT-ONCE vanish). Each entry carries an HMAC-SHA256 of its key and tree under a random key
@@ -75,11 +76,11 @@ def cache_dir() -> Path | None:
 @functools.cache
 def _parser_digest() -> str:
     """What the shape of a tree depends on, besides the file: the parser's sources."""
-    from billing_rules.dsl import parser
+    from billing_rules.dsl import parser, transformer
 
     digest = hashlib.sha256(_FORMAT.encode())
     digest.update(parser.grammar_text().encode("utf-8"))
-    for module in (ast, parser):
+    for module in (ast, parser, transformer):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
 

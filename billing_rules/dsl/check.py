@@ -15,6 +15,7 @@ from typing import Any
 
 from billing_rules.domain.tariffs import is_ccam_code
 from billing_rules.dsl import ast
+from billing_rules.dsl.alternatives import order_error
 from billing_rules.dsl.semantics import (
     ACTION_PLACEHOLDERS,
     CALENDAR_PERIODS,
@@ -99,8 +100,13 @@ class Checker:
             raise self.error(f"gravité inconnue « {decl.severity} »", decl.span) from None
         seen: set[str] = set()
         parts: dict[str, Any] = {}
+        # ``action`` and ``suggest`` may repeat: alternatives, each but the last under ``if``.
+        alternatives: dict[str, list[tuple[Any, ast.Span]]] = {"action": [], "suggest": []}
         for kind, value, span in decl.clauses:
             if kind == "example":
+                continue
+            if kind in alternatives:
+                alternatives[kind].append((value, span))
                 continue
             if kind in seen:
                 raise self.error(f"clause « {CLAUSE_WORDS[kind]} » répétée dans la règle {decl.code}", span)
@@ -116,12 +122,11 @@ class Checker:
             self._condition(parts["when"][0])
         if "frequency" in parts:
             self._frequency(parts["frequency"][0], has_triggers)
-        if "suggest" in parts:
-            self._suggestion(parts["suggest"][0])
+        for suggestion, span in alternatives["suggest"]:
+            self._suggestion(suggestion)
             if severity is not Severity.OPPORTUNITY:
-                raise self.error(
-                    "seule une règle « opportunity » peut suggérer un codage", parts["suggest"][1]
-                )
+                raise self.error("seule une règle « opportunity » peut suggérer un codage", span)
+        self._alternatives(decl.code, "suggest", alternatives["suggest"])
         if "amount" in parts and self.expr(parts["amount"][0]).kind not in (
             Kind.MONEY,
             Kind.NUMBER,
@@ -135,8 +140,9 @@ class Checker:
         self._check_text(
             decl.message, MESSAGE_PLACEHOLDERS, decl.span, ("message", "le message", "un message")
         )
-        if "action" in parts:
-            self._action(parts["action"][0])
+        for action, _span in alternatives["action"]:
+            self._action(action)
+        self._alternatives(decl.code, "action", alternatives["action"])
         valid_from = parts["from"][0] if "from" in parts else None
         valid_until = parts["until"][0] if "until" in parts else None
         if valid_from and valid_until and valid_until < valid_from:
@@ -215,6 +221,15 @@ class Checker:
         if node.counting is not None:
             self._condition(node.counting)
 
+    def _alternatives(self, rule: str, kind: str, items: list[tuple[Any, ast.Span]]) -> None:
+        """A rule's ``action`` (or ``suggest``) clauses: each guard checked, then their order."""
+        for node, _span in items:
+            if node.guard is not None:
+                self._condition(node.guard)
+        wrong = order_error(rule, kind, [(node.guard, span) for node, span in items])
+        if wrong is not None:
+            raise self.error(*wrong)
+
     def _suggestion(self, node: ast.Suggestion) -> None:
         if node.kind == "text":
             return
@@ -222,7 +237,10 @@ class Checker:
             self.expand_codes(node.replaced)
             return
         assert node.code is not None
-        self.check_code(node.code, node.span)
+        for code in node.added or (node.code,):
+            self.check_code(code, node.span)
+            if node.added.count(code) > 1:
+                raise self.error(f"code « {code} » répété dans la suggestion", node.span)
         if node.kind == "replace":
             self.expand_codes(node.replaced)
 

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -122,12 +122,22 @@ class FrequencySpec:
 
 @attrs.frozen
 class SuggestionSpec:
-    """The coding an opportunity proposes."""
+    """The coding an opportunity proposes (or an action's corrected coding).
+
+    As one of a rule's ``suggest`` alternatives, ``guard`` tells the invoices it is for (None: the
+    default, the last), ``condition`` says it in the rule language and ``words`` the coding in
+    French (``rules show``).
+    """
 
     kind: str  # "add", "replace", "text", or "remove" (an action's recoding)
     code: str | None
     replaced: frozenset[str]
     text: str | None
+    #: ``suggest add SNP, SHE``: every code added, in order (empty: ``code`` alone).
+    added: tuple[str, ...] = ()
+    guard: Callable[[Event], bool] | None = attrs.field(default=None, eq=False)
+    condition: str = ""
+    words: str = ""
 
     def apply(self, codes: tuple[str, ...], majorations: Majorations | None = None) -> tuple[str, ...] | None:
         """The invoice's codes as suggested; ``None`` for a text-only suggestion.
@@ -146,7 +156,7 @@ class SuggestionSpec:
         if self.kind == "text" or self.code is None:
             return None
         if self.kind == "add":
-            return codes if self.code in codes else (*codes, self.code)
+            return (*codes, *(code for code in self.added or (self.code,) if code not in codes))
         kept: list[str] = []
         placed = False
         for code in codes:
@@ -159,6 +169,64 @@ class SuggestionSpec:
         if not placed:
             kept.insert(0, self.code)
         return tuple(kept)
+
+
+@attrs.frozen(eq=False)
+class ActionSpec:
+    """One of a rule's ``action`` alternatives: its French text, its corrected coding, its invoices.
+
+    ``guard``: the invoices it is for (None: the default, the rule's last action); ``condition``
+    says it in the rule language (``rules show``).
+    """
+
+    text: str
+    #: The corrected coding ``{recoded}`` of the text stands for.
+    recode: SuggestionSpec | None = None
+    guard: Callable[[Event], bool] | None = None
+    condition: str = ""
+
+    def falling_majorations(self, majorations: Majorations) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The majorations this recoding may take off with the codes they stand on.
+
+        Each with its codes, sorted (``rules show``): a majoration of a code the recoding takes
+        off, unless the code it puts instead is one of them; then, in turn, a majoration of that.
+        """
+        recode = self.recode
+        if recode is None or recode.kind not in ("remove", "replace"):
+            return ()
+        gone = set(recode.replaced) - ({recode.code} if recode.code else set())
+        falling: list[str] = []
+        grew = True
+        while grew:
+            grew = False
+            for code in sorted(majorations):
+                bases = majorations[code]
+                if code in gone or bases.isdisjoint(gone) or recode.code in bases:
+                    continue
+                gone.add(code)
+                falling.append(code)
+                grew = True
+        return tuple((code, tuple(sorted(majorations[code]))) for code in falling)
+
+
+class _Guarded(Protocol):
+    @property
+    def guard(self) -> Callable[[Event], bool] | None: ...
+
+
+_Alternative = TypeVar("_Alternative", bound=_Guarded)
+
+
+def chosen(alternatives: tuple[_Alternative, ...], event: Event) -> _Alternative | None:
+    """The first alternative whose guard holds on ``event``; the last, unguarded, otherwise.
+
+    None only for a rule without any. Evaluated by the rule's own closures on the invoice, so every
+    engine, which words its findings through :meth:`DslRule.check`, picks the same one.
+    """
+    for alternative in alternatives:
+        if alternative.guard is None or alternative.guard(event):
+            return alternative
+    return None
 
 
 @attrs.frozen(eq=False)
@@ -178,16 +246,15 @@ class DslRule:
     valid_until: dt.date | None
     condition: Callable[[Event], bool] | None
     frequency: FrequencySpec | None
-    suggestion: SuggestionSpec | None
+    #: The ``suggest`` alternatives, in order (the first whose guard holds is used).
+    suggestions: tuple[SuggestionSpec, ...]
     amount: Callable[[Event], Any] | None
     environment: Any
     examples: tuple[Any, ...] = ()
     #: The ``and`` parts of ``condition`` with the fields each reads (see ``dsl/reads.py``).
     condition_parts: ConditionParts = attrs.field(default=(), eq=False, repr=False)
-    #: What to do (the ``action`` clause, with the message's placeholders and ``{recoded}``).
-    action: str = ""
-    #: The corrected coding ``{recoded}`` of the action stands for.
-    recode: SuggestionSpec | None = None
+    #: What to do (the ``action`` alternatives, with the message's placeholders and ``{recoded}``).
+    actions: tuple[ActionSpec, ...] = ()
     #: ``amount ... per year``: the amount is a yearly forfait (SPEC §2 ``yearly_revenue_missed``).
     yearly: bool = False
     #: The invoice fields ``explain`` shows (``dsl.reads.facts_read``).
@@ -196,6 +263,21 @@ class DslRule:
     #: back end (the relational compiler, ``engines/relational``) compiles instead of the closures.
     tree: Any = attrs.field(default=None, eq=False, repr=False)
     defines: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def suggestion(self) -> SuggestionSpec | None:
+        """The default suggestion: the one of the invoices where no other's condition holds."""
+        return self.suggestions[-1] if self.suggestions else None
+
+    @property
+    def action(self) -> str:
+        """The default action's text (``rules list``); ``actions`` has every alternative."""
+        return self.actions[-1].text if self.actions else ""
+
+    @property
+    def recode(self) -> SuggestionSpec | None:
+        """The default action's corrected coding."""
+        return self.actions[-1].recode if self.actions else None
 
     @property
     def summary(self) -> str:
@@ -219,22 +301,27 @@ class DslRule:
             if window is None:
                 return []
         majorations = self._majorations
-        suggested = self.suggestion.apply(event.codes, majorations) if self.suggestion is not None else None
-        recoded = self.recode.apply(event.codes, majorations) if self.recode is not None else None
+        # The alternatives for this invoice: its text, amount and the coding checked again all
+        # follow the chosen ones.
+        suggestion = chosen(self.suggestions, event)
+        todo = chosen(self.actions, event)
+        suggested = suggestion.apply(event.codes, majorations) if suggestion is not None else None
+        recode = todo.recode if todo is not None else None
+        recoded = recode.apply(event.codes, majorations) if recode is not None else None
         amount = self._amount(event, suggested, window, recoded)
-        if self.suggestion is None:
+        if suggestion is None:
             suggestion_text = None
         elif suggested is None:
-            suggestion_text = self.suggestion.text
+            suggestion_text = suggestion.text
         else:
             suggestion_text = "+".join(suggested)
         values = self._values(event, window, suggestion_text, amount)
         message = self.message.format_map(values)
         action = None
-        if self.action:
+        if todo is not None and todo.text:
             if recoded is not None:
                 values["recoded"] = "+".join(recoded) if recoded else "aucun code"
-            action = self.action.format_map(values)
+            action = todo.text.format_map(values)
         return [
             Hit(
                 message=message,
@@ -253,28 +340,15 @@ class DslRule:
 
     @property
     def falling_majorations(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """The majorations the action's recoding may take off with the codes they stand on.
+        """The majorations any of the action alternatives' recodings may take off, each once.
 
-        Each with its codes, sorted (``rules show``): a majoration of a code the recoding takes
-        off, unless the code it puts instead is one of them; then, in turn, a majoration of that.
+        :meth:`ActionSpec.falling_majorations` tells them alternative by alternative.
         """
-        recode = self.recode
-        if recode is None or recode.kind not in ("remove", "replace"):
-            return ()
-        majorations = self._majorations
-        gone = set(recode.replaced) - ({recode.code} if recode.code else set())
-        falling: list[str] = []
-        grew = True
-        while grew:
-            grew = False
-            for code in sorted(majorations):
-                bases = majorations[code]
-                if code in gone or bases.isdisjoint(gone) or recode.code in bases:
-                    continue
-                gone.add(code)
-                falling.append(code)
-                grew = True
-        return tuple((code, tuple(sorted(majorations[code]))) for code in falling)
+        found: dict[str, tuple[str, ...]] = {}
+        for action in self.actions:
+            for code, bases in action.falling_majorations(self._majorations):
+                found.setdefault(code, bases)
+        return tuple(found.items())
 
     def _amount(
         self,
@@ -287,7 +361,8 @@ class DslRule:
 
         An opportunity's: the suggested coding's gain. An error's: the tariffs of its trigger codes
         billed (of the window's code for ``per code``), plus those of the majorations its recoding
-        takes off along with them (:meth:`_fallen_along`).
+        takes off along with them (:meth:`_fallen_along`). ``suggested`` and ``recoded`` are the
+        codings of the alternatives chosen for this invoice.
         """
         if self.amount is not None:
             return _money(self.amount(event))

@@ -107,6 +107,20 @@ class _TariffSector:
 
 
 @attrs.frozen
+class _Guard:
+    """The ``if <condition>`` of an ``action`` or ``suggest`` alternative, on its way to its node."""
+
+    cond: Any
+
+
+def _guard_of(parts: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+    """A clause's parts without its trailing or inner ``if``, and that condition (None: unguarded)."""
+    guards = [part for part in parts if isinstance(part, _Guard)]
+    rest = tuple(part for part in parts if not isinstance(part, _Guard))
+    return rest, guards[0].cond if guards else None
+
+
+@attrs.frozen
 class _Majorates:
     """The ``majoration of SNP, MRT`` part of a code declaration, on its way to :class:`ast.CodeDecl`."""
 
@@ -237,14 +251,20 @@ def make_transformer_class():  # type: ignore[no-untyped-def]
             frequency = ast.Frequency("nth", rank, scope, window, counting, _span(meta))
             return ("frequency", frequency, _span(meta))
 
-        def suggest_add(self, meta, code):
-            return ("suggest", ast.Suggestion("add", str(code), (), None, _span(meta)), _span(meta))
+        def suggest_add(self, meta, *parts):
+            codes, guard = _guard_of(parts)
+            added = tuple(str(code) for code in codes)
+            suggestion = ast.Suggestion("add", added[0], (), None, _span(meta), added=added, guard=guard)
+            return ("suggest", suggestion, _span(meta))
 
-        def suggest_replace(self, meta, code, replaced):
-            return ("suggest", ast.Suggestion("replace", str(code), replaced, None, _span(meta)), _span(meta))
+        def suggest_replace(self, meta, code, replaced, *guarded):
+            _, guard = _guard_of(guarded)
+            suggestion = ast.Suggestion("replace", str(code), replaced, None, _span(meta), guard=guard)
+            return ("suggest", suggestion, _span(meta))
 
-        def suggest_text(self, meta, text):
-            suggestion = ast.Suggestion("text", None, (), _unquote(str(text)), _span(meta))
+        def suggest_text(self, meta, text, *guarded):
+            _, guard = _guard_of(guarded)
+            suggestion = ast.Suggestion("text", None, (), _unquote(str(text)), _span(meta), guard=guard)
             return ("suggest", suggestion, _span(meta))
 
         def amount_clause(self, meta, expr, period=None):
@@ -254,9 +274,13 @@ def make_transformer_class():  # type: ignore[no-untyped-def]
             return [("amount", expr, _span(meta)), ("amount_per", str(period), _token_span(period))]
 
         def action_clause(self, meta, *parts):
+            parts, guard = _guard_of(parts)
             recode = parts[0] if len(parts) == 2 else None
-            action = ast.Action(_unquote(str(parts[-1])), recode, _span(meta))
+            action = ast.Action(_unquote(str(parts[-1])), recode, _span(meta), guard=guard)
             return ("action", action, _span(meta))
+
+        def guard(self, meta, cond):
+            return _Guard(cond)
 
         def recode_without(self, meta, codes):
             return ast.Suggestion("remove", None, codes, None, _span(meta))

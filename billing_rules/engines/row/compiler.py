@@ -18,7 +18,15 @@ import attrs
 
 from billing_rules.domain.tariffs import is_ccam_code as is_ccam_code  # importable from here, as before
 from billing_rules.dsl import ast
-from billing_rules.dsl.program import ConditionParts, CounterSpec, DslRule, FrequencySpec, SuggestionSpec
+from billing_rules.dsl.alternatives import coding_words, written_condition
+from billing_rules.dsl.program import (
+    ActionSpec,
+    ConditionParts,
+    CounterSpec,
+    DslRule,
+    FrequencySpec,
+    SuggestionSpec,
+)
 from billing_rules.dsl.reads import facts_read, fields_read
 from billing_rules.dsl.semantics import (
     ACTION_PLACEHOLDERS as ACTION_PLACEHOLDERS,  # importable from here, as before
@@ -100,17 +108,19 @@ class Compiler:
         """One checked ``rule ... end`` block to a :class:`DslRule`."""
         parts: dict[str, Any] = {}
         examples = []
+        alternatives: dict[str, list[Any]] = {"action": [], "suggest": []}
         for kind, value, _span in decl.clauses:
             if kind == "example":
                 examples.append(value)
+            elif kind in alternatives:
+                alternatives[kind].append(value)
             else:
                 parts[kind] = value
         on = parts.get("on")
         triggers = self._codes(on) if on is not None else None
         condition, condition_parts = self._condition(parts["when"]) if "when" in parts else (None, ())
         frequency = self._frequency(parts["frequency"], triggers) if "frequency" in parts else None
-        action = parts.get("action")
-        recode = self._suggestion(action.recode) if action is not None and action.recode is not None else None
+        guards = [node.guard for nodes in alternatives.values() for node in nodes if node.guard is not None]
         return DslRule(
             code=decl.code,
             severity=Severity(decl.severity),
@@ -125,26 +135,26 @@ class Compiler:
             valid_until=parts.get("until"),
             condition=condition,
             frequency=frequency,
-            suggestion=self._suggestion(parts["suggest"]) if "suggest" in parts else None,
+            suggestions=tuple(self._suggestion(node) for node in alternatives["suggest"]),
             amount=self.compile_expr(parts["amount"]).get if "amount" in parts else None,
             environment=self.environment,
             examples=tuple(examples),
             condition_parts=condition_parts,
-            action=action.text if action is not None else "",
-            recode=recode,
+            actions=tuple(self._action(node) for node in alternatives["action"]),
             yearly="amount_per" in parts,
-            explains=self._explains(parts),
+            explains=self._explains(parts, guards),
             tree=decl,
             defines=self.defines,
         )
 
-    def _explains(self, parts: dict[str, Any]) -> tuple[str, ...]:
+    def _explains(self, parts: dict[str, Any], guards: list[ast.Cond]) -> tuple[str, ...]:
         """The invoice fields ``explain`` shows for the rule: what its condition, window and amount read.
 
-        Functions count by what they read (``pdsa_time``: the date and time; a plugin's function:
-        its ``reads``); the birth date is shown as the age it gives (never the date itself).
+        And what the ``if`` of its alternatives read (``guards``), which chose its advice. Functions
+        count by what they read (``pdsa_time``: the date and time; a plugin's function: its
+        ``reads``); the birth date is shown as the age it gives (never the date itself).
         """
-        nodes = [parts[kind] for kind in ("when", "amount") if kind in parts]
+        nodes = [parts[kind] for kind in ("when", "amount") if kind in parts] + guards
         frequency = parts.get("frequency")
         if frequency is not None and frequency.counting is not None:
             nodes.append(frequency.counting)
@@ -191,12 +201,26 @@ class Compiler:
         return FrequencySpec(kind=node.kind, limit=int(node.limit), counter=counter)
 
     def _suggestion(self, node: ast.Suggestion) -> SuggestionSpec:
-        if node.kind == "text":
-            return SuggestionSpec(kind="text", code=None, replaced=frozenset(), text=node.text)
-        if node.kind == "remove":
-            return SuggestionSpec(kind="remove", code=None, replaced=self._codes(node.replaced), text=None)
-        replaced = self._codes(node.replaced) if node.kind == "replace" else frozenset()
-        return SuggestionSpec(kind=node.kind, code=node.code, replaced=replaced, text=None)
+        """A ``suggest`` alternative, or an action's recoding (never guarded)."""
+        return SuggestionSpec(
+            kind=node.kind,
+            code=node.code,
+            replaced=self._codes(node.replaced),
+            text=node.text,
+            added=node.added,
+            guard=self.compile_cond(node.guard) if node.guard is not None else None,
+            condition=written_condition(node.guard) if node.guard is not None else "",
+            words=coding_words(node),
+        )
+
+    def _action(self, node: ast.Action) -> ActionSpec:
+        """An ``action`` alternative: its text, its recoding and its ``if``."""
+        return ActionSpec(
+            text=node.text,
+            recode=self._suggestion(node.recode) if node.recode is not None else None,
+            guard=self.compile_cond(node.guard) if node.guard is not None else None,
+            condition=written_condition(node.guard) if node.guard is not None else "",
+        )
 
     # --- conditions ----------------------------------------------------------------------------
 
