@@ -35,7 +35,9 @@ code VL "Visite longue"
 code MD "Majoration de déplacement"
 code SNP "Majoration SNP" valid from 2022-07-11
 code MRT "Majoration MRT"
-code SHE "Majoration du soir" valid from 2024-12-22 majoration of SNP, MRT
+# SHE without a validity period here: T-SHE-DATE below is the rule that refuses an early one (a
+# code's rules never judge it where it does not exist, CODE-DATE does, and it is not loaded here).
+code SHE "Majoration du soir" majoration of SNP, MRT
 tariff G 30.00 from 2017-05-01
 tariff GS 30.00 from 2017-05-01
 tariff VG 30.00 from 2017-05-01

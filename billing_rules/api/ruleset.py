@@ -177,7 +177,7 @@ def build_ruleset(
     # day of a simulation. Naming it in a family does not make it known: a family member is
     # checked like any code a rule names, so a typo there is an error, not a code never matched.
     known = set(codes) | set(all_tariff_codes)
-    environment = Environment(tariffs=table, forfaits=ForfaitTables(table))
+    environment = Environment(tariffs=table, forfaits=ForfaitTables(table), codes=codes)
     # One check for both back ends: the row compiler and the relational plans build from a tree
     # whose names, kinds and words are known good.
     checker = Checker(known_codes=frozenset(known), families=families, functions=function_table)

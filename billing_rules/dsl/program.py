@@ -284,11 +284,33 @@ class DslRule:
         """One line for ``rules list``: the message without its placeholders' braces."""
         return re.sub(r"\{[a-z_]+\}", "…", self.message)
 
+    def judges(self, event: Event) -> bool:
+        """Whether a code that wakes the rule exists on the act's date (else CODE-DATE alone speaks).
+
+        An invoice is judged by the texts in force on its date, and a code's rules come with it: no
+        IMT rule before the IMT, no SNP rule in the autumn 2022 gap (one fault, one finding, and no
+        tariff that day for an error's euros). Not for opportunities, whose suggested coding is
+        checked again (CODE-DATE included), nor for counting: every billed code counts (SPEC §5).
+        """
+        if self.severity is Severity.OPPORTUNITY or self.triggers is None:
+            return True
+        codes = getattr(self.environment, "codes", None) or {}
+        woken = False
+        for code in event.codes:
+            if code in self.triggers:
+                info = codes.get(code)
+                if info is None or info.exists_on(event.date):
+                    return True
+                woken = True
+        return not woken
+
     def check(self, event: Event, history: HistoryView) -> list[Hit]:
         """The rule's finding on ``event``, if it fires (at most one per rule and invoice)."""
         if self.valid_from is not None and event.date < self.valid_from:
             return []
         if self.valid_until is not None and event.date > self.valid_until:
+            return []
+        if not self.judges(event):
             return []
         if self.condition is not None and not self.condition(event):
             return []

@@ -99,7 +99,8 @@ class Function:
 class Environment:
     """What functions and rules may read besides the event: the rule set's tables.
 
-    Its tariffs, its forfait tables, and its majorations (``code SHE ... majoration of SNP, MRT``).
+    Its tariffs, its forfait tables, its majorations (``code SHE ... majoration of SNP, MRT``) and
+    the periods in which its codes exist.
     """
 
     tariffs: Any  # billing_rules.domain.tariffs.TariffTable (kept loose to avoid an import cycle)
@@ -107,6 +108,9 @@ class Environment:
     #: ``code SHE ... majoration of SNP, MRT``: each majoration and the codes it is billed on top of,
     #: which a rule's recoding and amount follow (``dsl/program.py``).
     majorations: Mapping[str, frozenset[str]] = attrs.field(factory=dict, eq=False)
+    #: The known codes and the periods in which each exists (``domain.tariffs.CodeInfo``): a rule
+    #: never judges a code on a date where that code does not exist (``DslRule.judges``).
+    codes: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
 
 
 def _tariff(env: Environment, event: Event, code: str) -> Decimal | None:

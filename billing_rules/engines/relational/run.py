@@ -25,7 +25,7 @@ from billing_rules.domain.calendar import _holidays_of
 from billing_rules.dsl.program import RuleSet
 from billing_rules.engines.collector import batch_gc
 from billing_rules.engines.findings import RuleMeta, _crashed
-from billing_rules.engines.relational import order, sql, windows
+from billing_rules.engines.relational import order, sql, validity, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
 from billing_rules.engines.relational.plan import (
     BuiltinPlan,
@@ -289,7 +289,7 @@ class _Run:
 
     def _builtin_condition(self, plan: BuiltinPlan) -> exp.Expression:
         if plan.kind == "code_date":
-            return sql.code_date_condition(code_periods(self.checker.ruleset))
+            return validity.code_date_condition(code_periods(self.checker.ruleset))
         if plan.kind == "code_unknown":
             return sql.code_unknown_condition(self.unknown)
         return sql.amount_condition(plan.kind)

@@ -25,6 +25,7 @@ from typing import Any
 from sqlglot import exp
 
 from billing_rules.engines.relational import order as order_key
+from billing_rules.engines.relational import validity
 from billing_rules.engines.relational.compile import (
     ROW,
     TIMESTAMP,
@@ -363,7 +364,7 @@ def dsl_condition(plan: DslPlan, python_table: str | None) -> exp.Expression:
     rule = plan.rule
     parts: list[exp.Expression] = [exp.not_(col("cancelled"))]
     if rule.triggers is not None:
-        parts.append(billed(rule.triggers))
+        parts.append(validity.judged(rule))
     parts += in_force(rule)
     if plan.condition is not None:
         parts.append(plan.condition.copy())
@@ -429,21 +430,6 @@ def dsl_hits(plan: DslPlan, counter_table: str, python_table: str | None) -> exp
         .from_(ranked.subquery("r"))
         .where(exp.EQ(this=_c("pick"), expression=exp.Literal.number(1)))
     )
-
-
-def code_date_condition(periods: dict[str, Sequence[tuple[dt.date, dt.date | None]]]) -> exp.Expression:
-    """CODE-DATE: a code of the invoice is billed outside every period in which it exists."""
-    tests = []
-    for code in sorted(periods):
-        inside = [
-            exp.and_(
-                exp.GTE(this=col("date"), expression=date_literal(start)),
-                *([exp.LTE(this=col("date"), expression=date_literal(end))] if end is not None else []),
-            )
-            for start, end in periods[code]
-        ]
-        tests.append(exp.and_(billed(frozenset({code})), exp.not_(exp.paren(exp.or_(*inside)))))
-    return exp.or_(*tests) if tests else exp.false()
 
 
 def code_unknown_condition(unknown: Sequence[str]) -> exp.Expression:
