@@ -4,8 +4,7 @@ Two kinds of tests:
 
 - most run against a fake Validator (the ``fake`` fixture), so the CLI's own behaviour is pinned
   whatever the engine does;
-- ``test_e2e_*`` run the real Validator on real files. They skip while ``Validator.build`` still raises
-  NotImplementedError, and start running by themselves once it is implemented.
+- ``test_e2e_*`` run the real Validator on real files.
 """
 
 from __future__ import annotations
@@ -544,19 +543,15 @@ def test_rules_check_missing_file_exits_2(fake: FakeBackend, tmp_path: Path) -> 
 
 
 # -- end to end, against the real Validator ------------------------------------------------------
-# These run as soon as Validator.build stops raising NotImplementedError.
 
 CSV_HEADER = "invoice_id;date;practitioner_id;patient_id;birth_date;ald;mt_status;place;codes;amount"
 
 
 @pytest.fixture
 def real(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Skip while the real Validator is still the contract stub; keep third-party plugins out."""
+    """The real Validator, third-party plugins kept out (a failure to build fails the test)."""
     monkeypatch.setenv("BILLING_RULES_LOAD_PLUGINS", "")
-    try:
-        validator_module.Validator.build(entry_points=False)
-    except NotImplementedError:
-        pytest.skip("Validator.build n'est pas encore implémenté")
+    validator_module.Validator.build(entry_points=False)
 
 
 def write_csv(path: Path, *rows: str) -> Path:

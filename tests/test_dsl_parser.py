@@ -21,6 +21,7 @@ from billing_rules.errors import (
     RuleFileError,
     RuleSyntaxError,
 )
+from billing_rules.testing import make_event
 
 # Declarations the texts under test may use; the text under test is always the file "t.rules".
 BASE = """\
@@ -412,7 +413,12 @@ def test_parentheses_nesting_limit_is_located() -> None:
 
 def test_parentheses_within_the_limit_are_fine() -> None:
     depth = 20
-    build('rule X error "m"\n  on G\n  when ' + "(" * depth + "ald" + ")" * depth + "\nend\n")
+    ruleset = build('rule X error "m"\n  on G\n  when ' + "(" * depth + "ald" + ")" * depth + "\nend\n")
+    # The parentheses change nothing: the condition is ``ald`` itself.
+    rule = ruleset.rule("X")
+    assert rule.condition is not None
+    assert rule.condition(make_event(codes="G", ald="oui")) is True
+    assert rule.condition(make_event(codes="G", ald="non")) is False
 
 
 def test_parentheses_in_texts_and_comments_do_not_count() -> None:
