@@ -130,6 +130,18 @@ def test_week_findings_are_exactly_the_reviewed_ones(week_json: dict[str, Any]) 
     assert {key: sorted(rules) for key, rules in found.items()} == expected
 
 
+def test_week_findings_carry_the_reviewed_amounts(week_json: dict[str, Any]) -> None:
+    """Each finding's euros, not only the totals: two wrong amounts could otherwise cancel out."""
+    expected = {
+        (item["practitioner_id"], item["invoice_id"]): item["amounts"] for item in EXPECTED["invoice"]
+    }
+    for finding in week_json["findings"]:
+        wanted = expected[(finding["practitioner_id"], finding["invoice_id"])].get(finding["rule"])
+        got = None if finding["amount"] is None else Decimal(str(finding["amount"]))
+        wanted_amount = None if wanted is None else Decimal(str(wanted))
+        assert got == wanted_amount, (finding["invoice_id"], finding["rule"])
+
+
 def test_week_exercises_every_builtin_rule(builtin_validator: Validator, week_json: dict[str, Any]) -> None:
     """Issue 2 asks the example to exercise every rule of the catalogue at least once."""
     fired = {finding["rule"] for finding in week_json["findings"]}
