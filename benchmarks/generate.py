@@ -10,6 +10,11 @@ The output is sorted in SPEC §1 order (date, then time), written row by row: a 
 sits in memory. The span of dates grows with ``--rows``, the population stays that of P practices,
 which is what a vendor sees when running months or years of one network's billing.
 
+``--ik`` adds the ``km`` column: about half the home visits then bill IK (indemnités kilométriques,
+0,61 € per km, the distance with up to three decimals, a tenth of them without any, a few at the
+mountain rate). Those draws come from a random source of their own: the other columns are those
+of the same file without ``--ik``.
+
     python benchmarks/generate.py --rows 1000000 --practitioners 100 --seed 1 --out /tmp/b.csv
 """
 
@@ -21,7 +26,8 @@ import datetime as dt
 import json
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 COLUMNS = (
@@ -41,6 +47,9 @@ VSP_START = dt.date(2023, 11, 1)
 MOP_START = dt.date(2024, 1, 1)
 GL_START = dt.date(2026, 1, 1)
 SNP_START = dt.date(2022, 12, 9)
+#: IK per km: the plaine rate, and the montagne one (above the tariffs: AMOUNT-ABOVE in sector 1).
+IK_RATE = Decimal("0.61")
+IK_MOUNTAIN = Decimal("0.91")
 
 
 def tariff(code: str, day: dt.date) -> float:
@@ -140,10 +149,16 @@ def _quarter(day: dt.date) -> tuple[int, int]:
 class Generator:
     """Yields rows (lists of strings in :data:`COLUMNS` order) in SPEC §1 order."""
 
-    def __init__(self, *, practitioners: int, seed: int, start: dt.date, violations: float = 1.0) -> None:
+    def __init__(
+        self, *, practitioners: int, seed: int, start: dt.date, violations: float = 1.0, ik: bool = False
+    ) -> None:
         self.rng = random.Random(seed)
         self.start = start
         self.violations = violations
+        #: Whether home visits bill IK with the ``km`` column (drawn from ``km_rng`` only).
+        self.ik = ik
+        self.km_rng = random.Random(f"km-{seed}")
+        self.columns = (*COLUMNS, "km") if ik else COLUMNS
         self.practitioners = [Practitioner(i, self.rng, start) for i in range(practitioners)]
 
     def _bad(self, rate: float) -> bool:
@@ -227,7 +242,8 @@ class Generator:
             codes.append("MEG")
         if place == "cabinet" and rng.random() < 0.03 and codes == ["G"]:
             codes, place = ["TCG"], "tele"
-        amount = sum(tariff(code, day) for code in codes)
+        km = self._ik(codes, place)
+        amount = sum(tariff(code, day) for code in codes if code != "IK") + float(km[1])
         if self._bad(0.003):
             amount -= 1.5  # an old tariff left in the software
         status = "cancelled" if rng.random() < 0.003 else "billed"
@@ -253,9 +269,25 @@ class Generator:
             referral,
             status,
         ]
+        if self.ik:
+            row.append(km[0])
         if declares and patient.mt != "self":
             patient.mt = "self"  # from now on the practitioner is this patient's MT
         return row
+
+    def _ik(self, codes: list[str], place: str) -> tuple[str, Decimal]:
+        """IK added to about half the home visits (``--ik``): the ``km`` cell and the IK amount billed."""
+        rng = self.km_rng
+        if not self.ik or place != "domicile" or codes[0] not in ("VG", "VL", "VSP") or rng.random() < 0.5:
+            return "", Decimal(0)
+        codes.append("IK")
+        hundredths = Decimal(rng.randint(1, 6000))
+        km = hundredths / (1000 if rng.random() < 0.1 else 100)  # 0.01 to 60 km, a few to the metre
+        rate = IK_MOUNTAIN if rng.random() < min(0.3, 0.005 * self.violations) else IK_RATE
+        billed = (rate * km).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        if rng.random() < 0.1:
+            return "", billed  # the distance left out: the amount cannot be checked
+        return format(km.normalize(), "f"), billed
 
     def _mt_codes(self, patient: Patient, day: dt.date) -> tuple[list[str], str]:
         rng = self.rng
@@ -303,21 +335,21 @@ class Generator:
         return ["G"]
 
 
-def write(path: str, rows: Iterator[list[str]], fmt: str) -> int:
+def write(path: str, rows: Iterator[list[str]], fmt: str, columns: Sequence[str] = COLUMNS) -> int:
     """Stream ``rows`` to ``path`` (``-``: standard output) as CSV (``;``) or JSON Lines."""
     out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", newline="")
     count = 0
     try:
         if fmt == "csv":
             writer = csv.writer(out, delimiter=";", lineterminator="\n")
-            writer.writerow(COLUMNS)
+            writer.writerow(columns)
             for row in rows:
                 writer.writerow(row)
                 count += 1
         else:
             dumps = json.dumps
             for row in rows:
-                out.write(dumps(dict(zip(COLUMNS, row, strict=True))) + "\n")
+                out.write(dumps(dict(zip(columns, row, strict=True))) + "\n")
                 count += 1
     finally:
         if out is not sys.stdout:
@@ -333,13 +365,13 @@ def default_start(rows: int, practitioners: int, end: dt.date = dt.date(2026, 6,
 
 
 def generate(path: str, *, rows: int, practitioners: int, seed: int, start: dt.date | None = None,
-             violations: float = 1.0, fmt: str | None = None) -> int:  # fmt: skip
-    """Write a file of ``rows`` invoices; returns the number written."""
+             violations: float = 1.0, fmt: str | None = None, ik: bool = False) -> int:  # fmt: skip
+    """Write a file of ``rows`` invoices (``ik``: with IK and ``km``); returns the number written."""
     if fmt is None:
         fmt = "jsonl" if Path(path).suffix.lower() in (".jsonl", ".json") else "csv"
     start = start or default_start(rows, practitioners)
-    generator = Generator(practitioners=practitioners, seed=seed, start=start, violations=violations)
-    return write(path, generator.rows(rows), fmt)
+    generator = Generator(practitioners=practitioners, seed=seed, start=start, violations=violations, ik=ik)
+    return write(path, generator.rows(rows), fmt, generator.columns)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,10 +383,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="first day (default: so that the file ends mid-2026)")  # fmt: skip
     parser.add_argument("--violations", type=float, default=1.0, help="multiplier of the violation rates")
     parser.add_argument("--format", choices=("csv", "jsonl"), default=None, help="default: by extension")
+    parser.add_argument("--ik", action="store_true", help="IK on home visits, with the km column")
     parser.add_argument("--out", required=True, help="output file (.csv or .jsonl), - for stdout")
     args = parser.parse_args(argv)
     count = generate(args.out, rows=args.rows, practitioners=args.practitioners, seed=args.seed,
-                     start=args.start, violations=args.violations, fmt=args.format)  # fmt: skip
+                     start=args.start, violations=args.violations, fmt=args.format, ik=args.ik)  # fmt: skip
     print(f"{count} factures écrites dans {args.out}", file=sys.stderr)
     return 0
 

@@ -377,7 +377,7 @@ def test_generated_files_identical(
     tmp_path: Path, builtin_validator: Validator, seed: int, start: dt.date
 ) -> None:
     path = tmp_path / f"gen-{seed}.csv"
-    generate.generate(str(path), rows=4000, practitioners=2, seed=seed, start=start, violations=40)
+    generate.generate(str(path), rows=4000, practitioners=2, seed=seed, start=start, violations=40, ik=True)
     expected, found = _both(builtin_validator, [str(path)])
     assert len({item[0] for item in expected}) >= 10
     assert found == expected

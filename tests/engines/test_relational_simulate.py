@@ -89,7 +89,7 @@ def test_generated_ledger_identical(tmp_path: Path) -> None:
     """Frequency windows over the history (VL of the quarter, SNP of the week), many findings."""
     source = tmp_path / "gen.csv"
     generate.generate(
-        str(source), rows=6000, practitioners=3, seed=41, start=dt.date(2024, 10, 7), violations=30
+        str(source), rows=6000, practitioners=3, seed=41, start=dt.date(2024, 10, 7), violations=30, ik=True
     )
     target = str(tmp_path / "ledger.sqlite")
     _invoke(["ledger", "import", str(source), "--ledger", target])

@@ -123,7 +123,9 @@ class CondCompiler:
         self.families = families
         self.defines = defines
         self.functions = functions
-        self.tariff_sql = tariff_sql  # (code, date expression) -> the tariff in force, or NULL
+        #: (code, date, sector expressions) -> the tariff in force for the sector (as
+        #: ``TariffTable.on``), or NULL
+        self.tariff_sql = tariff_sql
 
     # --- conditions ---------------------------------------------------------------------------
 
@@ -242,7 +244,7 @@ class CondCompiler:
         if name == "tariff":
             (code,) = args
             assert isinstance(code, ast.CodeLit)
-            return Typed(self.tariff_sql(code.code, col("date")), Kind.MONEY)
+            return Typed(self.tariff_sql(code.code, col("date"), col("sector")), Kind.MONEY)
         if name == "public_holiday":
             return Typed(col("holiday"), Kind.BOOL)
         if name == "weekday":

@@ -7,7 +7,8 @@ Tables, in the order the engine makes them:
   the row's own columns, :mod:`.order`), ``age`` from year/month/day (29 February), ``week_start``
   (the Monday of the civil week, never (year, weekofyear)), ``quarter_id``, ``act_time``
   (timestamp without time zone; end of the day when untimed), ``isodow``, ``holiday``, ``amount``,
-  ``expected`` (the tariff total of the row's codes on its date);
+  ``expected`` (the tariff total of the row's codes on its date, for its sector and ``km``:
+  ``TariffTable.total``, :mod:`.pricing`);
 * ``subjects``: a view of the rows rules are asked about, each with ``sid`` and ``expected``: the
   input's rows of ``base``, or (for opportunities) the same rows coded as suggested, a small table;
 * ``counter_N``: one per frequency window (``windows``): the count, first and last date of the
@@ -37,13 +38,15 @@ from billing_rules.engines.relational.compile import (
 )
 from billing_rules.engines.relational.order import OrderKey
 from billing_rules.engines.relational.plan import DslPlan
+from billing_rules.engines.relational.pricing import TARIFFS as TARIFFS
+from billing_rules.engines.relational.pricing import priced_codes
+from billing_rules.engines.relational.pricing import tariff_case as tariff_case
 from billing_rules.engines.relational.table import SCHEMA, TABLE
 
 BASE = "base"
 SUBJECTS = "subjects"
 #: The suggested codings' rows, a table (few rows) that the ``subjects`` view shows in their pass.
 SUGGESTED_SUBJECTS = "suggested_subjects"
-TARIFFS = "tariff_ranges"
 HOLIDAYS = "holidays"
 SUGGESTED = "suggested"
 END_OF_DAY_SECONDS = 23 * 3600 + 59 * 60 + 59
@@ -288,55 +291,60 @@ def suggested_subjects() -> exp.Select:
 
 
 def with_expected(query: exp.Select, pairs_from: exp.Expression | None = None) -> exp.Select:
-    """``query``'s rows with ``expected``: the sum of their codes' tariffs in force, NULL if one has none.
+    """``query``'s rows with ``expected``: ``TariffTable.total`` of their codes, NULL if it has none.
 
-    Computed once per distinct (codes, date) pair, a few tens of thousands whatever the volume, then
-    joined back on the pair: grouping the rows themselves by subject made a group and a hash-join
-    build side as large as the input, which spilled (superlinear from a few million rows).
-    ``pairs_from``: a table holding at least the query's (codes, date) pairs, read for them instead
-    of running the query a second time.
+    Each code is priced by its sector's row in force on the date if it has one, else by its general
+    row; a code priced per kilometre counts ``km`` times its rate, rounded to the cent (and has no
+    amount without ``km``); NULL as soon as one code has no amount (SPEC §1, §5).
+
+    Computed once per distinct (codes, date, sector, km) key, a few tens of thousands whatever the
+    volume (``km`` is given on few rows), then joined back on the key: grouping the rows themselves
+    by subject made a group and a hash-join build side as large as the input, which spilled
+    (superlinear from a few million rows). ``pairs_from``: a table holding at least the query's keys,
+    read for them instead of running the query a second time.
     """
     inner = query.subquery("q")
     source = pairs_from.as_("q") if pairs_from is not None else query.subquery("q")
-    pairs = exp.select(_c("codes", "q"), _c("date", "q")).distinct().from_(source).subquery("p")
+    keys = ("codes", "date", "sector", "km_hundredths")
+    pairs = exp.select(*(_c(name, "q") for name in keys)).distinct().from_(source).subquery("p")
     codes = (
-        exp.select(_c("codes", "p"), _c("date", "p"), exp.Explode(this=_c("codes", "p")).as_("code"))
+        exp.select(*(_c(name, "p") for name in keys), exp.Explode(this=_c("codes", "p")).as_("code"))
         .from_(pairs)
         .subquery("u")
     )
-    matched = exp.and_(
-        exp.EQ(this=_c("code", "t"), expression=_c("code", "u")),
-        exp.GTE(this=_c("date", "u"), expression=_c("start", "t")),
-        exp.LTE(this=_c("date", "u"), expression=_c("stop", "t")),
-    )
     totals = (
         exp.select(
-            _c("codes", "u"),
-            _c("date", "u"),
+            *(_c(name, "u") for name in keys),
             exp.Case(
                 ifs=[
                     exp.If(
-                        this=exp.EQ(
-                            this=exp.Count(this=_c("amount", "t")), expression=exp.Count(this=exp.Star())
-                        ),
-                        true=exp.Sum(this=_c("amount", "t")),
+                        this=exp.EQ(this=exp.Count(this=_c("price")), expression=exp.Count(this=exp.Star())),
+                        true=exp.Sum(this=_c("price")),
                     )
                 ]
             ).as_("expected"),
         )
-        .from_(codes)
-        .join(exp.to_table(TARIFFS).as_("t"), on=matched, join_type="left")
-        .group_by(_c("codes", "u"), _c("date", "u"))
+        .from_(priced_codes(codes))
+        .group_by(*(_c(name, "u") for name in keys))
         .subquery("e")
     )
-    same_pair = exp.and_(
-        exp.EQ(this=_c("codes", "e"), expression=_c("codes", "q")),
-        exp.EQ(this=_c("date", "e"), expression=_c("date", "q")),
+    km_q, km_e = _c("km_hundredths", "q"), _c("km_hundredths", "e")
+    same_key = exp.and_(
+        *(exp.EQ(this=_c(name, "e"), expression=_c(name, "q")) for name in ("codes", "date", "sector")),
+        # ``km`` is part of the key, NULL included (an equality never holds on NULL).
+        exp.EQ(
+            this=exp.Coalesce(this=km_e, expressions=[exp.Literal.number(0)]),
+            expression=exp.Coalesce(this=km_q, expressions=[exp.Literal.number(0)]),
+        ),
+        exp.EQ(
+            this=exp.paren(exp.Is(this=km_e.copy(), expression=exp.null())),
+            expression=exp.paren(exp.Is(this=km_q.copy(), expression=exp.null())),
+        ),
     )
     return (
         exp.select(exp.column(exp.Star(), table="q"), _c("expected", "e"))
         .from_(inner)
-        .join(totals, on=same_pair, join_type="left")
+        .join(totals, on=same_key, join_type="left")
     )
 
 
@@ -448,23 +456,3 @@ def amount_condition(kind: str) -> exp.Expression:
         exp.not_(overrun),
         decided(exp.GT(this=amount, expression=expected)),
     )
-
-
-def tariff_case(ranges: Sequence[tuple[str, dt.date, dt.date, Any]]) -> Any:
-    """``tariff(CODE)`` on a date: a CASE over that code's ranges (a handful of rows per code)."""
-
-    def lookup(code: str, day: exp.Expression) -> exp.Expression:
-        ifs = [
-            exp.If(
-                this=exp.and_(
-                    exp.GTE(this=day.copy(), expression=date_literal(start)),
-                    exp.LTE(this=day.copy(), expression=date_literal(stop)),
-                ),
-                true=number_literal(amount),
-            )
-            for row_code, start, stop, amount in ranges
-            if row_code == code
-        ]
-        return exp.Case(ifs=ifs) if ifs else exp.null()
-
-    return lookup
