@@ -16,7 +16,9 @@ it with its usual message):
   time of the act, as in a file). Both are taken to the second; an aware one is refused (the
   act's own time carries no zone to compare it with).
 * ``amount``: a ``Decimal``, an ``int``, or a ``float`` whose shortest spelling is a whole number
-  of cents (``41.55``); ``0.1 + 0.2`` is refused rather than rounded: money is not guessed.
+  of cents (``41.55``); ``0.1 + 0.2`` is refused rather than rounded: money is not guessed. A
+  ``Decimal`` finer than the cent (``29.999``) is refused as a file's amount is, in a hand-built
+  ``Event`` too.
 * ``mt_status``, ``place``, ``sector``, ``status``: a member of their enum (:class:`MtStatus`...).
 * ``codes``: a list or a tuple of codes; booleans: ``bool``; identifiers: ``str`` or ``int``.
 * ``None`` is an empty value: the column's default, or a missing required value.
@@ -34,6 +36,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TypedDict
+
+import attrs
 
 from billing_rules.errors import InvalidInvoice
 from billing_rules.model import Event, InputError, MtStatus, Place, Sector, Status
@@ -231,6 +235,10 @@ def as_event(value: object) -> Event:
     }
     extra = {key: item for key, item in value.extra.items() if type(key) is str}
     problems = unreadable_values(texts) + unreadable_values(extra, keys=True)
+    amount = value.amount
+    if isinstance(amount, Decimal) and amount.is_finite() and amount.adjusted() < 12:
+        if amount != amount.quantize(_CENT):  # as a file's amount: whole cents (readers.values)
+            problems += (("amount", f"montant au-delà du centime « {format(amount, 'f')} »"),)
     if problems:
         raise InvalidInvoice(
             [
@@ -238,6 +246,8 @@ def as_event(value: object) -> Event:
                 for field, message in problems
             ]
         )
+    if type(value.codes) is not tuple:  # a list: the engine's memos key invoices by their codes
+        return attrs.evolve(value, codes=tuple(value.codes))
     return value
 
 

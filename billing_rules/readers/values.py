@@ -248,10 +248,24 @@ _THOUSANDS = str.maketrans("", "", " \u00a0\u202f")
 #: values (``1e308``, a field of a million digits) exceed what euro arithmetic at 28 significant
 #: digits can round to the cent: such a value is an export fault, reported on its row.
 AMOUNT_LIMIT = Decimal(1_000_000)
+_CENT = Decimal("0.01")
 
 
 def _amount(value: Any) -> Decimal:
-    """Euros: ``26.50``, ``26,50``, ``1 234,50``, ``26,50 €`` or a JSON number; never negative."""
+    """Euros: ``26.50``, ``26,50``, ``1 234,50``, ``26,50 €`` or a JSON number; never negative.
+
+    A billed amount is a whole number of cents: ``29.9999999999`` is an export fault, not 30 €
+    (rounded, it would hide the fault; kept, each engine would round it its own way). Zeros
+    beyond the cent (``30.000``) are only a spelling.
+    """
+    amount = _decimal(value)
+    if amount != amount.quantize(_CENT):
+        raise InvalidValue(f"montant au-delà du centime {_quote(value)}")
+    return amount
+
+
+def _decimal(value: Any) -> Decimal:
+    """A non-negative decimal below :data:`AMOUNT_LIMIT`, read as an amount is (digits as written)."""
     if type(value) is str:
         text = _stripped(value)
         number = text
@@ -288,7 +302,7 @@ def _kilometres(value: Any) -> Decimal:
     if type(value) is str and "€" in value:
         raise InvalidValue(f"kilométrage invalide {_quote(value)}")
     try:
-        distance = _amount(value)
+        distance = _decimal(value)  # to any precision: kilometres are no money
     except InvalidValue as exc:
         kind = "négatif" if "négatif" in exc.message else "invalide"
         raise InvalidValue(f"kilométrage {kind} {_quote(value)}") from None

@@ -25,7 +25,7 @@ from billing_rules.engines.findings import RuleMeta, _crashed, _finding, _well_f
 from billing_rules.engines.row.counters import declared_counters
 from billing_rules.engines.row.windows import WindowStore
 from billing_rules.interrupt import reraise_if_real
-from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, Severity, Status
+from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, Severity, Status, civil_week_of
 from billing_rules.rule import Hit, Rule, WindowCount
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,9 @@ class Engine:
         spans += [period for info in getattr(ruleset, "codes", {}).values() for period in info.periods]
         self._edges = _period_starts(spans)
         self._periods: dict[dt.date, int] = {}
-        self._plans: dict[tuple[frozenset[str], int, tuple[Any, ...]], _Plan] = {}
+        self._plans: dict[tuple[tuple[str, ...], int, tuple[Any, ...]], _Plan] = {}
         self._wakes: dict[tuple[str, ...], bool] = {}
-        self._counting: dict[tuple[frozenset[str], tuple[Any, ...]], _Counting] = {}
+        self._counting: dict[tuple[tuple[str, ...], tuple[Any, ...]], _Counting] = {}
         self._counting_by_codes: dict[frozenset[str], _Counting] = {}
 
     def rules_for(self, codes: frozenset[str]) -> tuple[list[Rule], list[Rule], list[Rule]]:
@@ -139,7 +139,7 @@ class Engine:
         return Session(self)
 
     def plan(self, event: Event) -> _Plan:
-        """What to run for ``event``, cached per (codes, period of validity, plan fields).
+        """What to run for ``event``, cached per (codes as billed, period of validity, plan fields).
 
         The rules its codes wake that are in force on its date, each with its cheap gate, and the
         counters it may be counted in; less those that the plan's fields (:data:`PLAN_FIELDS`)
@@ -151,7 +151,7 @@ class Engine:
             period = bisect.bisect_right(self._edges, day)
             if len(self._periods) < _MEMO_MAX:
                 self._periods[day] = period
-        key = (event.code_set, period, _plan_values(event))
+        key = (_billed(event), period, _plan_values(event))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._make_plan(event)
@@ -174,7 +174,7 @@ class Engine:
         return _Plan(gated(errors), gated(warnings), gated(opportunities), self.counting(event))
 
     def counting(self, event: Event) -> _Counting:
-        """The counters ``event`` may be counted in, cached per codes and plan fields.
+        """The counters ``event`` may be counted in, cached per codes (as billed) and plan fields.
 
         Apart from :meth:`plan` because history is only counted, never checked: recording a long
         history must not build a plan per period for each of its invoices.
@@ -183,7 +183,7 @@ class Engine:
         counters = self._counting_by_codes.get(codes)
         if counters is not None:
             return counters  # no counter of these codes has a part the plan fields decide
-        key = (codes, _plan_values(event))
+        key = (_billed(event), _plan_values(event))
         counters = self._counting.get(key)
         if counters is None:
             candidates = self.counters_for(codes)
@@ -249,7 +249,7 @@ class Session:
         """Tell the session the input has reached ``day`` (sorted input): old windows are dropped."""
         last = self._last_day
         if last is None or day > last:
-            if last is not None and _week(day) != _week(last):
+            if last is not None and civil_week_of(day) != civil_week_of(last):
                 self.store.expire(day, self.engine.counters)
             self._last_day = day
 
@@ -419,6 +419,12 @@ _plan_values = operator.attrgetter(*PLAN_FIELDS)
 _DECIDABLE = frozenset({*PLAN_FIELDS, "codes", "texts"})
 
 
+def _billed(event: Event) -> tuple[str, ...]:
+    """The codes of a key as billed: a rule decided per plan may count them (AMOUNT-*: VG+MD+VG)."""
+    codes = event.codes
+    return codes if type(codes) is tuple else tuple(codes)  # a hand-built Event's list
+
+
 def _parts_false(parts: Any, event: Event) -> bool:
     """Whether one ``and`` part that reads only plan fields is false for ``event``."""
     for predicate, reads in parts:
@@ -482,11 +488,6 @@ def _in_force(rule: Rule, day: dt.date) -> bool:
     valid_from = getattr(rule, "valid_from", None)
     valid_until = getattr(rule, "valid_until", None)
     return (valid_from is None or day >= valid_from) and (valid_until is None or day <= valid_until)
-
-
-def _week(day: dt.date) -> tuple[int, int]:
-    iso = day.isocalendar()
-    return (iso[0], iso[1])
 
 
 def _by_rule(finding: Finding) -> str:

@@ -7,11 +7,12 @@ string here and resolved lazily, so importing this module imports nothing column
 
 Where the contract's types lose information the row engine keeps, an exact companion column is
 added: ``time_s`` (seconds since midnight: the row engine orders ``09:30:15`` after ``09:30:05``),
-``amount_exact`` (the decimal text of the amount: ``26.505`` has no whole number of cents, and
-``amount_cents`` is then NULL) and, the same way, ``km_exact`` (the decimal text of ``km``, as
-``Event.km`` holds it: ``7.255`` km has no whole number of hundredths, and ``km_hundredths`` is then
-NULL). Each ``*_exact`` column is filled whenever its value is, so that it alone is the exact value
-(``Decimal(km_exact) == Event.km``) and the integer column is the fast path for the usual values.
+``amount_exact`` (the decimal text of the amount, as ``Event.amount`` holds it: ``30.000``; an
+amount finer than the cent is an input error, so ``amount_cents`` is NULL only where the amount
+is) and ``km_exact`` (the decimal text of ``km``, as ``Event.km`` holds it: ``7.255`` km has no
+whole number of hundredths, and ``km_hundredths`` is then NULL). Each ``*_exact`` column is
+filled whenever its value is, so that it alone is the exact value (``Decimal(km_exact) ==
+Event.km``) and the integer column is the fast path for the usual values.
 """
 
 from __future__ import annotations
