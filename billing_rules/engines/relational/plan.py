@@ -27,7 +27,6 @@ from billing_rules.builtin.ngap.python_rules import (
     CodeDateRule,
     CodeUnknownRule,
 )
-from billing_rules.domain.tariffs import ALWAYS
 from billing_rules.dsl import ast
 from billing_rules.dsl.program import DslRule, RuleSet
 from billing_rules.engines.relational.compile import CondCompiler, NeedsPython
@@ -189,66 +188,47 @@ def _dsl_plan(rule: DslRule, compiler: CondCompiler, counters: dict[int, Counter
     return DslPlan(rule, condition, python_condition, counter, kind, limit)
 
 
-#: How the ``code`` column of the tariff table (:data:`.pricing.TARIFFS`) names a row's series:
-#: the code alone for its general rows, ``G for sector 2`` for the rows of one sector (which price the code
-#: in place of the general row, for that sector, where one is in force), and ``IK per km`` for the
-#: one row that marks a code priced per kilometre (its amount counts ``km`` times, rounded to the
-#: cent). Lower-case words: no code of an invoice has them (the readers upper-case codes).
-SECTOR_KEY = " for sector "
-PER_KM_KEY = " per km"
 #: The sectors an invoice can have: a sector row of any other is never in force.
 _SECTORS = frozenset(member.value for member in Sector)
+#: The columns of the tariff table (:data:`.pricing.TARIFFS`), as :class:`TariffRange` has them.
+TARIFF_COLUMNS = ("code", "sector", "per_km", "start", "stop", "amount")
 
 
 class TariffRange(NamedTuple):
-    """One row of the tariff table: a series (see :data:`SECTOR_KEY`), its first and last day, the amount."""
+    """One row of the tariff table: a tariff row as a range of days, ending where the next begins."""
 
-    key: str
+    code: str
+    #: The sector a sector row prices in place of the general row ("": a general row).
+    sector: str
+    #: The code is priced per kilometre: its amount counts ``km`` times, rounded to the cent.
+    per_km: bool
     start: dt.date
     stop: dt.date
     amount: Any
-
-    @property
-    def code(self) -> str:
-        """The tariff's code."""
-        return self.key.partition(SECTOR_KEY)[0].removesuffix(PER_KM_KEY)
-
-    @property
-    def sector(self) -> str | None:
-        """The sector a sector row prices; None for a general row (or the per-km mark)."""
-        return self.key.partition(SECTOR_KEY)[2] or None
-
-    @property
-    def marks_per_km(self) -> bool:
-        """Whether the row only says that its code is priced per kilometre."""
-        return self.key.endswith(PER_KM_KEY)
 
 
 def tariff_ranges(ruleset: RuleSet) -> list[TariffRange]:
     """Every tariff row as a range of days, each ending where the next of its series begins.
 
-    ``TariffTable.on`` takes, in the invoice's sector's own series if it has a row in force that
-    day, else in the code's general series, the last row started on the day and honours its
-    explicit end: the same as a range test on these rows, the sector's tested first. A code priced
-    per kilometre gets one more row, its mark (:data:`PER_KM_KEY`), at every date.
+    A series is a code's general rows, or its rows for one sector. ``TariffTable.on`` takes, in
+    the invoice's sector's own series if it has a row in force that day, else in the general one,
+    the last row started on the day and honours its explicit end: the same as a range test on
+    these rows, the sector's tested first.
     """
     ranges = []
     table = ruleset.tariffs
     for code in sorted(table.codes()):
-        series: dict[str | None, list[Any]] = {}
+        series: dict[str, list[Any]] = {}
         for row in table.rows(code):
-            series.setdefault(row.sector, []).append(row)
-        for sector in sorted(series, key=lambda name: (name is not None, name or "")):
-            if sector is not None and sector not in _SECTORS:
+            series.setdefault(row.sector or "", []).append(row)
+        for sector in sorted(series):
+            if sector and sector not in _SECTORS:
                 continue
-            key = code if sector is None else f"{code}{SECTOR_KEY}{sector}"
-            ranges += _series_ranges(key, series[sector])
-        if table.per_km(code):
-            ranges.append(TariffRange(f"{code}{PER_KM_KEY}", ALWAYS, dt.date.max, 0))
+            ranges += _series_ranges(code, sector, table.per_km(code), series[sector])
     return ranges
 
 
-def _series_ranges(key: str, rows: Sequence[Any]) -> list[TariffRange]:
+def _series_ranges(code: str, sector: str, per_km: bool, rows: Sequence[Any]) -> list[TariffRange]:
     """The rows of one series (oldest first) as ranges: each stops at its end or the next start."""
     ranges = []
     for index, row in enumerate(rows):
@@ -259,7 +239,7 @@ def _series_ranges(key: str, rows: Sequence[Any]) -> list[TariffRange]:
         if stop is None:
             stop = dt.date.max
         if stop >= row.start:
-            ranges.append(TariffRange(key, row.start, stop, row.amount))
+            ranges.append(TariffRange(code, sector, per_km, row.start, stop, row.amount))
     return ranges
 
 

@@ -28,6 +28,7 @@ from billing_rules.engines.findings import RuleMeta, _crashed
 from billing_rules.engines.relational import order, sql, validity, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
 from billing_rules.engines.relational.plan import (
+    TARIFF_COLUMNS,
     BuiltinPlan,
     DslPlan,
     Plan,
@@ -182,8 +183,8 @@ class _Run:
         db.execute(
             sql.values_table(
                 sql.TARIFFS,
-                ("code", "start", "stop", "amount"),
-                self.checker.ranges or [("", dt.date.min, dt.date.min, 0)],
+                TARIFF_COLUMNS,
+                self.checker.ranges or [("", "", False, dt.date.min, dt.date.min, 0)],
             )
         )
         # One scan tells the years (holidays), whether there is history, and how ``ord`` is made.
