@@ -224,6 +224,9 @@ class Event:
 
     def __attrs_post_init__(self) -> None:
         setter = object.__setattr__
+        if type(self.codes) is not tuple:
+            # A caller's list: the rules' caches key on the codes as billed (hashable, in order).
+            setter(self, "codes", tuple(self.codes))
         day = self.date
         quarter, week, end_of_day = _day_values(day)
         setter(self, "age", age_on(self.birth_date, day))

@@ -192,3 +192,20 @@ def test_a_hand_built_event_with_a_list_of_codes() -> None:
     )
     found = validator.check_one(event)
     assert [(f.rule, f.amount) for f in found] == [("AMOUNT-BELOW", 5)]
+
+
+def test_a_hand_built_event_with_a_list_of_codes_in_a_batch() -> None:
+    """``check_events`` too: the event keeps its codes as a tuple, so AMOUNT-* can price them."""
+    validator = build_validator()
+    event = Event(
+        invoice_id="L2",
+        date=dt.date(2025, 2, 3),
+        practitioner_id="P1",
+        patient_id="X1",
+        birth_date=dt.date(1950, 1, 1),
+        codes=["VG", "MD"],  # type: ignore[arg-type]
+        amount=Decimal("70.00"),
+    )
+    assert event.codes == ("VG", "MD")
+    report = validator.check_events([event])
+    assert [(f.rule, f.amount) for f in report.findings] == [("AMOUNT-ABOVE", 30)]
