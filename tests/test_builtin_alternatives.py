@@ -12,6 +12,7 @@ Each case runs on the row engine and on DuckDB with the same expectations, so bo
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -92,34 +93,39 @@ ROWS = [
 AT_HOME_Q = "facturer VG+MD au lieu de VL+MD : la VL de ce trimestre a déjà été facturée le 05/02/2024"
 AT_PRACTICE_Q = (
     "facturer G au lieu de VL+MD : la VL de ce trimestre a déjà été facturée le 05/02/2024, et au cabinet "
-    "ou en téléconsultation l'acte est une consultation"
+    "l'acte est une consultation"
+)
+#: A teleconsultation is coded TCG, not G (ngap-facts.md §1: the GP's teleconsultation).
+AT_TELE_Q = (
+    "facturer TCG au lieu de VL+MD : la VL de ce trimestre a déjà été facturée le 05/02/2024, et en "
+    "téléconsultation l'acte est une téléconsultation (TCG)"
 )
 AT_HOME_F = (
     "facturer VG+MD au lieu de VL+MD : la VL de première inscription a déjà été facturée le 10/01/2024"
 )
 NO_REFERRAL = (
-    "sans adressage par la régulation (SAS / centre 15), ni SHE ni SNP ; si le patient a été adressé, "
-    "reporter la régulation dans le fichier (regulated, referral_at, avec l'heure de la demande du SAS)"
+    "sans adressage par la régulation (SAS / centre 15), ni SHE, ni SNP, ni MRT ; si le patient a été "
+    "adressé, reporter la régulation dans le fichier (regulated, referral_at, avec l'heure de la "
+    "demande du SAS)"
 )
 
 #: (rule, invoice) -> (amount, suggestion, start of the action)
 EXPECTED: dict[tuple[str, str], tuple[str, str | None, str]] = {
     ("VL-QUARTER", "Q-cabinet"): ("60.00", None, AT_PRACTICE_Q),
-    ("VL-QUARTER", "Q-tele"): ("60.00", None, AT_PRACTICE_Q),
+    ("VL-QUARTER", "Q-tele"): ("60.00", None, AT_TELE_Q),
     ("VL-QUARTER", "Q-domicile"): ("60.00", None, AT_HOME_Q),
     ("VL-QUARTER", "Q-ehpad"): ("60.00", None, AT_HOME_Q),
     ("VL-FIRST", "F-cabinet"): (
         "60.00",
         None,
         "facturer G au lieu de VL+MD : la VL de première inscription a déjà été facturée le 10/01/2024, et "
-        "au cabinet ou en téléconsultation l'acte est une consultation",
+        "au cabinet l'acte est une consultation",
     ),
     ("VL-FIRST", "F-domicile"): ("60.00", None, AT_HOME_F),
     ("VL-FIRST-AGE", "A-cabinet"): (
         "None",
         None,
-        "au cabinet ou en téléconsultation, la VL n'est pas due, quel que soit l'âge : facturer G au lieu de "
-        "VL+MD",
+        "au cabinet, la VL n'est pas due, quel que soit l'âge : facturer G au lieu de VL+MD",
     ),
     ("VL-FIRST-AGE", "A-domicile"): (
         "None",
@@ -130,8 +136,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None, str]] = {
     ("VL-PALLIATIVE", "P-cabinet"): (
         "None",
         None,
-        "au cabinet ou en téléconsultation, ni VL ni VSP (des visites au domicile) : facturer G au lieu "
-        "de VL+MD",
+        "au cabinet, ni VL ni VSP (des visites au domicile) : facturer G au lieu de VL+MD",
     ),
     ("VL-PALLIATIVE", "P-domicile"): (
         "None",
@@ -141,7 +146,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None, str]] = {
     ("VSP-PALLIATIVE", "S-cabinet"): (
         "60.00",
         None,
-        "facturer G au lieu de VSP+MD : au cabinet ou en téléconsultation, l'acte est une consultation",
+        "facturer G au lieu de VSP+MD : au cabinet, l'acte est une consultation",
     ),
     ("VSP-PALLIATIVE", "S-ehpad"): ("60.00", None, "facturer VG+MD au lieu de VSP+MD ; si le patient"),
     ("OPP-SNP", "O-1859"): ("15.00", "G+SNP", "facturer G+SNP au lieu de G"),
@@ -152,7 +157,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None, str]] = {
     ("OPP-SNP", "O-1223"): ("20.00", "G+SNP+SHE", "facturer G+SNP+SHE au lieu de G"),
     ("OPP-SNP", "O-1223E"): ("20.00", "G+SNP+SHE", "facturer G+SNP+SHE au lieu de G"),
     ("SHE-TIME", "H-NOREF"): ("5.00", None, f"facturer G au lieu de G+SNP+SHE : {NO_REFERRAL}"),
-    ("SHE-TIME", "H-MRT"): ("5.00", None, f"facturer G+MRT au lieu de G+MRT+SHE : {NO_REFERRAL}"),
+    # MRT too is billed only at the request of the centre 15 (ngap-facts.md §1.5).
+    ("SHE-TIME", "H-MRT"): ("5.00", None, f"facturer G au lieu de G+MRT+SHE : {NO_REFERRAL}"),
     ("SHE-TIME", "H-2100"): (
         "5.00",
         None,
@@ -215,7 +221,12 @@ def test_opp_snp_names_what_was_billable(
 def test_she_time_and_snp_regulated_now_agree_without_a_referral(
     builtin_validator: Validator, engine: str, by_engine: dict[str, list[Any]]
 ) -> None:
-    """Both recode G+SNP+SHE without regulation to G; the SNP's money stays SNP-REGULATED's."""
+    """Both recode G+SNP+SHE without regulation to G.
+
+    SNP-REGULATED's euros count the SHE that falls with the SNP, and SHE-TIME's are the SHE's: the
+    invoice's amount at risk, SPEC §2's sum of its findings, counts the SHE twice (SHE-TIME's doc
+    says so).
+    """
     found = {f.rule: f for f in _found(builtin_validator, engine, by_engine) if f.invoice_id == "H-NOREF"}
     assert "facturer G au lieu de G+SNP+SHE" in (found["SNP-REGULATED"].action or "")
     assert (found["SNP-REGULATED"].amount, found["SHE-TIME"].amount) == (Decimal("20.00"), Decimal("5.00"))
@@ -239,3 +250,37 @@ def test_the_engines_report_the_same_findings(
 
     row = [key(f) for f in _found(builtin_validator, "row", by_engine)]
     assert [key(f) for f in _found(builtin_validator, "duckdb", by_engine)] == row
+
+
+def _evening_referral(invoice: str, day: str) -> dict[str, str]:
+    """G for a patient of another MT, SAS request at 19:30, seen at 19:40 (before PDSA time)."""
+    return _row(invoice, "G", day, time="19:40", referral_at=f"{day}T19:30", mt_status="other")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "invoice", "day", "suggestion", "amount"),
+    [
+        # Under the texts of 2024-06-01 the SHE does not exist: G+SNP for an act of 2025 too.
+        ("2024-06-01", "S2025", "2025-03-04", "G+SNP", "15.00"),
+        # Under those of 2025-06-01 it does: G+SNP+SHE for an act of June 2024 too.
+        ("2025-06-01", "S2024", "2024-06-04", "G+SNP+SHE", "20.00"),
+        # As the act's own texts.
+        (None, "S2025", "2025-03-04", "G+SNP+SHE", "20.00"),
+        (None, "S2024", "2024-06-04", "G+SNP", "15.00"),
+    ],
+)
+def test_opp_snp_adds_the_she_where_the_texts_have_it(
+    engine: str, as_of: str | None, invoice: str, day: str, suggestion: str, amount: str
+) -> None:
+    """``exists(SHE)``, not the act's date: a simulation's texts decide whether the SHE is due (SPEC §7)."""
+    texts_as_of = dt.date.fromisoformat(as_of) if as_of else None
+    validator = Validator.build(entry_points=False, texts_as_of=texts_as_of)
+    rows = [Validator.invoice(_evening_referral(invoice, day), seq=0)]
+    if engine == "row":
+        found = list(validator.check_events(rows).findings)
+    else:
+        from billing_rules.engines.relational import api
+
+        found = list(api.check_events(validator, rows, engine=engine).findings)
+    opportunity = [(f.suggestion, str(f.amount)) for f in found if f.rule == "OPP-SNP"]
+    assert opportunity == [(suggestion, amount)]

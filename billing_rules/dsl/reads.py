@@ -88,6 +88,7 @@ FUNCTION_FACTS: dict[str, tuple[str, ...]] = {
     "public_holiday": ("date",),
     "weekday": ("date",),
     "tariff": ("date",),
+    "exists": ("date",),
     "forfait_mt": ("age", "ald", "neurodegenerative"),
 }
 

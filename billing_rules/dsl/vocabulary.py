@@ -117,6 +117,12 @@ def _tariff(env: Environment, event: Event, code: str) -> Decimal | None:
     return env.tariffs.on(code, event.date, event.sector.value)
 
 
+def _exists(env: Environment, event: Event, code: str) -> bool:
+    # A simulation's texts (SPEC §7) fix the codes to one day: ``env.codes`` are then theirs.
+    info = env.codes.get(code)
+    return info is None or bool(info.exists_on(event.date))
+
+
 def _public_holiday(env: Environment, event: Event, day: dt.date | None = None) -> bool:
     from billing_rules.domain.calendar import is_public_holiday
 
@@ -153,6 +159,13 @@ def _forfait_mt(env: Environment, event: Event) -> Decimal | None:
 
 BUILTIN_FUNCTIONS: tuple[Function, ...] = (
     Function("tariff", (Kind.CODE,), Kind.MONEY, _tariff, "tarif du code en vigueur le jour de l'acte"),
+    Function(
+        "exists",
+        (Kind.CODE,),
+        Kind.BOOL,
+        _exists,
+        "le code existe à la date de l'acte, selon les textes chargés (ceux du jour simulé pour simulate)",
+    ),
     Function("public_holiday", (), Kind.BOOL, _public_holiday, "jour férié (France métropolitaine)"),
     Function("pdsa_time", (), Kind.BOOL, _pdsa_time, "horaires de permanence des soins (PDSA)"),
     Function("weekday", (), Kind.NUMBER, _weekday, "jour de la semaine, 1 = lundi ... 7 = dimanche"),

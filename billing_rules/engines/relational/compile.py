@@ -8,9 +8,10 @@ translates, node by node, with the row engine's meaning:
   make ``NOT`` unknown);
 * money and numbers as exact decimals, times as minutes since midnight, timestamps without time zone,
   durations added the calendar way (months clamp to the month's end, as ``_shift_months`` does);
-* the built-in functions ``tariff``, ``public_holiday``, ``pdsa_time``, ``weekday`` and ``hour``
-  have relational forms; any other function (a plugin's, ``extra``, ``forfait_mt``) is Python: the rule's
-  condition is then evaluated row by row on the rows its codes wake (:class:`NeedsPython`).
+* the built-in functions ``tariff``, ``exists``, ``public_holiday``, ``pdsa_time``, ``weekday`` and
+  ``hour`` have relational forms; any other function (a plugin's, ``extra``, ``forfait_mt``) is
+  Python: the rule's condition is then evaluated row by row on the rows its codes wake
+  (:class:`NeedsPython`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ COLUMNS = {
     "discharge_date": "discharge_date",
     "km": "km",
 }
-RELATIONAL_FUNCTIONS = frozenset({"tariff", "public_holiday", "pdsa_time", "weekday", "hour"})
+RELATIONAL_FUNCTIONS = frozenset({"tariff", "exists", "public_holiday", "pdsa_time", "weekday", "hour"})
 ROW = "s"
 #: A timestamp without time zone on every engine (Spark's plain TIMESTAMP follows the session's zone,
 #: which would shift ``referral_at + 48 hours`` across a DST change).
@@ -119,6 +120,7 @@ class CondCompiler:
         defines: Mapping[str, ast.Cond],
         functions: Mapping[str, Any],
         tariff_sql: Any,
+        exists_sql: Any = None,
     ) -> None:
         self.families = families
         self.defines = defines
@@ -126,6 +128,8 @@ class CondCompiler:
         #: (code, date, sector expressions) -> the tariff in force for the sector (as
         #: ``TariffTable.on``), or NULL
         self.tariff_sql = tariff_sql
+        #: code -> whether it exists on the act's date (``exists``; None: the function needs Python)
+        self.exists_sql = exists_sql
 
     # --- conditions ---------------------------------------------------------------------------
 
@@ -245,6 +249,12 @@ class CondCompiler:
             (code,) = args
             assert isinstance(code, ast.CodeLit)
             return Typed(self.tariff_sql(code.code, col("date"), col("sector")), Kind.MONEY)
+        if name == "exists":
+            (code,) = args
+            assert isinstance(code, ast.CodeLit)
+            if self.exists_sql is None:
+                raise NeedsPython(name)
+            return Typed(self.exists_sql(code.code), Kind.BOOL)
         if name == "public_holiday":
             return Typed(col("holiday"), Kind.BOOL)
         if name == "weekday":

@@ -29,6 +29,7 @@ from billing_rules.builtin.ngap.python_rules import (
 )
 from billing_rules.dsl import ast
 from billing_rules.dsl.program import DslRule, RuleSet
+from billing_rules.engines.relational import validity
 from billing_rules.engines.relational.compile import CondCompiler, NeedsPython
 from billing_rules.errors import EngineLimitation as Unsupported
 from billing_rules.model import Sector, Severity
@@ -125,7 +126,11 @@ def make_plan(ruleset: RuleSet, tariff_sql: Any) -> RulesPlan:
         if isinstance(rule, DslRule) and rule.defines:
             defines.update(rule.defines)
     compiler = CondCompiler(
-        families=ruleset.families, defines=defines, functions=ruleset.functions, tariff_sql=tariff_sql
+        families=ruleset.families,
+        defines=defines,
+        functions=ruleset.functions,
+        tariff_sql=tariff_sql,
+        exists_sql=lambda code: validity.exists(ruleset.codes.get(code)),
     )
     counters: dict[int, CounterPlan] = {}
     plans: list[Plan] = []

@@ -29,6 +29,12 @@ def _exists(periods: Sequence[tuple[dt.date, dt.date | None]]) -> exp.Expression
     return exp.paren(exp.or_(*inside))
 
 
+def exists(info: Any) -> exp.Expression:
+    """The DSL's ``exists(CODE)``: the act's date lies in one of the code's periods (none: always)."""
+    periods = getattr(info, "periods", ())
+    return _exists(periods) if periods else exp.true()
+
+
 def code_date_condition(periods: dict[str, Sequence[tuple[dt.date, dt.date | None]]]) -> exp.Expression:
     """CODE-DATE: a code of the invoice is billed outside every period in which it exists."""
     tests = [
