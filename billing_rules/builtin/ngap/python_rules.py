@@ -84,20 +84,55 @@ class CodeUnknownRule(PythonRule):
 
         known = self.ruleset.codes  # type: ignore[attr-defined]
         parts = []
-        fixes = []
+        fixes: dict[str, str] = {}
+        left: dict[str, str | None] = {}  # unknown code → a code it resembles, absent that day
         for code in unknown:
             # On the act's date: the fix goes into the coding the staff is told to bill.
-            hint, fix = closest_code(code, known, day=event.date, doubtful=_DOUBTFUL_FROM)
+            hint, fix, absent = closest_code(code, known, day=event.date, doubtful=_DOUBTFUL_FROM)
             parts.append(f"{code} ({hint})" if hint else code)
             if fix is not None:
-                fixes.append((code, fix))
+                fixes[code] = fix
+            else:
+                left[code] = absent
         message = f"code(s) inconnu(s) de la nomenclature chargée : {', '.join(parts)}"
-        if fixes:
-            recoded = "+".join(dict(fixes).get(code, code) for code in event.codes)
-            action = f"corriger le code : facturer {recoded} au lieu de {'+'.join(event.codes)}"
-        else:
-            action = None  # the rule's own: check the code, or install the plugin that knows it
-        return (Hit(message=message, action=action),)
+        return (Hit(message=message, action=_unknown_action(event, fixes, left)),)
+
+
+def _unknown_action(event: Event, fixes: dict[str, str], left: dict[str, str | None]) -> str | None:
+    """What to do with an invoice's unknown codes; None: the rule's own action (check, or install).
+
+    The corrected coding is given only when every unknown code has a fix that exists on the act's
+    date: never a code still unknown, nor one the date does not allow (CODE-DATE would follow).
+    """
+    if not left:
+        recoded = "+".join(fixes.get(code, code) for code in event.codes)
+        return f"corriger le code : facturer {recoded} au lieu de {'+'.join(event.codes)}"
+    dated = {code: absent for code, absent in left.items() if absent is not None}
+    if not fixes and not dated:
+        return None
+    steps = []
+    if fixes:
+        steps.append("corriger " + ", ".join(f"{code} en {fix}" for code, fix in fixes.items()))
+    if dated:
+        absent = list(dict.fromkeys(dated.values()))
+        cannot = "ne peut pas être facturé" if len(absent) == 1 else "ne peuvent pas être facturés"
+        steps.append(
+            f"vérifier la date de l'acte et {_the_codes(list(dated))} dans le logiciel de facturation : "
+            f"{', '.join(absent)} {cannot} le {french_date(event.date)}"
+        )
+    others = [code for code, absent in left.items() if absent is None]
+    if others:
+        install = "s'il est juste, installer l'extension qui le déclare"
+        if len(others) > 1:
+            install = "s'ils sont justes, installer les extensions qui les déclarent"
+        where = "dans le logiciel de facturation"
+        steps.append(f"vérifier {_the_codes(others)} {where} ; {install} (billing-rules plugins)")
+    return " ; ".join(steps)
+
+
+def _the_codes(codes: list[str]) -> str:
+    """« le code SHR », « les codes QQQQ, ZZZZ »."""
+    return ("le code " if len(codes) == 1 else "les codes ") + ", ".join(codes)
 
 
 # Both AMOUNT rules need the expected total of every invoice, and a file bills a few dozen codings
@@ -248,11 +283,18 @@ PYTHON_RULES = (
         ),
         doc=(
             "Le code proposé (« vouliez-vous dire … ? » et la cotation corrigée) est un code connu à une "
-            "faute de frappe près ; s'il y en a plusieurs, la règle préfère, dans l'ordre : un code qui "
-            "existe à la date de l'acte, et dont la validité n'est pas INCERTAINE ce jour-là "
-            "(ngap-facts.md §1.6 : GS, « disparu » le 22/12/2024, INCERTAIN ensuite : dès cette date, GX "
-            "donne G et non GS) ; le code obtenu en retirant une lettre doublée (GG → G, MDD → MD) ; la "
-            "faute la plus probable "
+            "faute de frappe près qui existe à la date de l'acte : la cotation corrigée ne contient jamais "
+            "un code qui n'existe pas à la date de l'acte (CODE-DATE suivrait), ni un code encore inconnu. "
+            "Si le code le plus proche n'existe pas à la date de l'acte (SHR le 05/06/2024 : SHE n'existe "
+            "qu'à partir du 22/12/2024), la constatation le nomme avec ses dates et demande de vérifier la "
+            "date de l'acte, sans cotation corrigée. S'il y a plusieurs codes proches, la règle préfère, "
+            "dans l'ordre : un code dont la validité n'est pas INCERTAINE ce jour-là (ngap-facts.md §1.6 : "
+            "GS, « disparu » le 22/12/2024, INCERTAIN ensuite : dès cette date, GX donne G et non GS) ; le "
+            "code obtenu en retirant une lettre doublée (GG → G, MDD → MD) ; un code qui garde la première "
+            "lettre de la saisie, sauf deux lettres interverties, qui gardent toutes les lettres tapées "
+            "(DM → MD) : les correcteurs d'orthographe se fient à la première lettre, rarement fautive, et "
+            "en NGAP elle dit la nature de l'acte (G, C consultations ; V visites ; M majorations), si bien "
+            "que GL donne G, une consultation, et non VL, une visite à domicile ; la faute la plus probable "
             "(deux lettres interverties, une lettre fausse, une lettre en trop ou en moins) ; l'ordre "
             "alphabétique."
         ),
