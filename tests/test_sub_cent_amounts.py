@@ -293,3 +293,33 @@ def test_parquet_typed_decimals_and_floats(tmp_path: Path) -> None:
         events, errors = _same_in_both_readers([str(path)])
         assert [(e.line, e.field, e.message) for e in errors] == [(2, "amount", MESSAGE.format(quoted))]
         assert [event.amount for event in events] == [30, Decimal("26.5"), None]
+
+
+# --- one owner for the rule and its message -------------------------------------------------------
+
+
+def test_one_function_owns_the_whole_cent_rule() -> None:
+    """``readers.values.beyond_the_cent`` says whether an amount is finer than the cent, and how."""
+    from billing_rules.readers.values import beyond_the_cent
+
+    assert beyond_the_cent(Decimal("29.999"), "29,999 €") == MESSAGE.format("29,999 €")
+    assert beyond_the_cent(Decimal("29.999"), " 29.999 ") == MESSAGE.format("29.999")
+    assert beyond_the_cent(Decimal("30.000"), "30.000") is None
+    assert beyond_the_cent(Decimal("26.5"), "26.5") is None
+    # Not money at all: refused elsewhere with their own message, never an arithmetic error here.
+    assert beyond_the_cent(Decimal("Infinity"), "Infinity") is None
+    assert beyond_the_cent(Decimal("NaN"), "NaN") is None
+    assert beyond_the_cent(Decimal("1E+30"), "1E+30") is None
+
+
+def test_the_whole_cent_rule_is_written_once() -> None:
+    """The readers share one check (money.CENT), not a copy per path (file, API, hand-built Event)."""
+    package = Path(__file__).resolve().parents[1] / "billing_rules"
+    texts = {path: path.read_text(encoding="utf-8") for path in package.rglob("*.py")}
+    messages = {path.name: text.count('"montant au-delà du centime') for path, text in texts.items()}
+    assert {name: count for name, count in messages.items() if count} == {"values.py": 1}
+    readers = {path.name: text for path, text in texts.items() if path.parent.name == "readers"}
+    assert [name for name, text in readers.items() if 'Decimal("0.01")' in text] == []
+    assert {name: text.count(".quantize(") for name, text in readers.items() if ".quantize(" in text} == {
+        "values.py": 1
+    }

@@ -44,7 +44,7 @@ from billing_rules.model import Event, InputError, MtStatus, Place, Sector, Stat
 from billing_rules.readers.base import ROW_FIELD, RawRow
 from billing_rules.readers.encoding import unreadable_values
 from billing_rules.readers.rows import KNOWN_COLUMNS, event_from_row
-from billing_rules.readers.values import REFERRAL_TIME
+from billing_rules.readers.values import REFERRAL_TIME, beyond_the_cent
 
 __all__ = ["InvoiceValues", "as_event", "invoice"]
 
@@ -91,7 +91,6 @@ _ENUMS: dict[str, type[enum.Enum]] = {
     "sector": Sector,
     "status": Status,
 }
-_CENT = Decimal("0.01")
 
 
 class _Refused(Exception):
@@ -142,8 +141,7 @@ def _amount(value: object) -> object:
     if type(value) is float and value == value and abs(value) != float("inf"):
         # A float is what the program computed, not what it meant: only a whole number of cents
         # (in its shortest spelling, as a JSON file would hold it) is taken at its word.
-        exact = Decimal(repr(value))
-        if exact.adjusted() < 12 and exact != exact.quantize(_CENT):
+        if beyond_the_cent(Decimal(repr(value)), value) is not None:
             raise _Refused(
                 f"montant en nombre flottant qui n'est pas un nombre de centimes ({value!r}) : "
                 'donnez un Decimal (Decimal("26.50")) ou un texte'
@@ -235,10 +233,10 @@ def as_event(value: object) -> Event:
     }
     extra = {key: item for key, item in value.extra.items() if type(key) is str}
     problems = unreadable_values(texts) + unreadable_values(extra, keys=True)
-    amount = value.amount
-    if isinstance(amount, Decimal) and amount.is_finite() and amount.adjusted() < 12:
-        if amount != amount.quantize(_CENT):  # as a file's amount: whole cents (readers.values)
-            problems += (("amount", f"montant au-delà du centime « {format(amount, 'f')} »"),)
+    if isinstance(value.amount, Decimal):  # as a file's amount: whole cents
+        fault = beyond_the_cent(value.amount, format(value.amount, "f"))
+        if fault is not None:
+            problems += (("amount", fault),)
     if problems:
         raise InvalidInvoice(
             [

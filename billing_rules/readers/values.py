@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing_rules.model import MtStatus, Place, Sector, Status
+from billing_rules.money import CENT
 
 MISSING = "valeur obligatoire manquante"
 _QUOTE_MAX = 60
@@ -248,19 +249,34 @@ _THOUSANDS = str.maketrans("", "", " \u00a0\u202f")
 #: values (``1e308``, a field of a million digits) exceed what euro arithmetic at 28 significant
 #: digits can round to the cent: such a value is an export fault, reported on its row.
 AMOUNT_LIMIT = Decimal(1_000_000)
-_CENT = Decimal("0.01")
+
+
+def beyond_the_cent(amount: Decimal, written: Any) -> str | None:
+    """« montant au-delà du centime « 29,999 » » when ``amount`` is finer than the cent, else None.
+
+    A billed amount is a whole number of cents: ``29.9999999999`` is an export fault, not 30 €
+    (rounded, it would hide the fault; kept, each engine would round it its own way). Zeros
+    beyond the cent (``30.000``) are only a spelling. The one place of that rule, for a file's
+    amount and for the embedding API's values (``readers.native``); ``written`` is the value as
+    given, quoted in the message. A value that is no amount at all (not finite, or beyond what
+    euro arithmetic rounds to the cent) gives None: its reader refuses it with its own message.
+    """
+    if not amount.is_finite() or amount.adjusted() >= 12:
+        return None
+    if amount == amount.quantize(CENT):
+        return None
+    return f"montant au-delà du centime {_quote(written)}"
 
 
 def _amount(value: Any) -> Decimal:
     """Euros: ``26.50``, ``26,50``, ``1 234,50``, ``26,50 €`` or a JSON number; never negative.
 
-    A billed amount is a whole number of cents: ``29.9999999999`` is an export fault, not 30 €
-    (rounded, it would hide the fault; kept, each engine would round it its own way). Zeros
-    beyond the cent (``30.000``) are only a spelling.
+    A whole number of cents (:func:`beyond_the_cent`).
     """
     amount = _decimal(value)
-    if amount != amount.quantize(_CENT):
-        raise InvalidValue(f"montant au-delà du centime {_quote(value)}")
+    fault = beyond_the_cent(amount, value)
+    if fault is not None:
+        raise InvalidValue(fault)
     return amount
 
 
