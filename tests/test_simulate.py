@@ -270,3 +270,25 @@ def test_html_page_in_headless_chromium(ledger: str, tmp_path: Path) -> None:
         assert len(rows) == 4
     finally:
         browser.quit()
+
+
+def test_code_date_says_a_code_is_absent_from_the_texts_applied() -> None:
+    """Under one day's texts a code may exist on no date: CODE-DATE never prints an empty period."""
+    validator = Validator.build(entry_points=False, texts_as_of=dt.date(2022, 1, 1))
+    invoice = Validator.invoice(
+        {
+            "invoice_id": "A",
+            "date": "2024-02-01",
+            "practitioner_id": "1",
+            "patient_id": "P",
+            "birth_date": "1960-01-01",
+            "codes": "IMT",
+            "ald": "oui",
+            "mt_status": "none",
+            "declares_mt": "oui",
+        },
+        seq=0,
+    )
+    (finding,) = [f for f in validator.check_events([invoice]).findings if f.rule == "CODE-DATE"]
+    assert finding.message == "IMT n'existe pas à la date du 01/02/2024 (IMT : absent des textes appliqués)"
+    assert "9999" not in (finding.action or "")

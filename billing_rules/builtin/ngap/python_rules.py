@@ -205,10 +205,19 @@ class AmountAboveRule(PythonRule):
 
 
 def _periods(info: object) -> str:
+    """The periods in which a code exists, in French.
+
+    A code the texts applied lack on every date (a simulation's texts of one day,
+    ``CodeInfo.fixed_on``) has one empty period: it is said to be absent from them.
+    """
     parts = []
     for start, end in info.periods:  # type: ignore[attr-defined]
+        if end is not None and end < start:
+            continue  # the empty period of a code that exists on no date
         since = french_date(start)
         parts.append(f"du {since} au {french_date(end)}" if end else f"à partir du {since}")
+    if not parts:
+        return f"{info.code} : absent des textes appliqués"  # type: ignore[attr-defined]
     return f"{info.code} : " + ", ".join(parts)  # type: ignore[attr-defined]
 
 
