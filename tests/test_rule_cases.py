@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from spec_codes import SPEC_SECTION_5
 
 from billing_rules.api.validator import Validator
 
@@ -72,16 +73,6 @@ def test_rule_case(builtin_validator: Validator, code: str, defaults: dict, case
         assert finding.citation, finding.rule
 
 
-#: SPEC §5's rule codes, as its table lists them (compared with ``../shared/SPEC.md`` when it is beside
-#: the repository, as on CI).
-SPEC_SECTION_5 = {
-    "CODE-DATE", "CODE-UNKNOWN", "AMOUNT-BELOW", "AMOUNT-ABOVE", "IMT-ALD", "IMT-MT", "IMT-ONCE",
-    "IMT-CUMUL", "VL-PLACE", "VL-QUARTER", "VL-FIRST", "VL-CASE", "VL-PALLIATIVE", "VSP-PALLIATIVE",
-    "VSP-PLACE", "SNP-WEEK", "SNP-MT", "SNP-REGULATED", "SNP-48H", "SNP-PDSA", "SNP-CUMUL", "MOP-MT",
-    "GL-AGE", "GL-MT", "GL-YEAR", "OPP-IMT", "OPP-VL", "OPP-VL-FIRST", "OPP-VSP", "OPP-SNP", "OPP-MOP",
-    "OPP-MEG", "OPP-MT-DECLARE", "SNP-BASE", "SNP-OPPOSABLE", "MOP-BASE", "SHE-TIME", "OPP-SHE",
-    "GL1-DISCHARGE", "GL1-PROOF",
-}  # fmt: skip
 SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
 
 
