@@ -59,7 +59,7 @@ def tariff(code: str, day: dt.date) -> float:
             return 30.0
         return 26.5 if day >= dt.date(2023, 11, 1) else 25.0
     return {"VL": 60.0, "VSP": 60.0, "IMT": 60.0, "GL1": 60.0, "GL2": 60.0, "GL3": 60.0, "MD": 10.0,
-            "MEG": 5.0, "MOP": 5.0, "SNP": 15.0, "TCG": 25.0}[code]  # fmt: skip
+            "MEG": 5.0, "MOP": 5.0, "SNP": 15.0, "TCG": 25.0, "MRT": 15.0}[code]  # fmt: skip
 
 
 class Patient:
@@ -158,6 +158,9 @@ class Generator:
         #: Whether home visits bill IK with the ``km`` column (drawn from ``km_rng`` only).
         self.ik = ik
         self.km_rng = random.Random(f"km-{seed}")
+        #: The faults of the built-in rules beyond SPEC §5 (VSP-MT, MEG-AGE, MRT-MT), drawn from
+        #: their own stream: every other cell of the file stays what it was before them.
+        self.extension_rng = random.Random(f"extensions-{seed}")
         self.columns = (*COLUMNS, "km") if ik else COLUMNS
         self.practitioners = [Practitioner(i, self.rng, start) for i in range(practitioners)]
 
@@ -243,6 +246,7 @@ class Generator:
         if place == "cabinet" and rng.random() < 0.03 and codes == ["G"]:
             codes, place = ["TCG"], "tele"
         km = self._ik(codes, place)
+        place = self._extension_faults(codes, patient, day, place)  # after: the IK draws stay the same
         amount = sum(tariff(code, day) for code in codes if code != "IK") + float(km[1])
         if self._bad(0.003):
             amount -= 1.5  # an old tariff left in the software
@@ -274,6 +278,24 @@ class Generator:
         if declares and patient.mt != "self":
             patient.mt = "self"  # from now on the practitioner is this patient's MT
         return row
+
+    def _extension_faults(self, codes: list[str], patient: Patient, day: dt.date, place: str) -> str:
+        """A rare MEG for a patient of 6 or more, MRT or VSP for a patient of another MT; the place."""
+        rng = self.extension_rng
+        draw = rng.random()
+        rate = 0.0005 * self.violations
+        if codes != ["G"] or draw >= 3 * rate:
+            return place
+        if draw < rate:
+            if patient.age(day) >= 6:
+                codes.append("MEG")  # MEG-AGE
+        elif patient.mt != "self":
+            if draw < 2 * rate:
+                codes.append("MRT")  # MRT-MT
+            elif day >= VSP_START:
+                codes[:] = ["VSP", "MD"]  # VSP-MT (and VSP-PALLIATIVE unless palliative)
+                return "domicile"
+        return place
 
     def _ik(self, codes: list[str], place: str) -> tuple[str, Decimal]:
         """IK added to about half the home visits (``--ik``): the ``km`` cell and the IK amount billed."""

@@ -52,7 +52,7 @@ from spec_codes import SPEC_SECTION_5  # noqa: E402
 
 SPEC_CODES = SPEC_SECTION_5
 #: Built-in codes beyond SPEC §5 (facts the SPEC list does not name): the corpus must fire them too.
-EXTENSION_CODES = {"IMT-OPPOSABLE", "GL-OPPOSABLE", "VL-FIRST-AGE"}
+EXTENSION_CODES = {"IMT-OPPOSABLE", "GL-OPPOSABLE", "VL-FIRST-AGE", "VSP-MT", "MEG-AGE", "MRT-MT"}
 
 
 def key(finding: Finding) -> tuple[Any, ...]:
@@ -574,7 +574,7 @@ class _Faulty:
             text='rule FAULT-COND-EXIT warning "condition qui quitte"\n  on G\n  when cond_exit()\nend\n'
             'rule FAULT-COND-VALUE error "condition en erreur"\n  on G\n  when cond_value()\nend\n'
             'rule FAULT-COND-INTERRUPT warning "condition interrompue"\n  when cond_interrupt()\nend\n'
-            'rule FAULT-OPP opportunity "MEG possible"\n  on G\n  when opp_exit()\n  suggest add MEG\nend\n'
+            'rule FAULT-OPP opportunity "MD possible"\n  on G\n  when opp_exit()\n  suggest add MD\nend\n'
             'rule FAULT-AMOUNT error "montant calculé"\n  on SNP\n  amount shaky_amount()\nend\n',
             name="faulty.rules",
         )
