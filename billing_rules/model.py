@@ -150,8 +150,6 @@ def _day_values(day: dt.date) -> tuple[tuple[int, int], tuple[int, int], dt.date
 
 
 def _code_set(codes: tuple[str, ...]) -> frozenset[str]:
-    if type(codes) is not tuple:  # a caller's list: not hashable, not worth remembering
-        return frozenset(codes)
     found = _CODE_SETS.get(codes)
     if found is None:
         found = frozenset(codes)

@@ -37,8 +37,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TypedDict
 
-import attrs
-
 from billing_rules.errors import InvalidInvoice
 from billing_rules.model import Event, InputError, MtStatus, Place, Sector, Status
 from billing_rules.readers.base import ROW_FIELD, RawRow
@@ -244,8 +242,6 @@ def as_event(value: object) -> Event:
                 for field, message in problems
             ]
         )
-    if type(value.codes) is not tuple:  # a list: the engine's memos key invoices by their codes
-        return attrs.evolve(value, codes=tuple(value.codes))
     return value
 
 

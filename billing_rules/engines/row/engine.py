@@ -141,6 +141,9 @@ class Engine:
     def plan(self, event: Event) -> _Plan:
         """What to run for ``event``, cached per (codes as billed, period of validity, plan fields).
 
+        The codes as billed, not their set: a rule decided per plan may count them (AMOUNT-* prices
+        VG+MD+VG above VG+MD). ``Event`` keeps them as a tuple, whatever its caller gave.
+
         The rules its codes wake that are in force on its date, each with its cheap gate, and the
         counters it may be counted in; less those that the plan's fields (:data:`PLAN_FIELDS`)
         already rule out, decided once on the plan's first invoice.
@@ -151,7 +154,7 @@ class Engine:
             period = bisect.bisect_right(self._edges, day)
             if len(self._periods) < _MEMO_MAX:
                 self._periods[day] = period
-        key = (_billed(event), period, _plan_values(event))
+        key = (event.codes, period, _plan_values(event))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._make_plan(event)
@@ -183,7 +186,7 @@ class Engine:
         counters = self._counting_by_codes.get(codes)
         if counters is not None:
             return counters  # no counter of these codes has a part the plan fields decide
-        key = (_billed(event), _plan_values(event))
+        key = (event.codes, _plan_values(event))
         counters = self._counting.get(key)
         if counters is None:
             candidates = self.counters_for(codes)
@@ -417,12 +420,6 @@ PLAN_FIELDS = FEW_VALUED_FIELDS
 _plan_values = operator.attrgetter(*PLAN_FIELDS)
 #: What a plan decides: its fields, the codes (in its key) and the texts of its period.
 _DECIDABLE = frozenset({*PLAN_FIELDS, "codes", "texts"})
-
-
-def _billed(event: Event) -> tuple[str, ...]:
-    """The codes of a key as billed: a rule decided per plan may count them (AMOUNT-*: VG+MD+VG)."""
-    codes = event.codes
-    return codes if type(codes) is tuple else tuple(codes)  # a hand-built Event's list
 
 
 def _parts_false(parts: Any, event: Event) -> bool:
