@@ -170,17 +170,25 @@ def one_edit_away(
     return None
 
 
-def when_it_exists(code: str, info: object, day: dt.date) -> str:
-    """« SHE n'existe qu'à partir du 22/12/2024 »: the periods of a code absent on ``day``.
+def periods_in_french(info: object) -> list[str]:
+    """« du 11/07/2022 au 30/09/2022 », « à partir du 09/12/2022 »: the periods a code exists in.
 
-    ``info`` has the ``periods`` of the code table (start, end or None); a code that exists on no
-    date (a simulation's table) « n'existe pas le 05/06/2024 ».
+    ``info`` has the ``periods`` of the code table (start, end or None). The empty period of a code
+    that exists on no date (a simulation's table, ``CodeInfo.fixed_on``) is left out.
     """
-    spans = [
+    return [
         f"du {french_date(start)} au {french_date(end)}" if end else f"à partir du {french_date(start)}"
         for start, end in getattr(info, "periods", ())
         if end is None or start <= end
     ]
+
+
+def when_it_exists(code: str, info: object, day: dt.date) -> str:
+    """« SHE n'existe qu'à partir du 22/12/2024 »: the periods of a code absent on ``day``.
+
+    A code that exists on no date (a simulation's table) « n'existe pas le 05/06/2024 ».
+    """
+    spans = periods_in_french(info)
     if not spans:
         return f"{code} n'existe pas le {french_date(day)}"
     text = spans[0] if len(spans) == 1 else ", ".join(spans[:-1]) + " et " + spans[-1]

@@ -210,12 +210,9 @@ def _periods(info: object) -> str:
     A code the texts applied lack on every date (a simulation's texts of one day,
     ``CodeInfo.fixed_on``) has one empty period: it is said to be absent from them.
     """
-    parts = []
-    for start, end in info.periods:  # type: ignore[attr-defined]
-        if end is not None and end < start:
-            continue  # the empty period of a code that exists on no date
-        since = french_date(start)
-        parts.append(f"du {since} au {french_date(end)}" if end else f"à partir du {since}")
+    from billing_rules.domain.lookalike import periods_in_french
+
+    parts = periods_in_french(info)
     if not parts:
         return f"{info.code} : absent des textes appliqués"  # type: ignore[attr-defined]
     return f"{info.code} : " + ", ".join(parts)  # type: ignore[attr-defined]
