@@ -292,14 +292,13 @@ class DslRule:
         tariff that day for an error's euros). Not for opportunities, whose suggested coding is
         checked again (CODE-DATE included), nor for counting: every billed code counts (SPEC §5).
         """
-        if self.severity is Severity.OPPORTUNITY or self.triggers is None:
+        exists = getattr(self.environment, "exists", None)
+        if self.severity is Severity.OPPORTUNITY or self.triggers is None or exists is None:
             return True
-        codes = getattr(self.environment, "codes", None) or {}
         woken = False
         for code in event.codes:
             if code in self.triggers:
-                info = codes.get(code)
-                if info is None or info.exists_on(event.date):
+                if exists(code, event.date):
                     return True
                 woken = True
         return not woken

@@ -112,15 +112,21 @@ class Environment:
     #: never judges a code on a date where that code does not exist (``DslRule.judges``).
     codes: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
 
+    def exists(self, code: str, day: dt.date) -> bool:
+        """Whether ``code`` exists on ``day`` under these texts (a code without periods: always).
+
+        A simulation's texts (SPEC §7) fix the codes to one day: ``codes`` are then theirs.
+        """
+        info = self.codes.get(code)
+        return info is None or bool(info.exists_on(day))
+
 
 def _tariff(env: Environment, event: Event, code: str) -> Decimal | None:
     return env.tariffs.on(code, event.date, event.sector.value)
 
 
 def _exists(env: Environment, event: Event, code: str) -> bool:
-    # A simulation's texts (SPEC §7) fix the codes to one day: ``env.codes`` are then theirs.
-    info = env.codes.get(code)
-    return info is None or bool(info.exists_on(event.date))
+    return env.exists(code, event.date)
 
 
 def _public_holiday(env: Environment, event: Event, day: dt.date | None = None) -> bool:
