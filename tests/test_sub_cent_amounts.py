@@ -168,6 +168,39 @@ def test_json_lines_native_numbers(tmp_path: Path) -> None:
     _check_json_errors(errors, lines=True)
 
 
+LONG_NUMBERS = [
+    # (the amount as the JSON text writes it, the expected input error or None)
+    ("30.00000000000000001", MESSAGE.format("30.00000000000000001")),  # a float would make it 30
+    ("29.999999999999999999", MESSAGE.format("29.999999999999999999")),
+    ("30.000000000000000000", None),  # zeros only: 30 €
+    ("3.0e1", None),
+    ("1e400", "montant invraisemblable « 1E+400 » (1 000 000 € ou plus)"),  # a float would be inf
+]
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_json_numbers_longer_than_a_float(tmp_path: Path, lines: bool) -> None:
+    """A JSON number is read by its exact value, as the same text in a CSV file is."""
+    objects = [
+        '{"invoice_id": "L%d", "date": "2025-02-03", "practitioner_id": "P1", "patient_id": "X%d", '
+        '"birth_date": "1960-01-01", "codes": "G+IK", "amount": %s, "km": 12.3450000000000000001, '
+        '"note": 30.00000000000000001}' % (n, n, text)
+        for n, (text, _) in enumerate(LONG_NUMBERS)
+    ]
+    path = tmp_path / ("in.jsonl" if lines else "in.json")
+    path.write_text("\n".join(objects) + "\n" if lines else "[" + ",\n".join(objects) + "]", encoding="utf-8")
+    events, errors = _same_in_both_readers([str(path)])
+    assert [(error.line, error.field, error.message) for error in errors] == [
+        (n + 1 if lines else None, "amount", message)
+        for n, (_, message) in enumerate(LONG_NUMBERS)
+        if message is not None
+    ]
+    assert {event.invoice_id: event.amount for event in events} == {"L2": Decimal(30), "L3": Decimal(30)}
+    assert {event.km for event in events} == {Decimal("12.3450000000000000001")}
+    # A column the project does not know reaches plugins as the json module reads it.
+    assert [event.extra for event in events] == [{"note": 30.0}, {"note": 30.0}]
+
+
 # --- per-act lines (SPEC §1b) ---------------------------------------------------------------------
 
 PER_ACT = (

@@ -17,6 +17,7 @@ from billing_rules.errors import ReadError
 from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
 from billing_rules.readers.columns import DEFAULT_MAPPING, ColumnMapping, KeyMapper
 from billing_rules.readers.encoding import TextSource, unreadable_values
+from billing_rules.readers.values import json_number
 
 #: Characters of text read at a time from a JSON array.
 CHUNK_SIZE = 64 * 1024
@@ -58,7 +59,7 @@ def _duplicate_problems(value: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     )
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_pairs)
+_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=json_number)
 
 
 class _BigNumber(str):
@@ -78,7 +79,7 @@ def _int_or_big(digits: str) -> int | str:
 
 
 # Used only for a line or element that the fast decoder refused for an overlong integer.
-_lenient = json.JSONDecoder(parse_int=_int_or_big, object_pairs_hook=_pairs)
+_lenient = json.JSONDecoder(parse_int=_int_or_big, object_pairs_hook=_pairs, parse_float=json_number)
 
 _TOO_DEEP = "imbrication trop profonde (tableaux ou objets emboîtés)"
 _SKIPPED = object()  # what ``element()`` returns for an element it could not decode

@@ -24,6 +24,7 @@ from billing_rules.readers.values import (
     UNSET,
     BlankValue,
     InvalidValue,
+    as_json_value,
     read_date,
     read_datetime,
     read_text,
@@ -171,7 +172,7 @@ def event_from_row(raw: RawRow, seq: int) -> Event | list[InputError]:
     if found:
         return _errors(raw, found, fields.get("invoice_id") or readable_text(values, "invoice_id"))
     if not values.keys() <= KNOWN_COLUMNS:
-        extra = {key: value for key, value in values.items() if key not in READ_COLUMNS}
+        extra = {key: as_json_value(value) for key, value in values.items() if key not in READ_COLUMNS}
         if extra:
             fields["extra"] = extra
     return Event(**fields, line=raw.line, file=raw.file, seq=seq)

@@ -18,7 +18,7 @@ from billing_rules.readers.columnar.csv_source import Counter
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.rows import KNOWN_COLUMNS, SPEC_COLUMNS
-from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
+from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME, as_json_value
 
 #: Rows per batch of JSON objects or Parquet rows.
 BATCH_ROWS = 50_000
@@ -67,7 +67,7 @@ def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> B
             "extras",
             [
                 json.dumps(
-                    {key: value for key, value in values.items() if key not in READ_COLUMNS},
+                    {key: as_json_value(value) for key, value in values.items() if key not in READ_COLUMNS},
                     ensure_ascii=False,
                     default=str,
                 )
