@@ -519,6 +519,23 @@ def test_parquet_lines_are_row_numbers(tmp_path: Path) -> None:
     _compare([str(path)])
 
 
+def test_a_code_list_element_with_a_plus_is_split(tmp_path: Path) -> None:
+    """A list's ``"G+MEG"`` reads as the text ``G+MEG`` does, in JSON and Parquet, on both readers."""
+    base = {"date": "2026-01-05", "practitioner_id": "D1", "birth_date": "2020-01-01"}
+    lists: list[Any] = [["G+MEG"], ["g + meg", ""], ["G", "+"], ["G", "MEG"]]
+    objects = [
+        {**base, "invoice_id": f"F{n}", "patient_id": f"P{n}", "codes": x} for n, x in enumerate(lists)
+    ]
+    path = tmp_path / "codes.json"
+    path.write_text(json.dumps(objects), encoding="utf-8")
+    parquet = tmp_path / "codes.parquet"
+    pl.DataFrame({key: [item[key] for item in objects] for key in objects[0]}).write_parquet(parquet)
+    for source in (path, parquet):
+        assert _compare([str(source)]) == (4, 0)
+        events = [item for item in InputStream([str(source)]) if isinstance(item, Event)]
+        assert [event.codes for event in events] == [("G", "MEG"), ("G", "MEG"), ("G",), ("G", "MEG")]
+
+
 def test_mixed_formats_in_one_input(tmp_path: Path) -> None:
     csv_path = _write(tmp_path / "a.csv", _damaged_lines(10, 0.05, rows=300))
     objects = _objects(10, 0.1, rows=300)

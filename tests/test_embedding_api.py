@@ -92,6 +92,20 @@ def test_a_recorded_invoice_checked_again_is_not_counted_against_itself(api: Any
     assert _rules(api.check_one(_vl("V2", "2026-03-16"))) == ["VL-QUARTER"]
 
 
+def test_a_code_list_element_with_a_plus_is_the_same_invoice_after_recording(api: Any) -> None:
+    """``["G+MEG"]`` is G and MEG, as the ledger gives it back: the history never changes an invoice."""
+    patient = {"birth_date": "1960-01-01", "ald": True, "mt_status": "none"}
+    first = {**_g("A1", "2026-01-05"), **patient, "codes": ["G+MEG"]}
+    second = {**_g("A2", "2026-02-05"), **patient, "codes": ["g + meg", ""]}
+    for invoice in (first, second):
+        # MEG from the 6th birthday: read as G and MEG, never as one unknown code "G+MEG".
+        assert _rules(api.check_one(invoice)) == ["MEG-AGE"]
+        api.record(invoice)
+    # The third consultation of the 12 months, counted from the history as recorded.
+    third = {**_g("A3", "2026-03-05"), **patient, "codes": ["G"]}
+    assert _rules(api.check_one(third)) == ["OPP-MT-DECLARE"]
+
+
 def test_a_changed_copy_of_a_recorded_invoice_replaces_it(api: Any) -> None:
     api.record(_vl("V1", "2026-02-02"))
     # Same practitioner and invoice id: the same invoice, corrected (another day of the quarter).

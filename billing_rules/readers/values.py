@@ -397,13 +397,23 @@ _sector = _enum_parser(_SECTORS, natives={1: Sector.ONE, 2: Sector.TWO})
 
 
 def _codes(value: Any) -> tuple[str, ...]:
-    """``G+SNP`` (any case, spaces around ``+``) or, in JSON, ``["G", "SNP"]``."""
+    """``G+SNP`` (any case, spaces around ``+``) or, in JSON, ``["G", "SNP"]``.
+
+    An element of a list is read as the text is: ``["G+MEG"]`` is G and MEG. The ledger stores an
+    invoice's codes joined by ``+``, so a code kept whole with its ``+`` would be one unknown code
+    in the file's check and two known ones once recorded: the invoice would change on the way.
+    """
     if type(value) is str:
         codes = tuple(code for code in (part.strip() for part in value.upper().split("+")) if code)
     elif type(value) is list:
         if not all(type(code) is str for code in value):
             raise InvalidValue(f"liste de codes invalide {_quote(value)} (chaque code doit être un texte)")
-        codes = tuple(code for code in (part.strip().upper() for part in value) if code)
+        codes = tuple(
+            code
+            for element in value
+            for code in (part.strip() for part in element.upper().split("+"))
+            if code
+        )
     else:
         raise InvalidValue(f"codes invalides {_quote(value)} (attendu : texte comme G+SNP)")
     if not codes:
