@@ -237,6 +237,29 @@ def test_html_page(ledger: str) -> None:
     assert 'data-rule="AMOUNT-BELOW" data-count="2844"' in page
 
 
+def test_html_page_shows_what_the_text_report_shows(ledger: str) -> None:
+    """The yearly forfaits missed (OPP-MT-DECLARE) and the codes absent on ``--as-of``, as in the text.
+
+    The week of 2026 under the 2025 texts: 55 € (FMT, ALD under 80) then 46 € (FPMT 2025), and GL1
+    did not exist. Neither euro is in a row's "Manqué" (SPEC §2: never added to missed revenue), so
+    without its own line the page would show 0,00 € where the text shows the forfait.
+    """
+    import html
+
+    args = ["--from", "2026-01-05", "--to", "2026-01-11", "--as-of", "2025-06-01", "--no-plugins"]
+    text = _invoke(["simulate", "--ledger", ledger, *args])
+    page = html.unescape(_invoke(["simulate", "--ledger", ledger, *args, "--format", "html"]))
+    wanted = [
+        line.strip()
+        for line in text.splitlines()
+        if line.startswith("Forfaits annuels manqués") or "n'existe pas au" in line
+    ]
+    assert "Forfaits annuels manqués (OPP-MT-DECLARE) : 55,00\u00a0€ → 46,00\u00a0€ (-9,00\u00a0€)" in wanted
+    assert "GL1 n'existe pas au 01/06/2025 : ignoré sur 2 facture(s)" in wanted
+    for line in wanted:
+        assert line in page
+
+
 def test_html_page_in_headless_chromium(ledger: str, tmp_path: Path) -> None:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)) or not (
         os.path.exists(CHROMEDRIVER) or shutil.which(CHROMEDRIVER)

@@ -39,7 +39,10 @@ FORFAIT_FORMATS = ("text", "json", "html")
 
 _KIND_LABELS = {
     "mt_declare": "Patients en ALD sans médecin traitant vus 3 fois ou plus en 12 mois",
-    "vl_quarter": "Patients de 80 ans et plus en ALD sans VL dans un trimestre",
+    "vl_quarter": (
+        "Patients de 80 ans et plus en ALD, ou en ALD pour une maladie neurodégénérative, sans VL dans "
+        "un trimestre"
+    ),
     "vsp": "Patients en soins palliatifs visités sans VSP",
     "not_seen": (
         "Patients médecin traitant sans facture depuis le 01/01/{previous} : à revoir avant le 31/12/{year}"
@@ -393,6 +396,9 @@ def text_lines(result: ForfaitEstimate) -> Iterator[str]:
                 f"  {lever.patients} patient(s) {who} de plus : {format_euros(lever.total)} par an "
                 f"({lever.patients} × {format_euros(lever.amount_per_patient)}"
             )
+            if lever.majoration_rate:
+                # The doctor's rates scale the lever as they scale the total (SPEC §6).
+                text += f", majorations {format_rate(lever.majoration_rate)}"
             if lever.rosp_gain:
                 text += f", dont ROSP {format_euros(lever.rosp_gain)}"
             text += ")" + ("" if lever.settled else " (non confirmé)")

@@ -129,6 +129,9 @@ class WhatIf:
     rosp_gain: Decimal
     total: Decimal
     settled: bool
+    #: The doctor's rate majorations, summed (0.40 is +40 %): ``forfait_gain`` includes them, while
+    #: ``amount_per_patient`` is the table's row.
+    majoration_rate: Decimal = Decimal("0")
 
 
 @attrs.frozen
@@ -293,11 +296,17 @@ def estimate(
                 value=rosp_value(points, counted),
             )
     levers = []
+    # The patients a lever adds join the categories' total, which the doctor's rates scale (SPEC §6):
+    # the lever scales alike, so that it is what the total would grow by.
+    rate = tables.majoration_scale(practitioner, year) - 1
+    rates_settled = all(
+        tables.settled(RATE_MAJORATIONS[name], day) for name, _ in tables.rates(practitioner, year)
+    )
     for lever, count, category in (("ald", what_if_ald, "ald_under_80"), ("over_80", what_if_80, "over_80")):
         if not count:
             continue
         per_patient = tables.amount(category, day) or Decimal("0")
-        forfait_gain = round_cents(per_patient * count)
+        forfait_gain = tables.scaled(per_patient * count, year, practitioner)
         rosp_gain = Decimal("0")
         if rosp is not None:
             rosp_gain = rosp_value(rosp.points, counted + count) - rosp.value
@@ -310,7 +319,8 @@ def estimate(
                 forfait_gain=forfait_gain,
                 rosp_gain=rosp_gain,
                 total=forfait_gain + rosp_gain,
-                settled=tables.settled(CATEGORIES[category], day),
+                settled=tables.settled(CATEGORIES[category], day) and rates_settled,
+                majoration_rate=rate,
             )
         )
     return ForfaitEstimate(
@@ -355,12 +365,7 @@ def _majorations(
                 amount_per_patient=c2s_amount,
             )
         )
-    if practitioner is None:
-        return lines
-    for name in practitioner.majorations(day.year):
-        rate = tables.rate(name, day)
-        if rate is None:
-            continue
+    for name, rate in tables.rates(practitioner, day.year):
         row = tables.row(RATE_MAJORATIONS[name], day)
         lines.append(
             MajorationLine(
@@ -451,6 +456,7 @@ def estimate_to_dict(result: ForfaitEstimate) -> dict[str, Any]:
                 "rosp_gain": euros_to_json(lever.rosp_gain),
                 "total": euros_to_json(lever.total),
                 "settled": lever.settled,
+                "majoration_rate": float(lever.majoration_rate),
             }
             for lever in result.what_if
         ],

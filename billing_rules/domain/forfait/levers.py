@@ -24,7 +24,7 @@ from billing_rules.domain.forfait.estimate import (
 )
 from billing_rules.domain.forfait.tables import ForfaitTables, PractitionerFacts, not_seen_since
 from billing_rules.model import Event, MtStatus, age_on
-from billing_rules.money import format_euros, round_cents
+from billing_rules.money import format_euros
 
 
 def _billed(events: Iterable[Event], until: dt.date) -> list[Event]:
@@ -119,14 +119,17 @@ def find_candidates(
     """The patients behind the levers of ``practitioner_id`` in ``year``, from the invoice history.
 
     - ALD patients without MT seen 3 times or more in the 12 months ending ``as_of`` (the CPAM
-      campaign "0 patient ALD sans MT"): IMT at the next consultation, then the yearly forfait;
+      campaign "0 patient ALD sans MT"): IMT at the next consultation (unless one was already
+      billed for the patient), then the yearly forfait;
     - own patients aged 80+ in ALD (or neurodegenerative ALD) with no VL in a quarter: one VL per
       quarter, recoding a plain home visit of that quarter when there was one;
     - palliative patients visited at home by their MT without VSP (from 2023-11-01);
     - own MT patients last seen before the two years ending 31 December (FMT): one invoice before
       then keeps their category's amount instead of the not-seen one.
 
-    ``practitioner``: the doctor's facts, whose rate majorations scale the forfait at stake.
+    ``practitioner``: the doctor's facts, whose rate majorations scale every yearly forfait at
+    stake (:meth:`~billing_rules.domain.forfait.tables.ForfaitTables.scaled`), as they scale the
+    estimate's total.
     """
     year_end = _year_day(year)
     history = _billed(events, year_end)
@@ -136,7 +139,7 @@ def find_candidates(
     until = min(as_of, year_end)
     history = [event for event in history if event.date <= until]
     candidates: list[Candidate] = []
-    candidates += _mt_declare_candidates(history, tables, practitioner_id, until)
+    candidates += _mt_declare_candidates(history, tables, practitioner_id, until, practitioner)
     patientele = mt_patientele(history, practitioner_id, year)
     own = {patient.patient_id for patient in patientele}
     candidates += _vl_candidates(history, tables, practitioner_id, year, until, own)
@@ -147,39 +150,66 @@ def find_candidates(
 
 
 def _mt_declare_candidates(
-    history: list[Event], tables: ForfaitTables, practitioner_id: str, until: dt.date
+    history: list[Event],
+    tables: ForfaitTables,
+    practitioner_id: str,
+    until: dt.date,
+    practitioner: PractitionerFacts | None = None,
 ) -> list[Candidate]:
+    """ALD patients without MT seen 3 times in 12 months: the MT declaration, and the IMT if still due.
+
+    The IMT is billable once per patient, whoever billed it (SPEC §5 IMT-ONCE, counted on the whole
+    history, every practitioner's invoices): once one was billed, advising another would advise an
+    error, so the lever is the yearly forfait alone. The forfait is scaled by the doctor's rate
+    majorations, as the estimate's total is.
+    """
     start = _one_year_before(until)
     seen: dict[str, list[Event]] = defaultdict(list)
     latest: dict[str, Event] = {}
+    first_imt: dict[str, dt.date] = {}
     for event in history:
+        if "IMT" in event.code_set:
+            first_imt.setdefault(event.patient_id, event.date)  # history is in date order
         if event.practitioner_id != practitioner_id:
             continue
         latest[event.patient_id] = event
         if event.date > start and event.code_set & (CONSULTATION_CODES | VISIT_CODES):
             seen[event.patient_id].append(event)
+    imt_exists = tables.tariffs.on("IMT", until) is not None
     result = []
     for patient_id, visits in seen.items():
         last = latest[patient_id]
         ald = last.ald or last.neurodegenerative
         if len(visits) < 3 or not ald or last.mt_status is not MtStatus.NONE or last.declares_mt:
             continue
-        act_gain = _tariff_gain(tables, "IMT", ("G",), until) if "IMT" in tables.tariffs else Decimal("0")
         age = age_on(last.birth_date, until)
-        yearly = tables.amount_for(year=until.year, age=age, ald=True) or Decimal("0")
+        amount = tables.amount_for(year=until.year, age=age, ald=True) or Decimal("0")
+        yearly = tables.scaled(amount, until.year, practitioner)
+        offer = (
+            f"Patient en ALD sans médecin traitant vu {len(visits)} fois en 12 mois : proposez-lui "
+            "de vous déclarer médecin traitant"
+        )
+        billed = first_imt.get(patient_id)
+        if billed is not None:
+            act, act_gain = "Déclaration MT", Decimal("0")
+            message = (
+                f"{offer} (IMT déjà facturée pour ce patient le {billed:%d/%m/%Y} : pas de nouvelle IMT)"
+            )
+        elif imt_exists:
+            act, act_gain = "IMT", _tariff_gain(tables, "IMT", ("G",), until)
+            message = f"{offer} et facturez IMT à la consultation de déclaration"
+        else:
+            act, act_gain, message = "Déclaration MT", Decimal("0"), offer
         result.append(
             Candidate(
                 kind="mt_declare",
                 patient_id=patient_id,
                 practitioner_id=practitioner_id,
                 date=last.date,
-                act="IMT",
+                act=act,
                 amount=act_gain,
                 yearly=yearly,
-                message=(
-                    f"Patient en ALD sans médecin traitant vu {len(visits)} fois en 12 mois : proposez-lui "
-                    "de vous déclarer médecin traitant et facturez IMT à la consultation de déclaration"
-                ),
+                message=message,
                 invoices=tuple(event.invoice_id for event in visits),
             )
         )
@@ -201,25 +231,22 @@ def _not_seen_candidates(
     (a threshold counted back from the latest invoice missed those not yet that old, while one
     visit before 31 December is all that saves them). The euros are what that visit keeps: the
     category's amount less the not-seen one, both scaled by the doctor's rate majorations (they
-    apply to the categories' total). A category that pays no more than the not-seen row (7-74
-    years under the FMT) is no lever. FMT years only: the FPMT has no not-seen row.
+    apply to the categories' total; :meth:`ForfaitTables.scaled`). A category that pays no more
+    than the not-seen row (7-74 years under the FMT) is no lever. FMT years only: the FPMT has no
+    not-seen row.
     """
     year_end = _year_day(year)
     low = tables.amount("not_seen_2_years", year_end)
     if low is None:
         return []
-    scale = Decimal("1")
-    if practitioner is not None:
-        for name in practitioner.majorations(year):
-            scale += tables.rate(name, year_end) or Decimal("0")
     result = []
     for patient in patientele:
         last = patient.last_seen
         if last is None or not not_seen_since(last, year):
             continue
         normal = tables.category(day=year_end, age=age_on(patient.birth_date, year_end), ald=patient.ald)
-        paid = round_cents((tables.amount(normal, year_end) or Decimal("0")) * scale)
-        fallen = round_cents(low * scale)
+        paid = tables.scaled(tables.amount(normal, year_end) or Decimal("0"), year, practitioner)
+        fallen = tables.scaled(low, year, practitioner)
         if paid <= fallen:
             continue
         result.append(
@@ -268,7 +295,12 @@ def _vl_candidates(
             if end < VL_CASE_A_START or first_own > end:
                 continue
             age = age_on(last.birth_date, min(end, until))
-            if not (last.neurodegenerative or (last.ald and age >= 80)):
+            # VL-QUARTER's case (a): 80+ in ALD, or in ALD for a neurodegenerative disease.
+            if last.ald and age >= 80:
+                case = "de 80 ans et plus en ALD"
+            elif last.neurodegenerative:
+                case = "en ALD pour une maladie neurodégénérative"
+            else:
                 continue
             if last.palliative and tables.tariffs.on("VSP", min(end, until)) is not None:
                 continue  # VSP is the code for this patient (SPEC: OPP-VSP wins over OPP-VL)
@@ -298,8 +330,8 @@ def _vl_candidates(
                 amount = tables.tariffs.on("VL", day) or Decimal("0")
                 act = "VL"
                 message = (
-                    f"T{quarter} {year} : aucune VL facturée pour ce patient de 80 ans et plus en ALD ; "
-                    "une visite longue par trimestre est facturable si elle est médicalement justifiée"
+                    f"T{quarter} {year} : aucune VL facturée pour ce patient {case} ; une visite longue "
+                    "par trimestre est facturable si elle est médicalement justifiée"
                 )
                 invoice_ids = ()
             result.append(

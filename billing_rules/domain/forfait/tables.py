@@ -15,6 +15,7 @@ import attrs
 
 from billing_rules.domain.tariffs import Tariff, TariffTable
 from billing_rules.model import age_on
+from billing_rules.money import round_cents
 
 PREFIX = "FORFAIT-"
 C2S_CODE = "FORFAIT-C2S"
@@ -142,6 +143,30 @@ class ForfaitTables:
     def rate(self, name: str, day: dt.date) -> Decimal | None:
         """The rate of a majoration of :data:`RATE_MAJORATIONS` in force on ``day``, if any."""
         return self.tariffs.on(RATE_MAJORATIONS[name], day)
+
+    def rates(self, practitioner: PractitionerFacts | None, year: int) -> tuple[tuple[str, Decimal], ...]:
+        """The rate majorations ``practitioner`` earns on the forfait of ``year``, with their rates.
+
+        Only those with a row in force on 31 December (none under the FPMT): the estimate shows each
+        as its own line, and :meth:`majoration_scale` sums them, so both read the same list.
+        """
+        if practitioner is None:
+            return ()
+        day = dt.date(year, 12, 31)
+        found = ((name, self.rate(name, day)) for name in practitioner.majorations(year))
+        return tuple((name, rate) for name, rate in found if rate is not None)
+
+    def majoration_scale(self, practitioner: PractitionerFacts | None, year: int) -> Decimal:
+        """1 plus the rates of :meth:`rates`: they apply to the categories' total and add up (SPEC §6).
+
+        The one place that turns the doctor's facts into a factor, so that every forfait euro the
+        report shows beside the total (what-if levers, candidates) is scaled as the total is.
+        """
+        return Decimal("1") + sum((rate for _, rate in self.rates(practitioner, year)), Decimal("0"))
+
+    def scaled(self, amount: Decimal, year: int, practitioner: PractitionerFacts | None) -> Decimal:
+        """``amount`` of categories' forfait for ``year`` with the doctor's rate majorations, to the cent."""
+        return round_cents(amount * self.majoration_scale(practitioner, year))
 
     def categories_on(self, day: dt.date) -> tuple[str, ...]:
         """The categories the table in force on ``day`` pays, in report order."""
