@@ -181,11 +181,13 @@ LONG_NUMBERS = [
 @pytest.mark.parametrize("lines", [False, True])
 def test_json_numbers_longer_than_a_float(tmp_path: Path, lines: bool) -> None:
     """A JSON number is read by its exact value, as the same text in a CSV file is."""
+    template = (
+        '{"invoice_id": "L<n>", "date": "2025-02-03", "practitioner_id": "P1", "patient_id": "X<n>", '
+        '"birth_date": "1960-01-01", "codes": "G+IK", "amount": <amount>, "km": 12.3450000000000000001, '
+        '"note": 30.00000000000000001}'
+    )
     objects = [
-        '{"invoice_id": "L%d", "date": "2025-02-03", "practitioner_id": "P1", "patient_id": "X%d", '
-        '"birth_date": "1960-01-01", "codes": "G+IK", "amount": %s, "km": 12.3450000000000000001, '
-        '"note": 30.00000000000000001}' % (n, n, text)
-        for n, (text, _) in enumerate(LONG_NUMBERS)
+        template.replace("<n>", str(n)).replace("<amount>", text) for n, (text, _) in enumerate(LONG_NUMBERS)
     ]
     path = tmp_path / ("in.jsonl" if lines else "in.json")
     path.write_text("\n".join(objects) + "\n" if lines else "[" + ",\n".join(objects) + "]", encoding="utf-8")

@@ -17,7 +17,7 @@ from billing_rules.errors import ReadError
 from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
 from billing_rules.readers.columns import DEFAULT_MAPPING, ColumnMapping, KeyMapper
 from billing_rules.readers.encoding import TextSource, unreadable_values
-from billing_rules.readers.values import json_number
+from billing_rules.readers.json_numbers import json_number
 
 #: Characters of text read at a time from a JSON array.
 CHUNK_SIZE = 64 * 1024

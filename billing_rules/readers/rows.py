@@ -15,6 +15,7 @@ from typing import Any
 
 from billing_rules.model import Event, InputError
 from billing_rules.readers.base import RawRow
+from billing_rules.readers.json_numbers import as_json_value
 from billing_rules.readers.values import (
     COLUMNS,
     MEMO_MAX,
@@ -24,7 +25,6 @@ from billing_rules.readers.values import (
     UNSET,
     BlankValue,
     InvalidValue,
-    as_json_value,
     read_date,
     read_datetime,
     read_text,

@@ -16,9 +16,10 @@ import polars as pl
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.csv_source import Counter
 from billing_rules.readers.columnar.validate import Batch
+from billing_rules.readers.json_numbers import as_json_value
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.rows import KNOWN_COLUMNS, SPEC_COLUMNS
-from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME, as_json_value
+from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
 
 #: Rows per batch of JSON objects or Parquet rows.
 BATCH_ROWS = 50_000
