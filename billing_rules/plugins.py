@@ -283,7 +283,9 @@ class GuardedReader:
 
     ``ReadError`` and the other library errors pass unchanged: they already say what is wrong with
     the file. Anything else becomes a ``ReadError`` naming the plugin and the format, never quoting
-    the exception's text (it may hold a row, hence a patient identifier).
+    the exception's text (it may hold a row, hence a patient identifier). So does a row that is not
+    a :class:`~billing_rules.readers.RawRow` of the documented field types (:func:`raw_row_problem`):
+    the core would fail on it later, in its own code, as an anonymous internal error.
     """
 
     def __init__(self, source: str, reader: Any) -> None:
@@ -294,13 +296,20 @@ class GuardedReader:
 
     def rows(self, stream: Any, file: str) -> Any:
         """The wrapped reader's rows."""
+        from billing_rules.errors import BillingRulesError, ReadError
+
         try:
-            yield from self.reader.rows(stream, file)
+            for raw in self.reader.rows(stream, file):
+                problem = raw_row_problem(raw)
+                if problem is not None:
+                    raise ReadError(
+                        f"le format « {self.name} » de l'extension « {self.source} » a produit une ligne "
+                        f"mal formée ({problem})"
+                    )
+                yield raw
         except GeneratorExit:
             raise  # the consumer stopped early: not the plugin's failure
         except BaseException as exc:
-            from billing_rules.errors import BillingRulesError, ReadError
-
             reraise_if_real(exc)
 
             if isinstance(exc, (BillingRulesError, OSError)):
@@ -308,6 +317,36 @@ class GuardedReader:
             raise ReadError(
                 f"le format « {self.name} » de l'extension « {self.source} » a échoué ({type(exc).__name__})"
             ) from exc
+
+
+def raw_row_problem(raw: Any) -> str | None:
+    """What is wrong with a row a plugin's reader yielded, by type names only; ``None``: nothing.
+
+    The core reads ``line``, ``values`` (a ``dict`` of column names), ``file`` and ``problems`` (``(field,
+    message)`` pairs of ``str``) without checking them: the built-in readers make them so. The
+    values themselves may be anything: reading them is the core's, with located input errors.
+    """
+    from billing_rules.readers.base import RawRow
+
+    if not isinstance(raw, RawRow):
+        return f"RawRow attendu, reçu {type(raw).__name__}"
+    if raw.line is not None and (not isinstance(raw.line, int) or isinstance(raw.line, bool)):
+        return f"RawRow.line attendu int ou None, reçu {type(raw.line).__name__}"
+    if not isinstance(raw.values, dict):
+        return f"RawRow.values attendu dict, reçu {type(raw.values).__name__}"
+    for key in raw.values:
+        if not isinstance(key, str):
+            return f"RawRow.values : nom de colonne attendu str, reçu {type(key).__name__}"
+    if raw.file is not None and not isinstance(raw.file, str):
+        return f"RawRow.file attendu str ou None, reçu {type(raw.file).__name__}"
+    problems = raw.problems
+    if not isinstance(problems, tuple) or not all(
+        isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
+        for pair in problems
+    ):
+        expected = "tuple de paires (champ, message) de str"
+        return f"RawRow.problems attendu {expected}, reçu {type(problems).__name__}"
+    return None
 
 
 class GuardedReporter:

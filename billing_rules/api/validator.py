@@ -34,7 +34,7 @@ from billing_rules.api.rule_info import RuleInfo as RuleInfo  # re-exported: its
 from billing_rules.api.rule_info import rule_info
 from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
 from billing_rules.engines.collector import batch_gc as batch_gc  # re-exported: its former home
-from billing_rules.engines.findings import reported_amount
+from billing_rules.engines.findings import MalformedResult, finding_problem, reported_amount
 from billing_rules.engines.row.engine import Engine
 from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.errors import BillingRulesError, PluginLoadError, RuleFileError
@@ -380,11 +380,14 @@ class Validator:
             return findings  # the engines' findings already are as SPEC §2 reports them
         for plugin_name, adjust in self._adjusters:
             try:
-                changed = adjust(findings=findings, event=event)
+                # A copy: an edit in place then a raise (or None) leaves them unchanged. The reports
+                # sort, sum and print every field: a wrong type is the plugin's, as a raise is.
+                changed = adjust(findings=list(findings), event=event)
                 if changed is not None:
                     changed = list(changed)
-                    if not all(isinstance(finding, Finding) for finding in changed):
-                        raise TypeError("adjust_findings must return Finding objects or None")
+                    problem = next(filter(None, map(finding_problem, changed)), None)
+                    if problem is not None:
+                        raise MalformedResult(problem)
             except BaseException as exc:  # noqa: BLE001 - a plugin's bug must not stop the whole check
                 reraise_if_real(exc)  # a plugin's SystemExit or KeyboardInterrupt is its bug
                 # The findings stay as they were, and the invoice says it was not fully processed.

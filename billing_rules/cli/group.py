@@ -268,7 +268,14 @@ _OS_ERROR_TEXTS = {
 
 
 def _describe(exc: BaseException) -> str:
-    """The French message for an error that stops a command."""
+    """The French message for an error that stops a command.
+
+    An unexpected exception (a bug, ours or a plugin's) is named by its type only, never by its
+    text: that text is whatever the failing code put there, and a ``KeyError`` on a finding or a
+    plugin's ``RuntimeError(event.patient_id)`` carries a patient's identifier, which stderr (read
+    by anyone, often kept in logs and pasted into bug reports) must never show. ``--debug`` shows
+    the full trace, text included, for whoever asks for it knowingly.
+    """
     if isinstance(exc, BillingRulesError):
         return f"erreur : {exc}"
     if isinstance(exc, OSError) and exc.errno in _FULL_DISK:
@@ -285,8 +292,9 @@ def _describe(exc: BaseException) -> str:
             "ou en Windows-1252"
         )
     return (
-        f"erreur interne ({type(exc).__name__}) : {exc}. Relancez avec --debug et signalez le "
-        "problème avec la trace affichée."
+        f"erreur interne ({type(exc).__name__}) ; son détail n'est pas affiché, il peut citer des "
+        "données de patients. Relancez avec --debug pour voir la trace, et signalez le problème "
+        "en la joignant après en avoir retiré ces données."
     )
 
 

@@ -3,11 +3,13 @@
 A rule (compiled from the DSL, or a plugin's Python class) answers with :class:`~billing_rules.rule.Hit`
 values; both back ends (``row/`` and ``relational/``) turn them into :class:`~billing_rules.model.Finding`
 values here, so that a report cannot differ by the engine that ran it. A rule that crashes or returns
-a malformed result costs its invoice one INTERNAL-ERROR finding, never the run.
+a malformed result costs its invoice one INTERNAL-ERROR finding, never the run. The findings an
+``adjust_findings`` hook returns are checked here too (:func:`finding_problem`), field by field.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import operator
 from collections.abc import Callable
@@ -19,7 +21,7 @@ import attrs
 from billing_rules.dsl.program import DslRule
 from billing_rules.model import Event, Finding, FindingWindow, Severity
 from billing_rules.money import round_cents
-from billing_rules.rule import Hit, Rule
+from billing_rules.rule import Hit, Rule, WindowCount
 
 # The row engine's logger, as before this module existed: log configurations name it.
 log = logging.getLogger("billing_rules.engines.row.engine")
@@ -53,39 +55,199 @@ class _CrashHit(Hit):
 
 
 class MalformedResult(TypeError):
-    """A rule returned something that is not an iterable of well-formed :class:`Hit`."""
+    """A plugin's result is not of the documented shape (a :class:`Hit`, a :class:`Finding`...).
 
-
-def _well_formed(rule: Rule, hits: list[Any]) -> list[Hit]:
-    """``hits`` if each is a :class:`Hit` with values of the right types, else one crash hit.
-
-    A third-party rule may return anything; a wrong shape must cost that invoice one INTERNAL-ERROR
-    finding, not abort the whole check when the finding is built.
+    Its message says which field is wrong, by type names only (``Hit.window attendu WindowCount ou
+    None, reçu str``): never the value, which may be the patient's identifier.
     """
-    for hit in hits:
-        if not (
-            isinstance(hit, Hit)
-            and isinstance(hit.message, str)
-            and (hit.suggestion is None or isinstance(hit.suggestion, str))
-            and _amount_ok(hit.amount)
-            and (
-                hit.suggested_codes is None
-                or (
-                    isinstance(hit.suggested_codes, tuple)
-                    and all(isinstance(code, str) for code in hit.suggested_codes)
-                )
-            )
-        ):
-            return [_crashed(rule, MalformedResult())]
-    return hits
+
+
+@attrs.frozen
+class _Field:
+    """The documented type of one field: an instance of ``types``, and ``refine`` holds unless None."""
+
+    expected: str
+    types: tuple[type, ...]
+    refine: Callable[[Any], bool] | None = None
+    #: A field whose value is itself a record (a window): checked field by field, named by path.
+    record: _Record | None = None
+
+
+class _Record:
+    """Every field of an attrs class ``cls`` checked against its documented type.
+
+    Every field must have a :class:`_Field`, or the module fails to import: a field added to
+    :class:`Hit` or :class:`Finding` later cannot go unchecked and reach a reporter with a value of
+    any type. :meth:`ok` is the fast test run on every hit; :meth:`problem` says what is wrong.
+    """
+
+    def __init__(self, cls: type, fields: dict[str, _Field]) -> None:
+        names = {field.name for field in attrs.fields(cls)}
+        if names != set(fields):
+            raise TypeError(f"{cls.__name__} : champs sans vérification {sorted(names ^ set(fields))}")
+        self.cls = cls
+        self.fields = fields
+        self._tests = tuple(
+            (name, spec.types, spec.record.ok if spec.record is not None else spec.refine)
+            for name, spec in fields.items()
+        )
+
+    def ok(self, value: Any) -> bool:
+        """Whether ``value`` is a ``cls`` with every field of its type."""
+        if not isinstance(value, self.cls):
+            return False
+        for name, types, refine in self._tests:
+            field = getattr(value, name)
+            if not isinstance(field, types) or (
+                refine is not None and field is not None and not refine(field)
+            ):
+                return False
+        return True
+
+    def problem(self, value: Any) -> str | None:
+        """The first wrong field, by path and type names (``.window.count attendu int, reçu str``)."""
+        if not isinstance(value, self.cls):
+            return f" attendu {self.cls.__name__}, reçu {type(value).__name__}"
+        for name, spec in self.fields.items():
+            field = getattr(value, name)
+            if spec.record is not None and field is not None and isinstance(field, spec.types):
+                nested = spec.record.problem(field)
+                if nested is not None:
+                    return f".{name}{nested}"
+            elif not isinstance(field, spec.types) or (
+                spec.refine is not None and field is not None and not spec.refine(field)
+            ):
+                return f".{name} attendu {spec.expected}, reçu {type(field).__name__}"
+        return None
+
+    def described(self, value: Any, label: str) -> str | None:
+        """``Hit.window attendu WindowCount ou None, reçu str``, ``résultat attendu Hit, reçu int``."""
+        if self.ok(value):
+            return None
+        problem = self.problem(value) or " mal formé"
+        return f"{label}{problem}" if problem.startswith(".") else f"résultat{problem}"
 
 
 def _amount_ok(amount: Any) -> bool:
-    if amount is None:
-        return True
     if isinstance(amount, bool) or not isinstance(amount, (Decimal, int, float)):
         return False
     return Decimal(amount).is_finite()
+
+
+def _not_bool(value: Any) -> bool:
+    return not isinstance(value, bool)  # an int, not True or False
+
+
+def _all_text(values: tuple[Any, ...]) -> bool:
+    return all(isinstance(value, str) for value in values)
+
+
+_NONE = type(None)
+_TEXT = _Field("str", (str,))
+_OPTIONAL_TEXT = _Field("str ou None", (str, _NONE))
+_WHOLE = _Field("int", (int,), _not_bool)
+_OPTIONAL_WHOLE = _Field("int ou None", (int, _NONE), _not_bool)
+_FLAG = _Field("bool", (bool,))
+_OPTIONAL_DATE = _Field("date ou None", (dt.date, _NONE))
+
+_WINDOW_COUNT = _Record(
+    WindowCount,
+    {
+        "count": _WHOLE,
+        "first_date": _OPTIONAL_DATE,
+        "last_date": _OPTIONAL_DATE,
+        "code": _OPTIONAL_TEXT,
+        "first_invoice_id": _OPTIONAL_TEXT,
+        "first_practitioner_id": _OPTIONAL_TEXT,
+    },
+)
+
+#: A rule's answer: every field of :class:`Hit` of its documented type (docs/plugins.md §7).
+_HIT = _Record(
+    Hit,
+    {
+        "message": _TEXT,
+        "amount": _Field("Decimal fini ou None", (Decimal, int, float, _NONE), _amount_ok),
+        "suggestion": _OPTIONAL_TEXT,
+        "suggested_codes": _Field("tuple de str ou None", (tuple, _NONE), _all_text),
+        "action": _OPTIONAL_TEXT,
+        "window": _Field("WindowCount ou None", (WindowCount, _NONE), record=_WINDOW_COUNT),
+        "yearly": _FLAG,
+    },
+)
+
+
+def _facts_ok(facts: tuple[Any, ...]) -> bool:
+    """``(names, values)``: as many values as names, each name a ``str`` (``Finding.explain``)."""
+    return (
+        len(facts) == 2
+        and all(isinstance(part, tuple) for part in facts)
+        and len(facts[0]) == len(facts[1])
+        and _all_text(facts[0])
+    )
+
+
+_FINDING_WINDOW = _Record(
+    FindingWindow,
+    {
+        "first_invoice_id": _OPTIONAL_TEXT,
+        "first_date": _OPTIONAL_DATE,
+        "first_practitioner_id": _OPTIONAL_TEXT,
+        "count": _OPTIONAL_WHOLE,
+        "limit": _OPTIONAL_WHOLE,
+        "period": _OPTIONAL_TEXT,
+        "counted": _OPTIONAL_TEXT,
+    },
+)
+
+#: An ``adjust_findings`` result: every field of :class:`Finding` of the type ``model.py`` gives it.
+_FINDING = _Record(
+    Finding,
+    {
+        "rule": _TEXT,
+        "severity": _Field("Severity", (Severity,)),
+        "message": _TEXT,
+        "invoice_id": _TEXT,
+        "practitioner_id": _TEXT,
+        "patient_id": _TEXT,
+        "date": _Field("date", (dt.date,)),
+        "line": _OPTIONAL_WHOLE,
+        "file": _OPTIONAL_TEXT,
+        # Decimal only: the summary adds the amounts to Decimal totals (a float would raise there).
+        "amount": _Field("Decimal fini ou None", (Decimal, _NONE), Decimal.is_finite),
+        "suggestion": _OPTIONAL_TEXT,
+        "source": _TEXT,
+        "seq": _WHOLE,
+        "citation": _OPTIONAL_TEXT,
+        "action": _OPTIONAL_TEXT,
+        "window": _Field("FindingWindow ou None", (FindingWindow, _NONE), record=_FINDING_WINDOW),
+        "yearly": _FLAG,
+        "facts": _Field("tuple (noms, valeurs) ou None", (tuple, _NONE), _facts_ok),
+    },
+)
+
+
+def _well_formed(rule: Rule, hits: list[Any]) -> list[Hit]:
+    """``hits`` if each is a :class:`Hit` with every field of its type, else one crash hit.
+
+    A third-party rule may return anything; a wrong shape (``Hit(window="...")``, ``action=123``)
+    must cost that invoice one INTERNAL-ERROR finding naming the rule, not abort the whole check
+    later, when the finding is built or a reporter writes it.
+    """
+    ok = _HIT.ok
+    for hit in hits:
+        if not ok(hit):
+            return [_crashed(rule, MalformedResult(_HIT.described(hit, "Hit")))]
+    return hits
+
+
+def finding_problem(finding: Any) -> str | None:
+    """What is wrong with a plugin's finding (``adjust_findings``), by type names; ``None``: nothing.
+
+    The reports sort, sum and print every field: one of the wrong type (a severity given as text,
+    a rule of ``None``) would stop the whole check, with a message quoting the value.
+    """
+    return _FINDING.described(finding, "Finding")
 
 
 def reported_amount(code: str, severity: Severity, amount: Decimal | None) -> Decimal | None:
@@ -106,6 +268,11 @@ def _crash_hit(rule: Rule, exc: BaseException) -> Hit:
     if isinstance(exc, RuleValueError):  # a located message that quotes no value
         return _CrashHit(
             message=f"règle {rule.code} ({rule.source}) : {exc} ; "
+            "cette facture n'a pas été entièrement vérifiée"
+        )
+    if isinstance(exc, MalformedResult) and exc.args:  # the wrong field, by type names only
+        return _CrashHit(
+            message=f"erreur interne de la règle {rule.code} ({rule.source}) : MalformedResult ; {exc} ; "
             "cette facture n'a pas été entièrement vérifiée"
         )
     return _CrashHit(
