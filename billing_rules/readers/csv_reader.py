@@ -11,12 +11,14 @@ from __future__ import annotations
 import collections
 import csv
 import itertools
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from billing_rules.errors import ReadError
+from billing_rules.model import Event
 from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
 from billing_rules.readers.columns import (
+    CODE,
     DEFAULT_MAPPING,
     ColumnError,
     ColumnMapping,
@@ -26,6 +28,8 @@ from billing_rules.readers.columns import (
     translate_rows,
 )
 from billing_rules.readers.encoding import TextSource, unreadable_values
+from billing_rules.readers.rows import event_from_row
+from billing_rules.readers.values import MISSING
 
 #: Largest field accepted. Python's default (128 KiB) is low for free-text extra columns; a field
 #: above this is most likely an unclosed quote swallowing the following rows.
@@ -108,6 +112,7 @@ class CsvReader:
         translators = [(index, ValueTranslator(values)) for index, values in resolution.translations()]
         if translators:
             table.blocks = _translated(table.blocks, translators)
+        table.blocks = table.settled(table.blocks)  # once translated: the values read as the row's
         return table
 
     def header(
@@ -209,6 +214,8 @@ class CsvTable:
         self._source = source
         self._unnamed = "" in names  # trailing delimiter in the header: those columns carry nothing
         self._scan = False
+        #: Empty cells the file's rows carry beyond the header's (:meth:`settled`); None: not known.
+        self._surplus: int | None = None
         #: How the header was understood (set by :meth:`CsvReader.table`).
         self.resolution: HeaderResolution | None = None
 
@@ -226,6 +233,52 @@ class CsvTable:
         if not self._scan:
             self._scan = self._source.suspicious()
         return self._scan
+
+    def settled(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        """``blocks`` with each record of empty surplus cells either kept or a row-width error.
+
+        Many exports end every row with a separator their header lacks: the surplus is empty,
+        the values stand under their columns. But an unquoted separator in a value (``DUPONT;
+        JEAN``) also makes a row a cell too long, and with its last value empty (no amount) the
+        surplus is empty too: dropped, the values would be read shifted, the errors name wrong
+        fields and quote a value under another column's name (a birth date as an « heure »).
+        So the empty surplus is dropped when the row then reads with no input error but missing
+        values (a missing value quotes nothing, and per-act lines leave the patient's cells
+        empty after the first; a ``code`` reads as the line's codes), or when it is the file's
+        habit, set by its first record in no doubt: one of the header's width sets none; one
+        with empty surplus cells that reads sets that many (the export writes them on every
+        row: a later bad value is reported as such, « date invalide »). Otherwise the row gets,
+        as its only error, the one a non-empty surplus gets (« N champs au lieu des M de
+        l'en-tête (séparateur dans une valeur non entourée de guillemets ?) »). Both readers
+        settle their records here, in file order (the columnar one calls :meth:`full_width`
+        for the records it splits itself): they agree by construction.
+        """
+        for lines, rows, problems in blocks:
+            if problems and problems[0][0] == _SURPLUS:
+                problems = self._settle(lines[0], rows[0], problems[0][1])
+            elif not problems and self._surplus is None:
+                self._surplus = 0
+            yield (lines, rows, problems)
+
+    def full_width(self) -> None:
+        """Records of the header's width were read (by a consumer that splits lines itself)."""
+        if self._surplus is None:
+            self._surplus = 0
+
+    def _settle(self, line: int, fields: list[str], message: str) -> tuple[tuple[str, str], ...]:
+        """The problems of a record of empty surplus cells (see :meth:`settled`); drops them."""
+        surplus = len(fields) - len(self.names)
+        del fields[len(self.names) :]
+        if surplus == self._surplus:
+            return ()
+        raw = self.raw_row(line, fields, ())
+        values = {"codes": raw.values[CODE], **raw.values} if CODE in raw.values else raw.values
+        read = event_from_row(RawRow(line, values, self.file, raw.problems), 0)
+        if not isinstance(read, Event) and any(error.message != MISSING for error in read):
+            return ((ROW_FIELD, message),)
+        if self._surplus is None:
+            self._surplus = surplus
+        return ()
 
     def raw_row(self, line: int, fields: list[str], problems: tuple[tuple[str, str], ...]) -> RawRow:
         """The record as a :class:`RawRow` of named values, its damaged values reported."""
@@ -389,13 +442,23 @@ def _skipped_message(first: int) -> str:
     )
 
 
+#: The mark of a record whose surplus cells are all empty, until :meth:`CsvTable.settled` says
+#: whether they are dropped or the row is too wide (the message is then the error's).
+_SURPLUS = "_surplus"
+
+
 def _misshapen(fields: list[str], width: int, start: int, end: int) -> Record:
-    """A record of too many or too few fields (or a full one), with the problem it has."""
+    """A record of too many or too few fields (or a full one), with the problem it has.
+
+    Empty surplus cells are kept and marked: :meth:`CsvTable.settled` reads the values to decide.
+    """
     count = len(fields)
     problems: tuple[tuple[str, str], ...] = ()
     if count > width:
-        if any(fields[width:]):
-            problems = ((ROW_FIELD, _too_many_message(count, width, start, end)),)
+        message = _too_many_message(count, width, start, end)
+        if not any(fields[width:]):
+            return (start, fields, ((_SURPLUS, message),))
+        problems = ((ROW_FIELD, message),)
         del fields[width:]
     elif count < width:
         # Values would sit under the wrong column if a separator went missing mid-row:

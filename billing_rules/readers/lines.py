@@ -18,7 +18,12 @@ number, date and patient on every line. Rules reason about invoices, so the line
   with anything (exports often fill the patient's details on the first line only); the invoice
   takes the first value given. Extra columns (act labels, unit prices...) are not compared: the
   invoice keeps the first line's;
-* the invoice's ``line`` is its first line, and it is checked in the rank of its first line.
+* the invoice's ``line`` is its first line, and it is checked in the rank of its first line;
+* an invoice in error is still read as the row it makes, so that every bad field is reported
+  (SPEC §1: one input error per bad field), each on the line its value comes from: a bad date on
+  the first line is not hidden by a bad amount on the second. The errors come line by line, and
+  within a line in a per-invoice row's order (bad values in SPEC order, then damaged bytes, then
+  a birth or a regulation after the act).
 
 Memory: a file is grouped whole, because a later line may still belong to any invoice. One
 compact record per invoice is kept: the first line's values as a list (the column names are
@@ -37,9 +42,16 @@ from typing import Any
 import attrs
 
 from billing_rules.model import Event, InputError
-from billing_rules.readers.base import RawRow
+from billing_rules.readers.base import ROW_FIELD, RawRow
 from billing_rules.readers.columns import CODE, FIELDS, MAPPABLE
-from billing_rules.readers.rows import KNOWN_COLUMNS, UNREADABLE, read_value, row_identity, value_of
+from billing_rules.readers.rows import (
+    KNOWN_COLUMNS,
+    UNREADABLE,
+    event_from_row,
+    read_value,
+    row_identity,
+    value_of,
+)
 from billing_rules.readers.values import REFERRAL_TIME
 
 _MISSING = "valeur obligatoire manquante"
@@ -61,6 +73,12 @@ _DEFAULTS: dict[str, Any] = {
     for field in attrs.fields(Event)
     if field.name in _COMPARED and field.default is not attrs.NOTHING and field.default is not None
 }
+#: Kinds of input errors, in a line's order (as :func:`~billing_rules.readers.rows.event_from_row`
+#: orders a row's): a bad value, then a value the format reader found damaged (or a broken line),
+#: then a value that reads but contradicts another (a birth or a regulation after the act).
+_VALUE, _DAMAGED, _CROSS = 0, 1, 2
+#: An error being gathered: (line, field, message, kind).
+_Error = tuple[int | None, str, str, int]
 #: Distinct values stored once (dates, flags, patient numbers...); beyond, values are kept as read.
 #: The table only points at strings the invoices hold anyway, and is dropped once grouped.
 _SHARED_MAX = 500_000
@@ -79,15 +97,21 @@ class _Invoice:
     total: Decimal | None = None
     #: A line had no amount: the invoice's total is unknown (SPEC §1: ``amount`` is optional).
     without_amount: bool = False
-    errors: list[tuple[int | None, str, str]] | None = None
-    #: field -> line that gave a value the first line left empty.
+    errors: list[_Error] | None = None
+    #: field -> line that gave a value the first line left empty (or every value, the first
+    #: line being broken).
     filled: dict[str, int | None] | None = None
     disagreeing: set[str] | None = None
 
-    def error(self, line: int | None, field: str, message: str) -> None:
+    def error(self, line: int | None, field: str, message: str, kind: int = _VALUE) -> None:
         if self.errors is None:
             self.errors = []
-        self.errors.append((line, field, message))
+        self.errors.append((line, field, message, kind))
+
+    def damaged(self, line: int | None, problems: tuple[tuple[str, str], ...]) -> None:
+        """A line's problems found by the format reader (undecodable bytes, a broken line)."""
+        for field, message in problems:
+            self.error(line, field, message, _DAMAGED)
 
 
 @attrs.frozen
@@ -127,12 +151,16 @@ def group_lines(rows: Iterable[RawRow]) -> Iterator[Grouped | RawRow]:
             if invoice is None:  # the invoice's fields will come from its readable lines
                 invoice = invoices[key] = _Invoice(key=key, keys=(), values=[], line=raw.line, file=raw.file)
                 entries.append(invoice)
-            for field, message in raw.problems:
-                invoice.error(raw.line, field, message)
+            invoice.damaged(raw.line, raw.problems)
             continue
         if invoice is None:
             invoice = invoices[key] = _start(key, raw, shared, layouts)
             entries.append(invoice)
+        elif not invoice.keys:  # its first readable line, after broken ones: it gives the values
+            readable = _start(key, raw, shared, layouts)
+            invoice.keys, invoice.values = readable.keys, readable.values
+            invoice.filled = dict.fromkeys(readable.keys, raw.line)
+            invoice.damaged(raw.line, raw.problems)
         else:
             _compare(invoice, raw)
         _add_act(invoice, raw)
@@ -155,16 +183,14 @@ def _start(
         share = shared.setdefault
         values = [share(value, value) if type(value) is str else value for value in values]
     invoice = _Invoice(key=key, keys=keys, values=values, line=raw.line, file=raw.file)
-    for field, message in raw.problems:
-        invoice.error(raw.line, field, message)
+    invoice.damaged(raw.line, raw.problems)
     return invoice
 
 
 def _compare(invoice: _Invoice, raw: RawRow) -> None:
     """A later line of ``invoice``: every SPEC field must say what the invoice says (or nothing)."""
     line = raw.line
-    for field, message in raw.problems:
-        invoice.error(line, field, message)
+    invoice.damaged(line, raw.problems)
     damaged = {field for field, _ in raw.problems} if raw.problems else ()
     get = raw.values.get
     keys = invoice.keys
@@ -294,11 +320,15 @@ def _finish(invoice: _Invoice) -> Grouped:
     values = dict(zip(invoice.keys, invoice.values, strict=True))
     invoice_id = invoice.key[1]
     errors = list(invoice.errors or ())
+    if invoice.keys and (errors or invoice.filled):
+        # The lines' own errors say nothing of the invoice's other fields: read them too. A value
+        # taken from a later line is read here as well, to be reported on that line.
+        errors += _field_errors(invoice, values, errors)
     if errors:
         errors.sort(key=_error_order)
         found = tuple(
             InputError(line=line, field=field, message=message, file=invoice.file, invoice_id=invoice_id)
-            for line, field, message in errors
+            for line, field, message, _ in errors
         )
         return Grouped(RawRow(invoice.line, values, invoice.file), invoice.key, found)
     values.pop(CODE, None)
@@ -310,8 +340,64 @@ def _finish(invoice: _Invoice) -> Grouped:
     return Grouped(RawRow(invoice.line, values, invoice.file), invoice.key)
 
 
-def _error_order(error: tuple[int | None, str, str]) -> tuple[int, int]:
-    """By line, then in SPEC order of the fields (the order of a row's own input errors)."""
-    line, field, _ = error
+#: The fields checked against the act's date and time (SPEC §1: neither may come after the act).
+_AGAINST_THE_ACT = frozenset({"birth_date", "referral_at"})
+
+
+def _field_errors(invoice: _Invoice, values: dict[str, Any], known: list[_Error]) -> list[_Error]:
+    """The errors of the invoice's fields but its codes and amount, as its row reads them.
+
+    The row is read as a per-invoice row is (:func:`~billing_rules.readers.rows.event_from_row`:
+    the same messages, required values, birth and regulation checks), without the per-act
+    columns (their errors are the lines' own, see :func:`_add_act`) and without a value already
+    in error on the line it comes from (bytes the format reader found damaged): no field is
+    reported twice on one line. Each error goes to the line its field's value comes from. With
+    a broken line (its values unknown), no value is said to be missing: it may be on that line.
+    """
+    filled = invoice.filled or {}
+    first = invoice.line
+    taken = {(line, field) for line, field, _, _ in known}
+    broken = any(field == ROW_FIELD for _, field, _, _ in known)
+    row = {
+        field: value
+        for field, value in values.items()
+        if field not in _PER_ACT and (filled.get(field, first), field) not in taken
+    }
+    found = _read_row(row, invoice)
+    if not found:
+        return []
+    cross: set[tuple[str, str]] = set()
+    if "date" in row and any(field in _AGAINST_THE_ACT for field, _ in found):
+        # Read again without the act's date, the errors that vanish are those set against it (a
+        # birth or a regulation after the act): a per-invoice row gives them last.
+        alone = set(_read_row({field: value for field, value in row.items() if field != "date"}, invoice))
+        cross = {error for error in found if error[0] != "date" and error not in alone}
+    errors: list[_Error] = []
+    for field, message in found:
+        line = filled.get(field, first)
+        if field in _PER_ACT or (line, field) in taken or (broken and message == _MISSING):
+            continue
+        taken.add((line, field))
+        errors.append((line, field, message, _CROSS if (field, message) in cross else _VALUE))
+    return errors
+
+
+def _read_row(row: dict[str, Any], invoice: _Invoice) -> list[tuple[str, str]]:
+    """``row``'s errors as (field, message), in a per-invoice row's order; none when it reads."""
+    result = event_from_row(RawRow(invoice.line, row, invoice.file), 0)
+    if isinstance(result, Event):
+        return []
+    return [(error.field, error.message) for error in result]
+
+
+def _error_order(error: _Error) -> tuple[int, int, int]:
+    """By line, then as a per-invoice row orders its errors (see :data:`_VALUE`).
+
+    Bad values in SPEC order of their fields; damaged values and the checks against the act keep
+    the order they were found in (the sort is stable), as :func:`event_from_row` gives them.
+    """
+    line, field, _, kind = error
+    if kind != _VALUE:
+        return (line or 0, kind, 0)
     field = "codes" if field == CODE else field  # a line's code stands where the invoice's codes do
-    return (line or 0, _RANKS.get(field, len(_RANKS)))
+    return (line or 0, kind, _RANKS.get(field, len(_RANKS)))

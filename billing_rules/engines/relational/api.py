@@ -94,7 +94,9 @@ def check_paths(
     if (ledger is None or bulk) and columnar_input(validator) and spec_csv_files(sources, input_format):
         report = _check_columnar(validator, checker, sources, input_format, stdin, ledger=ledger)
         if record:
-            again = InputStream(sources, input_format=input_format, readers=validator.readers)
+            again = InputStream(
+                sources, input_format=input_format, readers=validator.readers, lines=validator.lines
+            )
             _record(validator, ledger, again)
         return report
     spooled = None
@@ -103,9 +105,18 @@ def check_paths(
         shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
 
     def stream() -> InputStream:
+        # What ``Validator.check_paths`` hands its readers, but ``wanted`` (an optimisation of the
+        # row engine): the readers carry the [columns] / [values] mappings, ``lines`` groups the
+        # per-act lines (--lines, SPEC §1b). The check and the recording read the same invoices.
         if spooled is not None:
             spooled.seek(0)
-        return InputStream(sources, input_format=input_format, readers=validator.readers, stdin=spooled)
+        return InputStream(
+            sources,
+            input_format=input_format,
+            readers=validator.readers,
+            stdin=spooled,
+            lines=validator.lines,
+        )
 
     try:
         items = stream()

@@ -219,6 +219,8 @@ class _Splitter:
         frame = frame.with_columns(pl.int_range(line + 1, line + 1 + lines, dtype=pl.Int64).alias("line"))
         if not plain:
             frame = frame.filter(filled)
+        if frame.height:
+            self.table.full_width()  # the file's rows have no trailing separator (CsvTable.settled)
         return self._batch(frame, counter.take_series(frame.height), [])
 
     def _batch(self, frame: pl.DataFrame, seqs: Any, fallback: list[tuple[int, RawRow]]) -> Batch:
@@ -250,9 +252,11 @@ class _Splitter:
         records: list[list[str]] = []
         seqs: list[int] = []
         fallback: list[tuple[int, RawRow]] = []
-        for block_lines, rows, problems in blocks:
-            if self.translators:
+        if self.translators:
+            for _, rows, _ in blocks:
                 translate_rows(rows, self.translators)
+        # Empty surplus cells dropped or the row too wide, as the row reader settles them.
+        for block_lines, rows, problems in table.settled(blocks):
             for record_line, fields in zip(block_lines, rows, strict=True):
                 seq = counter.take(1)[0]
                 if (
