@@ -155,3 +155,26 @@ def test_after_a_broken_first_line_the_next_one_gives_the_invoice(tmp_path: Path
             "diffèrent que par le code et le montant",
         ),
     ]
+
+
+# --- explain reads the file as check does ---------------------------------------------------------
+
+VL_LINES = (
+    "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;ald;mt_status;place\n"
+    "V1;2026-01-05;111;P1;1940-01-01;MD;10,00;1;self;domicile\n"
+    "V1;2026-01-05;111;P1;1940-01-01;VL;60,00;1;self;domicile\n"
+    "V2;2026-02-09;111;P1;1940-01-01;VL;60,00;1;self;domicile\n"
+    "V2;2026-02-09;111;P1;1940-01-01;MD;10,00;1;self;domicile\n"
+)
+
+
+def test_explain_groups_lines_as_check_does(tmp_path: Path) -> None:
+    """The window of V2's VL-QUARTER lists V1, its VL on its second line: explain groups as check does."""
+    path = tmp_path / "actes.csv"
+    path.write_text(VL_LINES, encoding="utf-8")
+    result = CliRunner().invoke(main, ["explain", str(path), "V2", "--lines", "--isolated"])
+    assert result.exit_code == 0, result.output
+    assert "VL-QUARTER" in result.output
+    # Read line by line, V1 would be its first line (MD alone, not counted) and a duplicate.
+    assert "Factures comptées dans la fenêtre (2) :" in result.output
+    assert "- facture V1 du 05/01/2026, Dr 111\n" in result.output

@@ -279,11 +279,11 @@ class Validator:
             frequency = getattr(rules.get(finding.rule), "frequency", None)
             if finding.window is not None and frequency is not None:
                 counters[frequency.counter.id] = frequency.counter
-        # Read again, keeping only the invoice and those its windows may count (memory: one file
-        # of millions of rows is never held whole).
+        # Read again (as check read it): the invoice and those its windows count, never the whole file.
+        again = InputStream(list(paths), input_format=input_format, readers=self._readers, lines=self.lines)
         events = [
             item
-            for item in InputStream(list(paths), input_format=input_format, readers=self._readers)
+            for item in again
             if isinstance(item, Event)
             and (ours(item) or any(counter.counts(item) for counter in counters.values()))
         ]
