@@ -59,7 +59,8 @@ def tariff(code: str, day: dt.date) -> float:
             return 30.0
         return 26.5 if day >= dt.date(2023, 11, 1) else 25.0
     return {"VL": 60.0, "VSP": 60.0, "IMT": 60.0, "GL1": 60.0, "GL2": 60.0, "GL3": 60.0, "MD": 10.0,
-            "MEG": 5.0, "MOP": 5.0, "SNP": 15.0, "TCG": 25.0, "MRT": 15.0}[code]  # fmt: skip
+            "MEG": 5.0, "MOP": 5.0, "SNP": 15.0, "TCG": 25.0, "MRT": 15.0, "MUT": 5.0, "MCG": 5.0,
+            "MCU": 15.0, "MIC": 23.0, "MSH": 23.0}[code]  # fmt: skip
 
 
 class Patient:
@@ -158,8 +159,9 @@ class Generator:
         #: Whether home visits bill IK with the ``km`` column (drawn from ``km_rng`` only).
         self.ik = ik
         self.km_rng = random.Random(f"km-{seed}")
-        #: The faults of the built-in rules beyond SPEC §5 (VSP-MT, MEG-AGE, MRT-MT), drawn from
-        #: their own stream: every other cell of the file stays what it was before them.
+        #: The faults of the built-in rules beyond SPEC §5 (VSP-MT, MEG-AGE, MRT-MT, MOP-SECTOR,
+        #: MUT-MT, MRT-CUMUL, GL1-CUMUL), drawn from their own stream: every other cell of the file
+        #: stays what it was before them.
         self.extension_rng = random.Random(f"extensions-{seed}")
         self.columns = (*COLUMNS, "km") if ik else COLUMNS
         self.practitioners = [Practitioner(i, self.rng, start) for i in range(practitioners)]
@@ -246,7 +248,8 @@ class Generator:
         if place == "cabinet" and rng.random() < 0.03 and codes == ["G"]:
             codes, place = ["TCG"], "tele"
         km = self._ik(codes, place)
-        place = self._extension_faults(codes, patient, day, place)  # after: the IK draws stay the same
+        # After the IK: its draws stay the same.
+        place = self._extension_faults(codes, practitioner, patient, day, place)
         amount = sum(tariff(code, day) for code in codes if code != "IK") + float(km[1])
         if self._bad(0.003):
             amount -= 1.5  # an old tariff left in the software
@@ -279,22 +282,43 @@ class Generator:
             patient.mt = "self"  # from now on the practitioner is this patient's MT
         return row
 
-    def _extension_faults(self, codes: list[str], patient: Patient, day: dt.date, place: str) -> str:
-        """A rare MEG for a patient of 6 or more, MRT or VSP for a patient of another MT; the place."""
+    def _extension_faults(
+        self, codes: list[str], practitioner: Practitioner, patient: Patient, day: dt.date, place: str
+    ) -> str:
+        """Rare faults of the rules beyond SPEC §5 on a plain G; the place.
+
+        One draw per act, whatever happens: each fault has its own band of ``rate`` (the first three
+        are those of VSP-MT, MEG-AGE and MRT-MT, unchanged), and a choice within a fault is read from
+        the same draw, so adding a band never moves the faults already drawn.
+        """
         rng = self.extension_rng
         draw = rng.random()
         rate = 0.0005 * self.violations
-        if codes != ["G"] or draw >= 3 * rate:
+        if codes != ["G"] or draw >= 7 * rate:
             return place
         if draw < rate:
             if patient.age(day) >= 6:
                 codes.append("MEG")  # MEG-AGE
-        elif patient.mt != "self":
-            if draw < 2 * rate:
-                codes.append("MRT")  # MRT-MT
-            elif day >= VSP_START:
-                codes[:] = ["VSP", "MD"]  # VSP-MT (and VSP-PALLIATIVE unless palliative)
-                return "domicile"
+        elif draw < 3 * rate:
+            if patient.mt != "self":
+                if draw < 2 * rate:
+                    codes.append("MRT")  # MRT-MT
+                elif day >= VSP_START:
+                    codes[:] = ["VSP", "MD"]  # VSP-MT (and VSP-PALLIATIVE unless palliative)
+                    return "domicile"
+        elif draw < 4 * rate:
+            if practitioner.sector == "2" and day >= MOP_START:
+                codes.append("MOP")  # MOP-SECTOR (and MOP-MT for an MT patient or one under 80)
+        elif draw < 5 * rate:
+            if patient.mt != "self":
+                codes.append("MUT")  # MUT-MT (none when mt_status is unknown)
+        elif draw < 6 * rate:
+            if patient.mt == "self":
+                # MRT-CUMUL: the MRT with a coordination majoration it does not combine with.
+                codes += ["MRT", ("MCG", "MUT", "MCU")[int((draw - 5 * rate) / rate * 3) % 3]]
+        elif day >= GL_START and patient.mt == "self" and patient.age(day) >= 80:
+            # GL1-CUMUL (and GL1-PROOF: the generator writes no discharge date).
+            codes[:] = ["GL1", "MIC" if draw < 6.5 * rate else "MSH"]
         return place
 
     def _ik(self, codes: list[str], place: str) -> tuple[str, Decimal]:

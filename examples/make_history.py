@@ -1,8 +1,9 @@
 """Write ``examples/history-2023-2025.csv``: the example practice's billing from 2023 to 2025.
 
 The week file ``examples/week-2026-01.csv`` shows four general practitioners of one practice in
-January 2026. This script invents the three years before it, so that ``ledger import`` of the
-history followed by ``check --ledger --record`` of the week gives a ledger on which
+January 2026 (and one late invoice of a sector 2 colleague, 10105678901, for a patient without
+MT: no history of its own). This script invents the three years before it, so that ``ledger
+import`` of the history followed by ``check --ledger --record`` of the week gives a ledger on which
 ``billing-rules forfait`` has a plausible médecin traitant (MT) patientèle for 2023, 2024, 2025
 and 2026. It is seeded: running it again writes the same bytes.
 

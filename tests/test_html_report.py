@@ -59,7 +59,8 @@ def test_self_contained_and_french_money(example_report: Report) -> None:
     assert f'id="total-missed">{MISSED}<' in html
     assert f'id="total-yearly">{YEARLY}<' in html  # OPP-MT-DECLARE: a yearly forfait, apart
     rules = {finding.rule for finding in example_report.findings}
-    assert html.count('<rect class="bar ') == len(rules) + 4
+    # One bar per rule and per practitioner: the four doctors and the sector 2 colleague (MOP-SECTOR).
+    assert html.count('<rect class="bar ') == len(rules) + 5
     assert html.count("<tr class=") == len(example_report.findings)
 
 
@@ -225,7 +226,8 @@ def test_example_report_in_headless_chromium(
     rules = {finding.rule for finding in example_report.findings}
     # The week exercises every rule but CODE-UNKNOWN and AMOUNT-* (tests/test_examples.py).
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-rules rect.bar")) == len(rules) >= 40
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-practitioners rect.bar")) == 4
+    # Four doctors of the practice and the sector 2 colleague of one late invoice (MOP-SECTOR).
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-practitioners rect.bar")) == 5
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-trend rect.trend-count")) == 12  # 30/12 → 10/01
     assert len(browser.find_elements(By.CSS_SELECTOR, "#findings tbody tr")) == len(example_report.findings)
     # The bars are really drawn: the longest (SNP-WEEK, 2 findings) is twice as wide as a 1-finding bar.

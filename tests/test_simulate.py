@@ -111,10 +111,13 @@ def test_codes_absent_on_the_as_of_day_count_for_nothing(ledger: str) -> None:
     """The week of 2026 under the 2025 texts: GL1 did not exist, so GL-* and CODE-DATE say nothing."""
     document = _simulate(ledger, "--from", "2026-01-05", "--to", "2026-01-11", "--as-of", "2025-06-01")
     absent = {item["code"]: item["invoices"] for item in document["codes_absent_as_of"]}
-    assert absent["GL1"] == 2  # F-2026-0057 and F-2026-0078 (F-2026-0043 is dated 2025-12-30)
+    # F-2026-0057, F-2026-0078 and F-2026-0210 (F-2026-0043 is dated 2025-12-30).
+    assert absent["GL1"] == 3
     rules = {line["rule"]: line for line in document["by_rule"]}
     assert rules["GL-MT"]["before"]["errors"] == 1 and rules["GL-MT"]["after"]["errors"] == 0
     assert rules["GL1-DISCHARGE"]["after"]["errors"] == 0
+    # GL1+MIC (F-2026-0210): woken by the MIC, which has no dates, GL1-CUMUL is still silent.
+    assert rules["GL1-CUMUL"]["before"]["errors"] == 1 and rules["GL1-CUMUL"]["after"]["errors"] == 0
     assert rules["OPP-MT-DECLARE"]["before"]["yearly_revenue_missed"] == 55.0  # FMT ALD < 80
     assert rules["OPP-MT-DECLARE"]["after"]["yearly_revenue_missed"] == 46.0  # FPMT 2025
 
@@ -255,7 +258,7 @@ def test_html_page_shows_what_the_text_report_shows(ledger: str) -> None:
         if line.startswith("Forfaits annuels manqués") or "n'existe pas au" in line
     ]
     assert "Forfaits annuels manqués (OPP-MT-DECLARE) : 55,00\u00a0€ → 46,00\u00a0€ (-9,00\u00a0€)" in wanted
-    assert "GL1 n'existe pas au 01/06/2025 : ignoré sur 2 facture(s)" in wanted
+    assert "GL1 n'existe pas au 01/06/2025 : ignoré sur 3 facture(s)" in wanted  # with F-2026-0210
     for line in wanted:
         assert line in page
 

@@ -52,7 +52,10 @@ from spec_codes import SPEC_SECTION_5  # noqa: E402
 
 SPEC_CODES = SPEC_SECTION_5
 #: Built-in codes beyond SPEC §5 (facts the SPEC list does not name): the corpus must fire them too.
-EXTENSION_CODES = {"IMT-OPPOSABLE", "GL-OPPOSABLE", "VL-FIRST-AGE", "VSP-MT", "MEG-AGE", "MRT-MT"}
+EXTENSION_CODES = {
+    "IMT-OPPOSABLE", "GL-OPPOSABLE", "VL-FIRST-AGE", "VSP-MT", "MEG-AGE", "MRT-MT", "MOP-SECTOR",
+    "MUT-MT", "MRT-CUMUL", "GL1-CUMUL",
+}  # fmt: skip
 
 
 def key(finding: Finding) -> tuple[Any, ...]:
@@ -216,6 +219,7 @@ _CODINGS = [
     "VG+MD", "V+MD", "VSP+MD", "VSP", "GL1", "GL2", "GL3", "GS", "C", "TCG", "TC+SNP", "G+DE", "CS+SNP",
     "G+XYZ", "DEQP003", "G+MOP+SNP", "VG+MD+MOP", "APC", "G+MRT", "VL+MD+MOP", "GL1+MOP",
     "SNP", "G+DE+SNP", "DEQP003+MOP", "G+SHE+SNP", "G+SHE", "VG+MD+SNP", "IMT+DE", "GL2+DA",
+    "G+MUT", "G+MRT+MUT", "G+MRT+SHE+F", "GL1+MIC", "GL1+MSH+MIC",
 ]  # fmt: skip
 _DAYS = [
     dt.date(2022, 7, 11), dt.date(2022, 10, 14), dt.date(2022, 12, 9), dt.date(2023, 5, 15),
