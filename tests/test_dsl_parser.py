@@ -86,6 +86,41 @@ SYNTAX_ERRORS = {
         '    rule B error "m"\n'
         "    ^",
     ),
+    # The language's words are no names: a condition cut short before ``end`` is reported on its own
+    # line, right after its last word, not at the next rule (« rule » inattendu) nor at the file's end.
+    "a condition left incomplete before the rule's end": (
+        'rule X error "m"\n  when age >=\nend\n\nrule Y error "n"\nend\n',
+        "t.rules:2:14: il manque la suite après « >= » : « end » (ligne 3) est un mot réservé du langage, "
+        "il ne peut pas servir de nom ; attendu : un code en majuscules (ex. IMT, VL-QUARTER), un nom en "
+        'minuscules (champ, fonction ou famille), un nombre, un texte entre guillemets ("..."), une date '
+        "AAAA-MM-JJ\n"
+        "      when age >=\n"
+        "                 ^",
+    ),
+    "a condition left incomplete at the end of the file": (
+        'rule X error "m"\n  when age >= 3 and\nend\n',
+        "t.rules:2:20: il manque la suite après « and » : « end » (ligne 3) est un mot réservé du langage, "
+        "il ne peut pas servir de nom ; attendu : un code en majuscules (ex. IMT, VL-QUARTER), un nom en "
+        'minuscules (champ, fonction ou famille), un nombre, un texte entre guillemets ("..."), une date '
+        "AAAA-MM-JJ, « ( », « not »\n"
+        "      when age >= 3 and\n"
+        "                       ^",
+    ),
+    "a keyword where a value is expected": (
+        'rule X error "m"\n  when age >= end\n',
+        "t.rules:2:15: « end » est un mot réservé du langage, il ne peut pas servir de nom ; attendu : un "
+        "code en majuscules (ex. IMT, VL-QUARTER), un nom en minuscules (champ, fonction ou famille), un "
+        'nombre, un texte entre guillemets ("..."), une date AAAA-MM-JJ\n'
+        "      when age >= end\n"
+        "                  ^",
+    ),
+    "a keyword as a definition's name": (
+        "define on = ald\n",
+        "t.rules:1:8: « on » est un mot réservé du langage, il ne peut pas servir de nom ; attendu : un nom "
+        "en minuscules (champ, fonction ou famille)\n"
+        "    define on = ald\n"
+        "           ^",
+    ),
     "unknown severity": (
         'rule X fatal "m"\nend\n',
         "t.rules:1:8: « fatal » inattendu ; attendu : une gravité (error, warning, opportunity)\n"
@@ -139,6 +174,50 @@ def test_syntax_error_text(text: str, expected: str) -> None:
 # --- semantic errors -------------------------------------------------------------------------
 
 COMPILE_ERRORS = {
+    # SPEC §2: a yearly amount is a forfait missed, summed apart; an error's or a warning's never is.
+    "yearly amount on an error": (
+        'rule X error "m"\n  amount 10.00 per year\nend\n',
+        "t.rules:2:20: « amount ... per year » : seule une règle « opportunity » a un montant annuel (un "
+        "forfait manqué, compté à part des montants de l'acte)\n"
+        "      amount 10.00 per year\n"
+        "                       ^",
+    ),
+    "yearly amount on a warning": (
+        'rule X warning "m"\n  amount forfait_mt per year\nend\n',
+        "t.rules:2:25: « amount ... per year » : seule une règle « opportunity » a un montant annuel (un "
+        "forfait manqué, compté à part des montants de l'acte)\n"
+        "      amount forfait_mt per year\n"
+        "                            ^",
+    ),
+    # A variable that only a window (or a suggestion) fills would be empty in every finding.
+    "window variable in a rule without window": (
+        'rule X error "{count}e G"\n  on G\nend\n',
+        "t.rules:1:1: variable « {count} » toujours vide dans le message : la règle n'a pas de fenêtre "
+        "(« at most N ... » ou « the Nth ... »)\n"
+        '    rule X error "{count}e G"\n'
+        "    ^",
+    ),
+    "window variable in the action of a rule without window": (
+        'rule X error "m"\n  action "revoir depuis le {first_date}"\n  on G\nend\n',
+        "t.rules:2:3: variable « {first_date} » toujours vide dans l'action : la règle n'a pas de fenêtre "
+        "(« at most N ... » ou « the Nth ... »)\n"
+        '      action "revoir depuis le {first_date}"\n'
+        "      ^",
+    ),
+    "limit in a rule without window": (
+        'rule X warning "au plus {limit}"\n  on G\nend\n',
+        "t.rules:1:1: variable « {limit} » toujours vide dans le message : la règle n'a pas de fenêtre "
+        "(« at most N ... » ou « the Nth ... »)\n"
+        '    rule X warning "au plus {limit}"\n'
+        "    ^",
+    ),
+    "suggestion in a rule without suggest": (
+        'rule X opportunity "m {suggestion}"\n  on G\nend\n',
+        "t.rules:1:1: variable « {suggestion} » toujours vide dans le message : la règle ne suggère aucun "
+        "codage (« suggest »)\n"
+        '    rule X opportunity "m {suggestion}"\n'
+        "    ^",
+    ),
     "unknown field, with a hint": (
         'rule X error "m"\n  when agee >= 80\nend\n',
         "t.rules:2:8: champ inconnu « agee » ; vouliez-vous dire : age ?\n"
@@ -359,7 +438,8 @@ CLASHES = {
     ),
     "code in two files": (
         ('code G "encore"\n',),
-        't.rules:1:1: code « G » déclaré deux fois (déjà par builtin:base.rules)\n    code G "encore"\n    ^',
+        "t.rules:1:1: code « G » déclaré deux fois (déjà par builtin (base.rules:3))\n"
+        '    code G "encore"\n    ^',
     ),
     "tariff row in two files": (
         ("tariff G 26.00 from 2017-05-01\n",),
@@ -628,3 +708,30 @@ def test_french_severity_words(word: str, severity: str) -> None:
     assert isinstance(declaration, ast.RuleDecl) and declaration.severity == word
     (rule,) = build_ruleset([RuleText(text=text, path="cabinet.rules", source="cabinet.rules")]).rules
     assert rule.severity is Severity(severity)
+
+
+def _reserved_words() -> list[str]:
+    """The words the grammar keeps from names, read from its ``NAME`` terminal."""
+    from billing_rules.dsl.grammar import grammar_text
+
+    line = next(line for line in grammar_text().splitlines() if line.startswith("NAME:"))
+    return line.split("(?!(", 1)[1].split(")", 1)[0].split("|")
+
+
+def test_every_reserved_word_is_refused_as_a_name_with_its_reason() -> None:
+    words = _reserved_words()
+    assert {"end", "rule", "when", "and", "or", "not", "is", "in", "on", "source", "action"} <= set(words)
+    for word in words:
+        error = error_of(f"define {word} = ald\n")
+        assert isinstance(error, RuleSyntaxError)
+        assert f"« {word} » est un mot réservé du langage" in str(error), word
+
+
+def test_words_that_are_also_fields_values_or_functions_stay_names() -> None:
+    # ``amount`` and ``sector`` are fields, ``billed`` a status, ``tariff`` a function: not reserved.
+    assert not {"amount", "sector", "billed", "tariff"} & set(_reserved_words())
+    ruleset = build(
+        'rule X warning "m"\n  on G\n'
+        "  when amount > tariff(G) and sector is optam and status is billed\nend\n"
+    )
+    assert ruleset.rule("X") is not None

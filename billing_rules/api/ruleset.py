@@ -120,6 +120,7 @@ def build_ruleset(
     pending_families: list[tuple[ast.FamilyDecl, ast.RuleFile]] = []
     defines: list[tuple[ast.DefineDecl, ast.RuleFile]] = []
     dsl_tariffs: dict[tuple[str, dt.date, str | None], str] = {}
+    code_places: dict[str, str] = {}
     for rule_file, text in parsed:
         for decl in rule_file.declarations:
             if isinstance(decl, ast.CodeDecl):
@@ -127,8 +128,10 @@ def build_ruleset(
                     raise _located(
                         rule_file,
                         decl.span,
-                        f"code « {decl.code} » déclaré deux fois (déjà par {codes[decl.code].origin})",
+                        f"code « {decl.code} » déclaré deux fois (déjà par {code_places[decl.code]})",
                     )
+                # Named as a rule or a tariff row is: the source, then the file and line.
+                code_places[decl.code] = f"{text.source} ({rule_file.path}:{decl.span.line})"
                 for period in decl.periods:
                     if period.end is not None and period.end < period.start:
                         raise _located(

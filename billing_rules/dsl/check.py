@@ -9,7 +9,6 @@ French. ``define``s are checked where they are used, expanded (a recursive one i
 
 from __future__ import annotations
 
-import string
 from decimal import Decimal
 from typing import Any
 
@@ -28,11 +27,13 @@ from billing_rules.dsl.semantics import (
     MESSAGE_PLACEHOLDERS,
     ROLLING_UNITS,
     Kinded,
+    always_empty,
     arithmetic_kind,
     comparable,
     describe,
     fits,
     hint,
+    text_problem,
 )
 from billing_rules.dsl.vocabulary import FIELDS, Function, Kind
 from billing_rules.errors import RuleCompileError
@@ -137,11 +138,19 @@ class Checker:
             period, span = parts["amount_per"]
             if period.rstrip("s") != "year":
                 raise self.error(f"« amount ... per {period} » : seul « per year » est possible", span)
+            if severity is not Severity.OPPORTUNITY:
+                # SPEC §2: a yearly amount is a forfait missed, summed apart; never euros at risk.
+                raise self.error(
+                    "« amount ... per year » : seule une règle « opportunity » a un montant annuel "
+                    "(un forfait manqué, compté à part des montants de l'acte)",
+                    span,
+                )
+        empty = always_empty(window="frequency" in parts, suggests=bool(alternatives["suggest"]))
         self._check_text(
-            decl.message, MESSAGE_PLACEHOLDERS, decl.span, ("message", "le message", "un message")
+            decl.message, MESSAGE_PLACEHOLDERS, decl.span, ("message", "le message", "un message"), empty
         )
         for action, _span in alternatives["action"]:
-            self._action(action)
+            self._action(action, empty)
         self._alternatives(decl.code, "action", alternatives["action"])
         valid_from = parts["from"][0] if "from" in parts else None
         valid_until = parts["until"][0] if "until" in parts else None
@@ -244,9 +253,9 @@ class Checker:
         if node.kind == "replace":
             self.expand_codes(node.replaced)
 
-    def _action(self, node: ast.Action) -> None:
+    def _action(self, node: ast.Action, empty: dict[str, str]) -> None:
         self._check_text(
-            node.text, ACTION_PLACEHOLDERS, node.span, ("texte de l'action", "l'action", "une action")
+            node.text, ACTION_PLACEHOLDERS, node.span, ("texte de l'action", "l'action", "une action"), empty
         )
         if node.recode is not None:
             self._suggestion(node.recode)
@@ -258,31 +267,17 @@ class Checker:
             )
 
     def _check_text(
-        self, text: str, placeholders: frozenset[str], span: ast.Span, words: tuple[str, str, str]
+        self,
+        text: str,
+        placeholders: frozenset[str],
+        span: ast.Span,
+        words: tuple[str, str, str],
+        empty: dict[str, str],
     ) -> None:
-        """Only ``{name}`` of a known fact in a text, without format spec or conversion.
-
-        A format spec could build a huge text (``{date:>999999999}``) when the message is rendered.
-        ``words``: the text's name bare, with a definite and with an indefinite article.
-        """
-        noun, what, one = words
-        try:
-            parts = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)]
-        except ValueError:
-            raise self.error(
-                f"{noun} mal formé : accolade sans correspondance (écrivez {{{{ ou }}}} pour une accolade)",
-                span,
-            ) from None
-        allowed = ", ".join(sorted(placeholders))
-        for name, spec, conversion in parts:
-            if name is None:
-                continue
-            if name not in placeholders:
-                raise self.error(
-                    f"variable « {{{name}}} » inconnue dans {what} ; possibles : {allowed}", span
-                )
-            if spec or conversion:
-                raise self.error(f"variable « {{{name}}} » : ni format ni conversion dans {one}", span)
+        """A message or action text: its variables known, fillable, plain (``text_problem``)."""
+        problem = text_problem(text, placeholders, words, empty)
+        if problem is not None:
+            raise self.error(problem, span)
 
     # --- conditions ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ The Lark parser is built lazily, once per process: ``import billing_rules`` neve
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import attrs
@@ -220,7 +221,9 @@ def _syntax_error(exc: object, text: str, path: str) -> RuleSyntaxError:
         else:
             found = f"« {_excerpt(str(token))} » inattendu"
         message = f"{found} ; attendu : {_describe_expected(set(exc.expected))}"
-        if "END" in exc.expected and (token.type == "$END" or str(token) in _DECLARATION_WORDS):
+        if "NAME" in exc.expected and _is_reserved(str(token)):
+            message, line, column = _reserved_word(exc, token)
+        elif "END" in exc.expected and (token.type == "$END" or str(token) in _DECLARATION_WORDS):
             message += " (il manque peut-être « end » à la règle)"
     elif isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
@@ -235,6 +238,40 @@ def _syntax_error(exc: object, text: str, path: str) -> RuleSyntaxError:
         message = "fin de fichier inattendue (une règle n'est pas terminée par « end » ?)"
         line, column = _end_position(text)
     return RuleSyntaxError(message, path=path, line=line, column=column, source_line=_line_of(text, line))
+
+
+def _is_reserved(word: str) -> bool:
+    """Whether ``word`` is one of the language's own words, which the grammar keeps from ``NAME``."""
+    return re.fullmatch(r"[a-z_][a-z0-9_]*", word) is not None and re.fullmatch(_name_regexp(), word) is None
+
+
+@functools.cache
+def _name_regexp() -> str:
+    # Read from the grammar rather than repeated here: the list of reserved words lives there.
+    name = next(terminal for terminal in _parser().terminals if terminal.name == "NAME")
+    return str(name.pattern.to_regexp())
+
+
+def _reserved_word(exc: Any, token: Any) -> tuple[str, int | None, int | None]:
+    """A keyword met where a name is expected: the message, its line and its column.
+
+    Most often what comes before is incomplete (``when age >=`` and then ``end`` on the next line):
+    the error is then placed right after the last word read, on the line to complete, and names
+    the keyword's own line. A keyword on the same line (``define on = ...``) is pointed at itself.
+    """
+    expected = _describe_expected(set(exc.expected))
+    reserved = "est un mot réservé du langage, il ne peut pas servir de nom"
+    history = getattr(exc, "token_history", None) or []
+    previous = history[-1] if history else None
+    end_line = getattr(previous, "end_line", None)
+    if previous is None or end_line is None or end_line >= token.line:
+        return f"« {token} » {reserved} ; attendu : {expected}", token.line, token.column
+    return (
+        f"il manque la suite après « {_excerpt(str(previous))} » : « {token} » (ligne {token.line}) "
+        f"{reserved} ; attendu : {expected}",
+        end_line,
+        previous.end_column,
+    )
 
 
 def _show_char(char: str) -> str:

@@ -158,7 +158,8 @@ class SuggestionSpec:
         if self.kind == "add":
             return (*codes, *(code for code in self.added or (self.code,) if code not in codes))
         kept: list[str] = []
-        placed = False
+        # A code already billed is not billed twice: G instead of TCG on G+TCG is G, not G+G.
+        placed = self.code in codes and self.code not in self.replaced
         for code in codes:
             if code in self.replaced:
                 if not placed:

@@ -8,7 +8,8 @@ back end knows how to run (a window period, a duration unit, the kind of ``a + b
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import string
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -22,6 +23,8 @@ MESSAGE_PLACEHOLDERS = frozenset(
 )
 #: An action may also name the corrected coding of its ``without`` / ``instead of`` part.
 ACTION_PLACEHOLDERS = MESSAGE_PLACEHOLDERS | {"recoded"}
+#: The variables only a frequency window fills (``at most N ...``, ``the Nth ...``).
+WINDOW_PLACEHOLDERS = frozenset({"count", "first_date", "last_date", "limit"})
 #: The comparison operators of the grammar.
 COMPARISONS = ("<", "<=", ">", ">=", "=", "!=")
 #: ``at most N per <period>``: calendar periods.
@@ -133,6 +136,50 @@ def describe(node: ast.Expr) -> str:
     if isinstance(node, ast.BinOp):
         return f"{describe(node.left)} {node.op} {describe(node.right)}"
     return "?"  # pragma: no cover - every expression node is named above
+
+
+def always_empty(*, window: bool, suggests: bool) -> dict[str, str]:
+    """The variables a rule's texts may not name, each with why: they could only ever be empty.
+
+    ``{count}`` in a rule without a window, ``{suggestion}`` in one that suggests nothing: every
+    finding would read « e G » or « facturer  », a mistake of the rule's author that ``rules check``
+    can tell, rather than the billing staff reading the report.
+    """
+    empty: dict[str, str] = {}
+    if not window:
+        reason = "la règle n'a pas de fenêtre (« at most N ... » ou « the Nth ... »)"
+        empty.update(dict.fromkeys(WINDOW_PLACEHOLDERS, reason))
+    if not suggests:
+        empty["suggestion"] = "la règle ne suggère aucun codage (« suggest »)"
+    return empty
+
+
+def text_problem(
+    text: str, placeholders: frozenset[str], words: tuple[str, str, str], empty: Mapping[str, str]
+) -> str | None:
+    """What is wrong with a message or an action's text, in French; None: nothing.
+
+    Only ``{name}`` of a known fact that the rule can fill (not one of ``empty``), without format
+    spec or conversion: a format spec could build a huge text (``{date:>999999999}``) when the
+    message is rendered. ``words``: the text's name bare, with a definite and with an indefinite
+    article.
+    """
+    noun, what, one = words
+    try:
+        parts = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)]
+    except ValueError:
+        return f"{noun} mal formé : accolade sans correspondance (écrivez {{{{ ou }}}} pour une accolade)"
+    allowed = ", ".join(sorted(placeholders))
+    for name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in placeholders:
+            return f"variable « {{{name}}} » inconnue dans {what} ; possibles : {allowed}"
+        if spec or conversion:
+            return f"variable « {{{name}}} » : ni format ni conversion dans {one}"
+        if name in empty:
+            return f"variable « {{{name}}} » toujours vide dans {what} : {empty[name]}"
+    return None
 
 
 def hint(word: str, candidates: Iterable[str]) -> str:

@@ -257,6 +257,25 @@ def reported_amount(code: str, severity: Severity, amount: Decimal | None) -> De
     return amount
 
 
+def misses_nothing(hit: Hit, event: Event) -> bool:
+    """Whether an opportunity's hit names no better-paid coding: it is then not reported.
+
+    SPEC §2: an opportunity is a better-paid compliant coding, its amount the euros missed. A
+    suggested coding that is the billed one (the same codes, in any order), or euros missed that
+    are not above 0 (to the cent: ``TCG instead of G`` is 5 € less), would report a loss as a gain
+    and lower ``missed_revenue``. An amount left unknown (a code without tariff that day) keeps the
+    hit, as a text-only suggestion does: nothing says the coding is not better paid. Both engines
+    drop such hits before choosing between two suggestions for the same act (SPEC §5), so that one
+    worth nothing never hides a better-paid one; a crash's hit is never dropped.
+    """
+    if getattr(hit, "crashed", False):
+        return False
+    suggested = hit.suggested_codes
+    if suggested is not None and sorted(suggested) == sorted(event.codes):
+        return True
+    return hit.amount is not None and round_cents(Decimal(hit.amount)) <= 0
+
+
 def _crashed(rule: Rule, exc: BaseException) -> Hit:
     # The log names the rule, its plugin and the kind of error, never the exception's text: a
     # plugin may have put the patient's identifier in it.

@@ -24,7 +24,7 @@ from sqlglot import exp
 from billing_rules.domain.calendar import _holidays_of
 from billing_rules.dsl.program import RuleSet
 from billing_rules.engines.collector import batch_gc
-from billing_rules.engines.findings import RuleMeta, _crashed
+from billing_rules.engines.findings import RuleMeta, _crashed, misses_nothing
 from billing_rules.engines.relational import order, sql, validity, windows
 from billing_rules.engines.relational.findings import SqlHit, TextsView, findings_of, render
 from billing_rules.engines.relational.plan import (
@@ -155,8 +155,9 @@ class _Run:
                 for one in self._hits(plan, event, hit):
                     if plan.severity is Severity.OPPORTUNITY:
                         # Looked for only on an invoice without error, as the row engine does; a
-                        # crashed opportunity rule is reported there too (as INTERNAL-ERROR).
-                        if sid not in in_error:
+                        # crashed opportunity rule is reported there too (as INTERNAL-ERROR). One
+                        # worth nothing is dropped first, as there (``misses_nothing``).
+                        if sid not in in_error and not misses_nothing(one, event):
                             candidates.setdefault(sid, []).append((plan, one))
                     else:
                         rendered.setdefault(sid, []).append((plan, one))
@@ -306,10 +307,16 @@ class _Run:
         return self.db.rows(query.where(exp.and_(*parts, *extra)))
 
     def _python_condition(self, plan: DslPlan, name: str) -> None:
-        """The rule's condition run by its closure on the rows its codes wake: a table of ``sid``."""
+        """The rule's condition run by its closure on the rows it judges: a table of ``sid``.
+
+        The rows its codes wake, in force, of a date where a code that wakes it exists
+        (``validity.judged``, the SQL of ``DslRule.judges``, which the row engine's plan applies
+        before any gate): elsewhere the rule is silent, and its condition must not run and fail.
+        """
         rule = plan.rule
         true_sids = []
-        for row in self._woken(rule.triggers, sql.in_force(rule)):
+        judged = [validity.judged(rule)] if rule.triggers is not None else []
+        for row in self._woken(rule.triggers, [*sql.in_force(rule), *judged]):
             event = event_of(row, self.files)
             try:
                 if rule.condition(event):

@@ -11,8 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import logging
-import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -21,11 +20,33 @@ import attrs
 from billing_rules.dsl.program import CounterSpec, DslRule, RuleSet
 from billing_rules.engines.findings import INTERNAL_ERROR as INTERNAL_ERROR
 from billing_rules.engines.findings import MalformedResult as MalformedResult
-from billing_rules.engines.findings import RuleMeta, _crashed, _finding, _well_formed, undeclared
+from billing_rules.engines.findings import (
+    RuleMeta,
+    _crashed,
+    _finding,
+    _well_formed,
+    misses_nothing,
+    undeclared,
+)
 from billing_rules.engines.row.counters import declared_counters
+from billing_rules.engines.row.plans import (
+    DECIDABLE,
+    Counting,
+    Gate,
+    Plan,
+    TextsOnly,
+    gate_of,
+    in_force,
+    judged,
+    parts_false,
+    period_starts,
+    plan_values,
+    ruled_out,
+)
+from billing_rules.engines.row.plans import PLAN_FIELDS as PLAN_FIELDS
 from billing_rules.engines.row.windows import WindowStore
 from billing_rules.interrupt import reraise_if_real
-from billing_rules.model import FEW_VALUED_FIELDS, Event, Finding, Severity, Status, civil_week_of
+from billing_rules.model import Event, Finding, Severity, Status, civil_week_of
 from billing_rules.rule import Hit, Rule, WindowCount
 
 log = logging.getLogger(__name__)
@@ -71,7 +92,7 @@ class Engine:
                 for code in counter.triggers:
                     self._counters_by_code.setdefault(code, []).append(counter)
         self._dispatch_cache: dict[frozenset[str], tuple[list[Rule], list[Rule], list[Rule]]] = {}
-        self._gates = {id(rule): _gate(rule) for rule in rules}
+        self._gates = {id(rule): gate_of(rule) for rule in rules}
         #: What each rule's findings carry besides the hit: citation, action, facts, window shape.
         self.meta: dict[int, RuleMeta] = {id(rule): RuleMeta.of(rule) for rule in rules}
         # Validity dates cut the calendar into periods in which the same rules are in force: a plan
@@ -82,12 +103,12 @@ class Engine:
         tariffs = ruleset.tariffs
         spans += [(row.start, row.end) for code in tariffs.codes() for row in tariffs.rows(code)]
         spans += [period for info in getattr(ruleset, "codes", {}).values() for period in info.periods]
-        self._edges = _period_starts(spans)
+        self._edges = period_starts(spans)
         self._periods: dict[dt.date, int] = {}
-        self._plans: dict[tuple[tuple[str, ...], int, tuple[Any, ...]], _Plan] = {}
+        self._plans: dict[tuple[tuple[str, ...], int, tuple[Any, ...]], Plan] = {}
         self._wakes: dict[tuple[str, ...], bool] = {}
-        self._counting: dict[tuple[tuple[str, ...], tuple[Any, ...]], _Counting] = {}
-        self._counting_by_codes: dict[frozenset[str], _Counting] = {}
+        self._counting: dict[tuple[tuple[str, ...], tuple[Any, ...]], Counting] = {}
+        self._counting_by_codes: dict[frozenset[str], Counting] = {}
 
     def rules_for(self, codes: frozenset[str]) -> tuple[list[Rule], list[Rule], list[Rule]]:
         """(errors, warnings, opportunities) that may apply to an invoice billing ``codes``.
@@ -138,7 +159,7 @@ class Engine:
         """A fresh history (windows) to check invoices against."""
         return Session(self)
 
-    def plan(self, event: Event) -> _Plan:
+    def plan(self, event: Event) -> Plan:
         """What to run for ``event``, cached per (codes as billed, period of validity, plan fields).
 
         The codes as billed, not their set: a rule decided per plan may count them (AMOUNT-* prices
@@ -154,7 +175,7 @@ class Engine:
             period = bisect.bisect_right(self._edges, day)
             if len(self._periods) < _MEMO_MAX:
                 self._periods[day] = period
-        key = (event.codes, period, _plan_values(event))
+        key = (event.codes, period, plan_values(event))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._make_plan(event)
@@ -162,21 +183,21 @@ class Engine:
                 self._plans[key] = plan
         return plan
 
-    def _make_plan(self, event: Event) -> _Plan:
+    def _make_plan(self, event: Event) -> Plan:
         codes, day = event.code_set, event.date
         errors, warnings, opportunities = self.rules_for(codes)
-        view = _TextsOnly(self)
+        view = TextsOnly(self.tariffs)
 
         def gated(rules: list[Rule]) -> tuple[tuple[Rule, Gate | None], ...]:
             return tuple(
                 (rule, self._gates[id(rule)])
                 for rule in rules
-                if _in_force(rule, day) and not _ruled_out(rule, event, view)
+                if in_force(rule, day) and judged(rule, event) and not ruled_out(rule, event, view)
             )
 
-        return _Plan(gated(errors), gated(warnings), gated(opportunities), self.counting(event))
+        return Plan(gated(errors), gated(warnings), gated(opportunities), self.counting(event))
 
-    def counting(self, event: Event) -> _Counting:
+    def counting(self, event: Event) -> Counting:
         """The counters ``event`` may be counted in, cached per codes (as billed) and plan fields.
 
         Apart from :meth:`plan` because history is only counted, never checked: recording a long
@@ -186,12 +207,12 @@ class Engine:
         counters = self._counting_by_codes.get(codes)
         if counters is not None:
             return counters  # no counter of these codes has a part the plan fields decide
-        key = (event.codes, _plan_values(event))
+        key = (event.codes, plan_values(event))
         counters = self._counting.get(key)
         if counters is None:
             candidates = self.counters_for(codes)
             if len(self._counting_by_codes) < _MEMO_MAX and not any(
-                reads is not None and reads <= _DECIDABLE
+                reads is not None and reads <= DECIDABLE
                 for counter in candidates
                 for _, reads in counter.counting_parts
             ):
@@ -201,7 +222,7 @@ class Engine:
             counters = tuple(
                 (counter, counter.counting)
                 for counter in candidates
-                if not _parts_false(counter.counting_parts, event)
+                if not parts_false(counter.counting_parts, event)
             )
             if len(self._counting) < _MEMO_MAX:
                 self._counting[key] = counters
@@ -241,7 +262,7 @@ class Session:
         if event.status is not _CANCELLED:
             self._record(event, self.engine.counting(event))
 
-    def _record(self, event: Event, counters: _Counting) -> None:
+    def _record(self, event: Event, counters: Counting) -> None:
         add = self.store.add
         for counter, counting in counters:
             # The plan holds the counters whose codes the invoice bills: only the condition is left.
@@ -274,7 +295,7 @@ class Session:
         self._record(event, plan.counters)
         return findings
 
-    def _check(self, event: Event, plan: _Plan) -> list[Finding]:
+    def _check(self, event: Event, plan: Plan) -> list[Finding]:
         findings = self._run(plan.errors, event) if plan.errors else []
         # An error rule's finding, or its crash, leaves the invoice not known compliant: no
         # opportunity then (SPEC §5). A warning rule's crash (an INTERNAL-ERROR too) says nothing
@@ -338,7 +359,10 @@ class Session:
                 if getattr(hit, "crashed", False):
                     candidates.append((rule, hit))
                     continue
-                if hit.suggested_codes is not None and self._has_error(event.with_codes(hit.suggested_codes)):
+                # Worth nothing: dropped before it can hide a better-paid one (``misses_nothing``).
+                if misses_nothing(hit, event) or (
+                    hit.suggested_codes is not None and self._has_error(event.with_codes(hit.suggested_codes))
+                ):
                     continue
                 candidates.append((rule, hit))
         if not candidates:
@@ -380,111 +404,9 @@ class Session:
         return (self._warning_count(suggested), -(hit.amount or Decimal(0)), rule.code)
 
 
-Gate = Callable[[Event], Any]
-_Counting = tuple[tuple[CounterSpec, "Gate | None"], ...]
 _CANCELLED = Status.CANCELLED
 _NO_HITS: list[Hit] = []
 _MEMO_MAX = 100_000
-
-
-@attrs.frozen
-class _Plan:
-    """The rules (with their gates) and counters for one combination of codes and period."""
-
-    errors: tuple[tuple[Rule, Gate | None], ...]
-    warnings: tuple[tuple[Rule, Gate | None], ...]
-    opportunities: tuple[tuple[Rule, Gate | None], ...]
-    counters: tuple[tuple[CounterSpec, Gate | None], ...]
-
-
-def _gate(rule: Rule) -> Gate | None:
-    """A cheap necessary condition of a compiled rule: its ``when`` and its counter's condition.
-
-    Most invoices fail it, so the rule's full check (window counts, message) runs only where it
-    may fire. Rules written in Python have no gate: they are always asked.
-    """
-    if not isinstance(rule, DslRule):
-        return None
-    condition = rule.condition
-    if rule.frequency is None:
-        return condition
-    counts = rule.frequency.counter.counts
-    if condition is None:
-        return counts
-    return lambda event: condition(event) and counts(event)
-
-
-#: The invoice fields a plan is made for, besides its codes and period: the few-valued ones. A
-#: condition part reading only these has one value per plan (see ``dsl/reads.py``).
-PLAN_FIELDS = FEW_VALUED_FIELDS
-_plan_values = operator.attrgetter(*PLAN_FIELDS)
-#: What a plan decides: its fields, the codes (in its key) and the texts of its period.
-_DECIDABLE = frozenset({*PLAN_FIELDS, "codes", "texts"})
-
-
-def _parts_false(parts: Any, event: Event) -> bool:
-    """Whether one ``and`` part that reads only plan fields is false for ``event``."""
-    for predicate, reads in parts:
-        if reads is not None and reads <= _DECIDABLE:
-            try:
-                if not predicate(event):
-                    return True
-            except BaseException as exc:  # noqa: BLE001 - left to the normal path, which reports it
-                reraise_if_real(exc)
-                continue
-    return False
-
-
-def _ruled_out(rule: Rule, event: Event, view: Any) -> bool:
-    """Whether the plan's fields alone show that ``rule`` cannot fire for any of its invoices."""
-    if isinstance(rule, DslRule):
-        if _parts_false(rule.condition_parts, event):
-            return True
-        frequency = rule.frequency
-        if frequency is None:
-            return False
-        counter = frequency.counter
-        if counter.triggers is not None and counter.triggers.isdisjoint(event.code_set):
-            return True
-        return _parts_false(counter.counting_parts, event)
-    reads = getattr(rule, "reads", None)
-    if reads is None or not reads <= _DECIDABLE:
-        return False
-    try:
-        return not any(True for _ in rule.check(event, view))
-    except BaseException as exc:  # noqa: BLE001 - left to the normal path, which reports it
-        reraise_if_real(exc)
-        return False
-
-
-class _TextsOnly:
-    """The history view of a rule decided per plan: tariffs only, never window counts."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def count(self, counter: CounterSpec, event: Event) -> list[WindowCount]:
-        raise RuntimeError("a rule that declares what it reads must not count windows")
-
-    def tariff(self, code: str, day: dt.date) -> Decimal | None:
-        return self._engine.tariffs.on(code, day)
-
-
-def _period_starts(spans: Iterable[tuple[dt.date | None, dt.date | None]]) -> list[dt.date]:
-    """Where the calendar is cut: each span's first day and the day after its last (None: open)."""
-    edges: set[dt.date] = set()
-    for start, end in spans:
-        if start is not None:
-            edges.add(start)
-        if end is not None and end < dt.date.max:
-            edges.add(end + dt.timedelta(days=1))
-    return sorted(edges)
-
-
-def _in_force(rule: Rule, day: dt.date) -> bool:
-    valid_from = getattr(rule, "valid_from", None)
-    valid_until = getattr(rule, "valid_until", None)
-    return (valid_from is None or day >= valid_from) and (valid_until is None or day <= valid_until)
 
 
 def _by_rule(finding: Finding) -> str:
