@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from billing_rules.api.invariants import as_reported, without_copies
 from billing_rules.api.plugin_items import (
     adjust_crash,
     adjusters,
@@ -34,7 +35,7 @@ from billing_rules.api.rule_info import RuleInfo as RuleInfo  # re-exported: its
 from billing_rules.api.rule_info import rule_info
 from billing_rules.api.ruleset import RuleSet, RuleText, build_ruleset
 from billing_rules.engines.collector import batch_gc as batch_gc  # re-exported: its former home
-from billing_rules.engines.findings import MalformedResult, finding_problem, reported_amount
+from billing_rules.engines.findings import MalformedResult, finding_problem
 from billing_rules.engines.row.engine import Engine
 from billing_rules.engines.row.ordering import OutOfOrder, by_day, fully_sorted
 from billing_rules.errors import BillingRulesError, PluginLoadError, RuleFileError
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from billing_rules.engines.row.engine import Session as EngineSession
     from billing_rules.explain import Explanation
     from billing_rules.ledger import Ledger
+    from billing_rules.ledger.recording import InputFiles
     from billing_rules.readers.base import Reader
     from billing_rules.readers.columns import ColumnMapping
     from billing_rules.reporters import Reporter
@@ -205,9 +207,12 @@ class Validator:
                 return self.check_paths(paths, **options, ledger=opened, record=record)
             finally:
                 opened.close()
+        from billing_rules.ledger.recording import InputFiles
         from billing_rules.readers import InputStream
 
         sources = list(paths)
+        # Taken before anything reads the input: the recording stores only the files checked.
+        files = InputFiles.of(sources) if record else None
         spooled = None
         if "-" in sources:
             # Standard input can be read once only; spool it so an unsorted input can be re-read.
@@ -242,7 +247,7 @@ class Validator:
 
         try:
             with batch_gc():
-                return self._check_streams(stream, history, ledger_history, ledger, record)
+                return self._check_streams(stream, history, ledger_history, ledger, files)
         finally:
             if spooled is not None:
                 spooled.close()
@@ -309,8 +314,9 @@ class Validator:
         return explanations
 
     def _check_streams(
-        self, stream: Any, history: list[Event], ledger_history: Any, ledger: Any, record: bool
+        self, stream: Any, history: list[Event], ledger_history: Any, ledger: Any, files: InputFiles | None
     ) -> Report:
+        """Check the input; then, given the input files' states (``--record``), record it (SPEC §3)."""
         try:
             # Invoices no rule or counter can be woken by are read and validated, not built.
             checked = stream(self.engine.wakes)
@@ -318,16 +324,16 @@ class Validator:
         except OutOfOrder:
             checked = stream(self.engine.wakes)
             report = self._check_stream(checked, history, streaming=False, ledger_history=ledger_history)
-        if record:
-            from billing_rules.ledger.common import record_by_file
+        if files is not None:  # exactly the invoices checked, or nothing (the input changed)
+            from billing_rules.ledger.recording import record_by_file
 
-            record_by_file(ledger, stream())
+            record_by_file(ledger, stream(), checked=report.events, files=files)
         return report
 
     def check_events(self, events: Iterable[Event], *, history: Iterable[Event] = ()) -> Report:
         """Check already-built events (in any order: they are sorted as SPEC §1 says)."""
         items = fully_sorted(events)
-        return self._run(items, [], len(items), _without_copies(history, items), files=())
+        return self._run(items, [], len(items), without_copies(history, items), files=())
 
     def _check_stream(
         self, stream: Any, history: list[Event], *, streaming: bool, ledger_history: Any = None
@@ -395,7 +401,7 @@ class Validator:
                 continue
             if changed is not None:
                 findings = changed
-        return _as_reported(findings)
+        return as_reported(findings)
 
     # --- one invoice at a time -----------------------------------------------------------------
 
@@ -467,34 +473,3 @@ class Validator:
         buffer = io.StringIO()
         reporter.render(report, buffer, color=color)
         return buffer.getvalue()
-
-
-def _without_copies(history: Iterable[Event], events: Iterable[Event]) -> list[Event]:
-    """The history minus the invoices the input carries again (same practitioner and invoice id).
-
-    Re-checking an already recorded day must not count its invoices twice (SPEC §1, §3).
-    """
-    history = list(history)
-    if not history:
-        return history
-    keys = {(event.practitioner_id, event.invoice_id) for event in events}
-    return [event for event in history if (event.practitioner_id, event.invoice_id) not in keys]
-
-
-def _as_reported(findings: list[Finding]) -> list[Finding]:
-    """The adjusted findings with SPEC §2's invariants back: whatever a plugin changed or added.
-
-    A warning carries no amount (except AMOUNT-ABOVE's excess): an error a plugin turned into a
-    warning must not keep its euros at risk in the reports' and statistics' totals. And an
-    invoice's findings are in rule-code order, an added one (or an adjuster's INTERNAL-ERROR)
-    included.
-    """
-    kept = [
-        item
-        if (amount := reported_amount(item.rule, item.severity, item.amount)) is item.amount
-        else attrs.evolve(item, amount=amount)
-        for item in findings
-    ]
-    if len(kept) > 1:
-        kept.sort(key=lambda finding: finding.rule)
-    return kept

@@ -476,12 +476,3 @@ class _SetSlot:
 
     column: str
     patients: bool
-
-
-def record_by_file(ledger: Any, stream: Any) -> None:
-    """Store the readable invoices of the input in one transaction (SPEC §3 ``--record``).
-
-    One transaction for every file: a Ctrl-C or a crash at any point leaves the ledger as before,
-    so the CLI can truthfully say that nothing was recorded.
-    """
-    ledger.record(item for item in stream if isinstance(item, Event))

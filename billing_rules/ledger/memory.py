@@ -79,7 +79,13 @@ class MemoryLedger:
             yield from self._events.values()
 
     def record(self, events: Iterable[Event]) -> int:
-        """Store ``events``; an invoice already held (same practitioner and invoice id) is replaced."""
+        """Store ``events``; an invoice already held (same practitioner and invoice id) is replaced.
+
+        All or nothing, as the protocol's one transaction: ``events`` is read whole before anything
+        is stored, so a stream that fails (an unreadable file, an input that changed since its
+        check, a Ctrl-C) leaves the history as it was.
+        """
+        events = list(events)
         stored = 0
         for event in events:
             self.remove(event.key)

@@ -38,15 +38,20 @@ from billing_rules.ledger.sqlite_damage import (
     Salvaged,
     damaged_message,
     error_name,
-    is_undecodable,
+    failure,
+    opening_failure,
     salvage,
+    schema_tables,
     undecodable_texts,
 )
 from billing_rules.ledger.sqlite_files import (
+    busy_message,
     french_failure,
+    is_busy,
     ledger_file,
     readonly_uri,
     remove_ledger_file,
+    remove_private_copy,
 )
 from billing_rules.model import Event
 
@@ -93,10 +98,11 @@ class SqliteLedger:
     ``readonly``: nothing will be written (``check`` without ``--record``, ``ledger export`` and
     ``stats``): the file is opened with SQLite's ``mode=ro``, so a ledger on read-only media, or
     in a folder the user cannot write to, can still be read. When even the ``-shm`` index cannot
-    be created beside it, the file is opened ``immutable`` (nobody can be writing to it then).
+    be created beside it, the file is opened ``immutable`` (nobody can be writing to it then), or,
+    when a ``-wal`` holds invoices, a private copy of both is read (see :func:`readonly_uri`).
     ``verify``: run ``PRAGMA quick_check`` on an existing file before using it, so that a damaged
     ledger is never written into or silently counted from (``ledger export`` skips it: it is the
-    way to recover what is readable).
+    way to recover what is readable, and then reads even a file shorter than its header says).
     """
 
     def __init__(
@@ -114,12 +120,23 @@ class SqliteLedger:
         self.created = created = ledger_file(self.path, self.label, create=create, new=_new, build=_build_new)
         self.readonly = readonly
         self._uri: str | None = None
+        self._copy: Path | None = None  # the private copy read instead (see ``readonly_uri``)
+        #: Read-only and unverified (``ledger export``, ``ledger check``): a damaged file is read as
+        #: far as it can be; lenient: even one shorter than its header says (see :func:`schema_tables`).
+        self._salvaging = readonly and not verify
+        self._lenient = False
         self._integrity: IntegrityCheck | None = None
         try:
             self._db = self._connect()
         except sqlite3.Error as exc:
+            remove_private_copy(self._copy)
+            if is_busy(exc):
+                raise LedgerError(busy_message(self.label, BUSY_TIMEOUT_SECONDS)) from None
             known = french_failure(exc, self.label)
             raise LedgerError(known or f"impossible d'ouvrir le registre « {self.label} »") from None
+        except BaseException:
+            remove_private_copy(self._copy)
+            raise
         try:
             if verify and not created and not readonly:
                 # The full check (index contents too, which quick_check skips) runs beside the
@@ -127,15 +144,12 @@ class SqliteLedger:
                 self._integrity = IntegrityCheck(self.path, timeout=BUSY_TIMEOUT_SECONDS)
             self._setup(verify=verify and not created)
         except sqlite3.DatabaseError as exc:
-            self._db.close()
-            known = french_failure(exc, self.label)
-            if known is not None:
-                raise LedgerError(known) from None
-            raise LedgerError(damaged_message(self.label, unreadable=True)) from None
+            self.close()
+            # Locked by another workstation (even EXCLUSIVE, which fails this first reading) is
+            # not damage: the busy message, never the one that sends staff to rebuild the ledger.
+            raise LedgerError(opening_failure(exc, self.label, BUSY_TIMEOUT_SECONDS)) from None
         except BaseException:
-            self._db.close()
-            if self._integrity is not None:
-                self._integrity.stop()
+            self.close()
             raise
         self._cache = EventCache()
         #: The set each temporary ``wanted_*`` table holds (see :meth:`_in_set`).
@@ -161,8 +175,11 @@ class SqliteLedger:
         if not self.readonly:
             return sqlite3.connect(self.path, cached_statements=256, **options)
         if self._uri is None:
-            self._uri = readonly_uri(self.path, options)
-        return sqlite3.connect(self._uri, uri=True, cached_statements=256, **options)
+            self._uri, self._copy = readonly_uri(self.path, options, self.label)
+        db = sqlite3.connect(self._uri, uri=True, cached_statements=256, **options)
+        if self._lenient:
+            db.execute("PRAGMA writable_schema = ON")  # see ``schema_tables``; read-only all the same
+        return db
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -170,7 +187,7 @@ class SqliteLedger:
         db = self._db
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         # Reading the schema first: a foreign or damaged file fails here, before anything is written.
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables, self._lenient = schema_tables(db, self.label, salvaging=self._salvaging)
         if tables and SCHEMA_TABLE not in tables:
             raise LedgerError(
                 f"« {self.label} » est une base SQLite d'une autre application, pas un registre billing-rules"
@@ -253,35 +270,13 @@ class SqliteLedger:
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
-        """SQLite errors as French :class:`LedgerError` (they never name a patient)."""
+        """SQLite errors as French :class:`LedgerError` (they never name a patient; see :func:`failure`)."""
         try:
             yield
         except LedgerError:
             raise
-        except sqlite3.OperationalError as exc:
-            if is_undecodable(exc):  # a stored text that is not UTF-8: damage SQLite does not see
-                raise LedgerError(damaged_message(self.label, undecodable=True)) from None
-            known = french_failure(exc, self.label)
-            if known is not None:
-                raise LedgerError(known) from None
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise LedgerError(
-                    f"registre « {self.label} » occupé par un autre poste depuis plus de "
-                    f"{int(BUSY_TIMEOUT_SECONDS)} s ; réessayez"
-                ) from None
-            # SQLite's text may quote a stored value (a patient id it could not decode): never shown.
-            raise LedgerError(f"erreur du registre « {self.label} » ({error_name(exc)})") from None
-        except sqlite3.ProgrammingError as exc:
-            # A misuse (a closed ledger...), not a damaged file: never send staff to rebuild it.
-            raise LedgerError(
-                f"registre « {self.label} » mal utilisé par le programme ({error_name(exc)}, par exemple "
-                "un registre déjà fermé) : le fichier n'est pas en cause"
-            ) from None
-        except sqlite3.DatabaseError:
-            raise LedgerError(damaged_message(self.label)) from None
-        except (KeyError, ValueError, TypeError, ArithmeticError):
-            # A stored value that is not what this program wrote (damage): never quoted.
-            raise LedgerError(damaged_message(self.label)) from None
+        except (sqlite3.DatabaseError, KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            raise failure(exc, self.label, BUSY_TIMEOUT_SECONDS) from None
 
     @contextlib.contextmanager
     def _write(self, *, note: bool = True) -> Iterator[sqlite3.Connection]:
@@ -486,10 +481,12 @@ class SqliteLedger:
         return empty
 
     def close(self) -> None:
-        """See :meth:`billing_rules.ledger.Ledger.close`."""
+        """See :meth:`billing_rules.ledger.Ledger.close` (a private copy read instead is removed)."""
         if self._integrity is not None:
             self._integrity.stop()
         self._db.close()
+        remove_private_copy(self._copy)
+        self._copy = None
 
     def __enter__(self) -> SqliteLedger:
         return self

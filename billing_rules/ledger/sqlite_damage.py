@@ -15,6 +15,7 @@ patient id).
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ import attrs
 
 from billing_rules.ledger.common import COLUMNS, from_row
 from billing_rules.ledger.protocol import LedgerError
-from billing_rules.ledger.sqlite_files import uri
+from billing_rules.ledger.sqlite_files import busy_message, french_failure, is_busy, uri
 from billing_rules.model import Event
 
 
@@ -70,6 +71,62 @@ def damaged_message(label: str, *, unreadable: bool = False, undecodable: bool =
     else:
         what = f"registre « {label} » endommagé (le contrôle d'intégrité de SQLite échoue)"
     return f"{what} : rien n'y a été écrit. {RECOVERY.format(label=shlex.quote(label))}"
+
+
+def opening_failure(exc: sqlite3.Error, label: str, seconds: float) -> str:
+    """The French message of a ledger that could not be opened, for what stopped it.
+
+    Another workstation holding the lock (even an EXCLUSIVE one, which fails the very first
+    reading of the schema) is said as such: a practice told its ledger is damaged would rebuild a
+    sound one. Then the failures a practice can fix (permissions, full disk), then damage.
+    """
+    if is_busy(exc):
+        return busy_message(label, seconds)
+    return french_failure(exc, label) or damaged_message(label, unreadable=True)
+
+
+def failure(exc: Exception, label: str, seconds: float) -> LedgerError:
+    """A failure of a ledger in use as a French :class:`LedgerError` that never names a patient.
+
+    ``seconds``: the busy timeout that ran out, when another workstation held the lock.
+    """
+    if isinstance(exc, sqlite3.OperationalError):
+        if is_undecodable(exc):  # a stored text that is not UTF-8: damage SQLite does not see
+            return LedgerError(damaged_message(label, undecodable=True))
+        known = french_failure(exc, label)
+        if known is not None:
+            return LedgerError(known)
+        if is_busy(exc):
+            return LedgerError(busy_message(label, seconds))
+        # SQLite's text may quote a stored value (a patient id it could not decode): never shown.
+        return LedgerError(f"erreur du registre « {label} » ({error_name(exc)})")
+    if isinstance(exc, sqlite3.ProgrammingError):
+        # A misuse (a closed ledger...), not a damaged file: never send staff to rebuild it.
+        return LedgerError(
+            f"registre « {label} » mal utilisé par le programme ({error_name(exc)}, par exemple "
+            "un registre déjà fermé) : le fichier n'est pas en cause"
+        )
+    # Any other SQLite error, or a stored value that is not what this program wrote: damage,
+    # never quoted.
+    return LedgerError(damaged_message(label))
+
+
+def schema_tables(db: sqlite3.Connection, label: str, *, salvaging: bool) -> tuple[set[str], bool]:
+    """The file's tables, and whether the schema had to be made writable to read them.
+
+    SQLite refuses a whole file whose header counts more pages than it holds (a truncated copy)
+    as "malformed", unless the schema is writable: then it reads the pages that are there. Only
+    when ``salvaging`` (``ledger export`` and ``ledger check``: read-only, so nothing can be
+    written all the same), which then find the damage and read what is still readable.
+    """
+    query = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    try:
+        return {row[0] for row in db.execute(query)}, False
+    except sqlite3.DatabaseError as exc:
+        if not salvaging or is_busy(exc) or french_failure(exc, label) is not None:
+            raise
+    db.execute("PRAGMA writable_schema = ON")
+    return {row[0] for row in db.execute(query)}, True
 
 
 class IntegrityCheck:
@@ -205,16 +262,50 @@ def salvage(db: sqlite3.Connection, label: str) -> Salvaged:
         db.text_factory = previous
 
 
+def _last_rowid(db: sqlite3.Connection) -> int | None:
+    """The highest row id of the invoices that can still be found, ``None`` when none can.
+
+    The table's own end first. When its last pages are gone (a truncated file), every way to that
+    end fails: the indexes hold every row id too, and a forward scan of the table reaches the rows
+    before its first missing page; the highest of what they give is taken.
+    """
+    for sql in (
+        "SELECT max(rowid) FROM invoices NOT INDEXED",
+        "SELECT rowid FROM invoices NOT INDEXED ORDER BY rowid DESC LIMIT 1",
+    ):
+        try:
+            row = db.execute(sql).fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        return int(row[0] or 0) if row else 0
+    found: list[int] = []
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'invoices'"
+    try:
+        names = [str(row[0]) for row in db.execute(indexes)]
+    except sqlite3.DatabaseError:
+        names = []
+    for name in names:
+        if not re.fullmatch(r"\w+", name):
+            continue  # a damaged schema's name is never put into a statement
+        with contextlib.suppress(sqlite3.DatabaseError):
+            top = db.execute(f"SELECT max(rowid) FROM invoices INDEXED BY {name}").fetchone()  # noqa: S608
+            if top and top[0] is not None:
+                found.append(int(top[0]))
+    last = None
+    with contextlib.suppress(sqlite3.DatabaseError):
+        # Row by row: a batch that meets the first missing page is lost whole, rows read included.
+        for (rowid,) in db.execute("SELECT rowid FROM invoices NOT INDEXED"):
+            last = rowid
+    if last is not None:
+        found.append(int(last))
+    return max(found) if found else None
+
+
 def _salvage(db: sqlite3.Connection, label: str) -> Salvaged:
     select = f"SELECT {', '.join(COLUMNS)} FROM invoices NOT INDEXED WHERE rowid BETWEEN ? AND ?"
-    try:
-        top = db.execute("SELECT max(rowid) FROM invoices NOT INDEXED").fetchone()[0] or 0
-    except sqlite3.DatabaseError:
-        try:
-            top = db.execute("SELECT rowid FROM invoices ORDER BY rowid DESC LIMIT 1").fetchone()
-            top = top[0] if top else 0
-        except sqlite3.DatabaseError:
-            raise LedgerError(damaged_message(label, unreadable=True)) from None
+    top = _last_rowid(db)
+    if top is None:
+        raise LedgerError(damaged_message(label, unreadable=True))
     found: list[Event] = []
     lost = 0
     transcribed = 0

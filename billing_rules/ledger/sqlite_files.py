@@ -1,7 +1,8 @@
 """The SQLite ledger's file on disk, and SQLite's failures a practice can fix, in French.
 
-The file is created whole and owner-only, and named by URI to be opened read-only; a full disk or
-missing permissions are said in words a practice can act on.
+The file is created whole and owner-only, and named by URI to be opened read-only; a full disk,
+missing permissions or another workstation holding the lock are said in words a practice can act
+on.
 
 Kept apart from the ledger's queries: none of this depends on what the file holds.
 """
@@ -12,13 +13,15 @@ import contextlib
 import errno
 import os
 import secrets
+import shutil
 import sqlite3
+import tempfile
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from billing_rules.files import create_private
+from billing_rules.files import create_private, open_private
 from billing_rules.ledger.protocol import LedgerError
 
 
@@ -58,21 +61,97 @@ def ledger_file(path: Path, label: str, *, create: bool, new: bool, build: Calla
     return False
 
 
-def readonly_uri(path: Path, options: dict[str, Any]) -> str:
-    """The URI to read ``path`` with (``mode=ro``), ``immutable`` on media nobody can write.
+def readonly_uri(path: Path, options: dict[str, Any], label: str) -> tuple[str, Path | None]:
+    """The URI to read ``path`` with (``mode=ro``), and the private folder of a copy read instead.
 
     A WAL ledger needs its ``-shm`` index, which cannot be created in a read-only folder or on
-    read-only media: nobody can be writing to it either, so it is read immutable. Any other
-    failure (a damaged file) is left to the opening, which says what it is.
+    read-only media: nobody can be writing to it either. Without a ``-wal`` (a ledger closed
+    cleanly) the file is read ``immutable``. With a non-empty ``-wal``, ``immutable`` would skip
+    the invoices committed in it and count less history without a word: the file and its
+    ``-wal`` are copied into a private temporary folder and the copy is read (the caller removes
+    the folder, see :func:`remove_private_copy`). Another workstation holding the lock is raised
+    (the caller says so); any other failure (a damaged file) is left to the opening, which says
+    what it is.
     """
     readonly = uri(path, "mode=ro")
     try:
         with contextlib.closing(sqlite3.connect(readonly, uri=True, **options)) as probe:
             probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise
         if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
-            return uri(path, "immutable=1")
-    return readonly
+            real = Path(os.path.realpath(path))  # SQLite names the -wal after the file's real path
+            if file_size(Path(f"{real}-wal")) > 0:
+                folder = private_copy(real, label)
+                return uri(folder / real.name, "mode=ro"), folder
+            return uri(path, "immutable=1"), None
+    return readonly, None
+
+
+_COPY_ATTEMPTS = 3
+
+
+def _state(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes when a file is written (device, inode, size, modification time); None if absent."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def private_copy(real: Path, label: str) -> Path:
+    """A private temporary folder holding a copy of the ledger ``real`` and its ``-wal``.
+
+    The folder is owner-only (it holds patient data) and its files too. A copy taken while the
+    files changed (another workstation wrote meanwhile) is taken again; still changing, or
+    impossible to take (no room in the temporary folder), the opening is refused in French.
+    """
+    names = (real, Path(f"{real}-wal"))
+    for _ in range(_COPY_ATTEMPTS):
+        before = [_state(name) for name in names]
+        folder = Path(tempfile.mkdtemp(prefix="billing-rules-registre-"))
+        try:
+            for name in names:
+                with open(name, "rb") as source, open_private(folder / name.name, "wb") as target:
+                    shutil.copyfileobj(source, target, 1024 * 1024)
+        except BaseException as exc:
+            remove_private_copy(folder)  # interrupted too: no copy of patient data left behind
+            if not isinstance(exc, OSError):
+                raise
+            reason = OS_REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+            raise LedgerError(
+                f"registre « {label} » en lecture seule avec un journal (-wal) non intégré : sa copie "
+                f"privée, nécessaire pour le lire en entier, est impossible ({reason})"
+            ) from None
+        if [_state(name) for name in names] == before:
+            return folder
+        remove_private_copy(folder)
+    raise LedgerError(f"registre « {label} » modifié pendant sa lecture par un autre poste ; réessayez")
+
+
+def remove_private_copy(folder: Path | None) -> None:
+    """Remove the folder of :func:`private_copy` (nothing when ``None``)."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed because another connection holds the lock (SQLITE_BUSY, SQLITE_LOCKED).
+
+    Never damage: another workstation recording, or a program holding an EXCLUSIVE lock.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def busy_message(label: str, seconds: float) -> str:
+    """What to say when the lock was not released within the busy timeout: wait, then try again."""
+    return f"registre « {label} » occupé par un autre poste depuis plus de {int(seconds)} s ; réessayez"
 
 
 def remove_ledger_file(path: Path) -> None:

@@ -83,13 +83,20 @@ def check_paths(
     engine: str = "duckdb",
     master: str | None = None,
 ) -> Report:
-    """``Validator.check_paths`` on the relational engine (``ledger``: its history counts first)."""
+    """``Validator.check_paths`` on the relational engine (``ledger``: its history counts first).
+
+    ``record``: the input's invoices are then stored, exactly those checked: the files are read
+    again for the recording, which refuses (nothing stored) an input changed since the check.
+    """
+    from billing_rules.ledger.recording import InputFiles
     from billing_rules.readers import InputStream
 
     if record and ledger is None:
         raise BillingRulesError("--record demande un registre (--ledger)")
-    checker = checker_for(validator, engine, master)
     sources = list(paths)
+    # Taken before anything reads the input (even a header): see ``record_by_file``.
+    files = InputFiles.of(sources) if record else None
+    checker = checker_for(validator, engine, master)
     bulk = ledger is not None and _bulk_ledger(ledger)
     if (ledger is None or bulk) and columnar_input(validator) and spec_csv_files(sources, input_format):
         report = _check_columnar(validator, checker, sources, input_format, stdin, ledger=ledger)
@@ -97,7 +104,7 @@ def check_paths(
             again = InputStream(
                 sources, input_format=input_format, readers=validator.readers, lines=validator.lines
             )
-            _record(validator, ledger, again)
+            _record(ledger, again, report.events, files)
         return report
     spooled = None
     if "-" in sources:
@@ -152,7 +159,7 @@ def check_paths(
         result = checker.check_table(table, files=items.sources, adjust=validator._adjust)
         if record:
             # After the check, in one transaction (SPEC §3): a failed check records nothing.
-            _record(validator, ledger, stream())
+            _record(ledger, stream(), items.events, files)
         return _report(result, items.events, tuple(errors), tuple(items.sources))
     finally:
         if spooled is not None:
@@ -165,11 +172,15 @@ def _bulk_ledger(ledger: Any) -> bool:
     return bulk_capable(ledger)
 
 
-def _record(validator: Any, ledger: Any, stream: Any) -> None:
-    """Store the input's readable invoices through the ledger's own bulk recording."""
-    from billing_rules.ledger.common import record_by_file
+def _record(ledger: Any, stream: Any, checked: int, files: Any) -> None:
+    """Store the input's readable invoices through the ledger's own bulk recording.
 
-    record_by_file(ledger, stream)
+    ``checked`` invoices were checked, from files in the states ``files`` took before the check:
+    any other input read now is refused, and the ledger's transaction rolled back.
+    """
+    from billing_rules.ledger.recording import record_by_file
+
+    record_by_file(ledger, stream, checked=checked, files=files)
 
 
 def columnar_input(validator: Any) -> bool:
