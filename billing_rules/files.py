@@ -9,6 +9,9 @@ dangling symlink) is created owner-only too: :func:`os.open` with ``O_CREAT`` on
 itself would create the target with the process's default mode. The target is resolved first and
 created with ``O_EXCL | O_NOFOLLOW``, so a symlink swapped in between is refused, never followed.
 An existing file is written as it is: its mode is its owner's choice.
+
+:func:`file_state` tells whether a file changed between two readings (the recording of a checked
+input, the private copy of a read-only ledger).
 """
 
 from __future__ import annotations
@@ -99,3 +102,17 @@ def write_new_private(path: str | Path, data: bytes) -> bool:
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     return True
+
+
+#: What changes when a file is written or replaced: device, inode, size, modification and change
+#: times (ns). ``None``: the file could not be looked at.
+FileState = tuple[int, int, int, int, int] | None
+
+
+def file_state(path: str | Path) -> FileState:
+    """The state of ``path`` (see :data:`FileState`)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)

@@ -13,31 +13,17 @@ cannot change between the two readings.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
 from billing_rules.errors import BillingRulesError
+from billing_rules.files import FileState, file_state
 from billing_rules.model import Event
 from billing_rules.readers.stream import STDIN
 
 _NOTHING = "rien n'a été enregistré ; relancez le contrôle"
-
-
-#: What changes when a file is written or replaced: device, inode, size, modification and change
-#: times (ns). ``None``: the file could not be looked at.
-FileState = tuple[int, int, int, int, int] | None
-
-
-def file_state(path: str) -> FileState:
-    """The state of ``path`` (see :data:`FileState`)."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
 @attrs.frozen

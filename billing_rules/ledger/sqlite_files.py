@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from billing_rules.files import create_private, open_private
+from billing_rules.files import create_private, file_state, open_private
 from billing_rules.ledger.protocol import LedgerError
 
 
@@ -92,15 +92,6 @@ def readonly_uri(path: Path, options: dict[str, Any], label: str) -> tuple[str, 
 _COPY_ATTEMPTS = 3
 
 
-def _state(path: Path) -> tuple[int, int, int, int] | None:
-    """What changes when a file is written (device, inode, size, modification time); None if absent."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-
-
 def private_copy(real: Path, label: str) -> Path:
     """A private temporary folder holding a copy of the ledger ``real`` and its ``-wal``.
 
@@ -110,7 +101,7 @@ def private_copy(real: Path, label: str) -> Path:
     """
     names = (real, Path(f"{real}-wal"))
     for _ in range(_COPY_ATTEMPTS):
-        before = [_state(name) for name in names]
+        before = [file_state(name) for name in names]
         folder = Path(tempfile.mkdtemp(prefix="billing-rules-registre-"))
         try:
             for name in names:
@@ -125,7 +116,7 @@ def private_copy(real: Path, label: str) -> Path:
                 f"registre « {label} » en lecture seule avec un journal (-wal) non intégré : sa copie "
                 f"privée, nécessaire pour le lire en entier, est impossible ({reason})"
             ) from None
-        if [_state(name) for name in names] == before:
+        if [file_state(name) for name in names] == before:
             return folder
         remove_private_copy(folder)
     raise LedgerError(f"registre « {label} » modifié pendant sa lecture par un autre poste ; réessayez")

@@ -88,7 +88,7 @@ def check_paths(
     ``record``: the input's invoices are then stored, exactly those checked: the files are read
     again for the recording, which refuses (nothing stored) an input changed since the check.
     """
-    from billing_rules.ledger.recording import InputFiles
+    from billing_rules.ledger.recording import InputFiles, record_by_file
     from billing_rules.readers import InputStream
 
     if record and ledger is None:
@@ -104,7 +104,7 @@ def check_paths(
             again = InputStream(
                 sources, input_format=input_format, readers=validator.readers, lines=validator.lines
             )
-            _record(ledger, again, report.events, files)
+            record_by_file(ledger, again, checked=report.events, files=files)
         return report
     spooled = None
     if "-" in sources:
@@ -159,7 +159,7 @@ def check_paths(
         result = checker.check_table(table, files=items.sources, adjust=validator._adjust)
         if record:
             # After the check, in one transaction (SPEC §3): a failed check records nothing.
-            _record(ledger, stream(), items.events, files)
+            record_by_file(ledger, stream(), checked=items.events, files=files)
         return _report(result, items.events, tuple(errors), tuple(items.sources))
     finally:
         if spooled is not None:
@@ -170,17 +170,6 @@ def _bulk_ledger(ledger: Any) -> bool:
     from billing_rules.engines.relational.history import bulk_capable
 
     return bulk_capable(ledger)
-
-
-def _record(ledger: Any, stream: Any, checked: int, files: Any) -> None:
-    """Store the input's readable invoices through the ledger's own bulk recording.
-
-    ``checked`` invoices were checked, from files in the states ``files`` took before the check:
-    any other input read now is refused, and the ledger's transaction rolled back.
-    """
-    from billing_rules.ledger.recording import record_by_file
-
-    record_by_file(ledger, stream, checked=checked, files=files)
 
 
 def columnar_input(validator: Any) -> bool:

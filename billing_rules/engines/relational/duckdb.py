@@ -138,9 +138,7 @@ class DuckDbBackend:
 
     def execute(self, tree: exp.Expression) -> None:
         """Run a statement that returns nothing (``CREATE TABLE ... AS``)."""
-        text = self.sql(tree)
-        with interruptible():
-            self.con.execute(text)
+        self.run(self.sql(tree))
 
     def rows(self, tree: exp.Expression) -> list[dict[str, Any]]:
         """Run a query; its rows as dicts."""
@@ -152,6 +150,4 @@ class DuckDbBackend:
 
     def tuples(self, tree: exp.Expression) -> list[tuple[Any, ...]]:
         """Run a query; its rows as tuples."""
-        text = self.sql(tree)
-        with interruptible():
-            return self.con.execute(text).fetchall()
+        return self.fetch(self.sql(tree))
