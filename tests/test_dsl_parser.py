@@ -218,6 +218,29 @@ COMPILE_ERRORS = {
         '    rule X opportunity "m {suggestion}"\n'
         "    ^",
     ),
+    # Without an ``amount`` clause a warning has no euros, nor an error on no code, nor an
+    # opportunity that suggests no coding: « {amount} » would read « ( ) » in every finding.
+    "amount in a warning without amount clause": (
+        'rule X warning "m ({amount})"\n  on G\nend\n',
+        "t.rules:1:1: variable « {amount} » toujours vide dans le message : un avertissement n'a pas de "
+        "montant sans clause « amount »\n"
+        '    rule X warning "m ({amount})"\n'
+        "    ^",
+    ),
+    "amount in an error on no code": (
+        'rule X error "m"\n  action "rembourser {amount}"\n  when age >= 80\nend\n',
+        "t.rules:2:3: variable « {amount} » toujours vide dans l'action : la règle ne porte sur aucun code "
+        "(« on any ») et n'a pas de clause « amount »\n"
+        '      action "rembourser {amount}"\n'
+        "      ^",
+    ),
+    "amount in an opportunity without suggest": (
+        'rule X opportunity "m {amount}"\n  on G\nend\n',
+        "t.rules:1:1: variable « {amount} » toujours vide dans le message : la règle ne suggère aucun "
+        "codage et n'a pas de clause « amount »\n"
+        '    rule X opportunity "m {amount}"\n'
+        "    ^",
+    ),
     "unknown field, with a hint": (
         'rule X error "m"\n  when agee >= 80\nend\n',
         "t.rules:2:8: champ inconnu « agee » ; vouliez-vous dire : age ?\n"
@@ -414,6 +437,20 @@ def test_compile_error_text(text: str, expected: str) -> None:
     error = error_of(text)
     assert isinstance(error, RuleCompileError)
     assert str(error) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'rule X warning "m ({amount})"\n  on G\n  amount 5.00\nend\n',
+        'rule X error "m ({amount})"\n  on G\nend\n',
+        'rule X error "m ({amount})"\n  when age >= 80\n  amount 5.00\nend\n',
+        'rule X opportunity "m ({amount})"\n  on G\n  suggest VL instead of G\nend\n',
+        'rule X opportunity "m ({amount})"\n  on G\n  amount 5.00\nend\n',
+    ],
+)
+def test_amount_variable_where_a_finding_can_have_euros(text: str) -> None:
+    assert "X" in {rule.code for rule in build(text).rules}
 
 
 CLASHES = {

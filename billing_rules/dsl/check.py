@@ -145,7 +145,13 @@ class Checker:
                     "(un forfait manqué, compté à part des montants de l'acte)",
                     span,
                 )
-        empty = always_empty(window="frequency" in parts, suggests=bool(alternatives["suggest"]))
+        empty = always_empty(
+            window="frequency" in parts,
+            suggests=bool(alternatives["suggest"]),
+            amount="amount" in parts,
+            severity=severity.value,
+            codes=has_triggers,
+        )
         self._check_text(
             decl.message, MESSAGE_PLACEHOLDERS, decl.span, ("message", "le message", "un message"), empty
         )

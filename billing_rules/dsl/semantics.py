@@ -138,12 +138,15 @@ def describe(node: ast.Expr) -> str:
     return "?"  # pragma: no cover - every expression node is named above
 
 
-def always_empty(*, window: bool, suggests: bool) -> dict[str, str]:
+def always_empty(*, window: bool, suggests: bool, amount: bool, severity: str, codes: bool) -> dict[str, str]:
     """The variables a rule's texts may not name, each with why: they could only ever be empty.
 
-    ``{count}`` in a rule without a window, ``{suggestion}`` in one that suggests nothing: every
-    finding would read « e G » or « facturer  », a mistake of the rule's author that ``rules check``
-    can tell, rather than the billing staff reading the report.
+    ``{count}`` in a rule without a window, ``{suggestion}`` in one that suggests nothing, ``{amount}``
+    in one that never has euros: every finding would read « e G », « facturer  » or « ( ) », a
+    mistake of the rule's author that ``rules check`` can tell, rather than the billing staff
+    reading the report. Without an ``amount`` clause, a finding's euros are the tariffs at stake:
+    an error's codes billed (none under ``on any``), an opportunity's suggested coding; a warning
+    has none (``RuleProgram._amount``).
     """
     empty: dict[str, str] = {}
     if not window:
@@ -151,6 +154,13 @@ def always_empty(*, window: bool, suggests: bool) -> dict[str, str]:
         empty.update(dict.fromkeys(WINDOW_PLACEHOLDERS, reason))
     if not suggests:
         empty["suggestion"] = "la règle ne suggère aucun codage (« suggest »)"
+    if not amount:
+        if severity == "warning":
+            empty["amount"] = "un avertissement n'a pas de montant sans clause « amount »"
+        elif severity == "error" and not codes:
+            empty["amount"] = "la règle ne porte sur aucun code (« on any ») et n'a pas de clause « amount »"
+        elif severity == "opportunity" and not suggests:
+            empty["amount"] = "la règle ne suggère aucun codage et n'a pas de clause « amount »"
     return empty
 
 
