@@ -87,31 +87,38 @@ class _Facts:
     """What the report needs besides findings, read from the ledger's CSV in one DuckDB session."""
 
     def __init__(self, path: str, start: dt.date, exists: Callable[[str], bool]) -> None:
-        from billing_rules.engines.relational.duckdb import DuckDbBackend
+        from billing_rules.engines.relational.duckdb import DuckDbBackend, interruptible
 
         backend = DuckDbBackend()
         try:
-            con = backend.con
-            PeriodTable(path, start).create(con)
-            period = "origin = 'input'"
-            distinct = con.execute(f"SELECT DISTINCT unnest(codes) FROM {TABLE}").fetchall()  # noqa: S608
-            self.absent = sorted(code for (code,) in distinct if not exists(code))
-            self.dropped: dict[str, int] = {}
-            if self.absent:
-                absent = "[" + ", ".join(_literal(code) for code in self.absent) + "]"
-                rows = con.execute(
-                    f"SELECT code, count(*) FROM (SELECT unnest(codes) AS code FROM {TABLE} WHERE {period}) "  # noqa: S608
-                    f"WHERE list_contains({absent}, code) GROUP BY code"
-                ).fetchall()
-                self.dropped = {code: int(count) for code, count in rows}
-            self.per_practitioner = dict(
-                con.execute(
-                    f"SELECT practitioner_id, count(*) FROM {TABLE} WHERE {period} GROUP BY practitioner_id"  # noqa: S608
-                ).fetchall()
-            )
-            self.forfait_events = self._forfait_events(backend)
+            # Every call on the connection: a Ctrl-C that DuckDB turns into its own error still
+            # stops the simulation as a Ctrl-C.
+            with interruptible():
+                self._read(backend, path, start, exists)
         finally:
             backend.close()
+
+    def _read(self, backend: Any, path: str, start: dt.date, exists: Callable[[str], bool]) -> None:
+        """The period's absent codes, the acts they drop, the counts per practitioner, the forfait events."""
+        con = backend.con
+        PeriodTable(path, start).create(con)
+        period = "origin = 'input'"
+        distinct = con.execute(f"SELECT DISTINCT unnest(codes) FROM {TABLE}").fetchall()  # noqa: S608
+        self.absent = sorted(code for (code,) in distinct if not exists(code))
+        self.dropped: dict[str, int] = {}
+        if self.absent:
+            absent = "[" + ", ".join(_literal(code) for code in self.absent) + "]"
+            rows = con.execute(
+                f"SELECT code, count(*) FROM (SELECT unnest(codes) AS code FROM {TABLE} WHERE {period}) "  # noqa: S608
+                f"WHERE list_contains({absent}, code) GROUP BY code"
+            ).fetchall()
+            self.dropped = {code: int(count) for code, count in rows}
+        self.per_practitioner = dict(
+            con.execute(
+                f"SELECT practitioner_id, count(*) FROM {TABLE} WHERE {period} GROUP BY practitioner_id"  # noqa: S608
+            ).fetchall()
+        )
+        self.forfait_events = self._forfait_events(backend)
 
     @staticmethod
     def _forfait_events(backend: Any) -> list[Event]:

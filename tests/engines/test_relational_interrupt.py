@@ -10,6 +10,7 @@ and the signal is only sent once the main thread is seen inside the backend's ca
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import sqlite3
@@ -145,3 +146,17 @@ def test_check_interrupted_inside_duckdb_exits_130_and_records_nothing(
     if ledger.exists():
         with contextlib.closing(sqlite3.connect(ledger)) as db:
             assert db.execute("SELECT count(*) FROM invoices").fetchone() == (0,)
+
+
+def test_an_interrupt_while_simulate_reads_its_facts_is_a_keyboard_interrupt(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``simulate``'s own queries on the period (absent codes, counts) go through the same translation."""
+    import duckdb
+
+    from billing_rules.api import batch_simulation
+
+    def interrupted(self: Any, con: Any) -> None:
+        raise duckdb.InterruptException("Interrupted!")
+
+    monkeypatch.setattr(batch_simulation.PeriodTable, "create", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        batch_simulation._Facts(str(tmp_path / "period.csv"), dt.date(2026, 1, 1), lambda code: True)

@@ -117,13 +117,14 @@ class SparkBackend:
         DuckDB builds it exactly as for the embedded engine (the same types, the same loading code),
         then writes it: Parquet keeps dates, decimals, lists and timestamps without time zone.
         """
-        from billing_rules.engines.relational.duckdb import DuckDbBackend
+        from billing_rules.engines.relational.duckdb import DuckDbBackend, interruptible
 
         path = os.path.join(self.staging, f"{TABLE}.parquet")
         local = DuckDbBackend()
         try:
             local.load_invoices(source)
-            local.con.execute(f"COPY {TABLE} TO ? (FORMAT PARQUET)", [path])  # noqa: S608 - a constant
+            with interruptible():
+                local.con.execute(f"COPY {TABLE} TO ? (FORMAT PARQUET)", [path])  # noqa: S608 - a constant
         finally:
             local.close()
         self._keep(TABLE, self.spark.read.parquet(path))
