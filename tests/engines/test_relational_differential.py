@@ -461,7 +461,7 @@ def test_crashes_reported_as_the_row_engine_does() -> None:
 
 CONSTRUCTS = """
 define weekend = weekday() >= 6
-rule T-TARIFF warning "montant au tarif du G ({amount})"
+rule T-TARIFF warning "montant au tarif du G"
   on G
   when amount is given and amount + 0.50 > tariff(G) - 1 and amount != tariff(G)
 end
