@@ -290,7 +290,7 @@ def test_html_page_in_headless_chromium(ledger: str, tmp_path: Path) -> None:
         assert after.rect["width"] > 50 * before.rect["width"] / 2
         assert (
             browser.find_element(By.CSS_SELECTOR, "#change-missed").text.replace("\u00a0", " ")
-            == "+9 814,00 €"
+            == "+9 842,00 €"
         )
         rows = browser.find_elements(By.CSS_SELECTOR, "#forfaits tbody tr")
         assert len(rows) == 4
