@@ -10,6 +10,7 @@ file, the embedded default) and PostgreSQL (a practice server or a vendor's), ch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from billing_rules.errors import LedgerError
@@ -26,16 +27,33 @@ __all__ = [
 ]
 
 
-_DSN_KEYWORDS = ("host=", "hostaddr=", "dbname=", "user=", "password=", "sslpassword=", "passfile=", "port=")
+_KEYWORD_DSN = re.compile(
+    r"(?i)(?:^|\s)(?:host|hostaddr|dbname|user|password|sslpassword|passfile|port|service|options|sslmode)"
+    r"\s*=|password\s*="
+)
+_SCHEME = re.compile(r"(?i)^\s*([a-z][a-z0-9+.\-]+):(.*)$", re.DOTALL)
+_CREDENTIALS = re.compile(r"^[^@]*:[^@]*@")
 
 
 def _looks_like_keyword_dsn(text: str) -> bool:
-    """Whether ``text`` is a libpq ``key=value`` connection string rather than a file path."""
-    lowered = text.lower()
-    return (
-        any(lowered.startswith(keyword) or f" {keyword}" in lowered for keyword in _DSN_KEYWORDS)
-        or "password=" in lowered
-    )
+    """Whether ``text`` is a libpq ``key=value`` connection string (spaces around ``=`` or not)."""
+    return _KEYWORD_DSN.search(text) is not None
+
+
+def _looks_like_a_url(text: str) -> bool:
+    """Whether ``text`` is shaped like a URL that is not a usable ``sqlite:`` or PostgreSQL one.
+
+    A mistyped scheme (``postgressql://``, ``postgresql:/``), another database's URL, or any
+    ``scheme:`` followed by ``user:secret@``: as a file name it would be created, and echoed with
+    its password.
+    """
+    match = _SCHEME.match(text)
+    if match is None:
+        return False
+    scheme, rest = match.group(1).lower(), match.group(2)
+    if _CREDENTIALS.match(rest.removeprefix("//")):
+        return True
+    return scheme != "sqlite" and (rest.startswith("//") or scheme.startswith("postgres"))
 
 
 def open_ledger(
@@ -53,13 +71,22 @@ def open_ledger(
     if is_url(text):
         from billing_rules.ledger.postgres import PostgresLedger
 
-        return PostgresLedger(text)
+        # libpq only knows the lowercase schemes, without surrounding spaces.
+        scheme, rest = text.strip().split("://", 1)
+        return PostgresLedger(f"{scheme.lower()}://{rest}", create=create)
     if _looks_like_keyword_dsn(text):
         # "host=... password=..." is libpq's other syntax; as a file name it would be created, and
         # shown in messages with its password. Never echoed.
         raise LedgerError(
             "--ledger ressemble à une chaîne de connexion PostgreSQL « clé=valeur » : donnez une URL "
             "postgresql://utilisateur@serveur/base (le mot de passe dans PGPASSWORD ou ~/.pgpass)"
+        )
+    if _looks_like_a_url(text):
+        # Never echoed either: it may hold a password.
+        raise LedgerError(
+            "--ledger ressemble à une URL mais n'est ni postgresql://... ni un fichier SQLite : "
+            "vérifiez le schéma (postgresql://utilisateur@serveur/base) ; le mot de passe dans "
+            "PGPASSWORD ou ~/.pgpass"
         )
     if text.startswith("sqlite:"):
         text = text.removeprefix("sqlite:").removeprefix("//")

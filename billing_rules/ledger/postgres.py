@@ -33,7 +33,9 @@ from billing_rules.ledger.common import (
 )
 from billing_rules.ledger.protocol import HistoryRequest, LedgerError, LedgerStats
 from billing_rules.ledger.schema import LATEST, POSTGRES, SCHEMA_TABLE, data_step
-from billing_rules.ledger.secrets import driver_reason, public_label
+from billing_rules.ledger.secrets import driver_reason, public_label, quiet_driver_log
+from billing_rules.ledger.sqlite import BUSY_TIMEOUT_SECONDS
+from billing_rules.ledger.sqlite_files import busy_message
 from billing_rules.model import Event
 
 CHUNK = 20000
@@ -80,9 +82,15 @@ def _psycopg() -> Any:
 class PostgresLedger:
     """:class:`billing_rules.ledger.Ledger` on a PostgreSQL database."""
 
-    def __init__(self, url: str) -> None:
+    lock_timeout: float = BUSY_TIMEOUT_SECONDS
+    """Seconds a statement waits for another session's lock before giving up (as SQLite's ledger)."""
+
+    def __init__(self, url: str, *, create: bool = True, lock_timeout: float | None = None) -> None:
+        """``create``: a database without the ledger's tables gets them; otherwise « introuvable »."""
         self.url = url
         self.label = public_label(url)
+        if lock_timeout is not None:
+            self.lock_timeout = lock_timeout
         self._pg = _psycopg()
         self._db = self._connect()
         self._cache = EventCache()
@@ -90,20 +98,34 @@ class PostgresLedger:
             placeholder="%s", in_set=_any, day=_same, billed="status = 'billed'", cache_limit=1 << 30
         )
         try:
-            self._migrate()
+            self._migrate(create=create)
         except BaseException:
             self._db.close()
             raise
 
     def _connect(self) -> Any:
+        quiet_driver_log()
         try:
-            return self._pg.connect(
+            connection = self._pg.connect(
                 self.url, autocommit=True, application_name=_APPLICATION, connect_timeout=10
             )
+            return self._session(connection)
         except self._pg.Error as exc:
             # The driver's text may quote the URL or its password: scrubbed of every secret.
             reason = driver_reason(exc, self.url)
-            raise LedgerError(f"impossible de se connecter au registre {self.label} : {reason}") from None
+        # Raised outside the handler: the driver's exception (and its text) is not even its context.
+        raise LedgerError(f"impossible de se connecter au registre {self.label} : {reason}") from None
+
+    def _session(self, connection: Any) -> Any:
+        """``connection`` set up: waiting for another session's lock is bounded (``lock_timeout``)."""
+        try:
+            # Not in the URL's options: that would replace the user's own (``-csearch_path=...``).
+            milliseconds = max(int(self.lock_timeout * 1000), 1)
+            connection.execute("SELECT set_config('lock_timeout', %s, false)", (f"{milliseconds}ms",))
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -113,8 +135,13 @@ class PostgresLedger:
             yield
         except LedgerError:
             raise
+        except self._pg.errors.LockNotAvailable:
+            message = busy_message(self.label, self.lock_timeout)
         except self._pg.Error as exc:
-            raise LedgerError(f"erreur du registre {self.label} : {driver_reason(exc, self.url)}") from None
+            message = f"erreur du registre {self.label} : {driver_reason(exc, self.url)}"
+        else:
+            return
+        raise LedgerError(message) from None
 
     @contextlib.contextmanager
     def _write(self, *, note: bool = True) -> Iterator[Any]:
@@ -137,25 +164,35 @@ class PostgresLedger:
         # the tables another workstation created while this one waited for the migration lock (it
         # would then create them again and fail). pg_tables is read with the statement's snapshot.
         cursor.execute(
-            "SELECT count(*) FILTER (WHERE tablename = %s), count(*) FILTER (WHERE tablename = 'invoices') "
-            "FROM pg_catalog.pg_tables WHERE schemaname = ANY(current_schemas(false))",
-            (SCHEMA_TABLE,),
+            "SELECT count(*) FILTER (WHERE name = %s), count(*) FILTER (WHERE name <> %s) FROM ("
+            "SELECT tablename AS name, schemaname FROM pg_catalog.pg_tables "
+            "UNION ALL SELECT viewname, schemaname FROM pg_catalog.pg_views "
+            "UNION ALL SELECT matviewname, schemaname FROM pg_catalog.pg_matviews) AS relations "
+            "WHERE schemaname = ANY(current_schemas(false)) AND name IN (%s, 'invoices', 'invoice_codes')",
+            (SCHEMA_TABLE, SCHEMA_TABLE, SCHEMA_TABLE),
         )
-        schema_table, invoices = cursor.fetchone()
+        schema_table, foreign = cursor.fetchone()
         if not schema_table:
-            if invoices:
+            if foreign:  # a table or view of the ledger's names, without the ledger's version table
                 raise LedgerError(
-                    f"la base {self.label} contient une table « invoices » d'une autre application ; "
+                    f"la base {self.label} contient une table « invoices » ou « invoice_codes » d'une "
+                    "autre application ; "
                     "utilisez une base ou un schéma (options=-csearch_path=...) dédié"
                 )
             return 0
         cursor.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}")
         return int(cursor.fetchone()[0] or 0)
 
-    def _migrate(self) -> None:
+    def _migrate(self, *, create: bool = True) -> None:
         with self._guard(), self._db.cursor() as cursor:
-            if self._version(cursor) == LATEST:
-                return
+            version = self._version(cursor)
+        if version == LATEST:
+            return
+        if version == 0 and not create:
+            # As the SQLite ledger: a read-only use never creates the tables in some database.
+            raise LedgerError(
+                f"registre introuvable : « {self.label} » (aucune table du registre dans cette base)"
+            )
         with self._write(note=False) as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             version = self._version(cursor)
@@ -283,7 +320,10 @@ class PostgresLedger:
 
     def stats(self) -> LedgerStats:
         """See :meth:`billing_rules.ledger.Ledger.stats`."""
-        with self._write(note=False) as cursor:  # one snapshot for every figure; writes nothing
+        with self._write(note=False) as cursor:
+            # One snapshot for every figure (READ COMMITTED would take one per statement: totals
+            # that are not the sum of the months while another workstation records).
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cursor.execute(
                 "SELECT count(*), count(*) FILTER (WHERE status = 'cancelled'), min(date), max(date) "
                 "FROM invoices"

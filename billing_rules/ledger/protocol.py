@@ -119,4 +119,4 @@ class Ledger(Protocol):
 
 def is_url(target: str) -> bool:
     """Whether ``--ledger`` names a PostgreSQL server rather than a file."""
-    return target.startswith(("postgresql://", "postgres://"))
+    return target.strip().lower().startswith(("postgresql://", "postgres://"))

@@ -7,7 +7,9 @@ The driver (libpq through psycopg) quotes the URL, or a piece of it, in its own 
 only the label is not enough: every driver text that reaches a message goes through :func:`scrub`,
 which removes every secret-like token the URL holds, in raw and percent-decoded forms. When the URL
 cannot be parsed, there is no telling what in it is secret: :func:`public_label` then prints no
-part of it, and :func:`scrub` drops whatever follows ``://`` in the driver's text.
+part of it, and :func:`driver_reason` drops whatever follows ``://`` and whatever the driver quotes
+(libpq quotes pieces of it without the scheme). A ``password=`` parameter followed by a ``#`` or
+by what is not a libpq parameter (an unencoded ``&``) is treated the same way from that parameter on.
 
 The recommended way is to keep passwords out of the URL altogether: ``PGPASSWORD``, a
 ``~/.pgpass`` file (mode 0600) or a service file (``PGSERVICEFILE``, ``?service=``), which libpq
@@ -16,6 +18,7 @@ reads by itself (see the README).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import urllib.parse
@@ -29,6 +32,18 @@ _SECRET_PARAMS = ("password", "sslpassword")
 _PARAM = re.compile(r"(?i)((?:^|[?&;\s])(?:ssl)?password\s*=\s*)([^&\s;\"']*)")
 _USERINFO = re.compile(r"(?i)(postgres(?:ql)?://)([^/?#\s\"']*@)")
 _AFTER_SCHEME = re.compile(r"(?i)(postgres(?:ql)?://)\S*")
+_QUOTED = re.compile(r"\"[^\"]*\"?|'[^']*'?")
+_PIECES = re.compile(r"[:/?#@&=;]")
+_SECRET_ITEM = re.compile(r"(?i)^\s*(?:ssl)?password\s*=")
+_LIBPQ_KEYWORDS = frozenset(
+    "host hostaddr port dbname user password passfile require_auth channel_binding connect_timeout "
+    "client_encoding options application_name fallback_application_name keepalives keepalives_idle "
+    "keepalives_interval keepalives_count tcp_user_timeout replication gssencmode sslmode requiressl "
+    "sslcompression sslcert sslkey sslpassword sslcertmode sslrootcert sslcrl sslcrldir sslsni "
+    "sslnegotiation requirepeer ssl_min_protocol_version ssl_max_protocol_version "
+    "min_protocol_version max_protocol_version krbsrvname gsslib gssdelegation service "
+    "target_session_attrs load_balance_hosts".split()
+)
 _PASSFILE_LIMIT = 64 * 1024
 _SHORTEST_REPLACEABLE = 4
 """A secret shorter than this cannot be replaced inside a text without mangling it: a driver text
@@ -46,6 +61,46 @@ def _parsed(url: str) -> urllib.parse.SplitResult | None:
     if "@" in url.split("://", 1)[-1][len(parts.netloc) :]:
         return None  # an "@" past the host: a password holding "/", "?" or "#", not cut where libpq cuts
     return parts
+
+
+def _query_items(url: str) -> list[str]:
+    """The raw ``&``-separated items after the first ``?`` (a ``#`` is no fragment for libpq)."""
+    query = url.partition("?")[2]
+    return query.split("&") if query else []
+
+
+def _secret_tail(url: str) -> int | None:
+    """Index of the first query item after which the rest cannot be told apart from a password.
+
+    libpq cuts a ``password=`` value at the next ``&`` and knows no fragment: an unencoded
+    password holding ``&`` or ``#`` spills into what looks like other parameters. When a secret
+    parameter is followed by a ``#`` or by an item that is not ``known_keyword=value``, the items
+    from that parameter on are all treated as secret.
+    """
+    items = _query_items(url)
+    for index, item in enumerate(items):
+        if not _SECRET_ITEM.match(urllib.parse.unquote(item)):
+            continue
+        rest = items[index + 1 :]
+        if "#" in "&".join(items[index:]):
+            return index
+        for other in rest:
+            key, equals, _value = other.partition("=")
+            if not equals or urllib.parse.unquote(key).strip().lower() not in _LIBPQ_KEYWORDS:
+                return index
+    return None
+
+
+def ambiguous(url: str) -> bool:
+    """Whether the secret's extent in ``url`` cannot be told (the driver may quote any piece)."""
+    return _parsed(url) is None or _secret_tail(url) is not None
+
+
+def quiet_driver_log() -> None:
+    """Keep psycopg's own English log lines (``error ignored terminating ...``) off stderr."""
+    logger = logging.getLogger("psycopg")
+    if logger.level < logging.CRITICAL:
+        logger.setLevel(logging.CRITICAL)
 
 
 def _passfile_secrets(name: str) -> set[str]:
@@ -80,7 +135,13 @@ def url_secrets(url: str) -> set[str]:
         # User and password alike, up to the last "@": no telling where the secret ends.
         userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
         found.add(userinfo)
-        found.update(re.split(r"[:/?#]", userinfo))
+        found.update(_PIECES.split(userinfo))  # libpq cuts it at other places and quotes the pieces
+    tail = _secret_tail(url)
+    if tail is not None:
+        spilled = "&".join(_query_items(url)[tail:])
+        value = spilled.partition("=")[2]
+        found.add(value)
+        found.update(_PIECES.split(value))
     for match in _PARAM.finditer(url.replace("?", "&")):
         found.add(match.group(2))
     query = parts.query if parts is not None else url.partition("?")[2]
@@ -118,6 +179,12 @@ def public_label(url: str) -> str:
         if ":" in userinfo:
             netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
     query = parts.query
+    tail = _secret_tail(url)
+    if tail is not None:
+        # Everything from the secret parameter on may be the password: the key only, masked.
+        item = _query_items(url)[tail]
+        query = "&".join([*_query_items(url)[:tail], f"{item.split('=', 1)[0]}={MASK}"])
+        parts = parts._replace(fragment="")
     if query:
         kept = []
         for item in query.split("&"):
@@ -128,6 +195,8 @@ def public_label(url: str) -> str:
                 kept.append(item)
         query = "&".join(kept)
     label = urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    if not netloc and url.lower().startswith(f"{parts.scheme.lower()}://"):
+        label = label.replace(f"{parts.scheme}:", f"{parts.scheme}://", 1)  # postgresql://?service=x
     for secret in sorted(url_secrets(url), key=len, reverse=True):
         if secret in label:  # e.g. a passfile's password that is also the user's name
             if len(secret) < _SHORTEST_REPLACEABLE:
@@ -157,8 +226,15 @@ def driver_reason(exc: BaseException, url: str) -> str:
     """The first line of a driver error, scrubbed of the URL's secrets (its type if nothing is left)."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
-    if _parsed(url) is None:
-        # A malformed URL: the driver may quote any piece of it; keep only what precedes the URL.
+    if ambiguous(url):
+        # No telling what is secret: the driver may quote any piece of the URL, with or without its
+        # scheme. Nothing it quotes is kept, nor anything after a scheme.
         first = _AFTER_SCHEME.sub(lambda match: match.group(1) + "…", first)
+        first = _QUOTED.sub("«…»", first)
     cleaned = scrub(first, url_secrets(url))
+    if not cleaned and ambiguous(url):
+        return (
+            "URL illisible (caractères spéciaux du mot de passe à encoder, %40 pour @ ; ou le mot de "
+            "passe dans PGPASSWORD ou ~/.pgpass)"
+        )
     return cleaned or type(exc).__name__
