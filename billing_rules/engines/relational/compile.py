@@ -102,11 +102,29 @@ def date_literal(day: dt.date) -> exp.Expression:
     return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
 
 
+#: Integer digits and smallest scale of a DECIMAL constant: DECIMAL(24,6) for every literal money
+#: and kilometres need; a literal with more decimals keeps them all (``26.4999999`` is
+#: DECIMAL(25,7)), as the row engine's ``Decimal`` does, instead of being rounded to six.
+_INTEGER_DIGITS = 18
+_MIN_SCALE = 6
+_MAX_PRECISION = 38
+
+
 def number_literal(value: Decimal | int) -> exp.Expression:
-    """An exact number (a DECIMAL constant when it has decimals)."""
+    """An exact number (a DECIMAL constant when it has decimals, every decimal kept).
+
+    The scale is the literal's own (at least six), the integer digits eighteen: comparing or adding
+    it to a column of another scale widens both to the larger scale on DuckDB and Spark, exactly.
+    The DSL's numbers have at most 12 digits (``MAX_NUMBER_DIGITS``), far within DECIMAL(38, s).
+    """
     text = str(value)
     if "." in text or "E" in text.upper():
-        return exp.cast(exp.Literal.string(format(Decimal(text), "f")), "DECIMAL(24,6)")
+        number = Decimal(text)
+        exponent = number.as_tuple().exponent
+        scale = max(_MIN_SCALE, -exponent if isinstance(exponent, int) else 0)
+        scale = min(scale, _MAX_PRECISION - _INTEGER_DIGITS)
+        kind = f"DECIMAL({_INTEGER_DIGITS + scale},{scale})"
+        return exp.cast(exp.Literal.string(format(number, "f")), kind)
     return exp.Literal.number(text)
 
 
@@ -278,15 +296,19 @@ class CondCompiler:
             if unit in ("month", "year"):
                 months = sign * int(duration.amount) * (12 if unit == "year" else 1)
                 shifted = exp.Add(this=left.sql, expression=_interval(months, "MONTH"))
+                bounds = _month_bounds(months)
             elif left.kind is Kind.DATE:
                 days = (dt.timedelta(seconds=float(duration.amount) * _UNIT_SECONDS[unit]) * sign).days
-                shifted = exp.Add(this=left.sql, expression=_interval(days, "DAY"))
+                step = dt.timedelta(days=days)
+                shifted = exp.Add(this=left.sql, expression=_interval(step.days, "DAY"))
+                bounds = _step_bounds(step)
             else:
                 micro = dt.timedelta(seconds=float(duration.amount) * _UNIT_SECONDS[unit]) * sign
                 total = micro.days * 86_400_000_000 + micro.seconds * 1_000_000 + micro.microseconds
                 shifted = exp.Add(this=left.sql, expression=_interval(total, "MICROSECOND"))
+                bounds = _step_bounds(micro)
             kind_type = "DATE" if left.kind is Kind.DATE else TIMESTAMP
-            return Typed(exp.cast(shifted, kind_type), left.kind)
+            return Typed(_on_calendar(left, exp.cast(shifted, kind_type), bounds), left.kind)
         if Kind.ANY in (left.kind, right.kind):
             raise NeedsPython("opération sur une valeur de type inconnu")
         cls = exp.Add if node.op == "+" else exp.Sub
@@ -325,3 +347,71 @@ def pdsa_time() -> exp.Expression:
 
 def _interval(amount: int, unit: str) -> exp.Expression:
     return exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(unit))
+
+
+#: A shift leaving the calendar everywhere: NULL on every row.
+_NEVER = "never"
+_MONTHS_END = 12 * (dt.MAXYEAR + 1)  # months from January of year 0 to just after December 9999
+
+
+def _month_start(index: int) -> dt.datetime | None:
+    """The first instant of month ``index`` (months since January of year 0), None off the calendar."""
+    year, month = divmod(index, 12)
+    return dt.datetime(year, month + 1, 1) if dt.MINYEAR <= year <= dt.MAXYEAR else None
+
+
+def _month_bounds(months: int) -> tuple[Any, Any]:
+    """Where a shift by ``months`` stays on the calendar: from the first moment to the second.
+
+    The first is included, the second excluded; None for no bound.
+
+    The row engine's ``shift_months`` gives nothing when the year leaves 1-9999; DuckDB and Spark
+    would compute a date of year 0 or before (or fail): the relational form is NULL outside.
+    """
+    if months < 0:
+        low = _month_start(12 - months)
+        return (low, None) if low is not None else (_NEVER, None)
+    return (None, _month_start(_MONTHS_END - months)) if months else (None, None)
+
+
+def _step_bounds(step: dt.timedelta) -> tuple[Any, Any]:
+    """Where ``+ step`` stays on the calendar (the row engine's ``shift`` gives nothing outside)."""
+    tick = dt.timedelta(microseconds=1)
+    try:
+        if step < dt.timedelta():
+            return (dt.datetime.min - step, None)
+        return (None, dt.datetime.max - step + tick) if step else (None, None)
+    except OverflowError:
+        return (_NEVER, None) if step < dt.timedelta() else (None, None)
+
+
+def _ceil_day(moment: dt.datetime) -> dt.date | None:
+    """The first day starting at or after ``moment`` (None beyond the calendar)."""
+    if moment.time() == dt.time():
+        return moment.date()
+    return moment.date() + dt.timedelta(days=1) if moment.date() < dt.date.max else None
+
+
+def _on_calendar(left: Typed, shifted: exp.Expression, bounds: tuple[Any, Any]) -> exp.Expression:
+    """``shifted`` where ``left`` is within ``bounds``, else NULL (as the row engine's missing value)."""
+    low, high = bounds
+    kind_type = "DATE" if left.kind is Kind.DATE else TIMESTAMP
+    if low == _NEVER:
+        return exp.cast(exp.null(), kind_type)
+    tests: list[exp.Expression] = []
+    for bound, compare in ((low, exp.GTE), (high, exp.LT)):
+        if bound is None:
+            continue
+        if left.kind is Kind.DATE:
+            day = _ceil_day(bound)
+            if day is None:  # no day starts at or after the bound
+                if compare is exp.GTE:
+                    return exp.cast(exp.null(), kind_type)
+                continue
+            literal = date_literal(day)
+        else:
+            literal = exp.cast(exp.Literal.string(bound.isoformat(sep=" ")), TIMESTAMP)
+        tests.append(compare(this=left.sql.copy(), expression=literal))
+    if not tests:
+        return shifted
+    return exp.Case(ifs=[exp.If(this=exp.and_(*tests), true=shifted)])

@@ -15,6 +15,7 @@ differential tests run them on both.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -81,6 +82,15 @@ def staging_dir() -> str:
     return tempfile.mkdtemp(prefix="billing-rules-spark-", dir=parent)
 
 
+def hadoop_literal(path: str) -> str:
+    """``path`` as Spark reads it literally: its glob characters escaped the way Hadoop's globs do.
+
+    Spark takes ``[]{}*?`` in a path it reads as a pattern, and a staging directory under
+    ``TMPDIR=/tmp/x/tmp[x]`` or ``BILLING_RULES_SPARK_STAGING=.../run{a,b}`` would then match nothing.
+    """
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", path)
+
+
 class SparkBackend:
     """The check's own Spark session (its temporary views are nobody else's) and staging directory."""
 
@@ -127,7 +137,7 @@ class SparkBackend:
                 local.con.execute(f"COPY {TABLE} TO ? (FORMAT PARQUET)", [path])  # noqa: S608 - a constant
         finally:
             local.close()
-        self._keep(TABLE, self.spark.read.parquet(path))
+        self._keep(TABLE, self.spark.read.parquet(hadoop_literal(path)))
 
     def load_rows(self, name: str, columns: dict[str, str], rows: Iterable[Sequence[Any]]) -> None:
         """A small table of Python values, sent by the driver."""

@@ -29,11 +29,15 @@ import atexit
 import collections
 import contextlib
 import importlib.util
+import logging
 import os
+import re
 import shutil
+import signal
 import threading
 import warnings
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from billing_rules.errors import BillingRulesError
@@ -52,6 +56,15 @@ LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
+#: Settings of each check's session on a classic (in-process driver) master: no broadcast joins.
+#: A broadcast hash join builds its table in the driver's memory; on a local session those tables
+#: of a finished check are only freed when the JVM's garbage collector happens to let Spark's
+#: ContextCleaner see them gone, so a long-running process checking again and again fills the driver
+#: heap until Spark fails (« Not enough memory to build and broadcast the table », after some
+#: sixteen checks). Dropping the views and cached tables at the end of a check does not release
+#: them; sort-merge joins keep no such table (Spark Connect's server sessions, released at each
+#: check's end, do not grow either, and keep Spark's defaults).
+CLASSIC_SESSION_CONF = {"spark.sql.autoBroadcastJoinThreshold": "-1"}
 LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
 CONNECT_PORT = 15002
 CONNECT_TIMEOUT = 5.0
@@ -139,6 +152,9 @@ def session(master: str | None = None) -> Any:
         _ROOT.pop(key, None)
         if not pyspark_installed():
             raise BillingRulesError(NO_PYSPARK)
+        if not is_connect(key):
+            # The CLI hands SPARK_REMOTE's value over as the master: the variable is named then.
+            _check_master(key, from_remote=key == os.environ.get("SPARK_REMOTE"))
         spark = _connect(key) if is_connect(key) else _local(key)
         _ROOT[key] = spark
         return spark
@@ -164,6 +180,8 @@ def check_session(master: str | None = None) -> tuple[Any, str]:
         return _answering(own, key), key
     try:
         configure(own)
+        for name, value in CLASSIC_SESSION_CONF.items():
+            own.conf.set(name, value)
     except BaseException:
         release(own, key)
         raise
@@ -228,13 +246,72 @@ def _local(key: str) -> Any:
     # Errors only, from the JVM's start (a JVM already running keeps its first options).
     settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG}"
     conf = SparkConf().setMaster(key).setAppName("billing-rules").setAll(list(settings.items()))
+    before = _sigint_handler()
     try:
         with _without_remote():
             context = SparkContext(conf=conf)
     except Exception as exc:  # noqa: BLE001 - the JVM did not start: say so in French
+        if "Could not parse Master URL" in str(exc):
+            raise BillingRulesError(_bad_master(key)) from None
         raise BillingRulesError(f"Spark n'a pas pu démarrer ({type(exc).__name__}) : vérifiez Java") from None
+    _keep_sigint(before, context)
     context.setLogLevel("ERROR")
     return SparkSession(context)
+
+
+def _sigint_handler() -> Any:
+    """The SIGINT handler in place (None off the main thread, where none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.getsignal(signal.SIGINT)
+
+
+def _keep_sigint(before: Any, context: Any) -> None:
+    """Put back the SIGINT handler ``SparkContext`` replaced, cancelling Spark's jobs as pyspark's did.
+
+    pyspark's own handler (cancel the jobs, raise ``KeyboardInterrupt``) hides the CLI's
+    (:mod:`billing_rules.interrupt`), which notes that the user really pressed Ctrl-C: without it a
+    Ctrl-C during a check would be taken for a plugin's ``KeyboardInterrupt`` and reported as an
+    internal error. The handler that was there keeps deciding; Spark's jobs are cancelled whenever
+    it raises. A handler that is no Python function (ignored, default) is left to pyspark's.
+    """
+    if not callable(before) or _sigint_handler() in (None, before):
+        return
+
+    def cancel() -> None:
+        with contextlib.suppress(Exception):
+            context.cancelAllJobs()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        try:
+            before(signum, frame)
+        except KeyboardInterrupt:
+            # From another thread (its own py4j connection): the main thread may be inside a py4j
+            # call, and cancelling from the handler would re-enter that call's socket.
+            threading.Thread(target=cancel, name="billing-rules-spark-cancel", daemon=True).start()
+            raise
+
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, on_sigint)
+    logging.getLogger().addFilter(_QUIET_AFTER_CTRL_C)
+
+
+class _Py4jAfterCtrlC(logging.Filter):
+    """Drops py4j's tracebacks of a call the user's Ctrl-C broke (logged on the root logger).
+
+    A Ctrl-C during a py4j call makes py4j log « KeyboardInterrupt while sending command » with
+    its traceback through ``logging.exception`` (the root logger), some forty lines on the terminal
+    before the CLI's « interrompu (Ctrl-C) ». Only py4j's records, only once the user pressed
+    Ctrl-C (:func:`billing_rules.interrupt.received`): anything else is logged as before.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from billing_rules import interrupt
+
+        return not (interrupt.received() and f"{os.sep}py4j{os.sep}" in record.pathname)
+
+
+_QUIET_AFTER_CTRL_C = _Py4jAfterCtrlC()
 
 
 @contextlib.contextmanager
@@ -292,7 +369,61 @@ def _address(url: str) -> tuple[str, int]:
     from urllib.parse import urlparse
 
     parsed = urlparse(url)
-    return parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+    try:
+        port = parsed.port
+    except ValueError:
+        raise BillingRulesError(
+            f"adresse Spark Connect invalide « {url} » : le port doit être un nombre (sc://hôte:15002)"
+        ) from None
+    return parsed.hostname or "localhost", port or CONNECT_PORT
+
+
+#: Classic masters Spark accepts (``SparkContext.createTaskScheduler``): checked before the JVM
+#: starts, so that a typo is said as such (not « vérifiez Java » after a JVM trace).
+_LOCAL_MASTER = re.compile(r"local(\[(\*|[1-9][0-9]*)(, *[1-9][0-9]*)?\])?")
+_LOCAL_CLUSTER = re.compile(r"local-cluster\[ *[1-9][0-9]* *, *[1-9][0-9]* *, *[1-9][0-9]* *\]")
+_CLUSTER_PREFIXES = ("yarn", "k8s://", "mesos://")
+_STANDALONE = re.compile(r"spark://([^,/:]+):([0-9]+)(,([^,/:]+):([0-9]+))*")
+
+
+def _bad_master(key: str, *, from_remote: bool = False) -> str:
+    if from_remote:
+        return (
+            f"SPARK_REMOTE={key} n'est pas une adresse Spark Connect : attendu sc://hôte:port "
+            "(par exemple sc://localhost:15002)"
+        )
+    return (
+        f"--master {key} n'est pas une URL de master Spark valide : attendu local, local[N], "
+        "local[*], spark://hôte:port, yarn, k8s://... ou sc://hôte:port (Spark Connect)"
+    )
+
+
+def _check_master(key: str, *, from_remote: bool = False) -> None:
+    """Refuse, in French, a classic master Spark could not parse or a standalone one not answering.
+
+    A ``spark://`` master that nobody answers would otherwise hold the command a minute before an
+    internal error: its addresses are tried first (as Spark Connect's are).
+    """
+    if from_remote:
+        raise BillingRulesError(_bad_master(key, from_remote=True))
+    if _LOCAL_MASTER.fullmatch(key) or _LOCAL_CLUSTER.fullmatch(key) or key.startswith(_CLUSTER_PREFIXES):
+        return
+    if not _STANDALONE.fullmatch(key):
+        raise BillingRulesError(_bad_master(key))
+    import socket
+
+    addresses = [item.rsplit(":", 1) for item in key.removeprefix("spark://").split(",")]
+    for host, port in addresses:
+        try:
+            socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+            return
+        except (OSError, ValueError, OverflowError):
+            continue
+    where = ", ".join(f"{host}:{port}" for host, port in addresses)
+    raise BillingRulesError(
+        f"master Spark injoignable à {where} (--master {key}) : vérifiez l'adresse et que le master "
+        "Spark est démarré"
+    )
 
 
 def _unreachable(url: str) -> str:
