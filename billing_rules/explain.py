@@ -43,6 +43,8 @@ FACT_LABELS: dict[str, str] = {
     "regulated": "adressé par la régulation (SAS / centre 15)",
     "referral_at": "adressage par la régulation",
     "status": "statut",
+    "discharge_date": "date de sortie d'hospitalisation",
+    "km": "kilomètres facturés (IK)",
 }
 
 # The model's enums in words, keyed by (enum name, value): this module reads the model's values

@@ -10,9 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-import shutil
-import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -207,29 +204,30 @@ class Validator:
                 return self.check_paths(paths, **options, ledger=opened, record=record)
             finally:
                 opened.close()
-        from billing_rules.ledger.recording import InputFiles
-        from billing_rules.readers import InputStream
+        from billing_rules.api.read_once import copied_inputs
 
-        sources = list(paths)
+        with copied_inputs(list(paths), stdin) as copies:
+            return self._check_copied(list(paths), copies, input_format, history, ledger, record)
+
+    def _check_copied(
+        self,
+        sources: list[str],
+        copies: Mapping[str, str],
+        input_format: str | None,
+        history: Iterable[Event],
+        ledger: Any,
+        record: bool,
+    ) -> Report:
+        """:meth:`check_paths` once its read-once inputs are ``copies`` (re-read at will)."""
+        from billing_rules.api.read_once import CopiedInputStream
+        from billing_rules.ledger.recording import InputFiles
+
         # Taken before anything reads the input: the recording stores only the files checked.
         files = InputFiles.of(sources) if record else None
-        spooled = None
-        if "-" in sources:
-            # Standard input can be read once only; spool it so an unsorted input can be re-read.
-            spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
-            shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
 
-        def stream(wanted: Any = None) -> InputStream:
-            if spooled is not None:
-                spooled.seek(0)
-            return InputStream(
-                sources,
-                input_format=input_format,
-                readers=self._readers,
-                stdin=spooled,
-                wanted=wanted,
-                lines=self.lines,
-            )
+        def stream(wanted: Any = None) -> CopiedInputStream:
+            options = {"input_format": input_format, "readers": self._readers, "lines": self.lines}
+            return CopiedInputStream(sources, copies=copies, wanted=wanted, **options)
 
         if record and ledger is None:
             raise BillingRulesError("--record demande un registre (--ledger)")
@@ -245,12 +243,8 @@ class Validator:
             if ledger is not None:
                 ledger_history = lambda: history_for(ledger, self.engine.counters.values(), scope)  # noqa: E731
 
-        try:
-            with batch_gc():
-                return self._check_streams(stream, history, ledger_history, ledger, files)
-        finally:
-            if spooled is not None:
-                spooled.close()
+        with batch_gc():
+            return self._check_streams(stream, history, ledger_history, ledger, files)
 
     def explain(
         self,
@@ -268,11 +262,34 @@ class Validator:
         :class:`billing_rules.explain.Explanation`, empty when the invoice has no finding; raises
         :class:`BillingRulesError` when no invoice of the input has that number.
         """
+        if isinstance(ledger, (str, os.PathLike)):  # read only: a mistyped path is not created
+            import contextlib
+
+            from billing_rules.ledger import open_ledger
+
+            with contextlib.closing(open_ledger(ledger, create=False, readonly=True)) as opened:
+                options = {"input_format": input_format, "practitioner_id": practitioner_id}
+                return self.explain(paths, invoice_id, ledger=opened, **options)
+        from billing_rules.api.read_once import copied_inputs
+
+        # Standard input, a FIFO or ``<(…)`` is copied once: checked, then read again from the copy.
+        with copied_inputs(list(paths)) as copies:
+            return self._explain(list(paths), copies, invoice_id, input_format, ledger, practitioner_id)
+
+    def _explain(
+        self,
+        paths: list[str],
+        copies: Mapping[str, str],
+        invoice_id: str,
+        input_format: str | None,
+        ledger: Any,
+        practitioner_id: str | None,
+    ) -> list[Explanation]:
+        from billing_rules.api.read_once import CopiedInputStream
         from billing_rules.engines.row.windows import window_members
         from billing_rules.explain import explain_finding
-        from billing_rules.readers import InputStream
 
-        report = self.check_paths(list(paths), input_format=input_format, ledger=ledger)
+        report = self._check_copied(paths, copies, input_format, (), ledger, False)
         rules = {rule.code: rule for rule in self.ruleset.rules}
 
         def ours(item: Any) -> bool:
@@ -285,7 +302,8 @@ class Validator:
             if finding.window is not None and frequency is not None:
                 counters[frequency.counter.id] = frequency.counter
         # Read again (as check read it): the invoice and those its windows count, never the whole file.
-        again = InputStream(list(paths), input_format=input_format, readers=self._readers, lines=self.lines)
+        options = {"input_format": input_format, "readers": self._readers, "lines": self.lines}
+        again = CopiedInputStream(paths, copies=copies, **options)
         events = [
             item
             for item in again

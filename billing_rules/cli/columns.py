@@ -71,6 +71,9 @@ def read_header(
     from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 
     reader = reader_for(path, input_format)
+    if not isinstance(reader, (CsvReader, JsonReader, JsonLinesReader)):  # Parquet: its schema's names
+        header = parquet_header(path)
+        return header, mapping.resolve(header, path, problems)
     with open(path, "rb") as stream:
         if isinstance(reader, CsvReader):
             header, resolution = CsvReader(mapping).header(stream, path, problems)
@@ -84,6 +87,28 @@ def read_header(
                 break
     header = list(keys)
     return header, mapping.resolve(header, path, problems)
+
+
+def parquet_header(path: str) -> list[str]:
+    """The column names of a Parquet file's schema, as ``check`` would read them.
+
+    Raises:
+        ReadError: polars (the ``batch`` extra) is missing, or the file is not readable Parquet.
+    """
+    from billing_rules.errors import ReadError
+    from billing_rules.readers.base import file_label
+    from billing_rules.readers.parquet_reader import MISSING_POLARS
+
+    try:
+        import polars as pl
+    except ImportError:
+        raise ReadError(MISSING_POLARS) from None
+    try:
+        return list(pl.read_parquet_schema(path))
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        raise ReadError(
+            f"{file_label(path)} : pas un fichier Parquet lisible (abîmé ou d'un autre format)"
+        ) from None
 
 
 def _suggestion(field: str, resolution: HeaderResolution) -> str:

@@ -79,7 +79,7 @@ def explain(
         else:
             from billing_rules.ledger import open_ledger
 
-            ledger = open_ledger(ledger_target)
+            ledger = open_ledger(ledger_target, create=False, readonly=True)  # never created here
             try:
                 explanations = validator.explain(
                     [file],

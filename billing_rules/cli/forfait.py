@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 FORFAIT_FORMATS = ("text", "json", "html")
 """Output formats of ``forfait``."""
 
+MAX_WHAT_IF = 1_000_000
+"""--what-if-ald / --what-if-80 at most: far beyond any practice's list, within exact arithmetic."""
+
 _KIND_LABELS = {
     "mt_declare": "Patients en ALD sans médecin traitant vus 3 fois ou plus en 12 mois",
     "vl_quarter": (
@@ -158,14 +161,14 @@ def _parse_patient_columns(
 )
 @click.option(
     "--what-if-ald",
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_WHAT_IF),
     default=0,
     metavar="N",
     help="Simulation : N patients en ALD (moins de 80 ans) de plus.",
 )
 @click.option(
     "--what-if-80",
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_WHAT_IF),
     default=0,
     metavar="N",
     help="Simulation : N patients de 80 ans et plus (hors ALD) de plus.",
@@ -188,8 +191,8 @@ def _parse_patient_columns(
     "--input-format",
     default=None,
     metavar="FORMAT",
-    help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu "
-    "de le déduire de l'extension.",
+    help="Format des fichiers d'entrée, au lieu de le déduire de l'extension : csv, json ou jsonl pour "
+    "la liste PATIENTS ; csv, json, jsonl, parquet ou le format d'une extension pour --invoices.",
 )
 @column_options(
     callback=_parse_patient_columns,
