@@ -48,6 +48,7 @@ silently ignored: a disabled rule that was never disabled is a legal risk for th
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -179,15 +180,8 @@ class PracticeConfig:
         own = self.practitioners.get(str(practitioner_id).strip()) if practitioner_id is not None else None
         if own is None:
             return self.practitioner
-        shared = self.practitioner
-        return Facts(
-            **{
-                field.name: getattr(own, field.name)
-                if getattr(own, field.name) is not None
-                else getattr(shared, field.name)
-                for field in attrs.fields(Facts)
-            }
-        )
+        known = {name: value for name, value in attrs.asdict(own, recurse=False).items() if value is not None}
+        return attrs.evolve(self.practitioner, **known)
 
     def wrap_readers(self, readers: Mapping[str, Any]) -> dict[str, Any]:
         """Readers that fill the configured facts into rows that lack them (empty or absent)."""
@@ -268,6 +262,13 @@ def _read_limited(path: Path) -> bytes:
     return read_bounded(path, MAX_CONFIG_BYTES)
 
 
+_UNREADABLE = {
+    IsADirectoryError: "c'est un dossier, pas un fichier",
+    PermissionError: "permission refusée",
+    UnicodeDecodeError: "pas en UTF-8 ; enregistrez le fichier en UTF-8",
+}
+
+
 def load_config(path: str | Path) -> PracticeConfig:
     """Read and check a configuration file (``billing-rules.toml`` or a ``pyproject.toml``)."""
     path = Path(path)
@@ -281,9 +282,13 @@ def load_config(path: str | Path) -> PracticeConfig:
     except FileNotFoundError:
         raise ConfigError(f"fichier de configuration introuvable : « {path} »") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"configuration illisible « {path} » : {type(exc).__name__}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} : TOML invalide ({exc})") from None
+        reason = _UNREADABLE.get(type(exc), "erreur de lecture")
+        raise ConfigError(f"configuration illisible « {path} » : {reason}") from None
+    except tomllib.TOMLDecodeError as exc:  # its text is English: keep only the position
+        at = re.search(r"line (\d+), column (\d+)", str(exc))
+        raise ConfigError(
+            f"{path} : TOML invalide" + (f" ligne {at[1]}, colonne {at[2]}" if at else "")
+        ) from None
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get(PYPROJECT_TABLE)
         if not isinstance(table, dict):

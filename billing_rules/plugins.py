@@ -178,19 +178,26 @@ def _selected_entry_points(selection: bool | Sequence[str], blocked: set[str]) -
     wanted: set[str] | None = None
     if selection is not True:
         wanted = set(selection)  # type: ignore[arg-type]
-        missing = sorted(wanted - {entry_point.name for entry_point in found})
-        if missing:
-            names = ", ".join(entry_point.name for entry_point in found) or "aucune"
-            raise PluginLoadError(missing[0], None, f"extension non installée (installées : {names})")
+        _check_installed(wanted, found, "")
     env = os.environ.get(LOAD_PLUGINS_ENV)
     if env is not None:
-        names = {name.strip() for name in env.split(",") if name.strip()}
+        # "builtin" is always loaded, and "0" has long meant "none" in scripts: neither is a typo.
+        names = {name.strip() for name in env.split(",") if name.strip()} - {BUILTIN_SOURCE, "0"}
+        _check_installed(names, found, f", nommée dans {LOAD_PLUGINS_ENV}")
         wanted = names if wanted is None else wanted & names
     return [
         entry_point
         for entry_point in found
         if (wanted is None or entry_point.name in wanted) and entry_point.name not in blocked
     ]
+
+
+def _check_installed(names: set[str], found: Sequence[metadata.EntryPoint], where: str) -> None:
+    """Refuse a plugin name that is not installed: a typo must not silently drop a plugin's rules."""
+    missing = sorted(names - {entry_point.name for entry_point in found})
+    if missing:
+        installed = ", ".join(entry_point.name for entry_point in found) or "aucune"
+        raise PluginLoadError(missing[0], None, f"extension non installée{where} (installées : {installed})")
 
 
 def source_name(plugin_name: str) -> str:

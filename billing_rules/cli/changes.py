@@ -16,7 +16,7 @@ from billing_rules.cli.group import (
     _rules_option,
     _stop_on_error,
 )
-from billing_rules.cli.options import PluginSelection, parse_day, plugin_options, text_or_json_option
+from billing_rules.cli.options import PluginSelection, parse_period, plugin_options, text_or_json_option
 from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
 from billing_rules.cli.rules import rules
 
@@ -50,8 +50,8 @@ def rules_changes(
     """
     from billing_rules.domain.changes import changes, texts_date
 
-    start = parse_day(since)
-    end = parse_day(until) if until is not None else None
+    start, end = parse_period(since, until)
+    assert start is not None  # --since is required
     with _stop_on_error(debug):
         check_output(output)
         _require_files(rule_files)

@@ -188,7 +188,7 @@ def check(
         extra_reporter = plugin_reporter(validator, report_format, REPORT_FORMATS)  # before reading data
         paths = _input_files(validator, files, input_format)
         refuse_overwriting(output, [*paths, *rule_files])
-        _describe_run(validator, paths)
+        _describe_run(paths)
         from billing_rules.cli import progress
 
         # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
@@ -197,6 +197,8 @@ def check(
             if master is not None and engine != "spark":
                 raise click.UsageError("--master ne sert qu'avec --engine spark")
             chosen = _engine_for(engine, validator, paths, master)
+            if verbosity() >= 1:
+                detail(f"moteur : {chosen}")  # row, duckdb or spark: the report's own name for it
             if ledger_target is None:
                 if chosen == "row":
                     report = validator.check_paths(paths, input_format=input_format)
@@ -275,20 +277,7 @@ def _input_files(validator: Any, files: Sequence[str], input_format: str | None)
     return expand(files, folder_extensions(readers, input_format))
 
 
-def _describe_run(validator: Any, paths: Sequence[str]) -> None:
-    """``-v``: the plugins, engine, rules and files this check uses, on stderr."""
-    if verbosity() < 1:
-        return
-    manager = getattr(validator, "manager", None)
-    if manager is not None:
-        from billing_rules.plugins import plugin_infos
-
-        names = sorted({f"{info.name} {info.version}".strip() for info in plugin_infos(manager)})
-        detail(f"extensions : {', '.join(names) or 'aucune'}")
-    engine = getattr(validator, "engine", None)
-    if engine is not None:
-        detail(f"moteur : {type(engine).__module__}.{type(engine).__name__}")
-    codes = [info.code for info in validator.rules]
-    detail(f"règles appliquées ({len(codes)}) : {', '.join(codes)}")
+def _describe_run(paths: Sequence[str]) -> None:
+    """``-v``: the files this check reads, on stderr (the plugins and rules: when built)."""
     shown = ", ".join("entrée standard" if path == STDIN else path for path in paths)
     detail(f"fichiers lus ({len(paths)}) : {shown}")

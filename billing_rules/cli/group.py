@@ -136,12 +136,19 @@ class _Group(_Command, click.Group):
             interrupt.restore(previous)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        """Click's parsing of the arguments, where a Ctrl-C is exit 130 as anywhere else."""
+        """Click's parsing of the arguments, where a Ctrl-C is exit 130 as anywhere else.
+
+        Eager options (``--help``, ``--version``) write while parsing, before :meth:`invoke`: a
+        closed pipe or a full disk there ends as it does for any command.
+        """
         try:
             return super().make_context(*args, **kwargs)
         except KeyboardInterrupt:
             _say(_interrupted_message(()))
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            _output_failed(exc)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; Ctrl-C is exit 130 with what was recorded, a closed pipe exit 141."""
@@ -156,14 +163,19 @@ class _Group(_Command, click.Group):
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except OSError as exc:
             # Writes outside a command's error handling (the report, once everything is checked).
-            if exc.errno == errno.EPIPE:
-                _silence_stdout()
-                raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
-            if exc.errno in _FULL_DISK:
-                _silence_stdout()
-                _say(_describe(exc))
-                raise click.exceptions.Exit(EXIT_ERROR) from None
+            _output_failed(exc)
             raise
+
+
+def _output_failed(exc: OSError) -> None:
+    """A closed pipe is a silent exit 141, a full disk a French line and exit 2; else returns."""
+    if exc.errno == errno.EPIPE:
+        _silence_stdout()
+        raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+    if exc.errno in _FULL_DISK:
+        _silence_stdout()
+        _say(_describe(exc))
+        raise click.exceptions.Exit(EXIT_ERROR) from None
 
 
 EXIT_BROKEN_PIPE = 141

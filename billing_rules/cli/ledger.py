@@ -32,6 +32,7 @@ from billing_rules.cli.options import (
     PluginSelection,
     column_options,
     parse_day,
+    parse_period,
     plugin_options,
     text_or_json_option,
 )
@@ -296,8 +297,7 @@ def ledger_export(
     from billing_rules.ledger import open_ledger
     from billing_rules.ledger.exchange import write_export
 
-    start = parse_day(since) if since else None
-    end = parse_day(until) if until else None
+    start, end = parse_period(since, until)
     with _stop_on_error(debug):
         check_output(output)
         # Read-only, and without the integrity check: exporting what is readable is how a damaged
@@ -457,7 +457,7 @@ def ledger_forget(target: str, before: str, debug: bool) -> None:
     """
     from billing_rules.ledger import open_ledger
 
-    day = parse_day(before)
+    day = parse_day(before, "--before")
     with _stop_on_error(debug), contextlib.closing(open_ledger(target, create=False)) as ledger:
         deleted = ledger.forget(day)
     _say(f"{deleted} factures antérieures au {day:%d/%m/%Y} supprimées de {ledger.label}")

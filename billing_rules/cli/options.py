@@ -85,6 +85,15 @@ class PluginSelection:
         )
         return input_readers(manager, config, command_line_mapping(columns))
 
+    def announce(self, config: PracticeConfig | None, announce: bool = True) -> None:
+        """Say on stderr which configuration is used (none: only with ``-v``)."""
+        from billing_rules.cli.output import detail, inform
+
+        if config is None or config.path is None:
+            detail("configuration : aucune" + (" (--isolated)" if self.isolated else ""))
+        elif announce:
+            inform(f"configuration : {config.path}")
+
     def build(
         self,
         rule_files: Sequence[str],
@@ -99,7 +108,6 @@ class PluginSelection:
         (SPEC §1b); ``--column`` wins over the config's ``[columns]``.
         """
         from billing_rules.api.validator import Validator
-        from billing_rules.cli.output import detail, inform
 
         # Only what was asked: the plain call stays exactly what the CLI made before these options.
         layout: dict[str, Any] = {}
@@ -109,17 +117,33 @@ class PluginSelection:
             layout["lines"] = True
         config = self.effective_config()
         entry_points = self.entry_points(config)
+        self.announce(config, announce)
         if config is None:
-            detail("configuration : aucune" + (" (--isolated)" if self.isolated else ""))
             # The plain call, exactly what the CLI made before configs existed.
-            return Validator.build(rule_files=list(rule_files), entry_points=entry_points, **layout)
-        if config.path is None:
-            detail("configuration : aucune" + (" (--isolated)" if self.isolated else ""))
-        elif announce:
-            inform(f"configuration : {config.path}")
-        return Validator.build(
-            rule_files=list(rule_files), entry_points=entry_points, config=config, **layout
-        )
+            validator = Validator.build(rule_files=list(rule_files), entry_points=entry_points, **layout)
+        else:
+            validator = Validator.build(
+                rule_files=list(rule_files), entry_points=entry_points, config=config, **layout
+            )
+        if announce:
+            describe_validator(validator)
+        return validator
+
+
+def describe_validator(validator: Any) -> None:
+    """``-v``: the plugins and the rules a command uses, on stderr (what a bug report needs)."""
+    from billing_rules.cli.output import detail, verbosity
+
+    if verbosity() < 1:
+        return
+    manager = getattr(validator, "manager", None)
+    if manager is not None:
+        from billing_rules.plugins import plugin_infos
+
+        names = sorted({f"{info.name} {info.version or ''}".strip() for info in plugin_infos(manager)})
+        detail(f"extensions : {', '.join(names) or 'aucune'}")
+    codes = [info.code for info in validator.rules]
+    detail(f"règles appliquées ({len(codes)}) : {', '.join(codes)}")
 
 
 def plugin_options(function: F) -> F:
@@ -360,12 +384,28 @@ def text_or_json_option(help_text: str = "text : lisible ; json : pour les progr
     )
 
 
-def parse_day(value: str) -> dt.date:
-    """A date given on the command line, ISO or French (``2025-01-01``, ``01/01/2025``)."""
+def parse_day(value: str, option: str | None = None) -> dt.date:
+    """A date given on the command line, ISO or French (``2025-01-01``, ``01/01/2025``).
+
+    ``option`` (``--since``...) is named in the error, so the user knows which date to fix.
+    """
     text = value.strip()
     for parse in (dt.date.fromisoformat, lambda item: dt.datetime.strptime(item, "%d/%m/%Y").date()):
         try:
             return parse(text)
         except ValueError:
             continue
-    raise click.BadParameter(f"date invalide « {value} » (attendu : AAAA-MM-JJ ou JJ/MM/AAAA)")
+    raise click.BadParameter(
+        f"date invalide « {value} » (attendu : AAAA-MM-JJ ou JJ/MM/AAAA)", param_hint=option
+    )
+
+
+def parse_period(
+    since: str | None, until: str | None, *, hints: tuple[str, str] = ("--since", "--until")
+) -> tuple[dt.date | None, dt.date | None]:
+    """The two ends of a period given on the command line; a period that ends before it starts is refused."""
+    start = parse_day(since, hints[0]) if since else None
+    end = parse_day(until, hints[1]) if until else None
+    if start is not None and end is not None and end < start:
+        raise click.BadParameter("la fin de la période précède son début", param_hint=hints[1])
+    return start, end

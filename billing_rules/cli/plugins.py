@@ -23,7 +23,7 @@ from billing_rules.cli.group import (
     main,
 )
 from billing_rules.cli.options import PluginSelection, plugin_options, text_or_json_option
-from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
+from billing_rules.cli.output import check_output, detail, output_option, report_output, verbosity_options
 from billing_rules.cli.rules import missing_references, rules
 
 
@@ -60,8 +60,16 @@ def _plugin_entries(selection: PluginSelection) -> tuple[list[dict[str, Any]], b
     from billing_rules.plugins import make_plugin_manager, plugin_infos
 
     config = selection.config()
+    selection.announce(config)
     entry_points = selection.entry_points(config)
     blocked = config.plugins_disable if config is not None else ()
+    if isinstance(entry_points, bool):
+        asked = "toutes les installées" if entry_points else "aucune"
+    else:
+        asked = ", ".join(entry_points)
+    detail(f"extensions demandées : {asked}")
+    if blocked:
+        detail(f"extensions désactivées : {', '.join(blocked)}")
     manager = make_plugin_manager(entry_points=entry_points, blocked=blocked, keep_going=True)
     entries: dict[str, dict[str, Any]] = {}
     for info in plugin_infos(manager):

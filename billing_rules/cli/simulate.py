@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from billing_rules.cli.group import _debug_option, _require_files, _stop_on_error, main
-from billing_rules.cli.options import PluginSelection, parse_day, plugin_options
-from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
+from billing_rules.cli.options import PluginSelection, describe_validator, parse_day, plugin_options
+from billing_rules.cli.output import check_output, detail, output_option, report_output, verbosity_options
 from billing_rules.errors import BillingRulesError
 
 SIMULATE_FORMATS = ("text", "json", "html")
@@ -71,7 +71,7 @@ def simulate_command(
     Exemple : billing-rules simulate --ledger cabinet.sqlite --from 2025-01-01 --to 2025-12-31
     --as-of 2026-01-01
     """
-    first, last, day = parse_day(start), parse_day(end), parse_day(as_of)
+    first, last, day = parse_day(start, "--from"), parse_day(end, "--to"), parse_day(as_of, "--as-of")
     if last < first:
         raise click.BadParameter("la fin de la période précède son début", param_hint="--to")
     with _stop_on_error(debug):
@@ -82,8 +82,10 @@ def simulate_command(
 
         _require_files(draft_files)
         config = selection.config()
+        selection.announce(config)
         entry_points = selection.entry_points(config)
         now = Validator.build(entry_points=entry_points, config=config)
+        describe_validator(now)
         then = Validator.build(
             entry_points=entry_points, config=config, rule_files=list(draft_files), texts_as_of=day
         )
@@ -98,7 +100,9 @@ def simulate_command(
             "draft_files": draft_files,
         }
         with contextlib.closing(open_ledger(ledger_path, create=False)) as ledger:
-            if _engine_for(engine, ledger, now, then) == "duckdb":
+            chosen = _engine_for(engine, ledger, now, then)
+            detail(f"moteur : {chosen}")
+            if chosen == "duckdb":
                 from billing_rules.api import batch_simulation as period
 
                 result = period.simulate(ledger, **options)

@@ -125,14 +125,16 @@ def parquet_slices(
     try:
         lazy = pl.scan_parquet(source)
         total = lazy.select(pl.len()).collect().item()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise ReadError(f"{file_label(path)} : fichier Parquet illisible ({type(exc).__name__})") from None
+    except (pl.exceptions.PolarsError, OSError):
+        raise ReadError(
+            f"{file_label(path)} : pas un fichier Parquet lisible (abîmé ou d'un autre format)"
+        ) from None
     for start in range(0, total, batch_rows):
         try:
             frame = lazy.slice(start, batch_rows).collect()
-        except (pl.exceptions.PolarsError, OSError) as exc:
+        except (pl.exceptions.PolarsError, OSError):
             raise ReadError(
-                f"{file_label(path)} : fichier Parquet illisible ({type(exc).__name__})"
+                f"{file_label(path)} : pas un fichier Parquet lisible (abîmé ou d'un autre format)"
             ) from None
         yield start, parquet_values(frame)
 
