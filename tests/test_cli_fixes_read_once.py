@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from billing_rules import cli
-from billing_rules.api.read_once import copied_inputs, read_once
+from billing_rules.readers.read_once import copied_inputs, read_once
 
 REPO = Path(__file__).resolve().parents[1]
 WEEK = REPO / "examples" / "week-2026-01.csv"  # not in date order: the row engine restarts
@@ -123,3 +123,19 @@ def test_a_message_names_the_input_as_written() -> None:
     result = CliRunner().invoke(cli.main, args, input=b"invoice_id;date\n")
     assert result.exit_code == 2
     assert "billing-rules-input-" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="no /dev/fd")
+def test_the_relational_engine_checks_and_records_a_process_substitution(tmp_path: Path) -> None:
+    """DuckDB reads such an input through the row readers (its header cannot be peeked at), once."""
+    pytest.importorskip("duckdb")
+    ledger = tmp_path / "registre.sqlite"
+    args = ["check", "--engine", "duckdb", "--input-format", "csv", "PIPE", "--format", "json"]
+    checked = _through_pipe([*args, "--ledger", str(ledger), "--record"])
+    assert checked.returncode == 1, checked.stderr
+    summary = json.loads(checked.stdout)["summary"]
+    assert summary.pop("engine") == "duckdb"
+    expected = _expected_check()
+    expected.pop("engine")
+    assert summary == expected
+    assert "217 factures enregistrées" in checked.stderr

@@ -204,7 +204,7 @@ class Validator:
                 return self.check_paths(paths, **options, ledger=opened, record=record)
             finally:
                 opened.close()
-        from billing_rules.api.read_once import copied_inputs
+        from billing_rules.readers.read_once import copied_inputs
 
         with copied_inputs(list(paths), stdin) as copies:
             return self._check_copied(list(paths), copies, input_format, history, ledger, record)
@@ -219,15 +219,15 @@ class Validator:
         record: bool,
     ) -> Report:
         """:meth:`check_paths` once its read-once inputs are ``copies`` (re-read at will)."""
-        from billing_rules.api.read_once import CopiedInputStream
         from billing_rules.ledger.recording import InputFiles
+        from billing_rules.readers import InputStream
 
         # Taken before anything reads the input: the recording stores only the files checked.
         files = InputFiles.of(sources) if record else None
 
-        def stream(wanted: Any = None) -> CopiedInputStream:
+        def stream(wanted: Any = None) -> InputStream:
             options = {"input_format": input_format, "readers": self._readers, "lines": self.lines}
-            return CopiedInputStream(sources, copies=copies, wanted=wanted, **options)
+            return InputStream(sources, copies=copies, wanted=wanted, **options)
 
         if record and ledger is None:
             raise BillingRulesError("--record demande un registre (--ledger)")
@@ -270,7 +270,7 @@ class Validator:
             with contextlib.closing(open_ledger(ledger, create=False, readonly=True)) as opened:
                 options = {"input_format": input_format, "practitioner_id": practitioner_id}
                 return self.explain(paths, invoice_id, ledger=opened, **options)
-        from billing_rules.api.read_once import copied_inputs
+        from billing_rules.readers.read_once import copied_inputs
 
         # Standard input, a FIFO or ``<(…)`` is copied once: checked, then read again from the copy.
         with copied_inputs(list(paths)) as copies:
@@ -285,9 +285,9 @@ class Validator:
         ledger: Any,
         practitioner_id: str | None,
     ) -> list[Explanation]:
-        from billing_rules.api.read_once import CopiedInputStream
         from billing_rules.engines.row.windows import window_members
         from billing_rules.explain import explain_finding
+        from billing_rules.readers import InputStream
 
         report = self._check_copied(paths, copies, input_format, (), ledger, False)
         rules = {rule.code: rule for rule in self.ruleset.rules}
@@ -303,7 +303,7 @@ class Validator:
                 counters[frequency.counter.id] = frequency.counter
         # Read again (as check read it): the invoice and those its windows count, never the whole file.
         options = {"input_format": input_format, "readers": self._readers, "lines": self.lines}
-        again = CopiedInputStream(paths, copies=copies, **options)
+        again = InputStream(paths, copies=copies, **options)
         events = [
             item
             for item in again

@@ -118,6 +118,9 @@ class InputStream:
         columns: the practice's header and value mapping (SPEC §1b), for the built-in formats.
         lines: every file has one line per act (``--lines``); without it, only files with a
             ``code`` column are grouped into invoices (:mod:`billing_rules.readers.lines`).
+        copies: private copies of inputs that can be read once only (standard input, a FIFO),
+            by source name (:func:`~billing_rules.readers.read_once.copied_inputs`): read instead,
+            under the source's own name, so that the stream can be iterated again.
     """
 
     def __init__(
@@ -130,8 +133,10 @@ class InputStream:
         wanted: Wanted | None = None,
         columns: ColumnMapping | None = None,
         lines: bool = False,
+        copies: Mapping[str, str] | None = None,
     ) -> None:
         self.sources = tuple(sources)
+        self._copies = dict(copies or {})
         self._wanted = wanted
         self._lines = lines
         readers = with_columns(readers, columns)
@@ -156,6 +161,11 @@ class InputStream:
             self._seen.close()
 
     def _read_source(self, source: str, reader: Reader) -> Iterator[Event | InputError]:
+        copy = self._copies.get(source)
+        if copy is not None:
+            with open(copy, "rb") as stream:
+                yield from self._convert(reader, stream, source)
+            return
         if source == STDIN:
             stream = self._stdin if self._stdin is not None else sys.stdin.buffer
             yield from self._convert(reader, stream, source)

@@ -7,10 +7,8 @@ validator's ``adjust_findings`` hooks see each invoice's findings as with the ro
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import shutil
-import sys
-import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -90,6 +88,7 @@ def check_paths(
     """
     from billing_rules.ledger.recording import InputFiles, record_by_file
     from billing_rules.readers import InputStream
+    from billing_rules.readers.read_once import copied_inputs
 
     if record and ledger is None:
         raise BillingRulesError("--record demande un registre (--ledger)")
@@ -106,23 +105,20 @@ def check_paths(
             )
             record_by_file(ledger, again, checked=report.events, files=files)
         return report
-    spooled = None
-    if "-" in sources:
-        spooled = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
-        shutil.copyfileobj(stdin if stdin is not None else sys.stdin.buffer, spooled)
+    # Standard input, a FIFO or ``<(…)`` is copied once: the recording reads it again.
+    inputs = contextlib.ExitStack()
+    copies = inputs.enter_context(copied_inputs(sources, stdin))
 
     def stream() -> InputStream:
         # What ``Validator.check_paths`` hands its readers, but ``wanted`` (an optimisation of the
         # row engine): the readers carry the [columns] / [values] mappings, ``lines`` groups the
         # per-act lines (--lines, SPEC §1b). The check and the recording read the same invoices.
-        if spooled is not None:
-            spooled.seek(0)
         return InputStream(
             sources,
             input_format=input_format,
             readers=validator.readers,
-            stdin=spooled,
             lines=validator.lines,
+            copies=copies,
         )
 
     try:
@@ -162,8 +158,7 @@ def check_paths(
             record_by_file(ledger, stream(), checked=items.events, files=files)
         return _report(result, items.events, tuple(errors), tuple(items.sources))
     finally:
-        if spooled is not None:
-            spooled.close()
+        inputs.close()
 
 
 def _bulk_ledger(ledger: Any) -> bool:
@@ -193,15 +188,17 @@ def spec_csv_files(paths: Sequence[str], input_format: str | None) -> bool:
 
     A practice software's export (SPEC §1b: French headers, values such as ``Moi`` translated, one
     line per act) is read by the row readers, which know its aliases; so are JSON and Parquet
-    inputs and standard input (its header cannot be looked at without consuming it).
+    inputs and inputs that can be read once only, standard input or a FIFO (their header cannot be
+    looked at without consuming it).
     """
     from billing_rules.errors import BillingRulesError as Failure
     from billing_rules.readers.columns import EMPTY, EXTRA, SPEC_NAME
     from billing_rules.readers.csv_reader import CsvReader
+    from billing_rules.readers.read_once import read_once
     from billing_rules.readers.stream import reader_for
 
     for path in paths:
-        if path == "-":
+        if read_once(path):  # standard input, a FIFO, ``<(…)``: its header would be consumed here
             return False
         try:
             reader = reader_for(path, input_format)

@@ -5,8 +5,9 @@ restart on an input out of date order, ``--record``'s pass, ``explain``'s second
 invoices of a window. A regular file is simply opened again; standard input (``-``), a named pipe
 or a shell's ``/dev/fd/N`` would be empty the second time (or block, for a FIFO with no writer
 left). Each such input is therefore copied once, before anything reads it, to a private temporary
-file (mode 0600, removed when the check ends); every reading then opens the copy, while messages
-and reports still name the input as the user wrote it.
+file (mode 0600, removed when the check ends); every reading then opens the copy
+(:class:`~billing_rules.readers.stream.InputStream`'s ``copies``), while messages and reports
+still name the input as the user wrote it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, BinaryIO
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 
-from billing_rules.readers.base import Reader
-from billing_rules.readers.stream import STDIN, InputStream
+from billing_rules.readers.stream import STDIN
 
 _PREFIX = "billing-rules-input-"
 
@@ -80,19 +80,3 @@ def _copy(stream: BinaryIO) -> str:
             os.unlink(path)
         raise
     return path
-
-
-class CopiedInputStream(InputStream):
-    """An :class:`InputStream` that reads each read-once input from its copy, under its own name."""
-
-    def __init__(self, sources: Sequence[str], *, copies: Mapping[str, str], **options: Any) -> None:
-        super().__init__(sources, **options)
-        self._copies = dict(copies)
-
-    def _read_source(self, source: str, reader: Reader) -> Iterator[Any]:
-        copy = self._copies.get(source)
-        if copy is None:
-            yield from super()._read_source(source, reader)
-            return
-        with open(copy, "rb") as stream:
-            yield from self._convert(reader, stream, source)
