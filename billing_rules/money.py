@@ -8,6 +8,7 @@ same check never disagree on a total.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 # NOTE: the Imprimerie nationale (and CLDR) use a narrow no-break space (U+202F) between thousands.
@@ -33,6 +34,7 @@ def round_cents(amount: Decimal | int) -> Decimal:
     return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+@functools.lru_cache(maxsize=4096)  # a report words the same few tariffs thousands of times
 def format_euros(amount: Decimal | int) -> str:
     """French money formatting for people: ``Decimal("1234.5")`` → ``"1 234,50 €"``.
 

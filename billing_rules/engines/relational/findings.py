@@ -89,7 +89,14 @@ def render(plan: Plan, event: Event, hit: SqlHit | None, view: TextsView) -> lis
         view = TextsView(view._tariffs, window)
     try:
         found = rule.check(event, view)
-        hits = _well_formed(rule, list(found)) if found else []
+        if not found:
+            hits = []
+        elif isinstance(plan, PythonPlan):
+            hits = _well_formed(rule, list(found))
+        else:
+            # A DSL rule's hits are built by the project's own ``DslRule.check``, a built-in's by
+            # the project's code: well formed by construction (checking 20 000 of them cost 0.2 s).
+            hits = list(found)
     except Unsupported:
         raise  # a declared limitation of this engine, not the rule's failure
     except BaseException as exc:  # noqa: BLE001 - one broken rule must not stop the whole check
