@@ -43,6 +43,7 @@ TOP_LEVEL = {
     "plugins",
     "pytest_plugin",
     "rule",
+    "scratch",
     "selection",
     "testing",
     "version",

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import billing_rules.ledger.sqlite as sqlite_ledger
+from billing_rules import scratch
 from billing_rules.cli import main
 from billing_rules.errors import BillingRulesError
 from billing_rules.ledger import open_ledger
@@ -204,7 +206,7 @@ def test_read_only_open_reads_the_invoices_of_the_wal(
     """Where the -shm cannot be created (simulated: root ignores permissions), nothing is skipped."""
     folder = tmp_path / "cle-usb"
     _with_wal(tmp_path, folder)
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     real_connect = sqlite3.connect
 
     def connect(target: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
@@ -223,7 +225,9 @@ def test_read_only_open_reads_the_invoices_of_the_wal(
     assert exported.exit_code == 0, exported.output
     assert len(exported.stdout.splitlines()) == 70
     assert sorted(path.name for path in folder.iterdir()) == ["registre.db", "registre.db-wal"]
-    assert not [path for path in tmp_path.iterdir() if path.name.startswith("billing-rules-registre-")]
+    # The private copy went to this process's scratch folder, and is gone.
+    assert Path(scratch.folder()).parent == tmp_path
+    assert not [path for path in Path(scratch.folder()).iterdir() if path.name.startswith("registre-")]
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from billing_rules import scratch
 from billing_rules.engines.relational.history import read_stored, stored_to_table
 from billing_rules.engines.relational.table import TABLE, event_of
 from billing_rules.model import Event
@@ -162,7 +163,7 @@ def simulate(
     from billing_rules.api.simulation import _exists_on, compared
     from billing_rules.engines.relational.api import checker_for
 
-    handle = tempfile.NamedTemporaryFile(suffix=".csv", prefix="billing-rules-period-", delete=False)
+    handle = tempfile.NamedTemporaryFile(suffix=".csv", prefix="period-", delete=False, dir=scratch.folder())
     handle.close()
     try:
         ledger.copy_rows(handle.name, end=end)

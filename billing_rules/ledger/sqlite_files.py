@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from billing_rules import scratch
 from billing_rules.files import create_private, file_state, open_private
 from billing_rules.ledger.protocol import LedgerError
 
@@ -102,7 +103,7 @@ def private_copy(real: Path, label: str) -> Path:
     names = (real, Path(f"{real}-wal"))
     for _ in range(_COPY_ATTEMPTS):
         before = [file_state(name) for name in names]
-        folder = Path(tempfile.mkdtemp(prefix="billing-rules-registre-"))
+        folder = Path(tempfile.mkdtemp(prefix="registre-", dir=scratch.folder()))
         try:
             for name in names:
                 with open(name, "rb") as source, open_private(folder / name.name, "wb") as target:

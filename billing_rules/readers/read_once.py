@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
+from billing_rules import scratch
 from billing_rules.readers.stream import STDIN
 
 _PREFIX = "billing-rules-input-"
@@ -71,7 +72,7 @@ def copied_inputs(sources: Sequence[str], stdin: BinaryIO | None = None) -> Iter
 
 def _copy(stream: BinaryIO) -> str:
     # mkstemp creates the file readable and writable by its owner only (0600).
-    handle, path = tempfile.mkstemp(prefix=_PREFIX)
+    handle, path = tempfile.mkstemp(prefix=_PREFIX, dir=scratch.folder())
     try:
         with os.fdopen(handle, "wb") as copy:
             shutil.copyfileobj(stream, copy, 1024 * 1024)

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from itertools import accumulate, chain, repeat
 from pathlib import Path
 
+from billing_rules import scratch
 from billing_rules.files import open_private
 
 #: Records between two entries of a run's in-memory sparse index (one disk read scans at most this).
@@ -174,7 +175,7 @@ class SpilledKeys:
     def write(self, items: dict[str, int]) -> None:
         """Store ``items`` (keys not stored yet) as one more run."""
         if self._folder is None:
-            self._folder = tempfile.TemporaryDirectory(prefix="billing-rules-")
+            self._folder = tempfile.TemporaryDirectory(prefix="spill-", dir=scratch.folder())
         generation = self._generations[-1] if self._generations else None
         if generation is None or generation.room < len(items):
             # Each generation holds at least as many keys as all the earlier ones together, so a

@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlglot import exp
 
+from billing_rules import scratch
+
 DIALECT = "duckdb"
 DEFAULT_MEMORY = "2GB"
 
@@ -73,7 +75,7 @@ class DuckDbBackend:
     def __init__(self, *, memory_limit: str | None = None, threads: int | None = None) -> None:
         import duckdb
 
-        self._spill = tempfile.TemporaryDirectory(prefix="billing-rules-duckdb-")
+        self._spill = tempfile.TemporaryDirectory(prefix="duckdb-", dir=scratch.folder())
         config: dict[str, Any] = {"temp_directory": self._spill.name}
         # Beyond this DuckDB spills to the temporary directory instead of growing (issue 14 target:
         # 10 M rows within 4 GiB); BILLING_RULES_DUCKDB_MEMORY overrides it ("8GB", "500MB").
@@ -103,7 +105,9 @@ class DuckDbBackend:
 
         Only numbers and codes go through here (sids, codes joined by ``+``): no NULL, no quoting issue.
         """
-        handle = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8", newline="")
+        handle = tempfile.NamedTemporaryFile(
+            "w", suffix=".csv", delete=False, encoding="utf-8", newline="", dir=scratch.folder()
+        )
         try:
             with handle:
                 writer = csv.writer(handle, lineterminator="\n")

@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterable
 from typing import Any
 
+from billing_rules import scratch
 from billing_rules.dsl.program import CounterSpec
 from billing_rules.engines.relational.table import _HISTORY_SEQ, DUCKDB_TYPES, TABLE
 from billing_rules.ledger import HistoryRequest
@@ -134,7 +135,7 @@ def load_history(con: Any, ledger: Any, counters: Iterable[CounterSpec]) -> int:
     request = history_request(con, counters)
     if request is None:
         return 0
-    handle = tempfile.NamedTemporaryFile(suffix=".csv", prefix="billing-rules-ledger-", delete=False)
+    handle = tempfile.NamedTemporaryFile(suffix=".csv", prefix="ledger-", delete=False, dir=scratch.folder())
     handle.close()
     try:
         if ledger.copy_rows(handle.name, request=request) == 0 and os.path.getsize(handle.name) == 0:

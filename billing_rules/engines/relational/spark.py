@@ -26,6 +26,7 @@ from sqlglot.dialects.dialect import rename_func
 from sqlglot.dialects.spark import Spark
 from sqlglot.generators.spark import SparkGenerator
 
+from billing_rules import scratch
 from billing_rules.engines.relational.spark_session import (
     DEFAULT_MASTER,
     check_session,
@@ -79,6 +80,8 @@ def staging_dir() -> str:
     parent = os.environ.get("BILLING_RULES_SPARK_STAGING") or None
     if parent is not None:
         os.makedirs(parent, exist_ok=True)
+    if parent is None:
+        return tempfile.mkdtemp(prefix="spark-", dir=scratch.folder())
     return tempfile.mkdtemp(prefix="billing-rules-spark-", dir=parent)
 
 

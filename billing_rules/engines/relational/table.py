@@ -58,6 +58,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from billing_rules import scratch
 from billing_rules.model import Event, MtStatus, Place, Sector, Status
 
 TABLE = "invoices"
@@ -172,7 +173,7 @@ class TableWriter:
     def __init__(self, files: Sequence[str] = ()) -> None:
         self._files = {name: index for index, name in enumerate(files)}
         self._handle = tempfile.NamedTemporaryFile(
-            "w", suffix=".csv", delete=False, encoding="utf-8", newline=""
+            "w", suffix=".csv", delete=False, encoding="utf-8", newline="", dir=scratch.folder()
         )
         self._write = csv.writer(self._handle, lineterminator="\n").writerow
         self.inputs = 0
