@@ -27,7 +27,6 @@ import stat
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import IO
 
 try:
@@ -69,11 +68,19 @@ def folder() -> str:
 
 
 def _lock(path: str) -> IO[bytes] | None:
-    """The open lock file that marks ``path`` as in use for as long as this process lives."""
+    """The open lock file that marks ``path`` as in use for as long as this process lives.
+
+    Locked under another name first, then renamed: a sweeper never sees the lock file unlocked.
+    Where the file system refuses locks, the file is still there, and a sweeper's own attempt
+    fails the same way, so the folder is left alone.
+    """
     if fcntl is None:
         return None
-    handle = open(os.path.join(path, _LOCK), "wb")  # noqa: SIM115 - kept open for the process's life
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    pending = os.path.join(path, _LOCK + ".new")
+    handle = open(pending, "wb")  # noqa: SIM115 - kept open for the process's life
+    with contextlib.suppress(OSError):
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.replace(pending, os.path.join(path, _LOCK))
     return handle
 
 
@@ -130,8 +137,3 @@ def _remove_own() -> None:
         if lock is not None:
             with contextlib.suppress(OSError):
                 lock.close()
-
-
-def path_in(name: str) -> Path:
-    """``name`` inside this process's scratch folder."""
-    return Path(folder()) / name
