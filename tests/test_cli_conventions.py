@@ -458,6 +458,20 @@ def test_quiet_and_verbose(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(started) == 1
 
 
+def test_verbose_names_the_files_of_explain_and_forfait(here: Path) -> None:
+    """``-v`` says which files were read by every command that reads some, not only ``check``."""
+    path = write_csv(here / "jour.csv", CLEAN_ROW, IMT_NO_ALD_ROW)
+    explained = run("explain", str(path), "F-ABSENT", "-v")
+    assert f"fichiers lus (1) : {path}" in explained.stderr
+    assert "fichiers lus" not in run("explain", str(path), "F-ABSENT").stderr
+    patients = here / "patients.csv"
+    patients.write_text("patient_id;birth_date;ald\nP1;1950-01-01;oui\n", encoding="utf-8")
+    estimated = run("forfait", str(patients), "--year", "2025", "-v")
+    assert f"fichiers lus (1) : {patients}" in estimated.stderr
+    history = run("forfait", "--invoices", str(path), "--year", "2025", "-v")
+    assert f"fichiers lus (1) : {path}" in history.stderr
+
+
 @pytest.mark.parametrize(
     "command",
     [[], ["check"], ["rules"], ["rules", "list"], ["ledger", "export"], ["forfait"], ["plugins"]],

@@ -11,7 +11,6 @@ import click
 
 from billing_rules.cli.group import (
     REPORT_FORMATS,
-    STDIN,
     FailOn,
     _debug_option,
     _require_files,
@@ -35,6 +34,7 @@ from billing_rules.cli.options import (
 from billing_rules.cli.output import (
     check_output,
     color_option,
+    describe_inputs,
     detail,
     output_option,
     report_output,
@@ -188,7 +188,7 @@ def check(
         extra_reporter = plugin_reporter(validator, report_format, REPORT_FORMATS)  # before reading data
         paths = _input_files(validator, files, input_format)
         refuse_overwriting(output, [*paths, *rule_files])
-        _describe_run(paths)
+        describe_inputs(paths)
         from billing_rules.cli import progress
 
         # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
@@ -275,9 +275,3 @@ def _input_files(validator: Any, files: Sequence[str], input_format: str | None)
 
     readers = getattr(validator, "readers", None)
     return expand(files, folder_extensions(readers, input_format))
-
-
-def _describe_run(paths: Sequence[str]) -> None:
-    """``-v``: the files this check reads, on stderr (the plugins and rules: when built)."""
-    shown = ", ".join("entrée standard" if path == STDIN else path for path in paths)
-    detail(f"fichiers lus ({len(paths)}) : {shown}")

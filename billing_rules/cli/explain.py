@@ -18,7 +18,13 @@ from billing_rules.cli.group import (
     main,
 )
 from billing_rules.cli.options import PluginSelection, column_options, plugin_options
-from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
+from billing_rules.cli.output import (
+    check_output,
+    describe_inputs,
+    output_option,
+    report_output,
+    verbosity_options,
+)
 
 
 @main.command()
@@ -72,6 +78,7 @@ def explain(
         check_output(output)
         # The file read as ``check`` reads it: the same --column and --lines as the check it explains.
         validator = selection.build(rule_files, columns=columns, lines=lines)
+        describe_inputs([file])
         if ledger_target is None:
             explanations = validator.explain(
                 [file], invoice_id, input_format=input_format, practitioner_id=practitioner_id

@@ -27,7 +27,13 @@ from billing_rules.cli.group import (
 )
 from billing_rules.cli.inputs import refuse_duplicates
 from billing_rules.cli.options import PluginSelection, column_options, plugin_options
-from billing_rules.cli.output import check_output, output_option, report_output, verbosity_options
+from billing_rules.cli.output import (
+    check_output,
+    describe_inputs,
+    output_option,
+    report_output,
+    verbosity_options,
+)
 from billing_rules.errors import BillingRulesError
 
 if TYPE_CHECKING:
@@ -249,6 +255,8 @@ def forfait(
         check_output(output)
         config = selection.config()
         tables = selection.build(rule_files).ruleset.environment.forfaits
+        if patients or invoices:
+            describe_inputs([patients] if patients else list(invoices))
         candidates: list[Any] = []
         input_errors: list[Any] = []
         # The doctor's facts (FMT majorations): the practitioner asked, or the history's only one.

@@ -19,7 +19,7 @@ import contextlib
 import io
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO, TypeVar
 
 import click
@@ -88,6 +88,14 @@ def detail(message: str) -> None:
     """A line for ``-v`` only (what was used, for a bug report or a doubt)."""
     if verbosity() >= VERBOSE:
         click.echo(f"billing-rules : {message}", err=True)
+
+
+def describe_inputs(paths: Sequence[str], what: str = "fichiers lus") -> None:
+    """``-v``: the files a command reads, as the user named them (``-`` is standard input)."""
+    from billing_rules.readers.stream import STDIN
+
+    shown = ", ".join("entrée standard" if path == STDIN else path for path in paths)
+    detail(f"{what} ({len(paths)}) : {shown}")
 
 
 # --------------------------------------------------------------------------------------------------
