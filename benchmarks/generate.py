@@ -159,9 +159,10 @@ class Generator:
         #: Whether home visits bill IK with the ``km`` column (drawn from ``km_rng`` only).
         self.ik = ik
         self.km_rng = random.Random(f"km-{seed}")
-        #: The faults of the built-in rules beyond SPEC §5 (VSP-MT, MEG-AGE, MRT-MT, MOP-SECTOR,
-        #: MUT-MT, MRT-CUMUL, GL1-CUMUL), drawn from their own stream: every other cell of the file
-        #: stays what it was before them.
+        #: The faults (and missed majorations) of the built-in rules beyond SPEC §5 (VSP-MT,
+        #: MEG-AGE, MRT-MT, MOP-SECTOR, MUT-MT, MRT-CUMUL, GL1-CUMUL, MD-BASE, MRT-REGULATED,
+        #: OPP-MRT, OPP-MD), drawn from their own stream: every other cell of the file stays what it
+        #: was before them.
         self.extension_rng = random.Random(f"extensions-{seed}")
         self.columns = (*COLUMNS, "km") if ik else COLUMNS
         self.practitioners = [Practitioner(i, self.rng, start) for i in range(practitioners)]
@@ -249,7 +250,11 @@ class Generator:
             codes, place = ["TCG"], "tele"
         km = self._ik(codes, place)
         # After the IK: its draws stay the same.
-        place = self._extension_faults(codes, practitioner, patient, day, place)
+        place, extension_referral, homebound = self._extension_faults(
+            codes, practitioner, patient, day, minute, place
+        )
+        if extension_referral:
+            regulated, referral = True, extension_referral
         amount = sum(tariff(code, day) for code in codes if code != "IK") + float(km[1])
         if self._bad(0.003):
             amount -= 1.5  # an old tariff left in the software
@@ -269,7 +274,7 @@ class Generator:
             patient.mt,
             _bool(declares),
             place,
-            _bool(patient.homebound),
+            _bool(homebound),
             "+".join(codes),
             f"{amount:.2f}",
             _bool(regulated),
@@ -283,19 +288,27 @@ class Generator:
         return row
 
     def _extension_faults(
-        self, codes: list[str], practitioner: Practitioner, patient: Patient, day: dt.date, place: str
-    ) -> str:
-        """Rare faults of the rules beyond SPEC §5 on a plain G; the place.
+        self,
+        codes: list[str],
+        practitioner: Practitioner,
+        patient: Patient,
+        day: dt.date,
+        minute: int,
+        place: str,
+    ) -> tuple[str, str, bool]:
+        """Rare faults of the rules beyond SPEC §5 on a plain G; the place, a referral, ``homebound``.
 
         One draw per act, whatever happens: each fault has its own band of ``rate`` (the first three
         are those of VSP-MT, MEG-AGE and MRT-MT, unchanged), and a choice within a fault is read from
-        the same draw, so adding a band never moves the faults already drawn.
+        the same draw, so adding a band never moves the faults already drawn. The referral
+        (``referral_at``, empty if none) is that of a regulated act the band makes (OPP-MRT);
+        ``homebound`` is the patient's, or true for a visit to a patient unable to travel that day.
         """
         rng = self.extension_rng
         draw = rng.random()
         rate = 0.0005 * self.violations
-        if codes != ["G"] or draw >= 7 * rate:
-            return place
+        if codes != ["G"] or draw >= 10 * rate:
+            return place, "", patient.homebound
         if draw < rate:
             if patient.age(day) >= 6:
                 codes.append("MEG")  # MEG-AGE
@@ -305,7 +318,7 @@ class Generator:
                     codes.append("MRT")  # MRT-MT
                 elif day >= VSP_START:
                     codes[:] = ["VSP", "MD"]  # VSP-MT (and VSP-PALLIATIVE unless palliative)
-                    return "domicile"
+                    return "domicile", "", patient.homebound
         elif draw < 4 * rate:
             if practitioner.sector == "2" and day >= MOP_START:
                 codes.append("MOP")  # MOP-SECTOR (and MOP-MT for an MT patient or one under 80)
@@ -316,10 +329,28 @@ class Generator:
             if patient.mt == "self":
                 # MRT-CUMUL: the MRT with a coordination majoration it does not combine with.
                 codes += ["MRT", ("MCG", "MUT", "MCU")[int((draw - 5 * rate) / rate * 3) % 3]]
-        elif day >= GL_START and patient.mt == "self" and patient.age(day) >= 80:
-            # GL1-CUMUL (and GL1-PROOF: the generator writes no discharge date).
-            codes[:] = ["GL1", "MIC" if draw < 6.5 * rate else "MSH"]
-        return place
+        elif draw < 7 * rate:
+            if day >= GL_START and patient.mt == "self" and patient.age(day) >= 80:
+                # GL1-CUMUL (and GL1-PROOF: the generator writes no discharge date).
+                codes[:] = ["GL1", "MIC" if draw < 6.5 * rate else "MSH"]
+        elif draw < 8 * rate:
+            codes.append("MD")  # MD-BASE: the travel majoration on a consultation
+        elif draw < 9 * rate:
+            if patient.mt == "self":
+                if draw < 8.5 * rate:
+                    codes.append("MRT")  # MRT-REGULATED: no request of the centre 15 on the row
+                else:
+                    # OPP-MRT: the MT's own patient sent by the centre 15 an hour or two earlier, in
+                    # consultation hours (the practice's acts end before 20:00, Saturday's before
+                    # noon), billed G without MRT.
+                    moment = dt.datetime.combine(day, dt.time(minute // 60, minute % 60))
+                    moment -= dt.timedelta(minutes=60 + int((draw - 8.5 * rate) / rate * 120) % 60)
+                    return place, moment.strftime("%Y-%m-%dT%H:%M"), patient.homebound
+        else:
+            # OPP-MD: a home visit of a patient unable to travel (that day at least), without MD.
+            codes[:] = ["VG"]
+            return "domicile", "", True
+        return place, "", patient.homebound
 
     def _ik(self, codes: list[str], place: str) -> tuple[str, Decimal]:
         """IK added to about half the home visits (``--ik``): the ``km`` cell and the IK amount billed."""

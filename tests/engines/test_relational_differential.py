@@ -54,7 +54,7 @@ SPEC_CODES = SPEC_SECTION_5
 #: Built-in codes beyond SPEC §5 (facts the SPEC list does not name): the corpus must fire them too.
 EXTENSION_CODES = {
     "IMT-OPPOSABLE", "GL-OPPOSABLE", "VL-FIRST-AGE", "VSP-MT", "MEG-AGE", "MRT-MT", "MOP-SECTOR",
-    "MUT-MT", "MRT-CUMUL", "GL1-CUMUL",
+    "MUT-MT", "MRT-CUMUL", "GL1-CUMUL", "MRT-REGULATED", "OPP-MRT", "MD-BASE", "OPP-MD",
 }  # fmt: skip
 
 
@@ -219,7 +219,7 @@ _CODINGS = [
     "VG+MD", "V+MD", "VSP+MD", "VSP", "GL1", "GL2", "GL3", "GS", "C", "TCG", "TC+SNP", "G+DE", "CS+SNP",
     "G+XYZ", "DEQP003", "G+MOP+SNP", "VG+MD+MOP", "APC", "G+MRT", "VL+MD+MOP", "GL1+MOP",
     "SNP", "G+DE+SNP", "DEQP003+MOP", "G+SHE+SNP", "G+SHE", "VG+MD+SNP", "IMT+DE", "GL2+DA",
-    "G+MUT", "G+MRT+MUT", "G+MRT+SHE+F", "GL1+MIC", "GL1+MSH+MIC",
+    "G+MUT", "G+MRT+MUT", "G+MRT+SHE+F", "GL1+MIC", "GL1+MSH+MIC", "G+MD", "VG", "V", "G+MRT+SHE",
 ]  # fmt: skip
 _DAYS = [
     dt.date(2022, 7, 11), dt.date(2022, 10, 14), dt.date(2022, 12, 9), dt.date(2023, 5, 15),
@@ -578,7 +578,8 @@ class _Faulty:
             text='rule FAULT-COND-EXIT warning "condition qui quitte"\n  on G\n  when cond_exit()\nend\n'
             'rule FAULT-COND-VALUE error "condition en erreur"\n  on G\n  when cond_value()\nend\n'
             'rule FAULT-COND-INTERRUPT warning "condition interrompue"\n  when cond_interrupt()\nend\n'
-            'rule FAULT-OPP opportunity "MD possible"\n  on G\n  when opp_exit()\n  suggest add MD\nend\n'
+            # G+MCG, compliant (G+MD would be MD-BASE's error: no opportunity to test).
+            'rule FAULT-OPP opportunity "MCG possible"\n  on G\n  when opp_exit()\n  suggest add MCG\nend\n'
             'rule FAULT-AMOUNT error "montant calculé"\n  on SNP\n  amount shaky_amount()\nend\n',
             name="faulty.rules",
         )
