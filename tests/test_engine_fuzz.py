@@ -1,0 +1,60 @@
+"""The row engine and the relational engine (DuckDB) give the same report on random small files.
+
+A small fixed budget of the on-demand campaign ``fuzz/fuzz_engines.py``: a few seeds of its
+generator (boundary dates, missing and equal times, ledgers recorded by one engine, files given
+together), each checked through the real ``check --format json`` by both engines. A difference is a
+bug, never a tolerance, so the reports must be equal except for ``summary.engine``. Spark is not
+involved: the campaign compares the reference engine with DuckDB only, and the Spark runs of the
+relational plan have their own differential tests (``tests/engines``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("duckdb")
+pytest.importorskip("polars")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Seeds whose cases cover the generator's shapes (checked with ``max_invoices=25``): one file, a
+#: ledger of one or two recorded files, by either engine, the checked rows split over two files, a
+#: practice's own headers, each encoding, an export with one line per act.
+SEEDS = (1, 3, 4, 11, 13, 18, 30, 35)
+
+
+def _load_campaign() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fuzz_engines", ROOT / "fuzz" / "fuzz_engines.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fuzz_engines", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+campaign = _load_campaign()
+
+
+def test_the_seeds_cover_ledgers_and_several_files() -> None:
+    """The budget is small: make sure it still holds every shape the campaign generates."""
+    cases = [campaign.generate(seed, max_invoices=25) for seed in SEEDS]
+    assert any(not case.history and not case.split for case in cases)
+    assert any(len(case.history) == 2 for case in cases)
+    assert {case.recorder for case in cases if case.history} == {"row", "duckdb"}
+    assert any(case.split for case in cases)
+    assert any(case.headers for case in cases)
+    assert {case.encoding for case in cases} == {"utf-8", "utf-8-sig", "cp1252"}
+    assert any(case.lines for case in cases)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_row_and_duckdb_give_the_same_report(tmp_path: Path, seed: int) -> None:
+    case = campaign.generate(seed, max_invoices=25)
+    difference, reference = campaign.run_case(case, tmp_path)
+    assert reference.report is not None, reference.error
+    assert difference is None, f"seed {seed}: " + difference.describe()
