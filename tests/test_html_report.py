@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -230,9 +231,13 @@ def test_example_report_in_headless_chromium(
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-practitioners rect.bar")) == 5
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-trend rect.trend-count")) == 12  # 30/12 → 10/01
     assert len(browser.find_elements(By.CSS_SELECTOR, "#findings tbody tr")) == len(example_report.findings)
-    # The bars are really drawn: the longest (SNP-WEEK, 2 findings) is twice as wide as a 1-finding bar.
+    # The bars are really drawn, to scale: the longest (the most frequent rule, 2 findings) is as many
+    # times wider than the shortest (1 finding) as it has more findings.
+    counts = Counter(finding.rule for finding in example_report.findings)
     widths = [bar.rect["width"] for bar in browser.find_elements(By.CSS_SELECTOR, "#chart-rules rect.bar")]
-    assert widths[0] == pytest.approx(2 * widths[1], rel=0.02)
+    assert max(counts.values()) == 2 * min(counts.values())
+    assert max(widths) == pytest.approx(2 * min(widths), rel=0.02)
+    assert widths[0] == max(widths)
     shot = tmp_path / "rapport.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
