@@ -307,7 +307,7 @@ class Generator:
         rng = self.extension_rng
         draw = rng.random()
         rate = 0.0005 * self.violations
-        if codes != ["G"] or draw >= 11 * rate:
+        if codes != ["G"] or draw >= 10 * rate:
             return place, "", patient.homebound
         if draw < rate:
             if patient.age(day) >= 6:
@@ -346,12 +346,10 @@ class Generator:
                     moment = dt.datetime.combine(day, dt.time(minute // 60, minute % 60))
                     moment -= dt.timedelta(minutes=60 + int((draw - 8.5 * rate) / rate * 120) % 60)
                     return place, moment.strftime("%Y-%m-%dT%H:%M"), patient.homebound
-        elif draw < 10 * rate:
+        else:
             # OPP-MD: a home visit of a patient unable to travel (that day at least), without MD.
             codes[:] = ["VG"]
             return "domicile", "", True
-        elif patient.mt in ("none", "unknown") and day >= IMT_START:
-            codes[:] = ["IMT"]  # IMT-DECLARE: an IMT where the patient declares nobody MT
         return place, "", patient.homebound
 
     def _ik(self, codes: list[str], place: str) -> tuple[str, Decimal]:

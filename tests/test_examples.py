@@ -214,7 +214,7 @@ def test_embedding_example_runs() -> None:
         [sys.executable, str(EXAMPLES / "embed.py")], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "222 factures" in result.stdout
+    assert "221 factures" in result.stdout
     assert "RT-1 : conforme" in result.stdout
     assert "RT-2 : VL-QUARTER" in result.stdout
     assert "RT-3 refusée : date" in result.stdout
