@@ -90,12 +90,12 @@ def detail(message: str) -> None:
         click.echo(f"billing-rules : {message}", err=True)
 
 
-def describe_inputs(paths: Sequence[str], what: str = "fichiers lus") -> None:
+def describe_inputs(paths: Sequence[str]) -> None:
     """``-v``: the files a command reads, as the user named them (``-`` is standard input)."""
     from billing_rules.readers.stream import STDIN
 
     shown = ", ".join("entrée standard" if path == STDIN else path for path in paths)
-    detail(f"{what} ({len(paths)}) : {shown}")
+    detail(f"fichiers lus ({len(paths)}) : {shown}")
 
 
 # --------------------------------------------------------------------------------------------------
