@@ -11,14 +11,21 @@ keeps Python's default), every ``KeyboardInterrupt`` is taken as real: stopping 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
 _state: dict[str, Any] = {"installed": False, "received": False, "deferring": 0, "pending": False}
 _commits: list[str] = []
+#: What stops native code at once on a Ctrl-C (a DuckDB connection's ``interrupt``), by token.
+_interrupters: dict[int, Callable[[], None]] = {}
+_tokens = itertools.count(1)
+#: The SIGINT watch of :func:`install`: the wakeup socket pair and the wakeup fd it replaced.
+_watch: dict[str, Any] = {}
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -73,6 +80,7 @@ def install() -> Any:
     _state["received"] = False
     _state["pending"] = False
     _commits.clear()
+    _start_watch()
     return previous
 
 
@@ -84,8 +92,72 @@ def restore(previous: Any) -> None:
         signal.signal(signal.SIGINT, previous)
     except (ValueError, OSError):
         return
+    _stop_watch()
     _state["installed"] = False
     _state["received"] = False
+
+
+def add_interrupter(stop: Callable[[], None]) -> int:
+    """Have ``stop`` called, from another thread, the moment a Ctrl-C arrives; a token to remove it.
+
+    Python runs its SIGINT handler on the main thread between two bytecodes, so a long statement
+    of native code (DuckDB) hears of a Ctrl-C only if it asks for pending signals. DuckDB asks
+    only now and then: a statement of minutes could run to its end before the check stops. The
+    watch of :func:`install` sees the signal itself (``signal.set_wakeup_fd``) and calls ``stop``
+    (``connection.interrupt()``), so the statement ends at once; the handler then raises as usual.
+    Without :func:`install` (a program embedding the library), nothing is watched.
+    """
+    token = next(_tokens)
+    _interrupters[token] = stop
+    return token
+
+
+def remove_interrupter(token: int) -> None:
+    """Forget what :func:`add_interrupter` registered under ``token``."""
+    _interrupters.pop(token, None)
+
+
+def _start_watch() -> None:
+    """Watch SIGINT from a thread of its own, through the wakeup fd (main thread, CLI only)."""
+    if _watch:
+        return
+    reader, writer = socket.socketpair()
+    try:
+        writer.setblocking(False)
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        reader.close()
+        writer.close()
+        return
+    thread = threading.Thread(target=_watch_sigint, args=(reader,), name="billing-rules-sigint", daemon=True)
+    _watch.update(reader=reader, writer=writer, previous=previous, thread=thread)
+    thread.start()
+
+
+def _stop_watch() -> None:
+    if not _watch:
+        return
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(_watch["previous"])
+    _watch["writer"].close()  # the reader then reads the end of the stream: the thread returns
+    _watch["thread"].join(timeout=5)
+    _watch["reader"].close()
+    _watch.clear()
+
+
+def _watch_sigint(reader: socket.socket) -> None:
+    """Call the interrupters on each SIGINT (not while a commit holds it back: :func:`deferred`)."""
+    while True:
+        try:
+            data = reader.recv(64)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGINT in data and not _state["deferring"]:
+            for stop in list(_interrupters.values()):
+                with contextlib.suppress(Exception):
+                    stop()
 
 
 def received() -> bool:

@@ -129,9 +129,11 @@ def test_check_interrupted_inside_duckdb_exits_130_and_records_nothing(
     )
     ledger = tmp_path / "registre.db"
     real_load = DuckDbBackend.load_invoices
+    finished: list[str] = []
 
     def endless_load(self: DuckDbBackend, source: Any) -> None:
         self.run(f"CREATE TABLE endless AS {ENDLESS}")
+        finished.append("endless")  # the Ctrl-C waited for the statement's end (minutes)
         real_load(self, source)
 
     monkeypatch.setattr(DuckDbBackend, "load_invoices", endless_load)
@@ -143,6 +145,9 @@ def test_check_interrupted_inside_duckdb_exits_130_and_records_nothing(
     assert "interrompu (Ctrl-C) : rien n'a été enregistré" in result.stderr
     assert "erreur interne" not in result.stderr
     assert result.stdout == ""
+    # Stopped inside the statement: DuckDB alone looks for signals only now and then, and the
+    # command's watch interrupts the connection as the signal arrives (interrupt.add_interrupter).
+    assert finished == []
     if ledger.exists():
         with contextlib.closing(sqlite3.connect(ledger)) as db:
             assert db.execute("SELECT count(*) FROM invoices").fetchone() == (0,)
@@ -160,3 +165,43 @@ def test_an_interrupt_while_simulate_reads_its_facts_is_a_keyboard_interrupt(mon
     monkeypatch.setattr(batch_simulation.PeriodTable, "create", interrupted)
     with pytest.raises(KeyboardInterrupt):
         batch_simulation._Facts(str(tmp_path / "period.csv"), dt.date(2026, 1, 1), lambda code: True)
+
+
+def test_the_watch_ends_with_the_handler() -> None:
+    """``restore`` ends the SIGINT watch of ``install``: its thread, and the wakeup fd it took."""
+    previous = interrupt.install()
+    if previous is None:
+        pytest.skip("no signal handler can be installed here")
+    try:
+        watching = [thread for thread in threading.enumerate() if thread.name == "billing-rules-sigint"]
+        assert len(watching) == 1
+    finally:
+        interrupt.restore(previous)
+    watching[0].join(timeout=5)
+    assert not watching[0].is_alive()
+    assert signal.set_wakeup_fd(-1) == -1  # nothing left writing to a closed socket
+
+
+def test_interrupters_are_called_on_sigint_only_while_registered() -> None:
+    """The watch calls what is registered, from its thread, for each Ctrl-C; nothing once removed."""
+    stopped, seen = threading.Event(), threading.Event()
+    previous = interrupt.install()
+    if previous is None:
+        pytest.skip("no signal handler can be installed here")
+    try:
+        token = interrupt.add_interrupter(stopped.set)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)  # the handler raises here
+        assert stopped.wait(timeout=60)
+        interrupt.remove_interrupter(token)
+        stopped.clear()
+        probe = interrupt.add_interrupter(seen.set)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)
+        assert seen.wait(timeout=60)  # the watch has handled the second Ctrl-C...
+        interrupt.remove_interrupter(probe)
+    finally:
+        interrupt.restore(previous)
+    assert not stopped.is_set()  # ...without calling what was removed

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from billing_rules import scratch
+from billing_rules import interrupt, scratch
 
 DIALECT = "duckdb"
 DEFAULT_MEMORY = "2GB"
@@ -86,9 +86,12 @@ class DuckDbBackend:
         if threads is not None:
             config["threads"] = threads
         self.con = duckdb.connect(":memory:", config=config)
+        # A Ctrl-C stops the running statement at once (DuckDB alone may finish it first).
+        self._interrupter = interrupt.add_interrupter(self.con.interrupt)
 
     def close(self) -> None:
         """Drop the database and its spill files."""
+        interrupt.remove_interrupter(self._interrupter)
         try:
             with interruptible():
                 self.con.close()
