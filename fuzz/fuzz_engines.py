@@ -14,9 +14,11 @@ windows, first-visit and once-ever rules interact) whose dates cluster at the bo
 turn on: 80th birthdays and 29 February births, quarter and ISO-week ends, New Year weeks, the
 2024-12-22 tariff change, the codes' start dates and the 2026 texts. Times are missing half the
 time and often equal; referrals sit around 48 h and the 19:00-20:59 SHE window; amounts are right
-or wrong; a few rows are unreadable. Some cases are split: earlier days are recorded into a SQLite
-ledger first (``check --ledger L --record`` with one engine), then the last day is checked by both
-engines, each on its own copy of that ledger.
+or wrong; a few rows are unreadable. The same rows are written as CSV (delimiters, encodings, a
+practice's own headers, one line per act) or as JSON, JSON Lines or Parquet, with text cells or
+native values (booleans, numbers, code lists, dates, keys left out or null). Some cases are split:
+earlier days are recorded into a SQLite ledger first (``check --ledger L --record`` with one
+engine), then the last day is checked by both engines, each on its own copy of that ledger.
 
 Both reports come from the real command (``billing-rules check FILE --format json``, run
 in-process through click) and must be equal once the ``summary.engine`` key, which names the
@@ -88,6 +90,13 @@ TIMES = (
 #: Offsets of referral_at before the act (minutes); negative ones are after the act (input errors).
 REFERRAL_BEFORE = (0, 1, 60, 600, 2879, 2880, 2881, 4320, 10080, -1)
 BOOLEAN_STYLES = (("1", "0"), ("oui", "non"), ("true", "false"), ("O", "N"), ("yes", "no"))
+BOOLEANS = frozenset({"ald", "palliative", "neurodegenerative", "declares_mt", "homebound", "regulated"})
+TRUE_WORDS = frozenset(style[0].lower() for style in BOOLEAN_STYLES)
+FALSE_WORDS = frozenset(style[1].lower() for style in BOOLEAN_STYLES)
+#: Input formats (SPEC §1). CSV comes up most often: its dialects (delimiters, encodings, quoting,
+#: headers) have the most ways to go wrong; JSON, JSON Lines and Parquet take typed values too.
+FORMATS = ("csv", "csv", "csv", "csv", "json", "jsonl", "parquet")
+EXTENSIONS = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "parquet": ".parquet"}
 #: Unreadable values the readers must both report as the same input errors.
 BAD_VALUES: dict[str, tuple[str, ...]] = {
     "date": ("2024-02-30", "2023-02-29", "31/04/2024", "x"),
@@ -153,6 +162,8 @@ class Case:
     headers: tuple[tuple[str, str], ...] = ()  # column -> the header written instead (SPEC §1b aliases)
     encoding: str = "utf-8"
     lines: bool = False  # one line per act (a ``code`` column), grouped into invoices by the readers
+    file_format: str = "csv"  # csv, json, jsonl or parquet (SPEC §1): the same rows in another format
+    typed: bool = False  # JSON and Parquet: native values (booleans, numbers, dates, code lists)
 
     @property
     def invoices(self) -> int:
@@ -502,7 +513,7 @@ def generate(seed: int, *, max_invoices: int = 60) -> Case:
     lines = rng.random() < 0.12
     if lines:
         headers.pop("codes", None)
-    return Case(
+    case = Case(
         seed=seed,
         columns=columns,
         delimiter=";" if style["comma"] or rng.random() < 0.6 else ",",
@@ -514,6 +525,9 @@ def generate(seed: int, *, max_invoices: int = 60) -> Case:
         encoding=encoding,
         lines=lines,
     )
+    # Drawn last, so that a seed's rows and columns do not depend on the format they are written in.
+    file_format = rng.choice(FORMATS)
+    return attrs.evolve(case, file_format=file_format, typed=file_format != "csv" and rng.random() < 0.6)
 
 
 def _parse_day(text: str) -> dt.date | None:
@@ -530,18 +544,117 @@ def _parse_day(text: str) -> dt.date | None:
 # Running the two engines
 
 
-def write_csv(path: Path, rows: Iterable[dict[str, str]], case: Case) -> None:
-    """The rows as a SPEC §1 CSV file with the case's columns, headers, delimiter and encoding."""
+def write_input(folder: Path, name: str, rows: Iterable[dict[str, str]], case: Case) -> Path:
+    """The rows as a SPEC §1 file in the case's format, columns, headers (keys), delimiter and encoding."""
+    path = folder / f"{name}{EXTENSIONS[case.file_format]}"
     headers = dict(case.headers)
     columns = (
         [("code" if column == "codes" else column) for column in case.columns] if case.lines else case.columns
     )
-    with path.open("w", encoding=case.encoding, newline="") as handle:
-        writer = csv.writer(handle, delimiter=case.delimiter)
-        writer.writerow([headers.get(column, column) for column in columns])
-        lines = _act_lines(rows, case) if case.lines else list(rows)
-        for row in lines:
-            writer.writerow([row.get(column, "") for column in columns])
+    records = _act_lines(rows, case) if case.lines else list(rows)
+    if case.file_format == "csv":
+        with path.open("w", encoding=case.encoding, newline="") as handle:
+            writer = csv.writer(handle, delimiter=case.delimiter)
+            writer.writerow([headers.get(column, column) for column in columns])
+            for row in records:
+                writer.writerow([row.get(column, "") for column in columns])
+    elif case.file_format == "parquet":
+        _write_parquet(path, [headers.get(column, column) for column in columns], columns, records, case)
+    else:
+        objects = [_json_object(row, columns, headers, case) for row in records]
+        with path.open("w", encoding="utf-8") as handle:
+            if case.file_format == "json":
+                json.dump(objects, handle, ensure_ascii=False, indent=1)
+            else:
+                handle.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in objects)
+    return path
+
+
+def _cell_rng(case: Case, row: dict[str, str], column: str) -> random.Random:
+    """A draw of one cell's own: the same rows always give the same file (minimization relies on it)."""
+    return random.Random(
+        f"{case.seed}:{row.get('practitioner_id')}:{row.get('invoice_id')}:{column}:{row.get(column)}"
+    )
+
+
+def _native(column: str, cell: str) -> Any:
+    """The cell as the native JSON value an export would hold, or the text itself when it has none."""
+    if column in BOOLEANS and cell.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return cell.strip().lower() in TRUE_WORDS
+    if column in ("amount", "km"):
+        number = (
+            _decimal(cell) if "," not in cell and cell == cell.strip() and not cell.startswith("+") else None
+        )
+        if number is not None and number.is_finite() and number.as_tuple().exponent >= -2:
+            return int(number) if number == number.to_integral_value() else float(number)
+    return cell
+
+
+def _json_object(
+    row: dict[str, str], columns: Sequence[str], headers: dict[str, str], case: Case
+) -> dict[str, Any]:
+    """One invoice (or act line) as a JSON object: text cells, or native values when the case is typed.
+
+    An empty cell is an empty string in a text export; a typed one leaves the key out or writes null.
+    """
+    item: dict[str, Any] = {}
+    for column in columns:
+        cell = row.get(column, "")
+        key = headers.get(column, column)
+        if not case.typed:
+            item[key] = cell
+            continue
+        rng = _cell_rng(case, row, column)
+        if cell == "":
+            choice = rng.choice(("omit", "null", "text"))
+            if choice != "omit":
+                item[key] = None if choice == "null" else ""
+        elif column == "codes" and "+" in cell and rng.random() < 0.5:
+            item[key] = cell.split("+")
+        else:
+            item[key] = _native(column, cell) if rng.random() < 0.8 else cell
+    return item
+
+
+def _write_parquet(
+    path: Path, keys: Sequence[str], columns: Sequence[str], records: Sequence[dict[str, str]], case: Case
+) -> None:
+    """A Parquet file: text columns (empty cells null), or typed ones where every cell of a column fits."""
+    import polars as pl
+
+    data: dict[str, Any] = {}
+    schema: dict[str, Any] = {}
+    for key, column in zip(keys, columns, strict=True):
+        cells = [row.get(column, "") for row in records]
+        values: list[Any] = [cell or None for cell in cells]
+        dtype: Any = pl.String
+        if case.typed:
+            typed = _parquet_column(column, cells)
+            if typed is not None:
+                dtype, values = typed
+        data[key], schema[key] = values, dtype
+    pl.DataFrame(data, schema=schema).write_parquet(path)
+
+
+def _parquet_column(column: str, cells: Sequence[str]) -> tuple[Any, list[Any]] | None:
+    """The column's Parquet type and values when every non-empty cell has one, else None (text)."""
+    import polars as pl
+
+    filled = [cell for cell in cells if cell]
+    if not filled:
+        return None
+    if column in BOOLEANS and all(cell.strip().lower() in TRUE_WORDS | FALSE_WORDS for cell in filled):
+        return pl.Boolean, [cell.strip().lower() in TRUE_WORDS if cell else None for cell in cells]
+    if column in ("date", "birth_date", "discharge_date"):
+        try:
+            return pl.Date, [dt.date.fromisoformat(cell) if cell else None for cell in cells]
+        except ValueError:
+            return None
+    if column in ("amount", "km"):
+        numbers = [_native(column, cell) if cell else None for cell in cells]
+        if all(number is None or isinstance(number, (int, float)) for number in numbers):
+            return pl.Float64, [None if number is None else float(number) for number in numbers]
+    return None
 
 
 def _act_lines(rows: Iterable[dict[str, str]], case: Case) -> list[dict[str, str]]:
@@ -641,12 +754,11 @@ def _write_checked(case: Case, folder: Path, name: str) -> list[Path]:
     """The checked rows as one file, or as two files given together (``case.split`` rows in the first)."""
     split = min(case.split, len(case.checked) - 1)
     if split <= 0:
-        write_csv(folder / f"{name}.csv", case.checked, case)
-        return [folder / f"{name}.csv"]
-    paths = [folder / f"{name}-a.csv", folder / f"{name}-b.csv"]
-    write_csv(paths[0], case.checked[:split], case)
-    write_csv(paths[1], case.checked[split:], case)
-    return paths
+        return [write_input(folder, name, case.checked, case)]
+    return [
+        write_input(folder, f"{name}-a", case.checked[:split], case),
+        write_input(folder, f"{name}-b", case.checked[split:], case),
+    ]
 
 
 def run_case(case: Case, workdir: Path) -> tuple[Difference | None, Outcome]:
@@ -661,8 +773,7 @@ def run_case(case: Case, workdir: Path) -> tuple[Difference | None, Outcome]:
         Path(f"{ledger}{suffix}").unlink(missing_ok=True)
     other = "duckdb" if case.recorder == "row" else "row"
     for index, day in enumerate(case.history, start=1):
-        path = workdir / f"history-{index}.csv"
-        write_csv(path, day, case)
+        path = write_input(workdir, f"history-{index}", day, case)
         before = workdir / f"ledger-{other}.sqlite"
         if index > 1:
             _copy_ledger(ledger, before)
@@ -795,10 +906,11 @@ def save(case: Case, difference: Difference, folder: Path, name: str) -> None:
     """The case's files, the ledger it needs (as a recipe: the history files) and the difference."""
     folder.mkdir(parents=True, exist_ok=True)
     for index, day in enumerate(case.history, start=1):
-        write_csv(folder / f"{name}-history-{index}.csv", day, case)
+        write_input(folder, f"{name}-history-{index}", day, case)
     checked = _write_checked(case, folder, f"{name}-checked")
+    suffix = EXTENSIONS[case.file_format]
     replay = [
-        f"billing-rules check {name}-history-{i}.csv --ledger L --record --engine {case.recorder}"
+        f"billing-rules check {name}-history-{i}{suffix} --ledger L --record --engine {case.recorder}"
         for i in range(1, len(case.history) + 1)
     ]
     files = " ".join(path.name for path in checked)

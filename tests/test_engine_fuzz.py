@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Seeds whose cases cover the generator's shapes (checked with ``max_invoices=25``): one file, a
 #: ledger of one or two recorded files, by either engine, the checked rows split over two files, a
-#: practice's own headers, each encoding, an export with one line per act.
-SEEDS = (1, 3, 4, 11, 13, 18, 30, 35)
+#: practice's own headers, each encoding, an export with one line per act, each input format
+#: (JSON, JSON Lines and Parquet, with native values or text).
+SEEDS = (1, 3, 4, 11, 13, 16, 18, 29, 30)
 
 
 def _load_campaign() -> ModuleType:
@@ -50,6 +51,10 @@ def test_the_seeds_cover_ledgers_and_several_files() -> None:
     assert any(case.headers for case in cases)
     assert {case.encoding for case in cases} == {"utf-8", "utf-8-sig", "cp1252"}
     assert any(case.lines for case in cases)
+    assert {case.file_format for case in cases} == {"csv", "json", "jsonl", "parquet"}
+    assert {case.encoding for case in cases if case.file_format == "csv"} == {"utf-8", "utf-8-sig", "cp1252"}
+    assert any(case.typed and case.lines for case in cases)
+    assert any(case.typed and case.file_format == "parquet" for case in cases)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
