@@ -6,6 +6,9 @@ SIGINT into ``KeyboardInterrupt`` from its own handler, so the two look the same
 CLI installs :func:`install`'s handler, which notes that SIGINT really arrived before raising;
 :func:`is_real` then tells them apart. Without that handler (a program embedding the library that
 keeps Python's default), every ``KeyboardInterrupt`` is taken as real: stopping is the safe side.
+
+The handler also wakes a watch thread, so that native code which hears of signals late (a DuckDB
+statement) is stopped at once: see :func:`add_interrupter`.
 """
 
 from __future__ import annotations
