@@ -577,10 +577,16 @@ def _cell_rng(case: Case, row: dict[str, str], column: str) -> random.Random:
     )
 
 
+def _boolean(cell: str) -> bool | None:
+    """The yes or no a generated boolean cell spells, None for any other text."""
+    word = cell.strip().lower()
+    return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
+
+
 def _native(column: str, cell: str) -> Any:
     """The cell as the native JSON value an export would hold, or the text itself when it has none."""
-    if column in BOOLEANS and cell.strip().lower() in TRUE_WORDS | FALSE_WORDS:
-        return cell.strip().lower() in TRUE_WORDS
+    if column in BOOLEANS and _boolean(cell) is not None:
+        return _boolean(cell)
     if column in ("amount", "km"):
         number = (
             _decimal(cell) if "," not in cell and cell == cell.strip() and not cell.startswith("+") else None
@@ -643,8 +649,8 @@ def _parquet_column(column: str, cells: Sequence[str]) -> tuple[Any, list[Any]] 
     filled = [cell for cell in cells if cell]
     if not filled:
         return None
-    if column in BOOLEANS and all(cell.strip().lower() in TRUE_WORDS | FALSE_WORDS for cell in filled):
-        return pl.Boolean, [cell.strip().lower() in TRUE_WORDS if cell else None for cell in cells]
+    if column in BOOLEANS and all(_boolean(cell) is not None for cell in filled):
+        return pl.Boolean, [_boolean(cell) if cell else None for cell in cells]
     if column in ("date", "birth_date", "discharge_date"):
         try:
             return pl.Date, [dt.date.fromisoformat(cell) if cell else None for cell in cells]
