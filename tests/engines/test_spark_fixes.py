@@ -154,3 +154,33 @@ def test_standalone_master_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2, result.output
     assert "master Spark injoignable à 127.0.0.1:9 (--master spark://127.0.0.1:9)" in result.output
     assert "erreur interne" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("condition", "said"),
+    [
+        ("JAVA_GATEWAY_EXITED", "(JAVA_GATEWAY_EXITED : la JVM s'est arrêtée avant de répondre ;"),
+        ("NO_ACTIVE_SESSION", "(NO_ACTIVE_SESSION)"),
+        (None, "(RuntimeError)"),
+    ],
+)
+def test_a_jvm_that_does_not_start_is_named_by_its_condition(
+    monkeypatch: pytest.MonkeyPatch, condition: str | None, said: str
+) -> None:
+    """pyspark's condition, not only its exception's class, in the French line (exit 2)."""
+    pyspark = pytest.importorskip("pyspark")
+    from pyspark.errors import PySparkRuntimeError
+
+    def failing_start(*args: Any, **kwargs: Any) -> None:
+        if condition is None:
+            raise RuntimeError("no gateway")
+        raise PySparkRuntimeError(errorClass=condition, messageParameters={})
+
+    monkeypatch.setattr(sessions, "java_available", lambda: True)
+    monkeypatch.setattr(sessions, "_ROOT", {})
+    failing = type("Failing", (), {"__new__": failing_start, "_active_spark_context": None})
+    monkeypatch.setattr(pyspark, "SparkContext", failing)
+    result = _check("--master", "local[1]")
+    assert result.exit_code == 2, result.output
+    assert f"Spark n'a pas pu démarrer {said}" in result.output
+    assert "vérifiez Java" in result.output and "erreur interne" not in result.output

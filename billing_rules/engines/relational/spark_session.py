@@ -253,10 +253,33 @@ def _local(key: str) -> Any:
     except Exception as exc:  # noqa: BLE001 - the JVM did not start: say so in French
         if "Could not parse Master URL" in str(exc):
             raise BillingRulesError(_bad_master(key)) from None
-        raise BillingRulesError(f"Spark n'a pas pu démarrer ({type(exc).__name__}) : vérifiez Java") from None
+        raise BillingRulesError(
+            f"Spark n'a pas pu démarrer ({_start_failure(exc)}) : vérifiez Java"
+        ) from None
     _keep_sigint(before, context)
     context.setLogLevel("ERROR")
     return SparkSession(context)
+
+
+#: What pyspark's conditions mean to the user when the JVM does not start (its own words are English).
+_START_CONDITIONS = {
+    "JAVA_GATEWAY_EXITED": "la JVM s'est arrêtée avant de répondre ; ses messages sont au-dessus",
+}
+
+
+def _start_failure(exc: BaseException) -> str:
+    """The reason a local session did not start, as the report's line says it.
+
+    pyspark names its failures by condition (``JAVA_GATEWAY_EXITED``...): the condition, with its
+    meaning when it is a known one, says more than the exception's class; its message (English,
+    with paths) stays out of the line.
+    """
+    condition = getattr(exc, "getCondition", None)
+    name = condition() if callable(condition) else None
+    if not name:
+        return type(exc).__name__
+    meaning = _START_CONDITIONS.get(name)
+    return f"{name} : {meaning}" if meaning else str(name)
 
 
 def _sigint_handler() -> Any:
