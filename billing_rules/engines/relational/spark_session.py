@@ -261,25 +261,13 @@ def _local(key: str) -> Any:
     return SparkSession(context)
 
 
-#: What pyspark's conditions mean to the user when the JVM does not start (its own words are English).
-_START_CONDITIONS = {
-    "JAVA_GATEWAY_EXITED": "la JVM s'est arrêtée avant de répondre ; ses messages sont au-dessus",
-}
-
-
 def _start_failure(exc: BaseException) -> str:
-    """The reason a local session did not start, as the report's line says it.
-
-    pyspark names its failures by condition (``JAVA_GATEWAY_EXITED``...): the condition, with its
-    meaning when it is a known one, says more than the exception's class; its message (English,
-    with paths) stays out of the line.
-    """
+    """The condition pyspark names, which says more than the class (not its English message)."""
     condition = getattr(exc, "getCondition", None)
     name = condition() if callable(condition) else None
-    if not name:
-        return type(exc).__name__
-    meaning = _START_CONDITIONS.get(name)
-    return f"{name} : {meaning}" if meaning else str(name)
+    if name == "JAVA_GATEWAY_EXITED":
+        return f"{name} : la JVM s'est arrêtée avant de répondre ; ses messages sont au-dessus"
+    return str(name) if name else type(exc).__name__
 
 
 def _sigint_handler() -> Any:
