@@ -140,8 +140,11 @@ def _start_watch() -> None:
 def _stop_watch() -> None:
     if not _watch:
         return
-    with contextlib.suppress(ValueError, OSError):
+    try:
         signal.set_wakeup_fd(_watch["previous"])
+    except (ValueError, OSError):  # the fd it replaced is gone: none, rather than a closed socket's
+        with contextlib.suppress(ValueError, OSError):
+            signal.set_wakeup_fd(-1)
     _watch["writer"].close()  # the reader then reads the end of the stream: the thread returns
     _watch["thread"].join(timeout=5)
     _watch["reader"].close()

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import threading
@@ -205,3 +206,21 @@ def test_interrupters_are_called_on_sigint_only_while_registered() -> None:
     finally:
         interrupt.restore(previous)
     assert not stopped.is_set()  # ...without calling what was removed
+
+
+def test_the_watch_leaves_no_closed_fd_when_the_one_it_replaced_is_gone() -> None:
+    """A wakeup fd closed while the command ran is not put back: signals then write nowhere."""
+    before, other_end = socket.socketpair()
+    before.setblocking(False)
+    earlier = signal.set_wakeup_fd(before.fileno(), warn_on_full_buffer=False)
+    try:
+        previous = interrupt.install()
+        if previous is None:
+            pytest.skip("no signal handler can be installed here")
+        before.close()  # its owner closed it meanwhile
+        interrupt.restore(previous)
+        assert signal.set_wakeup_fd(-1) == -1
+    finally:
+        before.close()
+        other_end.close()
+        signal.set_wakeup_fd(earlier)
