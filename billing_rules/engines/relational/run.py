@@ -8,6 +8,10 @@ Two passes over the plan:
    coded as suggested (its windows counting what came before the invoice, plus itself), so that an
    opportunity is compliant and the better of two conflicting ones wins (SPEC §5).
 
+Each pass runs only the rules the codes of its subjects can wake (:func:`may_fire`, the row engine's
+dispatch): a day's file that bills no visit counts no visit window. On a small input that is most of
+the statements; on Spark, where each stage of a statement costs a job, most of the time.
+
 Then the invoices with findings are rebuilt as events and their findings worded by the rules' own
 code (``findings``).
 """
@@ -44,6 +48,8 @@ from billing_rules.model import Event, Finding, Severity
 from billing_rules.rule import Hit
 
 _CHECKED = (Severity.ERROR, Severity.WARNING)
+#: How many passes' statements a checker keeps (:meth:`RelationalChecker.statements`).
+STATEMENT_SETS = 16
 #: The subject's columns :func:`event_of` reads, ``sid`` first.
 _EVENT_COLUMNS = ("sid", *(name for name in SCHEMA if name not in ("origin", "time_min")))
 
@@ -72,11 +78,24 @@ class RelationalChecker:
         self._statements: dict[Any, Any] = {}
 
     def statements(self, key: Any, make: Callable[[], Any]) -> Any:
-        """A pass's SQL texts, generated on first use (the trees cost more to build than to run)."""
-        found = self._statements.get(key)
+        """A pass's SQL texts, generated on first use (the trees cost more to build than to run).
+
+        Kept for the last :data:`STATEMENT_SETS` keys: a program checking batch after batch meets
+        a few sets of rules again and again (the key names the rules a pass runs), not an endless
+        variety, and must not grow without bound if it does.
+        """
+        found = self._statements.pop(key, None)
         if found is None:
-            found = self._statements[key] = make()
+            found = make()
+        self._statements[key] = found  # the most recent last
+        while len(self._statements) > STATEMENT_SETS:
+            del self._statements[next(iter(self._statements))]
         return found
+
+    @property
+    def passes(self) -> list[tuple[bool, tuple[str, ...]]]:
+        """The passes whose statements are kept, oldest first: (over suggested codings, rules run)."""
+        return [(key[0], key[-1]) for key in self._statements]
 
     @property
     def python_rules(self) -> tuple[str, ...]:
@@ -137,7 +156,7 @@ class _Run:
 
     def run(self, count: int, adjust: Any) -> RelationalResult:
         self._setup()
-        hits = self._pass(sql.input_subjects, suggested=False)
+        hits = self._pass(sql.input_subjects, suggested=False, codes=self.input_codes)
         by_sid: dict[int, list[tuple[Plan, SqlHit | Hit]]] = {}
         for plan, hit in hits:
             by_sid.setdefault(hit_sid(hit), []).append((plan, hit))
@@ -198,20 +217,28 @@ class _Run:
         db.execute(sql.create(sql.BASE, sql.base_table(history=bounds.history, order=self.order)))
         # Everything reads ``base`` from here on: one wide copy less to hold (or spill) at scale.
         db.execute(exp.Drop(tables=[exp.to_table("invoices")], kind="TABLE", exists=True))
-        distinct = db.tuples(
-            exp.select(exp.Explode(this=exp.column("codes")).as_("code")).from_(sql.BASE).distinct()
-        )
-        self.unknown = sorted(code for (code,) in distinct if not self.checker.ruleset.knows(code))
+        billed = db.tuples(sql.billed_codes())
+        self.unknown = sorted(code for code, _ in billed if not self.checker.ruleset.knows(code))
+        self.input_codes = frozenset(code for code, on_input in billed if on_input)
 
     # --- one pass ----------------------------------------------------------------------------
 
     def _pass(
-        self, subjects: Callable[[], exp.Select], *, suggested: bool
+        self, subjects: Callable[[], exp.Select], *, suggested: bool, codes: frozenset[str]
     ) -> list[tuple[Plan, SqlHit | Hit]]:
+        """The hits of the pass's rules on its subjects, whose invoices bill only ``codes``.
+
+        A rule woken by codes none of the subjects bills cannot fire (``validity.judged``, the
+        row engine's dispatch): it is left out of the pass, and so is a window no rule left reads.
+        """
         db = self.db
-        wanted = [plan for plan in self.plan.rules if not suggested or plan.severity in _CHECKED]
+        wanted = [
+            plan
+            for plan in self.plan.rules
+            if (not suggested or plan.severity in _CHECKED) and may_fire(plan, codes)
+        ]
         statements, union, flags, flagged = self.checker.statements(
-            (suggested, tuple(self.unknown), self.order.packed),
+            (suggested, tuple(self.unknown), self.order.packed, tuple(plan.code for plan in wanted)),
             lambda: self._statements(subjects, wanted, suggested),
         )
         for text in statements:
@@ -388,7 +415,10 @@ class _Run:
                     exp.select("ord", "sid", "variant", split.as_("codes")).from_("suggested_values"),
                 )
             )
-            for plan, hit in self._pass(lambda: sql.with_expected(sql.suggested_subjects()), suggested=True):
+            suggested_codes = frozenset(code for *_, joined in rows for code in joined.split("+"))
+            for plan, hit in self._pass(
+                lambda: sql.with_expected(sql.suggested_subjects()), suggested=True, codes=suggested_codes
+            ):
                 sid, code = keys[hit_sid(hit)]
                 # As ``Session._has_error``: only the error rules decide; a crash of one of them is
                 # an error, a crash of a warning rule counts as one of its warnings.
@@ -415,6 +445,19 @@ class _Crash:
 class _Evaluated:
     sid: int
     hit: Hit
+
+
+def may_fire(plan: Plan, codes: frozenset[str]) -> bool:
+    """Whether the rule may fire on an invoice that bills only ``codes``.
+
+    A DSL rule judges an invoice only if it bills one of the codes that wake it (``DslRule.judges``);
+    a Python rule runs on the rows its ``triggers`` wake. A rule without triggers, or a built-in
+    one, may fire on any invoice.
+    """
+    if isinstance(plan, BuiltinPlan):
+        return True
+    triggers = getattr(plan.rule, "triggers", None)
+    return triggers is None or not codes.isdisjoint(triggers)
 
 
 def hit_sid(hit: Any) -> int:

@@ -254,6 +254,27 @@ def base_table(*, history: bool = True, order: OrderKey = order_key.WRITER_KEY) 
     return with_expected(base_query(history=history, order=order), pairs_from=exp.to_table(TABLE))
 
 
+def billed_codes() -> exp.Select:
+    """Each code ``base`` bills, and whether an input row bills it (1) or only the history (0)."""
+    exploded = exp.select(
+        exp.Explode(this=exp.column("codes")).as_("code"),
+        exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.EQ(this=exp.column("origin"), expression=exp.Literal.string("input")),
+                    true=exp.Literal.number(1),
+                )
+            ],
+            default=exp.Literal.number(0),
+        ).as_("on_input"),
+    ).from_(BASE)
+    return (
+        exp.select(exp.column("code"), exp.Max(this=exp.column("on_input")).as_("on_input"))
+        .from_(exploded.subquery("c"))
+        .group_by(exp.column("code"))
+    )
+
+
 #: The columns :func:`base_query` adds to the invoice table's, in its order (:func:`base_table`
 #: adds ``expected`` after them, which the suggested codings compute again for their own codes).
 BASE_DERIVED = (
