@@ -369,8 +369,11 @@ def _columns(data: Mapping[str, Any], fail: Any) -> ColumnMapping:
     """
     explicit: dict[str, str] = {}
     for field, header in _table(data, "columns", fail).items():
-        if not isinstance(header, str) or not header.strip():
+        if not isinstance(header, str):
             raise fail(f"columns.{field} : nom de colonne attendu (un texte)")
+        if not normalize(header):
+            # Blank, or nothing a header is matched on (punctuation alone): it would match nothing.
+            raise fail(f"columns.{field} : nom de colonne vide (écrivez l'en-tête de la colonne du fichier)")
         if field in MAPPABLE:
             explicit[str(field)] = header
         elif field not in _own_fields():

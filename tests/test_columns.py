@@ -258,6 +258,8 @@ def test_config_columns_and_values() -> None:
     [
         ({"columns": {"patient": "X"}}, "champ inconnu « patient » (champs possibles : invoice_id, date"),
         ({"columns": {"patient_id": 3}}, "columns.patient_id : nom de colonne attendu"),
+        ({"columns": {"patient_id": " "}}, "columns.patient_id : nom de colonne vide"),
+        ({"columns": {"patient_id": "--"}}, "columns.patient_id : nom de colonne vide"),
         ({"values": {"place": "domicile"}}, "« values.place » doit être une table"),
         ({"values": {"plac": {"Visite": "domicile"}}}, "champ inconnu « plac »"),
     ],
