@@ -293,7 +293,7 @@ class _Run:
                 )
                 statements.append(db.sql(sql.create(name, query)))
                 counter_tables[counter.id] = name
-        queries: list[exp.Expression] = []
+        windowed: list[tuple[DslPlan, str, str | None]] = []
         flags: list[exp.Expression] = []
         flagged: list[str] = []
         python_tables: list[str] = []
@@ -305,14 +305,14 @@ class _Run:
                     flagged.append(plan.code)
                     python_tables += [python_table] if python_table is not None else []
                 else:
-                    queries.append(sql.dsl_hits(plan, counter_tables[plan.counter.id], python_table))
+                    windowed.append((plan, counter_tables[plan.counter.id], python_table))
             elif isinstance(plan, BuiltinPlan):
                 condition = exp.and_(
                     exp.not_(exp.column("cancelled", table="s")), self._builtin_condition(plan)
                 )
                 flags.append(condition)
                 flagged.append(plan.code)
-        union = sql.union_all(queries)
+        union = sql.window_hits(windowed)
         flag_query = db.sql(sql.flag_hits(flags, python_tables)) if flags else None
         return statements, None if union is None else db.sql(union), flag_query, tuple(flagged)
 

@@ -430,33 +430,67 @@ def flag_hits(flags: Sequence[exp.Expression], python_tables: Sequence[str] = ()
 WINDOW_COLUMNS = ("code", "cnt", "first_date", "last_date", "first_invoice", "first_practitioner")
 
 
-def dsl_hits(plan: DslPlan, counter_table: str, python_table: str | None) -> exp.Select:
-    """The subjects on which the DSL rule with a window fires, with the window that makes it fire.
+def window_hits(windowed: Sequence[tuple[DslPlan, str, str | None]]) -> exp.Select | None:
+    """The subjects on which each DSL rule with a window fires, with the window that makes it fire.
 
-    With ``per code``, the first code (in code order) whose window fires, as the row engine does.
+    ``windowed``: (rule, its window's counter table, its Python condition's table or None). Each
+    window's rows over the rule's limit are gathered first, then joined to the subjects once for all
+    the rules, each tested by its own condition (a ``CASE`` on the rule): one join where there was
+    one per rule. On Spark, without broadcast, each join shuffled the subjects again; on DuckDB
+    each scanned them again. With ``per code``, the first code (in code order) whose window fires,
+    as the row engine does.
     """
-    query = exp.select(col("sid"), exp.Literal.string(plan.rule.code).as_("rule")).from_(
-        exp.to_table(SUBJECTS).as_(ROW)
-    )
-    firing = (
-        exp.GT(this=_c("cnt", "w"), expression=exp.Literal.number(plan.limit))
-        if plan.kind == "at_most"
-        else exp.EQ(this=_c("cnt", "w"), expression=exp.Literal.number(plan.limit))
+    if not windowed:
+        return None
+    gathered = []
+    for plan, counter_table, _ in windowed:
+        count, limit = _c("cnt", "w"), exp.Literal.number(plan.limit)
+        firing = (
+            exp.GT(this=count, expression=limit)
+            if plan.kind == "at_most"
+            else exp.EQ(this=count, expression=limit)
+        )
+        gathered.append(
+            exp.select(
+                _c("sid", "w"),
+                exp.Literal.string(plan.code).as_("rule"),
+                *(_c(name, "w") for name in WINDOW_COLUMNS),
+                copy=False,
+            )
+            .from_(exp.to_table(counter_table).as_("w"), copy=False)
+            .where(firing, copy=False)
+        )
+    union = union_all(gathered)
+    assert union is not None
+    applies = exp.Case(
+        this=_c("rule", "h"),
+        ifs=[
+            exp.If(this=exp.Literal.string(plan.code), true=dsl_condition(plan, python_table))
+            for plan, _, python_table in windowed
+        ],
+        default=exp.false(),
     )
     rank = exp.Window(
         this=exp.RowNumber(),
-        partition_by=[col("sid")],
-        order=exp.Order(expressions=[exp.Ordered(this=_c("code", "w"), nulls_first=True)]),
+        partition_by=[_c("sid", "h"), _c("rule", "h")],
+        order=exp.Order(expressions=[exp.Ordered(this=_c("code", "h"), nulls_first=True)]),
     )
     ranked = (
-        query.select(*(_c(name, "w") for name in WINDOW_COLUMNS), rank.as_("pick"))
-        .join(exp.to_table(counter_table).as_("w"), on=exp.EQ(this=_c("sid", "w"), expression=col("sid")))
-        .where(exp.and_(dsl_condition(plan, python_table), firing))
+        exp.select(
+            _c("sid", "h"), _c("rule", "h"), *(_c(name, "h") for name in WINDOW_COLUMNS), rank.as_("pick")
+        )
+        .from_(union.subquery("h", copy=False), copy=False)
+        .join(
+            exp.to_table(SUBJECTS).as_(ROW),
+            on=exp.EQ(this=col("sid"), expression=_c("sid", "h")),
+            copy=False,
+        )
+        .where(applies, copy=False)
     )
-    ranked = with_python(ranked, [python_table] if python_table is not None else [])
+    ranked = with_python(ranked, [table for _, _, table in windowed if table is not None])
     return (
         exp.select(_c("sid"), _c("rule"), *(_c(name) for name in WINDOW_COLUMNS))
-        .from_(ranked.subquery("r"))
+        .from_(ranked.subquery("r", copy=False), copy=False)
         .where(exp.EQ(this=_c("pick"), expression=exp.Literal.number(1)))
     )
 

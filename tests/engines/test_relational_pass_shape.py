@@ -1,10 +1,11 @@
-"""A relational pass leaves out the rules none of its invoices can wake, and finds the same.
+"""What a relational pass runs: only the rules its invoices can wake, and one join for all windows.
 
 A DSL rule judges an invoice only if it bills a code that wakes the rule (``DslRule.judges``), and
 a Python rule runs on the rows its triggers wake: a rule whose codes no subject bills cannot fire,
 and its statements (a window's count above all) are not run. The suggested codings' pass is judged
 by the codes they bill, not the input's: an opportunity that suggests IMT is still checked against
-IMT-ONCE when no input row bills IMT.
+IMT-ONCE when no input row bills IMT. The rules with a window are tested on the subjects in one join
+(each join shuffled the subjects again on Spark); the findings stay the row engine's.
 """
 
 from __future__ import annotations
@@ -110,3 +111,29 @@ def test_kept_statements_are_bounded_and_reused() -> None:
     assert checker.passes[-1] == (False, ("R4",))
     assert checker.statements((False, (), True, (f"R{last}",)), make(100)) == f"statements {last}"
     assert 100 not in made
+
+
+def test_the_window_rules_join_the_subjects_once() -> None:
+    """Every rule with a window is tested in one join of the subjects, not one join per rule."""
+    from sqlglot import exp
+
+    from billing_rules.engines.relational import sql
+    from billing_rules.engines.relational.plan import DslPlan
+
+    _, checker = _fresh()
+    windowed = [
+        (plan, f"counter_{plan.counter.id}", None)
+        for plan in checker.plan.rules
+        if isinstance(plan, DslPlan) and plan.counter is not None
+    ]
+    assert len(windowed) >= 7
+    query = sql.window_hits(windowed)
+    assert query is not None
+    joins = list(query.find_all(exp.Join))
+    assert [join.this.name for join in joins] == [sql.SUBJECTS]
+    # A rule whose condition runs in Python brings its table of sids, LEFT JOINed.
+    plan, counter, _ = windowed[0]
+    with_python = sql.window_hits([(plan, counter, "python_0"), *windowed[1:]])
+    assert with_python is not None
+    assert sorted(join.this.name for join in with_python.find_all(exp.Join)) == ["python_0", sql.SUBJECTS]
+    assert sql.window_hits([]) is None
