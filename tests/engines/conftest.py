@@ -1,14 +1,35 @@
 """Fixtures of the engine tests: ``engine`` (indirect parameter), one Spark session and one Spark
-Connect server for the run."""
+Connect server for the run, and a five-invoice excerpt of the example week for Spark's own tests."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from executors import CONNECT, require_spark, require_spark_connect
+
+#: Five invoices of the example week (their lines) with findings of both kinds (SNP-MT, AMOUNT-ABOVE,
+#: IMT-MT; OPP-SNP, OPP-MEG), billing G, SNP and IMT only: the rules of those codes run, no other.
+EXCERPT_LINES = (8, 19, 22, 24, 39)
+
+
+@pytest.fixture(scope="session")
+def week_excerpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example week cut to :data:`EXCERPT_LINES`, in its own format (``;``, SPEC headers).
+
+    For the tests of Spark's sessions, masters and processes, where the rules are not what is under
+    test: on two cores each Spark check of the whole week takes a minute or more, since its cost is
+    the stages of the rules it runs, not the rows.
+    """
+    example = Path(__file__).resolve().parents[2] / "examples" / "week-2026-01.csv"
+    header, *lines = example.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [lines[number - 2] for number in EXCERPT_LINES]  # the header is line 1
+    path = tmp_path_factory.mktemp("excerpt") / "week-excerpt.csv"
+    path.write_text(header + "".join(kept), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

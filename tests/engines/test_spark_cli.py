@@ -31,12 +31,14 @@ def run(*args: str) -> Any:
     return CliRunner().invoke(cli.main, ["check", "--no-plugins", *args], catch_exceptions=False)
 
 
-def _row_engine_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, int, dict[str, Any]]:
-    """A private staging directory for Spark, and the row engine's exit code and JSON report of the
-    example, named as Spark's would be (what a Spark run must give)."""
+def _row_engine_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: Path = EXAMPLE
+) -> tuple[Path, int, dict[str, Any]]:
+    """A private staging directory for Spark, and the row engine's exit code and JSON report of
+    ``path``, named as Spark's would be (what a Spark run must give)."""
     staging = tmp_path / "staging"
     monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(staging))
-    row = run(str(EXAMPLE), "--format", "json", "--engine", "row")
+    row = run(str(path), "--format", "json", "--engine", "row")
     expected = json.loads(row.output)
     expected["summary"]["engine"] = "spark"
     return staging, row.exit_code, expected
@@ -44,7 +46,7 @@ def _row_engine_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
 
 @pytest.mark.spark
 def test_spark_engine_is_named_and_finds_what_the_row_engine_finds(
-    spark_session: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark_session: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, week_excerpt: Path
 ) -> None:
     staging, exit_code, expected = _row_engine_report(tmp_path, monkeypatch)
     found = run(str(EXAMPLE), "--format", "json", "--engine", "spark")
@@ -53,7 +55,7 @@ def test_spark_engine_is_named_and_finds_what_the_row_engine_finds(
     assert found.exit_code == exit_code
     assert data == expected
     assert data["findings"]
-    text = run(str(EXAMPLE), "--engine", "spark", "--master", "local[2]")
+    text = run(str(week_excerpt), "--engine", "spark", "--master", "local[2]")
     assert "Moteur : spark" in text.output
     # The check's staging directory (the Parquet copy of the invoices) is gone afterwards.
     assert staging.is_dir() and not list(staging.iterdir())
@@ -62,22 +64,25 @@ def test_spark_engine_is_named_and_finds_what_the_row_engine_finds(
 @pytest.mark.spark
 @pytest.mark.spark_connect
 def test_spark_connect_by_spark_remote_and_by_master(
-    spark_connect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark_connect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, week_excerpt: Path
 ) -> None:
     staging, exit_code, expected = _row_engine_report(tmp_path, monkeypatch)
     monkeypatch.setenv("SPARK_REMOTE", spark_connect)
     found = run(str(EXAMPLE), "--format", "json", "--engine", "spark")
     assert (found.exit_code, json.loads(found.output)) == (exit_code, expected)
     monkeypatch.delenv("SPARK_REMOTE")
-    found = run(str(EXAMPLE), "--format", "json", "--engine", "spark", "--master", spark_connect)
+    # The same server by --master: on the excerpt (the whole week was compared just above).
+    _, exit_code, expected = _row_engine_report(tmp_path, monkeypatch, week_excerpt)
+    found = run(str(week_excerpt), "--format", "json", "--engine", "spark", "--master", spark_connect)
     assert (found.exit_code, json.loads(found.output)) == (exit_code, expected)
+    assert expected["findings"]
     # The server read the staging Parquet (one machine here; a shared mount on a cluster): removed.
     assert staging.is_dir() and not list(staging.iterdir())
 
 
 @pytest.mark.spark
 @pytest.mark.spark_connect
-def test_spark_connect_command_ends(spark_connect: str, tmp_path: Path) -> None:
+def test_spark_connect_command_ends(spark_connect: str, tmp_path: Path, week_excerpt: Path) -> None:
     """A real process: its Connect clients are closed at exit (gRPC's finaliser could hang it)."""
     env = {**os.environ, "SPARK_REMOTE": spark_connect, "BILLING_RULES_SPARK_STAGING": str(tmp_path)}
     command = [
@@ -86,7 +91,7 @@ def test_spark_connect_command_ends(spark_connect: str, tmp_path: Path) -> None:
         "billing_rules",
         "check",
         "--no-plugins",
-        str(EXAMPLE),
+        str(week_excerpt),
         "--engine",
         "spark",
     ]

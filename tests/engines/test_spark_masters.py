@@ -21,13 +21,16 @@ from billing_rules.engines.relational import spark_session as sessions  # noqa: 
 from billing_rules.engines.relational.spark import SparkBackend  # noqa: E402
 from billing_rules.errors import BillingRulesError  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = str(REPO / "examples" / "week-2026-01.csv")
 
-
-def _findings(validator: Validator, **where: Any) -> list[tuple[str, str, str]]:
-    report = api.check_paths(validator, [EXAMPLE], engine="spark", **where)
+def _findings(validator: Validator, path: Path, **where: Any) -> list[tuple[str, str, str]]:
+    report = api.check_paths(validator, [str(path)], engine="spark", **where)
     return [(f.rule, f.invoice_id, f.message) for f in report.findings]
+
+
+def _row_findings(validator: Validator, path: Path) -> list[tuple[str, str, str]]:
+    found = [(f.rule, f.invoice_id, f.message) for f in validator.check_paths([str(path)]).findings]
+    assert {rule for rule, *_ in found} >= {"SNP-MT", "IMT-MT", "OPP-MEG"}  # errors and opportunities
+    return found
 
 
 def _running_master() -> str:
@@ -40,18 +43,18 @@ def _running_master() -> str:
 
 @pytest.mark.spark
 def test_another_local_master_replaces_the_idle_session(
-    spark_session: Any, builtin_validator: Validator, monkeypatch: pytest.MonkeyPatch
+    spark_session: Any, builtin_validator: Validator, week_excerpt: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = [(f.rule, f.invoice_id, f.message) for f in builtin_validator.check_paths([EXAMPLE]).findings]
+    expected = _row_findings(builtin_validator, week_excerpt)
     # Ignored with a local --master: neither the session's choice nor the JVM's start sees it.
     monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:9")
     try:
-        assert _findings(builtin_validator, master="local[1]") == expected
+        assert _findings(builtin_validator, week_excerpt, master="local[1]") == expected
         assert _running_master() == "local[1]"
         assert spark_session._sc._jsc is None  # the first session was stopped, not kept half-dead
     finally:
         # Back to the run's session: the checker of local[2] asks for it, and it starts again.
-        assert _findings(builtin_validator, master="local[2]") == expected
+        assert _findings(builtin_validator, week_excerpt, master="local[2]") == expected
     assert _running_master() == "local[2]"
     assert "local[1]" not in sessions._ROOT
 
@@ -86,11 +89,16 @@ def test_a_spark_context_started_elsewhere_is_not_taken(
 @pytest.mark.spark
 @pytest.mark.spark_connect
 def test_spark_connect_beside_a_local_session(
-    spark_session: Any, spark_connect: str, builtin_validator: Validator, monkeypatch: pytest.MonkeyPatch
+    spark_session: Any,
+    spark_connect: str,
+    builtin_validator: Validator,
+    week_excerpt: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    local = _findings(builtin_validator, master="local[2]")
-    assert _findings(builtin_validator, master=spark_connect) == local
-    assert _findings(builtin_validator, master="local[2]") == local
+    local = _findings(builtin_validator, week_excerpt, master="local[2]")
+    assert local == _row_findings(builtin_validator, week_excerpt)
+    assert _findings(builtin_validator, week_excerpt, master=spark_connect) == local
+    assert _findings(builtin_validator, week_excerpt, master="local[2]") == local
     assert _running_master() == "local[2]"
     # Checkers are kept per master as resolved: SPARK_REMOTE's is --master sc://...'s.
     monkeypatch.setenv("SPARK_REMOTE", spark_connect)
