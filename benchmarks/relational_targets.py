@@ -247,7 +247,7 @@ def why(args: argparse.Namespace, table: list[tuple[str, str]], data_file: Calla
     wrap(
         run._Run,
         "_pass",
-        lambda _, __, suggested: f"pass over {'suggested codings' if suggested else 'input rows'}",
+        lambda _, __, suggested, **___: f"pass over {'suggested codings' if suggested else 'input rows'}",
     )
     wrap(run._Run, "_events", lambda *_, **__: "Python: invoices with findings rebuilt as events")
     wrap(run._Run, "_check_suggestions", lambda *_, **__: "opportunities: suggested codings checked")
@@ -259,12 +259,15 @@ def why(args: argparse.Namespace, table: list[tuple[str, str]], data_file: Calla
     before, before_cpu = time.perf_counter(), time.process_time()
     try:
         command = ["check", str(path), "--format", "json", "--engine", "duckdb", "--fail-on", "never"]
-        main([*command, "-o", str(out)], standalone_mode=False)
-    except SystemExit:
-        pass
+        code = main([*command, "-o", str(out)], standalone_mode=False)
+    except SystemExit as done:
+        code = done.code
     finally:
         for owner, name, original in restore:
             setattr(owner, name, original)
+    # A stage's wrapper out of step with the engine fails the check: say so, not half a table.
+    if code not in (0, None):
+        raise RuntimeError(f"the check under measure failed (exit {code})")
     stages.append(
         ("whole check (after imports)", time.process_time() - before_cpu, time.perf_counter() - before)
     )
