@@ -69,7 +69,7 @@ def windowed_plan(validator: Any, path: Path, master: str | None) -> str:
         name = f"counter_{plan.counter.id}"
         parts = [f"-- {WINDOWED_RULE}: window counter ({name})", backend.explain(counter)]
         backend.execute(sql.create(name, counter))
-        parts += [f"-- {WINDOWED_RULE}: hits", backend.explain(sql.window_hits([(plan, name, None)]))]
+        parts += [f"-- {WINDOWED_RULE}: hits", backend.explain(windows.window_hits([(plan, name, None)]))]
         return "\n".join(parts)
     finally:
         backend.close()

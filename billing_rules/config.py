@@ -371,9 +371,8 @@ def _columns(data: Mapping[str, Any], fail: Any) -> ColumnMapping:
     for field, header in _table(data, "columns", fail).items():
         if not isinstance(header, str):
             raise fail(f"columns.{field} : nom de colonne attendu (un texte)")
-        if not normalize(header):
-            # Blank, or nothing a header is matched on (punctuation alone): it would match nothing.
-            raise fail(f"columns.{field} : nom de colonne vide (écrivez l'en-tête de la colonne du fichier)")
+        if not normalize(header):  # blank, or punctuation alone: it would match no header
+            raise fail(f"columns.{field} : nom de colonne vide (écrivez l'en-tête du fichier)")
         if field in MAPPABLE:
             explicit[str(field)] = header
         elif field not in _own_fields():
@@ -410,10 +409,8 @@ def _patient_columns(data: Mapping[str, Any], fail: Any) -> dict[str, str]:
     for field, header in mapped.items():
         other = taken.setdefault(normalize(header), field)
         if other != field:
-            raise fail(
-                f"columns.{field} : la colonne « {header.strip()} » est attribuée à deux champs : "
-                f"{other} et {field}"
-            )
+            message = f"la colonne « {header.strip()} » est attribuée à deux champs : {other} et {field}"
+            raise fail(f"columns.{field} : {message}")
     return mapped
 
 

@@ -117,7 +117,7 @@ def test_the_window_rules_join_the_subjects_once() -> None:
     """Every rule with a window is tested in one join of the subjects, not one join per rule."""
     from sqlglot import exp
 
-    from billing_rules.engines.relational import sql
+    from billing_rules.engines.relational import sql, windows
     from billing_rules.engines.relational.plan import DslPlan
 
     _, checker = _fresh()
@@ -127,13 +127,13 @@ def test_the_window_rules_join_the_subjects_once() -> None:
         if isinstance(plan, DslPlan) and plan.counter is not None
     ]
     assert len(windowed) >= 7
-    query = sql.window_hits(windowed)
+    query = windows.window_hits(windowed)
     assert query is not None
     joins = list(query.find_all(exp.Join))
     assert [join.this.name for join in joins] == [sql.SUBJECTS]
     # A rule whose condition runs in Python brings its table of sids, LEFT JOINed.
     plan, counter, _ = windowed[0]
-    with_python = sql.window_hits([(plan, counter, "python_0"), *windowed[1:]])
+    with_python = windows.window_hits([(plan, counter, "python_0"), *windowed[1:]])
     assert with_python is not None
     assert sorted(join.this.name for join in with_python.find_all(exp.Join)) == ["python_0", sql.SUBJECTS]
-    assert sql.window_hits([]) is None
+    assert windows.window_hits([]) is None

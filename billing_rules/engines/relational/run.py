@@ -312,7 +312,7 @@ class _Run:
                 )
                 flags.append(condition)
                 flagged.append(plan.code)
-        union = sql.window_hits(windowed)
+        union = windows.window_hits(windowed)
         flag_query = db.sql(sql.flag_hits(flags, python_tables)) if flags else None
         return statements, None if union is None else db.sql(union), flag_query, tuple(flagged)
 

@@ -7,6 +7,7 @@ columns, hash-partitioned here by the window's scope and sorted within each part
 windows (``within 12 months``) are a range self-join on the keys, ``ord`` comparing the rows.
 Opportunities' suggested codings are counted as a weight-0 row placed just before their own
 invoice (the same ``ord``, weight 0 first): they see what came before it, and are nobody's history.
+The rules then read their windows' counts in one join of the subjects (:func:`window_hits`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 from sqlglot import exp
 
 from billing_rules.engines.relational import order
-from billing_rules.engines.relational.compile import ROW, billed
-from billing_rules.engines.relational.plan import CounterPlan
-from billing_rules.engines.relational.sql import BASE, SUBJECTS
+from billing_rules.engines.relational.compile import ROW, billed, col
+from billing_rules.engines.relational.plan import CounterPlan, DslPlan
+from billing_rules.engines.relational.sql import BASE, SUBJECTS, dsl_condition, union_all, with_python
 from billing_rules.engines.relational.sql import column_of as _c
 
 
@@ -259,3 +260,72 @@ def _rolling_start(day: exp.Expression, counter: CounterPlan) -> exp.Expression:
         months = counter.span * (12 if counter.period == "years" else 1)
         shift = exp.Interval(this=exp.Literal.string(str(months)), unit=exp.var("MONTH"))
     return exp.cast(exp.Sub(this=day, expression=shift), "DATE")
+
+
+#: The columns of a hit: the subject, the rule, and the window that makes it fire.
+WINDOW_COLUMNS = ("code", "cnt", "first_date", "last_date", "first_invoice", "first_practitioner")
+
+
+def window_hits(windowed: Sequence[tuple[DslPlan, str, str | None]]) -> exp.Select | None:
+    """The subjects on which each DSL rule with a window fires, with the window that makes it fire.
+
+    ``windowed``: (rule, its window's counter table, its Python condition's table or None). Each
+    window's rows over the rule's limit are gathered first, then joined to the subjects once for all
+    the rules, each tested by its own condition (a ``CASE`` on the rule): one join where there was
+    one per rule. On Spark, without broadcast, each join shuffled the subjects again; on DuckDB
+    each scanned them again. With ``per code``, the first code (in code order) whose window fires,
+    as the row engine does.
+    """
+    if not windowed:
+        return None
+    gathered = []
+    for plan, counter_table, _ in windowed:
+        count, limit = _c("cnt", "w"), exp.Literal.number(plan.limit)
+        firing = (
+            exp.GT(this=count, expression=limit)
+            if plan.kind == "at_most"
+            else exp.EQ(this=count, expression=limit)
+        )
+        gathered.append(
+            exp.select(
+                _c("sid", "w"),
+                exp.Literal.string(plan.code).as_("rule"),
+                *(_c(name, "w") for name in WINDOW_COLUMNS),
+                copy=False,
+            )
+            .from_(exp.to_table(counter_table).as_("w"), copy=False)
+            .where(firing, copy=False)
+        )
+    union = union_all(gathered)
+    assert union is not None
+    applies = exp.Case(
+        this=_c("rule", "h"),
+        ifs=[
+            exp.If(this=exp.Literal.string(plan.code), true=dsl_condition(plan, python_table))
+            for plan, _, python_table in windowed
+        ],
+        default=exp.false(),
+    )
+    rank = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[_c("sid", "h"), _c("rule", "h")],
+        order=exp.Order(expressions=[exp.Ordered(this=_c("code", "h"), nulls_first=True)]),
+    )
+    ranked = (
+        exp.select(
+            _c("sid", "h"), _c("rule", "h"), *(_c(name, "h") for name in WINDOW_COLUMNS), rank.as_("pick")
+        )
+        .from_(union.subquery("h", copy=False), copy=False)
+        .join(
+            exp.to_table(SUBJECTS).as_(ROW),
+            on=exp.EQ(this=col("sid"), expression=_c("sid", "h")),
+            copy=False,
+        )
+        .where(applies, copy=False)
+    )
+    ranked = with_python(ranked, [table for _, _, table in windowed if table is not None])
+    return (
+        exp.select(_c("sid"), _c("rule"), *(_c(name) for name in WINDOW_COLUMNS))
+        .from_(ranked.subquery("r", copy=False), copy=False)
+        .where(exp.EQ(this=_c("pick"), expression=exp.Literal.number(1)))
+    )
