@@ -1,6 +1,6 @@
 """What a relational pass runs: only the rules its invoices can wake, and one join for all windows.
 
-A DSL rule judges an invoice only if it bills a code that wakes the rule (``DslRule.judges``), and
+A DSL rule's statement requires a code that wakes the rule to be billed (``validity.judged``), and
 a Python rule runs on the rows its triggers wake: a rule whose codes no subject bills cannot fire,
 and its statements (a window's count above all) are not run. The suggested codings' pass is judged
 by the codes they bill, not the input's: an opportunity that suggests IMT is still checked against

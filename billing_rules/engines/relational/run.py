@@ -228,8 +228,8 @@ class _Run:
     ) -> list[tuple[Plan, SqlHit | Hit]]:
         """The hits of the pass's rules on its subjects, whose invoices bill only ``codes``.
 
-        A rule woken by codes none of the subjects bills cannot fire (``validity.judged``, the
-        row engine's dispatch): it is left out of the pass, and so is a window no rule left reads.
+        A rule woken by codes none of the subjects bills cannot fire (:func:`may_fire`): it is left
+        out of the pass, and so is a window no rule left reads.
         """
         db = self.db
         wanted = [
@@ -396,12 +396,14 @@ class _Run:
         """Candidates whose suggested coding raises no error; warnings of each suggested coding."""
         rows = []
         keys: dict[int, tuple[int, str]] = {}
+        suggested_codes: set[str] = set()
         for sid, items in candidates.items():
             for plan, hit in items:
                 if hit.suggested_codes is not None:
                     virtual = len(keys) + 1
                     keys[virtual] = (sid, plan.code)
                     rows.append((sid, virtual, plan.code, "+".join(hit.suggested_codes)))
+                    suggested_codes.update(hit.suggested_codes)
         errors: set[tuple[int, str]] = set()
         warnings: dict[int, dict[str, int]] = {}
         if rows:
@@ -415,9 +417,10 @@ class _Run:
                     exp.select("ord", "sid", "variant", split.as_("codes")).from_("suggested_values"),
                 )
             )
-            suggested_codes = frozenset(code for *_, joined in rows for code in joined.split("+"))
             for plan, hit in self._pass(
-                lambda: sql.with_expected(sql.suggested_subjects()), suggested=True, codes=suggested_codes
+                lambda: sql.with_expected(sql.suggested_subjects()),
+                suggested=True,
+                codes=frozenset(suggested_codes),
             ):
                 sid, code = keys[hit_sid(hit)]
                 # As ``Session._has_error``: only the error rules decide; a crash of one of them is
@@ -450,9 +453,10 @@ class _Evaluated:
 def may_fire(plan: Plan, codes: frozenset[str]) -> bool:
     """Whether the rule may fire on an invoice that bills only ``codes``.
 
-    A DSL rule judges an invoice only if it bills one of the codes that wake it (``DslRule.judges``);
-    a Python rule runs on the rows its ``triggers`` wake. A rule without triggers, or a built-in
-    one, may fire on any invoice.
+    A DSL rule's statement requires one of the codes that wake it to be billed
+    (``validity.judged``, in :func:`sql.dsl_condition`, as the row engine's plan leaves out the
+    rules of codes not billed); a Python rule runs on the rows its ``triggers`` wake (``_woken``).
+    A rule without triggers, or a built-in one, may fire on any invoice.
     """
     if isinstance(plan, BuiltinPlan):
         return True

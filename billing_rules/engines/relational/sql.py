@@ -61,6 +61,11 @@ def column_of(name: str, table: str | None = None) -> exp.Column:
 _c = column_of
 
 
+def from_input(alias: str | None = None) -> exp.Expression:
+    """The row is one of the input's (not the ledger's history)."""
+    return exp.EQ(this=_c("origin", alias), expression=exp.Literal.string("input"))
+
+
 def _lit(value: Any) -> exp.Expression:
     if value is None:
         return exp.null()
@@ -182,18 +187,14 @@ def base_query(*, history: bool = True, order: OrderKey = order_key.WRITER_KEY) 
         .from_(exp.to_table(TABLE).as_("x"))
         .where(
             exp.and_(
-                exp.EQ(this=_c("origin", "x"), expression=exp.Literal.string("input")),
+                from_input("x"),
                 exp.EQ(this=_c("practitioner_id", "x"), expression=_c("practitioner_id", "i")),
                 exp.EQ(this=_c("invoice_id", "x"), expression=_c("invoice_id", "i")),
             )
         )
     )
     # Two plain filters joined by UNION ALL (an OR around the EXISTS would not become an anti-join).
-    inputs = (
-        exp.select(exp.Star())
-        .from_(exp.to_table(TABLE).as_("i"))
-        .where(exp.EQ(this=_c("origin", "i"), expression=exp.Literal.string("input")))
-    )
+    inputs = exp.select(exp.Star()).from_(exp.to_table(TABLE).as_("i")).where(from_input("i"))
     history_rows = history
     history = (
         exp.select(exp.Star())
@@ -259,13 +260,7 @@ def billed_codes() -> exp.Select:
     exploded = exp.select(
         exp.Explode(this=exp.column("codes")).as_("code"),
         exp.Case(
-            ifs=[
-                exp.If(
-                    this=exp.EQ(this=exp.column("origin"), expression=exp.Literal.string("input")),
-                    true=exp.Literal.number(1),
-                )
-            ],
-            default=exp.Literal.number(0),
+            ifs=[exp.If(this=from_input(), true=exp.Literal.number(1))], default=exp.Literal.number(0)
         ).as_("on_input"),
     ).from_(BASE)
     return (
@@ -291,7 +286,7 @@ def input_subjects() -> exp.Select:
     return (
         exp.select(exp.column(exp.Star(), table="b"), _c("ord", "b").as_("sid"), exp.null().as_("variant"))
         .from_(exp.to_table(BASE).as_("b"))
-        .where(exp.EQ(this=_c("origin", "b"), expression=exp.Literal.string("input")))
+        .where(from_input("b"))
     )
 
 
