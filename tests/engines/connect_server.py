@@ -73,7 +73,7 @@ def start(directory: Path) -> ConnectServer:
     """Start a server and wait until its port answers; raises RuntimeError (with its log) if not."""
     from pyspark.find_spark_home import _find_spark_home
 
-    from billing_rules.engines.relational.spark_session import LOG_CONFIG
+    from billing_rules.engines.relational.spark_driver import LOG_CONFIG
 
     home = _find_spark_home()
     port = free_port()

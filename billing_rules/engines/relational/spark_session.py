@@ -40,32 +40,16 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+from billing_rules.engines.relational.spark_driver import CLASSIC_SESSION_CONF, driver_settings
 from billing_rules.errors import BillingRulesError
 
 DEFAULT_MASTER = "local[2]"
-DEFAULT_MEMORY = "2g"
 #: Session settings every check relies on (set on each session, local or remote).
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "true",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
 }
-#: Extra settings of a local session: few partitions (the default 200 is for clusters), no web UI.
-LOCAL_CONF = {
-    "spark.sql.shuffle.partitions": "8",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-}
-#: Settings of each check's session on a classic (in-process driver) master: no broadcast joins.
-#: A broadcast hash join builds its table in the driver's memory; on a local session those tables
-#: of a finished check are only freed when the JVM's garbage collector happens to let Spark's
-#: ContextCleaner see them gone, so a long-running process checking again and again fills the driver
-#: heap until Spark fails (« Not enough memory to build and broadcast the table », after some
-#: sixteen checks). Dropping the views and cached tables at the end of a check does not release
-#: them; sort-merge joins keep no such table (Spark Connect's server sessions, released at each
-#: check's end, do not grow either, and keep Spark's defaults).
-CLASSIC_SESSION_CONF = {"spark.sql.autoBroadcastJoinThreshold": "-1"}
-LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
 CONNECT_PORT = 15002
 CONNECT_TIMEOUT = 5.0
 #: Seconds the first call to a Connect server may take, retries included: a port that accepts
@@ -241,10 +225,7 @@ def _local(key: str) -> Any:
         if running.master != key:
             raise _second_master(str(running.master), key, "démarrée hors de billing-rules")
         return SparkSession(running)
-    memory = os.environ.get("BILLING_RULES_SPARK_MEMORY", DEFAULT_MEMORY)
-    settings = {**LOCAL_CONF, **SESSION_CONF, "spark.driver.memory": memory}
-    # Errors only, from the JVM's start (a JVM already running keeps its first options).
-    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG}"
+    settings = driver_settings(key, SESSION_CONF)
     conf = SparkConf().setMaster(key).setAppName("billing-rules").setAll(list(settings.items()))
     before = _sigint_handler()
     try:

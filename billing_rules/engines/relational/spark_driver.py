@@ -1,0 +1,58 @@
+"""The settings of a classic Spark driver started by this process: memory, logs, and where it writes.
+
+A local session (``local[N]``) writes the rows of a check (patient data) to its disk: shuffle
+files, cached blocks, pyspark's own temporary files, all under ``spark.local.dir``. Spark deletes
+them when its JVM ends normally, and the JVM ends with this process; but a JVM killed outright (the
+kernel's out-of-memory killer picks the largest process, and that is the JVM) leaves them in the
+temporary folder for good. A local driver therefore writes them in this process's scratch folder
+(:mod:`billing_rules.scratch`), which the next check sweeps once this process is gone, as it does
+DuckDB's spill and Spark's staging. ``SPARK_LOCAL_DIRS``, when set, still decides (Spark's own
+rule); on a cluster, the executors keep the folders their cluster manager gives them, and the
+driver's setting is left alone (a path of this machine means nothing there).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from billing_rules import scratch
+
+DEFAULT_MEMORY = "2g"
+#: Extra settings of a local session: few partitions (the default 200 is for clusters), no web UI.
+LOCAL_CONF = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+#: Settings of each check's session on a classic (in-process driver) master: no broadcast joins.
+#: A broadcast hash join builds its table in the driver's memory; on a local session those tables
+#: of a finished check are only freed when the JVM's garbage collector happens to let Spark's
+#: ContextCleaner see them gone, so a long-running process checking again and again fills the driver
+#: heap until Spark fails (« Not enough memory to build and broadcast the table », after some
+#: sixteen checks). Dropping the views and cached tables at the end of a check does not release
+#: them; sort-merge joins keep no such table (Spark Connect's server sessions, released at each
+#: check's end, do not grow either, and keep Spark's defaults).
+CLASSIC_SESSION_CONF = {"spark.sql.autoBroadcastJoinThreshold": "-1"}
+LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
+
+
+def is_local(key: str) -> bool:
+    """Whether a classic master runs its executors on this machine (``local``, ``local[N]``...)."""
+    return key == "local" or key.startswith(("local[", "local-cluster["))
+
+
+def driver_settings(key: str, session_conf: dict[str, str]) -> dict[str, str]:
+    """Everything the JVM of master ``key`` starts with (a running JVM keeps its first ones)."""
+    memory = os.environ.get("BILLING_RULES_SPARK_MEMORY", DEFAULT_MEMORY)
+    settings = {**LOCAL_CONF, **session_conf, "spark.driver.memory": memory}
+    # Errors only, from the JVM's start.
+    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG}"
+    if is_local(key) and not os.environ.get("SPARK_LOCAL_DIRS"):
+        settings["spark.local.dir"] = local_dir()
+    return settings
+
+
+def local_dir() -> str:
+    """A folder of this process's scratch folder for a local driver's files (0700)."""
+    return tempfile.mkdtemp(prefix="spark-local-", dir=scratch.folder())
