@@ -9,6 +9,9 @@ A symbolic link at the target is refused, dangling or not. Writing through a lin
 link in a shared folder makes a program overwrite, or create, a file somewhere else; the rename
 itself never follows links, so a link planted after the check is replaced, not written through.
 
+A writer killed before its rename leaves its temporary file (a report, so patient data): the next
+write of the same report removes it (:mod:`.leftovers`).
+
 Used by ``-o/--output`` of every command (reports, ``ledger export``), and by any other writer of a
 whole file handed to the user. Files updated in place (a SQLite ledger, its journal) cannot be
 renamed over; they are created owner-only by their own code.
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from billing_rules.errors import BillingRulesError
+from billing_rules.reporters import leftovers
 
 OWNER_ONLY = 0o600
 """Mode of every report or export file: read and write for its owner, nothing for anyone else."""
@@ -92,12 +96,14 @@ def private_file(
             yield stream
         return
     folder = target.parent if str(target.parent) else Path(".")
+    leftovers.sweep(folder, target.name)  # what a killed writer of this report left
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, temp = tempfile.mkstemp(prefix=leftovers.temporary_prefix(target.name), suffix=".tmp", dir=folder)
     except OSError as exc:
         raise write_failure(name, exc) from None
     renamed = False
     try:
+        leftovers.lock(fd)  # held until the file is closed, whatever ends this process
         if hasattr(os, "fchmod"):  # mkstemp already creates 0600; this pins it whatever the platform
             os.fchmod(fd, OWNER_ONLY)
         if binary:
