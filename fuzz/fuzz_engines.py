@@ -18,7 +18,9 @@ or wrong; a few rows are unreadable. The same rows are written as CSV (delimiter
 practice's own headers, one line per act) or as JSON, JSON Lines or Parquet, with text cells or
 native values (booleans, numbers, code lists, dates, keys left out or null). Some cases are split:
 earlier days are recorded into a SQLite ledger first (``check --ledger L --record`` with one
-engine), then the last day is checked by both engines, each on its own copy of that ledger.
+engine), then the last day is checked by both engines, each on its own copy of that ledger
+(``run_case(..., ledger_url=...)`` does the same on an empty PostgreSQL ledger, read by both:
+``tests/test_engine_fuzz.py`` compares its reports with the SQLite ledger's, seed by seed).
 
 Both reports come from the real command (``billing-rules check FILE --format json``, run
 in-process through click) and must be equal once the ``summary.engine`` key, which names the
@@ -701,7 +703,7 @@ def _decimal(text: str) -> Decimal | None:
 
 
 def run_check(
-    engine: str, paths: Sequence[Path], ledger: Path | None = None, *, record: bool = False
+    engine: str, paths: Sequence[Path], ledger: Path | str | None = None, *, record: bool = False
 ) -> Outcome:
     """``billing-rules check PATH... --format json --engine ENGINE``, in-process; the report normalized."""
     from billing_rules.cli import main
@@ -767,11 +769,13 @@ def _write_checked(case: Case, folder: Path, name: str) -> list[Path]:
     ]
 
 
-def run_case(case: Case, workdir: Path) -> tuple[Difference | None, Outcome]:
+def run_case(case: Case, workdir: Path, ledger_url: str | None = None) -> tuple[Difference | None, Outcome]:
     """Record the history (one engine), check every file with both engines; the first difference.
 
     Every history file is also checked by the engine that does not record it, against the same
-    ledger state: earlier days are compared too, not only the last one.
+    ledger state: earlier days are compared too, not only the last one. The ledger is an SQLite
+    file of ``workdir`` (each engine reads its own copy), or the empty PostgreSQL ledger
+    ``ledger_url`` (read by both: checking without ``--record`` writes nothing).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     ledger = workdir / "ledger.sqlite"
@@ -780,19 +784,24 @@ def run_case(case: Case, workdir: Path) -> tuple[Difference | None, Outcome]:
     other = "duckdb" if case.recorder == "row" else "row"
     for index, day in enumerate(case.history, start=1):
         path = write_input(workdir, f"history-{index}", day, case)
-        before = workdir / f"ledger-{other}.sqlite"
-        if index > 1:
+        before: Path | str | None = None
+        if index > 1 and ledger_url is not None:
+            before = ledger_url
+        elif index > 1:
+            before = workdir / f"ledger-{other}.sqlite"
             _copy_ledger(ledger, before)
-        compared = run_check(other, [path], before if index > 1 else None)
-        recorded = run_check(case.recorder, [path], ledger, record=True)
+        compared = run_check(other, [path], before)
+        recorded = run_check(case.recorder, [path], ledger_url or ledger, record=True)
         outcomes = {other: compared, case.recorder: recorded}
         if compared.key() != recorded.key():
             return Difference(f"history {index}", outcomes, _signature(outcomes)), outcomes["row"]
     paths = _write_checked(case, workdir, "checked")
     outcomes = {}
     for engine in ENGINES:
-        copy = None
-        if case.history:
+        copy: Path | str | None = None
+        if case.history and ledger_url is not None:
+            copy = ledger_url
+        elif case.history:
             copy = workdir / f"ledger-{engine}.sqlite"
             _copy_ledger(ledger, copy)
         outcomes[engine] = run_check(engine, paths, copy)

@@ -63,3 +63,22 @@ def test_row_and_duckdb_give_the_same_report(tmp_path: Path, seed: int) -> None:
     difference, reference = campaign.run_case(case, tmp_path)
     assert reference.report is not None, reference.error
     assert difference is None, f"seed {seed}: " + difference.describe()
+
+
+#: The seeds whose case records a ledger first.
+LEDGER_SEEDS = tuple(seed for seed in SEEDS if campaign.generate(seed, max_invoices=25).history)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("seed", LEDGER_SEEDS)
+def test_a_postgresql_ledger_gives_the_reports_of_an_sqlite_one(
+    tmp_path: Path, postgres_schema: str, seed: int
+) -> None:
+    """The same case on a PostgreSQL ledger: both engines agree, and with the SQLite run, day by day."""
+    case = campaign.generate(seed, max_invoices=25)
+    _, on_sqlite = campaign.run_case(case, tmp_path)
+    # The same folder, so that the reports name the same files.
+    difference, on_postgres = campaign.run_case(case, tmp_path, ledger_url=postgres_schema)
+    assert on_postgres.report is not None, on_postgres.error
+    assert difference is None, f"seed {seed}: " + difference.describe()
+    assert on_postgres.key() == on_sqlite.key()
