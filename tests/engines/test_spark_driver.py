@@ -1,9 +1,10 @@
-"""A local Spark driver writes its files in the process's scratch folder, never loose in ``/tmp``.
+"""What a local Spark driver starts with: its files in the scratch folder, a partition per core.
 
 Shuffle files, cached blocks and pyspark's temporary files hold the rows of a check (patient
 data). Spark removes them when its JVM ends normally; a JVM killed outright (out of memory) would
 leave them for good, so they go where the next check sweeps what a dead process left
-(:mod:`billing_rules.scratch`, whose sweep ``tests/test_scratch.py`` covers).
+(:mod:`billing_rules.scratch`, whose sweep ``tests/test_scratch.py`` covers). And a local master
+shuffles into as many partitions as it has cores, where a cluster keeps its own settings.
 """
 
 from __future__ import annotations
@@ -77,9 +78,33 @@ def test_which_masters_run_on_this_machine(master: str, local: bool) -> None:
     assert spark_driver.is_local(master) is local
 
 
+@pytest.mark.parametrize(
+    ("master", "cores"),
+    [
+        ("local", 1),
+        ("local[2]", 2),
+        ("local[3,2]", 3),
+        ("local[*]", os.cpu_count()),
+        ("local-cluster[2,3,1024]", 6),
+        ("spark://cluster:7077", None),
+        ("yarn", None),
+    ],
+)
+def test_a_local_master_shuffles_into_a_partition_per_core(
+    temp_root: Path, master: str, cores: int | None
+) -> None:
+    assert spark_driver.local_cores(master) == cores
+    partitions = spark_driver.driver_settings(master, {}).get("spark.sql.shuffle.partitions")
+    assert partitions == (None if cores is None else str(cores))  # a cluster keeps its own
+
+
 @pytest.mark.spark
 def test_the_running_local_session_writes_in_a_scratch_folder(spark_session: Any) -> None:
-    context = spark_session.sparkContext
+    from billing_rules.engines.relational.spark import session
+
+    live = session()  # the run's local[2] (another test may have started it again since)
+    assert live.conf.get("spark.sql.shuffle.partitions") == "2"
+    context = live.sparkContext
     folder = Path(context.getConf().get("spark.local.dir"))
     assert re.fullmatch(rf"billing-rules-{os.getpid()}-\w+", folder.parent.name)
     assert list(folder.glob("blockmgr-*"))  # the block manager's files: shuffles, cached tables
