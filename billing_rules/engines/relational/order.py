@@ -69,7 +69,8 @@ def _col(name: str, table: str | None) -> exp.Column:
     return exp.column(name, table=table)
 
 
-def _is_input(alias: str | None) -> exp.Expression:
+def from_input(alias: str | None = None) -> exp.Expression:
+    """The row is one of the input's (not the ledger's history)."""
     return exp.EQ(this=_col("origin", alias), expression=exp.Literal.string("input"))
 
 
@@ -121,7 +122,7 @@ class OrderKey:
         days = _days(alias, EPOCH)
         ledger_major = exp.Sub(this=days.copy(), expression=exp.Literal.number(DAY_SPAN))
         return exp.Case(
-            ifs=[exp.If(this=_is_input(alias), true=key(days, self.input_seq))],
+            ifs=[exp.If(this=from_input(alias), true=key(days, self.input_seq))],
             default=key(ledger_major, self.ledger_seq),
         )
 
@@ -138,7 +139,7 @@ def numbered(alias: str) -> exp.Window:
         this=exp.RowNumber(),
         order=exp.Order(
             expressions=[
-                exp.Ordered(this=_is_input(alias), nulls_first=False),
+                exp.Ordered(this=from_input(alias), nulls_first=False),
                 exp.Ordered(this=_col("date", alias), nulls_first=False),
                 exp.Ordered(this=exp.Is(this=seconds, expression=exp.null()), nulls_first=False),
                 exp.Ordered(this=seconds.copy(), nulls_first=False),
@@ -168,7 +169,7 @@ def first_key(alias: str, *, packed: bool) -> exp.Expression:
     shift = exp.Case(
         ifs=[
             exp.If(
-                this=_is_input(alias),
+                this=from_input(alias),
                 true=exp.Sub(this=days, expression=exp.Literal.number(DAY_SPAN - 1)),
             )
         ],
@@ -237,7 +238,7 @@ def bounds_query() -> exp.Select:
     """Smallest and largest date, ``time_s``, and ``seq`` of each origin, of the invoice table."""
 
     def seq_of(input_rows: bool) -> exp.Expression:
-        test = _is_input(None) if input_rows else exp.not_(_is_input(None))
+        test = from_input(None) if input_rows else exp.not_(from_input(None))
         return exp.Case(ifs=[exp.If(this=test, true=_col("seq", None))])
 
     return exp.select(

@@ -36,7 +36,7 @@ from billing_rules.engines.relational.compile import (
     decided,
     number_literal,
 )
-from billing_rules.engines.relational.order import OrderKey
+from billing_rules.engines.relational.order import OrderKey, from_input
 from billing_rules.engines.relational.plan import DslPlan
 from billing_rules.engines.relational.pricing import TARIFFS as TARIFFS
 from billing_rules.engines.relational.pricing import priced_codes
@@ -59,11 +59,6 @@ def column_of(name: str, table: str | None = None) -> exp.Column:
 
 
 _c = column_of
-
-
-def from_input(alias: str | None = None) -> exp.Expression:
-    """The row is one of the input's (not the ledger's history)."""
-    return exp.EQ(this=_c("origin", alias), expression=exp.Literal.string("input"))
 
 
 def _lit(value: Any) -> exp.Expression:
