@@ -43,7 +43,7 @@ _LOCAL_CLUSTER = re.compile(r"local-cluster\[(\d+),\s*(\d+),\s*\d+\]")
 
 def is_local(key: str) -> bool:
     """Whether a classic master runs its executors on this machine (``local``, ``local[N]``...)."""
-    return key == "local" or key.startswith(("local[", "local-cluster["))
+    return local_cores(key) is not None
 
 
 def local_cores(key: str) -> int | None:
@@ -74,8 +74,8 @@ def driver_settings(key: str, session_conf: dict[str, str]) -> dict[str, str]:
     cores = local_cores(key)
     if cores is not None:
         settings["spark.sql.shuffle.partitions"] = str(max(cores, 1))
-    if is_local(key) and not os.environ.get("SPARK_LOCAL_DIRS"):
-        settings["spark.local.dir"] = local_dir()
+        if not os.environ.get("SPARK_LOCAL_DIRS"):
+            settings["spark.local.dir"] = local_dir()
     return settings
 
 
