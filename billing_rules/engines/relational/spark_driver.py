@@ -41,13 +41,8 @@ _LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
 _LOCAL_CLUSTER = re.compile(r"local-cluster\[(\d+),\s*(\d+),\s*\d+\]")
 
 
-def is_local(key: str) -> bool:
-    """Whether a classic master runs its executors on this machine (``local``, ``local[N]``...)."""
-    return local_cores(key) is not None
-
-
 def local_cores(key: str) -> int | None:
-    """The cores a local master runs tasks on (``local[*]``: this machine's), or None."""
+    """The cores a local master runs tasks on (``local[*]``: this machine's); None off this machine."""
     found = _LOCAL.fullmatch(key)
     if found is not None:
         cores = found.group(1)
