@@ -113,18 +113,27 @@ def _abandoned(entry: os.DirEntry[str]) -> bool:
     info = entry.stat(follow_symlinks=False)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         return False
-    lock_path = os.path.join(entry.path, _LOCK)
     try:
-        handle = open(lock_path, "rb")  # noqa: SIM115 - closed below
+        return unlocked(os.path.join(entry.path, _LOCK))
     except FileNotFoundError:
         # Made, not yet locked: another process between its two steps, unless long ago.
         return time.time() - info.st_mtime > _CREATION_GRACE
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
+
+
+def unlocked(path: str) -> bool:
+    """Whether no running process holds the ``flock`` of the file ``path`` (never followed if a link).
+
+    The kernel releases such a lock however its holder ends: a file whose lock can be taken was
+    left by a process that is gone. Raises the ``OSError`` of a file that cannot be opened or locked.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _remove_own() -> None:

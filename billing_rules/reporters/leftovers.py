@@ -19,6 +19,8 @@ import stat
 import time
 from pathlib import Path
 
+from billing_rules import scratch
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -77,11 +79,4 @@ def _abandoned(entry: os.DirEntry[str]) -> bool:
         return False
     if time.time() - info.st_mtime < GRACE:
         return False
-    fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
+    return scratch.unlocked(entry.path)
