@@ -21,6 +21,15 @@ _VALUES = st.recursive(
 )
 
 
+#: Few distinct texts, as keys and as values: the writer escapes each distinct string once.
+_POOL = st.sampled_from(["a", "a: ", '"a"', "rule", "é « G »", ""])
+_REPEATED = st.recursive(
+    _POOL | st.none() | st.integers(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_POOL, inner, max_size=4),
+    max_leaves=30,
+)
+
+
 def _standard(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
 
@@ -30,9 +39,15 @@ def test_same_text_as_the_standard_library(value: Any) -> None:
     assert indented_json.dumps(value) == _standard(value)
 
 
+@given(_REPEATED)
+def test_repeated_texts_as_keys_and_values(value: Any) -> None:
+    assert indented_json.dumps(value) == _standard(value)
+
+
 @pytest.mark.parametrize(
     "value",
     [
+        {"rule": "rule", "list": ["rule", {"rule": "rule: "}], "rule: ": "rule"},
         {},
         [],
         {"a": {}, "b": [], "c": [{}], "d": [[]]},
