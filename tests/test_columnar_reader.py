@@ -536,6 +536,37 @@ def test_a_code_list_element_with_a_plus_is_split(tmp_path: Path) -> None:
         assert [event.codes for event in events] == [("G", "MEG"), ("G", "MEG"), ("G",), ("G", "MEG")]
 
 
+def test_parquet_lists_of_texts_read_as_the_row_reader(tmp_path: Path, monkeypatch: Any) -> None:
+    """A column of lists of texts is read once per distinct list, each as the row reader reads it.
+
+    Repeated lists, a NULL cell, an empty list, a NULL or empty element, spaces and lower case,
+    an element holding ``+``, and a column whose values must not be lists; in small batches, so
+    the same lists come back in several.
+    """
+    from billing_rules.readers.columnar import other_sources
+
+    monkeypatch.setattr(other_sources, "BATCH_ROWS", 7)
+    lists: list[Any] = [["G"], ["G", "MEG"], ["g ", " meg"], [], None, ["G", None], ["G+MEG"], [""], ["VL"]]
+    lists = lists * 3
+    size = len(lists)
+    places = [["cabinet"] if n % 4 == 0 else None for n in range(size)]
+    pl.DataFrame(
+        {
+            "invoice_id": [f"F{n}" for n in range(size)],
+            "date": ["2026-01-05"] * size,
+            "practitioner_id": ["D1"] * size,
+            "patient_id": [f"P{n}" for n in range(size)],
+            "birth_date": ["2020-01-01"] * size,
+            "codes": pl.Series(lists, dtype=pl.List(pl.String)),
+            "place": pl.Series(places, dtype=pl.List(pl.String)),
+        }
+    ).write_parquet(tmp_path / "lists.parquet")
+    events, errors = _compare([str(tmp_path / "lists.parquet")])
+    # Readable codes: 5 lists of 9, in 3 rounds (15 rows), less the 4 of them with a list as place;
+    # errors: 4 unreadable lists of codes a round (12), and 7 lists as place.
+    assert (events, errors) == (11, 19)
+
+
 def test_mixed_formats_in_one_input(tmp_path: Path) -> None:
     csv_path = _write(tmp_path / "a.csv", _damaged_lines(10, 0.05, rows=300))
     objects = _objects(10, 0.1, rows=300)

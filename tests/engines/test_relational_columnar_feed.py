@@ -125,12 +125,57 @@ def test_software_export_keeps_the_row_readers(builtin_validator: Validator) -> 
     """A SPEC §1b export (French headers, ``Moi``, one line per act) is read by the row readers."""
     examples = TESTS.parent / "examples"
     export = str(examples / "export-logiciel.csv")
-    assert not api.spec_csv_files([export], None)
-    assert api.spec_csv_files([str(examples / "week-2026-01.csv")], None)
-    assert not api.spec_csv_files(["-"], None)
+    assert not api.columnar_files([export], None)
+    assert api.columnar_files([str(examples / "week-2026-01.csv")], None)
+    assert not api.columnar_files(["-"], None)
     paths = [export, str(examples / "history-2023-2025.csv")]
     row = builtin_validator.check_paths(paths)
     relational = api.check_paths(builtin_validator, paths)
     assert not row.input_errors and relational.input_errors == row.input_errors
     assert relational.events == row.events
+    assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_parquet_identical(tmp_path: Path, builtin_validator: Validator, fed: list[int], typed: bool) -> None:
+    """Parquet, typed or all text, damaged: read column-wise, the row engine's report."""
+    path = str(_reader_tests._parquet(tmp_path / "day.parquet", typed=typed))
+    assert api.columnar_files([path], None)
+    row = builtin_validator.check_paths([path])
+    assert row.input_errors and row.findings  # the file exercises both
+    _assert_same(builtin_validator, [path], fed)
+
+
+def test_parquet_with_csv_identical(tmp_path: Path, builtin_validator: Validator, fed: list[int]) -> None:
+    """A CSV file then a Parquet file: one input, duplicates across them included."""
+    csv_path = _reader_tests._write(tmp_path / "a.csv", _reader_tests._damaged_lines(9, 0.05, rows=600))
+    parquet = str(_reader_tests._parquet(tmp_path / "b.parquet"))  # the same invoices: duplicates
+    row = builtin_validator.check_paths([str(csv_path), parquet])
+    assert any("a.csv" in error.message and error.file == parquet for error in row.input_errors)
+    _assert_same(builtin_validator, [str(csv_path), parquet], fed)
+
+
+def test_parquet_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator: Validator) -> None:
+    """A Parquet file with a ``code`` column (one row per act, SPEC §1b) is grouped by the row readers."""
+    import polars as pl
+
+    path = tmp_path / "acts.parquet"
+    pl.DataFrame(
+        {
+            "invoice_id": ["F1", "F1"],
+            "date": ["2026-01-05", "2026-01-05"],
+            "practitioner_id": ["D1", "D1"],
+            "patient_id": ["P1", "P1"],
+            "birth_date": ["1950-01-01", "1950-01-01"],
+            "code": ["G", "MEG"],
+        }
+    ).write_parquet(path)
+    assert not api.columnar_files([str(path)], None)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet")
+    assert not api.columnar_files([str(broken)], None)  # the row reader words the error
+    row = builtin_validator.check_paths([str(path)])
+    relational = api.check_paths(builtin_validator, [str(path)])
+    assert relational.events == row.events == 1
+    assert relational.input_errors == row.input_errors
     assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]

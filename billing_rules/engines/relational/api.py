@@ -97,7 +97,7 @@ def check_paths(
     files = InputFiles.of(sources) if record else None
     checker = checker_for(validator, engine, master)
     bulk = ledger is not None and _bulk_ledger(ledger)
-    if (ledger is None or bulk) and columnar_input(validator) and spec_csv_files(sources, input_format):
+    if (ledger is None or bulk) and columnar_input(validator) and columnar_files(sources, input_format):
         report = _check_columnar(validator, checker, sources, input_format, stdin, ledger=ledger)
         if record:
             again = InputStream(
@@ -183,17 +183,22 @@ def columnar_input(validator: Any) -> bool:
     )
 
 
-def spec_csv_files(paths: Sequence[str], input_format: str | None) -> bool:
-    """Whether every input is a CSV file whose header names SPEC §1 columns only.
+def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
+    """Whether the columnar reader reads every input exactly as the row readers would.
 
-    A practice software's export (SPEC §1b: French headers, values such as ``Moi`` translated, one
-    line per act) is read by the row readers, which know its aliases; so are JSON and Parquet
-    inputs and inputs that can be read once only, standard input or a FIFO (their header cannot be
-    looked at without consuming it).
+    CSV files whose header names SPEC §1 columns only, and Parquet files of one row per invoice
+    (both readers take a Parquet column by its name as written, aliases aside, and read its typed
+    values the same way: ``tests/test_columnar_reader.py``). A practice software's export (SPEC
+    §1b: French headers, values such as ``Moi`` translated, one line per act) is read by the row
+    readers, which know its aliases and group its lines; so are a Parquet file with a ``code``
+    column (one row per act), JSON (its keys are looked at object by object), and inputs that can
+    be read once only, standard input or a FIFO (their header cannot be looked at without
+    consuming it).
     """
     from billing_rules.errors import BillingRulesError as Failure
     from billing_rules.readers.columns import EMPTY, EXTRA, SPEC_NAME
     from billing_rules.readers.csv_reader import CsvReader
+    from billing_rules.readers.parquet_reader import ParquetReader
     from billing_rules.readers.read_once import read_once
     from billing_rules.readers.stream import reader_for
 
@@ -202,6 +207,10 @@ def spec_csv_files(paths: Sequence[str], input_format: str | None) -> bool:
             return False
         try:
             reader = reader_for(path, input_format)
+            if isinstance(reader, ParquetReader):
+                if not _per_invoice_parquet(path):
+                    return False
+                continue
             if not isinstance(reader, CsvReader):
                 return False
             with open(path, "rb") as stream:
@@ -213,6 +222,21 @@ def spec_csv_files(paths: Sequence[str], input_format: str | None) -> bool:
         if any(column.how not in (SPEC_NAME, EXTRA, EMPTY) for column in resolution.columns):
             return False
     return True
+
+
+def _per_invoice_parquet(path: str) -> bool:
+    """A readable Parquet file without the per-act ``code`` column (the row readers group those)."""
+    from billing_rules.readers.columns import CODE
+
+    try:
+        import polars as pl
+    except ImportError:
+        return False  # the row reader says what to install
+    try:
+        names = pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError):
+        return False  # the row reader words the error
+    return CODE not in names
 
 
 def _check_columnar(

@@ -211,8 +211,10 @@ def _mapped(
 
 def read_series(name: str, series: pl.Series) -> ColumnResult:
     """Read a column of one native type (text for CSV; any type for Parquet)."""
+    if series.dtype == pl.List(pl.String):
+        return _text_lists(name, series)  # Parquet codes as lists
     if series.dtype.is_nested() or series.dtype == pl.Object:
-        return read_objects(name, series.to_list())  # lists (Parquet codes) and structures
+        return read_objects(name, series.to_list())  # other lists, and structures
     if series.dtype == pl.String:
         series = series.fill_null("")
         if name in IDENTIFIERS:
@@ -220,6 +222,26 @@ def read_series(name: str, series: pl.Series) -> ColumnResult:
         if name in _ISO:
             return _iso_column(name, series)
     return _spellings(name, series)
+
+
+def _text_lists(name: str, series: pl.Series) -> ColumnResult:
+    """A column of lists of texts: each distinct list read once, as :func:`read_objects` reads it.
+
+    A list's JSON text tells the lists apart exactly (texts and NULL elements have one writing
+    each, a NULL cell is ``null``), so the rows are mapped through it; each distinct list is read
+    as the Python list the row reader of Parquet gets, by the same :func:`read_cell`.
+    """
+    encoded = series.alias("value").to_frame().select(pl.struct("value").struct.json_encode()).to_series()
+    firsts = (
+        encoded.alias("key")
+        .to_frame()
+        .with_row_index("row")
+        .group_by("key", maintain_order=True)
+        .agg(pl.col("row").first())
+    )
+    keys = firsts["key"].to_list()
+    results = [read_cell(name, value) for value in series.gather(firsts["row"]).to_list()]
+    return _mapped(name, encoded, keys, results)
 
 
 def _spellings(name: str, series: pl.Series) -> ColumnResult:
