@@ -183,14 +183,9 @@ class InputStream:
             table = open_table(stream, source) if open_table is not None else None
             if table is None:
                 rows: Iterator[RawRow] = iter(reader.rows(stream, source))
-                # Per act or per invoice: the first readable row's keys say (a JSON file has no header).
-                ahead: list[RawRow] = []
-                for raw in rows:
-                    ahead.append(raw)
-                    if not raw.broken or len(ahead) >= _LOOK_AHEAD:
-                        break
+                ahead = rows_ahead(rows)
                 rows = itertools.chain(ahead, rows)
-                if self._lines or any(CODE in raw.values for raw in ahead):
+                if self._lines or per_act(ahead):
                     yield from self._grouped(rows, source)
                     return
                 for raw in rows:
@@ -294,6 +289,21 @@ class InputStream:
             file=source,
             invoice_id=invoice_id,
         )
+
+
+def rows_ahead(rows: Iterator[RawRow]) -> list[RawRow]:
+    """The first rows of a file without header, up to its first readable one (or a hundred)."""
+    ahead: list[RawRow] = []
+    for raw in rows:
+        ahead.append(raw)
+        if not raw.broken or len(ahead) >= _LOOK_AHEAD:
+            break
+    return ahead
+
+
+def per_act(ahead: list[RawRow]) -> bool:
+    """Whether a file without header is one row per act: the first readable row's keys say."""
+    return any(CODE in raw.values for raw in ahead)
 
 
 def _duplicate_message(invoice_id: str, earlier: tuple[int | None, str], source: str) -> str:

@@ -155,6 +155,44 @@ def test_parquet_with_csv_identical(tmp_path: Path, builtin_validator: Validator
     _assert_same(builtin_validator, [str(csv_path), parquet], fed)
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_json_identical(tmp_path: Path, builtin_validator: Validator, fed: list[int], suffix: str) -> None:
+    """JSON Lines and JSON arrays, damaged (native values, broken lines, non-objects): column-wise."""
+    objects = _reader_tests._objects(5, 0.2)
+    path = tmp_path / f"day{suffix}"
+    texts = [_reader_tests._dumps(value) for value in objects]
+    if suffix == ".jsonl":
+        texts[10] = "{broken"
+        path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    else:
+        path.write_text("[" + ",\n".join(texts) + "]", encoding="utf-8")
+    assert api.columnar_files([str(path)], None)
+    row = builtin_validator.check_paths([str(path)])
+    assert row.input_errors and row.findings  # the file exercises both
+    _assert_same(builtin_validator, [str(path)], fed)
+
+
+def test_json_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator: Validator) -> None:
+    """JSON whose first readable object has a ``code`` key (one per act) is grouped by the row readers.
+
+    As the row readers decide: a broken first line does not decide, the first readable one does.
+    """
+    base = {"invoice_id": "F1", "date": "2026-01-05", "practitioner_id": "D1", "patient_id": "P1"}
+    acts = [{**base, "birth_date": "1950-01-01", "code": code} for code in ("G", "MEG")]
+    path = tmp_path / "acts.jsonl"
+    lines = ["{broken", *(_reader_tests._dumps(act) for act in acts)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert not api.columnar_files([str(path)], None)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"not": "an array"', encoding="utf-8")
+    assert not api.columnar_files([str(broken)], None)  # the row reader words the error
+    row = builtin_validator.check_paths([str(path)])
+    relational = api.check_paths(builtin_validator, [str(path)])
+    assert relational.events == row.events == 1
+    assert relational.input_errors == row.input_errors and row.input_errors  # the broken line
+    assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]
+
+
 def test_parquet_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator: Validator) -> None:
     """A Parquet file with a ``code`` column (one row per act, SPEC §1b) is grouped by the row readers."""
     import polars as pl

@@ -186,18 +186,19 @@ def columnar_input(validator: Any) -> bool:
 def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
     """Whether the columnar reader reads every input exactly as the row readers would.
 
-    CSV files whose header names SPEC §1 columns only, and Parquet files of one row per invoice
-    (both readers take a Parquet column by its name as written, aliases aside, and read its typed
-    values the same way: ``tests/test_columnar_reader.py``). A practice software's export (SPEC
-    §1b: French headers, values such as ``Moi`` translated, one line per act) is read by the row
-    readers, which know its aliases and group its lines; so are a Parquet file with a ``code``
-    column (one row per act), JSON (its keys are looked at object by object), and inputs that can
-    be read once only, standard input or a FIFO (their header cannot be looked at without
-    consuming it).
+    CSV files whose header names SPEC §1 columns only; JSON, JSON Lines and Parquet files of one
+    row per invoice (the columnar reader parses JSON with the row readers' own decoders, keys
+    matched the same way, and takes a Parquet column by its name as written, as the row reader
+    does: ``tests/test_columnar_reader.py``). A practice software's CSV export (SPEC §1b: French
+    headers, values such as ``Moi`` translated) is read by the row readers, which know its aliases;
+    so is a file of one row per act (a ``code`` column or key), whose lines they group, and an
+    input that can be read once only, standard input or a FIFO (its header cannot be looked at
+    without consuming it).
     """
     from billing_rules.errors import BillingRulesError as Failure
     from billing_rules.readers.columns import EMPTY, EXTRA, SPEC_NAME
     from billing_rules.readers.csv_reader import CsvReader
+    from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
     from billing_rules.readers.parquet_reader import ParquetReader
     from billing_rules.readers.read_once import read_once
     from billing_rules.readers.stream import reader_for
@@ -211,6 +212,10 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
                 if not _per_invoice_parquet(path):
                     return False
                 continue
+            if isinstance(reader, (JsonReader, JsonLinesReader)):
+                if not _per_invoice_json(reader, path):
+                    return False
+                continue
             if not isinstance(reader, CsvReader):
                 return False
             with open(path, "rb") as stream:
@@ -222,6 +227,24 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
         if any(column.how not in (SPEC_NAME, EXTRA, EMPTY) for column in resolution.columns):
             return False
     return True
+
+
+def _per_invoice_json(reader: Any, path: str) -> bool:
+    """A JSON file whose first readable object has no ``code`` key, as the row readers decide.
+
+    Raises:
+        OSError, BillingRulesError: the file cannot be read (the caller leaves it to the row readers).
+    """
+    from billing_rules.readers.stream import per_act, rows_ahead
+
+    with open(path, "rb") as stream:
+        rows = reader.rows(stream, path)
+        try:
+            return not per_act(rows_ahead(iter(rows)))
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
 
 def _per_invoice_parquet(path: str) -> bool:
