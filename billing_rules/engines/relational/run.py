@@ -256,9 +256,9 @@ class _Run:
             plans = [self.by_code[code] for code in flagged]
             for row in db.fetch(flags):
                 sid = row[0]
-                for plan, fired in zip(plans, row[1:], strict=True):
-                    if fired:
-                        results.append((plan, SqlHit(sid, plan.code)))
+                for index in sql.fired_flags(row[1:]):
+                    plan = plans[index]
+                    results.append((plan, SqlHit(sid, plan.code)))
         for (sid, code), exc in self.crashes.items():
             results.append((self.by_code[code], _Crash(sid, exc)))
         self.crashes = {}

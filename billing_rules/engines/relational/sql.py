@@ -20,7 +20,7 @@ Tables, in the order the engine makes them:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -402,18 +402,52 @@ def with_python(query: exp.Select, python_tables: Sequence[str]) -> exp.Select:
     return query
 
 
+#: Rules' flags packed into one BIGINT column of :func:`flag_hits` (62 bits: the sign bit unused).
+FLAGS_PER_MASK = 62
+
+
 def flag_hits(flags: Sequence[exp.Expression], python_tables: Sequence[str] = ()) -> exp.Select:
-    """The rules without window in one scan: a yes/no column per rule, for the rows where one fires."""
+    """The rules without window in one scan: for the rows where one fires, which ones, as bits.
+
+    Rule ``i``'s flag is bit ``i % FLAGS_PER_MASK`` of column ``m{i // FLAGS_PER_MASK}``: each row
+    fetched is a sid and a number or two, not a yes/no value per rule (a file with many findings
+    brought back tens of thousands of rows × dozens of rules as Python booleans). A NULL flag is
+    no hit, as in the ``WHERE``.
+    """
     names = [f"r{index}" for index in range(len(flags))]
     # The flags are this statement's own trees: aliased and selected without copies.
     aliased = [exp.alias_(flag, name, copy=False) for flag, name in zip(flags, names, strict=True)]
     inner = exp.select(col("sid"), *aliased, copy=False).from_(exp.to_table(SUBJECTS).as_(ROW), copy=False)
     inner = with_python(inner, python_tables)
+    bigint = exp.DataType.build("BIGINT")
+    masks = []
+    for group, start in enumerate(range(0, len(names), FLAGS_PER_MASK)):
+        # Every term a BIGINT, so that no engine adds them in a narrower type.
+        terms = [
+            exp.Case(
+                ifs=[exp.If(this=exp.column(name), true=exp.cast(exp.Literal.number(1 << bit), bigint))]
+            ).else_(exp.cast(exp.Literal.number(0), bigint), copy=False)
+            for bit, name in enumerate(names[start : start + FLAGS_PER_MASK])
+        ]
+        bits = terms[0]
+        for term in terms[1:]:
+            bits = exp.Add(this=bits, expression=term)
+        masks.append(exp.alias_(bits, f"m{group}", copy=False))
     return (
-        exp.select(exp.Star())
+        exp.select(exp.column("sid"), *masks, copy=False)
         .from_(inner.subquery("f", copy=False), copy=False)
         .where(exp.or_(*(exp.column(name) for name in names), copy=False), copy=False)
     )
+
+
+def fired_flags(masks: Sequence[int]) -> Iterator[int]:
+    """The indices of the rules whose bits are set in one row's masks (:func:`flag_hits`), in order."""
+    for group, mask in enumerate(masks):
+        first = group * FLAGS_PER_MASK
+        while mask:
+            low = mask & -mask  # the lowest bit set: the earliest rule left
+            yield first + low.bit_length() - 1
+            mask ^= low
 
 
 def code_unknown_condition(unknown: Sequence[str]) -> exp.Expression:
