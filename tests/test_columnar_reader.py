@@ -110,6 +110,15 @@ def _damages(names: list[str]) -> list[Any]:
         setter("referral_at", "2024-03-04T9:30"),
         setter("referral_at", "2024-03-04 09:30"),
         setter("referral_at", "2024-03-04T09:30:15"),
+        # The shape with seconds (a typed Parquet date-time's), and its near misses.
+        setter("referral_at", "2024-03-04T09:30:59"),
+        setter("referral_at", "2024-03-04T09:30:60"),
+        setter("referral_at", "2024-03-04T24:00:00"),
+        setter("referral_at", "2024-03-04T09:30:5"),
+        setter("referral_at", "2024-02-29T09:30:00"),
+        setter("referral_at", "2023-02-29T09:30:00"),
+        setter("referral_at", "9999-12-31T23:59:30"),
+        setter("referral_at", "0001-01-01T00:00:00"),
         setter("referral_at", "\uff12024-03-04T09:30"),
         spaced("referral_at"),
         setter("invoice_id", ""),
@@ -565,6 +574,30 @@ def test_parquet_lists_of_texts_read_as_the_row_reader(tmp_path: Path, monkeypat
     # Readable codes: 5 lists of 9, in 3 rounds (15 rows), less the 4 of them with a list as place;
     # errors: 4 unreadable lists of codes a round (12), and 7 lists as place.
     assert (events, errors) == (11, 19)
+
+
+@pytest.mark.parametrize(
+    "lists",
+    [
+        [["G"], ["g ", " meg"], ["G+MEG"], ["G", "+"]],  # no hole: read as the joined text
+        [["G"], [""], ["G", "MEG"]],  # no hole, but a list without codes: its own message
+        [["G"], ["+"], [" "]],
+    ],
+)
+def test_parquet_lists_without_holes_read_as_the_row_reader(tmp_path: Path, lists: list[Any]) -> None:
+    size = len(lists)
+    pl.DataFrame(
+        {
+            "invoice_id": [f"F{n}" for n in range(size)],
+            "date": ["2026-01-05"] * size,
+            "practitioner_id": ["D1"] * size,
+            "patient_id": [f"P{n}" for n in range(size)],
+            "birth_date": ["2020-01-01"] * size,
+            "codes": pl.Series(lists, dtype=pl.List(pl.String)),
+        }
+    ).write_parquet(tmp_path / "codes.parquet")
+    events, _ = _compare([str(tmp_path / "codes.parquet")])
+    assert events == sum(1 for codes in lists if any(code.strip(" +") for code in codes))
 
 
 def test_mixed_formats_in_one_input(tmp_path: Path) -> None:

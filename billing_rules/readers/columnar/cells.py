@@ -227,10 +227,18 @@ def read_series(name: str, series: pl.Series) -> ColumnResult:
 def _text_lists(name: str, series: pl.Series) -> ColumnResult:
     """A column of lists of texts: each distinct list read once, as :func:`read_objects` reads it.
 
+    Lists of codes without a hole are read as their text joined by ``+`` (the same codes).
+
     A list's JSON text tells the lists apart exactly (texts and NULL elements have one writing
     each, a NULL cell is ``null``), so the rows are mapped through it; each distinct list is read
     as the Python list the row reader of Parquet gets, by the same :func:`read_cell`.
     """
+    if name == "codes" and not series.explode().null_count():  # no NULL, no empty list, no NULL code
+        # Joined by ``+``, a list reads as its text does (``_codes`` splits each element on ``+``
+        # too); unless a message comes, which would quote the text, not the list.
+        joined = _spellings(name, series.list.join("+"))
+        if joined.messages is None:
+            return joined
     encoded = series.alias("value").to_frame().select(pl.struct("value").struct.json_encode()).to_series()
     firsts = (
         encoded.alias("key")
@@ -260,16 +268,20 @@ def _spellings(name: str, series: pl.Series) -> ColumnResult:
     return _mapped(name, series, keys, read_cells(name, keys))
 
 
-#: Date columns whose usual spelling polars parses itself: a pattern that only ASCII ISO values
-#: match, the format, and the range in which the row readers accept such a value. Only where
-#: spellings are many: a birth date has about one per patient, and mapping them one by one was
-#: half of the reader's time; a regulation's date and time is nearly unique to its invoice. Act
-#: dates and times (a few hundred spellings) map faster than they parse.
-_ISO: dict[str, tuple[str, str, Any, Any]] = {
-    "birth_date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "%Y-%m-%d", dt.date.min, dt.date.max),
+#: Date columns whose usual spellings polars parses itself: the shapes (a pattern that only ASCII
+#: ISO values match, and its format), then the range in which the row readers accept such a value.
+#: Only where spellings are many: a birth date has about one per patient, and mapping them one by
+#: one was half of the reader's time; a regulation's date and time is nearly unique to its
+#: invoice. Act dates and times (a few hundred spellings) map faster than they parse. A typed
+#: Parquet date-time comes with its seconds (``parquet_values``), hence the second shape; its
+#: seconds stop at 59, where polars would take 60 for a leap second and the row readers refuse it.
+_ISO: dict[str, tuple[tuple[tuple[str, str], ...], Any, Any]] = {
+    "birth_date": ((("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "%Y-%m-%d"),), dt.date.min, dt.date.max),
     "referral_at": (
-        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$",
-        "%Y-%m-%dT%H:%M",
+        (
+            ("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$", "%Y-%m-%dT%H:%M"),
+            ("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]$", "%Y-%m-%dT%H:%M:%S"),
+        ),
         dt.datetime.min,
         dt.datetime(9999, 12, 31, 23, 59),
     ),
@@ -279,21 +291,29 @@ _ISO: dict[str, tuple[str, str, Any, Any]] = {
 def _iso_column(name: str, series: pl.Series) -> ColumnResult:
     """A date column: plain ISO values parsed by polars, every other spelling as :func:`_spellings`.
 
-    Only values of the exact ``YYYY-MM-DD`` (``YYYY-MM-DDTHH:MM``) shape, in ASCII digits, that
-    name a real day (and time) within the column's range, take the polars path: for those the row
-    readers' parser (``fromisoformat``, its range check) gives the same value and no message.
-    Anything else, including an impossible day such as ``2024-02-30``, ``24:00`` or an empty cell,
-    is read by the row readers' parser, so its message is theirs.
+    Only values of one of the column's exact shapes (``YYYY-MM-DD``; ``YYYY-MM-DDTHH:MM``, with or
+    without ``:SS``), in ASCII digits, that name a real day (and time) within the column's range,
+    take the polars path: for those the row readers' parser (``fromisoformat``, its range check)
+    gives the same value and no message. Anything else, including an impossible day such as
+    ``2024-02-30``, ``24:00`` or an empty cell, is read by the row readers' parser, so its message
+    is theirs. A later shape is tried only when the earlier ones left values unread.
     """
-    pattern, layout, low, high = _ISO[name]
+    shapes, low, high = _ISO[name]
     (out,), (kind,), _ = OUTPUTS[name]
-    if kind == pl.Date:
-        parsed = series.str.to_date(layout, strict=False)
-    else:
-        parsed = series.str.to_datetime(layout, time_unit="us", strict=False)
-    plain = (series.str.contains(pattern) & parsed.is_between(low, high)).fill_null(False)
-    if plain.all():
-        return ColumnResult({out: parsed.alias(out)}, None)
+    parsed: Any = None
+    plain: Any = None
+    for pattern, layout in shapes:
+        if kind == pl.Date:
+            value = series.str.to_date(layout, strict=False)
+        else:
+            value = series.str.to_datetime(layout, time_unit="us", strict=False)
+        shaped = (series.str.contains(pattern) & value.is_between(low, high)).fill_null(False)
+        if parsed is None:
+            parsed, plain = value, shaped
+        else:
+            parsed, plain = value.zip_with(shaped, parsed), plain | shaped
+        if plain.all():
+            return ColumnResult({out: parsed.alias(out)}, None)
     others = (~plain).arg_true()
     rest = _spellings(name, series.gather(others))
     values = parsed.set(~plain, None).alias(out).scatter(others, rest.values[out])
