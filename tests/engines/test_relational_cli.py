@@ -143,3 +143,31 @@ def test_ledger_and_record_with_duckdb(tmp_path: Path) -> None:
     duck_data["summary"]["engine"] = "row"
     assert duck_data == row_data
     assert row_data["summary"]["events"] > 0
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_ledger_and_record_of_parquet_and_json_lines(tmp_path: Path, suffix: str) -> None:
+    """The example week as Parquet or JSON Lines, read column-wise: the row engine's report, the
+    invoices recorded, then the same report again on both engines with that history."""
+    import polars as pl
+
+    frame = pl.read_csv(EXAMPLE, separator=";", infer_schema=False)
+    path = tmp_path / f"week{suffix}"
+    if suffix == ".parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_ndjson(path)
+    ledger = tmp_path / "ledger.sqlite"
+    first = run(str(path), "--ledger", str(ledger), "--record", "--engine", "duckdb", "--format", "json")
+    first_row = run(str(path), "--engine", "row", "--format", "json")
+    first_data, first_row_data = json.loads(first.stdout), json.loads(first_row.stdout)
+    assert first_data["summary"]["engine"] == "duckdb"
+    first_data["summary"]["engine"] = "row"
+    assert first_data == first_row_data
+    assert first_data["summary"]["events"] == frame.height and first_data["findings"]
+    assert f"{frame.height} factures enregistrées" in first.stderr
+    again_row = run(str(path), "--ledger", str(ledger), "--engine", "row", "--format", "json")
+    again = run(str(path), "--ledger", str(ledger), "--engine", "duckdb", "--format", "json")
+    row_data, duck_data = json.loads(again_row.stdout), json.loads(again.stdout)
+    duck_data["summary"]["engine"] = "row"
+    assert duck_data == row_data
