@@ -48,7 +48,13 @@ if TYPE_CHECKING:
     from billing_rules.api.validator import Validator
 
 
-def _engine_for(engine: str, validator: Validator, files: list[str], master: str | None = None) -> str:
+def _engine_for(
+    engine: str,
+    validator: Validator,
+    files: list[str],
+    master: str | None = None,
+    input_format: str | None = None,
+) -> str:
     """``--engine``: the one asked for, or (``auto``) DuckDB for a large input when it can run the rules.
 
     An explicit ``--engine duckdb`` that cannot run (extra not installed, a rule it cannot compile)
@@ -56,7 +62,7 @@ def _engine_for(engine: str, validator: Validator, files: list[str], master: str
     """
     from billing_rules.engines.choice import choose, relational_installed, spark_installed
 
-    chosen = choose(engine, files)
+    chosen = choose(engine, files, input_format)
     if chosen == "row":
         return chosen
     if chosen == "spark" and not spark_installed():
@@ -196,7 +202,7 @@ def check(
         try:
             if master is not None and engine != "spark":
                 raise click.UsageError("--master ne sert qu'avec --engine spark")
-            chosen = _engine_for(engine, validator, paths, master)
+            chosen = _engine_for(engine, validator, paths, master, input_format)
             if verbosity() >= 1:
                 detail(f"moteur : {chosen}")  # row, duckdb or spark: the report's own name for it
             if ledger_target is None:

@@ -50,9 +50,9 @@ def test_auto_keeps_the_row_engine_for_a_small_file() -> None:
 
 def test_auto_picks_duckdb_from_75_000_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choice.AUTO_ROWS == 75_000
-    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 74_999)
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths, input_format=None: 74_999)
     assert choice.choose("auto", [str(EXAMPLE)]) == "row"
-    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 75_000)
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths, input_format=None: 75_000)
     assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
     monkeypatch.setattr(choice, "relational_installed", lambda: False)
     assert choice.choose("auto", [str(EXAMPLE)]) == "row"  # without the batch extra
@@ -64,6 +64,32 @@ def test_auto_picks_duckdb_from_its_threshold(tmp_path: Path, monkeypatch: pytes
     assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
     assert json.loads(run(str(EXAMPLE), "--format", "json").output)["summary"]["engine"] == "duckdb"
     assert choice.choose("auto", ["-"]) == "row"  # standard input cannot be sized
+
+
+def test_rows_estimated_by_format(tmp_path: Path) -> None:
+    """CSV and JSON sized by their bytes per row; Parquet, compressed, counted in its footer."""
+    import polars as pl
+
+    parquet = tmp_path / "big.parquet"
+    pl.DataFrame({"invoice_id": [f"F{n}" for n in range(80_000)], "codes": ["G"] * 80_000}).write_parquet(
+        parquet
+    )
+    assert parquet.stat().st_size // choice.BYTES_PER_ROW["csv"] < choice.AUTO_ROWS  # its bytes say small
+    assert choice.estimated_rows([str(parquet)]) == 80_000
+    assert choice.choose("auto", [str(parquet)]) == "duckdb"
+    copy = tmp_path / "big.data"
+    copy.write_bytes(parquet.read_bytes())
+    assert choice.estimated_rows([str(copy)], "parquet") == 80_000  # --input-format parquet
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    assert choice.estimated_rows([str(broken)]) == 0  # its reader says what is wrong
+    lines = tmp_path / "day.jsonl"
+    lines.write_bytes(b"x" * 4200)
+    assert choice.estimated_rows([str(lines)]) == 10
+    assert choice.estimated_rows([str(lines)], "csv") == 4200 // 130
+    text = tmp_path / "day.txt"  # no reader claims it: sized as CSV
+    text.write_bytes(b"x" * 1300)
+    assert choice.estimated_rows([str(text), str(lines), "-"]) == 20
 
 
 def test_small_check_imports_nothing_columnar() -> None:

@@ -118,7 +118,7 @@ def test_master_only_with_spark() -> None:
 
 def test_auto_never_chooses_spark(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "spark" in choice.ENGINES
-    monkeypatch.setattr(choice, "estimated_rows", lambda paths: 10**9)
+    monkeypatch.setattr(choice, "estimated_rows", lambda paths, input_format=None: 10**9)
     assert choice.choose("auto", [str(EXAMPLE)]) == "duckdb"
 
 
