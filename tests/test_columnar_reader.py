@@ -545,6 +545,23 @@ def test_a_code_list_element_with_a_plus_is_split(tmp_path: Path) -> None:
         assert [event.codes for event in events] == [("G", "MEG"), ("G", "MEG"), ("G",), ("G", "MEG")]
 
 
+def _lists_parquet(path: Path, codes: list[Any], **lists: list[Any]) -> Path:
+    """A Parquet file of invoices whose ``codes`` (and the columns ``lists``) are lists of texts."""
+    size = len(codes)
+    pl.DataFrame(
+        {
+            "invoice_id": [f"F{n}" for n in range(size)],
+            "date": ["2026-01-05"] * size,
+            "practitioner_id": ["D1"] * size,
+            "patient_id": [f"P{n}" for n in range(size)],
+            "birth_date": ["2020-01-01"] * size,
+            "codes": pl.Series(codes, dtype=pl.List(pl.String)),
+            **{name: pl.Series(values, dtype=pl.List(pl.String)) for name, values in lists.items()},
+        }
+    ).write_parquet(path)
+    return path
+
+
 def test_parquet_lists_of_texts_read_as_the_row_reader(tmp_path: Path, monkeypatch: Any) -> None:
     """A column of lists of texts is read once per distinct list, each as the row reader reads it.
 
@@ -557,20 +574,9 @@ def test_parquet_lists_of_texts_read_as_the_row_reader(tmp_path: Path, monkeypat
     monkeypatch.setattr(other_sources, "BATCH_ROWS", 7)
     lists: list[Any] = [["G"], ["G", "MEG"], ["g ", " meg"], [], None, ["G", None], ["G+MEG"], [""], ["VL"]]
     lists = lists * 3
-    size = len(lists)
-    places = [["cabinet"] if n % 4 == 0 else None for n in range(size)]
-    pl.DataFrame(
-        {
-            "invoice_id": [f"F{n}" for n in range(size)],
-            "date": ["2026-01-05"] * size,
-            "practitioner_id": ["D1"] * size,
-            "patient_id": [f"P{n}" for n in range(size)],
-            "birth_date": ["2020-01-01"] * size,
-            "codes": pl.Series(lists, dtype=pl.List(pl.String)),
-            "place": pl.Series(places, dtype=pl.List(pl.String)),
-        }
-    ).write_parquet(tmp_path / "lists.parquet")
-    events, errors = _compare([str(tmp_path / "lists.parquet")])
+    places = [["cabinet"] if n % 4 == 0 else None for n in range(len(lists))]
+    path = _lists_parquet(tmp_path / "lists.parquet", lists, place=places)
+    events, errors = _compare([str(path)])
     # Readable codes: 5 lists of 9, in 3 rounds (15 rows), less the 4 of them with a list as place;
     # errors: 4 unreadable lists of codes a round (12), and 7 lists as place.
     assert (events, errors) == (11, 19)
@@ -585,18 +591,7 @@ def test_parquet_lists_of_texts_read_as_the_row_reader(tmp_path: Path, monkeypat
     ],
 )
 def test_parquet_lists_without_holes_read_as_the_row_reader(tmp_path: Path, lists: list[Any]) -> None:
-    size = len(lists)
-    pl.DataFrame(
-        {
-            "invoice_id": [f"F{n}" for n in range(size)],
-            "date": ["2026-01-05"] * size,
-            "practitioner_id": ["D1"] * size,
-            "patient_id": [f"P{n}" for n in range(size)],
-            "birth_date": ["2020-01-01"] * size,
-            "codes": pl.Series(lists, dtype=pl.List(pl.String)),
-        }
-    ).write_parquet(tmp_path / "codes.parquet")
-    events, _ = _compare([str(tmp_path / "codes.parquet")])
+    events, _ = _compare([str(_lists_parquet(tmp_path / "codes.parquet", lists))])
     assert events == sum(1 for codes in lists if any(code.strip(" +") for code in codes))
 
 

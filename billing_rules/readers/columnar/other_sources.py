@@ -30,14 +30,14 @@ BATCH_ROWS = 50_000
 
 
 def json_batches(
-    stream: BinaryIO, path: str, file: int, counter: Counter, lines: bool, batch_rows: int = BATCH_ROWS
+    stream: BinaryIO, path: str, file: int, counter: Counter, lines: bool, batch_rows: int | None = None
 ) -> Iterator[Batch]:
     """The batches of a JSON array (``lines`` False) or a JSON Lines file."""
     reader = JsonLinesReader() if lines else JsonReader()
     pending: list[RawRow] = []
     for raw in reader.rows(stream, path):
         pending.append(raw)
-        if len(pending) == batch_rows:
+        if len(pending) == (batch_rows or BATCH_ROWS):
             yield _json_batch(pending, path, file, counter)
             pending = []
     if pending:
@@ -118,7 +118,7 @@ def parquet_values(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def parquet_slices(
-    source: Any, path: str, batch_rows: int = BATCH_ROWS
+    source: Any, path: str, batch_rows: int | None = None
 ) -> Iterator[tuple[int, pl.DataFrame]]:
     """``(first row number, slice)`` of a Parquet file, each slice brought to JSON's values.
 
@@ -137,9 +137,10 @@ def parquet_slices(
         raise ReadError(
             f"{file_label(path)} : pas un fichier Parquet lisible (abîmé ou d'un autre format)"
         ) from None
-    for start in range(0, total, batch_rows):
+    size = batch_rows or BATCH_ROWS  # the module's value when called (tests make it small)
+    for start in range(0, total, size):
         try:
-            frame = lazy.slice(start, batch_rows).collect()
+            frame = lazy.slice(start, size).collect()
         except (pl.exceptions.PolarsError, OSError):
             raise ReadError(
                 f"{file_label(path)} : pas un fichier Parquet lisible (abîmé ou d'un autre format)"
@@ -148,7 +149,7 @@ def parquet_slices(
 
 
 def parquet_batches(
-    source: Any, path: str, file: int, counter: Counter, batch_rows: int = BATCH_ROWS
+    source: Any, path: str, file: int, counter: Counter, batch_rows: int | None = None
 ) -> Iterator[Batch]:
     """The batches of a Parquet file; ``line`` is the row's 1-based number in the file."""
     for start, frame in parquet_slices(source, path, batch_rows):
