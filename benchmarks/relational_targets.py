@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -156,6 +157,17 @@ def typed_parquet(path: Path) -> Path:
     return target
 
 
+def _fetched(text: str) -> str:
+    """What a query of the relational engine fetches, for the stages' labels."""
+    if text.startswith("SELECT sid, rule"):
+        return "hits of the windowed rules"
+    if re.search(r" AS m0\b", text):
+        return "hits of the other rules (bit masks)"
+    if text.startswith("SELECT s.sid, s.seq"):
+        return "invoices with findings"
+    return " ".join(text.split()[:3])[:40]
+
+
 def scale(args: argparse.Namespace, table: list[tuple[str, str]], data_file: Callable[..., Path]) -> None:
     """``check`` on ``--rows`` and 10 × ``--rows``: peak RSS and the time ratio (linear: 10).
 
@@ -269,7 +281,7 @@ def why(args: argparse.Namespace, table: list[tuple[str, str]], data_file: Calla
     wrap(
         duckdb.DuckDbBackend,
         "fetch",
-        lambda _, text: "  fetch hits: " + ("flags" if "SELECT * FROM" in text[:20] else "windows"),
+        lambda _, text: "  fetch: " + _fetched(text),
     )
     wrap(
         duckdb.DuckDbBackend,
