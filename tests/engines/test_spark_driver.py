@@ -4,7 +4,8 @@ Shuffle files, cached blocks and pyspark's temporary files hold the rows of a ch
 data). Spark removes them when its JVM ends normally; a JVM killed outright (out of memory) would
 leave them for good, so they go where the next check sweeps what a dead process left
 (:mod:`billing_rules.scratch`, whose sweep ``tests/test_scratch.py`` covers). And a local master
-shuffles into as many partitions as it has cores, where a cluster keeps its own settings.
+shuffles into as many partitions as it has cores, without adaptive execution, where a cluster
+keeps its own settings.
 """
 
 from __future__ import annotations
@@ -94,8 +95,10 @@ def test_a_local_master_shuffles_into_a_partition_per_core(
     temp_root: Path, master: str, cores: int | None
 ) -> None:
     assert spark_driver.local_cores(master) == cores
-    partitions = spark_driver.driver_settings(master, {}).get("spark.sql.shuffle.partitions")
-    assert partitions == (None if cores is None else str(cores))  # a cluster keeps its own
+    settings = spark_driver.driver_settings(master, {})
+    assert settings.get("spark.sql.shuffle.partitions") == (None if cores is None else str(cores))
+    # Adaptive execution off on this machine only: a cluster keeps its own settings.
+    assert settings.get("spark.sql.adaptive.enabled") == (None if cores is None else "false")
 
 
 @pytest.mark.spark
@@ -104,6 +107,7 @@ def test_the_running_local_session_writes_in_a_scratch_folder(spark_session: Any
 
     live = session()  # the run's local[2] (another test may have started it again since)
     assert live.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert live.conf.get("spark.sql.adaptive.enabled") == "false"
     context = live.sparkContext
     folder = Path(context.getConf().get("spark.local.dir"))
     assert re.fullmatch(rf"billing-rules-{os.getpid()}-\w+", folder.parent.name)

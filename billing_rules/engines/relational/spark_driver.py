@@ -60,7 +60,11 @@ def driver_settings(key: str, session_conf: dict[str, str]) -> dict[str, str]:
     clusters, and even 8 cost a small check time. Measured on ``local[2]``, with the oracle corpus
     of 1 877 rows (first and second check of a process) and on 1 M generated rows: 8 partitions
     took 25.9-29.2 s, 10.7 s and 55.7 s; 4 took 24.7 s, 9.1 s and 53.8 s; 2 took 23.4 s, 9.0 s
-    and 52.0-55.4 s (at 1 M rows, the same within the noise). A cluster master keeps its own settings.
+    and 52.0-55.4 s (at 1 M rows, the same within the noise). Adaptive query execution is off there
+    too: it re-plans each stage from statistics that, on two partitions of one machine, have
+    nothing to change; measured on the differential tests' small Spark corpora, 67.1 s with it and
+    56.8 s without (each check's statements are many and small), and on 1 M rows 55.4-55.7 s
+    against 55.1-55.6 s. A cluster master keeps its own settings.
     """
     memory = os.environ.get("BILLING_RULES_SPARK_MEMORY", DEFAULT_MEMORY)
     settings = {**DRIVER_CONF, **session_conf, "spark.driver.memory": memory}
@@ -69,6 +73,7 @@ def driver_settings(key: str, session_conf: dict[str, str]) -> dict[str, str]:
     cores = local_cores(key)
     if cores is not None:
         settings["spark.sql.shuffle.partitions"] = str(max(cores, 1))
+        settings["spark.sql.adaptive.enabled"] = "false"
         if not os.environ.get("SPARK_LOCAL_DIRS"):
             settings["spark.local.dir"] = local_dir()
     return settings
