@@ -31,7 +31,7 @@ smaller memory (60-100 MB against 280-450 MB there) wins.
 BYTES_PER_ROW = {"csv": 130, "json": 420, "jsonl": 420}
 """Average size of a row by format: a SPEC §1 CSV row (the generated benchmark files: 120-140
 bytes), a JSON object with the SPEC keys (410-430). Parquet is compressed ten times and more: its
-rows are counted instead (:func:`_parquet_rows`)."""
+rows are counted in its footer instead."""
 
 
 def relational_installed() -> bool:
@@ -51,6 +51,7 @@ def estimated_rows(paths: Sequence[str], input_format: str | None = None) -> int
     as CSV (its reader then says what is wrong).
     """
     from billing_rules.errors import BillingRulesError
+    from billing_rules.readers.parquet_reader import parquet_footer
     from billing_rules.readers.stream import reader_for
 
     total = 0
@@ -62,7 +63,9 @@ def estimated_rows(paths: Sequence[str], input_format: str | None = None) -> int
         except BillingRulesError:
             kind = "csv"
         if kind == "parquet":
-            total += _parquet_rows(path)
+            # Reading Parquet needs polars on either engine: reading its footer here costs nothing.
+            footer = parquet_footer(path)
+            total += footer[1] if footer is not None else 0  # unreadable: its reader says why
             continue
         try:
             size = os.path.getsize(path)
@@ -70,21 +73,6 @@ def estimated_rows(paths: Sequence[str], input_format: str | None = None) -> int
             continue
         total += size // BYTES_PER_ROW.get(kind, BYTES_PER_ROW["csv"])
     return total
-
-
-def _parquet_rows(path: str) -> int:
-    """The rows a Parquet file's footer declares (0 when it cannot be read: its reader says why).
-
-    Reading Parquet needs polars on either engine, so importing it here costs a check nothing.
-    """
-    try:
-        import polars as pl
-    except ImportError:
-        return 0
-    try:
-        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
-    except (pl.exceptions.PolarsError, OSError):
-        return 0
 
 
 def choose(engine: str, paths: Sequence[str], input_format: str | None = None) -> str:

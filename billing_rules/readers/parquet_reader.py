@@ -23,6 +23,23 @@ MISSING_POLARS = (
 )
 
 
+def parquet_footer(path: str) -> tuple[tuple[str, ...], int] | None:
+    """A Parquet file's column names and row count, read from its footer alone.
+
+    None when polars is missing or the file is not readable Parquet: the reader then says why, in
+    its own words. What decides a check's route (its engine, its reader) without reading the rows.
+    """
+    try:
+        import polars as pl
+    except ImportError:
+        return None
+    try:
+        lazy = pl.scan_parquet(path)
+        return tuple(lazy.collect_schema().names()), int(lazy.select(pl.len()).collect().item())
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+
+
 class ParquetReader:
     """The ``parquet`` format (``.parquet``); needs polars (``billing-rules[batch]``)."""
 

@@ -8,7 +8,6 @@ values JSON would give (:func:`parquet_values`), which the row reader of Parquet
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -34,10 +33,11 @@ def json_batches(
 ) -> Iterator[Batch]:
     """The batches of a JSON array (``lines`` False) or a JSON Lines file."""
     reader = JsonLinesReader() if lines else JsonReader()
+    size = batch_rows or BATCH_ROWS  # the module's value when called (tests make it small)
     pending: list[RawRow] = []
     for raw in reader.rows(stream, path):
         pending.append(raw)
-        if len(pending) == (batch_rows or BATCH_ROWS):
+        if len(pending) == size:
             yield _json_batch(pending, path, file, counter)
             pending = []
     if pending:
@@ -61,8 +61,8 @@ def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> B
     # Objects to columns by C-level iteration (``map``, ``zip``): a comprehension per column was
     # most of the time of building a batch.
     rows = [tuple(map(values.get, SPEC_COLUMNS)) for values in objects]
-    cells = zip(*rows, strict=True) if rows else ()
-    for name, column in itertools.zip_longest(SPEC_COLUMNS, cells, fillvalue=()):
+    cells = zip(*rows, strict=True) if rows else [()] * len(SPEC_COLUMNS)
+    for name, column in zip(SPEC_COLUMNS, cells, strict=True):
         values = list(column)
         if _TEXT_OR_NONE.issuperset(map(type, values)):
             columns[name] = pl.Series(name, values, dtype=pl.String)
