@@ -27,6 +27,7 @@ from billing_rules.cli.options import (
     PluginSelection,
     column_options,
     incomplete_notice,
+    input_format_option,
     plugin_options,
     plugin_reporter,
     rule_selection_options,
@@ -103,13 +104,7 @@ def _engine_for(
     help="Gravité la plus basse qui donne le code de sortie 1 (en anglais ou en français : erreur, "
     "alerte, opportunité) ; never (jamais) : toujours 0.",
 )
-@click.option(
-    "--input-format",
-    default=None,
-    metavar="FORMAT",
-    help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu de le "
-    "déduire de l'extension du fichier.",
-)
+@input_format_option
 @click.option(
     "--ledger",
     "ledger_target",

@@ -409,3 +409,13 @@ def parse_period(
     if start is not None and end is not None and end < start:
         raise click.BadParameter("la fin de la période précède son début", param_hint=hints[1])
     return start, end
+
+
+#: ``--input-format`` of the commands that read billing files as ``check`` does (``check``, ``prepare``).
+input_format_option = click.option(
+    "--input-format",
+    default=None,
+    metavar="FORMAT",
+    help="Format des fichiers d'entrée (csv, json, jsonl, parquet, ou celui d'une extension), au lieu de le "
+    "déduire de l'extension du fichier.",
+)

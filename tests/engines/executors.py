@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,3 +92,12 @@ def require_spark() -> None:
 def require_spark_connect() -> None:
     """Skip (or, with ``BILLING_RULES_REQUIRE_SPARK_CONNECT=1``, fail) when Connect cannot run."""
     _require(connect_missing(), "BILLING_RULES_REQUIRE_SPARK_CONNECT", "Spark Connect")
+
+
+def load_module(name: str, path: Path) -> Any:
+    """A test module of another folder loaded under ``name``, to share its builders of cases."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -11,12 +11,12 @@ timed to the second and amounts finer than the cent, which only the exact column
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from executors import load_module
 
 pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
@@ -32,17 +32,8 @@ sys.path.insert(0, str(TESTS.parent / "benchmarks"))
 
 import generate  # noqa: E402
 
-
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_reader_tests = _load("_columnar_reader_cases", TESTS / "test_columnar_reader.py")
-_differential = _load(
+_reader_tests = load_module("_columnar_reader_cases", TESTS / "test_columnar_reader.py")
+_differential = load_module(
     "_relational_differential_cases", Path(__file__).with_name("test_relational_differential.py")
 )
 
