@@ -14,6 +14,8 @@ _EXPORTS = {
     "Validator": "billing_rules.api.validator",
     "RuleInfo": "billing_rules.api.rule_info",
     "Session": "billing_rules.api.session",
+    "prepare_files": "billing_rules.api.prepare",
+    "PreparedInfo": "billing_rules.readers.prepared",
     "InvoiceValues": "billing_rules.readers.native",
     "ColumnMapping": "billing_rules.readers.columns",
     "Ledger": "billing_rules.ledger",
@@ -81,6 +83,7 @@ __all__ = [
     "OutputError",
     "Place",
     "PluginLoadError",
+    "PreparedInfo",
     "ReadError",
     "Report",
     "Rule",
@@ -100,6 +103,7 @@ __all__ = [
     "WindowCount",
     "__version__",
     "hookimpl",
+    "prepare_files",
 ]
 
 
@@ -115,6 +119,7 @@ def __getattr__(name: str) -> object:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from billing_rules.api.prepare import prepare_files
     from billing_rules.api.rule_info import RuleInfo
     from billing_rules.api.session import Session
     from billing_rules.api.validator import Validator
@@ -153,6 +158,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from billing_rules.plugins import hookimpl
     from billing_rules.readers.columns import ColumnError, ColumnMapping
     from billing_rules.readers.native import InvoiceValues
+    from billing_rules.readers.prepared import PreparedInfo
     from billing_rules.reporters.files import OutputError
     from billing_rules.reporters.html_report import MissingDependency
     from billing_rules.rule import Hit, Rule, WindowCount

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from billing_rules import scratch
 from billing_rules.engines.relational.history import read_stored, stored_to_table
-from billing_rules.engines.relational.table import TABLE, event_of
+from billing_rules.engines.relational.table import TABLE
 from billing_rules.model import Event
+from billing_rules.readers.prepared import event_of
 
 if TYPE_CHECKING:
     from billing_rules.api.simulation import Simulation

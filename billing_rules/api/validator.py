@@ -367,7 +367,7 @@ class Validator:
 
         ordered = by_day(events()) if streaming else fully_sorted(events())
         report = self._run(
-            ordered, errors, None, history, files=tuple(stream.sources), ledger_history=ledger_history
+            ordered, errors, None, history, files=tuple(stream.files), ledger_history=ledger_history
         )
         return attrs.evolve(report, events=stream.events, input_errors=tuple(errors))
 

@@ -244,6 +244,32 @@ def columns_text(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _prepared_file(file: str, input_format: str | None, output_format: str, output: str | None) -> bool:
+    """Say so when ``file`` is a prepared file (``prepare``): its columns are the engines', not to map."""
+    from billing_rules.readers import reader_for
+    from billing_rules.readers.parquet_reader import ParquetReader
+    from billing_rules.readers.prepared import prepared_info
+
+    if not isinstance(reader_for(file, input_format), ParquetReader):
+        return False
+    info = prepared_info(file)
+    if info is None:
+        return False
+    with report_output(output) as stream:
+        if output_format == "json":
+            json.dump({"file": file, "prepared": True, "files": list(info.files)}, stream, ensure_ascii=False)
+            stream.write("\n")
+        else:
+            from billing_rules.reporters.terminal import printable_lines
+
+            text = (
+                f"{file} : fichier préparé (billing-rules prepare) depuis {', '.join(info.files)} ; ses "
+                "colonnes sont déjà lues et vérifiées : il se contrôle tel quel."
+            )
+            stream.write("\n".join(printable_lines([text])) + "\n")  # file names as written
+    return True
+
+
 @main.command("columns")
 @click.argument("file", metavar="FICHIER")
 @column_options
@@ -288,6 +314,8 @@ def columns_command(
             raise click.UsageError("billing-rules columns lit un fichier, pas l'entrée standard")
         _require_files((file,))
         check_output(output)
+        if _prepared_file(file, input_format, output_format, output):
+            raise click.exceptions.Exit(EXIT_OK)
         mapping = practice_mapping(columns, config_path)
         problems: list[ColumnError] = []
         _header, resolution = read_header(file, input_format, mapping, problems)

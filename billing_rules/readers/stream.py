@@ -22,6 +22,7 @@ from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.lines import Grouped, group_lines
 from billing_rules.readers.parquet_reader import ParquetReader
 from billing_rules.readers.positional import FALLBACK, PositionalDecoder, Wanted
+from billing_rules.readers.prepared import PreparedInfo, prepared_events, prepared_info, verify
 from billing_rules.readers.rows import event_from_row, row_identity
 from billing_rules.readers.seen import SeenInvoices
 
@@ -106,6 +107,8 @@ class InputStream:
     A row with several bad fields gives several consecutive errors. A file that cannot be read
     at all raises :class:`ReadError` when its turn comes; readers are chosen, and extensions
     checked, when the stream is created, so a wrong extension fails before anything is read.
+    A prepared file (:mod:`.prepared`) gives the input errors and invoices of the reading that
+    wrote it, its original files in :attr:`files`; it is read alone, never beside another file.
 
     Args:
         sources: paths, or ``-`` for standard input, in input order.
@@ -142,6 +145,9 @@ class InputStream:
         readers = with_columns(readers, columns)
         self._readers = [reader_for(source, input_format, readers) for source in self.sources]
         self._stdin = stdin
+        self._prepared = _prepared_sources(self.sources, self._readers, self._copies)
+        #: The files a report names: a prepared file's original files, else :attr:`sources`.
+        self.files = next(iter(self._prepared.values())).files if self._prepared else self.sources
         self.events = 0
         self.input_errors = 0
         self._seq = 0
@@ -161,6 +167,10 @@ class InputStream:
             self._seen.close()
 
     def _read_source(self, source: str, reader: Reader) -> Iterator[Event | InputError]:
+        prepared = self._prepared.get(source)
+        if prepared is not None:
+            yield from self._read_prepared(source, prepared)
+            return
         copy = self._copies.get(source)
         if copy is not None:
             with open(copy, "rb") as stream:
@@ -176,6 +186,18 @@ class InputStream:
             raise _open_failure(source, exc) from None
         with stream:
             yield from self._convert(reader, stream, source)
+
+    def _read_prepared(self, source: str, info: PreparedInfo) -> Iterator[Event | InputError]:
+        """A prepared file: the input errors of its reading, then its invoices (already validated)."""
+        verify(source, info)
+        self.input_errors += len(info.input_errors)
+        yield from info.input_errors
+        wanted = self._wanted
+        for event in prepared_events(source, info):
+            self.events += 1
+            self._seq = event.seq + 1
+            if wanted is None or wanted(event.codes):
+                yield event
 
     def _convert(self, reader: Reader, stream: BinaryIO, source: str) -> Iterator[Event | InputError]:
         try:
@@ -289,6 +311,32 @@ class InputStream:
             file=source,
             invoice_id=invoice_id,
         )
+
+
+def _prepared_sources(
+    sources: Sequence[str], readers: Sequence[Reader], copies: Mapping[str, str]
+) -> dict[str, PreparedInfo]:
+    """The prepared files among the sources (their footers read), refused beside any other file.
+
+    A prepared file is the reading of its own files, duplicates and order settled: another file
+    beside it would need that reading done again. Prepare them together instead.
+
+    Raises:
+        ReadError: a prepared file among several sources, or one this version cannot read.
+    """
+    prepared = {}
+    for source, reader in zip(sources, readers, strict=True):
+        if isinstance(reader, ParquetReader) and source != STDIN and source not in copies:
+            info = prepared_info(source)
+            if info is not None:
+                prepared[source] = info
+    if prepared and len(sources) > 1:
+        source = next(iter(prepared))
+        raise ReadError(
+            f"{file_label(source)} : un fichier préparé se contrôle seul ; pour y ajouter d'autres "
+            "fichiers, préparez-les ensemble (billing-rules prepare)"
+        )
+    return prepared
 
 
 def rows_ahead(rows: Iterator[RawRow]) -> list[RawRow]:

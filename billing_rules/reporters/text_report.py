@@ -248,3 +248,11 @@ def _aligned(rows: Sequence[_TotalRow], paint: _Painter) -> Iterator[str]:
         padded = value.rjust(value_width)
         shown = paint(padded, style) if style else padded
         yield f"  {label.ljust(label_width)} : {shown}{note}"
+
+
+def input_error_lines(report: Report) -> Iterator[str]:
+    """The unreadable rows of ``report`` as the text report lists them, without colour.
+
+    For the commands that read billing files without checking them (``prepare``): the same words.
+    """
+    return TextReporter._input_errors(report, _Painter(False))

@@ -11,13 +11,16 @@ import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billing_rules.engines.relational.duckdb import DuckDbBackend
 from billing_rules.engines.relational.run import RelationalChecker, RelationalResult
 from billing_rules.engines.relational.table import TableWriter
 from billing_rules.errors import BillingRulesError
 from billing_rules.model import Event, InputError, Report
+
+if TYPE_CHECKING:
+    from billing_rules.readers.prepared import PreparedInfo
 
 _CHECKERS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], RelationalChecker]] = (
     weakref.WeakKeyDictionary()
@@ -97,8 +100,14 @@ def check_paths(
     files = InputFiles.of(sources) if record else None
     checker = checker_for(validator, engine, master)
     bulk = ledger is not None and _bulk_ledger(ledger)
-    if (ledger is None or bulk) and columnar_input(validator) and columnar_files(sources, input_format):
-        report = _check_columnar(validator, checker, sources, input_format, stdin, ledger=ledger)
+    report = None
+    if ledger is None or bulk:
+        prepared = _prepared(validator, sources, input_format)
+        if prepared is not None:
+            report = _check_prepared(validator, checker, sources[0], prepared, ledger=ledger)
+        elif columnar_input(validator) and columnar_files(sources, input_format):
+            report = _check_columnar(validator, checker, sources, input_format, stdin, ledger=ledger)
+    if report is not None:
         if record:
             again = InputStream(
                 sources, input_format=input_format, readers=validator.readers, lines=validator.lines
@@ -123,7 +132,7 @@ def check_paths(
 
     try:
         items = stream()
-        writer = TableWriter(items.sources)
+        writer = TableWriter(items.files)
         errors: list[InputError] = []
         scope = None
         if ledger is not None and not bulk:
@@ -152,11 +161,11 @@ def check_paths(
             from billing_rules.engines.relational.history import WithLedger
 
             table = WithLedger(writer, ledger, validator.engine.counters.values())
-        result = checker.check_table(table, files=items.sources, adjust=validator._adjust)
+        result = checker.check_table(table, files=items.files, adjust=validator._adjust)
         if record:
             # After the check, in one transaction (SPEC §3): a failed check records nothing.
             record_by_file(ledger, stream(), checked=items.events, files=files)
-        return _report(result, items.events, tuple(errors), tuple(items.sources))
+        return _report(result, items.events, tuple(errors), tuple(items.files))
     finally:
         inputs.close()
 
@@ -200,6 +209,7 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
     from billing_rules.readers.csv_reader import CsvReader
     from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
     from billing_rules.readers.parquet_reader import ParquetReader, parquet_footer
+    from billing_rules.readers.prepared import prepared_info
     from billing_rules.readers.read_once import read_once
     from billing_rules.readers.stream import reader_for
 
@@ -210,9 +220,9 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
             reader = reader_for(path, input_format)
             if isinstance(reader, ParquetReader):
                 # One row per act (a ``code`` column) is grouped by the row readers; an unreadable
-                # file is worded by the row reader.
+                # file is worded by the row reader; a prepared file is no SPEC §1 file.
                 footer = parquet_footer(path)
-                if footer is None or CODE in footer[0]:
+                if footer is None or CODE in footer[0] or prepared_info(path) is not None:
                     return False
                 continue
             if isinstance(reader, (JsonReader, JsonLinesReader)):
@@ -248,6 +258,41 @@ def _per_invoice_json(reader: Any, path: str) -> bool:
             close = getattr(rows, "close", None)
             if close is not None:
                 close()
+
+
+def _prepared(validator: Any, sources: Sequence[str], input_format: str | None) -> PreparedInfo | None:
+    """The footer of the input when it is one prepared file read by the built-in Parquet reader."""
+    from billing_rules.readers.parquet_reader import ParquetReader
+    from billing_rules.readers.prepared import prepared_info
+    from billing_rules.readers.read_once import read_once
+    from billing_rules.readers.stream import reader_for
+
+    if len(sources) != 1 or read_once(sources[0]):
+        return None
+    try:
+        reader = reader_for(sources[0], input_format, validator.readers)
+    except BillingRulesError:
+        return None  # the row readers word it
+    if not isinstance(reader, ParquetReader):
+        return None
+    return prepared_info(sources[0])
+
+
+def _check_prepared(
+    validator: Any, checker: RelationalChecker, path: str, info: PreparedInfo, *, ledger: Any = None
+) -> Report:
+    """A prepared file: its table loaded as written, its reading's errors and files reported."""
+    from billing_rules.engines.relational.table import PreparedTable
+    from billing_rules.readers.prepared import verify
+
+    verify(path, info)
+    table: Any = PreparedTable(path, info.events)
+    if ledger is not None:
+        from billing_rules.engines.relational.history import WithLedger
+
+        table = WithLedger(table, ledger, validator.engine.counters.values())
+    result = checker.check_table(table, files=info.files, adjust=validator._adjust)
+    return _report(result, info.events, info.input_errors, info.files)
 
 
 def _check_columnar(

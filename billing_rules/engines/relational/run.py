@@ -42,9 +42,10 @@ from billing_rules.engines.relational.plan import (
     make_plan,
     tariff_ranges,
 )
-from billing_rules.engines.relational.table import SCHEMA, TableWriter, event_of
+from billing_rules.engines.relational.table import SCHEMA, TableWriter
 from billing_rules.interrupt import reraise_if_real
 from billing_rules.model import Event, Finding, Severity
+from billing_rules.readers.prepared import event_of
 from billing_rules.rule import Hit
 
 _CHECKED = (Severity.ERROR, Severity.WARNING)

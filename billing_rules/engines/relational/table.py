@@ -49,12 +49,10 @@ DuckDB's SQLite extension is downloaded on first use, which an offline machine c
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import functools
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -355,62 +353,22 @@ def _unmarked(name: str) -> str:
 _HISTORY_SEQ = -(10**15)
 
 
-def event_of(row: Mapping[str, Any], files: Sequence[str] = ()) -> Event:
-    """The :class:`Event` a table row stands for: what the row engine's texts and amounts are computed on.
+class PreparedTable:
+    """A prepared file (:mod:`billing_rules.readers.prepared`) as :data:`TABLE`: read, not validated again.
 
-    Only built for the invoices that have findings (and for rules that must run in Python).
+    The file holds the table as :class:`StreamedTable` or :class:`TableWriter` made it, checked by
+    :func:`~billing_rules.readers.prepared.verify` before it is loaded.
     """
-    seconds = row["time_s"]
-    amount = row["amount_cents"]
-    file = row["file"]
-    return Event(
-        invoice_id=row["invoice_id"],
-        date=row["date"],
-        time=None if seconds is None else dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60),
-        practitioner_id=row["practitioner_id"],
-        specialty=row["specialty"],
-        sector=_SECTORS[row["sector"]],
-        patient_id=row["patient_id"],
-        birth_date=row["birth_date"],
-        ald=row["ald"],
-        palliative=row["palliative"],
-        neurodegenerative=row["neurodegenerative"],
-        mt_status=_MT_STATUSES[row["mt_status"]],
-        declares_mt=row["declares_mt"],
-        place=_PLACES[row["place"]],
-        homebound=row["homebound"],
-        codes=tuple(row["codes"]),
-        amount=None if amount is None else _euros(amount),
-        regulated=row["regulated"],
-        referral_at=row["referral_at"],
-        status=_STATUSES[row["status"]],
-        discharge_date=row["discharge_date"],
-        km=None if row["km_hundredths"] is None else _euros(row["km_hundredths"]),
-        extra=json.loads(row["extras"]) if row["extras"] else {},
-        line=row["line"],
-        file=files[file] if file is not None and file < len(files) else None,
-        seq=row["seq"],
-    )
 
+    def __init__(self, path: str, events: int) -> None:
+        self._path = path
+        self.inputs = events
 
-#: The closed vocabularies by value: a dict lookup, where calling the Enum class costs ten times
-#: more (four per rebuilt invoice).
-_SECTORS = {member.value: member for member in Sector}
-_MT_STATUSES = {member.value: member for member in MtStatus}
-_PLACES = {member.value: member for member in Place}
-_STATUSES = {member.value: member for member in Status}
+    def create(self, con: Any) -> None:
+        """Create :data:`TABLE` in the DuckDB connection ``con`` from the file."""
+        selected = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in DUCKDB_TYPES.items())
+        statement = f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM read_parquet(?)"  # noqa: S608
+        con.execute(statement, [self._path])
 
-
-@functools.lru_cache(maxsize=4096)  # a few tariffs' worth of amounts come back again and again
-def _euros(cents: Any) -> Decimal:
-    """Cents back to the euros the reader gave: ``2650`` cents is ``Decimal('26.50')``."""
-    value = Decimal(cents) / 100
-    return value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value.normalize()
-
-
-def _iso(value: dt.date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _hundredths(value: Decimal | None) -> int | None:
-    return None if value is None else int(Decimal(value) * 100)
+    def discard(self) -> None:
+        """Nothing is held outside the database."""

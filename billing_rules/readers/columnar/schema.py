@@ -57,8 +57,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 ORIGIN_INPUT = "input"
 
 
-def polars_schema() -> dict[str, Any]:
-    """The columns as a polars schema (imports polars)."""
+def polars_schema(columns: tuple[tuple[str, str], ...] = COLUMNS) -> dict[str, Any]:
+    """The columns (these, or another table's of the same type names) as a polars schema (imports polars)."""
     import polars as pl
 
     types: dict[str, Any] = {
@@ -69,5 +69,6 @@ def polars_schema() -> dict[str, Any]:
         "Datetime": pl.Datetime("us"),
         "Boolean": pl.Boolean,
         "List[String]": pl.List(pl.String),
+        "Decimal": pl.Decimal(24, 6),  # the engines' exact amounts (a prepared file's)
     }
-    return {name: types[kind] for name, kind in COLUMNS}
+    return {name: types[kind] for name, kind in columns}
