@@ -34,6 +34,18 @@ def round_cents(amount: Decimal | int) -> Decimal:
     return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+@functools.lru_cache(maxsize=4096)  # a few tariffs' worth of amounts come back again and again
+def from_cents(cents: Decimal | int) -> Decimal:
+    """Cents (the engines' columns) back to the euros a reader gave: ``2650`` is ``Decimal('26.50')``.
+
+    Two decimals for whole cents, as the readers keep them; a finer amount (an old ledger row, a
+    kilometre count) keeps its own digits, without trailing zeros.
+    """
+    value = Decimal(cents) / 100
+    whole = value.quantize(CENT)
+    return whole if value == whole else value.normalize()
+
+
 @functools.lru_cache(maxsize=4096)  # a report words the same few tariffs thousands of times
 def format_euros(amount: Decimal | int) -> str:
     """French money formatting for people: ``Decimal("1234.5")`` → ``"1 234,50 €"``.

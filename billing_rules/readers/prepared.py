@@ -17,16 +17,15 @@ refused as a whole, in French, never half read: prepare it again from the billin
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 import attrs
 
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError, MtStatus, Place, Sector, Status
+from billing_rules.money import from_cents
 from billing_rules.readers.base import file_label
 from billing_rules.readers.columnar import schema as reader_schema
 
@@ -223,12 +222,12 @@ def event_of(row: Mapping[str, Any], files: Sequence[str] = ()) -> Event:
         place=_PLACES[row["place"]],
         homebound=row["homebound"],
         codes=tuple(row["codes"]),
-        amount=None if amount is None else _euros(amount),
+        amount=None if amount is None else from_cents(amount),
         regulated=row["regulated"],
         referral_at=row["referral_at"],
         status=_STATUSES[row["status"]],
         discharge_date=row["discharge_date"],
-        km=None if row["km_hundredths"] is None else _euros(row["km_hundredths"]),
+        km=None if row["km_hundredths"] is None else from_cents(row["km_hundredths"]),
         extra=json.loads(row["extras"]) if row["extras"] else {},
         line=row["line"],
         file=files[file] if file is not None and file < len(files) else None,
@@ -242,10 +241,3 @@ _SECTORS = {member.value: member for member in Sector}
 _MT_STATUSES = {member.value: member for member in MtStatus}
 _PLACES = {member.value: member for member in Place}
 _STATUSES = {member.value: member for member in Status}
-
-
-@functools.lru_cache(maxsize=4096)  # a few tariffs' worth of amounts come back again and again
-def _euros(cents: Any) -> Decimal:
-    """Cents back to the euros the reader gave: ``2650`` cents is ``Decimal('26.50')``."""
-    value = Decimal(cents) / 100
-    return value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value.normalize()
