@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from executors import WITHOUT_CONNECT, load_module, run_args
+from executors import ALL, load_module, run_args
 
 pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
@@ -148,15 +148,43 @@ def test_the_relational_check_does_not_read_the_files_again(
     assert _json(api.check_paths(builtin_validator, [out])) == expected
 
 
-@pytest.mark.parametrize("engine", WITHOUT_CONNECT, indirect=True)
+@pytest.mark.parametrize("engine", ALL, indirect=True)
 def test_each_engine_gives_the_files_report(
-    tmp_path: Path, builtin_validator: Validator, engine: str, week_excerpt: Path
+    tmp_path: Path,
+    builtin_validator: Validator,
+    engine: str,
+    week_excerpt: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """On Spark the prepared file is read where it lies (no copy staged through DuckDB): on a local
+    master's disk, or for a Connect server in the folder shared for staging."""
     out = str(tmp_path / "excerpt.parquet")
     prepare_files(builtin_validator, [str(week_excerpt)], out)
     files = api.check_paths(builtin_validator, [str(week_excerpt)], **run_args(engine))
+    if engine != "duckdb":
+        from billing_rules.engines.relational.duckdb import DuckDbBackend
+
+        def staged(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the prepared file was staged again")
+
+        monkeypatch.setattr(DuckDbBackend, "load_invoices", staged)
+        monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(tmp_path))
     again = api.check_paths(builtin_validator, [out], **run_args(engine))
     assert again.findings and _json(again) == _json(files)
+
+
+def test_spark_reads_in_place_only_what_it_sees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing_rules.engines.relational.spark import read_in_place
+
+    inside, outside = tmp_path / "shared" / "year.parquet", tmp_path / "year.parquet"
+    monkeypatch.delenv("BILLING_RULES_SPARK_STAGING", raising=False)
+    assert read_in_place(str(outside), "local[2]") and read_in_place(str(outside), "local[*]")
+    assert not read_in_place(str(outside), "spark://head:7077")
+    assert not read_in_place(str(outside), "sc://head:15002")
+    monkeypatch.setenv("BILLING_RULES_SPARK_STAGING", str(tmp_path / "shared"))
+    assert read_in_place(str(inside), "spark://head:7077") and read_in_place(str(inside), "sc://head:15002")
+    assert not read_in_place(str(outside), "sc://head:15002")
+    assert not read_in_place(str(tmp_path / "shared-not" / "year.parquet"), "sc://head:15002")
 
 
 def test_the_footer_and_the_columns(tmp_path: Path, builtin_validator: Validator) -> None:

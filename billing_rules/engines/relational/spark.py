@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
@@ -46,6 +47,7 @@ __all__ = [
     "java_available",
     "master_key",
     "pyspark_installed",
+    "read_in_place",
     "remote_url",
     "session",
     "staging_dir",
@@ -83,6 +85,20 @@ def staging_dir() -> str:
     if parent is None:
         return tempfile.mkdtemp(prefix="spark-", dir=scratch.folder())
     return tempfile.mkdtemp(prefix="billing-rules-spark-", dir=parent)
+
+
+def read_in_place(path: str, master: str) -> bool:
+    """Whether Spark on ``master`` sees the file ``path`` of this machine where it lies.
+
+    A local master runs on this machine; a cluster or a Spark Connect server sees the folder shared
+    for staging (``BILLING_RULES_SPARK_STAGING``), and nothing else this machine can tell.
+    """
+    if master.startswith("local"):
+        return True
+    shared = os.environ.get("BILLING_RULES_SPARK_STAGING") or None
+    if shared is None:
+        return False
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(shared))
 
 
 def hadoop_literal(path: str) -> str:
@@ -128,10 +144,16 @@ class SparkBackend:
         """The validated invoice table as Parquet, read by Spark.
 
         DuckDB builds it exactly as for the embedded engine (the same types, the same loading code),
-        then writes it: Parquet keeps dates, decimals, lists and timestamps without time zone.
+        then writes it: Parquet keeps dates, decimals, lists and timestamps without time zone. A
+        prepared file is that Parquet already: Spark reads it where it lies when it can see it
+        (:func:`read_in_place`), with no copy through this machine.
         """
         from billing_rules.engines.relational.duckdb import DuckDbBackend, interruptible
 
+        prepared = getattr(source, "parquet_path", None)
+        if prepared is not None and read_in_place(prepared, self._root):
+            self._keep(TABLE, self.spark.read.parquet(hadoop_literal(os.path.abspath(prepared))))
+            return
         path = os.path.join(self.staging, f"{TABLE}.parquet")
         local = DuckDbBackend()
         try:

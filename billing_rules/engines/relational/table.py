@@ -361,14 +361,15 @@ class PreparedTable:
     """
 
     def __init__(self, path: str, events: int) -> None:
-        self._path = path
+        #: The file, which Spark may read itself (it holds what Spark's staging file would).
+        self.parquet_path = path
         self.inputs = events
 
     def create(self, con: Any) -> None:
         """Create :data:`TABLE` in the DuckDB connection ``con`` from the file."""
         selected = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in DUCKDB_TYPES.items())
         statement = f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM read_parquet(?)"  # noqa: S608
-        con.execute(statement, [self._path])
+        con.execute(statement, [self.parquet_path])
 
     def discard(self) -> None:
         """Nothing is held outside the database."""
