@@ -345,3 +345,17 @@ def test_columns_says_a_prepared_file_needs_no_mapping(tmp_path: Path) -> None:
     assert text.exit_code == 0 and "fichier préparé (billing-rules prepare) depuis" in text.stdout
     data = json.loads(_run("columns", out, "--format", "json").stdout)
     assert data == {"file": out, "prepared": True, "files": [clean]}
+
+
+def test_the_command_reads_as_check_reads(tmp_path: Path) -> None:
+    """``--column`` (and a configuration's mapping) shape the reading once: the prepared file keeps it."""
+    week = (EXAMPLES / "week-2026-01.csv").read_text(encoding="utf-8")
+    header, rest = week.split("\n", 1)
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(header.replace("invoice_id", "Pièce") + "\n" + rest, encoding="utf-8")
+    out = str(tmp_path / "prepared.parquet")
+    mapping = ("--column", "invoice_id=Pièce")
+    assert _run("prepare", "--no-plugins", str(renamed), *mapping, "-o", out).exit_code == 0
+    files = _run("check", "--no-plugins", str(renamed), *mapping, "--format", "json")
+    assert files.exit_code == 1 and json.loads(files.stdout)["summary"]["events"] == 221
+    assert _run("check", "--no-plugins", out, "--format", "json").stdout == files.stdout
