@@ -60,6 +60,11 @@ def prepare(
     with _stop_on_error(debug):
         _require_files((), folders=files)
         check_output(output)
+        if not output.lower().endswith(".parquet"):
+            raise click.UsageError(
+                f"-o « {output} » : le fichier préparé est du Parquet, son nom doit finir par .parquet "
+                "(check le reconnaît ainsi)"
+            )
         validator = selection.build((), columns=columns, lines=lines)
         paths = _input_files(validator, files, input_format)
         refuse_overwriting(output, paths)

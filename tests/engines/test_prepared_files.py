@@ -299,7 +299,11 @@ def test_the_command_refuses_without_writing(tmp_path: Path) -> None:
     assert same.exit_code == 2 and "un des fichiers que la commande lit" in same.stderr
     folder = CliRunner().invoke(cli.main, ["prepare", "--no-plugins", clean, "-o", str(tmp_path)])
     assert folder.exit_code == 2 and "est un dossier" in folder.stderr
-    missing = CliRunner().invoke(cli.main, ["prepare", "--no-plugins", str(tmp_path / "nope.csv"), "-o", "x"])
+    named = CliRunner().invoke(cli.main, ["prepare", "--no-plugins", clean, "-o", str(tmp_path / "year.csv")])
+    assert named.exit_code == 2 and "doit finir par .parquet" in named.stderr
+    assert not (tmp_path / "year.csv").exists()
+    nowhere = str(tmp_path / "nope.csv")
+    missing = CliRunner().invoke(cli.main, ["prepare", "--no-plugins", nowhere, "-o", "x.parquet"])
     assert missing.exit_code == 2 and "fichier introuvable" in missing.stderr
     out = tmp_path / "prepared.parquet"
     unreadable = tmp_path / "empty.csv"
