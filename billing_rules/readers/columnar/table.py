@@ -9,6 +9,7 @@ row and leaves the table. Only keys seen twice come back to Python, to be worded
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -101,7 +102,7 @@ def read_invoices(
                 open_stream = _reopen(spooled)
             else:
                 open_stream = _checked_opener(path)
-            with Prefetched(_batches(reader, open_stream, path, index, counter)) as batches:
+            with _cut(reader, _batches(reader, open_stream, path, index, counter)) as batches:
                 _read_batches(batches, index, sink, tables, errors, keys)
     finally:
         if spooled is not None:
@@ -162,6 +163,20 @@ def _read_batches(
                     orient="row",
                 ).with_columns(pl.lit(index, dtype=pl.Int32).alias("file"))
             )
+
+
+def _cut(reader: Any, batches: Iterator[Batch]) -> Any:
+    """The batches of one file, cut ahead by a thread where that pays.
+
+    CSV and Parquet are cut in native code that releases the GIL: a thread cuts the next batch
+    while this one is validated. JSON (and a plugin's rows) are parsed in Python, which holds the
+    GIL: a thread parsing beside the validation made each of its many short polars calls wait for
+    the GIL (200 000 JSON Lines objects read in 2.9 s, against 2.7 s one after the other; a
+    whole check of 1 M: 15.2-15.7 s against 14.8-15.3 s).
+    """
+    if getattr(reader, "name", None) in ("csv", "parquet"):
+        return Prefetched(batches)
+    return contextlib.closing(batches)
 
 
 def _batches(
