@@ -113,16 +113,7 @@ def prepared_info(path: str) -> PreparedInfo | None:
         info = PreparedInfo(
             files=tuple(str(name) for name in value["files"]),
             events=int(value["events"]),
-            input_errors=tuple(
-                InputError(
-                    line=error["line"],
-                    field=str(error["field"]),
-                    message=str(error["message"]),
-                    file=error["file"],
-                    invoice_id=error["invoice_id"],
-                )
-                for error in value["input_errors"]
-            ),
+            input_errors=tuple(_input_error(error) for error in value["input_errors"]),
         )
         schema = pl.read_parquet_schema(path)
     except (ValueError, KeyError, TypeError, AttributeError, pl.exceptions.PolarsError, OSError):
@@ -130,6 +121,20 @@ def prepared_info(path: str) -> PreparedInfo | None:
     if schema != polars_schema():
         raise _refused(path, "ses colonnes ne sont pas celles d'un fichier préparé")
     return info
+
+
+def _input_error(stored: Mapping[str, Any]) -> InputError:
+    """One input error of the footer, each value of its own type (else a ``TypeError``)."""
+    line, file, invoice_id = stored["line"], stored["file"], stored["invoice_id"]
+    if not (
+        (line is None or type(line) is int)
+        and all(isinstance(stored[key], str) for key in ("field", "message"))
+        and all(value is None or isinstance(value, str) for value in (file, invoice_id))
+    ):
+        raise TypeError("an input error of the footer")
+    return InputError(
+        line=line, field=stored["field"], message=stored["message"], file=file, invoice_id=invoice_id
+    )
 
 
 def verify(path: str, info: PreparedInfo) -> None:

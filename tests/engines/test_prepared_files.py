@@ -230,22 +230,40 @@ def _footer_parts(path: str) -> tuple[Any, ...]:
     return info.files, info.events, info.input_errors
 
 
+#: An edit of a prepared file: the rows through a query, the footer replaced (or kept), and the
+#: reason the refusal gives.
 EDITS = {
     "sector": (
         "SELECT * REPLACE (CASE WHEN seq = 5 THEN 'x' ELSE sector END AS sector) FROM t ORDER BY seq",
         None,
+        "des valeurs ont été modifiées",
     ),
     "null-date": (
         "SELECT * REPLACE (CASE WHEN seq = 5 THEN NULL ELSE date END AS date) FROM t ORDER BY seq",
         None,
+        "des valeurs ont été modifiées",
     ),
-    "row-removed": ("SELECT * FROM t WHERE seq <> 5 ORDER BY seq", None),
-    "order": ("SELECT * FROM t ORDER BY seq DESC", None),
-    "file-index": ("SELECT * REPLACE (CAST(file + 7 AS INTEGER) AS file) FROM t ORDER BY seq", None),
-    "column-removed": ("SELECT * EXCLUDE (extras) FROM t ORDER BY seq", None),
-    "other-format": ("SELECT * FROM t ORDER BY seq", '{"format": 2}'),
-    "broken-footer": ("SELECT * FROM t ORDER BY seq", "{not json"),
-    "incomplete-footer": ("SELECT * FROM t ORDER BY seq", '{"format": 1, "files": []}'),
+    "row-removed": ("SELECT * FROM t WHERE seq <> 5 ORDER BY seq", None, "1499 factures au lieu des 1500"),
+    "order": ("SELECT * FROM t ORDER BY seq DESC", None, "des valeurs ont été modifiées"),
+    "file-index": (
+        "SELECT * REPLACE (CAST(file + 7 AS INTEGER) AS file) FROM t ORDER BY seq",
+        None,
+        "des valeurs ont été modifiées",
+    ),
+    "column-removed": ("SELECT * EXCLUDE (extras) FROM t ORDER BY seq", None, "ses colonnes ne sont pas"),
+    "other-format": ("SELECT * FROM t ORDER BY seq", '{"format": 2}', "préparé dans un autre format"),
+    "broken-footer": ("SELECT * FROM t ORDER BY seq", "{not json", "son pied de fichier est illisible"),
+    "incomplete-footer": (
+        "SELECT * FROM t ORDER BY seq",
+        '{"format": 1, "files": []}',
+        "son pied de fichier est illisible",
+    ),
+    "error-of-another-type": (
+        "SELECT * FROM t ORDER BY seq",
+        '{"format": 1, "files": ["a.csv"], "events": 1500, "input_errors": [{"line": "8", "field": "date", '
+        '"message": "m", "file": null, "invoice_id": null}]}',
+        "son pied de fichier est illisible",
+    ),
 }
 
 
@@ -254,11 +272,12 @@ def test_an_edited_prepared_file_is_refused(tmp_path: Path, builtin_validator: V
     out = str(tmp_path / "prepared.parquet")
     prepare_files(builtin_validator, _generated(tmp_path), out)
     edited = str(tmp_path / "edited.parquet")
-    query, footer = EDITS[edit]
+    query, footer, reason = EDITS[edit]
     _rewrite(out, edited, query, footer)
     for check in (builtin_validator.check_paths, lambda paths: api.check_paths(builtin_validator, paths)):
-        with pytest.raises(ReadError, match="« .*edited.parquet » : fichier préparé refusé"):
+        with pytest.raises(ReadError, match="« .*edited.parquet » : fichier préparé refusé") as refused:
             check([edited])
+        assert reason in str(refused.value)
     result = CliRunner().invoke(cli.main, ["check", "--no-plugins", edited, "--engine", "duckdb"])
     assert result.exit_code == 2 and "relancez billing-rules prepare" in result.stderr
 
