@@ -207,13 +207,25 @@ def check(
                     from billing_rules.engines.relational import api
 
                     report = api.check_paths(
-                        validator, paths, input_format=input_format, engine=chosen, master=master
+                        validator,
+                        paths,
+                        input_format=input_format,
+                        engine=chosen,
+                        master=master,
+                        progress=bar,
                     )
             else:
                 from billing_rules.cli.ledger import check_with_ledger
 
                 report = check_with_ledger(
-                    validator, paths, input_format, ledger_target, record, engine=chosen, master=master
+                    validator,
+                    paths,
+                    input_format,
+                    ledger_target,
+                    record,
+                    engine=chosen,
+                    master=master,
+                    progress=bar,
                 )
         finally:
             if bar is not None:

@@ -64,8 +64,12 @@ def check_with_ledger(
     *,
     engine: str = "row",
     master: str | None = None,
+    progress: Any = None,
 ) -> Report:
-    """``check --ledger [--record]``: the check with the ledger's history, then the recording."""
+    """``check --ledger [--record]``: the check with the ledger's history, then the recording.
+
+    ``progress``: the progress line, for the relational engine's columnar reader.
+    """
     from billing_rules.ledger import open_ledger
 
     ledger = open_ledger(target, readonly=not record)  # nothing written: read-only media work
@@ -83,6 +87,7 @@ def check_with_ledger(
                 record=record,
                 engine=engine,
                 master=master,
+                progress=progress,
             )
     finally:
         ledger.close()

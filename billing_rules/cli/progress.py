@@ -88,6 +88,10 @@ class Progress:
         self.rows = 0
         self.started = self.clock()
 
+    def counted(self, stream: BinaryIO) -> BinaryIO:
+        """``stream``, its bytes counted as read (for readers that open files themselves)."""
+        return _CountingStream(stream, self)  # type: ignore[return-value]
+
     def close(self) -> None:
         """Erase the line, so that whatever comes next starts on a clean line."""
         if self._width:
@@ -113,6 +117,12 @@ class _CountingStream:
         self._progress.advance(size=count or 0)
         return count
 
+    def __enter__(self) -> _CountingStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stream.close()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
@@ -121,6 +131,8 @@ class _CountingReader:
     """A format reader whose rows and bytes feed a :class:`Progress`."""
 
     def __init__(self, reader: Any, progress: Progress, first_file: str | None) -> None:
+        #: The format reader counted (``readers.base.unwrapped``: the route is decided on it).
+        self.wrapped = reader
         self._reader = reader
         self._progress = progress
         self._first_file = first_file

@@ -64,3 +64,12 @@ def file_label(file: str | None) -> str:
     if file is None or file == "-":
         return "l'entrée standard"
     return f"« {file} »"
+
+
+def unwrapped(reader: Any) -> Any:
+    """The format reader behind a caller's wrapper (``wrapped``), or ``reader`` itself.
+
+    The CLI's progress line wraps each format reader to count what it reads; which way a file is
+    read (columnar, prepared) depends on the format, never on that wrapper.
+    """
+    return getattr(reader, "wrapped", reader)

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError
-from billing_rules.readers.base import RawRow, Reader, file_label
+from billing_rules.readers.base import RawRow, Reader, file_label, unwrapped
 from billing_rules.readers.columns import CODE, ColumnMapping
 from billing_rules.readers.csv_reader import CsvReader, CsvTable
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
@@ -326,7 +326,7 @@ def _prepared_sources(
     """
     prepared = {}
     for source, reader in zip(sources, readers, strict=True):
-        if isinstance(reader, ParquetReader) and source != STDIN and source not in copies:
+        if isinstance(unwrapped(reader), ParquetReader) and source != STDIN and source not in copies:
             info = prepared_info(source)
             if info is not None:
                 prepared[source] = info

@@ -101,3 +101,24 @@ def load_module(name: str, path: Path) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def columnar_only(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Forbid the row-fed staging of ``api.check_paths``; the list gets each columnar read's rows."""
+    import billing_rules.readers.columnar as columnar
+    from billing_rules.engines.relational import api
+
+    reads: list[int] = []
+    real = columnar.read_invoices
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        reads.append(result.events)
+        return result
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the row readers fed the relational engine")
+
+    monkeypatch.setattr(columnar, "read_invoices", spy)
+    monkeypatch.setattr(api, "TableWriter", refused)
+    return reads

@@ -13,16 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from executors import load_module
+from executors import columnar_only, load_module
 
 pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
 pytest.importorskip("polars")
 
-import billing_rules.readers.columnar as columnar  # noqa: E402
 from billing_rules.api.validator import Validator  # noqa: E402
 from billing_rules.engines.relational import api  # noqa: E402
 from billing_rules.engines.relational.table import TableWriter  # noqa: E402
@@ -41,20 +39,7 @@ _differential = load_module(
 @pytest.fixture
 def fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the columnar reads, and forbids the row-fed staging, for ``api.check_paths``."""
-    calls: list[int] = []
-    real = columnar.read_invoices
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        calls.append(result.table.height)
-        return result
-
-    def refused(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the row readers fed the relational engine")
-
-    monkeypatch.setattr(columnar, "read_invoices", spy)
-    monkeypatch.setattr(api, "TableWriter", refused)
-    return calls
+    return columnar_only(monkeypatch)
 
 
 def _assert_same(validator: Validator, paths: list[str], fed: list[int]) -> None:

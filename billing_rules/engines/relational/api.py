@@ -18,6 +18,7 @@ from billing_rules.engines.relational.run import RelationalChecker, RelationalRe
 from billing_rules.engines.relational.table import TableWriter
 from billing_rules.errors import BillingRulesError
 from billing_rules.model import Event, InputError, Report
+from billing_rules.readers.base import unwrapped
 
 if TYPE_CHECKING:
     from billing_rules.readers.prepared import PreparedInfo
@@ -83,11 +84,14 @@ def check_paths(
     record: bool = False,
     engine: str = "duckdb",
     master: str | None = None,
+    progress: Any = None,
 ) -> Report:
     """``Validator.check_paths`` on the relational engine (``ledger``: its history counts first).
 
     ``record``: the input's invoices are then stored, exactly those checked: the files are read
     again for the recording, which refuses (nothing stored) an input changed since the check.
+    ``progress``: the CLI's progress line, which the columnar reader feeds too (the row readers
+    are counted by its wrappers of the validator's readers).
     """
     from billing_rules.ledger.recording import InputFiles, record_by_file
     from billing_rules.readers import InputStream
@@ -106,7 +110,9 @@ def check_paths(
         if prepared is not None:
             report = _check_prepared(validator, checker, sources[0], prepared, ledger=ledger)
         elif columnar_input(validator) and columnar_files(sources, input_format):
-            report = _check_columnar(validator, checker, sources, input_format, stdin, ledger=ledger)
+            report = _check_columnar(
+                validator, checker, sources, input_format, stdin, ledger=ledger, progress=progress
+            )
     if report is not None:
         if record:
             again = InputStream(
@@ -188,7 +194,7 @@ def columnar_input(validator: Any) -> bool:
     return (
         not getattr(validator, "lines", False)
         and set(readers) == set(BUILTIN_READERS)
-        and all(readers[name] is reader for name, reader in BUILTIN_READERS.items())
+        and all(unwrapped(readers[name]) is reader for name, reader in BUILTIN_READERS.items())
     )
 
 
@@ -273,7 +279,7 @@ def _prepared(validator: Any, sources: Sequence[str], input_format: str | None) 
         reader = reader_for(sources[0], input_format, validator.readers)
     except BillingRulesError:
         return None  # the row readers word it
-    if not isinstance(reader, ParquetReader):
+    if not isinstance(unwrapped(reader), ParquetReader):
         return None
     return prepared_info(sources[0])
 
@@ -303,13 +309,16 @@ def _check_columnar(
     stdin: Any,
     *,
     ledger: Any = None,
+    progress: Any = None,
 ) -> Report:
     """The input read column-wise (same input errors, same rows), its table handed to the plan."""
     from billing_rules.engines.relational.table import StreamedTable
     from billing_rules.readers.columnar import read_invoices
 
     # Each batch goes into the engine's table as it is read: no whole-input frame in memory.
-    streamed = StreamedTable(lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink))
+    streamed = StreamedTable(
+        lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink, counting=progress)
+    )
     table: Any = streamed
     if ledger is not None:
         from billing_rules.engines.relational.history import WithLedger

@@ -10,6 +10,7 @@ row and leaves the table. Only keys seen twice come back to Python, to be worded
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -68,6 +69,7 @@ def read_invoices(
     stdin: BinaryIO | None = None,
     readers: Mapping[str, Any] | None = None,
     sink: Callable[[pl.DataFrame], None] | None = None,
+    counting: Any = None,
 ) -> ColumnarInput:
     """Read every input file into one table, with exactly the row readers' input errors.
 
@@ -81,6 +83,8 @@ def read_invoices(
             engine's table is filled as the files are read, and no whole-input frame is held);
             ``table`` then holds only the key columns (``seq``, ``line``, ``file``,
             ``practitioner_id``, ``invoice_id``) and ``dropped`` the rows the sink must delete.
+        counting: what counts the bytes and rows read, for a progress line: its ``counted(stream)``
+            wraps each file's byte stream, its ``advance(rows=n)`` hears of each batch.
 
     Raises:
         ReadError: an unreadable file, as the row readers raise it.
@@ -102,8 +106,11 @@ def read_invoices(
                 open_stream = _reopen(spooled)
             else:
                 open_stream = _checked_opener(path)
+            advance = None
+            if counting is not None:
+                open_stream, advance = _counted(open_stream, counting, reader, path)
             with _cut(reader, _batches(reader, open_stream, path, index, counter)) as batches:
-                _read_batches(batches, index, sink, tables, errors, keys)
+                _read_batches(batches, index, sink, tables, errors, keys, advance)
     finally:
         if spooled is not None:
             spooled.close()
@@ -139,10 +146,13 @@ def _read_batches(
     tables: list[pl.DataFrame],
     errors: list[Located],
     keys: list[pl.DataFrame],
+    advance: Callable[[int], None] | None = None,
 ) -> None:
     """Validate one file's batches in order: rows to ``sink`` (or ``tables``), errors to ``errors``."""
     for batch in batches:
         result = read_batch(batch)
+        if advance is not None:
+            advance(len(batch.seqs) + len(batch.fallback))
         if sink is not None:
             sink(result.table)
             tables.append(result.table.select(_KEY_COLUMNS).rechunk())
@@ -203,6 +213,23 @@ def _batches(
 
         reason = exc.strerror or type(exc).__name__
         raise ReadError(f"{file_label(path)} : lecture interrompue ({reason})") from None
+
+
+def _counted(
+    open_stream: Callable[[], BinaryIO], counting: Any, reader: Any, path: str
+) -> tuple[Callable[[], BinaryIO], Callable[[int], None]]:
+    """One file's opener whose streams count their bytes, and what hears of each batch's rows.
+
+    Parquet is read by polars from the file itself (its footer says where), not through the
+    stream: each batch then counts its share of the file's bytes.
+    """
+    if getattr(reader, "name", None) != "parquet" or path == STDIN:
+        return (lambda: counting.counted(open_stream())), (lambda rows: counting.advance(rows=rows))
+    from billing_rules.readers.parquet_reader import parquet_footer
+
+    footer = parquet_footer(path)
+    per_row = os.path.getsize(path) / footer[1] if footer is not None and footer[1] else 0.0
+    return open_stream, (lambda rows: counting.advance(rows=rows, size=int(rows * per_row)))
 
 
 def _checked_opener(path: str) -> Callable[[], BinaryIO]:
