@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from executors import columnar_only, load_module
@@ -193,3 +194,44 @@ def test_parquet_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator
     assert relational.events == row.events == 1
     assert relational.input_errors == row.input_errors
     assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]
+
+
+class _VendorReader:
+    """A plugin's format (``.vnd``): the SPEC §1 columns, ``|``-separated, header first."""
+
+    name = "vendor-format"
+    extensions = (".vnd",)
+
+    def rows(self, stream: Any, file: str) -> Any:
+        from billing_rules.readers.base import RawRow
+
+        header, *lines = stream.read().decode("utf-8").splitlines()
+        names = header.split("|")
+        for number, line in enumerate(lines, start=2):
+            yield RawRow(number, dict(zip(names, line.split("|"), strict=True)), file)
+
+
+def test_a_plugin_format_for_other_files_keeps_the_columnar_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin's reader of ``.vnd`` files changes how ``.vnd`` files are read, not CSV files."""
+    import billing_rules
+
+    def register_readers(self: object, register: Any) -> None:
+        register(_VendorReader())
+
+    plugin = type("Plugin", (), {"register_readers": billing_rules.hookimpl(register_readers)})()
+    validator = Validator.build(entry_points=False, plugins=[("vendor", plugin)])
+    week = TESTS.parent / "examples" / "week-2026-01.csv"
+    vendor = tmp_path / "week.vnd"
+    vendor.write_text(week.read_text(encoding="utf-8").replace(";", "|"), encoding="utf-8")
+    assert api.columnar_input(validator, [str(week)])
+    assert not api.columnar_input(validator, [str(vendor)])
+    assert not api.columnar_input(validator, [str(week), str(vendor)])
+    assert not api.columnar_input(validator, [str(week)], "vendor-format")
+    row = validator.check_paths([str(vendor)])
+    assert row.events == 221 and api.check_paths(validator, [str(vendor)]).findings == row.findings
+    read = columnar_only(monkeypatch)
+    relational = api.check_paths(validator, [str(week)])
+    assert read == [221]
+    assert relational.findings == validator.check_paths([str(week)]).findings

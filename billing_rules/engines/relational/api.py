@@ -109,7 +109,7 @@ def check_paths(
         prepared = _prepared(validator, sources, input_format)
         if prepared is not None:
             report = _check_prepared(validator, checker, sources[0], prepared, ledger=ledger)
-        elif columnar_input(validator) and columnar_files(sources, input_format):
+        elif columnar_input(validator, sources, input_format) and columnar_files(sources, input_format):
             report = _check_columnar(
                 validator, checker, sources, input_format, stdin, ledger=ledger, progress=progress
             )
@@ -182,20 +182,25 @@ def _bulk_ledger(ledger: Any) -> bool:
     return bulk_capable(ledger)
 
 
-def columnar_input(validator: Any) -> bool:
-    """Whether the columnar reader reads the input exactly as the validator's readers would.
+def columnar_input(validator: Any, paths: Sequence[str] = (), input_format: str | None = None) -> bool:
+    """Whether the columnar reader reads ``paths`` exactly as the validator's readers would.
 
-    Only the built-in readers, unwrapped (no ``[columns]`` / ``[values]`` mapping from a config, no
-    plugin format) and without ``--lines``: any other input keeps the row readers' path.
+    Each file's reader must be a built-in one as it is: no ``[columns]`` / ``[values]`` mapping
+    from a config, not a plugin's (a plugin's format for other extensions changes nothing for
+    these files), seen behind the progress line's counting wrapper; and no ``--lines``. Any other
+    input keeps the row readers' path.
     """
     from billing_rules.readers import BUILTIN_READERS
+    from billing_rules.readers.stream import reader_for
 
-    readers = validator.readers
-    return (
-        not getattr(validator, "lines", False)
-        and set(readers) == set(BUILTIN_READERS)
-        and all(unwrapped(readers[name]) is reader for name, reader in BUILTIN_READERS.items())
-    )
+    if getattr(validator, "lines", False):
+        return False
+    builtin = {id(reader) for reader in BUILTIN_READERS.values()}
+    try:
+        chosen = [unwrapped(reader_for(path, input_format, validator.readers)) for path in paths]
+    except BillingRulesError:
+        return False  # the row readers word it
+    return all(id(reader) in builtin for reader in chosen)
 
 
 def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:

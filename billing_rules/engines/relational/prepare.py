@@ -46,7 +46,7 @@ def prepare(
     staged = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False, dir=scratch.folder())  # noqa: SIM115
     staged.close()
     try:
-        if columnar_input(validator) and columnar_files(sources, input_format):
+        if columnar_input(validator, sources, input_format) and columnar_files(sources, input_format):
             info = _columnar(backend, sources, input_format, stdin)
         else:
             info = _row_readers(backend, validator, sources, input_format, stdin)
