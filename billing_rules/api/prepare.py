@@ -24,6 +24,7 @@ def prepare_files(
     *,
     input_format: str | None = None,
     stdin: Any = None,
+    progress: Any = None,
 ) -> PreparedInfo:
     """Read ``paths`` as ``validator`` reads them for a check; write the prepared file ``output``.
 
@@ -31,7 +32,8 @@ def prepare_files(
     leaves it as it was. The validator's readers count (its ``[columns]`` mapping, ``lines``, a
     plugin's format); its rules do not: a prepared file is checked under any rule set. Needs the
     ``batch`` extra. Returns what the file's footer says: the original files, the readable
-    invoices, the input errors.
+    invoices, the input errors. ``progress``: what counts the rows and bytes read (the CLI's
+    progress line), as for a check.
 
     Raises:
         ReadError: an input cannot be read at all (nothing is written).
@@ -43,4 +45,4 @@ def prepare_files(
         raise BillingRulesError("prepare demande l'extra batch : pip install 'billing-rules[batch]'")
     from billing_rules.engines.relational.prepare import prepare
 
-    return prepare(validator, paths, output, input_format=input_format, stdin=stdin)
+    return prepare(validator, paths, output, input_format=input_format, stdin=stdin, progress=progress)

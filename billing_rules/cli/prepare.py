@@ -18,7 +18,7 @@ from billing_rules.cli.group import (
     main,
 )
 from billing_rules.cli.options import PluginSelection, column_options, input_format_option, plugin_options
-from billing_rules.cli.output import check_output, describe_inputs
+from billing_rules.cli.output import check_output, describe_inputs, verbosity, verbosity_options
 
 
 @main.command()
@@ -31,6 +31,7 @@ from billing_rules.cli.output import check_output, describe_inputs
     help="Le fichier préparé à écrire (Parquet, lisible par son seul propriétaire).",
 )
 @input_format_option
+@verbosity_options
 @column_options
 @plugin_options
 @_debug_option
@@ -69,7 +70,15 @@ def prepare(
         paths = _input_files(validator, files, input_format)
         refuse_overwriting(output, paths)
         describe_inputs(paths)
-        info = prepare_files(validator, paths, output, input_format=input_format)
+        from billing_rules.cli import progress
+
+        # Rows, rows/s and time left on stderr, only for a person at a terminal and a large input.
+        bar = progress.start(validator, paths) if verbosity() >= 0 else None
+        try:
+            info = prepare_files(validator, paths, output, input_format=input_format, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
     invoices = "facture lisible" if info.events < 2 else "factures lisibles"
     sources = "fichier" if len(info.files) < 2 else "fichiers"
     click.echo(f"{info.events} {invoices} de {len(info.files)} {sources}, préparées dans « {output} ».")

@@ -98,3 +98,27 @@ def test_the_command_at_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert result.exit_code == 1 and result.stdout == expected
         assert json.loads(result.stdout)["summary"]["engine"] == engine
     assert len(shown) == 2 and shown[0].rows == 221
+
+
+def test_prepare_at_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prepare`` shows the progress line too, fed by the columnar reader; the file is the same."""
+    import polars as pl
+
+    plain, shown = str(tmp_path / "plain.parquet"), str(tmp_path / "shown.parquet")
+    assert CliRunner().invoke(main, ["prepare", "--no-plugins", str(EXAMPLE), "-o", plain]).exit_code == 0
+    bars: list[progress.Progress] = []
+    real = progress.start
+
+    def at_a_terminal(validator: Any, paths: Any, **_: Any) -> progress.Progress | None:
+        bar = real(validator, paths, stream=Tty(), threshold=0)
+        bars.extend([bar] if bar is not None else [])
+        return bar
+
+    monkeypatch.setattr(progress, "start", at_a_terminal)
+    columnar_only(monkeypatch)
+    assert CliRunner().invoke(main, ["prepare", "--no-plugins", str(EXAMPLE), "-o", shown]).exit_code == 0
+    assert [bar.rows for bar in bars] == [221]
+    assert pl.read_parquet(shown).equals(pl.read_parquet(plain))
+    quiet = ["prepare", "-q", "--no-plugins", str(EXAMPLE), "-o", str(tmp_path / "quiet.parquet")]
+    assert CliRunner().invoke(main, quiet).exit_code == 0
+    assert len(bars) == 1  # -q: no progress line

@@ -28,8 +28,11 @@ def prepare(
     *,
     input_format: str | None = None,
     stdin: Any = None,
+    progress: Any = None,
 ) -> PreparedInfo:
     """Read ``paths`` as ``validator`` would check them; write the prepared file ``output``.
+
+    ``progress``: the CLI's progress line, fed by the columnar reader as in a check.
 
     ``output`` is written owner-only and atomically (it names patients): a failure leaves it as
     it was. Returns what its footer says (the original files, the readable invoices, the input
@@ -47,7 +50,7 @@ def prepare(
     staged.close()
     try:
         if columnar_input(validator, sources, input_format) and columnar_files(sources, input_format):
-            info = _columnar(backend, sources, input_format, stdin)
+            info = _columnar(backend, sources, input_format, stdin, progress)
         else:
             info = _row_readers(backend, validator, sources, input_format, stdin)
         footer = metadata_text(info.files, info.events, info.input_errors).replace("'", "''")
@@ -68,11 +71,13 @@ def prepare(
 
 
 def _columnar(
-    backend: DuckDbBackend, sources: list[str], input_format: str | None, stdin: Any
+    backend: DuckDbBackend, sources: list[str], input_format: str | None, stdin: Any, progress: Any
 ) -> PreparedInfo:
     from billing_rules.readers.columnar import read_invoices
 
-    streamed = StreamedTable(lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink))
+    streamed = StreamedTable(
+        lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink, counting=progress)
+    )
     backend.load_invoices(streamed)
     read = streamed.read
     return PreparedInfo(files=tuple(read.files), events=read.events, input_errors=tuple(read.input_errors))
