@@ -75,13 +75,8 @@ def test_a_prepared_file_is_read_as_prepared(tmp_path: Path) -> None:
     assert api.check_paths(validator, [out], progress=bar) == expected
 
 
-@pytest.mark.parametrize("engine", ["row", "duckdb"])
-def test_the_command_at_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
-    """``check`` with its progress line shown: the report of a check without it, file or prepared."""
-    out = str(tmp_path / "week.parquet")
-    assert CliRunner().invoke(main, ["prepare", "--no-plugins", str(EXAMPLE), "-o", out]).exit_code == 0
-    command = ["check", "--no-plugins", "--format", "json", "--engine", engine]
-    expected = CliRunner().invoke(main, [*command, str(EXAMPLE)]).stdout
+def _at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> list[progress.Progress]:
+    """The commands' progress line shown, whatever the size; the list gets each line started."""
     shown: list[progress.Progress] = []
     real = progress.start
 
@@ -91,6 +86,17 @@ def test_the_command_at_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         return bar
 
     monkeypatch.setattr(progress, "start", at_a_terminal)
+    return shown
+
+
+@pytest.mark.parametrize("engine", ["row", "duckdb"])
+def test_the_command_at_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
+    """``check`` with its progress line shown: the report of a check without it, file or prepared."""
+    out = str(tmp_path / "week.parquet")
+    assert CliRunner().invoke(main, ["prepare", "--no-plugins", str(EXAMPLE), "-o", out]).exit_code == 0
+    command = ["check", "--no-plugins", "--format", "json", "--engine", engine]
+    expected = CliRunner().invoke(main, [*command, str(EXAMPLE)]).stdout
+    shown = _at_a_terminal(monkeypatch)
     if engine == "duckdb":
         columnar_only(monkeypatch)
     for path in (str(EXAMPLE), out):
@@ -106,15 +112,7 @@ def test_prepare_at_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     plain, shown = str(tmp_path / "plain.parquet"), str(tmp_path / "shown.parquet")
     assert CliRunner().invoke(main, ["prepare", "--no-plugins", str(EXAMPLE), "-o", plain]).exit_code == 0
-    bars: list[progress.Progress] = []
-    real = progress.start
-
-    def at_a_terminal(validator: Any, paths: Any, **_: Any) -> progress.Progress | None:
-        bar = real(validator, paths, stream=Tty(), threshold=0)
-        bars.extend([bar] if bar is not None else [])
-        return bar
-
-    monkeypatch.setattr(progress, "start", at_a_terminal)
+    bars = _at_a_terminal(monkeypatch)
     columnar_only(monkeypatch)
     assert CliRunner().invoke(main, ["prepare", "--no-plugins", str(EXAMPLE), "-o", shown]).exit_code == 0
     assert [bar.rows for bar in bars] == [221]
