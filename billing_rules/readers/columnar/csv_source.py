@@ -137,6 +137,28 @@ def _blank_lines(chunk: str) -> int | None:
     return empties
 
 
+def _unquoted(frame: pl.DataFrame, positions: list[str]) -> pl.DataFrame | None:
+    """Fields split without quoting, read as the csv module reads them; None where it may differ.
+
+    The frame was split on the delimiter alone, and has as many records as lines and as many fields
+    as the header, the delimiters all counted: no quoted field held a delimiter or a line break.
+    A field written ``"x"``, ``x`` without a quote, is then ``x`` for the csv module too (``""`` an
+    empty cell); a quote anywhere else (doubled, glued, alone) is read in ways of its own, and the
+    chunk is left to the csv module. Practice software often quotes every field: such files keep
+    the fast path (1 M rows all quoted: 10.7 s by the csv module).
+    """
+    unwrapped = []
+    for name in positions:
+        field = pl.col(name)
+        wrapped = field.str.starts_with('"') & field.str.ends_with('"') & (field.str.len_chars() >= 2)
+        inner = field.str.slice(1, field.str.len_chars() - 2)
+        unwrapped.append(pl.when(wrapped).then(inner).otherwise(field).alias(name))
+    read = frame.select(*unwrapped, "line") if "line" in frame.columns else frame.select(*unwrapped)
+    if read.select(pl.any_horizontal(pl.col(positions).str.contains('"', literal=True)).any()).item():
+        return None
+    return read.with_columns(pl.col(positions).replace("", None))
+
+
 def _ends_open(blocks: list[csv_reader.Block]) -> bool:
     if not blocks:
         return False
@@ -186,7 +208,7 @@ class _Splitter:
         # Single characters only: ``in`` and ``count`` of one character run at memory speed,
         # a search for a run of line breaks is several times slower (blank lines are looked for
         # only when the parse found an empty record).
-        if '"' in chunk or "\0" in chunk or "\ufffd" in chunk:
+        if "\0" in chunk or "\ufffd" in chunk:
             return None
         if self.referral_time is not None or self.translators:
             return None
@@ -206,6 +228,10 @@ class _Splitter:
             return None
         if frame.height != lines or frame.width != self.width:
             return None
+        if '"' in chunk:
+            frame = _unquoted(frame, self.positions)
+            if frame is None:
+                return None
         filled = pl.any_horizontal(pl.col(self.positions).is_not_null())
         empties = 0
         plain = frame.select(filled.all()).item() is True

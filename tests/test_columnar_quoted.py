@@ -1,0 +1,100 @@
+"""Quoted CSV fields read column-wise exactly as the row reader reads them.
+
+Practice software often writes every field between quotes. Such a chunk is split by polars like a
+plain one when each quote wraps a whole field (``"x"``, ``x`` without a quote, delimiter or line
+break); any other quote (doubled, glued to a value, alone, around a delimiter or a line break,
+after a space) sends the chunk to the csv module. Either way the results are the row reader's:
+the same input errors, values, line numbers and duplicates.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("polars")
+
+from billing_rules.readers.columnar import csv_source, read_invoices  # noqa: E402
+
+
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_cases = _load("_quoted_reader_cases", Path(__file__).with_name("test_columnar_reader.py"))
+
+
+@pytest.fixture(params=[None, 3000], ids=["big-chunks", "small-chunks"])
+def chunks(request: Any, monkeypatch: Any) -> None:
+    if request.param:
+        monkeypatch.setattr(csv_source, "CHUNK_CHARS", request.param)
+
+
+def _quoted(line: str, which: Any = lambda index, value: True) -> str:
+    values = enumerate(line.split(";"))
+    return ";".join(f'"{value}"' if which(index, value) else value for index, value in values)
+
+
+def _used_the_csv_module(path: Path) -> bool:
+    return any("module csv" in note for note in read_invoices([str(path)]).notes)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.05])
+def test_every_field_quoted(tmp_path: Path, chunks: None, rate: float) -> None:
+    header, *rows = _cases._damaged_lines(41, rate, rows=800)
+    lines = [_quoted(header), *(_quoted(row) for row in rows)]
+    path = _cases._write(tmp_path / "quoted.csv", lines)
+    events, errors = _cases._compare([str(path)])
+    assert events > 0 and (errors > 0) == (rate > 0)
+    if rate == 0.0:
+        assert not _used_the_csv_module(path)  # every chunk split by polars
+
+
+def test_text_fields_quoted_and_empty_ones(tmp_path: Path, chunks: None) -> None:
+    """Only the non-numeric values quoted, as many exports do; an empty value as ``""``."""
+    header, *rows = _cases._damaged_lines(42, 0.0, rows=800)
+
+    def text(index: int, value: str) -> bool:
+        return not value.replace(".", "").replace(",", "").isdigit()
+
+    lines = [header, *(_quoted(row, text) for row in rows)]
+    path = _cases._write(tmp_path / "text-quoted.csv", lines)
+    assert '""' in path.read_text(encoding="utf-8")
+    events, _ = _cases._compare([str(path)])
+    assert events == 800
+    assert not _used_the_csv_module(path)
+
+
+#: Quotes the csv module reads in its own way (or refuses): each goes to it, with the row reader's result.
+ODD_QUOTES = {
+    "doubled": lambda fields: [f'"{fields[0]}""x"', *fields[1:]],
+    "glued-after": lambda fields: [f'"{fields[0]}"x', *fields[1:]],
+    "glued-inside": lambda fields: [f'{fields[0][:2]}"{fields[0][2:]}', *fields[1:]],
+    "alone": lambda fields: ['"', *fields[1:]],
+    "open-only": lambda fields: [f'"{fields[0]}', *fields[1:]],
+    "close-only": lambda fields: [f'{fields[0]}"', *fields[1:]],
+    "around-a-delimiter": lambda fields: [f'"{fields[0]};{fields[1]}"', *fields[2:]],
+    "around-a-line-break": lambda fields: [f'"{fields[0]}\n{fields[1]}"', *fields[2:]],
+    "space-before": lambda fields: [f' "{fields[0]}"', *fields[1:]],
+    "space-after": lambda fields: [f'"{fields[0]}" ', *fields[1:]],
+    "empty-and-doubled": lambda fields: ['""""', *fields[1:]],
+}
+
+
+@pytest.mark.parametrize("odd", sorted(ODD_QUOTES))
+def test_odd_quotes_among_quoted_fields(tmp_path: Path, chunks: None, odd: str) -> None:
+    header, *rows = _cases._damaged_lines(43, 0.0, rows=400)
+    lines = [_quoted(header)]
+    for index, row in enumerate(rows):
+        fields = row.split(";")
+        lines.append(";".join(ODD_QUOTES[odd](fields)) if index % 37 == 5 else _quoted(row))
+    path = _cases._write(tmp_path / f"{odd}.csv", lines)
+    events, _ = _cases._compare([str(path)])
+    assert events > 0
