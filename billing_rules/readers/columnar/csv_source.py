@@ -3,11 +3,11 @@
 The header is read by the row reader itself (:meth:`CsvReader.table`: the same encodings,
 delimiter, header checks and errors). The rest of the file is decoded by the same streaming
 decoder and cut into chunks of whole lines. A chunk where every line is one record of exactly the
-header's width, with no quote, NUL, undecodable byte or lone carriage return, is split by polars
-(records are then lines, so line numbers are positions). Any other chunk is split by the csv
-module exactly as the row reader does (the same ``_blocks``: quoted line breaks, ragged rows,
-glued quotes, with their messages), then validated column-wise all the same: correctness never
-depends on which way a chunk went, only speed does.
+header's width, with no NUL, undecodable byte or lone carriage return, and no quote but around a
+whole field (``"x"``), is split by polars (records are then lines, so line numbers are
+positions). Any other chunk is split by the csv module exactly as the row reader does (the same
+``_blocks``: quoted line breaks, ragged rows, glued quotes, with their messages), then validated
+column-wise all the same: correctness never depends on which way a chunk went, only speed does.
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ def _unquoted(frame: pl.DataFrame, positions: list[str]) -> pl.DataFrame | None:
     A field written ``"x"``, ``x`` without a quote, is then ``x`` for the csv module too (``""`` an
     empty cell); a quote anywhere else (doubled, glued, alone) is read in ways of its own, and the
     chunk is left to the csv module. Practice software often quotes every field: such files keep
-    the fast path (1 M rows all quoted: 10.7 s by the csv module).
+    the fast path (a check of 1 M rows, every field quoted: 8.0-8.3 s by the csv module, 4.7-4.9 s
+    so).
     """
     unwrapped = []
     for name in positions:
