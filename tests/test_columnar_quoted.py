@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("polars")
 
@@ -98,3 +100,42 @@ def test_odd_quotes_among_quoted_fields(tmp_path: Path, chunks: None, odd: str) 
     path = _cases._write(tmp_path / f"{odd}.csv", lines)
     events, _ = _cases._compare([str(path)])
     assert events > 0
+
+
+# --- any quoting ------------------------------------------------------------------------------------
+
+#: What a field's text may hold around its value: quotes, delimiters, spaces, a line break.
+_SPECKS = st.sampled_from(['"', '""', ";", " ", "\n", "x"])
+
+
+@st.composite
+def _quoted_rows(draw: Any) -> list[str]:
+    """A plain file whose columns are quoted or not, with a few fields damaged in any way."""
+    header, *rows = _cases._damaged_lines(44, 0.0, rows=60)
+    width = len(header.split(";"))
+    quoted = draw(st.lists(st.booleans(), min_size=width, max_size=width))
+    odd = draw(
+        st.lists(
+            st.tuples(st.integers(0, len(rows) - 1), st.integers(0, width - 1), _SPECKS, _SPECKS),
+            max_size=3,
+        )
+    )
+    table = [
+        [f'"{value}"' if quote else value for value, quote in zip(row.split(";"), quoted, strict=True)]
+        for row in rows
+    ]
+    for row, column, before, after in odd:
+        table[row][column] = before + table[row][column] + after
+    return [header, *(";".join(fields) for fields in table)]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(lines=_quoted_rows())
+def test_any_quoting_read_as_the_row_reader(tmp_path: Path, lines: list[str]) -> None:
+    path = _cases._write(tmp_path / "any.csv", lines)
+    _cases._compare([str(path)])
