@@ -113,6 +113,18 @@ def test_software_export_keeps_the_row_readers(builtin_validator: Validator) -> 
     assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]
 
 
+def test_french_headers_and_values_identical(
+    tmp_path: Path, builtin_validator: Validator, fed: list[int]
+) -> None:
+    """A software export of one row per invoice (French headers, ``Moi``, ``Oui``, Windows-1252)."""
+    lines = _reader_tests.french_export_lines()
+    path = str(_reader_tests._write(tmp_path / "export.csv", lines, encoding="cp1252"))
+    assert api.columnar_files([path], None)
+    row = builtin_validator.check_paths([path])
+    assert row.input_errors and row.findings  # the file exercises both
+    _assert_same(builtin_validator, [path], fed)
+
+
 @pytest.mark.parametrize("typed", [True, False])
 def test_parquet_identical(tmp_path: Path, builtin_validator: Validator, fed: list[int], typed: bool) -> None:
     """Parquet, typed or all text, damaged: read column-wise, the row engine's report."""

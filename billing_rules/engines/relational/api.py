@@ -209,14 +209,14 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
     CSV files whose header names SPEC §1 columns only; JSON, JSON Lines and Parquet files of one
     row per invoice (the columnar reader parses JSON with the row readers' own decoders, keys
     matched the same way, and takes a Parquet column by its name as written, as the row reader
-    does: ``tests/test_columnar_reader.py``). A practice software's CSV export (SPEC §1b: French
-    headers, values such as ``Moi`` translated) is read by the row readers, which know its aliases;
-    so is a file of one row per act (a ``code`` column or key), whose lines they group, and an
-    input that can be read once only, standard input or a FIFO (its header cannot be looked at
-    without consuming it).
+    does: ``tests/test_columnar_reader.py``). A CSV file under the French headers of practice
+    software (SPEC §1b aliases, values such as ``Moi`` translated) is read column-wise too, through
+    the row reader's own header and value mapping. A file of one row per act (a ``code`` column or
+    key), whose lines the row readers group, is not; nor is an input that can be read once only,
+    standard input or a FIFO (its header cannot be looked at without consuming it).
     """
     from billing_rules.errors import BillingRulesError as Failure
-    from billing_rules.readers.columns import CODE, EMPTY, EXTRA, SPEC_NAME
+    from billing_rules.readers.columns import ALIAS, CODE, EMPTY, EXTRA, SPEC_NAME
     from billing_rules.readers.csv_reader import CsvReader
     from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
     from billing_rules.readers.parquet_reader import ParquetReader, parquet_footer
@@ -246,9 +246,9 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
                 _, resolution = reader.header(stream, path)
         except (OSError, Failure):
             return False  # the row readers raise the error, worded as usual
-        if resolution.per_act or resolution.translations():
+        if resolution.per_act:
             return False
-        if any(column.how not in (SPEC_NAME, EXTRA, EMPTY) for column in resolution.columns):
+        if any(column.how not in (SPEC_NAME, ALIAS, EXTRA, EMPTY) for column in resolution.columns):
             return False
     return True
 

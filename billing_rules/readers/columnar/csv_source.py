@@ -211,7 +211,7 @@ class _Splitter:
         # only when the parse found an empty record).
         if "\0" in chunk or "\ufffd" in chunk:
             return None
-        if self.referral_time is not None or self.translators:
+        if self.referral_time is not None:
             return None
         if "\r" in chunk and chunk.count("\r") != chunk.count("\r\n"):
             return None
@@ -233,6 +233,8 @@ class _Splitter:
             frame = _unquoted(frame, self.positions)
             if frame is None:
                 return None
+        if self.translators:
+            frame = self._translated(frame)
         filled = pl.any_horizontal(pl.col(self.positions).is_not_null())
         empties = 0
         plain = frame.select(filled.all()).item() is True
@@ -249,6 +251,20 @@ class _Splitter:
         if frame.height:
             self.table.full_width()  # the file's rows have no trailing separator (CsvTable.settled)
         return self._batch(frame, counter.take_series(frame.height), [])
+
+    def _translated(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Values mapped onto SPEC ones (SPEC §1b) by the row reader's own translators.
+
+        What ``translate_rows`` does to every record, done once per distinct spelling.
+        """
+        replaced = []
+        for index, translate in self.translators:
+            name = self.positions[index]
+            spellings = frame[name].drop_nulls().unique().to_list()
+            changed = {value: found for value in spellings if (found := translate(value)) != value}
+            if changed:
+                replaced.append(pl.col(name).replace(changed))
+        return frame.with_columns(replaced) if replaced else frame
 
     def _batch(self, frame: pl.DataFrame, seqs: Any, fallback: list[tuple[int, RawRow]]) -> Batch:
         columns = {name: frame[position] for name, position in self.columns.items()}
