@@ -48,11 +48,12 @@ def _used_the_csv_module(path: Path) -> bool:
     return any("module csv" in note for note in read_invoices([str(path)]).notes)
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
 @pytest.mark.parametrize("rate", [0.0, 0.05])
-def test_every_field_quoted(tmp_path: Path, chunks: None, rate: float) -> None:
+def test_every_field_quoted(tmp_path: Path, chunks: None, rate: float, newline: str) -> None:
     header, *rows = _cases._damaged_lines(41, rate, rows=800)
     lines = [_quoted(header), *(_quoted(row) for row in rows)]
-    path = _cases._write(tmp_path / "quoted.csv", lines)
+    path = _cases._write(tmp_path / "quoted.csv", lines, newline=newline, bom=newline == "\r\n")
     events, errors = _cases._compare([str(path)])
     assert events > 0 and (errors > 0) == (rate > 0)
     if rate == 0.0:

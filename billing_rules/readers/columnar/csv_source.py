@@ -154,7 +154,7 @@ def _unquoted(frame: pl.DataFrame, positions: list[str]) -> pl.DataFrame | None:
         wrapped = field.str.starts_with('"') & field.str.ends_with('"') & (field.str.len_chars() >= 2)
         inner = field.str.slice(1, field.str.len_chars() - 2)
         unwrapped.append(pl.when(wrapped).then(inner).otherwise(field).alias(name))
-    read = frame.select(*unwrapped, "line") if "line" in frame.columns else frame.select(*unwrapped)
+    read = frame.select(*unwrapped)
     if read.select(pl.any_horizontal(pl.col(positions).str.contains('"', literal=True)).any()).item():
         return None
     return read.with_columns(pl.col(positions).replace("", None))
