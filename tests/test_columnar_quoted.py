@@ -9,7 +9,6 @@ the same input errors, values, line numbers and duplicates.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,9 @@ from hypothesis import strategies as st
 
 pytest.importorskip("polars")
 
+import test_columnar_reader as _cases  # noqa: E402  (its file builders and comparison)
+
 from billing_rules.readers.columnar import csv_source, read_invoices  # noqa: E402
-
-
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_cases = _load("_quoted_reader_cases", Path(__file__).with_name("test_columnar_reader.py"))
 
 
 @pytest.fixture(params=[None, 3000], ids=["big-chunks", "small-chunks"])
