@@ -138,35 +138,23 @@ def check_paths(
 
     try:
         items = stream()
-        writer = TableWriter(items.files)
-        errors: list[InputError] = []
         scope = None
         if ledger is not None and not bulk:
             from billing_rules.ledger.common import InputScope
 
             scope = InputScope()
-        try:
-            for item in items:
-                if isinstance(item, Event):
-                    writer.add_input(item)
-                    if scope is not None:
-                        scope.add(item)
-                else:
-                    errors.append(item)
-            if ledger is not None and scope is not None:
-                from billing_rules.ledger.common import history_for
+        writer, errors = staged_input(items, items.files, scope.add if scope is not None else None)
+        if ledger is not None and scope is not None:
+            from billing_rules.ledger.common import history_for
 
+            try:
                 # A ledger that cannot write its rows in bulk (an embedder's own): event by event.
                 for event in history_for(ledger, validator.engine.counters.values(), scope):
                     writer.add_history(event)
-        except BaseException:
-            writer.discard()
-            raise
-        table: Any = writer
-        if bulk:
-            from billing_rules.engines.relational.history import WithLedger
-
-            table = WithLedger(writer, ledger, validator.engine.counters.values())
+            except BaseException:
+                writer.discard()
+                raise
+        table = _with_ledger(writer, validator, ledger if bulk else None)
         result = checker.check_table(table, files=items.files, adjust=validator._adjust)
         if record:
             # After the check, in one transaction (SPEC §3): a failed check records nothing.
@@ -297,11 +285,7 @@ def _check_prepared(
     from billing_rules.readers.prepared import verify
 
     verify(path, info)
-    table: Any = PreparedTable(path, info.events)
-    if ledger is not None:
-        from billing_rules.engines.relational.history import WithLedger
-
-        table = WithLedger(table, ledger, validator.engine.counters.values())
+    table = _with_ledger(PreparedTable(path, info.events), validator, ledger)
     result = checker.check_table(table, files=info.files, adjust=validator._adjust)
     return _report(result, info.events, info.input_errors, info.files)
 
@@ -317,21 +301,61 @@ def _check_columnar(
     progress: Any = None,
 ) -> Report:
     """The input read column-wise (same input errors, same rows), its table handed to the plan."""
-    from billing_rules.engines.relational.table import StreamedTable
-    from billing_rules.readers.columnar import read_invoices
-
-    # Each batch goes into the engine's table as it is read: no whole-input frame in memory.
-    streamed = StreamedTable(
-        lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink, counting=progress)
-    )
-    table: Any = streamed
-    if ledger is not None:
-        from billing_rules.engines.relational.history import WithLedger
-
-        table = WithLedger(streamed, ledger, validator.engine.counters.values())
+    streamed = streamed_input(sources, input_format, stdin, progress)
+    table = _with_ledger(streamed, validator, ledger)
     result = checker.check_table(table, files=tuple(sources), adjust=validator._adjust)
     read = streamed.read
     return _report(result, read.events, tuple(read.input_errors), tuple(read.files))
+
+
+def streamed_input(sources: Sequence[str], input_format: str | None, stdin: Any, progress: Any) -> Any:
+    """The input read column-wise into the engine's table (a :class:`~.table.StreamedTable`).
+
+    Each batch goes into the table as it is read: no whole-input frame in memory. ``progress``
+    (the CLI's progress line) hears of the bytes and rows read.
+    """
+    from billing_rules.engines.relational.table import StreamedTable
+    from billing_rules.readers.columnar import read_invoices
+
+    return StreamedTable(
+        lambda sink: read_invoices(list(sources), input_format, stdin=stdin, sink=sink, counting=progress)
+    )
+
+
+def staged_input(
+    items: Iterable[Event | InputError],
+    files: Sequence[str],
+    on_event: Callable[[Event], None] | None = None,
+) -> tuple[TableWriter, list[InputError]]:
+    """The row readers' invoices staged for the engine's table, and their input errors.
+
+    ``files``: the files the invoices name (``InputStream.files``). ``on_event`` sees each
+    invoice too (the history's scope of a ledger read event by event). The staging file is
+    dropped if the reading fails.
+    """
+    writer = TableWriter(files)
+    errors: list[InputError] = []
+    try:
+        for item in items:
+            if isinstance(item, Event):
+                writer.add_input(item)
+                if on_event is not None:
+                    on_event(item)
+            else:
+                errors.append(item)
+    except BaseException:
+        writer.discard()
+        raise
+    return writer, errors
+
+
+def _with_ledger(table: Any, validator: Any, ledger: Any) -> Any:
+    """``table``, with the ledger's history loaded beside it when a (bulk) ledger is given."""
+    if ledger is None:
+        return table
+    from billing_rules.engines.relational.history import WithLedger
+
+    return WithLedger(table, ledger, validator.engine.counters.values())
 
 
 def _report(

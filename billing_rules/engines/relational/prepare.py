@@ -16,8 +16,7 @@ from typing import Any
 
 from billing_rules import scratch
 from billing_rules.engines.relational.duckdb import DuckDbBackend, interruptible
-from billing_rules.engines.relational.table import TABLE, StreamedTable, TableWriter
-from billing_rules.model import Event, InputError
+from billing_rules.engines.relational.table import TABLE
 from billing_rules.readers.prepared import KEY, PreparedInfo, metadata_text
 
 
@@ -32,16 +31,20 @@ def prepare(
 ) -> PreparedInfo:
     """Read ``paths`` as ``validator`` would check them; write the prepared file ``output``.
 
-    ``progress``: the CLI's progress line, fed by the columnar reader as in a check.
-
     ``output`` is written owner-only and atomically (it names patients): a failure leaves it as
     it was. Returns what its footer says (the original files, the readable invoices, the input
-    errors).
+    errors). ``progress``: the CLI's progress line, fed by the columnar reader as in a check.
 
     Raises:
         ReadError: an input cannot be read at all (nothing is written).
     """
-    from billing_rules.engines.relational.api import columnar_files, columnar_input
+    from billing_rules.engines.relational.api import (
+        columnar_files,
+        columnar_input,
+        staged_input,
+        streamed_input,
+    )
+    from billing_rules.readers import InputStream
     from billing_rules.reporters.files import private_file
 
     sources = list(paths)
@@ -50,9 +53,19 @@ def prepare(
     staged.close()
     try:
         if columnar_input(validator, sources, input_format) and columnar_files(sources, input_format):
-            info = _columnar(backend, sources, input_format, stdin, progress)
+            streamed = streamed_input(sources, input_format, stdin, progress)
+            backend.load_invoices(streamed)
+            read = streamed.read
+            info = PreparedInfo(read.files, read.events, tuple(read.input_errors))
         else:
-            info = _row_readers(backend, validator, sources, input_format, stdin)
+            readers, lines = validator.readers, validator.lines
+            items = InputStream(sources, input_format=input_format, readers=readers, lines=lines, stdin=stdin)
+            writer, errors = staged_input(items, items.files)
+            try:
+                backend.load_invoices(writer)
+            finally:
+                writer.discard()
+            info = PreparedInfo(items.files, items.events, tuple(errors))
         footer = metadata_text(info.files, info.events, info.input_errors).replace("'", "''")
         key = KEY.replace("'", "''")
         with interruptible():
@@ -68,42 +81,3 @@ def prepare(
     finally:
         backend.close()
         os.unlink(staged.name)
-
-
-def _columnar(
-    backend: DuckDbBackend, sources: list[str], input_format: str | None, stdin: Any, progress: Any
-) -> PreparedInfo:
-    from billing_rules.readers.columnar import read_invoices
-
-    streamed = StreamedTable(
-        lambda sink: read_invoices(sources, input_format, stdin=stdin, sink=sink, counting=progress)
-    )
-    backend.load_invoices(streamed)
-    read = streamed.read
-    return PreparedInfo(files=tuple(read.files), events=read.events, input_errors=tuple(read.input_errors))
-
-
-def _row_readers(
-    backend: DuckDbBackend, validator: Any, sources: list[str], input_format: str | None, stdin: Any
-) -> PreparedInfo:
-    from billing_rules.readers import InputStream
-
-    items = InputStream(
-        sources, input_format=input_format, readers=validator.readers, lines=validator.lines, stdin=stdin
-    )
-    writer = TableWriter(items.files)
-    errors: list[InputError] = []
-    try:
-        for item in items:
-            if isinstance(item, Event):
-                writer.add_input(item)
-            else:
-                errors.append(item)
-    except BaseException:
-        writer.discard()
-        raise
-    try:
-        backend.load_invoices(writer)
-    finally:
-        writer.discard()
-    return PreparedInfo(files=tuple(items.files), events=items.events, input_errors=tuple(errors))
