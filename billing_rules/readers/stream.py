@@ -145,7 +145,7 @@ class InputStream:
         readers = with_columns(readers, columns)
         self._readers = [reader_for(source, input_format, readers) for source in self.sources]
         self._stdin = stdin
-        self._prepared = _prepared_sources(self.sources, self._readers, self._copies)
+        self._prepared = prepared_sources(self.sources, self._readers, self._copies)
         #: The files a report names: a prepared file's original files, else :attr:`sources`.
         self.files = next(iter(self._prepared.values())).files if self._prepared else self.sources
         self.events = 0
@@ -313,20 +313,25 @@ class InputStream:
         )
 
 
-def _prepared_sources(
-    sources: Sequence[str], readers: Sequence[Reader], copies: Mapping[str, str]
+def prepared_sources(
+    sources: Sequence[str], readers: Sequence[Reader], copies: Mapping[str, str] | None = None
 ) -> dict[str, PreparedInfo]:
     """The prepared files among the sources (their footers read), refused beside any other file.
 
-    A prepared file is the reading of its own files, duplicates and order settled: another file
-    beside it would need that reading done again. Prepare them together instead.
+    ``readers``: each source's reader. A prepared file is the reading of its own files, duplicates
+    and order settled: another file beside it would need that reading done again. Prepare them
+    together instead. An input that can be read once only (standard input, a FIFO, or its copy)
+    is not looked at: its footer would be consumed.
 
     Raises:
         ReadError: a prepared file among several sources, or one this version cannot read.
     """
+    from billing_rules.readers.read_once import read_once
+
     prepared = {}
+    copied = copies or {}
     for source, reader in zip(sources, readers, strict=True):
-        if isinstance(unwrapped(reader), ParquetReader) and source != STDIN and source not in copies:
+        if isinstance(unwrapped(reader), ParquetReader) and source not in copied and not read_once(source):
             info = prepared_info(source)
             if info is not None:
                 prepared[source] = info

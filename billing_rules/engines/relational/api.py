@@ -260,21 +260,17 @@ def _per_invoice_json(reader: Any, path: str) -> bool:
 
 
 def _prepared(validator: Any, sources: Sequence[str], input_format: str | None) -> PreparedInfo | None:
-    """The footer of the input when it is one prepared file read by the built-in Parquet reader."""
-    from billing_rules.readers.parquet_reader import ParquetReader
-    from billing_rules.readers.prepared import prepared_info
-    from billing_rules.readers.read_once import read_once
-    from billing_rules.readers.stream import reader_for
+    """The footer of the input when it is a prepared file.
 
-    if len(sources) != 1 or read_once(sources[0]):
-        return None
+    Beside another file it is refused here as the row readers refuse it (``prepared_sources``).
+    """
+    from billing_rules.readers.stream import prepared_sources, reader_for
+
     try:
-        reader = reader_for(sources[0], input_format, validator.readers)
+        readers = [reader_for(source, input_format, validator.readers) for source in sources]
     except BillingRulesError:
         return None  # the row readers word it
-    if not isinstance(unwrapped(reader), ParquetReader):
-        return None
-    return prepared_info(sources[0])
+    return next(iter(prepared_sources(sources, readers).values()), None)
 
 
 def _check_prepared(
