@@ -133,7 +133,6 @@ class _CountingReader:
     def __init__(self, reader: Any, progress: Progress, first_file: str | None) -> None:
         #: The format reader counted (``readers.base.unwrapped``: the route is decided on it).
         self.wrapped = reader
-        self._reader = reader
         self._progress = progress
         self._first_file = first_file
         self.name = reader.name
@@ -142,13 +141,13 @@ class _CountingReader:
     def rows(self, stream: BinaryIO, file: str) -> Iterator[Any]:
         if file == self._first_file:
             self._progress.restart_pass()
-        for row in self._reader.rows(_CountingStream(stream, self._progress), file):  # type: ignore[arg-type]
+        for row in self.wrapped.rows(_CountingStream(stream, self._progress), file):  # type: ignore[arg-type]
             self._progress.advance(rows=1)
             yield row
 
     def table(self, stream: BinaryIO, file: str) -> Any:
         """The wrapped reader's positional table (CSV fast path), its records counted; else None."""
-        open_table = getattr(self._reader, "table", None)
+        open_table = getattr(self.wrapped, "table", None)
         if open_table is None:
             return None
         if file == self._first_file:
@@ -164,7 +163,7 @@ class _CountingReader:
             yield block
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._reader, name)
+        return getattr(self.wrapped, name)
 
 
 def _total_size(paths: Sequence[str]) -> int | None:
