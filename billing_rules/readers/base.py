@@ -59,6 +59,10 @@ class Reader(Protocol):
         ...
 
 
+#: The source name of standard input.
+STDIN = "-"
+
+
 def file_label(file: str | None) -> str:
     """How a file is named in French messages; ``-`` is standard input, not a file called "-"."""
     if file is None or file == "-":

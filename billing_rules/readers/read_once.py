@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from billing_rules import scratch
-from billing_rules.readers.stream import STDIN
+from billing_rules.readers.base import STDIN
 
 _PREFIX = "billing-rules-input-"
 

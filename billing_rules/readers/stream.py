@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError
-from billing_rules.readers.base import RawRow, Reader, file_label, unwrapped
+from billing_rules.readers.base import STDIN, RawRow, Reader, file_label, unwrapped
 from billing_rules.readers.columns import CODE, ColumnMapping
 from billing_rules.readers.csv_reader import CsvReader, CsvTable
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
@@ -23,6 +23,7 @@ from billing_rules.readers.lines import Grouped, group_lines
 from billing_rules.readers.parquet_reader import ParquetReader
 from billing_rules.readers.positional import FALLBACK, PositionalDecoder, Wanted
 from billing_rules.readers.prepared import PreparedInfo, prepared_events, prepared_info, verify
+from billing_rules.readers.read_once import read_once
 from billing_rules.readers.rows import event_from_row, row_identity
 from billing_rules.readers.seen import SeenInvoices
 
@@ -34,7 +35,6 @@ BUILTIN_READERS: Mapping[str, Reader] = {
     "parquet": ParquetReader(),
 }
 
-STDIN = "-"
 
 #: Rows read ahead, at most, to find a readable one that tells a per-act file (JSON, plugins).
 _LOOK_AHEAD = 100
@@ -326,8 +326,6 @@ def prepared_sources(
     Raises:
         ReadError: a prepared file among several sources, or one this version cannot read.
     """
-    from billing_rules.readers.read_once import read_once
-
     prepared = {}
     copied = copies or {}
     for source, reader in zip(sources, readers, strict=True):
