@@ -247,3 +247,116 @@ def test_a_plugin_format_for_other_files_keeps_the_columnar_reader(
     relational = api.check_paths(validator, [str(week)])
     assert read == [221]
     assert relational.findings == validator.check_paths([str(week)]).findings
+
+
+# --- the practice's own mapping ([columns], [values], --column: SPEC §1b) -------------------------
+
+#: SPEC name -> the practice's header; ``place`` is also kept under its SPEC name, with values the
+#: mapping must ignore (the explicit column wins, the SPEC-named one is dropped).
+_PRACTICE_HEADERS = {
+    "invoice_id": "Réf pièce",
+    "patient_id": "Dossier",
+    "mt_status": "Situation MT",
+    "place": "Lieu d'exercice",
+}
+#: The practice's spellings of ``mt_status`` (one SPEC value left as it is: read as written).
+_PRACTICE_VALUES = {"self": "Déclaré", "other": "Autre MT", "none": "Sans MT"}
+
+
+def _practice_mapping() -> Any:
+    from billing_rules.readers.columns import ColumnMapping
+
+    return ColumnMapping(
+        explicit=_PRACTICE_HEADERS,
+        values={"mt_status": {spelling: value for value, spelling in _PRACTICE_VALUES.items()}},
+    )
+
+
+def _practice_rows(seed: int, rate: float) -> tuple[list[str], list[list[str]]]:
+    """A damaged generated file under the practice's headers and values: header and records.
+
+    Two columns more: an alias of ``invoice_id`` (``N° facture``, kept as an extra, never read as
+    the invoice) and ``place`` under its SPEC name, with a value no place has.
+    """
+    lines = _reader_tests._damaged_lines(seed, rate, rows=900)
+    names = lines[0].split(";")
+    status = names.index("mt_status")
+    records = []
+    for number, line in enumerate(lines[1:]):
+        cells = line.split(";")
+        if len(cells) != len(names):
+            continue  # the ragged lines are the reader's own tests
+        cells[status] = _PRACTICE_VALUES.get(cells[status], cells[status])
+        records.append([*cells, f"X-{number}", "nulle-part"])
+    header = [_PRACTICE_HEADERS.get(name, name) for name in names] + ["N° facture", "place"]
+    return header, records
+
+
+def test_practice_mapping_csv_identical(tmp_path: Path, fed: list[int]) -> None:
+    """A CSV export read through ``[columns]`` / ``[values]``: column-wise, the row engine's report.
+
+    Explicit headers, a value table, an alias column displaced by an explicit one (an extra), a
+    SPEC-named column displaced (dropped), and damaged values the mapping does not know.
+    """
+    header, records = _practice_rows(41, 0.05)
+    lines = [";".join(header)] + [";".join(record) for record in records]
+    path = str(_reader_tests._write(tmp_path / "export.csv", lines))
+    validator = Validator.build(entry_points=False, columns=_practice_mapping())
+    assert api.columnar_input(validator, [path])
+    assert api.columnar_files([path], None, api.input_readers(validator))
+    row = validator.check_paths([path])
+    assert row.input_errors and row.findings  # the file exercises both
+    assert any(event.mt_status.value == "self" for event in _events_of(validator, path))  # mapped
+    _assert_same(validator, [path], fed)
+    # The displaced alias column is an extra: the invoices keep the practice's own numbers.
+    assert not any(event.invoice_id.startswith("X-") for event in _events_of(validator, path))
+
+
+def _events_of(validator: Validator, path: str) -> list[Any]:
+    from billing_rules.model import Event
+    from billing_rules.readers import InputStream
+
+    stream = InputStream([path], readers=validator.readers)
+    return [item for item in stream if isinstance(item, Event)]
+
+
+def test_practice_mapping_json_lines_identical(tmp_path: Path, fed: list[int]) -> None:
+    """JSON Lines under the practice's keys and values: column-wise, the row engine's report."""
+    import json
+
+    header, records = _practice_rows(42, 0.05)
+    path = tmp_path / "export.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            pairs = {key: value for key, value in zip(header, record, strict=True) if value != ""}
+            handle.write(json.dumps(pairs, ensure_ascii=False) + "\n")
+    validator = Validator.build(entry_points=False, columns=_practice_mapping())
+    row = validator.check_paths([str(path)])
+    assert row.input_errors and row.findings
+    _assert_same(validator, [str(path)], fed)
+
+
+def test_practice_mapping_errors_identical(tmp_path: Path) -> None:
+    """A ``--column`` header absent from the file fails both ways, in the same words; a mapping
+    naming a per-act ``code`` column keeps the row readers (they group the lines)."""
+    from billing_rules.errors import ReadError
+    from billing_rules.readers.columns import ColumnMapping
+
+    week = str(TESTS.parent / "examples" / "week-2026-01.csv")
+    strict = ColumnMapping(explicit={"invoice_id": "Réf pièce"}, strict=frozenset({"invoice_id"}))
+    validator = Validator.build(entry_points=False, columns=strict)
+    with pytest.raises(ReadError) as row:
+        validator.check_paths([week])
+    with pytest.raises(ReadError) as relational:
+        api.check_paths(validator, [week])
+    assert str(relational.value) == str(row.value) and "--column" in str(row.value)
+    per_act = tmp_path / "actes.csv"
+    per_act.write_text(
+        "invoice_id;date;practitioner_id;patient_id;birth_date;Acte;amount\n"
+        "F1;2026-01-05;101;P1;1950-01-01;G;30\nF1;2026-01-05;101;P1;1950-01-01;MD;\n",
+        encoding="utf-8",
+    )
+    mapped = Validator.build(entry_points=False, columns=ColumnMapping(explicit={"code": "Acte"}))
+    assert not api.columnar_files([str(per_act)], None, api.input_readers(mapped))
+    row_report = mapped.check_paths([str(per_act)])
+    assert row_report.events == 1 and api.check_paths(mapped, [str(per_act)]).findings == row_report.findings

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from billing_rules.engines.relational.duckdb import DuckDbBackend
@@ -109,7 +109,9 @@ def check_paths(
         prepared = _prepared(validator, sources, input_format)
         if prepared is not None:
             report = _check_prepared(validator, checker, sources[0], prepared, ledger=ledger)
-        elif columnar_input(validator, sources, input_format) and columnar_files(sources, input_format):
+        elif columnar_input(validator, sources, input_format) and columnar_files(
+            sources, input_format, input_readers(validator)
+        ):
             report = _check_columnar(
                 validator, checker, sources, input_format, stdin, ledger=ledger, progress=progress
             )
@@ -173,38 +175,51 @@ def _bulk_ledger(ledger: Any) -> bool:
 def columnar_input(validator: Any, paths: Sequence[str] = (), input_format: str | None = None) -> bool:
     """Whether the columnar reader reads ``paths`` exactly as the validator's readers would.
 
-    Each file's reader must be a built-in one as it is: no ``[columns]`` / ``[values]`` mapping
-    from a config, not a plugin's (a plugin's format for other extensions changes nothing for
-    these files), seen behind the progress line's counting wrapper; and no ``--lines``. Any other
-    input keeps the row readers' path.
+    Each file's reader must be one of the built-in formats, seen behind the progress line's
+    counting wrapper, as it is or configured with the practice's ``[columns]`` / ``[values]``
+    mapping (the columnar reader reads through that very reader: :func:`input_readers`); not a
+    plugin's (a plugin's format for other extensions changes nothing for these files); and no
+    ``--lines``. Any other input keeps the row readers' path.
     """
     from billing_rules.readers import BUILTIN_READERS
     from billing_rules.readers.stream import reader_for
 
     if getattr(validator, "lines", False):
         return False
-    builtin = {id(reader) for reader in BUILTIN_READERS.values()}
+    builtin = {type(reader) for reader in BUILTIN_READERS.values()}
     try:
         chosen = [unwrapped(reader_for(path, input_format, validator.readers)) for path in paths]
     except BillingRulesError:
         return False  # the row readers word it
-    return all(id(reader) in builtin for reader in chosen)
+    return all(type(reader) in builtin for reader in chosen)
 
 
-def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
+def input_readers(validator: Any) -> dict[str, Any]:
+    """The validator's format readers, each with its practice's mapping, unwrapped.
+
+    The progress line's counting wrapper is left out: the columnar reader feeds that line itself.
+    """
+    return {name: unwrapped(reader) for name, reader in validator.readers.items()}
+
+
+def columnar_files(
+    paths: Sequence[str], input_format: str | None, readers: Mapping[str, Any] | None = None
+) -> bool:
     """Whether the columnar reader reads every input exactly as the row readers would.
 
-    CSV files whose header names SPEC §1 columns only; JSON, JSON Lines and Parquet files of one
-    row per invoice (the columnar reader parses JSON with the row readers' own decoders, keys
-    matched the same way, and takes a Parquet column by its name as written, as the row reader
-    does: ``tests/test_columnar_reader.py``). A CSV file under the French headers of practice
-    software (SPEC §1b aliases, values such as ``Moi`` translated) is read column-wise too, through
-    the row reader's own header and value mapping. A file of one row per act (a ``code`` column or
-    key), whose lines the row readers group, is not; nor is an input that can be read once only,
-    standard input or a FIFO (its header cannot be looked at without consuming it).
+    CSV files of one row per invoice, their header resolved as the row reader resolves it (SPEC §1
+    names, the French headers of practice software, the practice's ``[columns]``; values such as
+    ``Moi`` or the practice's ``[values]`` translated by the row reader's own tables); JSON, JSON
+    Lines and Parquet files of one row per invoice (the columnar reader parses JSON with the row
+    readers' own decoders and key mapping, and takes a Parquet column by its name as written, as
+    the row reader does: ``tests/test_columnar_reader.py``). A file of one row per act (a ``code``
+    column or key), whose lines the row readers group, is not; nor is an input that can be read
+    once only, standard input or a FIFO (its header cannot be looked at without consuming it).
+    ``readers``: the check's formats (:func:`input_readers`); the built-in ones by default.
     """
     from billing_rules.errors import BillingRulesError as Failure
-    from billing_rules.readers.columns import ALIAS, CODE, EMPTY, EXTRA, SPEC_NAME
+    from billing_rules.readers import BUILTIN_READERS
+    from billing_rules.readers.columns import CODE
     from billing_rules.readers.csv_reader import CsvReader
     from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
     from billing_rules.readers.parquet_reader import ParquetReader, parquet_footer
@@ -212,11 +227,12 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
     from billing_rules.readers.read_once import read_once
     from billing_rules.readers.stream import reader_for
 
+    available = dict(readers) if readers is not None else dict(BUILTIN_READERS)
     for path in paths:
         if read_once(path):  # standard input, a FIFO, ``<(…)``: its header would be consumed here
             return False
         try:
-            reader = reader_for(path, input_format)
+            reader = reader_for(path, input_format, available)
             if isinstance(reader, ParquetReader):
                 # One row per act (a ``code`` column) is grouped by the row readers; an unreadable
                 # file is worded by the row reader; a prepared file is no SPEC §1 file.
@@ -235,8 +251,6 @@ def columnar_files(paths: Sequence[str], input_format: str | None) -> bool:
         except (OSError, Failure):
             return False  # the row readers raise the error, worded as usual
         if resolution.per_act:
-            return False
-        if any(column.how not in (SPEC_NAME, ALIAS, EXTRA, EMPTY) for column in resolution.columns):
             return False
     return True
 
@@ -297,24 +311,29 @@ def _check_columnar(
     progress: Any = None,
 ) -> Report:
     """The input read column-wise (same input errors, same rows), its table handed to the plan."""
-    streamed = streamed_input(sources, input_format, stdin, progress)
+    streamed = streamed_input(sources, input_format, stdin, progress, input_readers(validator))
     table = _with_ledger(streamed, validator, ledger)
     result = checker.check_table(table, files=tuple(sources), adjust=validator._adjust)
     read = streamed.read
     return _report(result, read.events, tuple(read.input_errors), tuple(read.files))
 
 
-def streamed_input(sources: Sequence[str], input_format: str | None, stdin: Any, progress: Any) -> Any:
+def streamed_input(
+    sources: Sequence[str], input_format: str | None, stdin: Any, progress: Any, readers: Mapping[str, Any]
+) -> Any:
     """The input read column-wise into the engine's table (a :class:`~.table.StreamedTable`).
 
     Each batch goes into the table as it is read: no whole-input frame in memory. ``progress``
-    (the CLI's progress line) hears of the bytes and rows read.
+    (the CLI's progress line) hears of the bytes and rows read; ``readers``: the check's formats
+    (:func:`input_readers`), whose mappings the columnar reader reads through.
     """
     from billing_rules.engines.relational.table import StreamedTable
     from billing_rules.readers.columnar import read_invoices
 
     return StreamedTable(
-        lambda sink: read_invoices(list(sources), input_format, stdin=stdin, sink=sink, counting=progress)
+        lambda sink: read_invoices(
+            list(sources), input_format, stdin=stdin, readers=readers, sink=sink, counting=progress
+        )
     )
 
 

@@ -41,6 +41,7 @@ def prepare(
     from billing_rules.engines.relational.api import (
         columnar_files,
         columnar_input,
+        input_readers,
         staged_input,
         streamed_input,
     )
@@ -52,8 +53,10 @@ def prepare(
     staged = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False, dir=scratch.folder())  # noqa: SIM115
     staged.close()
     try:
-        if columnar_input(validator, sources, input_format) and columnar_files(sources, input_format):
-            streamed = streamed_input(sources, input_format, stdin, progress)
+        readers = input_readers(validator)
+        columnar = columnar_input(validator, sources, input_format)
+        if columnar and columnar_files(sources, input_format, readers):
+            streamed = streamed_input(sources, input_format, stdin, progress, readers)
             backend.load_invoices(streamed)
             read = streamed.read
             info = PreparedInfo(read.files, read.events, tuple(read.input_errors))

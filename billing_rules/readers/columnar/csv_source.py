@@ -63,14 +63,19 @@ def csv_batches(
     file: int,
     counter: Counter,
     chunk_chars: int | None = None,
+    reader: CsvReader | None = None,
 ) -> Iterator[Batch]:
     """The batches of one CSV file; ``open_stream`` gives a fresh byte stream of it (called twice).
+
+    ``reader``: the row reader of the check (its practice's ``[columns]`` and ``[values]``
+    mapping, SPEC §1b), whose header and value resolution this reading takes as it is.
 
     Raises:
         ReadError: as the row reader (empty file, header without a required column...).
     """
     with open_stream() as stream:
-        header = CsvReader().table(stream, path)  # the header's checks and errors
+        # The header's checks and errors, and its columns resolved through the mapping.
+        header = (reader or CsvReader()).table(stream, path)
     names = header.names
     # Values mapped onto SPEC ones (SPEC §1b: ``Visite`` is ``domicile`` under ``Lieu``), as the row
     # reader maps them; such files take the csv module's path, where records are lists.

@@ -29,10 +29,21 @@ BATCH_ROWS = 50_000
 
 
 def json_batches(
-    stream: BinaryIO, path: str, file: int, counter: Counter, lines: bool, batch_rows: int | None = None
+    stream: BinaryIO,
+    path: str,
+    file: int,
+    counter: Counter,
+    lines: bool,
+    batch_rows: int | None = None,
+    reader: JsonReader | JsonLinesReader | None = None,
 ) -> Iterator[Batch]:
-    """The batches of a JSON array (``lines`` False) or a JSON Lines file."""
-    reader = JsonLinesReader() if lines else JsonReader()
+    """The batches of a JSON array (``lines`` False) or a JSON Lines file.
+
+    ``reader``: the row reader of the check, whose keys and values mapping (SPEC §1b) the objects
+    are read through; the built-in one by default.
+    """
+    if reader is None:
+        reader = JsonLinesReader() if lines else JsonReader()
     size = batch_rows or BATCH_ROWS  # the module's value when called (tests make it small)
     pending: list[RawRow] = []
     for raw in reader.rows(stream, path):
