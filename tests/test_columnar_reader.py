@@ -683,6 +683,9 @@ def test_french_headers_and_values_as_the_row_reader(tmp_path: Path, chunks: Non
     path = _write(tmp_path / "export.csv", french_export_lines(), encoding="cp1252")
     events, errors = _compare([str(path)])
     assert events > 0 and errors > 0
+    # Split by polars all the same: only the records filling « Heure de régulation » are read
+    # record by record (the row reader combines the time with a date).
+    assert not read_invoices([str(path)]).notes
 
 
 def test_french_values_mapped_by_polars_as_the_row_reader(tmp_path: Path, chunks: None) -> None:
@@ -691,6 +694,36 @@ def test_french_values_mapped_by_polars_as_the_row_reader(tmp_path: Path, chunks
     lines = [";".join(line.split(";")[:-2] + line.split(";")[-1:]) for line in french_export_lines()]
     assert "Heure de régulation" not in lines[0] and "Commentaire" in lines[0]
     path = _write(tmp_path / "export.csv", lines, encoding="cp1252")
+    events, errors = _compare([str(path)])
+    assert events > 0 and errors > 0
+    assert not read_invoices([str(path)]).notes  # no chunk left to the csv module
+
+
+def test_referral_times_alone_on_polars_path(tmp_path: Path, chunks: None) -> None:
+    """« Heure de régulation » filled on some records of a plain file, in every way the row reader
+    reads it (beside a date, a date at midnight, the same or another time, alone before or after
+    the act's time, untimed acts, whole moments, blank, invalid): the chunks stay on polars' path,
+    the filled records read record by record, the same results in the same order."""
+    cases = [
+        ("2024-03-04", "10:00", "", "09:30"),
+        ("2024-03-04", "10:00", "", "22:00"),
+        ("2024-03-04", "", "", "22:00"),
+        ("2024-03-04", "10:00", "2024-03-03", "21:15"),
+        ("2024-03-04", "10:00", "2024-03-03 00:00", "21:15"),
+        ("2024-03-04", "10:00", "2024-03-03T21:15", "21:15"),
+        ("2024-03-04", "10:00", "2024-03-03T20:00", "21:15"),
+        ("2024-03-04", "10:00", "", "2024-03-03T19:30"),
+        ("2024-03-04", "10:00", "", "25:00"),
+        ("2024-03-04", "10:00", "", "   "),
+        ("2024-03-04", "10:00", "2024-03-05", "08:00"),
+        ("2024-03-04", "10:00", "", ""),
+    ]
+    header = "invoice_id;date;time;practitioner_id;patient_id;birth_date;codes;referral_at"
+    lines = [header + ";Heure de régulation"]
+    for number in range(600):
+        day, time, referral, clock = cases[number % len(cases)]
+        lines.append(f"F-{number};{day};{time};101;P-{number % 40};1950-02-01;G+SNP;{referral};{clock}")
+    path = _write(tmp_path / "regulation.csv", lines)
     events, errors = _compare([str(path)])
     assert events > 0 and errors > 0
     assert not read_invoices([str(path)]).notes  # no chunk left to the csv module

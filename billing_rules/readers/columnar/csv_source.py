@@ -201,7 +201,8 @@ class _Splitter:
             if name and name not in READ_COLUMNS
         ]
         #: The column of a referral's time alone: a record that fills it is read by the row
-        #: reader (``rows._referral_with_time`` combines it with a date), like a damaged one.
+        #: reader (``rows._referral_with_time`` combines it with a date), like a damaged one
+        #: (:meth:`_referral_rows`).
         self.referral_time = names.index(REFERRAL_TIME) if REFERRAL_TIME in names else None
 
     # --- plain chunks ----------------------------------------------------------------------------
@@ -215,8 +216,6 @@ class _Splitter:
         # a search for a run of line breaks is several times slower (blank lines are looked for
         # only when the parse found an empty record).
         if "\0" in chunk or "\ufffd" in chunk:
-            return None
-        if self.referral_time is not None:
             return None
         if "\r" in chunk and chunk.count("\r") != chunk.count("\r\n"):
             return None
@@ -255,7 +254,35 @@ class _Splitter:
             frame = frame.filter(filled)
         if frame.height:
             self.table.full_width()  # the file's rows have no trailing separator (CsvTable.settled)
-        return self._batch(frame, counter.take_series(frame.height), [])
+        seqs = counter.take_series(frame.height)
+        if self.referral_time is None:
+            return self._batch(frame, seqs, [])
+        return self._batch(*self._referral_rows(frame, seqs))
+
+    def _referral_rows(
+        self, frame: pl.DataFrame, seqs: pl.Series
+    ) -> tuple[pl.DataFrame, pl.Series, list[tuple[int, RawRow]]]:
+        """The records without a referral's time alone, and the others as the row reader's rows.
+
+        A referral's time (``Heure de régulation``) is combined with a date by the row reader,
+        record by record (``rows._referral_with_time``): the records that fill it are read that
+        way (as the csv module's path does), the rest of the chunk column-wise. Such exports fill
+        it on the regulated acts only, a few in a hundred.
+        """
+        given = frame[self.positions[self.referral_time]].fill_null("") != ""  # type: ignore[index]
+        if not given.any():
+            return frame, seqs, []
+        picked = frame.filter(given)
+        fallback = [
+            (seq, self.table.raw_row(line, [cell or "" for cell in cells], ()))
+            for seq, line, cells in zip(
+                seqs.filter(given).to_list(),
+                picked["line"].to_list(),
+                picked.select(self.positions).iter_rows(),
+                strict=True,
+            )
+        ]
+        return frame.filter(~given), seqs.filter(~given), fallback
 
     def _translated(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Values mapped onto SPEC ones (SPEC §1b) by the row reader's own translators.
