@@ -57,7 +57,8 @@ from billing_rules.readers.values import REFERRAL_TIME
 _MISSING = "valeur obligatoire manquante"
 #: Fields whose lines are not compared: they are what differs from one act to the next.
 _PER_ACT = frozenset({CODE, "codes", "amount"})
-_COMPARED = tuple(field for field in MAPPABLE if field not in _PER_ACT)
+#: The fields every line of an invoice must agree on (the columnar grouping compares them too).
+COMPARED = tuple(field for field in MAPPABLE if field not in _PER_ACT)
 #: The order of a line's errors: SPEC order, a referral's time just after ``referral_at`` (as
 #: :func:`~billing_rules.readers.rows.event_from_row` orders a row's).
 _RANKS = {
@@ -71,7 +72,7 @@ _RANKS = {
 _DEFAULTS: dict[str, Any] = {
     field.name: field.default
     for field in attrs.fields(Event)
-    if field.name in _COMPARED and field.default is not attrs.NOTHING and field.default is not None
+    if field.name in COMPARED and field.default is not attrs.NOTHING and field.default is not None
 }
 #: Kinds of input errors, in a line's order (as :func:`~billing_rules.readers.rows.event_from_row`
 #: orders a row's): a bad value, then a value the format reader found damaged (or a broken line),
@@ -194,7 +195,7 @@ def _compare(invoice: _Invoice, raw: RawRow) -> None:
     damaged = {field for field, _ in raw.problems} if raw.problems else ()
     get = raw.values.get
     keys = invoice.keys
-    for field in _COMPARED:
+    for field in COMPARED:
         if field in damaged:
             continue
         value = get(field)

@@ -32,6 +32,7 @@ sys.path.insert(0, str(TESTS.parent / "benchmarks"))
 import generate  # noqa: E402
 
 _reader_tests = load_module("_columnar_reader_cases", TESTS / "test_columnar_reader.py")
+_per_act_cases = load_module("_columnar_per_act_cases", TESTS / "test_columnar_per_act.py")
 _differential = load_module(
     "_relational_differential_cases", Path(__file__).with_name("test_relational_differential.py")
 )
@@ -98,19 +99,24 @@ def test_lines_input_keeps_the_row_readers(builtin_validator: Validator) -> None
     assert TableWriter is api.TableWriter
 
 
-def test_software_export_keeps_the_row_readers(builtin_validator: Validator) -> None:
-    """A SPEC §1b export (French headers, ``Moi``, one line per act) is read by the row readers."""
+def test_software_export_per_act_identical(
+    tmp_path: Path, builtin_validator: Validator, fed: list[int]
+) -> None:
+    """A SPEC §1b export (French headers, ``Moi``, one line per act) is grouped column-wise."""
     examples = TESTS.parent / "examples"
     export = str(examples / "export-logiciel.csv")
-    assert not api.columnar_files([export], None)
-    assert api.columnar_files([str(examples / "week-2026-01.csv")], None)
+    assert api.columnar_files([export], None)
     assert not api.columnar_files(["-"], None)
     paths = [export, str(examples / "history-2023-2025.csv")]
     row = builtin_validator.check_paths(paths)
-    relational = api.check_paths(builtin_validator, paths)
-    assert not row.input_errors and relational.input_errors == row.input_errors
-    assert relational.events == row.events
-    assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]
+    assert not row.input_errors and row.findings
+    _assert_same(builtin_validator, paths, fed)
+    # Damaged per-act files, their invoices plain or judged line by line, duplicates across files.
+    first = _per_act_cases._per_act_file(tmp_path / "a.csv", 11, invoices=400)
+    second = _per_act_cases._per_act_file(tmp_path / "b.csv", 12, invoices=300, start=350)
+    row = builtin_validator.check_paths([str(first), str(second)])
+    assert row.input_errors and row.findings
+    _assert_same(builtin_validator, [str(first), str(second)], fed)
 
 
 def test_french_headers_and_values_identical(
@@ -338,7 +344,7 @@ def test_practice_mapping_json_lines_identical(tmp_path: Path, fed: list[int]) -
 
 def test_practice_mapping_errors_identical(tmp_path: Path) -> None:
     """A ``--column`` header absent from the file fails both ways, in the same words; a mapping
-    naming a per-act ``code`` column keeps the row readers (they group the lines)."""
+    naming a per-act ``code`` column is grouped column-wise, the row readers' invoices."""
     from billing_rules.errors import ReadError
     from billing_rules.readers.columns import ColumnMapping
 
@@ -357,6 +363,10 @@ def test_practice_mapping_errors_identical(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     mapped = Validator.build(entry_points=False, columns=ColumnMapping(explicit={"code": "Acte"}))
-    assert not api.columnar_files([str(per_act)], None, api.input_readers(mapped))
+    assert api.columnar_files([str(per_act)], None, api.input_readers(mapped))
     row_report = mapped.check_paths([str(per_act)])
-    assert row_report.events == 1 and api.check_paths(mapped, [str(per_act)]).findings == row_report.findings
+    relational = api.check_paths(mapped, [str(per_act)])
+    assert row_report.events == relational.events == 1
+    assert [_differential.key(f) for f in relational.findings] == [
+        _differential.key(f) for f in row_report.findings
+    ]

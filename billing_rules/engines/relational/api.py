@@ -212,9 +212,11 @@ def columnar_files(
     ``Moi`` or the practice's ``[values]`` translated by the row reader's own tables); JSON, JSON
     Lines and Parquet files of one row per invoice (the columnar reader parses JSON with the row
     readers' own decoders and key mapping, and takes a Parquet column by its name as written, as
-    the row reader does: ``tests/test_columnar_reader.py``). A file of one row per act (a ``code``
-    column or key), whose lines the row readers group, is not; nor is an input that can be read
-    once only, standard input or a FIFO (its header cannot be looked at without consuming it).
+    the row reader does: ``tests/test_columnar_reader.py``). A CSV file of one line per act (a
+    ``code`` column) is too, its lines grouped into invoices column-wise as the row readers group
+    them (``readers.columnar.per_act``); a JSON or Parquet file of one row per act (a ``code`` key
+    or column) is not; nor is an input that can be read once only, standard input or a FIFO (its
+    header cannot be looked at without consuming it).
     ``readers``: the check's formats (:func:`input_readers`); the built-in ones by default.
     """
     from billing_rules.errors import BillingRulesError as Failure
@@ -250,8 +252,6 @@ def columnar_files(
                 _, resolution = reader.header(stream, path)
         except (OSError, Failure):
             return False  # the row readers raise the error, worded as usual
-        if resolution.per_act:
-            return False
     return True
 
 

@@ -57,6 +57,19 @@ class Counter:
         return pl.int_range(start, self.seq, dtype=pl.Int64, eager=True)
 
 
+def csv_header(open_stream: Callable[[], BinaryIO], path: str, reader: CsvReader | None = None) -> CsvTable:
+    """The file's header as the row reader reads it: its checks and errors, its columns resolved.
+
+    ``reader``: the row reader of the check (its practice's ``[columns]`` and ``[values]``
+    mapping, SPEC §1b), whose header and value resolution the columnar reading takes as it is.
+
+    Raises:
+        ReadError: as the row reader (empty file, header without a required column...).
+    """
+    with open_stream() as stream:
+        return (reader or CsvReader()).table(stream, path)
+
+
 def csv_batches(
     open_stream: Callable[[], BinaryIO],
     path: str,
@@ -64,18 +77,20 @@ def csv_batches(
     counter: Counter,
     chunk_chars: int | None = None,
     reader: CsvReader | None = None,
+    *,
+    header: CsvTable | None = None,
+    per_act: bool = False,
 ) -> Iterator[Batch]:
-    """The batches of one CSV file; ``open_stream`` gives a fresh byte stream of it (called twice).
+    """The batches of one CSV file; ``open_stream`` gives a fresh byte stream of it.
 
-    ``reader``: the row reader of the check (its practice's ``[columns]`` and ``[values]``
-    mapping, SPEC §1b), whose header and value resolution this reading takes as it is.
+    ``header``: the file's :func:`csv_header`, read here when not given. ``per_act``: a file of one
+    line per act, whose lines :mod:`.per_act` groups (see :class:`_Splitter`).
 
     Raises:
         ReadError: as the row reader (empty file, header without a required column...).
     """
-    with open_stream() as stream:
-        # The header's checks and errors, and its columns resolved through the mapping.
-        header = (reader or CsvReader()).table(stream, path)
+    if header is None:
+        header = csv_header(open_stream, path, reader)
     names = header.names
     # Values mapped onto SPEC ones (SPEC §1b: ``Visite`` is ``domicile`` under ``Lieu``), as the row
     # reader maps them; such files take the csv module's path, where records are lists.
@@ -93,7 +108,7 @@ def csv_batches(
         next(header_reader)
         line = skipped + header_reader.line_num
         table = CsvTable(names, path, source, iter(()))
-        splitter = _Splitter(names, delimiter, path, file, table, translators)
+        splitter = _Splitter(names, delimiter, path, file, table, translators, per_act=per_act)
         chunk_chars = chunk_chars or CHUNK_CHARS
         while True:
             chunk = text.read(chunk_chars)
@@ -119,6 +134,12 @@ def csv_batches(
             counter.csv_chunks += 1
             line += lines_read
             yield splitter.batch(blocks, counter)
+
+
+def extras_json(frame: pl.DataFrame, extra: list[tuple[str, str]]) -> pl.Series:
+    """Each row's unknown columns (name, position) as the JSON text of an object, empty cells ``""``."""
+    encoded = pl.struct(*(pl.col(position).fill_null("").alias(name) for name, position in extra))
+    return frame.select(encoded.struct.json_encode()).to_series()
 
 
 def batch_lines(chunk: str) -> int:
@@ -173,7 +194,11 @@ def _ends_open(blocks: list[csv_reader.Block]) -> bool:
 
 
 class _Splitter:
-    """Cuts chunks of one file into records, by polars when plain, else by the csv module."""
+    """Cuts chunks of one file into records, by polars when plain, else by the csv module.
+
+    ``per_act``: the batches hold every column as written, under its position (``c0``...), for
+    the lines to be grouped into invoices; else the SPEC §1 columns by name and the extras.
+    """
 
     def __init__(
         self,
@@ -183,6 +208,8 @@ class _Splitter:
         file: int,
         table: CsvTable,
         translators: list[tuple[int, ValueTranslator]] | None = None,
+        *,
+        per_act: bool = False,
     ) -> None:
         self.names = names
         self.translators = translators or []
@@ -200,6 +227,10 @@ class _Splitter:
             for index, name in enumerate(names)
             if name and name not in READ_COLUMNS
         ]
+        if per_act:
+            # Lines to be grouped into invoices (:mod:`.per_act`): every column as written.
+            self.columns = {position: position for position in self.positions}
+            self.extra = []
         #: The column of a referral's time alone: a record that fills it is read by the row
         #: reader (``rows._referral_with_time`` combines it with a date), like a damaged one
         #: (:meth:`_referral_rows`).
@@ -300,13 +331,7 @@ class _Splitter:
 
     def _batch(self, frame: pl.DataFrame, seqs: Any, fallback: list[tuple[int, RawRow]]) -> Batch:
         columns = {name: frame[position] for name, position in self.columns.items()}
-        extras = None
-        if self.extra:
-            extras = frame.select(
-                pl.struct(
-                    *(pl.col(position).fill_null("").alias(name) for name, position in self.extra)
-                ).struct.json_encode()
-            ).to_series()
+        extras = extras_json(frame, self.extra) if self.extra else None
         lines = frame["line"] if isinstance(seqs, pl.Series) else frame["line"].to_list()
         return Batch(self.file, self.path, seqs, lines, columns, extras, fallback)
 

@@ -21,8 +21,9 @@ import attrs
 import polars as pl
 
 from billing_rules.model import InputError
-from billing_rules.readers.columnar.csv_source import Counter, csv_batches
+from billing_rules.readers.columnar.csv_source import Counter, csv_batches, csv_header
 from billing_rules.readers.columnar.other_sources import json_batches, opener, parquet_batches
+from billing_rules.readers.columnar.per_act import per_act_batches
 from billing_rules.readers.columnar.prefetch import Prefetched
 from billing_rules.readers.columnar.schema import polars_schema
 from billing_rules.readers.columnar.validate import Batch, Located, read_batch
@@ -155,7 +156,7 @@ def _read_batches(
     for batch in batches:
         result = read_batch(batch)
         if advance is not None:
-            advance(len(batch.seqs) + len(batch.fallback))
+            advance(len(batch.seqs) + len(batch.fallback) + len(batch.grouped))
         if sink is not None:
             sink(result.table)
             tables.append(result.table.select(_KEY_COLUMNS).rechunk())
@@ -199,7 +200,11 @@ def _batches(
     # the reader's own, and the batches read through it); any other reader by its rows.
     try:
         if isinstance(reader, CsvReader):
-            yield from csv_batches(open_stream, path, index, counter, reader=reader)
+            header = csv_header(open_stream, path, reader)
+            if header.resolution.per_act:  # one line per act: grouped into invoices first
+                yield from per_act_batches(open_stream, header, path, index, counter)
+            else:
+                yield from csv_batches(open_stream, path, index, counter, header=header)
         elif isinstance(reader, ParquetReader):
             with open_stream() as stream:
                 yield from parquet_batches(stream, path, index, counter)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import polars as pl
@@ -23,6 +23,9 @@ from billing_rules.readers import rows
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar import cells
 from billing_rules.readers.columnar.schema import ORIGIN_INPUT, polars_schema
+
+if TYPE_CHECKING:
+    from billing_rules.readers.lines import Grouped
 
 #: Seconds of the end of the day: an untimed act is taken at 23:59:59 (SPEC §5, as Event.act_time).
 _END_OF_DAY_S = 23 * 3600 + 59 * 60 + 59
@@ -39,6 +42,8 @@ class Batch:
     columns: dict[str, Any]  # SPEC §1 column -> pl.Series or list of natives
     extras: pl.Series | None  # JSON text of each row's unknown columns (NULL: none)
     fallback: list[tuple[int, RawRow]] = attrs.Factory(list)
+    #: Invoices of a per-act file whose lines do not make one (:mod:`.per_act`): their errors.
+    grouped: list[tuple[int, Grouped]] = attrs.Factory(list)
 
 
 #: An input error with its place in the input: (seq, rank within the row, error).
@@ -77,6 +82,10 @@ def read_batch(batch: Batch) -> BatchResult:
                 error_keys.append((seq, raw.line, key[0], key[1]))
         if events:
             tables.append(pl.DataFrame(events, schema=polars_schema(), orient="row"))
+    for seq, item in batch.grouped:
+        # As the row readers report such an invoice: its lines' errors; it still claims its number.
+        errors.extend((seq, rank, error) for rank, error in enumerate(item.errors))
+        error_keys.append((seq, item.raw.line, item.key[0], item.key[1]))
     if not tables:
         table = pl.DataFrame(schema=polars_schema())
     elif len(tables) == 1:
