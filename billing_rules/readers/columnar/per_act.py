@@ -12,13 +12,14 @@ amount, a damaged line...) goes with all its lines to the row readers' own group
 are then theirs word for word; so does a line that names no invoice. The invoices come in the
 order of their first lines, numbered in that order, as there.
 
-On a 1 M-invoice export (1.1 M lines): 36 s by the row readers for the whole check, 5 s so.
+On a 1 M-invoice export (1.1 M lines): 36 s by the row readers for the whole check, 5.6 s so.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import polars as pl
 
@@ -58,23 +59,38 @@ def per_act_batches(
         frames.append(pl.DataFrame([*columns, pl.Series("line", chunk.lines, dtype=pl.Int64)]))
         held += [raw for _, raw in chunk.fallback]
     lines = pl.concat(frames) if frames else pl.DataFrame(schema=[*positions, "line"])
+    del frames
     where = {name: positions[index] for index, name in enumerate(names) if name}
     plain, others = _split(lines, names, where, held)
-    entries: list[tuple[int, Any]] = [(line, None) for line in plain["line"].to_list()]
-    entries += [
-        (_first_line(item), item) for item in group_lines(_rows(others, names, positions, held, path))
-    ]
-    entries.sort(key=lambda entry: entry[0])
-    seqs = counter.take(len(entries))
+    del lines
+    judged = list(group_lines(_rows(others, names, positions, held, path)))
+    del others, held
     invoices = _invoices(plain, names, where)
-    start = 0
-    while start < len(entries):
-        part = entries[start : start + BATCH_INVOICES]
-        part_seqs = seqs[start : start + BATCH_INVOICES]
-        taken = sum(1 for _, item in part if item is None)
-        yield _batch(invoices, part, part_seqs, file, path)
-        invoices = invoices.slice(taken)
-        start += BATCH_INVOICES
+    del plain
+    # Every invoice's rank among all, by first line (the lines are unique): its own rank among
+    # its kind plus the invoices of the other kind before it.
+    plain_lines = invoices["line"]
+    judged_lines = pl.Series([_first_line(item) for item in judged], dtype=pl.Int64)
+    first = counter.seq
+    counter.seq += invoices.height + len(judged)
+    plain_seqs = pl.int_range(
+        first, first + invoices.height, dtype=pl.Int64, eager=True
+    ) + judged_lines.search_sorted(plain_lines).cast(pl.Int64)
+    judged_seqs = (
+        pl.int_range(first, first + len(judged), dtype=pl.Int64, eager=True)
+        + plain_lines.search_sorted(judged_lines).cast(pl.Int64)
+    ).to_list()
+    for low in range(first, counter.seq, BATCH_INVOICES):
+        high = low + BATCH_INVOICES
+        begin, end = plain_seqs.search_sorted(pl.Series([low, high], dtype=pl.Int64)).to_list()
+        begin_judged, end_judged = bisect_left(judged_seqs, low), bisect_left(judged_seqs, high)
+        yield _batch(
+            invoices.slice(begin, end - begin),
+            plain_seqs.slice(begin, end - begin),
+            list(zip(judged_seqs[begin_judged:end_judged], judged[begin_judged:end_judged], strict=True)),
+            file,
+            path,
+        )
 
 
 def _split(
@@ -189,30 +205,22 @@ def _invoices(plain: pl.DataFrame, names: list[str], where: dict[str, str]) -> p
 
 
 def _batch(
-    invoices: pl.DataFrame, part: list[tuple[int, Any]], seqs: list[int], file: int, path: str
+    invoices: pl.DataFrame,
+    seqs: pl.Series,
+    judged: list[tuple[int, Grouped | RawRow]],
+    file: int,
+    path: str,
 ) -> Batch:
     """One batch: its plain invoices column-wise, the others as the row readers grouped them."""
-    plain_seqs = [seq for seq, (_, item) in zip(seqs, part, strict=True) if item is None]
-    frame = invoices.head(len(plain_seqs))
     fallback: list[tuple[int, RawRow]] = []
     grouped: list[tuple[int, Grouped]] = []
-    for seq, (_, item) in zip(seqs, part, strict=True):
+    for seq, item in judged:
         if isinstance(item, RawRow):
             fallback.append((seq, item))
-        elif isinstance(item, Grouped):
-            if item.errors:
-                grouped.append((seq, item))
-            else:
-                fallback.append((seq, item.raw))
-    columns = {name: frame[name] for name in frame.columns if name not in ("line", "extras")}
-    extras = frame["extras"] if "extras" in frame.columns else None
-    return Batch(
-        file,
-        path,
-        pl.Series("seq", plain_seqs, dtype=pl.Int64),
-        frame["line"],
-        columns,
-        extras,
-        fallback,
-        grouped,
-    )
+        elif item.errors:
+            grouped.append((seq, item))
+        else:
+            fallback.append((seq, item.raw))
+    columns = {name: invoices[name] for name in invoices.columns if name not in ("line", "extras")}
+    extras = invoices["extras"] if "extras" in invoices.columns else None
+    return Batch(file, path, seqs, invoices["line"], columns, extras, fallback, grouped)
