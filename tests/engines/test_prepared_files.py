@@ -28,6 +28,7 @@ pytest.importorskip("sqlglot")
 pytest.importorskip("polars")
 
 import duckdb  # noqa: E402
+import polars as pl  # noqa: E402
 
 import billing_rules.readers.columnar as columnar  # noqa: E402
 from billing_rules import cli  # noqa: E402
@@ -210,6 +211,28 @@ def test_a_prepared_file_is_checked_alone(tmp_path: Path, builtin_validator: Val
             builtin_validator.check_paths(paths)
         with pytest.raises(ReadError, match="un fichier préparé se contrôle seul"):
             api.check_paths(builtin_validator, paths)
+
+
+def test_a_prepared_file_on_standard_input_is_refused(tmp_path: Path) -> None:
+    """Read as an ordinary Parquet file, its invoices would lose amounts and codes without a word:
+    on standard input (or through a pipe) it is refused, on every engine; an ordinary Parquet file
+    there is still checked as by its path."""
+    out = str(tmp_path / "prepared.parquet")
+    assert _run("prepare", "--no-plugins", str(EXAMPLES / "week-2026-01.csv"), "-o", out).exit_code == 0
+    data = Path(out).read_bytes()
+    for engine in ("row", "duckdb"):
+        args = ("check", "--no-plugins", "-", "--input-format", "parquet", "--engine", engine)
+        result = CliRunner().invoke(cli.main, [*args], input=data)
+        assert result.exit_code == 2
+        assert "fichier préparé par billing-rules prepare : donnez son chemin" in result.output
+        assert "Factures" not in result.output  # nothing checked
+    plain = tmp_path / "week.parquet"
+    pl.read_csv(EXAMPLES / "week-2026-01.csv", separator=";", infer_schema=False).write_parquet(plain)
+    by_path = _run("check", "--no-plugins", str(plain), "--format", "json")
+    args = ("check", "--no-plugins", "-", "--input-format", "parquet", "--format", "json")
+    piped = _run(*args, stdin=plain.read_bytes())
+    assert piped.exit_code == by_path.exit_code == 1
+    assert json.loads(piped.stdout)["summary"] == json.loads(by_path.stdout)["summary"]
 
 
 def _rewrite(path: str, target: str, query: str, footer: str | None = None) -> None:

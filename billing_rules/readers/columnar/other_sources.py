@@ -8,6 +8,8 @@ values JSON would give (:func:`parquet_values`), which the row reader of Parquet
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -140,14 +142,30 @@ def parquet_slices(
     """
     from billing_rules.errors import ReadError
     from billing_rules.readers.base import file_label
+    from billing_rules.readers.prepared import KEY
 
     try:
+        if not isinstance(source, (str, os.PathLike)) and not source.seekable():
+            source = io.BytesIO(source.read())  # a pipe: polars reads it whole all the same
+        start = None if isinstance(source, (str, os.PathLike)) else source.tell()
+        prepared = KEY in pl.read_parquet_metadata(source)
+        if start is not None:
+            source.seek(start)
         lazy = pl.scan_parquet(source)
         total = lazy.select(pl.len()).collect().item()
-    except (pl.exceptions.PolarsError, OSError):
+    except (pl.exceptions.PolarsError, OSError, ValueError):
         raise ReadError(
             f"{file_label(path)} : pas un fichier Parquet lisible (abîmé ou d'un autre format)"
         ) from None
+    if prepared:
+        # Its columns are the engine's, not SPEC §1's: read as an ordinary Parquet file, its
+        # invoices would lose their amounts and codes without a word. Given by its path, a
+        # prepared file is checked as such (``readers.prepared``); on standard input or through a
+        # pipe, it is refused.
+        raise ReadError(
+            f"{file_label(path)} : fichier préparé par billing-rules prepare : donnez son chemin "
+            "(billing-rules check FICHIER.parquet), il ne se lit ni sur l'entrée standard ni par un tube"
+        )
     size = batch_rows or BATCH_ROWS  # the module's value when called (tests make it small)
     for start in range(0, total, size):
         try:
