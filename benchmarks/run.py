@@ -29,9 +29,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baseline  # noqa: E402
+import exports  # noqa: E402
 import generate  # noqa: E402
 import relational_targets  # noqa: E402
 
+#: Steps of minutes, run only when named.
+ON_DEMAND = ("ledger", "scale", "spark", "exports")
 SEED_RULES = ("IMT-ALD", "IMT-ONCE", "VL-QUARTER", "SNP-WEEK")  # VSP-NO-CAP: no rule may fire
 
 
@@ -452,9 +455,10 @@ def main(argv: list[str] | None = None) -> int:
         "ledger",
         "scale",
         "spark",
+        "exports",
     )
     parser.add_argument("--only", choices=steps, action="append",
-                        help="ledger, scale and spark (minutes) run only when named")  # fmt: skip
+                        help="ledger, scale, spark and exports (minutes) run only when named")  # fmt: skip
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -482,9 +486,12 @@ def main(argv: list[str] | None = None) -> int:
         "scale": lambda args, table: relational_targets.scale(args, table, data_file),
         "ledger": ledger,
         "spark": spark,
+        "exports": lambda args, table: exports.exports(
+            args, table, data_file(args.workdir, args.rows, args.practitioners, args.seed)
+        ),
     }
     for name, step in steps.items():
-        if (args.only and name not in args.only) or (not args.only and name in ("ledger", "scale", "spark")):
+        if (args.only and name not in args.only) or (not args.only and name in ON_DEMAND):
             continue
         print(f"[{name}] ...", file=sys.stderr, flush=True)
         step(args, table)

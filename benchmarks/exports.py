@@ -1,0 +1,147 @@
+"""The shapes practice software writes, checked at the SPEC file's speed (``run.py --only exports``).
+
+One generated file of ``--rows`` invoices, rewritten as exports write it (SPEC §1b): French headers
+and values, every field quoted, two headers of the practice's own under ``--column``, the
+referral's time in a column of its own (``Heure de régulation``), and one line per act (a ``code``
+column, the amount on the first line). Each is checked by a whole ``check --engine duckdb
+--format json`` process, as the SPEC file is; all must give the SPEC file's summary (the same
+invoices, the same findings), and should take about its time: the columnar reader reads them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from relational_targets import HERE, timed_process
+
+#: Check in a child process, the report kept, its peak RSS (KiB) printed last.
+_CHILD = """
+import contextlib, io, sys
+sys.path.insert(0, sys.argv[1])
+from run import _peak_kib
+from billing_rules.cli import main
+report, path, *extra = sys.argv[2:]
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main(["check", "--engine", "duckdb", "--format", "json", "-o", report, "--fail-on", "never",
+              *extra, path], standalone_mode=False)
+    except SystemExit:
+        pass
+print(_peak_kib())
+"""
+
+#: The French values of a SPEC value, per field, as exports write them.
+_FRENCH_VALUES = {
+    "mt_status": {"self": "Moi", "other": "Autre médecin", "none": "Aucun", "unknown": "Inconnu"},
+    "place": {"cabinet": "Cabinet", "domicile": "Domicile", "ehpad": "EHPAD", "tele": "Téléconsultation"},
+}
+_BOOLEANS = {"1": "Oui", "0": "Non"}
+
+
+Rewrite = Callable[[list[str], list[list[str]]], Iterator[list[str]]]
+
+
+def _rewritten(source: Path, target: Path, rewrite: Rewrite, quoting: int = csv.QUOTE_MINIMAL) -> Path:
+    """``target``: ``source``'s header and rows through ``rewrite`` (made once, then kept)."""
+    if target.exists():
+        return target
+    with source.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    partial = target.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\n", quoting=quoting)
+        writer.writerows(rewrite(rows[0], rows[1:]))
+    partial.replace(target)
+    return target
+
+
+def _same(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+    yield header
+    yield from rows
+
+
+def _french(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+    from billing_rules.readers.aliases import ALIAS_TEXT
+
+    yield [ALIAS_TEXT[name][0] if ALIAS_TEXT.get(name) else name for name in header]
+    fields = {index: _FRENCH_VALUES.get(name) for index, name in enumerate(header)}
+    flags = {index for index, name in enumerate(header) if name in ("ald", "palliative", "homebound")}
+    for row in rows:
+        out = list(row)
+        for index, table in fields.items():
+            if table is not None:
+                out[index] = table.get(out[index], out[index])
+        for index in flags:
+            out[index] = _BOOLEANS.get(out[index], out[index])
+        yield out
+
+
+def _mapped(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+    own = {"invoice_id": "Réf pièce", "patient_id": "Dossier"}
+    yield from _same([own.get(name, name) for name in header], rows)
+
+
+def _referral_time(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+    at = header.index("referral_at")
+    yield [*header, "Heure de régulation"]
+    for row in rows:
+        moment = row[at]
+        row = list(row)
+        row[at] = moment[:10]
+        yield [*row, moment[11:16]]
+
+
+def _per_act(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+    codes, amount = header.index("codes"), header.index("amount")
+    yield [name if name != "codes" else "code" for name in header]
+    for row in rows:
+        for rank, code in enumerate(row[codes].split("+")):
+            line = list(row)
+            line[codes] = code
+            if rank:
+                line[amount] = "0.00"
+            yield line
+
+
+def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: Path) -> None:
+    """Each export shape's whole check, beside the SPEC file's, and whether its summary is the same."""
+    folder = spec_file.parent
+
+    def shape(name: str, rewrite: Rewrite, quoting: int = csv.QUOTE_MINIMAL) -> Path:
+        return _rewritten(spec_file, folder / f"{spec_file.stem}.{name}.csv", rewrite, quoting)
+
+    shapes: list[tuple[str, Path, list[str]]] = [
+        ("SPEC §1 file", spec_file, []),
+        ("French headers and values (SPEC §1b)", shape("french", _french), []),
+        ("every field quoted", shape("quoted", _same, csv.QUOTE_ALL), []),
+        (
+            "two headers of the practice's own, --column",
+            shape("mapped", _mapped),
+            ["--column", "invoice_id=Réf pièce", "--column", "patient_id=Dossier"],
+        ),
+        ("referral's time alone (Heure de régulation)", shape("regulation", _referral_time), []),
+        ("one line per act (code column)", shape("per-act", _per_act), []),
+    ]
+    reference: dict[str, object] | None = None
+    spec_wall = 0.0
+    for label, path, extra in shapes:
+        report = folder / f"{path.stem}.report.json"
+        command = [sys.executable, "-c", _CHILD, str(HERE), str(report), str(path), *extra]
+        wall, cpu, kib = min(timed_process(command) for _ in range(args.repeat))
+        summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+        summary.pop("engine", None)
+        if reference is None:
+            reference, spec_wall = summary, wall
+        same = "same summary" if summary == reference else "SUMMARY DIFFERS"
+        table.append(
+            (
+                f"check --engine duckdb, {label}",
+                f"{wall:.2f} s (CPU {cpu:.2f} s, {wall / spec_wall:.2f}x the SPEC file), "
+                f"peak RSS {kib / 1024:.0f} MiB, {same}",
+            )
+        )
