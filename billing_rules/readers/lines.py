@@ -31,6 +31,10 @@ shared by all invoices, and repeated values such as dates, flags and patient num
 once), the codes and the running total. That is about 1 KB per invoice: a year of a large
 practice (50 000 invoices) stays near 50 MB. Per-invoice files never come here and keep
 streaming.
+
+The columnar reader groups a CSV file's plain invoices itself (lines written alike but for the
+code and the amount: :mod:`billing_rules.readers.columnar.per_act`) and hands this module the
+others, with all their lines: what needs judgement is judged here only.
 """
 
 from __future__ import annotations
