@@ -729,6 +729,28 @@ def test_referral_times_alone_on_polars_path(tmp_path: Path, chunks: None) -> No
     assert not read_invoices([str(path)]).notes  # no chunk left to the csv module
 
 
+def test_unclosed_quotes_at_every_chunk_boundary(tmp_path: Path, monkeypatch: Any) -> None:
+    """A quote left open swallows lines up to a chunk's end: the chunk is read again with more of
+    the file, so that where reading resumes (or that it never does) is worded as the row reader,
+    which reads the whole file, words it. Every boundary position is tried."""
+    header = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;note"
+    lines = [
+        header,
+        'F1;2025-03-04;101;P1;1950-02-01;G;30.00;"ouvert',
+        "F2;2025-03-04;101;P1;1950-02-01;G;30.00;x;y",
+        "F3;2025-03-04;101;P1;1950-02-01;G;30.00;",
+        'F4;2025-03-04;101;P1;1950-02-01;G;30.00;"a";b',
+        "F5;2025-03-04;101;P1;1950-02-01;G;30.00;",
+        'F6;2025-03-04;101;P1;1950-02-01;G;30.00;"encore',
+        "F7;2025-03-04;101;P1;1950-02-01;G;30.00;z;z",
+    ]
+    path = _write(tmp_path / "quotes.csv", lines)
+    size = path.stat().st_size
+    for chunk in range(16, size + 16, 7):
+        monkeypatch.setattr(csv_source, "CHUNK_CHARS", chunk)
+        _compare([str(path)])
+
+
 # --- discharge_date and km (SPEC §1 columns of 2026) ----------------------------------------------
 
 _HEADER_2026 = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;discharge_date;km;note"

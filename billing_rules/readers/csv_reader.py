@@ -27,13 +27,17 @@ from billing_rules.readers.columns import (
     extra_name,
     translate_rows,
 )
+from billing_rules.readers.csv_messages import (
+    FIELD_SIZE_LIMIT,
+    csv_error_message,
+    skipped_message,
+    too_few_message,
+    too_many_message,
+    unclosed_message,
+)
 from billing_rules.readers.encoding import TextSource, unreadable_values
 from billing_rules.readers.rows import event_from_row
 from billing_rules.readers.values import MISSING
-
-#: Largest field accepted. Python's default (128 KiB) is low for free-text extra columns; a field
-#: above this is most likely an unclosed quote swallowing the following rows.
-FIELD_SIZE_LIMIT = 10 * 1024 * 1024
 
 #: Longest header line read: ten thousand columns of long names fit easily.
 HEADER_LIMIT = 4 * 1024 * 1024
@@ -329,10 +333,10 @@ def _blocks(text: Iterator[str], delimiter: str, width: int, first_line: int) ->
             (index for index, line in enumerate(rest) if _parses_as_row(line, delimiter, width)), len(rest)
         )
         first = base + start - 1
-        yield ([first], [[]], ((ROW_FIELD, _unclosed_message(exc, first, resume, len(rest))),))
+        yield ([first], [[]], ((ROW_FIELD, unclosed_message(exc, first, resume, len(rest))),))
         for offset in range(resume):
             line = first + 1 + offset
-            yield ([line], [[]], ((ROW_FIELD, _skipped_message(first)),))
+            yield ([line], [[]], ((ROW_FIELD, skipped_message(first)),))
         pending = rest[resume:]
         base = first + 1 + resume
         # ``text`` is where the reader stopped, and the lagging branch caught up with it.
@@ -406,7 +410,7 @@ def _read_until_swallowed(
             if state.previous_end > start:
                 return (start, state.previous_end, exc)
             first = state.base + start - 1
-            yield ([first], [[]], ((ROW_FIELD, _csv_error_message(exc, first, first)),))
+            yield ([first], [[]], ((ROW_FIELD, csv_error_message(exc, first, first)),))
             state.drain()
 
 
@@ -417,29 +421,6 @@ def _parses_as_row(line: str, delimiter: str, width: int) -> bool:
     except csv.Error:
         return False
     return len(records) == 1 and len(records[0]) == width and any(records[0])
-
-
-def _unclosed_message(exc: csv.Error | None, first: int, resume: int, rest: int) -> str:
-    if exc is not None and "field larger than field limit" in str(exc):
-        text = f"champ trop long (plus de {FIELD_SIZE_LIMIT // (1024 * 1024)} Mo) : guillemet non fermé ?"
-    else:
-        text = "guillemet non fermé : la ligne n'a pas été lue"
-    if resume == 0 and rest:
-        return f"{text} ; lecture reprise à la ligne {first + 1}"
-    if resume == 0:
-        return text
-    last = first + resume
-    skipped = f"ligne {first + 1} ignorée" if resume == 1 else f"lignes {first + 1} à {last} ignorées"
-    if resume < rest:
-        return f"{text} ; {skipped}, lecture reprise à la ligne {first + resume + 1}"
-    return f"{text} ; {skipped} (aucune ne se lit comme une ligne de facture)"
-
-
-def _skipped_message(first: int) -> str:
-    return (
-        f"ligne ignorée : elle suit le guillemet non fermé de la ligne {first} et ne se lit pas "
-        "comme une ligne de facture"
-    )
 
 
 #: The mark of a record whose surplus cells are all empty, until :meth:`CsvTable.settled` says
@@ -455,7 +436,7 @@ def _misshapen(fields: list[str], width: int, start: int, end: int) -> Record:
     count = len(fields)
     problems: tuple[tuple[str, str], ...] = ()
     if count > width:
-        message = _too_many_message(count, width, start, end)
+        message = too_many_message(count, width, start, end)
         if not any(fields[width:]):
             return (start, fields, ((_SURPLUS, message),))
         problems = ((ROW_FIELD, message),)
@@ -463,37 +444,6 @@ def _misshapen(fields: list[str], width: int, start: int, end: int) -> Record:
     elif count < width:
         # Values would sit under the wrong column if a separator went missing mid-row:
         # the row is not read (its identifiers still count for duplicates).
-        problems = ((ROW_FIELD, _too_few_message(count, width, start, end)),)
+        problems = ((ROW_FIELD, too_few_message(count, width, start, end)),)
         fields.extend([""] * (width - count))
     return (start, fields, problems)
-
-
-def _span(start: int, end: int) -> str:
-    if end > start:
-        return f" ; l'enregistrement court des lignes {start} à {end} : guillemet non fermé ?"
-    return ""
-
-
-def _too_many_message(count: int, width: int, start: int, end: int) -> str:
-    return (
-        f"{count} champs au lieu des {width} de l'en-tête "
-        f"(séparateur dans une valeur non entourée de guillemets ?){_span(start, end)}"
-    )
-
-
-def _too_few_message(count: int, width: int, start: int, end: int) -> str:
-    return f"{count} champ(s) au lieu des {width} de l'en-tête (séparateur manquant ?){_span(start, end)}"
-
-
-def _csv_error_message(exc: csv.Error, start: int, end: int) -> str:
-    # The csv module's messages are English and cryptic: translate the ones bad exports produce.
-    reason = str(exc)
-    if "field larger than field limit" in reason:
-        text = f"champ trop long (plus de {FIELD_SIZE_LIMIT // (1024 * 1024)} Mo)"
-    elif "unexpected end of data" in reason:
-        text = "guillemet ouvert jamais fermé avant la fin du fichier"
-    elif "expected after" in reason:
-        text = "texte collé après un guillemet fermant (guillemet à doubler dans la valeur ?)"
-    else:
-        text = f"ligne CSV illisible ({reason})"
-    return text + _span(start, end)

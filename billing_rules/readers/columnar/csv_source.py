@@ -24,6 +24,7 @@ from billing_rules.readers import csv_reader
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.columns import ValueTranslator, translate_rows
+from billing_rules.readers.csv_messages import ends_in_open_quote
 from billing_rules.readers.csv_reader import HEADER_LIMIT, CsvReader, CsvTable, detect_delimiter
 from billing_rules.readers.encoding import TextSource
 from billing_rules.readers.rows import KNOWN_COLUMNS
@@ -31,8 +32,6 @@ from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
 
 #: Characters decoded per chunk (then up to the end of the line): about 140 000 invoices.
 CHUNK_CHARS = 16 * 1024 * 1024
-
-_UNCLOSED = "guillemet ouvert jamais fermé"
 
 
 class Counter:
@@ -125,7 +124,7 @@ def csv_batches(
                 continue
             while True:  # the csv module: a quoted field may run past the chunk
                 blocks, lines_read = splitter.records(chunk, line)
-                if not _ends_open(blocks):
+                if not ends_in_open_quote(blocks):
                     break
                 more = text.read(chunk_chars)
                 if not more:
@@ -184,13 +183,6 @@ def _unquoted(frame: pl.DataFrame, positions: list[str]) -> pl.DataFrame | None:
     if read.select(pl.any_horizontal(pl.col(positions).str.contains('"', literal=True)).any()).item():
         return None
     return read.with_columns(pl.col(positions).replace("", None))
-
-
-def _ends_open(blocks: list[csv_reader.Block]) -> bool:
-    if not blocks:
-        return False
-    _, _, problems = blocks[-1]
-    return bool(problems) and problems[0][1].startswith(_UNCLOSED)
 
 
 class _Splitter:
