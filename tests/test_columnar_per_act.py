@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("polars", reason="the columnar reader needs polars (pip install '.[batch]')")
 
 import test_columnar_reader as _cases  # noqa: E402  (its file builders and comparison)
 
-from billing_rules.readers.columnar import per_act, read_invoices  # noqa: E402
+from billing_rules.readers.columnar import csv_source, per_act, read_invoices  # noqa: E402
 
 chunks = _cases.chunks  # small chunks: boundaries anywhere, the csv module's path too
 
@@ -176,3 +178,46 @@ def test_invoices_in_several_batches(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = _per_act_file(tmp_path / "actes.csv", 6)
     events, errors = _cases._compare([str(path)])
     assert events > 400 and errors > 20
+
+
+# --- any lines: property-based ---------------------------------------------------------------------
+
+#: A few spellings per column, among them every way two lines can differ or agree.
+_SPELLINGS = {
+    "invoice_id": ["F1", "F2", " F1", "F1\u00a0", "", "F3"],
+    "date": ["2025-03-04", "04/03/2025", "", "2025-02-30"],
+    "time": ["", "10:00", "10:00:00", "25:00"],
+    "practitioner_id": ["101", "102", "", " 101"],
+    "patient_id": ["P1", "", "P2"],
+    "birth_date": ["1950-02-01", "", "2030-01-01"],
+    "ald": ["", "1", "0", "oui", "peut-être"],
+    "code": ["G", "MD", "", " VL ", "XYZ", "G+MD", '"G"'],
+    "amount": ["30.00", "", "0", "26,50", "abc", "-5"],
+    "note": ["", "a", "b", '"q"', "x;y", '"ouvert'],  # quoted, a field too many, a quote left open
+}
+
+
+@st.composite
+def _any_per_act_lines(draw: st.DrawFn) -> list[str]:
+    names = list(_SPELLINGS)
+    count = draw(st.integers(min_value=1, max_value=14))
+    lines = [";".join(names)]
+    for _ in range(count):
+        lines.append(";".join(draw(st.sampled_from(_SPELLINGS[name])) for name in names))
+    return lines
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(lines=_any_per_act_lines(), chunk=st.sampled_from([csv_source.CHUNK_CHARS, 60, 200]))
+def test_any_per_act_lines_read_as_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk: int
+) -> None:
+    """Random lines of a few invoices: the same invoices, values and errors, in the same order,
+    with chunk boundaries anywhere (a quote left open across one included)."""
+    monkeypatch.setattr(csv_source, "CHUNK_CHARS", chunk)
+    _cases._compare([str(_cases._write(tmp_path / "any.csv", lines))])
