@@ -730,9 +730,9 @@ def test_referral_times_alone_on_polars_path(tmp_path: Path, chunks: None) -> No
 
 
 def test_unclosed_quotes_at_every_chunk_boundary(tmp_path: Path, monkeypatch: Any) -> None:
-    """A quote left open swallows lines up to a chunk's end: the chunk is read again with more of
-    the file, so that where reading resumes (or that it never does) is worded as the row reader,
-    which reads the whole file, words it. Every boundary position is tried."""
+    """A chunk that ends inside a quoted field is read again with more of the file: the quote may
+    close further on (a note of three lines, one well-formed record), or reading resume, as the
+    row reader, reading the whole file, finds. Every boundary position is tried."""
     header = "invoice_id;date;practitioner_id;patient_id;birth_date;codes;amount;note"
     lines = [
         header,
@@ -741,8 +741,12 @@ def test_unclosed_quotes_at_every_chunk_boundary(tmp_path: Path, monkeypatch: An
         "F3;2025-03-04;101;P1;1950-02-01;G;30.00;",
         'F4;2025-03-04;101;P1;1950-02-01;G;30.00;"a";b',
         "F5;2025-03-04;101;P1;1950-02-01;G;30.00;",
-        'F6;2025-03-04;101;P1;1950-02-01;G;30.00;"encore',
-        "F7;2025-03-04;101;P1;1950-02-01;G;30.00;z;z",
+        'F6;2025-03-04;101;P1;1950-02-01;G;30.00;"trois',
+        "F0;2025-03-04;101;P1;1950-02-01;G;30.00;lignes dont une qui se lit seule",
+        'dans une note"',
+        "F7;2025-03-04;101;P1;1950-02-01;G;30.00;",
+        'F8;2025-03-04;101;P1;1950-02-01;G;30.00;"encore',
+        "F9;2025-03-04;101;P1;1950-02-01;G;30.00;z;z",
     ]
     path = _write(tmp_path / "quotes.csv", lines)
     size = path.stat().st_size

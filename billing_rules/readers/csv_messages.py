@@ -1,21 +1,13 @@
-"""The words of misshapen CSV records, and what they tell of where a text was cut.
+"""The words of misshapen CSV records.
 
 The CSV reader (:mod:`billing_rules.readers.csv_reader`) reports a record it cannot read as a
 row (an unclosed quote swallowing lines, too many or too few fields, the csv module's errors) in
-these words; the columnar reader, which reads a file in chunks, asks :func:`ends_in_open_quote`
-whether a chunk ended inside such a record and must be read again with more of the file.
+these words, the columnar reader too (it splits records the same way).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-from billing_rules.readers.base import ROW_FIELD
-
-if TYPE_CHECKING:
-    from billing_rules.readers.csv_reader import Block
 
 #: Largest field accepted. Python's default (128 KiB) is low for free-text extra columns; a field
 #: above this is most likely an unclosed quote swallowing the following rows.
@@ -56,28 +48,6 @@ def unclosed_message(exc: csv.Error | None, first: int, resume: int, rest: int) 
 def skipped_message(first: int) -> str:
     """A line swallowed by the unclosed quote of line ``first``, that does not read as a row."""
     return f"{_SKIPPED} {first} et ne se lit pas comme une ligne de facture"
-
-
-def ends_in_open_quote(blocks: Sequence[Block]) -> bool:
-    """Whether the text these blocks were read from ends inside a quote left open.
-
-    Either the csv module met the end inside a quoted field, or a record swallowed by an unclosed
-    quote ran to the end with no line after it to resume at (only skipped lines follow). Read
-    from a whole file, that is where the file ends; read from a part of it (the columnar reader's
-    chunks), the quote may close, or reading resume, further on: the part must be read again
-    with more of the file for the row reader's messages to be found.
-    """
-    for _, _, problems in reversed(blocks):
-        if not problems or problems[0][0] != ROW_FIELD:
-            return False
-        message = problems[0][1]
-        if message.startswith(_SKIPPED):
-            continue
-        if message.startswith(_OPEN_AT_END):
-            return True
-        swallowed = message.startswith((_UNCLOSED_TEXT, _TOO_LONG_UNCLOSED))
-        return swallowed and _RESUMED not in message
-    return False
 
 
 def span(start: int, end: int) -> str:

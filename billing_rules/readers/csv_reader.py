@@ -303,7 +303,9 @@ Block = tuple[list[int], list[list[str]], tuple[tuple[str, str], ...]]
 BLOCK_SIZE = 256
 
 
-def _blocks(text: Iterator[str], delimiter: str, width: int, first_line: int) -> Iterator[Block]:
+def _blocks(
+    text: Iterator[str], delimiter: str, width: int, first_line: int, open_end: list[bool] | None = None
+) -> Iterator[Block]:
     """The data records of ``text`` (positioned after the header) in blocks, resynchronising.
 
     An unclosed quote makes the csv module read on, across line ends, until the next quote or the
@@ -315,6 +317,11 @@ def _blocks(text: Iterator[str], delimiter: str, width: int, first_line: int) ->
 
     The physical lines are kept by a lagging ``tee`` branch, drained block by block (C speed), so
     the usual path pays nothing for it.
+
+    ``open_end`` gets ``True`` when the text ends inside a quoted field: for a whole file, that
+    is where the file ends; for a part of it (the columnar reader's chunks), the quote may close
+    further on and make one well-formed record of what reads here as a broken one, so the part
+    must be read again with more of the file.
     """
     pending: list[str] = []
     base = first_line  # physical line number of the reader's first line
@@ -324,6 +331,8 @@ def _blocks(text: Iterator[str], delimiter: str, width: int, first_line: int) ->
         reader = csv.reader(feed, delimiter=delimiter, strict=True)
         state = _ReaderState(reader, lagging, base)
         resync = yield from _read_until_swallowed(state, width)
+        if state.open_end and open_end is not None:
+            open_end.append(True)
         if resync is None:
             return
         start, end, exc = resync
@@ -349,6 +358,8 @@ class _ReaderState:
         self.reader = reader
         self.base = base
         self.previous_end = 0  # reader lines consumed by the records already handled
+        #: The text ended inside a quoted field (the csv module's "unexpected end of data").
+        self.open_end = False
         self._lagging = lagging
         self._drained = 0
 
@@ -402,6 +413,7 @@ def _read_until_swallowed(
                 yield (lines, rows, ())
             return None
         except csv.Error as exc:
+            state.open_end = state.open_end or "unexpected end of data" in str(exc)
             if rows:
                 yield (lines, rows, ())
                 lines, rows = [], []

@@ -24,7 +24,6 @@ from billing_rules.readers import csv_reader
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.columns import ValueTranslator, translate_rows
-from billing_rules.readers.csv_messages import ends_in_open_quote
 from billing_rules.readers.csv_reader import HEADER_LIMIT, CsvReader, CsvTable, detect_delimiter
 from billing_rules.readers.encoding import TextSource
 from billing_rules.readers.rows import KNOWN_COLUMNS
@@ -123,8 +122,8 @@ def csv_batches(
                 yield batch
                 continue
             while True:  # the csv module: a quoted field may run past the chunk
-                blocks, lines_read = splitter.records(chunk, line)
-                if not ends_in_open_quote(blocks):
+                blocks, lines_read, open_end = splitter.records(chunk, line)
+                if not open_end:
                     break
                 more = text.read(chunk_chars)
                 if not more:
@@ -329,12 +328,17 @@ class _Splitter:
 
     # --- other chunks: the csv module, as the row reader ------------------------------------------
 
-    def records(self, chunk: str, line: int) -> tuple[list[csv_reader.Block], int]:
-        """The row reader's blocks of the chunk, located in the file, and the lines read."""
+    def records(self, chunk: str, line: int) -> tuple[list[csv_reader.Block], int, bool]:
+        """The row reader's blocks of the chunk, located in the file, and the lines read.
+
+        Third: whether the chunk ends inside a quoted field (it is then read again with more of
+        the file: the quote may close further on, as the row reader, reading on, would find).
+        """
         # Physical lines as the row reader counts them (``\n``, ``\r\n`` or a lone ``\r``).
         physical = io.StringIO(chunk, newline="").readlines()
-        blocks = list(csv_reader._blocks(iter(physical), self.delimiter, self.width, line + 1))
-        return blocks, len(physical)
+        open_end: list[bool] = []
+        blocks = list(csv_reader._blocks(iter(physical), self.delimiter, self.width, line + 1, open_end))
+        return blocks, len(physical), bool(open_end)
 
     def batch(self, blocks: list[csv_reader.Block], counter: Counter) -> Batch:
         """One batch of the records: the well-shaped ones as columns, the others one by one."""
