@@ -121,12 +121,16 @@ def _quoted_rows(draw: Any) -> list[str]:
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(lines=_quoted_rows())
-def test_any_quoting_read_as_the_row_reader(tmp_path: Path, lines: list[str]) -> None:
+@given(lines=_quoted_rows(), chunk=st.sampled_from([csv_source.CHUNK_CHARS, 300, 1500]))
+def test_any_quoting_read_as_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk: int
+) -> None:
+    """Also with chunk boundaries anywhere: a quote open across one is read as the row reader reads it."""
+    monkeypatch.setattr(csv_source, "CHUNK_CHARS", chunk)
     path = _cases._write(tmp_path / "any.csv", lines)
     _cases._compare([str(path)])
