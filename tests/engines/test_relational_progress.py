@@ -64,6 +64,18 @@ def test_a_parquet_file_counts_its_share_of_bytes(tmp_path: Path) -> None:
     assert abs(bar.bytes - path.stat().st_size) <= 221  # each batch its share, rounded down
 
 
+def test_a_per_act_file_counts_its_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of one line per act counts its lines, as the row readers' counting does, not its
+    invoices (the example export's 9 lines make 7 invoices)."""
+    export = EXAMPLE.with_name("export-logiciel.csv")
+    validator = Validator.build(entry_points=False)
+    bar = _shown(validator, [str(export)])
+    read = columnar_only(monkeypatch)
+    report = api.check_paths(validator, [str(export)], progress=bar)
+    assert read == [7] and report.events == 7
+    assert bar.rows == 9
+
+
 def test_a_prepared_file_is_read_as_prepared(tmp_path: Path) -> None:
     plain = Validator.build(entry_points=False)
     out = str(tmp_path / "week.parquet")

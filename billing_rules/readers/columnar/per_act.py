@@ -21,6 +21,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+import attrs
 import polars as pl
 
 from billing_rules.readers.base import RawRow
@@ -60,6 +61,7 @@ def per_act_batches(
         held += [raw for _, raw in chunk.fallback]
     lines = pl.concat(frames) if frames else pl.DataFrame(schema=[*positions, "line"])
     del frames
+    unread = lines.height + len(held)  # all read before the first batch: it says so
     where = {name: positions[index] for index, name in enumerate(names) if name}
     plain, others = _split(lines, names, where, held)
     del lines
@@ -84,13 +86,15 @@ def per_act_batches(
         high = low + BATCH_INVOICES
         begin, end = plain_seqs.search_sorted(pl.Series([low, high], dtype=pl.Int64)).to_list()
         begin_judged, end_judged = bisect_left(judged_seqs, low), bisect_left(judged_seqs, high)
-        yield _batch(
+        batch = _batch(
             invoices.slice(begin, end - begin),
             plain_seqs.slice(begin, end - begin),
             list(zip(judged_seqs[begin_judged:end_judged], judged[begin_judged:end_judged], strict=True)),
             file,
             path,
         )
+        yield attrs.evolve(batch, rows_read=unread)
+        unread = 0
 
 
 def _split(

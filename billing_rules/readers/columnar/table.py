@@ -156,7 +156,7 @@ def _read_batches(
     for batch in batches:
         result = read_batch(batch)
         if advance is not None:
-            advance(len(batch.seqs) + len(batch.fallback) + len(batch.grouped))
+            advance(batch.read)
         if sink is not None:
             sink(result.table)
             tables.append(result.table.select(_KEY_COLUMNS).rechunk())

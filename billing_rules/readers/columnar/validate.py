@@ -44,6 +44,16 @@ class Batch:
     fallback: list[tuple[int, RawRow]] = attrs.Factory(list)
     #: Invoices of a per-act file whose lines do not make one (:mod:`.per_act`): their errors.
     grouped: list[tuple[int, Grouped]] = attrs.Factory(list)
+    #: The input's rows this batch stands for, for a progress line, when not one per invoice
+    #: (a per-act file's lines); None: its invoices and fallback rows.
+    rows_read: int | None = None
+
+    @property
+    def read(self) -> int:
+        """The input's rows this batch stands for (a progress line's count)."""
+        if self.rows_read is not None:
+            return self.rows_read
+        return len(self.seqs) + len(self.fallback) + len(self.grouped)
 
 
 #: An input error with its place in the input: (seq, rank within the row, error).
