@@ -109,11 +109,9 @@ def check_paths(
         prepared = _prepared(validator, sources, input_format)
         if prepared is not None:
             report = _check_prepared(validator, checker, sources[0], prepared, ledger=ledger)
-        elif columnar_input(validator, sources, input_format) and columnar_files(
-            sources, input_format, input_readers(validator)
-        ):
+        elif (readers := columnar_readers(validator, sources, input_format)) is not None:
             report = _check_columnar(
-                validator, checker, sources, input_format, stdin, ledger=ledger, progress=progress
+                validator, checker, sources, input_format, stdin, readers, ledger=ledger, progress=progress
             )
     if report is not None:
         if record:
@@ -192,6 +190,20 @@ def columnar_input(validator: Any, paths: Sequence[str] = (), input_format: str 
     except BillingRulesError:
         return False  # the row readers word it
     return all(type(reader) in builtin for reader in chosen)
+
+
+def columnar_readers(
+    validator: Any, sources: Sequence[str], input_format: str | None
+) -> dict[str, Any] | None:
+    """The readers the columnar reader reads ``sources`` through; None where it cannot.
+
+    It can when it reads them exactly as the validator's readers would (:func:`columnar_input`,
+    :func:`columnar_files`): ``check``, ``prepare`` and every engine decide their route here.
+    """
+    if not columnar_input(validator, sources, input_format):
+        return None
+    readers = input_readers(validator)
+    return readers if columnar_files(sources, input_format, readers) else None
 
 
 def input_readers(validator: Any) -> dict[str, Any]:
@@ -306,12 +318,13 @@ def _check_columnar(
     sources: list[str],
     input_format: str | None,
     stdin: Any,
+    readers: Mapping[str, Any],
     *,
     ledger: Any = None,
     progress: Any = None,
 ) -> Report:
     """The input read column-wise (same input errors, same rows), its table handed to the plan."""
-    streamed = streamed_input(sources, input_format, stdin, progress, input_readers(validator))
+    streamed = streamed_input(sources, input_format, stdin, progress, readers)
     table = _with_ledger(streamed, validator, ledger)
     result = checker.check_table(table, files=tuple(sources), adjust=validator._adjust)
     read = streamed.read

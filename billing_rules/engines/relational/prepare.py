@@ -38,13 +38,7 @@ def prepare(
     Raises:
         ReadError: an input cannot be read at all (nothing is written).
     """
-    from billing_rules.engines.relational.api import (
-        columnar_files,
-        columnar_input,
-        input_readers,
-        staged_input,
-        streamed_input,
-    )
+    from billing_rules.engines.relational.api import columnar_readers, staged_input, streamed_input
     from billing_rules.readers import InputStream
     from billing_rules.reporters.files import private_file
 
@@ -53,16 +47,20 @@ def prepare(
     staged = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False, dir=scratch.folder())  # noqa: SIM115
     staged.close()
     try:
-        readers = input_readers(validator)
-        columnar = columnar_input(validator, sources, input_format)
-        if columnar and columnar_files(sources, input_format, readers):
+        readers = columnar_readers(validator, sources, input_format)
+        if readers is not None:
             streamed = streamed_input(sources, input_format, stdin, progress, readers)
             backend.load_invoices(streamed)
             read = streamed.read
             info = PreparedInfo(read.files, read.events, tuple(read.input_errors))
         else:
-            readers, lines = validator.readers, validator.lines
-            items = InputStream(sources, input_format=input_format, readers=readers, lines=lines, stdin=stdin)
+            items = InputStream(
+                sources,
+                input_format=input_format,
+                readers=validator.readers,
+                lines=validator.lines,
+                stdin=stdin,
+            )
             writer, errors = staged_input(items, items.files)
             try:
                 backend.load_invoices(writer)
