@@ -21,7 +21,6 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-import attrs
 import polars as pl
 
 from billing_rules.readers.base import RawRow
@@ -86,14 +85,14 @@ def per_act_batches(
         high = low + BATCH_INVOICES
         begin, end = plain_seqs.search_sorted(pl.Series([low, high], dtype=pl.Int64)).to_list()
         begin_judged, end_judged = bisect_left(judged_seqs, low), bisect_left(judged_seqs, high)
-        batch = _batch(
+        yield _batch(
             invoices.slice(begin, end - begin),
             plain_seqs.slice(begin, end - begin),
             list(zip(judged_seqs[begin_judged:end_judged], judged[begin_judged:end_judged], strict=True)),
             file,
             path,
+            unread,
         )
-        yield attrs.evolve(batch, rows_read=unread)
         unread = 0
 
 
@@ -214,8 +213,12 @@ def _batch(
     judged: list[tuple[int, Grouped | RawRow]],
     file: int,
     path: str,
+    lines_read: int,
 ) -> Batch:
-    """One batch: its plain invoices column-wise, the others as the row readers grouped them."""
+    """One batch: its plain invoices column-wise, the others as the row readers grouped them.
+
+    ``lines_read``: the file's lines it stands for (a progress line's count).
+    """
     fallback: list[tuple[int, RawRow]] = []
     grouped: list[tuple[int, Grouped]] = []
     for seq, item in judged:
@@ -227,4 +230,4 @@ def _batch(
             fallback.append((seq, item.raw))
     columns = {name: invoices[name] for name in invoices.columns if name not in ("line", "extras")}
     extras = invoices["extras"] if "extras" in invoices.columns else None
-    return Batch(file, path, seqs, invoices["line"], columns, extras, fallback, grouped)
+    return Batch(file, path, seqs, invoices["line"], columns, extras, fallback, grouped, lines_read)
