@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 pytest.importorskip("polars", reason="the columnar reader needs polars (pip install '.[batch]')")
@@ -207,17 +207,11 @@ def _any_per_act_lines(draw: st.DrawFn) -> list[str]:
     return lines
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@_cases.reproducible(80)
 @given(lines=_any_per_act_lines(), chunk=st.sampled_from([csv_source.CHUNK_CHARS, 60, 200]))
 def test_any_per_act_lines_read_as_the_row_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk: int
 ) -> None:
     """Random lines of a few invoices: the same invoices, values and errors, in the same order,
     with chunk boundaries anywhere (a quote left open across one included)."""
-    monkeypatch.setattr(csv_source, "CHUNK_CHARS", chunk)
-    _cases._compare([str(_cases._write(tmp_path / "any.csv", lines))])
+    _cases.compare_in_chunks(tmp_path, monkeypatch, lines, chunk)

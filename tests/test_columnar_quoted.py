@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 pytest.importorskip("polars")
@@ -120,17 +120,10 @@ def _quoted_rows(draw: Any) -> list[str]:
     return [header, *(";".join(fields) for fields in table)]
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@_cases.reproducible(60)
 @given(lines=_quoted_rows(), chunk=st.sampled_from([csv_source.CHUNK_CHARS, 300, 1500]))
 def test_any_quoting_read_as_the_row_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk: int
 ) -> None:
     """Also with chunk boundaries anywhere: a quote open across one is read as the row reader reads it."""
-    monkeypatch.setattr(csv_source, "CHUNK_CHARS", chunk)
-    path = _cases._write(tmp_path / "any.csv", lines)
-    _cases._compare([str(path)])
+    _cases.compare_in_chunks(tmp_path, monkeypatch, lines, chunk)

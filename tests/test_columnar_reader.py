@@ -258,6 +258,24 @@ def _compare(paths: list[str], input_format: str | None = None) -> tuple[int, in
     return result.events, len(errors)
 
 
+def reproducible(examples: int) -> Any:
+    """The settings of the readers' property tests: the same examples on every run, fixtures allowed."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+
+
+def compare_in_chunks(tmp_path: Path, monkeypatch: Any, lines: list[str], chunk: int) -> tuple[int, int]:
+    """:func:`_compare` on ``lines`` written to a file, read in chunks of ``chunk`` characters."""
+    monkeypatch.setattr(csv_source, "CHUNK_CHARS", chunk)
+    return _compare([str(_write(tmp_path / "any.csv", lines))])
+
+
 @pytest.fixture(params=[None, 3000], ids=["big-chunks", "small-chunks"])
 def chunks(request: Any, monkeypatch: Any) -> None:
     """Small chunks put chunk boundaries everywhere, quoted fields across them included."""
