@@ -25,9 +25,25 @@ pytest.importorskip("polars", reason="the columnar reader needs polars (pip inst
 
 import test_columnar_reader as _cases  # noqa: E402  (its file builders and comparison)
 
-from billing_rules.readers.columnar import csv_source, per_act, read_invoices  # noqa: E402
+from billing_rules.readers.columnar import act_spill, csv_source, per_act, read_invoices  # noqa: E402
 
 chunks = _cases.chunks  # small chunks: boundaries anywhere, the csv module's path too
+
+
+_ONE_ROUND = act_spill.SPILL_LINES  # the test files hold far fewer lines
+
+
+def _spill_at(monkeypatch: Any, lines: int | None) -> None:
+    """Rounds of ``lines`` lines, written to disk (None: the default, one round in memory here)."""
+    monkeypatch.setattr(act_spill, "SPILL_LINES", lines or _ONE_ROUND)
+
+
+@pytest.fixture(params=[None, 150], ids=["in-memory", "spilled"])
+def grouping(request: Any, monkeypatch: Any) -> None:
+    """Grouped whole in memory, or in parts of 150 lines on disk (the shuffled lines of an invoice
+    then lie in several rounds)."""
+    _spill_at(monkeypatch, request.param)
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -119,7 +135,7 @@ def _per_act_file(
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_per_act_file_same_as_row_reader(tmp_path: Path, chunks: None, seed: int) -> None:
+def test_per_act_file_same_as_row_reader(tmp_path: Path, chunks: None, grouping: None, seed: int) -> None:
     path = _per_act_file(tmp_path / "actes.csv", seed)
     events, errors = _cases._compare([str(path)])
     assert events > 400 and errors > 20  # both kinds of invoices, and their errors
@@ -134,13 +150,15 @@ def test_per_act_file_same_as_row_reader(tmp_path: Path, chunks: None, seed: int
     ],
     ids=["quoted", "cp1252-crlf", "bom-quoted-crlf"],
 )
-def test_per_act_file_as_software_writes_it(tmp_path: Path, chunks: None, written: dict[str, Any]) -> None:
+def test_per_act_file_as_software_writes_it(
+    tmp_path: Path, chunks: None, grouping: None, written: dict[str, Any]
+) -> None:
     path = _per_act_file(tmp_path / "actes.csv", 4, invoices=400, **written)
     events, errors = _cases._compare([str(path)])
     assert events > 250 and errors > 10
 
 
-def test_per_act_files_and_duplicates_across_files(tmp_path: Path, chunks: None) -> None:
+def test_per_act_files_and_duplicates_across_files(tmp_path: Path, chunks: None, grouping: None) -> None:
     """An invoice in two files is a duplicate there, grouped or not, plain or in error."""
     first = _per_act_file(tmp_path / "a.csv", 7, invoices=300)
     second = _per_act_file(tmp_path / "b.csv", 8, invoices=300, start=250)
@@ -173,7 +191,13 @@ def test_plain_invoices_grouped_column_wise(tmp_path: Path, monkeypatch: pytest.
     assert result.events > 500
 
 
-def test_invoices_in_several_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("spill", [None, 200, 1], ids=["in-memory", "spilled", "spilled-every-chunk"])
+def test_invoices_in_several_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill: int | None
+) -> None:
+    """Batches cut across every part of the file, in first-line order."""
+    _spill_at(monkeypatch, spill)
+    monkeypatch.setattr(csv_source, "CHUNK_CHARS", 3000)
     monkeypatch.setattr(per_act, "BATCH_INVOICES", 37)
     path = _per_act_file(tmp_path / "actes.csv", 6)
     events, errors = _cases._compare([str(path)])
@@ -208,10 +232,72 @@ def _any_per_act_lines(draw: st.DrawFn) -> list[str]:
 
 
 @_cases.reproducible(80)
-@given(lines=_any_per_act_lines(), chunk=st.sampled_from([csv_source.CHUNK_CHARS, 60, 200]))
+@given(
+    lines=_any_per_act_lines(),
+    chunk=st.sampled_from([csv_source.CHUNK_CHARS, 60, 200]),
+    spill=st.sampled_from([None, 1, 4]),
+)
 def test_any_per_act_lines_read_as_the_row_reader(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], chunk: int, spill: int | None
 ) -> None:
     """Random lines of a few invoices: the same invoices, values and errors, in the same order,
-    with chunk boundaries anywhere (a quote left open across one included)."""
+    with chunk boundaries anywhere (a quote left open across one included), grouped in memory or
+    partitioned on disk."""
+    _spill_at(monkeypatch, spill)
     _cases.compare_in_chunks(tmp_path, monkeypatch, lines, chunk)
+
+
+def test_big_file_partitioned_on_disk_then_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound the lines go to disk, in parts by round; nothing is left there after."""
+    _spill_at(monkeypatch, 100)
+    monkeypatch.setattr(csv_source, "CHUNK_CHARS", 5000)
+    seen: list[tuple[bool, str]] = []
+    real_close = act_spill.PartitionedLines.close
+
+    def close(self: act_spill.PartitionedLines) -> None:
+        folder = self._folder.name if self._folder is not None else ""
+        real_close(self)
+        seen.append((self.spilled, folder))
+
+    monkeypatch.setattr(act_spill.PartitionedLines, "close", close)
+    path = _per_act_file(tmp_path / "actes.csv", 9, invoices=900)
+    events, errors = _cases._compare([str(path)])
+    assert events > 600 and errors > 20
+    assert seen and all(spilled for spilled, _ in seen)
+    assert not any(Path(folder).exists() for _, folder in seen)
+
+
+def test_invoices_of_one_hash_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two invoices whose hashes collide share a part; each still comes at its first line's turn.
+
+    Every named invoice is given one of three hashes here: most share a part begun rounds before
+    their first line, which the grouping must hold back, plain or judged alike.
+    """
+    _spill_at(monkeypatch, 60)
+    monkeypatch.setattr(csv_source, "CHUNK_CHARS", 2000)
+    colliding = act_spill._invoice_hash
+    monkeypatch.setattr(act_spill, "_invoice_hash", lambda: colliding() % 3)
+    path = _per_act_file(tmp_path / "actes.csv", 10, invoices=500)
+    events, errors = _cases._compare([str(path)])
+    assert events > 300 and errors > 20
+
+
+def test_full_disk_while_grouping_said_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temporary file that cannot be written is named as such, and no part is left behind."""
+    import errno
+
+    import polars as pl
+
+    from billing_rules import scratch
+    from billing_rules.errors import ReadError
+
+    _spill_at(monkeypatch, 100)
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    path = _per_act_file(tmp_path / "actes.csv", 11, invoices=300)
+    with pytest.raises(ReadError, match=r"fichier temporaire inutilisable \(No space left on device\)"):
+        read_invoices([str(path)])
+    assert not [name for name in Path(scratch.folder()).iterdir() if name.name.startswith("actes-")]

@@ -24,7 +24,7 @@ from typing import BinaryIO
 import polars as pl
 
 from billing_rules.readers.base import RawRow
-from billing_rules.readers.columnar import cells
+from billing_rules.readers.columnar import act_spill, cells
 from billing_rules.readers.columnar.csv_source import Counter, csv_batches, extras_json
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.columns import CODE
@@ -47,29 +47,66 @@ def per_act_batches(
     ``header``: the file's :func:`~.csv_source.csv_header`. The lines are read whole first, every
     column under its position (``c0``...), the damaged ones (and those with a referral's time
     alone) held back as the row reader's rows; ``counter`` then numbers the invoices (the input's
-    ``seq``): a later line may belong to any invoice.
+    ``seq``): a later line may belong to any invoice. A big file's lines are put in parts by the
+    round of their invoice's first line, on disk, and grouped a part at a time (:mod:`.act_spill`).
     """
     chunks = csv_batches(open_stream, path, file, Counter(), header=header, per_act=True)
     names: list[str] = header.names
     positions = [f"c{index}" for index in range(len(names))]
-    frames: list[pl.DataFrame] = []
-    held: list[RawRow] = []
-    for chunk in chunks:
-        columns = [pl.Series(position, chunk.columns[position], dtype=pl.String) for position in positions]
-        frames.append(pl.DataFrame([*columns, pl.Series("line", chunk.lines, dtype=pl.Int64)]))
-        held += [raw for _, raw in chunk.fallback]
-    lines = pl.concat(frames) if frames else pl.DataFrame(schema=[*positions, "line"])
-    del frames
-    unread = lines.height + len(held)  # all read before the first batch: it says so
     where = {name: positions[index] for index, name in enumerate(names) if name}
-    plain, others = _split(lines, names, where, held)
-    del lines
-    judged = list(group_lines(_rows(others, names, positions, held, path)))
-    del others, held
-    invoices = _invoices(plain, names, where)
-    del plain
-    # Every invoice's rank among all, by first line (the lines are unique): its own rank among
-    # its kind plus the invoices of the other kind before it.
+    with act_spill.PartitionedLines() as lines:
+        added = False
+        for chunk in chunks:
+            columns = [pl.Series(name, chunk.columns[name], dtype=pl.String) for name in positions]
+            frame = pl.DataFrame([*columns, pl.Series("line", chunk.lines, dtype=pl.Int64)])
+            lines.add(_keyed(frame, where), [raw for _, raw in chunk.fallback])
+            added = True
+        if not added:
+            empty = pl.DataFrame(schema={**dict.fromkeys(positions, pl.String), "line": pl.Int64})
+            lines.add(_keyed(empty, where), [])
+        unread = lines.lines + lines.held_rows  # all read before the first batch: it says so
+        # A line read by the row reader (damaged, or a referral's time alone) takes its invoice along.
+        claimed = {key for key in map(row_identity, lines.held) if key is not None}
+        # Invoices whose first line lies past their part's round (two invoices of one hash):
+        # held back until that round's turn.
+        later: pl.DataFrame | None = None
+        later_judged: list[Grouped | RawRow] = []
+        for part in lines.parts():
+            plain, others = _grouped(part.lines, where, claimed)
+            invoices = _invoices(plain, names, where)
+            del plain
+            judged = list(group_lines(_rows(others, names, positions, part.held, path)))
+            del others
+            if later is not None:
+                invoices = pl.concat([later, invoices]).sort("line")
+            if later_judged:
+                judged = sorted([*later_judged, *judged], key=_first_line)
+            later, later_judged = None, []
+            if part.last_line is not None:
+                beyond = invoices["line"] > part.last_line
+                if beyond.any():
+                    later, invoices = invoices.filter(beyond), invoices.filter(~beyond)
+                later_judged = [item for item in judged if _first_line(item) > part.last_line]
+                judged = [item for item in judged if _first_line(item) <= part.last_line]
+            for batch in _numbered(invoices, judged, counter, file, path, unread):
+                unread = 0
+                yield batch
+
+
+def _numbered(
+    invoices: pl.DataFrame,
+    judged: list[Grouped | RawRow],
+    counter: Counter,
+    file: int,
+    path: str,
+    unread: int,
+) -> Iterator[Batch]:
+    """Invoices numbered by their first lines, in batches of :data:`BATCH_INVOICES`.
+
+    ``invoices``: plain invoices, and ``judged`` the row readers' ones, both in first-line order.
+    An invoice's rank among all is its rank among its kind plus the invoices of the other kind
+    before it (the lines are unique).
+    """
     plain_lines = invoices["line"]
     judged_lines = pl.Series([_first_line(item) for item in judged], dtype=pl.Int64)
     first = counter.seq
@@ -96,10 +133,8 @@ def per_act_batches(
         unread = 0
 
 
-def _split(
-    lines: pl.DataFrame, names: list[str], where: dict[str, str], held: list[RawRow]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(the plain invoices, one row each in first-line order; the lines left to the row readers)."""
+def _keyed(lines: pl.DataFrame, where: dict[str, str]) -> pl.DataFrame:
+    """Each line with what grouping needs: its invoice, code, cents, and whether it reads alone."""
     code = _stripped(lines[where[CODE]])
     bad = code.is_null()
     read_codes = cells.read_series("codes", code.fill_null(""))
@@ -111,13 +146,22 @@ def _split(
         if amount.messages is not None:
             bad = bad | amount.messages.is_not_null()
         cents = amount.values["amount_cents"]  # whole cents: a finer amount is an error on its line
-    keyed = lines.with_columns(
+    return lines.with_columns(
         _stripped(lines[where["practitioner_id"]]).alias("_pid"),
         _stripped(lines[where["invoice_id"]]).alias("_iid"),
         code.alias("_code"),
         cents.alias("_cents"),
         bad.alias("_bad"),
     )
+
+
+def _grouped(
+    keyed: pl.DataFrame, where: dict[str, str], claimed: set[tuple[str, str]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the plain invoices, one row each in first-line order; the lines left to the row readers).
+
+    ``claimed``: the invoices a line read by the row reader names: none of them is plain.
+    """
     # Plain: no line judged on its own, every compared column written alike on every line.
     plain = ~pl.col("_bad").any()
     compared = [where[name] for name in COMPARED if name in where]
@@ -134,8 +178,6 @@ def _split(
             plain.alias("_plain"),
         )
     )
-    # A line read by the row reader (damaged, or a referral's time alone) takes its invoice along.
-    claimed = {key for key in map(row_identity, held) if key is not None}
     if claimed:
         spoiled = pl.DataFrame(list(claimed), schema={"_pid": pl.String, "_iid": pl.String}, orient="row")
         spoiled = spoiled.with_columns(pl.lit(True).alias("_held"))
