@@ -43,29 +43,32 @@ _FRENCH_VALUES = {
 _BOOLEANS = {"1": "Oui", "0": "Non"}
 
 
-Rewrite = Callable[[list[str], list[list[str]]], Iterator[list[str]]]
+Rewrite = Callable[[list[str], Iterator[list[str]]], Iterator[list[str]]]
 
 
 def _rewritten(source: Path, target: Path, rewrite: Rewrite, quoting: int = csv.QUOTE_MINIMAL) -> Path:
     """``target``: ``source``'s header and rows through ``rewrite`` (made once, then kept)."""
     if target.exists():
         return target
-    with source.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle, delimiter=";"))
     partial = target.with_suffix(".partial")
-    with partial.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\n", quoting=quoting)
-        writer.writerows(rewrite(rows[0], rows[1:]))
+    # Row by row: 10 M rows held as Python lists would take some 10 GB.
+    with (
+        source.open(encoding="utf-8", newline="") as handle,
+        partial.open("w", encoding="utf-8", newline="") as out,
+    ):
+        rows = csv.reader(handle, delimiter=";")
+        writer = csv.writer(out, delimiter=";", lineterminator="\n", quoting=quoting)
+        writer.writerows(rewrite(next(rows), rows))
     partial.replace(target)
     return target
 
 
-def _same(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+def _same(header: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]]:
     yield header
     yield from rows
 
 
-def _french(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+def _french(header: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]]:
     from billing_rules.readers.aliases import ALIAS_TEXT
 
     yield [ALIAS_TEXT[name][0] if ALIAS_TEXT.get(name) else name for name in header]
@@ -81,12 +84,12 @@ def _french(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
         yield out
 
 
-def _mapped(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+def _mapped(header: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]]:
     own = {"invoice_id": "Réf pièce", "patient_id": "Dossier"}
     yield from _same([own.get(name, name) for name in header], rows)
 
 
-def _referral_time(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+def _referral_time(header: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]]:
     at = header.index("referral_at")
     yield [*header, "Heure de régulation"]
     for row in rows:
@@ -96,7 +99,7 @@ def _referral_time(header: list[str], rows: list[list[str]]) -> Iterator[list[st
         yield [*row, moment[11:16]]
 
 
-def _per_act(header: list[str], rows: list[list[str]]) -> Iterator[list[str]]:
+def _per_act(header: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]]:
     codes, amount = header.index("codes"), header.index("amount")
     yield [name if name != "codes" else "code" for name in header]
     for row in rows:
@@ -130,11 +133,7 @@ def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: P
     reference: dict[str, object] | None = None
     spec_wall = 0.0
     for label, path, extra in shapes:
-        report = folder / f"{path.stem}.report.json"
-        command = [sys.executable, "-c", _CHILD, str(HERE), str(report), str(path), *extra]
-        wall, cpu, kib = min(timed_process(command) for _ in range(args.repeat))
-        summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
-        summary.pop("engine", None)
+        wall, cpu, kib, summary = _checked(path, extra, args.repeat)
         if reference is None:
             reference, spec_wall = summary, wall
         same = "same summary" if summary == reference else "SUMMARY DIFFERS"
@@ -145,3 +144,33 @@ def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: P
                 f"peak RSS {kib / 1024:.0f} MiB, {same}",
             )
         )
+
+
+def per_act_scale(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: Path) -> None:
+    """One line per act at ``spec_file``'s size (10 × ``--rows``): time and peak RSS (4 GiB at most).
+
+    Such a file cannot be grouped before its last line is read; its lines go to disk in rounds
+    (``readers.columnar.act_spill``). Its summary must be the SPEC file's, checked once beside it.
+    """
+    per_act = _rewritten(spec_file, spec_file.parent / f"{spec_file.stem}.per-act.csv", _per_act)
+    _, _, _, reference = _checked(spec_file, [], 1)
+    wall, cpu, kib, summary = _checked(per_act, [], args.repeat)
+    with per_act.open("rb") as handle:
+        lines = sum(1 for _ in handle) - 1
+    same = "same summary as the SPEC file" if summary == reference else "SUMMARY DIFFERS"
+    table.append(
+        (
+            "check --engine duckdb, one line per act, " + f"{lines:,} lines".replace(",", " "),
+            f"{wall:.1f} s (CPU {cpu:.1f} s), peak RSS {kib / 1024:.0f} MiB (target <= 4096 MiB), {same}",
+        )
+    )
+
+
+def _checked(path: Path, extra: list[str], repeat: int) -> tuple[float, float, int, dict[str, object]]:
+    """The fastest of ``repeat`` whole checks of ``path``: wall, CPU, peak RSS (KiB), and its summary."""
+    report = path.parent / f"{path.stem}.report.json"
+    command = [sys.executable, "-c", _CHILD, str(HERE), str(report), str(path), *extra]
+    wall, cpu, kib = min(timed_process(command) for _ in range(repeat))
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    summary.pop("engine", None)
+    return wall, cpu, kib, summary

@@ -34,7 +34,7 @@ import generate  # noqa: E402
 import relational_targets  # noqa: E402
 
 #: Steps of minutes, run only when named.
-ON_DEMAND = ("ledger", "scale", "spark", "exports")
+ON_DEMAND = ("ledger", "scale", "spark", "exports", "exports-scale")
 SEED_RULES = ("IMT-ALD", "IMT-ONCE", "VL-QUARTER", "SNP-WEEK")  # VSP-NO-CAP: no rule may fire
 
 
@@ -456,9 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         "scale",
         "spark",
         "exports",
+        "exports-scale",
     )
     parser.add_argument("--only", choices=steps, action="append",
-                        help="ledger, scale, spark and exports (minutes) run only when named")  # fmt: skip
+                        help="ledger, scale, spark, exports, exports-scale: minutes, when named")  # fmt: skip
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -488,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         "spark": spark,
         "exports": lambda args, table: exports.exports(
             args, table, data_file(args.workdir, args.rows, args.practitioners, args.seed)
+        ),
+        "exports-scale": lambda args, table: exports.per_act_scale(
+            args, table, data_file(args.workdir, args.rows * 10, args.practitioners, args.seed)
         ),
     }
     for name, step in steps.items():
