@@ -25,12 +25,13 @@ number, date and patient on every line. Rules reason about invoices, so the line
   within a line in a per-invoice row's order (bad values in SPEC order, then damaged bytes, then
   a birth or a regulation after the act).
 
-Memory: a file is grouped whole, because a later line may still belong to any invoice. One
-compact record per invoice is kept: the first line's values as a list (the column names are
-shared by all invoices, and repeated values such as dates, flags and patient numbers are stored
-once), the codes and the running total. That is about 1 KB per invoice: a year of a large
-practice (50 000 invoices) stays near 50 MB. Per-invoice files never come here and keep
-streaming.
+Memory: a later line may belong to any invoice. One compact record per invoice is kept: the
+first line's values as a list (the column names are shared by all invoices, and repeated values
+such as dates, flags and patient numbers are stored once), the codes and the running total, about
+1 KB. Read once, a file is held whole (a year of a large practice, 50 000 invoices, near 50 MB).
+A large file that can be read again is read twice (:func:`last_rows`): each invoice then goes as
+soon as it is complete, and only the invoices still open are held. Per-invoice files never come
+here and keep streaming.
 
 The columnar reader groups a CSV file's plain invoices itself (lines written alike but for the
 code and the amount: :mod:`billing_rules.readers.columnar.per_act`) and hands this module the
@@ -39,14 +40,16 @@ others, with all their lines: what needs judgement is judged here only.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import attrs
 
+from billing_rules.errors import ReadError
 from billing_rules.model import Event, InputError
-from billing_rules.readers.base import ROW_FIELD, RawRow
+from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
 from billing_rules.readers.columns import CODE, FIELDS, MAPPABLE
 from billing_rules.readers.rows import (
     KNOWN_COLUMNS,
@@ -103,6 +106,8 @@ class _Invoice:
     #: A line had no amount: the invoice's total is unknown (SPEC §1: ``amount`` is optional).
     without_amount: bool = False
     errors: list[_Error] | None = None
+    #: Its last row was read (:class:`LastRows`): it may come out.
+    complete: bool = False
     #: field -> line that gave a value the first line left empty (or every value, the first
     #: line being broken).
     filled: dict[str, int | None] | None = None
@@ -134,46 +139,117 @@ class Grouped:
     errors: tuple[InputError, ...] = ()
 
 
-def group_lines(rows: Iterable[RawRow]) -> Iterator[Grouped | RawRow]:
+@attrs.frozen
+class LastRows:
+    """A first pass over a per-act file: the rank of each invoice's last row, and the rows read.
+
+    Keyed by the hash of the invoice's key (:func:`_key_hash`, about 100 bytes an invoice): two
+    invoices of one hash share the later one's last row, which only keeps the earlier one a little
+    longer.
+    """
+
+    ranks: dict[int, int]
+    rows: int
+
+
+def last_rows(rows: Iterable[RawRow]) -> LastRows:
+    """Read the rows once, for :func:`group_lines` to yield each invoice as soon as it is complete."""
+    ranks: dict[int, int] = {}
+    count = 0
+    for count, raw in enumerate(rows, start=1):
+        key = row_identity(raw)
+        if key is not None:
+            ranks[_key_hash(key)] = count - 1
+    return LastRows(ranks, count)
+
+
+def _key_hash(key: tuple[str, str]) -> int:
+    return hash(key)
+
+
+def group_lines(rows: Iterable[RawRow], last: LastRows | None = None) -> Iterator[Grouped | RawRow]:
     """The invoices of a per-act file, in the order of their first lines.
 
     A row that identifies no invoice (no readable ``practitioner_id`` or ``invoice_id``) comes
     out alone and as it is, in its place, for the general reading to report. A line that cannot
     be read as a whole (too many fields...) but names its invoice spoils that invoice: its error
     is reported on its line and the invoice is not checked without it.
+
+    ``last``: a first pass over the same rows (:func:`last_rows`). Each invoice then comes out as
+    soon as its last row is read and every invoice begun before it has come out: when an
+    invoice's lines are close together, as exports write them, only a few are held at a time.
+    Without it, the whole file is held, as any later line may belong to any invoice.
+
+    Raises:
+        ReadError: with ``last``, the rows are not those of the first pass (the file changed).
     """
-    entries: list[_Invoice | RawRow] = []
+    entries: deque[_Invoice | RawRow] = deque()
     invoices: dict[tuple[str, str], _Invoice] = {}
     shared: dict[Any, Any] = {}
     layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for raw in rows:
+    ranks = last.ranks if last is not None else None
+    count = 0
+    file = None
+    for rank, raw in enumerate(rows):
+        count, file = rank + 1, raw.file
         key = row_identity(raw)  # also of a broken line: it spoils its invoice (SPEC §1)
         if key is None:
             entries.append(raw)
-            continue
-        invoice = invoices.get(key)
-        if raw.broken:
-            if invoice is None:  # the invoice's fields will come from its readable lines
-                invoice = invoices[key] = _Invoice(key=key, keys=(), values=[], line=raw.line, file=raw.file)
-                entries.append(invoice)
-            invoice.damaged(raw.line, raw.problems)
-            continue
-        if invoice is None:
-            invoice = invoices[key] = _start(key, raw, shared, layouts)
-            entries.append(invoice)
-        elif not invoice.keys:  # its first readable line, after broken ones: it gives the values
-            readable = _start(key, raw, shared, layouts)
-            invoice.keys, invoice.values = readable.keys, readable.values
-            invoice.filled = dict.fromkeys(readable.keys, raw.line)
-            invoice.damaged(raw.line, raw.problems)
         else:
-            _compare(invoice, raw)
-        _add_act(invoice, raw)
+            invoice = _take(key, raw, invoices, entries, shared, layouts)
+            if ranks is not None:
+                final = ranks.get(_key_hash(key))
+                if final is None or final < rank:
+                    raise _changed(file)
+                if final == rank:  # its last row: complete
+                    invoice.complete = True
+                    del invoices[key]
+        if ranks is not None:
+            while entries and (isinstance(entries[0], RawRow) or entries[0].complete):
+                entry = entries.popleft()
+                yield entry if isinstance(entry, RawRow) else _finish(entry)
+    if last is not None and count != last.rows:
+        raise _changed(file)
     invoices.clear()
     shared.clear()
-    for index, entry in enumerate(entries):
-        entries[index] = None  # type: ignore[call-overload]  # let each invoice go once read
+    while entries:  # let each invoice go once read
+        entry = entries.popleft()
         yield entry if isinstance(entry, RawRow) else _finish(entry)
+
+
+def _take(
+    key: tuple[str, str],
+    raw: RawRow,
+    invoices: dict[tuple[str, str], _Invoice],
+    entries: deque[_Invoice | RawRow],
+    shared: dict[Any, Any],
+    layouts: dict[tuple[str, ...], tuple[str, ...]],
+) -> _Invoice:
+    """One row of invoice ``key``: the invoice begun, or the row compared and added to it."""
+    invoice = invoices.get(key)
+    if raw.broken:
+        if invoice is None:  # the invoice's fields will come from its readable lines
+            invoice = invoices[key] = _Invoice(key=key, keys=(), values=[], line=raw.line, file=raw.file)
+            entries.append(invoice)
+        invoice.damaged(raw.line, raw.problems)
+        return invoice
+    if invoice is None:
+        invoice = invoices[key] = _start(key, raw, shared, layouts)
+        entries.append(invoice)
+    elif not invoice.keys:  # its first readable line, after broken ones: it gives the values
+        readable = _start(key, raw, shared, layouts)
+        invoice.keys, invoice.values = readable.keys, readable.values
+        invoice.filled = dict.fromkeys(readable.keys, raw.line)
+        invoice.damaged(raw.line, raw.problems)
+    else:
+        _compare(invoice, raw)
+    _add_act(invoice, raw)
+    return invoice
+
+
+def _changed(file: str | None) -> ReadError:
+    where = file_label(file) if file is not None else "fichier"
+    return ReadError(f"{where} : le fichier a changé pendant sa lecture ; relancez le contrôle")
 
 
 def _start(

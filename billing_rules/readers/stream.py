@@ -19,7 +19,7 @@ from billing_rules.readers.base import STDIN, RawRow, Reader, file_label, unwrap
 from billing_rules.readers.columns import CODE, ColumnMapping
 from billing_rules.readers.csv_reader import CsvReader, CsvTable
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
-from billing_rules.readers.lines import Grouped, group_lines
+from billing_rules.readers.lines import Grouped, LastRows, group_lines, last_rows
 from billing_rules.readers.parquet_reader import ParquetReader
 from billing_rules.readers.positional import FALLBACK, PositionalDecoder, Wanted
 from billing_rules.readers.prepared import PreparedInfo, prepared_events, prepared_info, verify
@@ -208,14 +208,24 @@ class InputStream:
                 ahead = rows_ahead(rows)
                 rows = itertools.chain(ahead, rows)
                 if self._lines or per_act(ahead):
-                    yield from self._grouped(rows, source)
+                    last = None
+                    if read_twice(stream):
+                        last = last_rows(rows)
+                        stream.seek(0)
+                        rows = iter(reader.rows(stream, source))
+                    yield from self._grouped(rows, source, last)
                     return
                 for raw in rows:
                     yield from self._items(raw, source)
                 return
             if self._lines or CODE in table.names:
+                last = None
+                if read_twice(stream):
+                    last = last_rows(table.raw_row(*record) for record in table.records)
+                    stream.seek(0)
+                    table = open_table(stream, source)
                 records = table.records
-                yield from self._grouped((table.raw_row(*record) for record in records), source)
+                yield from self._grouped((table.raw_row(*record) for record in records), source, last)
                 return
             yield from self._blocks(table, source)
         except OSError as exc:
@@ -248,9 +258,11 @@ class InputStream:
                         continue
                 yield from self._items(table.raw_row(line, fields, problems), source)
 
-    def _grouped(self, rows: Iterable[RawRow], source: str) -> Iterator[Event | InputError]:
+    def _grouped(
+        self, rows: Iterable[RawRow], source: str, last: LastRows | None = None
+    ) -> Iterator[Event | InputError]:
         """A per-act file: its lines grouped into invoices, each then read like a row (SPEC §1b)."""
-        for item in group_lines(rows):
+        for item in group_lines(rows, last):
             if isinstance(item, RawRow):
                 yield from self._items(item, source)
             elif item.errors:
@@ -340,6 +352,27 @@ def prepared_sources(
             "fichiers, préparez-les ensemble (billing-rules prepare)"
         )
     return prepared
+
+
+#: A per-act file from this size on is read twice when it can be (:func:`read_twice`). Below, it
+#: is held whole: at most some 2 GB for a CSV file (1 KB an invoice), 0.7 GB for JSON Lines. The
+#: second reading costs time: 1.1 M per-act CSV lines on the row engine took 41.1 s instead of
+#: 34.4 s, and 0.38 GiB of peak RSS instead of 1.14; 600 000 JSON Lines objects 27.5-28.0 s instead
+#: of 22.1-22.7 s, and 0.45 GiB instead of 0.67-0.74.
+TWICE_BYTES = 256 * 1024 * 1024
+
+
+def read_twice(stream: BinaryIO) -> bool:
+    """Whether a per-act file is read twice, so that its invoices can go as soon as complete.
+
+    The first pass (:func:`~billing_rules.readers.lines.last_rows`) costs a reading of the file,
+    and spares holding every invoice to its end (about 1 KB each): worth it for a large file that
+    can be read again. Standard input, a pipe or a small file are read once, as before.
+    """
+    try:
+        return bool(stream.seekable()) and os.fstat(stream.fileno()).st_size >= TWICE_BYTES
+    except (OSError, AttributeError, ValueError):  # no file number: a stream in memory
+        return False
 
 
 def rows_ahead(rows: Iterator[RawRow]) -> list[RawRow]:
