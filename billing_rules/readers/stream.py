@@ -367,7 +367,8 @@ def read_twice(stream: BinaryIO) -> bool:
 
     The first pass (:func:`~billing_rules.readers.lines.last_rows`) costs a reading of the file,
     and spares holding every invoice to its end (about 1 KB each): worth it for a large file that
-    can be read again. Standard input, a pipe or a small file are read once, as before.
+    can be read again (standard input and pipes are, through their private copies, when the check
+    made them). A stream that cannot seek, or a small file, is read once, as before.
     """
     try:
         return bool(stream.seekable()) and os.fstat(stream.fileno()).st_size >= TWICE_BYTES
