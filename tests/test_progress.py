@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from billing_rules.api.validator import Validator
@@ -74,3 +75,21 @@ def test_cli_output_never_has_it() -> None:
     result = CliRunner().invoke(main, ["check", str(EXAMPLE), "--format", "json"])
     assert "lignes/s" not in result.stdout
     assert "lignes/s" not in result.stderr
+
+
+def test_counts_a_per_act_file_read_twice_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large per-act file is read twice (readers.stream.read_twice): counted once, first or not."""
+    from billing_rules.readers import stream as stream_module
+
+    monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)
+    export = EXAMPLE.parent / "export-logiciel.csv"  # one line per act
+    lines = len(export.read_bytes().splitlines()) - 1
+    for paths in ([export, EXAMPLE], [EXAMPLE, export]):
+        validator = Validator.build(entry_points=False)
+        bar = progress.start(validator, [str(path) for path in paths], stream=Tty(), threshold=0)
+        assert bar is not None
+        report = validator.check_paths([str(path) for path in paths])
+        bar.close()
+        assert report.events == 221 + 7
+        assert bar.rows == 221 + lines
+        assert bar.bytes == EXAMPLE.stat().st_size + export.stat().st_size

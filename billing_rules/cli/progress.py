@@ -49,7 +49,8 @@ class Progress:
         self.bytes = 0
         self._drawn = 0.0
         self._width = 0
-        self._pass_bytes: dict[str, int] = {}
+        #: The counts when each file of this pass began to be read.
+        self._starts: dict[str, tuple[int, int]] = {}
 
     def line(self) -> str:
         """The text of the progress line for the current counts."""
@@ -87,6 +88,22 @@ class Progress:
         self.bytes = 0
         self.rows = 0
         self.started = self.clock()
+        self._starts = {}
+
+    def file_started(self, file: str, first: bool) -> None:
+        """A file begins to be read; its rows and bytes are to be counted once.
+
+        From the input's first file the counts start afresh (a new pass over the input); a file
+        read twice in a row (a large per-act file, ``readers.stream.read_twice``) counts again
+        from where it began.
+        """
+        if first:
+            self.restart_pass()
+        start = self._starts.get(file)
+        if start is None:
+            self._starts[file] = (self.rows, self.bytes)
+        else:
+            self.rows, self.bytes = start
 
     def counted(self, stream: BinaryIO) -> BinaryIO:
         """``stream``, its bytes counted as read (for readers that open files themselves)."""
@@ -139,8 +156,7 @@ class _CountingReader:
         self.extensions = reader.extensions
 
     def rows(self, stream: BinaryIO, file: str) -> Iterator[Any]:
-        if file == self._first_file:
-            self._progress.restart_pass()
+        self._progress.file_started(file, file == self._first_file)
         for row in self.wrapped.rows(_CountingStream(stream, self._progress), file):  # type: ignore[arg-type]
             self._progress.advance(rows=1)
             yield row
@@ -150,8 +166,7 @@ class _CountingReader:
         open_table = getattr(self.wrapped, "table", None)
         if open_table is None:
             return None
-        if file == self._first_file:
-            self._progress.restart_pass()
+        self._progress.file_started(file, file == self._first_file)
         table = open_table(_CountingStream(stream, self._progress), file)
         table.blocks = self._counted(table.blocks)
         return table
