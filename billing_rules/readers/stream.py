@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from billing_rules.errors import ReadError
@@ -208,24 +208,15 @@ class InputStream:
                 ahead = rows_ahead(rows)
                 rows = itertools.chain(ahead, rows)
                 if self._lines or per_act(ahead):
-                    last = None
-                    if read_twice(stream):
-                        last = last_rows(rows)
-                        stream.seek(0)
-                        rows = iter(reader.rows(stream, source))
-                    yield from self._grouped(rows, source, last)
+                    passes = _passes(stream, rows, lambda: reader.rows(stream, source))
+                    yield from self._grouped(*passes, source)
                     return
                 for raw in rows:
                     yield from self._items(raw, source)
                 return
             if self._lines or CODE in table.names:
-                last = None
-                if read_twice(stream):
-                    last = last_rows(table.raw_row(*record) for record in table.records)
-                    stream.seek(0)
-                    table = open_table(stream, source)
-                records = table.records
-                yield from self._grouped((table.raw_row(*record) for record in records), source, last)
+                passes = _passes(stream, _table_rows(table), lambda: _table_rows(open_table(stream, source)))
+                yield from self._grouped(*passes, source)
                 return
             yield from self._blocks(table, source)
         except OSError as exc:
@@ -259,7 +250,7 @@ class InputStream:
                 yield from self._items(table.raw_row(line, fields, problems), source)
 
     def _grouped(
-        self, rows: Iterable[RawRow], source: str, last: LastRows | None = None
+        self, rows: Iterable[RawRow], last: LastRows | None, source: str
     ) -> Iterator[Event | InputError]:
         """A per-act file: its lines grouped into invoices, each then read like a row (SPEC §1b)."""
         for item in group_lines(rows, last):
@@ -374,6 +365,24 @@ def read_twice(stream: BinaryIO) -> bool:
         return bool(stream.seekable()) and os.fstat(stream.fileno()).st_size >= TWICE_BYTES
     except (OSError, AttributeError, ValueError):  # no file number: a stream in memory
         return False
+
+
+def _passes(
+    stream: BinaryIO, rows: Iterable[RawRow], again: Callable[[], Iterable[RawRow]]
+) -> tuple[Iterable[RawRow], LastRows | None]:
+    """A per-act file's rows to group, and its first pass when it is read twice (:func:`read_twice`).
+
+    ``rows``: the file's rows as read; ``again``: the same rows read anew, from the stream rewound.
+    """
+    if not read_twice(stream):
+        return rows, None
+    last = last_rows(rows)
+    stream.seek(0)
+    return again(), last
+
+
+def _table_rows(table: CsvTable) -> Iterator[RawRow]:
+    return (table.raw_row(*record) for record in table.records)
 
 
 def rows_ahead(rows: Iterator[RawRow]) -> list[RawRow]:
