@@ -167,8 +167,8 @@ def test_json_identical(tmp_path: Path, builtin_validator: Validator, fed: list[
     _assert_same(builtin_validator, [str(path)], fed)
 
 
-def test_json_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator: Validator) -> None:
-    """JSON whose first readable object has a ``code`` key (one per act) is grouped by the row readers.
+def test_json_per_act_read_column_wise(tmp_path: Path, builtin_validator: Validator) -> None:
+    """JSON whose first readable object has a ``code`` key (one per act) is grouped, then read column-wise.
 
     As the row readers decide: a broken first line does not decide, the first readable one does.
     """
@@ -177,7 +177,7 @@ def test_json_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator: V
     path = tmp_path / "acts.jsonl"
     lines = ["{broken", *(_reader_tests._dumps(act) for act in acts)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert not api.columnar_files([str(path)], None)
+    assert api.columnar_files([str(path)], None)
     broken = tmp_path / "broken.json"
     broken.write_text('{"not": "an array"', encoding="utf-8")
     assert not api.columnar_files([str(broken)], None)  # the row reader words the error
@@ -188,8 +188,8 @@ def test_json_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator: V
     assert [_differential.key(f) for f in relational.findings] == [_differential.key(f) for f in row.findings]
 
 
-def test_parquet_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator: Validator) -> None:
-    """A Parquet file with a ``code`` column (one row per act, SPEC §1b) is grouped by the row readers."""
+def test_parquet_per_act_read_column_wise(tmp_path: Path, builtin_validator: Validator) -> None:
+    """A Parquet file with a ``code`` column (one row per act, SPEC §1b) is grouped, then read column-wise."""
     import polars as pl
 
     path = tmp_path / "acts.parquet"
@@ -203,7 +203,7 @@ def test_parquet_per_act_keeps_the_row_readers(tmp_path: Path, builtin_validator
             "code": ["G", "MEG"],
         }
     ).write_parquet(path)
-    assert not api.columnar_files([str(path)], None)
+    assert api.columnar_files([str(path)], None)
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"not parquet")
     assert not api.columnar_files([str(broken)], None)  # the row reader words the error

@@ -224,16 +224,15 @@ def columnar_files(
     ``Moi`` or the practice's ``[values]`` translated by the row reader's own tables); JSON, JSON
     Lines and Parquet files of one row per invoice (the columnar reader parses JSON with the row
     readers' own decoders and key mapping, and takes a Parquet column by its name as written, as
-    the row reader does: ``tests/test_columnar_reader.py``). A CSV file of one line per act (a
-    ``code`` column) is too, its lines grouped into invoices column-wise as the row readers group
-    them (``readers.columnar.per_act``); a JSON or Parquet file of one row per act (a ``code`` key
-    or column) is not; nor is an input that can be read once only, standard input or a FIFO (its
-    header cannot be looked at without consuming it).
+    the row reader does: ``tests/test_columnar_reader.py``). Files of one line per act (a ``code``
+    column or key) are too: a CSV file's lines grouped into invoices column-wise as the row readers
+    group them (``readers.columnar.per_act``), a JSON or Parquet file's by the row readers' own
+    grouping (``readers.columnar.grouped_rows``). Not an input that can be read once only, standard
+    input or a FIFO (its header cannot be looked at without consuming it).
     ``readers``: the check's formats (:func:`input_readers`); the built-in ones by default.
     """
     from billing_rules.errors import BillingRulesError as Failure
     from billing_rules.readers import BUILTIN_READERS
-    from billing_rules.readers.columns import CODE
     from billing_rules.readers.csv_reader import CsvReader
     from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
     from billing_rules.readers.parquet_reader import ParquetReader, parquet_footer
@@ -248,15 +247,12 @@ def columnar_files(
         try:
             reader = reader_for(path, input_format, available)
             if isinstance(reader, ParquetReader):
-                # One row per act (a ``code`` column) is grouped by the row readers; an unreadable
-                # file is worded by the row reader; a prepared file is no SPEC §1 file.
-                footer = parquet_footer(path)
-                if footer is None or CODE in footer[0] or prepared_info(path) is not None:
+                # An unreadable file is worded by the row reader; a prepared file is no SPEC §1 file.
+                if parquet_footer(path) is None or prepared_info(path) is not None:
                     return False
                 continue
             if isinstance(reader, (JsonReader, JsonLinesReader)):
-                if not _per_invoice_json(reader, path):
-                    return False
+                _json_start(reader, path)
                 continue
             if not isinstance(reader, CsvReader):
                 return False
@@ -267,22 +263,15 @@ def columnar_files(
     return True
 
 
-def _per_invoice_json(reader: Any, path: str) -> bool:
-    """A JSON file whose first readable object has no ``code`` key, as the row readers decide.
+def _json_start(reader: Any, path: str) -> None:
+    """Read a JSON file up to its first readable object, as its reading will.
 
     Raises:
         OSError, BillingRulesError: the file cannot be read (the caller leaves it to the row readers).
     """
-    from billing_rules.readers.stream import per_act, rows_ahead
+    from billing_rules.readers.columnar.grouped_rows import per_act_rows
 
-    with open(path, "rb") as stream:
-        rows = reader.rows(stream, path)
-        try:
-            return not per_act(rows_ahead(iter(rows)))
-        finally:
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()
+    per_act_rows(reader, lambda: open(path, "rb"), path)
 
 
 def _prepared(validator: Any, sources: Sequence[str], input_format: str | None) -> PreparedInfo | None:

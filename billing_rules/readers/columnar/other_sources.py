@@ -20,6 +20,7 @@ from billing_rules.readers.columnar.csv_source import Counter
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.json_numbers import as_json_value
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
+from billing_rules.readers.lines import Grouped
 from billing_rules.readers.rows import KNOWN_COLUMNS, SPEC_COLUMNS
 from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
 
@@ -58,11 +59,26 @@ def json_batches(
 
 
 def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> Batch:
+    return objects_batch(list(zip(counter.take(len(raws)), raws, strict=True)), path, file)
+
+
+def objects_batch(
+    numbered: list[tuple[int, RawRow]],
+    path: str,
+    file: int,
+    grouped: list[tuple[int, Grouped]] | None = None,
+    rows_read: int | None = None,
+) -> Batch:
+    """A batch of rows of native values (JSON objects, Parquet rows, a plugin's), each with its ``seq``.
+
+    ``grouped``: invoices of a per-act file whose lines do not make one, with their errors;
+    ``rows_read``: the file's rows the batch stands for, when not one per row (a per-act file).
+    """
     seqs: list[int] = []
     line_numbers: list[int | None] = []
     objects: list[dict[str, Any]] = []
     fallback: list[tuple[int, RawRow]] = []
-    for raw, seq in zip(raws, counter.take(len(raws)), strict=True):
+    for seq, raw in numbered:
         # A referral's time alone is combined with a date by the row reader (rows._referral_with_time).
         if raw.problems or raw.values.get(REFERRAL_TIME) not in (None, ""):
             fallback.append((seq, raw))
@@ -99,7 +115,7 @@ def _json_batch(raws: list[RawRow], path: str, file: int, counter: Counter) -> B
             ],
             dtype=pl.String,
         )
-    return Batch(file, path, seqs, line_numbers, columns, extras, fallback)
+    return Batch(file, path, seqs, line_numbers, columns, extras, fallback, grouped or [], rows_read)
 
 
 # --- Parquet --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import polars as pl
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar import act_spill, cells
 from billing_rules.readers.columnar.csv_source import Counter, csv_batches, extras_json
-from billing_rules.readers.columnar.validate import Batch
+from billing_rules.readers.columnar.validate import Batch, split_grouped
 from billing_rules.readers.columns import CODE
 from billing_rules.readers.csv_reader import CsvTable
 from billing_rules.readers.lines import COMPARED, Grouped, group_lines
@@ -261,15 +261,7 @@ def _batch(
 
     ``lines_read``: the file's lines it stands for (a progress line's count).
     """
-    fallback: list[tuple[int, RawRow]] = []
-    grouped: list[tuple[int, Grouped]] = []
-    for seq, item in judged:
-        if isinstance(item, RawRow):
-            fallback.append((seq, item))
-        elif item.errors:
-            grouped.append((seq, item))
-        else:
-            fallback.append((seq, item.raw))
+    fallback, grouped = split_grouped(judged)
     columns = {name: invoices[name] for name in invoices.columns if name not in ("line", "extras")}
     extras = invoices["extras"] if "extras" in invoices.columns else None
     return Batch(file, path, seqs, invoices["line"], columns, extras, fallback, grouped, lines_read)

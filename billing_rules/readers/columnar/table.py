@@ -22,6 +22,7 @@ import polars as pl
 
 from billing_rules.model import InputError
 from billing_rules.readers.columnar.csv_source import Counter, csv_batches, csv_header
+from billing_rules.readers.columnar.grouped_rows import grouped_batches, per_act_rows
 from billing_rules.readers.columnar.other_sources import json_batches, opener, parquet_batches
 from billing_rules.readers.columnar.per_act import per_act_batches
 from billing_rules.readers.columnar.prefetch import Prefetched
@@ -111,9 +112,10 @@ def read_invoices(
             else:
                 open_stream = _checked_opener(path)
             advance = None
+            uncounted = open_stream
             if counting is not None:
                 open_stream, advance = _counted(open_stream, counting, reader, path)
-            with _cut(reader, _batches(reader, open_stream, path, index, counter)) as batches:
+            with _cut(reader, _batches(reader, open_stream, path, index, counter, uncounted)) as batches:
                 _read_batches(batches, index, sink, tables, errors, keys, advance)
     finally:
         if spooled is not None:
@@ -194,10 +196,18 @@ def _cut(reader: Any, batches: Iterator[Batch]) -> Any:
 
 
 def _batches(
-    reader: Any, open_stream: Callable[[], BinaryIO], path: str, index: int, counter: Counter
+    reader: Any,
+    open_stream: Callable[[], BinaryIO],
+    path: str,
+    index: int,
+    counter: Counter,
+    first_pass: Callable[[], BinaryIO] | None = None,
 ) -> Iterator[Batch]:
     # The built-in formats, configured or not (their ``[columns]`` and ``[values]`` mapping is
     # the reader's own, and the batches read through it); any other reader by its rows.
+    # ``first_pass``: the file opened without the progress line's counting (a look ahead, or the
+    # first of two readings of a per-act file); ``open_stream`` by default.
+    first_pass = first_pass or open_stream
     try:
         if isinstance(reader, CsvReader):
             header = csv_header(open_stream, path, reader)
@@ -205,6 +215,10 @@ def _batches(
                 yield from per_act_batches(open_stream, header, path, index, counter)
             else:
                 yield from csv_batches(open_stream, path, index, counter, header=header)
+        elif isinstance(reader, (ParquetReader, JsonReader, JsonLinesReader)) and per_act_rows(
+            reader, first_pass, path
+        ):  # one row per act: grouped by the row readers' grouping, then read column-wise
+            yield from grouped_batches(reader, open_stream, first_pass, path, index, counter)
         elif isinstance(reader, ParquetReader):
             with open_stream() as stream:
                 yield from parquet_batches(stream, path, index, counter)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -54,6 +55,26 @@ class Batch:
         if self.rows_read is not None:
             return self.rows_read
         return len(self.seqs) + len(self.fallback) + len(self.grouped)
+
+
+def split_grouped(
+    numbered: Iterable[tuple[int, Grouped | RawRow]],
+) -> tuple[list[tuple[int, RawRow]], list[tuple[int, Grouped]]]:
+    """A per-act file's invoices, as the row readers' grouping gave them, by how they are read.
+
+    (the rows to read: a row naming no invoice, or an invoice whose lines make one; the invoices
+    whose lines do not, with their errors), each with its ``seq``.
+    """
+    rows: list[tuple[int, RawRow]] = []
+    grouped: list[tuple[int, Grouped]] = []
+    for seq, item in numbered:
+        if isinstance(item, RawRow):
+            rows.append((seq, item))
+        elif item.errors:
+            grouped.append((seq, item))
+        else:
+            rows.append((seq, item.raw))
+    return rows, grouped
 
 
 #: An input error with its place in the input: (seq, rank within the row, error).

@@ -1,0 +1,229 @@
+"""JSON, JSON Lines and Parquet files of one row per act, read by the columnar reader.
+
+Their rows are grouped by the row readers' own grouping, then read column-wise
+(``readers.columnar.grouped_rows``): the invoices, their values, their order and the input errors
+must be exactly the row readers', with native values (flags as booleans or numbers, amounts as
+numbers, codes as lists), every way an invoice's lines can differ (the CSV generator's, SPEC §1b),
+rows that are not objects, broken JSON lines, typed Parquet columns, batches cut anywhere, and a
+large file read twice.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pl = pytest.importorskip("polars", reason="the columnar reader needs polars (pip install '.[batch]')")
+
+import test_columnar_per_act as _acts  # noqa: E402  (the per-act lines generator)
+import test_columnar_reader as _cases  # noqa: E402  (the readers' comparison)
+
+from billing_rules.errors import ReadError  # noqa: E402
+from billing_rules.readers import stream as stream_module  # noqa: E402
+from billing_rules.readers.columnar import grouped_rows, read_invoices  # noqa: E402
+
+_NAMES = _acts._HEADER.split(";")
+
+
+def _act_objects(seed: int, invoices: int = 500, natives: bool = True) -> list[Any]:
+    """The per-act lines of the CSV generator as objects, some values as JSON natives.
+
+    ``natives``: flags as booleans or numbers, amounts as numbers, codes as lists, identifiers as
+    numbers (an invoice's lines then written alike or not, as a program would write them).
+    """
+    rng = random.Random(seed)
+    lines = [line for number in range(invoices) for line in _acts._invoice_lines(rng, number)]
+    for _ in range(len(lines) // 20):  # some invoices' lines far apart
+        first, second = rng.randrange(len(lines)), rng.randrange(len(lines))
+        lines[first], lines[second] = lines[second], lines[first]
+    objects: list[Any] = []
+    for line in lines:
+        values: dict[str, Any] = dict(zip(_NAMES, line, strict=True))
+        if natives:
+            if values["ald"] in ("0", "1") and rng.random() < 0.4:
+                values["ald"] = rng.choice([values["ald"] == "1", int(values["ald"])])
+            if values["regulated"] in ("0", "1") and rng.random() < 0.3:
+                values["regulated"] = values["regulated"] == "1"
+            amount = values["amount"].replace(",", ".")
+            if amount and rng.random() < 0.4:
+                try:
+                    values["amount"] = rng.choice([float(amount), int(Decimal(amount))])
+                except (ArithmeticError, ValueError):
+                    pass  # not a number: kept as text, an error all the same
+            if rng.random() < 0.1:
+                values["code"] = [values["code"]]
+            if rng.random() < 0.05 and values["practitioner_id"].isdigit():
+                values["practitioner_id"] = int(values["practitioner_id"])
+        if rng.random() < 0.2:
+            del values["time"]  # a key absent from some lines
+        if rng.random() < 0.05:
+            values["note"] = rng.choice([{"nested": [1]}, "à voir", 3])
+        objects.append(values)
+    for _ in range(3):
+        objects.insert(rng.randrange(len(objects)), rng.choice([[1, 2], "texte", 3, None]))  # not objects
+    return objects
+
+
+def _jsonl(path: Path, objects: list[Any], broken: bool = True) -> Path:
+    texts = [json.dumps(value, ensure_ascii=False) for value in objects]
+    if broken:
+        texts[7] = "{cassé"
+        texts.insert(15, "")
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    return path
+
+
+def _json(path: Path, objects: list[Any]) -> Path:
+    texts = [json.dumps(value, ensure_ascii=False) for value in objects]
+    path.write_text("[" + ",\n".join(texts) + "]", encoding="utf-8")
+    return path
+
+
+def _parquet(path: Path, seed: int, typed: bool) -> Path:
+    """The generated lines as a Parquet file: text columns, or typed ones where they read so."""
+    rows = [value for value in _act_objects(seed, natives=False) if isinstance(value, dict)]
+    frame = pl.DataFrame(
+        {name: [row.get(name) for row in rows] for name in _NAMES}, schema=dict.fromkeys(_NAMES, pl.String)
+    )
+    if typed:
+        frame = frame.with_columns(
+            pl.col("birth_date").str.to_date("%Y-%m-%d", strict=False),
+            pl.col("ald").replace_strict({"0": False, "1": True}, default=None, return_dtype=pl.Boolean),
+            pl.col("amount").str.replace(",", ".").cast(pl.Float64, strict=False),
+            pl.col("time").str.to_time("%H:%M", strict=False),
+        )
+    frame.write_parquet(path)
+    return path
+
+
+@pytest.fixture(params=[None, 37], ids=["whole", "batches-of-37"])
+def batches(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of the default size, or of 37 invoices (an invoice's errors across batch edges)."""
+    if request.param:
+        monkeypatch.setattr(grouped_rows, "BATCH_INVOICES", request.param)
+
+
+@pytest.fixture(params=[False, True], ids=["read-once", "read-twice"])
+def passes(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held whole, or read twice as a large file is (each invoice going once complete)."""
+    if request.param:
+        monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_json_lines_per_act_same_as_row_reader(
+    tmp_path: Path, batches: None, passes: None, seed: int
+) -> None:
+    events, errors = _cases._compare([str(_jsonl(tmp_path / "actes.jsonl", _act_objects(seed)))])
+    assert events > 300 and errors > 10  # invoices read, and lines that disagree
+
+
+def test_json_array_per_act_same_as_row_reader(tmp_path: Path, batches: None, passes: None) -> None:
+    events, errors = _cases._compare([str(_json(tmp_path / "actes.json", _act_objects(4)))])
+    assert events > 300 and errors > 10
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["text", "typed"])
+def test_parquet_per_act_same_as_row_reader(tmp_path: Path, batches: None, passes: None, typed: bool) -> None:
+    events, errors = _cases._compare([str(_parquet(tmp_path / "actes.parquet", 5, typed))])
+    assert events > 300 and errors > 10
+
+
+def test_per_act_files_of_every_format_and_duplicates_across_them(tmp_path: Path, passes: None) -> None:
+    """Per-act files beside per-invoice ones; the same invoices again in a second file are duplicates."""
+    objects = _act_objects(6, invoices=200)
+    paths = [
+        _jsonl(tmp_path / "a.jsonl", objects),
+        _json(tmp_path / "b.json", objects[:150]),
+        _parquet(tmp_path / "c.parquet", 6, typed=True),
+        _cases._write(tmp_path / "d.csv", _cases._damaged_lines(2, 0.05, rows=100)),
+    ]
+    _, errors = _cases._compare([str(path) for path in paths])
+    result = read_invoices([str(path) for path in paths])
+    doubles = [error for error in result.input_errors if "en double" in error.message]
+    assert len(doubles) > 100 and errors > len(doubles)
+
+
+def test_grouped_invoices_come_as_the_row_readers_make_them(tmp_path: Path) -> None:
+    """Two acts of one invoice make one row: codes in line order, the exact sum, the first line's place."""
+    base = {"invoice_id": "F1", "date": "2026-01-05", "practitioner_id": "D1", "patient_id": "P1"}
+    acts = [
+        {**base, "birth_date": "1950-01-01", "code": "G", "amount": 30},
+        {**base, "invoice_id": "F2", "birth_date": "1950-01-01", "code": "VG", "amount": 30.0},
+        {**base, "code": ["MD"], "amount": "10,10"},
+    ]
+    result = read_invoices([str(_jsonl(tmp_path / "two.jsonl", acts, broken=False))])
+    assert result.input_errors == []
+    rows = list(result.table.iter_rows(named=True))
+    assert [(row["invoice_id"], row["codes"], row["amount_cents"], row["line"]) for row in rows] == [
+        ("F1", ["G", "MD"], 4010, 1),
+        ("F2", ["VG"], 3000, 2),
+    ]
+
+
+def test_file_changed_between_the_two_readings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that grows between the first reading and the second is refused, as the row readers do."""
+    monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)
+    path = _jsonl(tmp_path / "actes.jsonl", _act_objects(7, invoices=50), broken=False)
+    first_reading = grouped_rows.last_rows
+
+    def then_appended(rows: Iterator[Any]) -> Any:
+        last = first_reading(rows)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"invoice_id": "F9999", "practitioner_id": "101", "code": "G"}) + "\n")
+        return last
+
+    monkeypatch.setattr(grouped_rows, "last_rows", then_appended)
+    with pytest.raises(ReadError, match="le fichier a changé pendant sa lecture"):
+        read_invoices([str(path)])
+
+
+def test_progress_counts_a_file_read_twice_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first of two readings is not counted: the progress line ends at the file's size and rows."""
+    monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)
+    objects = [value for value in _act_objects(8, invoices=100) if isinstance(value, dict)]
+    path = _jsonl(tmp_path / "actes.jsonl", objects, broken=False)
+
+    class Counting:
+        def __init__(self) -> None:
+            self.rows = self.bytes = 0
+
+        def counted(self, stream: Any) -> Any:
+            counting = self
+
+            class Stream:
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(stream, name)
+
+                def __enter__(self) -> Any:
+                    return self
+
+                def __exit__(self, *exc: object) -> None:
+                    stream.close()
+
+                def read(self, size: int = -1) -> bytes:
+                    data = stream.read(size)
+                    counting.bytes += len(data)
+                    return data
+
+                def readinto(self, buffer: Any) -> int:
+                    count = stream.readinto(buffer)
+                    counting.bytes += count or 0
+                    return count
+
+            return Stream()
+
+        def advance(self, rows: int = 0, size: int = 0) -> None:
+            self.rows += rows
+            self.bytes += size
+
+    counting = Counting()
+    read_invoices([str(path)], counting=counting)
+    assert counting.rows == len(objects)
+    assert counting.bytes == path.stat().st_size
