@@ -26,7 +26,9 @@ import test_columnar_reader as _cases  # noqa: E402  (the readers' comparison)
 
 from billing_rules.errors import ReadError  # noqa: E402
 from billing_rules.readers import stream as stream_module  # noqa: E402
-from billing_rules.readers.columnar import grouped_rows, read_invoices  # noqa: E402
+from billing_rules.readers.columnar import grouped_rows, per_act, read_invoices  # noqa: E402
+from billing_rules.readers.columnar import table as table_module  # noqa: E402
+from billing_rules.readers.values import REFERRAL_TIME  # noqa: E402
 
 _NAMES = _acts._HEADER.split(";")
 
@@ -85,12 +87,20 @@ def _json(path: Path, objects: list[Any]) -> Path:
     return path
 
 
-def _parquet(path: Path, seed: int, typed: bool) -> Path:
-    """The generated lines as a Parquet file: text columns, or typed ones where they read so."""
+def _parquet(path: Path, seed: int, typed: bool, lists: bool = False) -> Path:
+    """The generated lines as a Parquet file: text columns, or typed ones where they read so.
+
+    The referral's time alone is under its SPEC name (a Parquet column is taken by its name as
+    written); an empty cell is NULL. ``lists``: codes as lists of texts (the row readers' grouping).
+    """
     rows = [value for value in _act_objects(seed, natives=False) if isinstance(value, dict)]
+    names = [REFERRAL_TIME if name == "Heure de régulation" else name for name in _NAMES]
     frame = pl.DataFrame(
-        {name: [row.get(name) for row in rows] for name in _NAMES}, schema=dict.fromkeys(_NAMES, pl.String)
-    )
+        {name: [row.get(name) or None for row in rows] for name in _NAMES},
+        schema=dict.fromkeys(_NAMES, pl.String),
+    ).rename(dict(zip(_NAMES, names, strict=True)))
+    if lists:
+        frame = frame.with_columns(pl.col("code").str.split("+"))
     if typed:
         frame = frame.with_columns(
             pl.col("birth_date").str.to_date("%Y-%m-%d", strict=False),
@@ -107,6 +117,23 @@ def batches(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of the default size, or of 37 invoices (an invoice's errors across batch edges)."""
     if request.param:
         monkeypatch.setattr(grouped_rows, "BATCH_INVOICES", request.param)
+        monkeypatch.setattr(per_act, "BATCH_INVOICES", request.param)
+
+
+@pytest.fixture(params=[None, 150], ids=["in-memory", "spilled"])
+def rounds(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parquet rows grouped column-wise whole, or in rounds of 150 rows on disk (``act_spill``)."""
+    _acts._spill_at(monkeypatch, request.param)
+
+
+@pytest.fixture
+def column_wise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails a reading that goes through the row readers' grouping."""
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("grouped by the row readers")
+
+    monkeypatch.setattr(table_module, "grouped_batches", refused)
 
 
 @pytest.fixture(params=[False, True], ids=["read-once", "read-twice"])
@@ -130,9 +157,33 @@ def test_json_array_per_act_same_as_row_reader(tmp_path: Path, batches: None, pa
 
 
 @pytest.mark.parametrize("typed", [False, True], ids=["text", "typed"])
-def test_parquet_per_act_same_as_row_reader(tmp_path: Path, batches: None, passes: None, typed: bool) -> None:
-    events, errors = _cases._compare([str(_parquet(tmp_path / "actes.parquet", 5, typed))])
+def test_parquet_per_act_grouped_column_wise(
+    tmp_path: Path, batches: None, rounds: None, column_wise: None, typed: bool
+) -> None:
+    """Texts as key and code: grouped column-wise (``per_act``), with the rows read alone held back."""
+    path = _parquet(tmp_path / "actes.parquet", 5, typed)
+    assert pl.read_parquet(path).filter(pl.col(REFERRAL_TIME).is_not_null()).height > 3
+    events, errors = _cases._compare([str(path)])
     assert events > 300 and errors > 10
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_parquet_per_act_of_lists_same_as_row_reader(
+    tmp_path: Path, batches: None, passes: None, seed: int
+) -> None:
+    """Codes as lists: grouped by the row readers' grouping, then read column-wise."""
+    events, errors = _cases._compare([str(_parquet(tmp_path / "actes.parquet", seed, True, lists=True))])
+    assert events > 300 and errors > 10
+
+
+def test_parquet_column_named_as_grouping_columns(tmp_path: Path, column_wise: None) -> None:
+    """Extra columns named ``line`` or ``_pid`` are the file's own: extras, as the row readers keep them."""
+    path = _parquet(tmp_path / "actes.parquet", 7, typed=True)
+    frame = pl.read_parquet(path)
+    frame.with_columns(
+        pl.lit("x").alias("line"), pl.col("patient_id").alias("_pid"), pl.lit(3).alias("_code")
+    ).write_parquet(path)
+    _cases._compare([str(path)])
 
 
 def test_per_act_files_of_every_format_and_duplicates_across_them(tmp_path: Path, passes: None) -> None:

@@ -1,11 +1,14 @@
 """JSON, JSON Lines and Parquet files of one row per act: grouped by the row readers, read column-wise.
 
+(A Parquet file whose invoice key and code are texts is grouped column-wise instead, as CSV is:
+:func:`.per_act.parquet_per_act_batches`; here come its other writings, codes as lists say.)
+
 Such a file's rows are grouped into invoices by the row readers' own grouping
 (:func:`~billing_rules.readers.lines.group_lines`), so that every invoice, its codes, its amount
 and every disagreement between its lines are exactly theirs; only the reading of the invoices'
 values is then done column-wise, as for a file of one row per invoice (:func:`.other_sources.
-objects_batch`). JSON is parsed in Python all the same, and a Parquet row grouped in Python costs
-little beside the rules it then goes through: what this path spares is the row engine.
+objects_batch`). JSON is parsed in Python all the same: what this path spares is the row engine
+(600 000 JSON Lines objects, the whole check: 23.8 s by the row engine, 14.5 s so).
 
 As there, a large file that can be read again is read twice (:func:`~billing_rules.readers.stream.
 read_twice`): the first reading finds each invoice's last row, so that each goes as soon as it is

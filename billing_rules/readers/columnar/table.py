@@ -24,7 +24,7 @@ from billing_rules.model import InputError
 from billing_rules.readers.columnar.csv_source import Counter, csv_batches, csv_header
 from billing_rules.readers.columnar.grouped_rows import grouped_batches, per_act_rows
 from billing_rules.readers.columnar.other_sources import json_batches, opener, parquet_batches
-from billing_rules.readers.columnar.per_act import per_act_batches
+from billing_rules.readers.columnar.per_act import native_per_act, parquet_per_act_batches, per_act_batches
 from billing_rules.readers.columnar.prefetch import Prefetched
 from billing_rules.readers.columnar.schema import polars_schema
 from billing_rules.readers.columnar.validate import Batch, Located, read_batch
@@ -215,6 +215,9 @@ def _batches(
                 yield from per_act_batches(open_stream, header, path, index, counter)
             else:
                 yield from csv_batches(open_stream, path, index, counter, header=header)
+        elif isinstance(reader, ParquetReader) and native_per_act(_parquet_schema(first_pass)):
+            with open_stream() as stream:  # one row per act, its key and code as texts: column-wise
+                yield from parquet_per_act_batches(stream, path, index, counter)
         elif isinstance(reader, (ParquetReader, JsonReader, JsonLinesReader)) and per_act_rows(
             reader, first_pass, path
         ):  # one row per act: grouped by the row readers' grouping, then read column-wise
@@ -237,6 +240,19 @@ def _batches(
 
         reason = exc.strerror or type(exc).__name__
         raise ReadError(f"{file_label(path)} : lecture interrompue ({reason})") from None
+
+
+def _parquet_schema(open_stream: Callable[[], BinaryIO]) -> dict[str, pl.DataType]:
+    """A Parquet file's columns and their types, from its footer; none when it cannot be read.
+
+    A file of one row per act has a ``code`` column (the row readers decide on its first row's
+    keys, which are all the columns).
+    """
+    try:
+        with open_stream() as stream:
+            return dict(pl.read_parquet_schema(stream))
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return {}  # its reading says why
 
 
 def _counted(
