@@ -3,9 +3,10 @@
 One generated file of ``--rows`` invoices, rewritten as exports write it (SPEC §1b): French headers
 and values, every field quoted, two headers of the practice's own under ``--column``, the
 referral's time in a column of its own (``Heure de régulation``), and one line per act (a ``code``
-column, the amount on the first line). Each is checked by a whole ``check --engine duckdb
---format json`` process, as the SPEC file is; all must give the SPEC file's summary (the same
-invoices, the same findings), and should take about its time: the columnar reader reads them all.
+column, the amount on the first line), that last also as Parquet and as JSON Lines. Each is
+checked by a whole ``check --engine duckdb --format json`` process, as the SPEC file is; all must
+give the SPEC file's summary (the same invoices, the same findings), and should take about its
+time: the columnar reader reads them all (JSON is parsed in Python, a per-act file twice when large).
 """
 
 from __future__ import annotations
@@ -111,6 +112,33 @@ def _per_act(header: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]
             yield line
 
 
+def _as_parquet(source: Path) -> Path:
+    """``source`` (a CSV file) as Parquet, every column as text (made once, then kept)."""
+    import polars as pl
+
+    target = source.with_suffix(".parquet")
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        pl.scan_csv(source, separator=";", infer_schema=False).sink_parquet(partial)
+        partial.replace(target)
+    return target
+
+
+def _as_json_lines(source: Path) -> Path:
+    """``source`` (a CSV file) as JSON Lines, one object of texts per row (made once, then kept)."""
+    target = source.with_suffix(".jsonl")
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        with (
+            source.open(encoding="utf-8", newline="") as handle,
+            partial.open("w", encoding="utf-8") as out,
+        ):
+            for row in csv.DictReader(handle, delimiter=";"):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        partial.replace(target)
+    return target
+
+
 def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: Path) -> None:
     """Each export shape's whole check, beside the SPEC file's, and whether its summary is the same."""
     folder = spec_file.parent
@@ -129,6 +157,8 @@ def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: P
         ),
         ("referral's time alone (Heure de régulation)", shape("regulation", _referral_time), []),
         ("one line per act (code column)", shape("per-act", _per_act), []),
+        ("one row per act as Parquet (texts)", _as_parquet(shape("per-act", _per_act)), []),
+        ("one row per act as JSON Lines", _as_json_lines(shape("per-act", _per_act)), []),
     ]
     reference: dict[str, object] | None = None
     spec_wall = 0.0
@@ -168,7 +198,7 @@ def per_act_scale(args: argparse.Namespace, table: list[tuple[str, str]], spec_f
 
 def _checked(path: Path, extra: list[str], repeat: int) -> tuple[float, float, int, dict[str, object]]:
     """The fastest of ``repeat`` whole checks of ``path``: wall, CPU, peak RSS (KiB), and its summary."""
-    report = path.parent / f"{path.stem}.report.json"
+    report = path.parent / f"{path.name}.report.json"  # one per file: per-act.csv, per-act.jsonl...
     command = [sys.executable, "-c", _CHILD, str(HERE), str(report), str(path), *extra]
     wall, cpu, kib = min(timed_process(command) for _ in range(repeat))
     summary = json.loads(report.read_text(encoding="utf-8"))["summary"]

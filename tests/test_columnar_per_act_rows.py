@@ -141,6 +141,7 @@ def passes(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Held whole, or read twice as a large file is (each invoice going once complete)."""
     if request.param:
         monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)
+        monkeypatch.setattr(stream_module, "TWICE_ROWS", 0)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

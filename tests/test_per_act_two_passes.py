@@ -153,6 +153,19 @@ def test_a_file_changed_between_the_passes_is_refused() -> None:
         list(group_lines(iter(rows[:-1]), last_rows(iter(rows))))  # a row less
 
 
+def _first_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at each first pass of the row readers (``last_rows``)."""
+    passes: list[int] = []
+    real = stream_module.last_rows
+
+    def spy(rows: Any) -> Any:
+        passes.append(1)
+        return real(rows)
+
+    monkeypatch.setattr(stream_module, "last_rows", spy)
+    return passes
+
+
 @pytest.mark.parametrize("fmt", sorted(_FORMATS))
 def test_row_readers_read_a_large_file_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
@@ -161,19 +174,40 @@ def test_row_readers_read_a_large_file_twice(
     path = tmp_path / f"actes.{fmt}"
     path.write_bytes(_FORMATS[fmt][1](_lines(7)))
     once = list(InputStream([str(path)]))
-    passes: list[int] = []
-    real = stream_module.last_rows
-
-    def spy(rows: Any) -> Any:
-        passes.append(1)
-        return real(rows)
-
+    passes = _first_passes(monkeypatch)
     monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)
-    monkeypatch.setattr(stream_module, "last_rows", spy)
     assert list(InputStream([str(path)])) == once
     assert passes == [1]
     assert sum(isinstance(item, Event) for item in once) > 80
     assert sum(isinstance(item, InputError) for item in once) > 10
+
+
+def test_parquet_large_by_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Parquet file is read twice from :data:`TWICE_ROWS` rows on, whatever its (compressed) size."""
+    pl = pytest.importorskip("polars", reason="Parquet needs polars (pip install '.[batch]')")
+    rows = _lines(8)
+    path = tmp_path / "actes.parquet"
+    pl.DataFrame({name: [row[name] for row in rows] for name in _FIELDS}).write_parquet(path)
+    once = list(InputStream([str(path)]))
+    passes = _first_passes(monkeypatch)
+    monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)  # its bytes do not decide
+    assert list(InputStream([str(path)])) == once
+    assert passes == []
+    monkeypatch.setattr(stream_module, "TWICE_ROWS", len(rows) + 1)
+    assert list(InputStream([str(path)])) == once
+    assert passes == []
+    monkeypatch.setattr(stream_module, "TWICE_ROWS", len(rows))
+    assert list(InputStream([str(path)])) == once
+    assert passes == [1]
+    assert sum(isinstance(item, Event) for item in once) > 80
+    with path.open("rb") as handle:  # the footer, and the stream where it was
+        handle.read(3)
+        assert stream_module.read_twice(handle, stream_module.ParquetReader())
+        assert handle.tell() == 3
+    with path.open("rb") as handle:  # a stream without its path: read for its footer
+        memory = io.BytesIO(handle.read())
+    assert stream_module.read_twice(memory, stream_module.ParquetReader())
+    assert memory.tell() == 0
 
 
 def test_standard_input_read_once(monkeypatch: pytest.MonkeyPatch) -> None:

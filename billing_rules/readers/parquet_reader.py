@@ -9,6 +9,7 @@ the same value rules as JSON, and the columnar reader gives exactly the same res
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -38,6 +39,28 @@ def parquet_footer(path: str) -> tuple[tuple[str, ...], int] | None:
         return tuple(lazy.collect_schema().names()), int(lazy.select(pl.len()).collect().item())
     except (pl.exceptions.PolarsError, OSError):
         return None
+
+
+def parquet_rows(stream: BinaryIO) -> int | None:
+    """The rows of the Parquet file ``stream`` reads, from its footer; its position is kept.
+
+    None when polars is missing or the stream is not readable Parquet (its reading says why).
+    """
+    try:
+        import polars as pl
+    except ImportError:
+        return None
+    name = getattr(stream, "name", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        footer = parquet_footer(name)  # the footer alone, where a stream would be read whole
+        return footer[1] if footer is not None else None
+    start = stream.tell()
+    try:
+        return int(pl.scan_parquet(stream).select(pl.len()).collect().item())
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    finally:
+        stream.seek(start)
 
 
 class ParquetReader:

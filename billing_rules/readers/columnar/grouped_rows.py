@@ -67,7 +67,7 @@ def grouped_batches(
     """
     last: LastRows | None = None
     with first_pass() as stream:
-        if read_twice(stream):
+        if read_twice(stream, reader):
             last = last_rows(reader.rows(stream, path))
     size = batch_invoices or BATCH_INVOICES  # the module's value when called (tests make it small)
     with open_stream() as stream:
