@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pl = pytest.importorskip("polars", reason="the columnar reader needs polars (pip install '.[batch]')")
 
@@ -279,3 +281,57 @@ def test_progress_counts_a_file_read_twice_once(tmp_path: Path, monkeypatch: pyt
     read_invoices([str(path)], counting=counting)
     assert counting.rows == len(objects)
     assert counting.bytes == path.stat().st_size
+
+
+# --- any rows: property-based ---------------------------------------------------------------------
+
+#: Values of each column, as Parquet types them (NULL for an empty cell) and as JSON may write them.
+_NATIVE_VALUES: dict[str, tuple[Any, list[Any]]] = {
+    "invoice_id": (pl.String, ["F1", "F2", " F1", "F1\u00a0", "", None, "F3"]),
+    "date": (pl.String, ["2025-03-04", "04/03/2025", None, "2025-02-30"]),
+    "time": (pl.String, [None, "10:00", "10:00:00", "25:00"]),
+    "practitioner_id": (pl.String, ["101", "102", None, " 101"]),
+    "patient_id": (pl.String, ["P1", None, "P2", " "]),
+    "birth_date": (pl.String, ["1950-02-01", None, "2030-01-01"]),
+    "ald": (pl.Boolean, [True, False, None]),
+    "sector": (pl.Int64, [1, 2, None, 3]),
+    "code": (pl.String, ["G", "MD", None, "", " VL ", "XYZ", "G+MD"]),
+    "amount": (pl.Float64, [30.0, None, 0.0, 26.5, -5.0, 0.005, 12.345, float("nan")]),
+    REFERRAL_TIME: (pl.String, [None, None, None, "09:30", "25:00"]),
+    "note": (pl.String, [None, "a", "b"]),
+}
+
+
+@st.composite
+def _any_act_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    count = draw(st.integers(min_value=1, max_value=14))
+    return [
+        {name: draw(st.sampled_from(values)) for name, (_, values) in _NATIVE_VALUES.items()}
+        for _ in range(count)
+    ]
+
+
+@_cases.reproducible(120)
+@given(rows=_any_act_rows(), spill=st.sampled_from([None, 1, 4]), batch=st.sampled_from([None, 1, 3]))
+def test_any_act_rows_read_as_the_row_reader(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[dict[str, Any]],
+    spill: int | None,
+    batch: int | None,
+) -> None:
+    """Random rows of a few invoices, as Parquet (grouped column-wise, in memory or in rounds on disk)
+    and as JSON Lines (grouped by the row readers): the same invoices, values and errors, in order."""
+    _acts._spill_at(monkeypatch, spill)
+    if batch:
+        monkeypatch.setattr(per_act, "BATCH_INVOICES", batch)
+        monkeypatch.setattr(grouped_rows, "BATCH_INVOICES", batch)
+    parquet = tmp_path / "any.parquet"
+    schema = {name: kind for name, (kind, _) in _NATIVE_VALUES.items()}
+    pl.DataFrame({name: [row[name] for row in rows] for name in schema}, schema=schema).write_parquet(parquet)
+    _cases._compare([str(parquet)])
+    jsonl = tmp_path / "any.jsonl"
+    jsonl.write_text(
+        "".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows)
+    )
+    _cases._compare([str(jsonl)])
