@@ -28,6 +28,7 @@ from billing_rules.readers.columnar.per_act import native_per_act, parquet_per_a
 from billing_rules.readers.columnar.prefetch import Prefetched
 from billing_rules.readers.columnar.schema import polars_schema
 from billing_rules.readers.columnar.validate import Batch, Located, read_batch
+from billing_rules.readers.columns import CODE
 from billing_rules.readers.csv_reader import CsvReader
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
 from billing_rules.readers.parquet_reader import ParquetReader
@@ -215,20 +216,23 @@ def _batches(
                 yield from per_act_batches(open_stream, header, path, index, counter)
             else:
                 yield from csv_batches(open_stream, path, index, counter, header=header)
-        elif isinstance(reader, ParquetReader) and native_per_act(_parquet_schema(first_pass)):
-            with open_stream() as stream:  # one row per act, its key and code as texts: column-wise
-                yield from parquet_per_act_batches(stream, path, index, counter)
-        elif isinstance(reader, (ParquetReader, JsonReader, JsonLinesReader)) and per_act_rows(
-            reader, first_pass, path
-        ):  # one row per act: grouped by the row readers' grouping, then read column-wise
-            yield from grouped_batches(reader, open_stream, first_pass, path, index, counter)
         elif isinstance(reader, ParquetReader):
-            with open_stream() as stream:
-                yield from parquet_batches(stream, path, index, counter)
+            schema = _parquet_schema(path, first_pass)
+            if native_per_act(schema):  # one row per act, its key and code as texts: column-wise
+                with open_stream() as stream:
+                    yield from parquet_per_act_batches(stream, path, index, counter)
+            elif CODE in schema:  # one row per act otherwise written: the row readers group it
+                yield from grouped_batches(reader, open_stream, first_pass, path, index, counter)
+            else:
+                with open_stream() as stream:
+                    yield from parquet_batches(stream, path, index, counter)
         elif isinstance(reader, (JsonReader, JsonLinesReader)):
-            lines = isinstance(reader, JsonLinesReader)
-            with open_stream() as stream:
-                yield from json_batches(stream, path, index, counter, lines=lines, reader=reader)
+            if per_act_rows(reader, first_pass, path):  # one row per act: grouped by the row readers
+                yield from grouped_batches(reader, open_stream, first_pass, path, index, counter)
+            else:
+                lines = isinstance(reader, JsonLinesReader)
+                with open_stream() as stream:
+                    yield from json_batches(stream, path, index, counter, lines=lines, reader=reader)
         else:  # a plugin's format: its rows, validated column-wise
             from billing_rules.readers.columnar.other_sources import raw_row_batches
 
@@ -242,13 +246,16 @@ def _batches(
         raise ReadError(f"{file_label(path)} : lecture interrompue ({reason})") from None
 
 
-def _parquet_schema(open_stream: Callable[[], BinaryIO]) -> dict[str, pl.DataType]:
+def _parquet_schema(path: str, open_stream: Callable[[], BinaryIO]) -> dict[str, pl.DataType]:
     """A Parquet file's columns and their types, from its footer; none when it cannot be read.
 
     A file of one row per act has a ``code`` column (the row readers decide on its first row's
-    keys, which are all the columns).
+    keys, which are all the columns). Read by its path where it has one: from a stream, polars
+    reads the whole file for its footer.
     """
     try:
+        if path != STDIN and os.path.isfile(path):
+            return dict(pl.read_parquet_schema(path))
         with open_stream() as stream:
             return dict(pl.read_parquet_schema(stream))
     except (pl.exceptions.PolarsError, OSError, ValueError):
