@@ -116,6 +116,22 @@ def test_json_lines_per_act_errors_in_a_rows_order_on_their_lines(tmp_path: Path
     ]
 
 
+def test_json_array_disagreement_names_no_line(tmp_path: Path, engine: str) -> None:
+    """A JSON array's objects have no line: the disagreement says "an earlier line", in good French."""
+    base = {"invoice_id": "F1", "date": "2026-01-05", "practitioner_id": "111", "birth_date": "1950-01-01"}
+    path = tmp_path / "actes.json"
+    lines = [{**base, "patient_id": "P1", "code": "G"}, {**base, "patient_id": "P2", "code": "MEG"}]
+    path.write_text(json.dumps(lines), encoding="utf-8")
+    assert _errors(_check(path, engine)) == [
+        (
+            None,
+            "patient_id",
+            "patient_id différent de celui d'une ligne précédente pour la même facture : les lignes "
+            "d'une facture ne diffèrent que par le code et le montant",
+        )
+    ]
+
+
 def test_damaged_bytes_are_reported_once_after_the_bad_values(tmp_path: Path, engine: str) -> None:
     path = tmp_path / "actes.csv"
     path.write_bytes(

@@ -390,9 +390,9 @@ def _read_or_default(field: str, value: Any) -> Any:
 
 
 def _disagreement(field: str, earlier: int | None) -> str:
-    where = f"la ligne {earlier}" if earlier is not None else "une ligne précédente"
+    where = f"de la ligne {earlier}" if earlier is not None else "d'une ligne précédente"
     return (
-        f"{field} différent de celui de {where} pour la même facture : les lignes d'une facture "
+        f"{field} différent de celui {where} pour la même facture : les lignes d'une facture "
         "ne diffèrent que par le code et le montant"
     )
 
