@@ -181,19 +181,22 @@ def per_act_scale(args: argparse.Namespace, table: list[tuple[str, str]], spec_f
 
     Such a file cannot be grouped before its last line is read; its lines go to disk in rounds
     (``readers.columnar.act_spill``). Its summary must be the SPEC file's, checked once beside it.
+    The same lines as Parquet (texts) are grouped the same way.
     """
     per_act = _rewritten(spec_file, spec_file.parent / f"{spec_file.stem}.per-act.csv", _per_act)
     _, _, _, reference = _checked(spec_file, [], 1)
-    wall, cpu, kib, summary = _checked(per_act, [], args.repeat)
     with per_act.open("rb") as handle:
         lines = sum(1 for _ in handle) - 1
-    same = "same summary as the SPEC file" if summary == reference else "SUMMARY DIFFERS"
-    table.append(
-        (
-            "check --engine duckdb, one line per act, " + f"{lines:,} lines".replace(",", " "),
-            f"{wall:.1f} s (CPU {cpu:.1f} s), peak RSS {kib / 1024:.0f} MiB (target <= 4096 MiB), {same}",
+    for label, path in (("CSV", per_act), ("Parquet", _as_parquet(per_act))):
+        wall, cpu, kib, summary = _checked(path, [], args.repeat)
+        same = "same summary as the SPEC file" if summary == reference else "SUMMARY DIFFERS"
+        table.append(
+            (
+                f"check --engine duckdb, one line per act as {label}, "
+                + f"{lines:,} lines".replace(",", " "),
+                f"{wall:.1f} s (CPU {cpu:.1f} s), peak RSS {kib / 1024:.0f} MiB (target <= 4096 MiB), {same}",
+            )
         )
-    )
 
 
 def _checked(path: Path, extra: list[str], repeat: int) -> tuple[float, float, int, dict[str, object]]:
