@@ -370,6 +370,45 @@ def test_random_files_identical_and_every_code_fires(
         assert not missing, missing
 
 
+def _per_act(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each invoice as one row per act, as exports write it: its amount on its first act's row."""
+    acts = []
+    for row in rows:
+        for rank, code in enumerate(row["codes"].split("+")):
+            act = {name: value for name, value in row.items() if name != "codes"} | {"code": code}
+            if rank and act.get("amount"):
+                act["amount"] = "0.00"
+            acts.append(act)
+    return acts
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_per_act_files_identical_and_every_code_fires(
+    tmp_path: Path, builtin_validator: Validator, fmt: str
+) -> None:
+    """The random invoices as one row per act, in Parquet and JSON Lines: the columnar engine's input
+    (``readers.columnar.per_act``, ``readers.columnar.grouped_rows``), the row engine's findings."""
+    import json
+
+    paths = []
+    for name, rows in (("a", _random_rows(1, 900)), ("b", _random_rows(101, 300))):
+        acts = _per_act(rows)
+        path = tmp_path / f"{name}.{fmt}"
+        if fmt == "parquet":
+            pl = pytest.importorskip("polars")
+            pl.DataFrame({column: [act[column] for act in acts] for column in acts[0]}).write_parquet(path)
+        else:
+            path.write_text(
+                "".join(json.dumps(act, ensure_ascii=False) + "\n" for act in acts), encoding="utf-8"
+            )
+        paths.append(str(path))
+    assert api.columnar_files(paths, None)
+    expected, found = _both(builtin_validator, paths)
+    assert found == expected
+    missing = (SPEC_CODES | EXTENSION_CODES) - {item[0] for item in expected}
+    assert not missing, missing
+
+
 @pytest.mark.parametrize(("seed", "start"), [(21, dt.date(2023, 12, 18)), (22, dt.date(2025, 12, 22))])
 def test_generated_files_identical(
     tmp_path: Path, builtin_validator: Validator, seed: int, start: dt.date
