@@ -266,17 +266,32 @@ def _grouped(
     compared = [where[name] for name in COMPARED if name in where]
     if compared:
         plain = plain & pl.all_horizontal(*(pl.col(position).n_unique() == 1 for position in compared))
-    groups = (
-        keyed.filter(pl.col("_pid").is_not_null() & pl.col("_iid").is_not_null())
+    kept = [*where.values(), "line"]
+    named = keyed.filter(pl.col("_pid").is_not_null() & pl.col("_iid").is_not_null())
+    # Most invoices have one line: such an invoice is its line, plain unless the line is judged.
+    # Only the others are grouped (comparing some twenty columns in every group was most of it).
+    repeated = named.select(pl.struct("_pid", "_iid").is_duplicated()).to_series()
+    alone = named.filter(~repeated).select(
+        "_pid",
+        "_iid",
+        *kept,
+        pl.col("_code").alias("_codes"),
+        pl.col("_cents").alias("_total"),
+        pl.col("_cents").is_not_null().alias("_known"),
+        (~pl.col("_bad")).alias("_plain"),
+    )
+    several = (
+        named.filter(repeated)
         .group_by("_pid", "_iid", maintain_order=True)
         .agg(
-            *(pl.col(position).first() for position in [*where.values(), "line"]),
+            *(pl.col(position).first() for position in kept),
             pl.col("_code").str.join("+").alias("_codes"),
             pl.col("_cents").sum().alias("_total"),
             (pl.col("_cents").null_count() == 0).alias("_known"),
             plain.alias("_plain"),
         )
     )
+    groups = pl.concat([alone, several], how="vertical_relaxed")
     if claimed:
         spoiled = pl.DataFrame(list(claimed), schema={"_pid": pl.String, "_iid": pl.String}, orient="row")
         spoiled = spoiled.with_columns(pl.lit(True).alias("_held"))
