@@ -198,34 +198,36 @@ def parquet_batches(
 ) -> Iterator[Batch]:
     """The batches of a Parquet file; ``line`` is the row's 1-based number in the file."""
     for start, frame in parquet_slices(source, path, batch_rows):
-        seqs = counter.take(frame.height)
-        lines = list(range(start + 1, start + 1 + frame.height))
-        fallback: list[tuple[int, RawRow]] = []
-        if REFERRAL_TIME in frame.columns:
-            # A referral's time alone: such rows are read as the row reader reads them (it combines
-            # the time with a date, rows._referral_with_time), the others column-wise.
-            given = ~pl.col(REFERRAL_TIME).cast(pl.String).fill_null("").is_in([""])
-            flags = frame.select(given.alias("given")).to_series().to_list()
-            rows = frame.filter(pl.Series(flags)).iter_rows(named=True)
-            fallback = [
-                (seq, RawRow(line, values, path))
-                for seq, line, values in zip(
-                    (seq for seq, flag in zip(seqs, flags, strict=True) if flag),
-                    (line for line, flag in zip(lines, flags, strict=True) if flag),
-                    rows,
-                    strict=True,
-                )
-            ]
-            kept = [not flag for flag in flags]
-            frame = frame.filter(pl.Series(kept))
-            seqs = [seq for seq, keep in zip(seqs, kept, strict=True) if keep]
-            lines = [line for line, keep in zip(lines, kept, strict=True) if keep]
+        offset = counter.seq - start - 1  # a row's seq: its number plus this
+        counter.take(frame.height)
+        frame, numbers, held = referral_time_apart(frame, start, path)
+        seqs = (numbers + offset).to_list()
+        lines = numbers.to_list()
+        fallback = [(raw.line + offset, raw) for raw in held if raw.line is not None]
         columns: dict[str, Any] = {name: frame[name] for name in frame.columns if name in KNOWN_COLUMNS}
         extra_names = [name for name in frame.columns if name not in READ_COLUMNS]
         extras = None
         if extra_names:
             extras = frame.select(pl.struct(*extra_names).struct.json_encode()).to_series()
         yield Batch(file, path, seqs, lines, columns, extras, fallback)
+
+
+def referral_time_apart(
+    frame: pl.DataFrame, start: int, path: str
+) -> tuple[pl.DataFrame, pl.Series, list[RawRow]]:
+    """A Parquet slice without its rows that give a referral's time alone, and those rows apart.
+
+    (the other rows, their 1-based numbers in the file; those rows, as the row reader's). ``start``:
+    the slice's first row in the file, from 0. The row reader combines such a time with a date
+    (``rows._referral_with_time``): those rows are read by it, the others column-wise.
+    """
+    numbers = pl.int_range(start + 1, start + 1 + frame.height, dtype=pl.Int64, eager=True)
+    if REFERRAL_TIME not in frame.columns:
+        return frame, numbers, []
+    flags = frame.select(pl.col(REFERRAL_TIME).cast(pl.String).fill_null("") != "").to_series()
+    rows = frame.filter(flags).iter_rows(named=True)
+    held = [RawRow(line, values, path) for line, values in zip(numbers.filter(flags), rows, strict=True)]
+    return frame.filter(~flags), numbers.filter(~flags), held
 
 
 def opener(path: str) -> Callable[[], BinaryIO]:

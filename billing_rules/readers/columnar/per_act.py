@@ -33,13 +33,13 @@ import polars as pl
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar import act_spill, cells
 from billing_rules.readers.columnar.csv_source import Counter, csv_batches, extras_json
-from billing_rules.readers.columnar.other_sources import parquet_slices
+from billing_rules.readers.columnar.other_sources import parquet_slices, referral_time_apart
 from billing_rules.readers.columnar.validate import Batch, split_grouped
 from billing_rules.readers.columns import CODE
 from billing_rules.readers.csv_reader import CsvTable
 from billing_rules.readers.lines import COMPARED, Grouped, group_lines
 from billing_rules.readers.rows import KNOWN_COLUMNS, row_identity
-from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME
+from billing_rules.readers.values import READ_COLUMNS
 
 #: Invoices per batch handed to the validation.
 BATCH_INVOICES = 200_000
@@ -78,7 +78,7 @@ def native_per_act(schema: Mapping[str, pl.DataType]) -> bool:
     them), compared and stripped as such; any other writing (codes as lists, numbers as
     identifiers) is grouped by the row readers (:mod:`.grouped_rows`).
     """
-    return CODE in schema and all(
+    return all(
         name in schema
         and (schema[name] in (pl.String, pl.Null) or isinstance(schema[name], (pl.Categorical, pl.Enum)))
         for name in (CODE, "practitioner_id", "invoice_id")
@@ -101,17 +101,7 @@ def parquet_per_act_batches(source: Any, path: str, file: int, counter: Counter)
 
     def lines() -> Iterator[tuple[pl.DataFrame, list[RawRow]]]:
         for start, frame in itertools.chain([first], slices):
-            numbers = pl.int_range(start + 1, start + 1 + frame.height, dtype=pl.Int64, eager=True)
-            held: list[RawRow] = []
-            if REFERRAL_TIME in renamed:
-                given = (pl.col(REFERRAL_TIME).cast(pl.String).fill_null("") != "").alias("given")
-                flags = frame.select(given).to_series()
-                rows = frame.filter(flags).iter_rows(named=True)
-                held = [
-                    RawRow(line, values, path)
-                    for line, values in zip(numbers.filter(flags), rows, strict=True)
-                ]
-                frame, numbers = frame.filter(~flags), numbers.filter(~flags)
+            frame, numbers, held = referral_time_apart(frame, start, path)
             yield frame.rename(renamed).with_columns(numbers.alias("line")), held
 
     yield from _grouped_batches(lines(), layout, path, file, counter)
