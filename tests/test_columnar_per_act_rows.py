@@ -28,8 +28,9 @@ import test_columnar_reader as _cases  # noqa: E402  (the readers' comparison)
 
 from billing_rules.errors import ReadError  # noqa: E402
 from billing_rules.readers import stream as stream_module  # noqa: E402
-from billing_rules.readers.columnar import grouped_rows, per_act, read_invoices  # noqa: E402
+from billing_rules.readers.columnar import grouped_rows, json_per_act, per_act, read_invoices  # noqa: E402
 from billing_rules.readers.columnar import table as table_module  # noqa: E402
+from billing_rules.readers.json_reader import JsonLinesReader  # noqa: E402
 from billing_rules.readers.values import REFERRAL_TIME  # noqa: E402
 
 _NAMES = _acts._HEADER.split(";")
@@ -154,6 +155,112 @@ def test_json_lines_per_act_same_as_row_reader(
     assert events > 300 and errors > 10  # invoices read, and lines that disagree
 
 
+def _typed_objects(seed: int) -> list[Any]:
+    """The generated lines as a program writing JSON natives writes them: each field in one type.
+
+    Flags as booleans, amounts as numbers, sectors as integers, where the text reads so; a few
+    lines then write a field in another type (a flag as 0 or 1, an amount as text), an integer
+    beyond 64 bits, or carry a nested extra value: those lines go to the row readers' grouping,
+    with their invoices.
+    """
+    rng = random.Random(seed)
+    objects: list[Any] = []
+    for value in _act_objects(seed, natives=False):
+        if isinstance(value, dict):
+            value = dict(value)
+            for flag in ("ald", "regulated", "homebound"):
+                if value.get(flag) in ("0", "1"):
+                    value[flag] = value[flag] == "1" if rng.random() > 0.02 else int(value[flag])
+            amount = value.get("amount", "").replace(",", ".")
+            try:
+                number = float(amount)
+            except ValueError:
+                pass  # not a number: kept as text, an error all the same (and a line held back)
+            else:
+                if rng.random() > 0.02:  # else an integer, or kept as text: another type
+                    value["amount"] = number
+                elif number.is_integer() and rng.random() < 0.5:
+                    value["amount"] = int(number)
+            if value.get("sector") in ("1", "2"):
+                value["sector"] = int(value["sector"]) if rng.random() > 0.01 else 10**20  # beyond Int64
+            if rng.random() < 0.02:
+                value["libellé"] = {"nested": [1, 2.5]}
+        objects.append(value)
+    return objects
+
+
+@pytest.fixture
+def chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON Lines put in columns 40 rows at a time: an invoice's lines across chunks and rounds."""
+    monkeypatch.setattr(json_per_act, "CHUNK_ROWS", 40)
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["text", "typed"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_json_lines_per_act_grouped_column_wise(
+    tmp_path: Path, batches: None, rounds: None, chunked: None, column_wise: None, typed: bool, seed: int
+) -> None:
+    """Texts, or each field in one JSON type: grouped column-wise (``json_per_act``), the rows that do
+    not fit their columns (another type, damaged, a referral's time alone) held back with their
+    invoices for the row readers; the same invoices, extras and errors as the row readers'."""
+    objects = _typed_objects(seed) if typed else _act_objects(seed, natives=False)
+    path = _jsonl(tmp_path / "actes.jsonl", objects)
+    with path.open("rb") as stream:
+        rows = list(JsonLinesReader().rows(stream, str(path)))
+    kinds = json_per_act.column_kinds(rows)
+    assert kinds is not None
+    expected = (bool, float, int) if typed else (str, str, str)
+    assert (kinds["ald"], kinds["amount"], kinds["sector"]) == expected
+    held = [raw for raw in rows if not json_per_act._fits(raw, kinds)]
+    assert 10 < len(held) < len(rows) // 5  # some lines held back, most grouped column-wise
+    events, errors = _cases._compare([str(path)])
+    assert events > 300 and errors > 10
+
+
+def test_json_lines_of_mixed_types_grouped_by_the_row_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most lines writing some field in another type than the first lines': the row readers group it."""
+    path = _jsonl(tmp_path / "actes.jsonl", _act_objects(3))
+    taken: list[str] = []
+    real = table_module.grouped_batches
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        taken.append("row readers")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(table_module, "grouped_batches", spied)
+    _cases._compare([str(path)])
+    assert taken == ["row readers"]
+
+
+def test_column_types_decided_by_the_first_rows_up_to_a_tenth_held() -> None:
+    """Each column's type is its most frequent one; a tenth of the rows held back, and no more."""
+    from billing_rules.readers.base import RawRow
+
+    def row(line: int, amount: Any, ald: Any = True) -> RawRow:
+        values = {
+            "invoice_id": f"F{line}",
+            "practitioner_id": "101",
+            "code": "G",
+            "amount": amount,
+            "ald": ald,
+        }
+        return RawRow(line, values, "a.jsonl")
+
+    floats = [row(line, 30.0) for line in range(1, 10)]
+    kinds = json_per_act.column_kinds([*floats, row(10, 30)])  # one integer in ten: held back
+    assert kinds is not None and (kinds["amount"], kinds["ald"], kinds["date"]) == (float, bool, str)
+    assert json_per_act.column_kinds([*floats[:8], row(9, 30), row(10, 25)]) is None  # two in ten
+    # An empty text is a null in any column; a text in a column of booleans is held back.
+    assert json_per_act.column_kinds([*floats[:8], row(9, ""), row(10, 30.0, ald="")]) is not None
+    assert json_per_act.column_kinds([*floats[:8], row(9, 30.0, "1"), row(10, 30.0, "0")]) is None
+    # A tie goes to text (the other row held back: one in twenty).
+    absent = [row(line, 30.0, None) for line in range(3, 21)]
+    tie = json_per_act.column_kinds([row(1, 30.0, "1"), row(2, 30.0, True), *absent])
+    assert tie is not None and tie["ald"] is str
+
+
 def test_json_array_per_act_same_as_row_reader(tmp_path: Path, batches: None, passes: None) -> None:
     events, errors = _cases._compare([str(_json(tmp_path / "actes.json", _act_objects(4)))])
     assert events > 300 and errors > 10
@@ -238,10 +345,14 @@ def test_file_changed_between_the_two_readings(tmp_path: Path, monkeypatch: pyte
         read_invoices([str(path)])
 
 
-def test_progress_counts_a_file_read_twice_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first of two readings is not counted: the progress line ends at the file's size and rows."""
+@pytest.mark.parametrize("natives", [True, False], ids=["row-readers", "column-wise"])
+def test_progress_counts_a_file_read_twice_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, natives: bool
+) -> None:
+    """The first of two readings, or the first rows' sample, is not counted: the progress line ends
+    at the file's size and rows."""
     monkeypatch.setattr(stream_module, "TWICE_BYTES", 0)
-    objects = [value for value in _act_objects(8, invoices=100) if isinstance(value, dict)]
+    objects = [value for value in _act_objects(8, invoices=100, natives=natives) if isinstance(value, dict)]
     path = _jsonl(tmp_path / "actes.jsonl", objects, broken=False)
 
     class Counting:
@@ -321,7 +432,8 @@ def test_any_act_rows_read_as_the_row_reader(
     batch: int | None,
 ) -> None:
     """Random rows of a few invoices, as Parquet (grouped column-wise, in memory or in rounds on disk)
-    and as JSON Lines (grouped by the row readers): the same invoices, values and errors, in order."""
+    and as JSON Lines (grouped column-wise, or by the row readers when most of its rows write a field
+    in another type than the others): the same invoices, values and errors, in order."""
     _acts._spill_at(monkeypatch, spill)
     if batch:
         monkeypatch.setattr(per_act, "BATCH_INVOICES", batch)
@@ -334,4 +446,7 @@ def test_any_act_rows_read_as_the_row_reader(
     jsonl.write_text(
         "".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows)
     )
+    _cases._compare([str(jsonl)])
+    # And grouped column-wise (``json_per_act``) however many of its rows are held back.
+    monkeypatch.setattr(json_per_act, "HELD_AT_MOST", 1.0)
     _cases._compare([str(jsonl)])

@@ -9,6 +9,7 @@ values JSON would give (:func:`parquet_values`), which the row reader of Parquet
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -99,23 +100,22 @@ def objects_batch(
             columns[name] = values
     extras = None
     if any(not values.keys() <= READ_COLUMNS for values in objects):
-        import json
-
-        extras = pl.Series(
-            "extras",
-            [
-                json.dumps(
-                    {key: as_json_value(value) for key, value in values.items() if key not in READ_COLUMNS},
-                    ensure_ascii=False,
-                    default=str,
-                )
-                if not values.keys() <= READ_COLUMNS
-                else None
-                for values in objects
-            ],
-            dtype=pl.String,
-        )
+        extras = pl.Series("extras", [extras_text(values) for values in objects], dtype=pl.String)
     return Batch(file, path, seqs, line_numbers, columns, extras, fallback, grouped or [], rows_read)
+
+
+def extras_text(values: dict[str, Any], read: frozenset[str] = READ_COLUMNS) -> str | None:
+    """A row's keys that are not ``read`` (for plugins: ``Event.extra``) as JSON text; None if none.
+
+    Their values as the ``json`` module reads them (:func:`as_json_value`), in the row's order.
+    """
+    if values.keys() <= read:
+        return None
+    return json.dumps(
+        {key: as_json_value(value) for key, value in values.items() if key not in read},
+        ensure_ascii=False,
+        default=str,
+    )
 
 
 # --- Parquet --------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ are then theirs word for word; so does a line that names no invoice. The invoice
 order of their first lines, numbered in that order, as there.
 
 A Parquet file is read so when its invoice key and its code are texts (:func:`native_per_act`),
-its values those its row reader reads (an empty cell is NULL there, ``""`` in CSV).
+its values those its row reader reads (an empty cell is NULL there, ``""`` in CSV); so is a JSON
+Lines file whose rows fit columns (:mod:`.json_per_act`).
 
 On a 1 M-invoice export (1.1 M lines): 36 s by the row readers for the whole check, 5.6-6.2 s so;
 the same lines as Parquet, 36.6 s and 5.4-6.0 s. Most invoices have one line, and are their line:
@@ -23,6 +24,7 @@ grouping only the others took the whole check from 6.5-6.8 s to 6.1-6.2 s.
 from __future__ import annotations
 
 import itertools
+import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
@@ -68,7 +70,7 @@ def per_act_batches(
             frame = pl.DataFrame([*columns, pl.Series("line", chunk.lines, dtype=pl.Int64)])
             yield frame, [raw for _, raw in chunk.fallback]
 
-    yield from _grouped_batches(lines(), _Layout(names, native=False), path, file, counter)
+    yield from group_columnwise(lines(), Layout(names, native=False), path, file, counter)
 
 
 def native_per_act(schema: Mapping[str, pl.DataType]) -> bool:
@@ -96,7 +98,7 @@ def parquet_per_act_batches(source: Any, path: str, file: int, counter: Counter)
     first = next(slices, None)
     if first is None:  # no row at all: no invoice
         return
-    layout = _Layout(first[1].columns, native=True)
+    layout = Layout(first[1].columns, native=True)
     renamed = dict(zip(layout.names, layout.positions, strict=True))
 
     def lines() -> Iterator[tuple[pl.DataFrame, list[RawRow]]]:
@@ -104,19 +106,23 @@ def parquet_per_act_batches(source: Any, path: str, file: int, counter: Counter)
             frame, numbers, held = referral_time_apart(frame, start, path)
             yield frame.rename(renamed).with_columns(numbers.alias("line")), held
 
-    yield from _grouped_batches(lines(), layout, path, file, counter)
+    yield from group_columnwise(lines(), layout, path, file, counter)
 
 
 @attrs.frozen
-class _Layout:
+class Layout:
     """A per-act file's columns: their names as read, and the positions (``c0``...) they go under.
 
-    ``native``: the values are JSON's (Parquet), an empty one NULL; else CSV text, empty ``""``.
+    ``native``: the values are JSON's (Parquet, JSON Lines), an empty one NULL; else CSV text,
+    empty ``""``.
     Under positions, no column of the file can take the name of one that grouping adds.
     """
 
     names: list[str]
     native: bool
+    #: The name of a column that holds each line's extra columns already as JSON text (JSON Lines,
+    #: whose keys vary from line to line), taken as they are; None: the extras are columns.
+    encoded_extras: str | None = None
     positions: list[str] = attrs.field(init=False)
     where: dict[str, str] = attrs.field(init=False)
 
@@ -133,9 +139,9 @@ def _positions(names: list[str]) -> list[str]:
     return [f"c{index}" for index in range(len(names))]
 
 
-def _grouped_batches(
+def group_columnwise(
     chunks: Iterator[tuple[pl.DataFrame, list[RawRow]]],
-    layout: _Layout,
+    layout: Layout,
     path: str,
     file: int,
     counter: Counter,
@@ -308,7 +314,7 @@ def _stripped(series: pl.Series) -> pl.Series:
     return series.replace("", None)
 
 
-def _rows(others: pl.DataFrame, layout: _Layout, held: list[RawRow], path: str) -> Iterator[RawRow]:
+def _rows(others: pl.DataFrame, layout: Layout, held: list[RawRow], path: str) -> Iterator[RawRow]:
     """The lines left to the row readers, in file order, as their rows (``held``: already so).
 
     A CSV line's empty cell is ``""``, as the CSV reader gives it; a Parquet row keeps its NULLs.
@@ -321,6 +327,9 @@ def _rows(others: pl.DataFrame, layout: _Layout, held: list[RawRow], path: str) 
         by_position = dict(zip(present, values, strict=True))
         if layout.native:
             row = {name: by_position.get(position) for name, position in named}
+            if layout.encoded_extras is not None:
+                encoded = row.pop(layout.encoded_extras)
+                row.update(json.loads(encoded) if encoded is not None else {})
         else:
             row = {name: by_position.get(position) or "" for name, position in named}
         rows.append(RawRow(line, row, path))
@@ -333,7 +342,7 @@ def _first_line(item: Grouped | RawRow) -> int:
     return (item.raw.line if isinstance(item, Grouped) else item.line) or 0
 
 
-def _invoices(plain: pl.DataFrame, layout: _Layout) -> pl.DataFrame:
+def _invoices(plain: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     """The plain invoices as per-invoice rows: SPEC columns by name, then ``extras`` and ``line``."""
     names, where = layout.names, layout.where
     columns = [
@@ -349,9 +358,15 @@ def _invoices(plain: pl.DataFrame, layout: _Layout) -> pl.DataFrame:
         sign = pl.when(pl.col("_total") < 0).then(pl.lit("-")).otherwise(pl.lit(""))
         written = sign + (total // 100).cast(pl.String) + "." + (total % 100).cast(pl.String).str.zfill(2)
         amount = pl.when(pl.col("_known")).then(written).otherwise(None)
-    extra = [(name, where[name]) for name in names if name and name not in READ_COLUMNS and name != CODE]
+    extra = [
+        (name, where[name])
+        for name in names
+        if name and name not in READ_COLUMNS and name != CODE and name != layout.encoded_extras
+    ]
     frame = plain.select(*columns, pl.col("_codes").alias("codes"), amount.alias("amount"), "line")
-    if extra and layout.native:  # as a per-invoice Parquet file's (``parquet_batches``)
+    if layout.encoded_extras is not None:
+        frame = frame.with_columns(plain[where[layout.encoded_extras]].alias("extras"))
+    elif extra and layout.native:  # as a per-invoice Parquet file's (``parquet_batches``)
         encoded = pl.struct(*(pl.col(position).alias(name) for name, position in extra)).struct.json_encode()
         frame = frame.with_columns(plain.select(encoded).to_series().alias("extras"))
     elif extra:

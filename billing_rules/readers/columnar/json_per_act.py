@@ -1,0 +1,191 @@
+"""JSON Lines files of one row per act, grouped into invoices column-wise, as per-act CSV is.
+
+The row reader decodes the lines (its line numbers, keys mapping, syntax and encoding errors);
+the rows are then put in columns and grouped as a per-act Parquet file's are
+(:func:`.per_act.group_columnwise`), instead of one by one in Python
+(:func:`~billing_rules.readers.lines.group_lines`: most of the time of such a file, 33 s of a
+whole check of 1.1 M lines read twice).
+
+A column holds one JSON type, fixed by the file's first rows (:func:`column_kinds`): text,
+unless they write it as booleans, integers or numbers. A row that columns cannot hold as the row
+reader reads it goes to the row readers' grouping, and takes its invoice along (as a damaged CSV
+line does): a row the reader found damaged or broken, a referral's time alone, no ``code`` key
+(or ``codes`` beside it), a value of another type than its column's (codes as a list, an
+identifier as a number...). A missing key reads as NULL: the row readers read an absent key and a
+``null`` alike. The keys that are no SPEC field (plugins' columns: ``Event.extra``) go as the
+row's JSON text in one column, as a per-invoice JSON row's do (:func:`.other_sources.extras_text`).
+
+When more than a tenth of the first rows are such, the file goes to the row readers' grouping whole
+(:mod:`.grouped_rows`, which reads a large file twice to hold few invoices at a time): the rows
+held back here stay in memory until the last line is read. A JSON array has no line numbers to
+order its rows by, and goes there too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
+
+import polars as pl
+
+from billing_rules.readers.base import RawRow
+from billing_rules.readers.columnar.csv_source import Counter
+from billing_rules.readers.columnar.other_sources import extras_text
+from billing_rules.readers.columnar.per_act import Layout, group_columnwise
+from billing_rules.readers.columnar.validate import Batch
+from billing_rules.readers.columns import CODE
+from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME, SPEC_COLUMNS
+
+#: The fields a row's columns hold, in column order; its other keys are extras (for plugins).
+FIELDS: tuple[str, ...] = (*(name for name in SPEC_COLUMNS if name != "codes"), CODE, REFERRAL_TIME)
+#: The column of each row's extras as JSON text. No row of the grouping has this key: a key
+#: holding NUL is damaged (``encoding.unreadable_values``), and its row goes to the row readers.
+EXTRAS = "\0extras"
+NAMES: tuple[str, ...] = (*FIELDS, EXTRAS)
+#: The keys that are no extra: SPEC's, and ``code``.
+_READ = frozenset(READ_COLUMNS | {CODE})
+#: Columns grouping reads as texts (the invoice's key, the code): never typed otherwise.
+_TEXT_ONLY = frozenset({"practitioner_id", "invoice_id", CODE, REFERRAL_TIME})
+#: JSON's types a column may hold, and the column's type. A subclass (an exact number kept as
+#: its digits, an integer too long for Python) is none of them: its row goes to the row readers.
+_KINDS: dict[type, pl.DataType] = {str: pl.String(), bool: pl.Boolean(), int: pl.Int64(), float: pl.Float64()}
+_INT64 = range(-(2**63), 2**63)
+#: Rows of the file's beginning that decide the columns' types and the route.
+SAMPLE_ROWS = 10_000
+#: The share of the sampled rows beyond which the file goes to the row readers' grouping whole:
+#: the rows held back stay in memory until the last line is read (a file whose amounts mix
+#: integers and decimals, 30 and 26.5, holds its integer ones: it is better read twice there).
+HELD_AT_MOST = 0.1
+#: Rows decoded before being put in columns.
+CHUNK_ROWS = 50_000
+
+
+def column_kinds(rows: Iterable[RawRow]) -> dict[str, type] | None:
+    """Each column's JSON type, the most frequent among ``rows`` (text when none or a tie).
+
+    None when more than :data:`HELD_AT_MOST` of the rows would go to the row readers: the file is
+    better grouped by them whole (see the module's docstring).
+    """
+    sample = list(rows)
+    counts: dict[str, dict[type, int]] = {name: {} for name in FIELDS}
+    for raw in sample:
+        for name, value in raw.values.items():
+            kind = type(value)
+            if name in counts and kind in _KINDS:
+                counts[name][kind] = counts[name].get(kind, 0) + 1
+    kinds = {name: str for name in FIELDS}
+    for name, seen in counts.items():
+        if seen and name not in _TEXT_ONLY:
+            kinds[name] = max(seen, key=lambda kind: (seen[kind], kind is str))
+    held = sum(1 for raw in sample if not _fits(raw, kinds))
+    return kinds if held <= HELD_AT_MOST * len(sample) else None
+
+
+def _fits(raw: RawRow, kinds: dict[str, type]) -> bool:
+    """Whether the row reads the same from columns of ``kinds`` as by the row reader."""
+    return _plain(raw) and all(
+        _fits_value(value, kinds.get(name, object)) for name, value in raw.values.items()
+    )
+
+
+def _plain(raw: RawRow) -> bool:
+    """What :func:`_fits` asks of the row as a whole, before its values' types."""
+    values = raw.values
+    if raw.problems or raw.line is None or CODE not in values or "codes" in values:
+        return False
+    return values.get(REFERRAL_TIME) in (None, "")  # else combined with the date by the row reader
+
+
+def _fits_value(value: Any, kind: type) -> bool:
+    """Whether a column of ``kind`` holds ``value`` (any value fits ``object``: an extra's)."""
+    if value is None or kind is object or value == "":  # empty: the row readers read it as a null
+        return True
+    return type(value) is kind and (kind is not int or value in _INT64)
+
+
+def json_lines_per_act_batches(
+    reader: Any,
+    open_stream: Callable[[], BinaryIO],
+    kinds: dict[str, type],
+    path: str,
+    file: int,
+    counter: Counter,
+    chunk_rows: int | None = None,
+) -> Iterator[Batch]:
+    """The invoices of a per-act JSON Lines file, in the order of their first lines.
+
+    ``kinds``: the columns' types (:func:`column_kinds`). A row's ``line`` is its line in the file.
+    """
+    layout = Layout(list(NAMES), native=True, encoded_extras=EXTRAS)
+    size = chunk_rows or CHUNK_ROWS  # the module's value when called (tests make it small)
+
+    def chunks() -> Iterator[tuple[pl.DataFrame, list[RawRow]]]:
+        with open_stream() as stream:
+            pending: list[RawRow] = []
+            for raw in reader.rows(stream, path):
+                pending.append(raw)
+                if len(pending) == size:
+                    yield _columns(pending, kinds, layout)
+                    pending = []
+            yield _columns(pending, kinds, layout)
+
+    yield from group_columnwise(chunks(), layout, path, file, counter)
+
+
+def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tuple[pl.DataFrame, list[RawRow]]:
+    """The rows that fit (:func:`_fits`), under their positions with their ``line``; the others.
+
+    Each column's types are looked at once, by C-level iteration (``map``, ``set``): a row
+    whose values are looked at one by one is only one of a column that holds another type.
+    """
+    fitting = [raw for raw in raws if _plain(raw)]
+    rows = [tuple(map(raw.values.get, FIELDS)) for raw in fitting]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(FIELDS)
+    unfit: set[int] = set()
+    for name, column in zip(FIELDS, columns, strict=True):
+        kind = kinds[name]
+        if not {kind, type(None)}.issuperset(map(type, column)) or (kind is int and _beyond_int64(column)):
+            unfit.update(index for index, value in enumerate(column) if not _fits_value(value, kind))
+    held = [raw for raw in raws if not _plain(raw)]
+    if unfit:
+        held = sorted([*held, *(fitting[index] for index in unfit)], key=lambda raw: raw.line or 0)
+        kept = [index for index in range(len(fitting)) if index not in unfit]
+        fitting = [fitting[index] for index in kept]
+        columns = [tuple(column[index] for index in kept) for column in columns]
+    series = [
+        pl.Series(position, _of_kind(column, kinds[name]), dtype=_KINDS[kinds[name]])
+        for name, position, column in zip(FIELDS, layout.positions[: len(FIELDS)], columns, strict=True)
+    ]
+    extras = [extras_text(raw.values, _READ) for raw in fitting]
+    series.append(pl.Series(layout.where[EXTRAS], extras, dtype=pl.String))
+    lines = pl.Series("line", [raw.line for raw in fitting], dtype=pl.Int64)
+    return pl.DataFrame([*series, lines]), held
+
+
+def _beyond_int64(column: tuple[Any, ...]) -> bool:
+    numbers = [value for value in column if type(value) is int]
+    return bool(numbers) and (min(numbers) not in _INT64 or max(numbers) not in _INT64)
+
+
+def sampled_kinds(reader: Any, open_stream: Callable[[], BinaryIO], path: str) -> dict[str, type] | None:
+    """:func:`column_kinds` of the file's first :data:`SAMPLE_ROWS` rows (opened by ``open_stream``).
+
+    Raises:
+        ReadError, OSError: the file cannot be read (as its reading would raise).
+    """
+    with open_stream() as stream:
+        rows = reader.rows(stream, path)
+        try:
+            return column_kinds(itertools.islice(rows, SAMPLE_ROWS))
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+
+
+def _of_kind(column: tuple[Any, ...], kind: type) -> list[Any]:
+    """A column's values, an empty text as NULL in a column that is not text (:func:`_fits`)."""
+    if kind is str:
+        return list(column)
+    return [None if type(value) is str else value for value in column]
