@@ -137,6 +137,7 @@ def column_wise(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("grouped by the row readers")
 
     monkeypatch.setattr(table_module, "grouped_batches", refused)
+    monkeypatch.setattr(json_per_act, "grouped_batches", refused)
 
 
 @pytest.fixture(params=[False, True], ids=["read-once", "read-twice"])
@@ -217,21 +218,56 @@ def test_json_lines_per_act_grouped_column_wise(
     assert events > 300 and errors > 10
 
 
-def test_json_lines_of_mixed_types_grouped_by_the_row_readers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Most lines writing some field in another type than the first lines': the row readers group it."""
-    path = _jsonl(tmp_path / "actes.jsonl", _act_objects(3))
-    taken: list[str] = []
-    real = table_module.grouped_batches
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Says when a JSON file goes to the row readers' grouping (``grouped_rows``)."""
+    routes: list[str] = []
+    real = json_per_act.grouped_batches
 
     def spied(*args: Any, **kwargs: Any) -> Any:
-        taken.append("row readers")
+        routes.append("row readers")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(table_module, "grouped_batches", spied)
+    monkeypatch.setattr(json_per_act, "grouped_batches", spied)
+    return routes
+
+
+def test_json_lines_of_mixed_types_grouped_by_the_row_readers(tmp_path: Path, taken: list[str]) -> None:
+    """Most lines writing some field in another type than the first lines': the row readers group it."""
+    path = _jsonl(tmp_path / "actes.jsonl", _act_objects(3))
     _cases._compare([str(path)])
     assert taken == ["row readers"]
+
+
+@pytest.mark.parametrize("limit", ["share", "count"])
+def test_json_lines_whose_writing_changes_grouped_by_the_row_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: None, taken: list[str], limit: str
+) -> None:
+    """Lines that fit at first, then lines written otherwise (two exports joined): once more than a
+    tenth of the lines read (or too many) are held back, the file is read again by the row readers,
+    before any invoice went; the same invoices and errors, each row counted once."""
+    monkeypatch.setattr(json_per_act, "SAMPLE_ROWS", 60)
+    if limit == "count":
+        monkeypatch.setattr(json_per_act, "HELD_AT_MOST", 1.0)
+        monkeypatch.setattr(json_per_act, "HELD_LIMIT", 50)
+    text = [value for value in _act_objects(9, natives=False) if isinstance(value, dict)]
+    typed = [value for value in _typed_objects(9) if isinstance(value, dict)]
+    objects = [*text[:120], *typed[120:]]
+    path = _jsonl(tmp_path / "actes.jsonl", objects, broken=False)
+    assert json_per_act.sampled_kinds(JsonLinesReader(), lambda: path.open("rb"), str(path)) is not None
+    events, errors = _cases._compare([str(path)])
+    assert taken == ["row readers"] and events > 300 and errors > 10
+    rows = []
+
+    class Counting:
+        def counted(self, stream: Any) -> Any:
+            return stream
+
+        def advance(self, rows_read: int = 0, size: int = 0, **kwargs: Any) -> None:
+            rows.append(kwargs.get("rows", rows_read))
+
+    read_invoices([str(path)], counting=Counting())
+    assert sum(rows) == len(objects)
 
 
 def test_column_types_decided_by_the_first_rows_up_to_a_tenth_held() -> None:

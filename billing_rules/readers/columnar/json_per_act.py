@@ -17,8 +17,9 @@ row's JSON text in one column, as a per-invoice JSON row's do (:func:`.other_sou
 
 When more than a tenth of the first rows are such, the file goes to the row readers' grouping whole
 (:mod:`.grouped_rows`, which reads a large file twice to hold few invoices at a time): the rows
-held back here stay in memory until the last line is read. A JSON array has no line numbers to
-order its rows by, and goes there too.
+held back here stay in memory until the last line is read. So does a file that holds back more
+than a tenth of the rows read, or :data:`HELD_LIMIT`, further on (:class:`Unfitting`: two exports
+joined, say). A JSON array has no line numbers to order its rows by, and goes there too.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ import polars as pl
 
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.csv_source import Counter
+from billing_rules.readers.columnar.grouped_rows import grouped_batches
 from billing_rules.readers.columnar.other_sources import extras_text
 from billing_rules.readers.columnar.per_act import Layout, group_columnwise
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.columns import CODE
+from billing_rules.readers.json_reader import JsonLinesReader
 from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME, SPEC_COLUMNS
 
 #: The fields a row's columns hold, in column order; its other keys are extras (for plugins).
@@ -57,8 +60,20 @@ SAMPLE_ROWS = 10_000
 #: the rows held back stay in memory until the last line is read (a file whose amounts mix
 #: integers and decimals, 30 and 26.5, holds its integer ones: it is better read twice there).
 HELD_AT_MOST = 0.1
+#: Rows held back beyond which a file is grouped by the row readers after all (:class:`Unfitting`):
+#: some 500 MB of decoded JSON objects.
+HELD_LIMIT = 200_000
 #: Rows decoded before being put in columns.
 CHUNK_ROWS = 50_000
+
+
+class Unfitting(Exception):  # noqa: N818 - a signal between two readings, never an error shown
+    """Past its first rows, too many of the file's rows are held back: the row readers group it.
+
+    A file whose writing changes after its first rows (two exports joined, say) would otherwise
+    hold them all in memory. Raised while the file is read, before any invoice has been handed
+    out: the file is then read again by the row readers' grouping (:mod:`.grouped_rows`).
+    """
 
 
 def column_kinds(rows: Iterable[RawRow]) -> dict[str, type] | None:
@@ -104,6 +119,31 @@ def _fits_value(value: Any, kind: type) -> bool:
     return type(value) is kind and (kind is not int or value in _INT64)
 
 
+def per_act_json_batches(
+    reader: Any,
+    open_stream: Callable[[], BinaryIO],
+    first_pass: Callable[[], BinaryIO],
+    path: str,
+    file: int,
+    counter: Counter,
+) -> Iterator[Batch]:
+    """The invoices of a per-act JSON or JSON Lines file: column-wise when its rows fit columns.
+
+    Else (a JSON array, rows of mixed types) grouped by the row readers (:mod:`.grouped_rows`).
+    ``open_stream`` opens the file for the counted reading (a progress line's), ``first_pass``
+    uncounted.
+    """
+    kinds = sampled_kinds(reader, first_pass, path) if isinstance(reader, JsonLinesReader) else None
+    batches_from = open_stream
+    if kinds is not None:
+        try:
+            yield from json_lines_per_act_batches(reader, open_stream, kinds, path, file, counter)
+            return
+        except Unfitting:  # raised before any batch went: read again, uncounted (the progress
+            batches_from = first_pass  # line's bytes stay where they were, never counted twice)
+    yield from grouped_batches(reader, batches_from, first_pass, path, file, counter)
+
+
 def json_lines_per_act_batches(
     reader: Any,
     open_stream: Callable[[], BinaryIO],
@@ -116,9 +156,22 @@ def json_lines_per_act_batches(
     """The invoices of a per-act JSON Lines file, in the order of their first lines.
 
     ``kinds``: the columns' types (:func:`column_kinds`). A row's ``line`` is its line in the file.
+
+    Raises:
+        Unfitting: too many rows held back (before the first batch).
     """
     layout = Layout(list(NAMES), native=True, encoded_extras=EXTRAS)
     size = chunk_rows or CHUNK_ROWS  # the module's value when called (tests make it small)
+
+    read = held = 0
+
+    def counted(chunk: tuple[pl.DataFrame, list[RawRow]]) -> tuple[pl.DataFrame, list[RawRow]]:
+        nonlocal read, held
+        read += chunk[0].height + len(chunk[1])
+        held += len(chunk[1])
+        if held > HELD_LIMIT or (read >= SAMPLE_ROWS and held > HELD_AT_MOST * read):
+            raise Unfitting
+        return chunk
 
     def chunks() -> Iterator[tuple[pl.DataFrame, list[RawRow]]]:
         with open_stream() as stream:
@@ -126,9 +179,9 @@ def json_lines_per_act_batches(
             for raw in reader.rows(stream, path):
                 pending.append(raw)
                 if len(pending) == size:
-                    yield _columns(pending, kinds, layout)
+                    yield counted(_columns(pending, kinds, layout))
                     pending = []
-            yield _columns(pending, kinds, layout)
+            yield counted(_columns(pending, kinds, layout))
 
     yield from group_columnwise(chunks(), layout, path, file, counter)
 

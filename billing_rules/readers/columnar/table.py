@@ -23,7 +23,7 @@ import polars as pl
 from billing_rules.model import InputError
 from billing_rules.readers.columnar.csv_source import Counter, csv_batches, csv_header
 from billing_rules.readers.columnar.grouped_rows import grouped_batches, per_act_rows
-from billing_rules.readers.columnar.json_per_act import json_lines_per_act_batches, sampled_kinds
+from billing_rules.readers.columnar.json_per_act import per_act_json_batches
 from billing_rules.readers.columnar.other_sources import json_batches, opener, parquet_batches
 from billing_rules.readers.columnar.per_act import native_per_act, parquet_per_act_batches, per_act_batches
 from billing_rules.readers.columnar.prefetch import Prefetched
@@ -229,13 +229,7 @@ def _batches(
                     yield from parquet_batches(stream, path, index, counter)
         elif isinstance(reader, (JsonReader, JsonLinesReader)):
             if per_act_rows(reader, first_pass, path):  # one row per act
-                kinds = None
-                if isinstance(reader, JsonLinesReader):  # column-wise, when its rows fit columns
-                    kinds = sampled_kinds(reader, first_pass, path)
-                if kinds is not None:
-                    yield from json_lines_per_act_batches(reader, open_stream, kinds, path, index, counter)
-                else:  # grouped by the row readers
-                    yield from grouped_batches(reader, open_stream, first_pass, path, index, counter)
+                yield from per_act_json_batches(reader, open_stream, first_pass, path, index, counter)
             else:
                 lines = isinstance(reader, JsonLinesReader)
                 with open_stream() as stream:
