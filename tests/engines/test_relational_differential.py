@@ -384,11 +384,22 @@ def _per_act(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
 def test_per_act_files_identical_and_every_code_fires(
-    tmp_path: Path, builtin_validator: Validator, fmt: str
+    tmp_path: Path, builtin_validator: Validator, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The random invoices as one row per act, in Parquet and JSON Lines: the columnar engine's input
-    (``readers.columnar.per_act``, ``readers.columnar.grouped_rows``), the row engine's findings."""
+    (grouped column-wise, ``readers.columnar.per_act`` and ``json_per_act``), the row engine's
+    findings."""
     import json
+
+    pytest.importorskip("polars")
+    from billing_rules.readers.columnar import json_per_act
+    from billing_rules.readers.columnar import table as table_module
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("grouped by the row readers")
+
+    monkeypatch.setattr(table_module, "grouped_batches", refused)
+    monkeypatch.setattr(json_per_act, "grouped_batches", refused)
 
     paths = []
     for name, rows in (("a", _random_rows(1, 900)), ("b", _random_rows(101, 300))):
