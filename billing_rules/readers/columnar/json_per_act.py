@@ -175,13 +175,12 @@ def json_lines_per_act_batches(
 
     def chunks() -> Iterator[tuple[pl.DataFrame, list[RawRow]]]:
         with open_stream() as stream:
-            pending: list[RawRow] = []
-            for raw in reader.rows(stream, path):
-                pending.append(raw)
-                if len(pending) == size:
-                    yield counted(_columns(pending, kinds, layout))
-                    pending = []
-            yield counted(_columns(pending, kinds, layout))
+            rows = reader.rows(stream, path)
+            while True:  # a last chunk shorter than the others, empty if need be
+                pending = list(itertools.islice(rows, size))
+                yield counted(_columns(pending, kinds, layout))
+                if len(pending) < size:
+                    break
 
     yield from group_columnwise(chunks(), layout, path, file, counter)
 
@@ -192,7 +191,10 @@ def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tupl
     Each column's types are looked at once, by C-level iteration (``map``, ``set``): a row
     whose values are looked at one by one is only one of a column that holds another type.
     """
-    fitting = [raw for raw in raws if _plain(raw)]
+    fitting: list[RawRow] = []
+    held: list[RawRow] = []
+    for raw in raws:
+        (fitting if _plain(raw) else held).append(raw)
     rows = [tuple(map(raw.values.get, FIELDS)) for raw in fitting]
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(FIELDS)
     unfit: set[int] = set()
@@ -200,7 +202,6 @@ def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tupl
         kind = kinds[name]
         if not {kind, type(None)}.issuperset(map(type, column)) or (kind is int and _beyond_int64(column)):
             unfit.update(index for index, value in enumerate(column) if not _fits_value(value, kind))
-    held = [raw for raw in raws if not _plain(raw)]
     if unfit:
         held = sorted([*held, *(fitting[index] for index in unfit)], key=lambda raw: raw.line or 0)
         kept = [index for index in range(len(fitting)) if index not in unfit]
