@@ -6,7 +6,7 @@ referral's time in a column of its own (``Heure de régulation``), and one line 
 column, the amount on the first line), that last also as Parquet and as JSON Lines. Each is
 checked by a whole ``check --engine duckdb --format json`` process, as the SPEC file is; all must
 give the SPEC file's summary (the same invoices, the same findings), and should take about its
-time: the columnar reader reads them all (JSON is parsed in Python, a per-act file twice when large).
+time: the columnar reader reads them all (JSON is decoded in Python, line by line).
 """
 
 from __future__ import annotations
@@ -181,13 +181,17 @@ def per_act_scale(args: argparse.Namespace, table: list[tuple[str, str]], spec_f
 
     Such a file cannot be grouped before its last line is read; its lines go to disk in rounds
     (``readers.columnar.act_spill``). Its summary must be the SPEC file's, checked once beside it.
-    The same lines as Parquet (texts) are grouped the same way.
+    The same lines as Parquet (texts) and as JSON Lines are grouped the same way.
     """
     per_act = _rewritten(spec_file, spec_file.parent / f"{spec_file.stem}.per-act.csv", _per_act)
     _, _, _, reference = _checked(spec_file, [], 1)
     with per_act.open("rb") as handle:
         lines = sum(1 for _ in handle) - 1
-    for label, path in (("CSV", per_act), ("Parquet", _as_parquet(per_act))):
+    for label, path in (
+        ("CSV", per_act),
+        ("Parquet", _as_parquet(per_act)),
+        ("JSON Lines", _as_json_lines(per_act)),
+    ):
         wall, cpu, kib, summary = _checked(path, [], args.repeat)
         same = "same summary as the SPEC file" if summary == reference else "SUMMARY DIFFERS"
         table.append(
