@@ -18,7 +18,7 @@ row's JSON text in one column, as a per-invoice JSON row's do (:func:`.other_sou
 When more than a tenth of the first rows are such, the file goes to the row readers' grouping whole
 (:mod:`.grouped_rows`, which reads a large file twice to hold few invoices at a time): the rows
 held back here stay in memory until the last line is read. So does a file that holds back more
-than a tenth of the rows read, or :data:`HELD_LIMIT`, further on (:class:`Unfitting`: two exports
+than a tenth of the rows read, or :data:`HELD_LIMIT`, further on (:class:`_Unfitting`: two exports
 joined, say). A JSON array has no line numbers to order its rows by, and goes there too.
 """
 
@@ -60,14 +60,14 @@ SAMPLE_ROWS = 10_000
 #: the rows held back stay in memory until the last line is read (a file whose amounts mix
 #: integers and decimals, 30 and 26.5, holds its integer ones: it is better read twice there).
 HELD_AT_MOST = 0.1
-#: Rows held back beyond which a file is grouped by the row readers after all (:class:`Unfitting`):
+#: Rows held back beyond which a file is grouped by the row readers after all (:class:`_Unfitting`):
 #: some 500 MB of decoded JSON objects.
 HELD_LIMIT = 200_000
 #: Rows decoded before being put in columns.
 CHUNK_ROWS = 50_000
 
 
-class Unfitting(Exception):  # noqa: N818 - a signal between two readings, never an error shown
+class _Unfitting(Exception):  # noqa: N818 - a signal between two readings, never an error shown
     """Past its first rows, too many of the file's rows are held back: the row readers group it.
 
     A file whose writing changes after its first rows (two exports joined, say) would otherwise
@@ -139,7 +139,7 @@ def per_act_json_batches(
         try:
             yield from json_lines_per_act_batches(reader, open_stream, kinds, path, file, counter)
             return
-        except Unfitting:  # raised before any batch went: read again, uncounted (the progress
+        except _Unfitting:  # raised before any batch went: read again, uncounted (the progress
             batches_from = first_pass  # line's bytes stay where they were, never counted twice)
     yield from grouped_batches(reader, batches_from, first_pass, path, file, counter)
 
@@ -158,7 +158,7 @@ def json_lines_per_act_batches(
     ``kinds``: the columns' types (:func:`column_kinds`). A row's ``line`` is its line in the file.
 
     Raises:
-        Unfitting: too many rows held back (before the first batch).
+        _Unfitting: too many rows held back (before the first batch).
     """
     layout = Layout(list(NAMES), native=True, encoded_extras=EXTRAS)
     size = chunk_rows or CHUNK_ROWS  # the module's value when called (tests make it small)
@@ -170,7 +170,7 @@ def json_lines_per_act_batches(
         read += chunk[0].height + len(chunk[1])
         held += len(chunk[1])
         if held > HELD_LIMIT or (read >= SAMPLE_ROWS and held > HELD_AT_MOST * read):
-            raise Unfitting
+            raise _Unfitting
         return chunk
 
     def chunks() -> Iterator[tuple[pl.DataFrame, list[RawRow]]]:
