@@ -284,10 +284,18 @@ def test_column_types_decided_by_the_first_rows_up_to_a_tenth_held() -> None:
         }
         return RawRow(line, values, "a.jsonl")
 
-    floats = [row(line, 30.0) for line in range(1, 10)]
-    kinds = json_per_act.column_kinds([*floats, row(10, 30)])  # one integer in ten: held back
+    floats = [row(line, 26.5) for line in range(1, 10)]
+    kinds = json_per_act.column_kinds([*floats, row(10, 26.5, 1)])  # one flag in ten as 1: held back
     assert kinds is not None and (kinds["amount"], kinds["ald"], kinds["date"]) == (float, bool, str)
-    assert json_per_act.column_kinds([*floats[:8], row(9, 30), row(10, 25)]) is None  # two in ten
+    assert json_per_act.column_kinds([*floats[:8], row(9, 26.5, 1), row(10, 26.5, 0)]) is None  # two
+    # Whole amounts beside decimals (30 and 26.5) are numbers, but for those a message would quote.
+    mixed = [*(row(line, 30) for line in range(1, 7)), *floats[6:], row(10, 9_999)]
+    kinds = json_per_act.column_kinds(mixed)
+    assert kinds is not None and kinds["amount"] is float
+    assert all(json_per_act._fits(raw, kinds) for raw in mixed)
+    assert not any(json_per_act._fits(row(1, amount), kinds) for amount in (-5, 10_000, 10**7))
+    whole = json_per_act.column_kinds([row(line, 30) for line in range(1, 11)])  # 26.5 may come later
+    assert whole is not None and whole["amount"] is float
     # An empty text is a null in any column; a text in a column of booleans is held back.
     assert json_per_act.column_kinds([*floats[:8], row(9, ""), row(10, 30.0, ald="")]) is not None
     assert json_per_act.column_kinds([*floats[:8], row(9, 30.0, "1"), row(10, 30.0, "0")]) is None
@@ -295,6 +303,38 @@ def test_column_types_decided_by_the_first_rows_up_to_a_tenth_held() -> None:
     absent = [row(line, 30.0, None) for line in range(3, 21)]
     tie = json_per_act.column_kinds([row(1, 30.0, "1"), row(2, 30.0, True), *absent])
     assert tie is not None and tie["ald"] is str
+
+
+def test_json_lines_of_whole_and_decimal_amounts_grouped_column_wise(
+    tmp_path: Path, batches: None, rounds: None, chunked: None, column_wise: None
+) -> None:
+    """Amounts as a JavaScript program writes them, 30 beside 26.5: grouped column-wise, whole amounts
+    read as their floats; an integer a message would quote (negative, too large) is held back, and
+    worded by the row readers as written."""
+    rng = random.Random(11)
+    objects: list[Any] = []
+    for value in _act_objects(11, natives=False):
+        if isinstance(value, dict):
+            value = dict(value)
+            try:
+                number = float(value.get("amount", "").replace(",", "."))
+            except ValueError:
+                pass  # not a number: kept as text
+            else:
+                value["amount"] = int(number) if number.is_integer() else number
+                if rng.random() < 0.02:
+                    value["amount"] = rng.choice([-5, 10_000, 10**7])
+        objects.append(value)
+    path = _jsonl(tmp_path / "actes.jsonl", objects)
+    with path.open("rb") as stream:
+        rows = list(JsonLinesReader().rows(stream, str(path)))
+    kinds = json_per_act.column_kinds(rows)
+    assert kinds is not None and kinds["amount"] is float
+    assert sum(type(raw.values.get("amount")) is int for raw in rows) > 100
+    held = [raw.values.get("amount") for raw in rows if not json_per_act._fits(raw, kinds)]
+    assert {-5, 10_000, 10**7} & set(held)
+    events, errors = _cases._compare([str(path)])
+    assert events > 300 and errors > 10
 
 
 def test_json_array_per_act_same_as_row_reader(tmp_path: Path, batches: None, passes: None) -> None:
@@ -443,7 +483,7 @@ _NATIVE_VALUES: dict[str, tuple[Any, list[Any]]] = {
     "ald": (pl.Boolean, [True, False, None]),
     "sector": (pl.Int64, [1, 2, None, 3]),
     "code": (pl.String, ["G", "MD", None, "", " VL ", "XYZ", "G+MD"]),
-    "amount": (pl.Float64, [30.0, None, 0.0, 26.5, -5.0, 0.005, 12.345, float("nan")]),
+    "amount": (pl.Float64, [30.0, None, 0.0, 26.5, -5.0, 0.005, 12.345, float("nan"), 30, -5, 10_000]),
     REFERRAL_TIME: (pl.String, [None, None, None, "09:30", "25:00"]),
     "note": (pl.String, [None, "a", "b"]),
 }

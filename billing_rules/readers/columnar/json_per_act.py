@@ -7,7 +7,8 @@ the rows are then put in columns and grouped as a per-act Parquet file's are
 whole check of 1.1 M lines read twice).
 
 A column holds one JSON type, fixed by the file's first rows (:func:`column_kinds`): text,
-unless they write it as booleans, integers or numbers. A row that columns cannot hold as the row
+unless they write it as booleans, integers or numbers; amounts and distances written as numbers
+are numbers, whole or not (``30`` beside ``26.5``). A row that columns cannot hold as the row
 reader reads it goes to the row readers' grouping, and takes its invoice along (as a damaged CSV
 line does): a row the reader found damaged or broken, a referral's time alone, no ``code`` key
 (or ``codes`` beside it), a value of another type than its column's (codes as a list, an
@@ -54,11 +55,16 @@ _TEXT_ONLY = frozenset({"practitioner_id", "invoice_id", CODE, REFERRAL_TIME})
 #: its digits, an integer too long for Python) is none of them: its row goes to the row readers.
 _KINDS: dict[type, pl.DataType] = {str: pl.String(), bool: pl.Boolean(), int: pl.Int64(), float: pl.Float64()}
 _INT64 = range(-(2**63), 2**63)
+#: Columns of numbers where an integer is read as its float is (JSON writers put ``30`` beside
+#: ``26.5``): any integer of this range is exact as a float and a valid amount or distance, so
+#: no message quotes it. Any other integer there goes to the row readers, to be worded as written.
+_WHOLE_AS_NUMBER = frozenset({"amount", "km"})
+_WHOLE = range(10_000)
 #: Rows of the file's beginning that decide the columns' types and the route.
 SAMPLE_ROWS = 10_000
 #: The share of the sampled rows beyond which the file goes to the row readers' grouping whole:
-#: the rows held back stay in memory until the last line is read (a file whose amounts mix
-#: integers and decimals, 30 and 26.5, holds its integer ones: it is better read twice there).
+#: the rows held back stay in memory until the last line is read (a file whose flags are
+#: ``true`` on some lines and ``1`` on others holds one kind back: it is better read twice there).
 HELD_AT_MOST = 0.1
 #: Rows held back beyond which a file is grouped by the row readers after all (:class:`_Unfitting`):
 #: some 500 MB of decoded JSON objects.
@@ -91,6 +97,8 @@ def column_kinds(rows: Iterable[RawRow]) -> dict[str, type] | None:
                 counts[name][kind] = counts[name].get(kind, 0) + 1
     kinds = {name: str for name in FIELDS}
     for name, seen in counts.items():
+        if name in _WHOLE_AS_NUMBER and int in seen:  # numbers, whole or not (30, later 26.5)
+            seen[float] = seen.get(float, 0) + seen.pop(int)
         if seen and name not in _TEXT_ONLY:
             kinds[name] = max(seen, key=lambda kind: (seen[kind], kind is str))
     held = sum(1 for raw in sample if not _fits(raw, kinds))
@@ -100,7 +108,7 @@ def column_kinds(rows: Iterable[RawRow]) -> dict[str, type] | None:
 def _fits(raw: RawRow, kinds: dict[str, type]) -> bool:
     """Whether the row reads the same from columns of ``kinds`` as by the row reader."""
     return _plain(raw) and all(
-        _fits_value(value, kinds.get(name, object)) for name, value in raw.values.items()
+        _fits_value(value, kinds.get(name, object), name) for name, value in raw.values.items()
     )
 
 
@@ -112,10 +120,12 @@ def _plain(raw: RawRow) -> bool:
     return values.get(REFERRAL_TIME) in (None, "")  # else combined with the date by the row reader
 
 
-def _fits_value(value: Any, kind: type) -> bool:
-    """Whether a column of ``kind`` holds ``value`` (any value fits ``object``: an extra's)."""
+def _fits_value(value: Any, kind: type, name: str) -> bool:
+    """Whether column ``name`` of ``kind`` holds ``value`` (any value fits ``object``: an extra's)."""
     if value is None or kind is object or value == "":  # empty: the row readers read it as a null
         return True
+    if kind is float and type(value) is int:
+        return name in _WHOLE_AS_NUMBER and value in _WHOLE
     return type(value) is kind and (kind is not int or value in _INT64)
 
 
@@ -201,7 +211,7 @@ def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tupl
     for name, column in zip(FIELDS, columns, strict=True):
         kind = kinds[name]
         if not {kind, type(None)}.issuperset(map(type, column)) or (kind is int and _beyond_int64(column)):
-            unfit.update(index for index, value in enumerate(column) if not _fits_value(value, kind))
+            unfit.update(index for index, value in enumerate(column) if not _fits_value(value, kind, name))
     if unfit:
         held = sorted([*held, *(fitting[index] for index in unfit)], key=lambda raw: raw.line or 0)
         kept = [index for index in range(len(fitting)) if index not in unfit]
@@ -239,7 +249,13 @@ def sampled_kinds(reader: Any, open_stream: Callable[[], BinaryIO], path: str) -
 
 
 def _of_kind(column: tuple[Any, ...], kind: type) -> list[Any]:
-    """A column's values, an empty text as NULL in a column that is not text (:func:`_fits`)."""
+    """A column's values as its type holds them (:func:`_fits`).
+
+    An empty text is NULL in a column that is not text; an integer is its float in a column of
+    numbers.
+    """
     if kind is str:
         return list(column)
+    if kind is float:
+        return [None if value is None or type(value) is str else float(value) for value in column]
     return [None if type(value) is str else value for value in column]
