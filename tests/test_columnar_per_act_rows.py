@@ -270,6 +270,24 @@ def test_json_lines_whose_writing_changes_grouped_by_the_row_readers(
     assert sum(rows) == len(objects)
 
 
+@pytest.mark.parametrize("room", [0, -1], ids=["at-the-limit", "one-beyond"])
+def test_held_rows_up_to_the_limit_stay_column_wise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: None, taken: list[str], room: int
+) -> None:
+    """Exactly :data:`HELD_LIMIT` rows held back: grouped column-wise; one more: by the row readers."""
+    objects = _typed_objects(2)
+    path = _jsonl(tmp_path / "actes.jsonl", objects)
+    with path.open("rb") as stream:
+        rows = list(JsonLinesReader().rows(stream, str(path)))
+    kinds = json_per_act.column_kinds(rows)
+    assert kinds is not None
+    held = sum(not json_per_act._fits(raw, kinds) for raw in rows)
+    monkeypatch.setattr(json_per_act, "HELD_AT_MOST", 1.0)
+    monkeypatch.setattr(json_per_act, "HELD_LIMIT", held + room)
+    _cases._compare([str(path)])
+    assert taken == ([] if room == 0 else ["row readers"])
+
+
 def test_column_types_decided_by_the_first_rows_up_to_a_tenth_held() -> None:
     """Each column's type is its most frequent one; a tenth of the rows held back, and no more."""
     from billing_rules.readers.base import RawRow

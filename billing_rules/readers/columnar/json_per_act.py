@@ -34,7 +34,7 @@ import polars as pl
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.csv_source import Counter
 from billing_rules.readers.columnar.grouped_rows import grouped_batches
-from billing_rules.readers.columnar.other_sources import extras_text
+from billing_rules.readers.columnar.other_sources import extras_text, read_alone
 from billing_rules.readers.columnar.per_act import Layout, group_columnwise
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.columns import CODE
@@ -115,9 +115,7 @@ def _fits(raw: RawRow, kinds: dict[str, type]) -> bool:
 def _plain(raw: RawRow) -> bool:
     """What :func:`_fits` asks of the row as a whole, before its values' types."""
     values = raw.values
-    if raw.problems or raw.line is None or CODE not in values or "codes" in values:
-        return False
-    return values.get(REFERRAL_TIME) in (None, "")  # else combined with the date by the row reader
+    return raw.line is not None and CODE in values and "codes" not in values and not read_alone(raw)
 
 
 def _fits_value(value: Any, kind: type, name: str) -> bool:

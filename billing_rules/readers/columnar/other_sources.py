@@ -80,8 +80,7 @@ def objects_batch(
     objects: list[dict[str, Any]] = []
     fallback: list[tuple[int, RawRow]] = []
     for seq, raw in numbered:
-        # A referral's time alone is combined with a date by the row reader (rows._referral_with_time).
-        if raw.problems or raw.values.get(REFERRAL_TIME) not in (None, ""):
+        if read_alone(raw):
             fallback.append((seq, raw))
         else:
             seqs.append(seq)
@@ -102,6 +101,15 @@ def objects_batch(
     if any(not values.keys() <= READ_COLUMNS for values in objects):
         extras = pl.Series("extras", [extras_text(values) for values in objects], dtype=pl.String)
     return Batch(file, path, seqs, line_numbers, columns, extras, fallback, grouped or [], rows_read)
+
+
+def read_alone(raw: RawRow) -> bool:
+    """Whether a row of native values is read by the row reader alone, not column-wise.
+
+    A row the format reader found damaged, and one that gives a referral's time alone (the row
+    reader combines it with a date, ``rows._referral_with_time``).
+    """
+    return bool(raw.problems) or raw.values.get(REFERRAL_TIME) not in (None, "")
 
 
 def extras_text(values: dict[str, Any], read: frozenset[str] = READ_COLUMNS) -> str | None:

@@ -317,7 +317,8 @@ def _stripped(series: pl.Series) -> pl.Series:
 def _rows(others: pl.DataFrame, layout: Layout, held: list[RawRow], path: str) -> Iterator[RawRow]:
     """The lines left to the row readers, in file order, as their rows (``held``: already so).
 
-    A CSV line's empty cell is ``""``, as the CSV reader gives it; a Parquet row keeps its NULLs.
+    A CSV line's empty cell is ``""``, as the CSV reader gives it; a Parquet or JSON Lines row
+    keeps its NULLs, and a JSON Lines row its extra keys (``Layout.encoded_extras``).
     """
     rows = []
     present = [position for position in layout.positions if position in others.columns]
