@@ -3,7 +3,7 @@
 One generated file of ``--rows`` invoices, rewritten as exports write it (SPEC §1b): French headers
 and values, every field quoted, two headers of the practice's own under ``--column``, the
 referral's time in a column of its own (``Heure de régulation``), and one line per act (a ``code``
-column, the amount on the first line), that last also as Parquet and as JSON Lines. Each is
+column, the amount on the first line), that last also as Parquet, JSON Lines and a JSON array. Each is
 checked by a whole ``check --engine duckdb --format json`` process, as the SPEC file is; all must
 give the SPEC file's summary (the same invoices, the same findings), and should take about its
 time: the columnar reader reads them all (JSON is decoded in Python, line by line).
@@ -139,6 +139,24 @@ def _as_json_lines(source: Path) -> Path:
     return target
 
 
+def _as_json_array(source: Path) -> Path:
+    """``source`` (a CSV file) as a JSON array, one object of texts per row (made once, then kept)."""
+    target = source.with_suffix(".json")
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        with (
+            source.open(encoding="utf-8", newline="") as handle,
+            partial.open("w", encoding="utf-8") as out,
+        ):
+            separator = "["
+            for row in csv.DictReader(handle, delimiter=";"):
+                out.write(separator + json.dumps(row, ensure_ascii=False))
+                separator = ",\n"
+            out.write("[]\n" if separator == "[" else "]\n")
+        partial.replace(target)
+    return target
+
+
 def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: Path) -> None:
     """Each export shape's whole check, beside the SPEC file's, and whether its summary is the same."""
     folder = spec_file.parent
@@ -159,6 +177,7 @@ def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: P
         ("one line per act (code column)", shape("per-act", _per_act), []),
         ("one row per act as Parquet (texts)", _as_parquet(shape("per-act", _per_act)), []),
         ("one row per act as JSON Lines", _as_json_lines(shape("per-act", _per_act)), []),
+        ("one object per act in a JSON array", _as_json_array(shape("per-act", _per_act)), []),
     ]
     reference: dict[str, object] | None = None
     spec_wall = 0.0

@@ -30,7 +30,7 @@ from billing_rules.errors import ReadError  # noqa: E402
 from billing_rules.readers import stream as stream_module  # noqa: E402
 from billing_rules.readers.columnar import grouped_rows, json_per_act, per_act, read_invoices  # noqa: E402
 from billing_rules.readers.columnar import table as table_module  # noqa: E402
-from billing_rules.readers.json_reader import JsonLinesReader  # noqa: E402
+from billing_rules.readers.json_reader import JsonLinesReader, JsonReader  # noqa: E402
 from billing_rules.readers.values import REFERRAL_TIME  # noqa: E402
 
 _NAMES = _acts._HEADER.split(";")
@@ -196,18 +196,28 @@ def chunked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json_per_act, "CHUNK_ROWS", 40)
 
 
+@pytest.mark.parametrize("array", [False, True], ids=["jsonl", "array"])
 @pytest.mark.parametrize("typed", [False, True], ids=["text", "typed"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_json_lines_per_act_grouped_column_wise(
-    tmp_path: Path, batches: None, rounds: None, chunked: None, column_wise: None, typed: bool, seed: int
+def test_json_per_act_grouped_column_wise(
+    tmp_path: Path,
+    batches: None,
+    rounds: None,
+    chunked: None,
+    column_wise: None,
+    typed: bool,
+    seed: int,
+    array: bool,
 ) -> None:
     """Texts, or each field in one JSON type: grouped column-wise (``json_per_act``), the rows that do
     not fit their columns (another type, damaged, a referral's time alone) held back with their
-    invoices for the row readers; the same invoices, extras and errors as the row readers'."""
+    invoices for the row readers; the same invoices, extras and errors as the row readers'. A JSON
+    array's objects, which have no line, are ordered by their ranks, and reported without one."""
     objects = _typed_objects(seed) if typed else _act_objects(seed, natives=False)
-    path = _jsonl(tmp_path / "actes.jsonl", objects)
+    path = _json(tmp_path / "actes.json", objects) if array else _jsonl(tmp_path / "actes.jsonl", objects)
+    reader = JsonReader() if array else JsonLinesReader()
     with path.open("rb") as stream:
-        rows = list(JsonLinesReader().rows(stream, str(path)))
+        rows = list(json_per_act.ranked_rows(reader, stream, str(path)))
     kinds = json_per_act.column_kinds(rows)
     assert kinds is not None
     expected = (bool, float, int) if typed else (str, str, str)
@@ -216,6 +226,36 @@ def test_json_lines_per_act_grouped_column_wise(
     assert 10 < len(held) < len(rows) // 5  # some lines held back, most grouped column-wise
     events, errors = _cases._compare([str(path)])
     assert events > 300 and errors > 10
+    if array:
+        result = read_invoices([str(path)])
+        assert result.table["line"].null_count() == result.table.height
+        assert {error.line for error in result.input_errors} == {None}
+
+
+def test_json_array_invoices_in_the_order_of_their_first_objects(tmp_path: Path, column_wise: None) -> None:
+    """An array's invoices, grouped column-wise, come and are numbered in the order of their first
+    objects, as the row readers give them, with no line; an invoice whose objects disagree too."""
+    base = {"date": "2026-01-05", "practitioner_id": "D1", "patient_id": "P1", "birth_date": "1950-01-01"}
+    acts = [
+        {**base, "invoice_id": "F2", "code": "G", "amount": 30.0},
+        {**base, "invoice_id": "F1", "code": "VG", "amount": 30.0},
+        {**base, "invoice_id": "F3", "code": "G", "amount": 30.0},
+        {**base, "invoice_id": "F1", "code": "MD", "amount": 10.0},
+        {**base, "invoice_id": "F3", "patient_id": "P2", "code": "MD", "amount": 10.0},  # disagrees
+        {**base, "invoice_id": "F2", "code": "MD", "amount": 10.0},
+    ]
+    path = _json(tmp_path / "actes.json", acts)
+    _cases._compare([str(path)])
+    result = read_invoices([str(path)])
+    rows = list(result.table.sort("seq").iter_rows(named=True))
+    assert [(row["invoice_id"], row["codes"], row["amount_cents"], row["line"]) for row in rows] == [
+        ("F2", ["G", "MD"], 4000, None),
+        ("F1", ["VG", "MD"], 4000, None),
+    ]
+    assert [(error.line, error.field, error.invoice_id) for error in result.input_errors] == [
+        (None, "patient_id", "F3")
+    ]
+    assert "d'une ligne précédente" in result.input_errors[0].message
 
 
 @pytest.fixture
@@ -355,9 +395,13 @@ def test_json_lines_of_whole_and_decimal_amounts_grouped_column_wise(
     assert events > 300 and errors > 10
 
 
-def test_json_array_per_act_same_as_row_reader(tmp_path: Path, batches: None, passes: None) -> None:
+def test_json_array_per_act_same_as_row_reader(
+    tmp_path: Path, batches: None, passes: None, taken: list[str]
+) -> None:
+    """Natives of mixed types: grouped by the row readers, as they read it."""
     events, errors = _cases._compare([str(_json(tmp_path / "actes.json", _act_objects(4)))])
     assert events > 300 and errors > 10
+    assert set(taken) == {"row readers"}
 
 
 @pytest.mark.parametrize("typed", [False, True], ids=["text", "typed"])
@@ -541,6 +585,9 @@ def test_any_act_rows_read_as_the_row_reader(
         "".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows)
     )
     _cases._compare([str(jsonl)])
+    array = _json(tmp_path / "any.json", [{k: v for k, v in row.items() if v is not None} for row in rows])
+    _cases._compare([str(array)])
     # And grouped column-wise (``json_per_act``) however many of its rows are held back.
     monkeypatch.setattr(json_per_act, "HELD_AT_MOST", 1.0)
     _cases._compare([str(jsonl)])
+    _cases._compare([str(array)])

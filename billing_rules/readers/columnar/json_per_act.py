@@ -1,10 +1,11 @@
-"""JSON Lines files of one row per act, grouped into invoices column-wise, as per-act CSV is.
+"""JSON and JSON Lines files of one row per act, grouped into invoices column-wise, as per-act CSV is.
 
-The row reader decodes the lines (its line numbers, keys mapping, syntax and encoding errors);
+The row reader decodes the rows (its line numbers, keys mapping, syntax and encoding errors);
 the rows are then put in columns and grouped as a per-act Parquet file's are
 (:func:`.per_act.group_columnwise`), instead of one by one in Python
 (:func:`~billing_rules.readers.lines.group_lines`: most of the time of such a file, 33 s of a
-whole check of 1.1 M lines read twice).
+whole check of 1.1 M lines read twice). A JSON array's objects have no line (SPEC §2): their
+ranks in the array order them instead, and are reported nowhere (:func:`ranked_rows`).
 
 A column holds one JSON type, fixed by the file's first rows (:func:`column_kinds`): text,
 unless they write it as booleans, integers or numbers; amounts and distances written as numbers
@@ -20,7 +21,7 @@ When more than a tenth of the first rows are such, the file goes to the row read
 (:mod:`.grouped_rows`, which reads a large file twice to hold few invoices at a time): the rows
 held back here stay in memory until the last line is read. So does a file that holds back more
 than a tenth of the rows read, or :data:`HELD_LIMIT`, further on (:class:`_Unfitting`: two exports
-joined, say). A JSON array has no line numbers to order its rows by, and goes there too.
+joined, say).
 """
 
 from __future__ import annotations
@@ -137,22 +138,22 @@ def per_act_json_batches(
 ) -> Iterator[Batch]:
     """The invoices of a per-act JSON or JSON Lines file: column-wise when its rows fit columns.
 
-    Else (a JSON array, rows of mixed types) grouped by the row readers (:mod:`.grouped_rows`).
+    Else (rows of mixed types) grouped by the row readers (:mod:`.grouped_rows`).
     ``open_stream`` opens the file for the counted reading (a progress line's), ``first_pass``
     uncounted.
     """
-    kinds = sampled_kinds(reader, first_pass, path) if isinstance(reader, JsonLinesReader) else None
+    kinds = sampled_kinds(reader, first_pass, path)
     batches_from = open_stream
     if kinds is not None:
         try:
-            yield from json_lines_per_act_batches(reader, open_stream, kinds, path, file, counter)
+            yield from json_columnwise_batches(reader, open_stream, kinds, path, file, counter)
             return
         except _Unfitting:  # raised before any batch went: read again, uncounted (the progress
             batches_from = first_pass  # line's bytes stay where they were, never counted twice)
     yield from grouped_batches(reader, batches_from, first_pass, path, file, counter)
 
 
-def json_lines_per_act_batches(
+def json_columnwise_batches(
     reader: Any,
     open_stream: Callable[[], BinaryIO],
     kinds: dict[str, type],
@@ -161,14 +162,16 @@ def json_lines_per_act_batches(
     counter: Counter,
     chunk_rows: int | None = None,
 ) -> Iterator[Batch]:
-    """The invoices of a per-act JSON Lines file, in the order of their first lines.
+    """The invoices of a per-act JSON or JSON Lines file, in the order of their first rows.
 
-    ``kinds``: the columns' types (:func:`column_kinds`). A row's ``line`` is its line in the file.
+    ``kinds``: the columns' types (:func:`column_kinds`). A row's ``line`` is its line in a JSON
+    Lines file; an array's objects have none, and are ordered by their ranks (:func:`ranked_rows`).
 
     Raises:
         _Unfitting: too many rows held back (before the first batch).
     """
-    layout = Layout(list(NAMES), native=True, encoded_extras=EXTRAS)
+    lineless = not isinstance(reader, JsonLinesReader)
+    layout = Layout(list(NAMES), native=True, encoded_extras=EXTRAS, lineless=lineless)
     size = chunk_rows or CHUNK_ROWS  # the module's value when called (tests make it small)
 
     read = held = 0
@@ -183,7 +186,7 @@ def json_lines_per_act_batches(
 
     def chunks() -> Iterator[tuple[pl.DataFrame, list[RawRow]]]:
         with open_stream() as stream:
-            rows = reader.rows(stream, path)
+            rows = ranked_rows(reader, stream, path)
             while True:  # a last chunk shorter than the others, empty if need be
                 pending = list(itertools.islice(rows, size))
                 yield counted(_columns(pending, kinds, layout))
@@ -237,13 +240,35 @@ def sampled_kinds(reader: Any, open_stream: Callable[[], BinaryIO], path: str) -
         ReadError, OSError: the file cannot be read (as its reading would raise).
     """
     with open_stream() as stream:
-        rows = reader.rows(stream, path)
+        rows = ranked_rows(reader, stream, path)
         try:
             return column_kinds(itertools.islice(rows, SAMPLE_ROWS))
         finally:
             close = getattr(rows, "close", None)
             if close is not None:
                 close()
+
+
+def ranked_rows(reader: Any, stream: BinaryIO, path: str) -> Iterator[RawRow]:
+    """``reader``'s rows; a JSON array's objects, which have no line, with their ranks as lines.
+
+    Grouping orders rows and numbers invoices by their lines: an array's ranks do that as lines
+    do, and :attr:`.per_act.Layout.lineless` keeps them out of what is reported.
+    """
+    rows = reader.rows(stream, path)
+    if isinstance(reader, JsonLinesReader):
+        return rows
+    return _ranked(rows)
+
+
+def _ranked(rows: Iterable[RawRow]) -> Iterator[RawRow]:
+    try:
+        for rank, raw in enumerate(rows, 1):
+            yield RawRow(rank, raw.values, raw.file, raw.problems)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
 
 
 def _of_kind(column: tuple[Any, ...], kind: type) -> list[Any]:

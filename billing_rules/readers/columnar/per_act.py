@@ -14,7 +14,7 @@ order of their first lines, numbered in that order, as there.
 
 A Parquet file is read so when its invoice key and its code are texts (:func:`native_per_act`),
 its values those its row reader reads (an empty cell is NULL there, ``""`` in CSV); so is a JSON
-Lines file whose rows fit columns (:mod:`.json_per_act`).
+or JSON Lines file whose rows fit columns (:mod:`.json_per_act`).
 
 On a 1 M-invoice export (1.1 M lines): 36 s by the row readers for the whole check, 5.6-6.2 s so;
 the same lines as Parquet, 36.6 s and 5.4-6.0 s. Most invoices have one line, and are their line:
@@ -113,16 +113,19 @@ def parquet_per_act_batches(source: Any, path: str, file: int, counter: Counter)
 class Layout:
     """A per-act file's columns: their names as read, and the positions (``c0``...) they go under.
 
-    ``native``: the values are JSON's (Parquet, JSON Lines), an empty one NULL; else CSV text,
+    ``native``: the values are JSON's (Parquet, JSON), an empty one NULL; else CSV text,
     empty ``""``.
     Under positions, no column of the file can take the name of one that grouping adds.
     """
 
     names: list[str]
     native: bool
-    #: The name of a column that holds each line's extra columns already as JSON text (JSON Lines,
-    #: whose keys vary from line to line), taken as they are; None: the extras are columns.
+    #: The name of a column that holds each line's extra columns already as JSON text (JSON,
+    #: whose keys vary from row to row), taken as they are; None: the extras are columns.
     encoded_extras: str | None = None
+    #: The rows have no line (a JSON array's objects, SPEC §2): their ``line`` is their rank in
+    #: the file, which orders and numbers the invoices as a line does, and is reported nowhere.
+    lineless: bool = False
     positions: list[str] = attrs.field(init=False)
     where: dict[str, str] = attrs.field(init=False)
 
@@ -171,40 +174,41 @@ def group_columnwise(
             plain, others = _grouped(part.lines, where, claimed)
             invoices = _invoices(plain, layout)
             del plain
-            judged = list(group_lines(_rows(others, layout, part.held, path)))
+            judged = _judged(_rows(others, layout, part.held, path), layout.lineless)
             del others
             if later is not None:
                 invoices = pl.concat([later, invoices]).sort("line")
             if later_judged:
-                judged = sorted([*later_judged, *judged], key=_first_line)
+                judged = sorted([*later_judged, *judged], key=_first)
             later, later_judged = None, []
             if part.last_line is not None:
                 beyond = invoices["line"] > part.last_line
                 if beyond.any():
                     later, invoices = invoices.filter(beyond), invoices.filter(~beyond)
-                later_judged = [item for item in judged if _first_line(item) > part.last_line]
-                judged = [item for item in judged if _first_line(item) <= part.last_line]
-            for batch in _numbered(invoices, judged, counter, file, path, unread):
+                later_judged = [item for item in judged if item[0] > part.last_line]
+                judged = [item for item in judged if item[0] <= part.last_line]
+            for batch in _numbered(invoices, judged, counter, file, path, unread, layout.lineless):
                 unread = 0
                 yield batch
 
 
 def _numbered(
     invoices: pl.DataFrame,
-    judged: list[Grouped | RawRow],
+    judged: list[tuple[int, Grouped | RawRow]],
     counter: Counter,
     file: int,
     path: str,
     unread: int,
+    lineless: bool,
 ) -> Iterator[Batch]:
     """Invoices numbered by their first lines, in batches of :data:`BATCH_INVOICES`.
 
-    ``invoices``: plain invoices, and ``judged`` the row readers' ones, both in first-line order.
-    An invoice's rank among all is its rank among its kind plus the invoices of the other kind
-    before it (the lines are unique).
+    ``invoices``: plain invoices, and ``judged`` the row readers' ones with their first lines, both
+    in first-line order. An invoice's rank among all is its rank among its kind plus the invoices
+    of the other kind before it (the lines are unique).
     """
     plain_lines = invoices["line"]
-    judged_lines = pl.Series([_first_line(item) for item in judged], dtype=pl.Int64)
+    judged_lines = pl.Series([first for first, _ in judged], dtype=pl.Int64)
     first = counter.seq
     counter.seq += invoices.height + len(judged)
     plain_seqs = pl.int_range(
@@ -221,10 +225,17 @@ def _numbered(
         yield _batch(
             invoices.slice(begin, end - begin),
             plain_seqs.slice(begin, end - begin),
-            list(zip(judged_seqs[begin_judged:end_judged], judged[begin_judged:end_judged], strict=True)),
+            list(
+                zip(
+                    judged_seqs[begin_judged:end_judged],
+                    (item for _, item in judged[begin_judged:end_judged]),
+                    strict=True,
+                )
+            ),
             file,
             path,
             unread,
+            lineless,
         )
         unread = 0
 
@@ -317,8 +328,8 @@ def _stripped(series: pl.Series) -> pl.Series:
 def _rows(others: pl.DataFrame, layout: Layout, held: list[RawRow], path: str) -> Iterator[RawRow]:
     """The lines left to the row readers, in file order, as their rows (``held``: already so).
 
-    A CSV line's empty cell is ``""``, as the CSV reader gives it; a Parquet or JSON Lines row
-    keeps its NULLs, and a JSON Lines row its extra keys (``Layout.encoded_extras``).
+    A CSV line's empty cell is ``""``, as the CSV reader gives it; a Parquet or JSON row keeps
+    its NULLs, and a JSON row its extra keys (``Layout.encoded_extras``).
     """
     rows = []
     present = [position for position in layout.positions if position in others.columns]
@@ -339,8 +350,33 @@ def _rows(others: pl.DataFrame, layout: Layout, held: list[RawRow], path: str) -
     return iter(rows)
 
 
-def _first_line(item: Grouped | RawRow) -> int:
-    return (item.raw.line if isinstance(item, Grouped) else item.line) or 0
+def _judged(rows: Iterator[RawRow], lineless: bool) -> list[tuple[int, Grouped | RawRow]]:
+    """The row readers' invoices of ``rows`` (in file order), each with its first line.
+
+    ``lineless``: the rows' lines are their ranks (:attr:`Layout.lineless`). The row readers get
+    them without a line, as they read them, so that their errors and messages have none; an
+    invoice's rank is its first row's (the grouping keeps the order of the first rows).
+    """
+    if not lineless:
+        return [
+            ((item.raw.line if isinstance(item, Grouped) else item.line) or 0, item)
+            for item in group_lines(rows)
+        ]
+    firsts: dict[Any, int] = {}
+    bare: list[RawRow] = []
+    for raw in rows:
+        row = RawRow(None, raw.values, raw.file, raw.problems)
+        key = row_identity(row)
+        firsts.setdefault(id(row) if key is None else key, raw.line or 0)
+        bare.append(row)
+    return [
+        (firsts[item.key] if isinstance(item, Grouped) else firsts[id(item)], item)
+        for item in group_lines(bare)
+    ]
+
+
+def _first(item: tuple[int, Grouped | RawRow]) -> int:
+    return item[0]
 
 
 def _invoices(plain: pl.DataFrame, layout: Layout) -> pl.DataFrame:
@@ -382,12 +418,17 @@ def _batch(
     file: int,
     path: str,
     lines_read: int,
+    lineless: bool,
 ) -> Batch:
     """One batch: its plain invoices column-wise, the others as the row readers grouped them.
 
-    ``lines_read``: the file's lines it stands for (a progress line's count).
+    ``lines_read``: the file's lines it stands for (a progress line's count). ``lineless``: the
+    invoices' lines are ranks, reported as no line.
     """
     fallback, grouped = split_grouped(judged)
     columns = {name: invoices[name] for name in invoices.columns if name not in ("line", "extras")}
     extras = invoices["extras"] if "extras" in invoices.columns else None
-    return Batch(file, path, seqs, invoices["line"], columns, extras, fallback, grouped, lines_read)
+    lines = invoices["line"]
+    if lineless:
+        lines = pl.Series("line", [None] * len(lines), dtype=pl.Int64)
+    return Batch(file, path, seqs, lines, columns, extras, fallback, grouped, lines_read)
