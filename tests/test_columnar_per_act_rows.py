@@ -160,9 +160,10 @@ def _typed_objects(seed: int) -> list[Any]:
     """The generated lines as a program writing JSON natives writes them: each field in one type.
 
     Flags as booleans, amounts as numbers, sectors as integers, where the text reads so; a few
-    lines then write a field in another type (a flag as 0 or 1, an amount as text), an integer
-    beyond 64 bits, or carry a nested extra value: those lines go to the row readers' grouping,
-    with their invoices.
+    lines then write a field in another type: a flag as 0 or 1 (which reads as the boolean does,
+    and is held as it), an amount as text (held back when its text is not its float's), an
+    integer beyond 64 bits, or carry a nested extra value: those held back go to the row readers'
+    grouping, with their invoices.
     """
     rng = random.Random(seed)
     objects: list[Any] = []
@@ -232,6 +233,37 @@ def test_json_per_act_grouped_column_wise(
         assert {error.line for error in result.input_errors} == {None}
 
 
+@pytest.mark.parametrize("array", [False, True], ids=["jsonl", "array"])
+def test_json_flags_written_in_two_types_grouped_column_wise(
+    tmp_path: Path, column_wise: None, chunked: None, array: bool
+) -> None:
+    """Flags ``true`` on some rows and ``1`` or ``"1"`` on others, half and half: grouped column-wise,
+    each as the boolean it reads as. An invoice whose lines write one flag ``true`` and ``1`` is
+    one invoice, as for the row readers; ``true`` and ``0`` disagree, and their errors are theirs."""
+    rng = random.Random(5)
+    objects: list[Any] = []
+    for value in _act_objects(5, natives=False):
+        if isinstance(value, dict):
+            value = dict(value)
+            for flag in ("ald", "regulated", "homebound"):
+                if value.get(flag) in ("0", "1"):
+                    value[flag] = rng.choice([value[flag] == "1", int(value[flag]), value[flag]])
+        objects.append(value)
+    base = {"date": "2026-01-05", "practitioner_id": "D1", "patient_id": "P1", "birth_date": "1950-01-01"}
+    objects += [
+        {**base, "invoice_id": "T1", "code": "G", "amount": 30.0, "ald": True},
+        {**base, "invoice_id": "T1", "code": "MD", "amount": 10.0, "ald": 1},
+        {**base, "invoice_id": "T2", "code": "G", "amount": 30.0, "ald": True},
+        {**base, "invoice_id": "T2", "code": "MD", "amount": 10.0, "ald": 0},
+    ]
+    path = _json(tmp_path / "actes.json", objects) if array else _jsonl(tmp_path / "actes.jsonl", objects)
+    events, errors = _cases._compare([str(path)])
+    assert events > 300 and errors > 10
+    result = read_invoices([str(path)])
+    assert "T1" in result.table["invoice_id"].to_list()
+    assert [error.field for error in result.input_errors if error.invoice_id == "T2"] == ["ald"]
+
+
 def test_json_array_invoices_in_the_order_of_their_first_objects(tmp_path: Path, column_wise: None) -> None:
     """An array's invoices, grouped column-wise, come and are numbered in the order of their first
     objects, as the row readers give them, with no line; an invoice whose objects disagree too."""
@@ -291,8 +323,9 @@ def test_json_lines_whose_writing_changes_grouped_by_the_row_readers(
         monkeypatch.setattr(json_per_act, "HELD_AT_MOST", 1.0)
         monkeypatch.setattr(json_per_act, "HELD_LIMIT", 50)
     text = [value for value in _act_objects(9, natives=False) if isinstance(value, dict)]
-    typed = [value for value in _typed_objects(9) if isinstance(value, dict)]
-    objects = [*text[:120], *typed[120:]]
+    # Written otherwise from the 121st line: codes as lists, which no column of texts holds.
+    lists = [{**value, "code": [value["code"]]} for value in text]
+    objects = [*text[:120], *lists[120:]]
     path = _jsonl(tmp_path / "actes.jsonl", objects, broken=False)
     assert json_per_act.sampled_kinds(JsonLinesReader(), lambda: path.open("rb"), str(path)) is not None
     events, errors = _cases._compare([str(path)])
@@ -343,9 +376,20 @@ def test_column_types_decided_by_the_first_rows_up_to_a_tenth_held() -> None:
         return RawRow(line, values, "a.jsonl")
 
     floats = [row(line, 26.5) for line in range(1, 10)]
-    kinds = json_per_act.column_kinds([*floats, row(10, 26.5, 1)])  # one flag in ten as 1: held back
+    kinds = json_per_act.column_kinds([*floats, row(10, 26.5, 2)])  # one flag in ten unread: held back
     assert kinds is not None and (kinds["amount"], kinds["ald"], kinds["date"]) == (float, bool, str)
-    assert json_per_act.column_kinds([*floats[:8], row(9, 26.5, 1), row(10, 26.5, 0)]) is None  # two
+    assert json_per_act.column_kinds([*floats[:8], row(9, 26.5, 2), row(10, 26.5, [1])]) is None  # two
+    # A flag written 1, 0, "1" or "oui" reads as a boolean does: it fits, as that boolean.
+    written = [row(9, 26.5, 1), row(10, 26.5, 0), row(11, 26.5, "1"), row(12, 26.5, "oui")]
+    kinds = json_per_act.column_kinds([*floats, *written])
+    assert kinds is not None and kinds["ald"] is bool
+    assert all(json_per_act._fits(raw, kinds) for raw in written)
+    assert [json_per_act._as_kind(raw.values["ald"], bool, "ald") for raw in written] == [
+        True,
+        False,
+        True,
+        True,
+    ]
     # Whole amounts beside decimals (30 and 26.5) are numbers, but for those a message would quote.
     mixed = [*(row(line, 30) for line in range(1, 7)), *floats[6:], row(10, 9_999)]
     kinds = json_per_act.column_kinds(mixed)
@@ -354,13 +398,18 @@ def test_column_types_decided_by_the_first_rows_up_to_a_tenth_held() -> None:
     assert not any(json_per_act._fits(row(1, amount), kinds) for amount in (-5, 10_000, 10**7))
     whole = json_per_act.column_kinds([row(line, 30) for line in range(1, 11)])  # 26.5 may come later
     assert whole is not None and whole["amount"] is float
-    # An empty text is a null in any column; a text in a column of booleans is held back.
+    # An empty text is a null in any column; a text that reads as no boolean is held back, and so is
+    # an amount whose text is not that of a float (its exact digits would be lost).
     assert json_per_act.column_kinds([*floats[:8], row(9, ""), row(10, 30.0, ald="")]) is not None
-    assert json_per_act.column_kinds([*floats[:8], row(9, 30.0, "1"), row(10, 30.0, "0")]) is None
-    # A tie goes to text (the other row held back: one in twenty).
+    assert json_per_act.column_kinds([*floats[:8], row(9, 30.0, "?"), row(10, 30.0, "peut-être")]) is None
+    assert json_per_act._as_kind("26.5", float, "amount") == 26.5
+    assert json_per_act._as_kind("26.50", float, "amount") is json_per_act._UNFIT
+    assert json_per_act._as_kind(101, str, "practitioner_id") is json_per_act._UNFIT  # a key: text only
+    # A tie goes to text (the boolean then fits as the text that reads as it does).
     absent = [row(line, 30.0, None) for line in range(3, 21)]
     tie = json_per_act.column_kinds([row(1, 30.0, "1"), row(2, 30.0, True), *absent])
     assert tie is not None and tie["ald"] is str
+    assert json_per_act._as_kind(True, str, "ald") == "1"
 
 
 def test_json_lines_of_whole_and_decimal_amounts_grouped_column_wise(
@@ -591,3 +640,52 @@ def test_any_act_rows_read_as_the_row_reader(
     monkeypatch.setattr(json_per_act, "HELD_AT_MOST", 1.0)
     _cases._compare([str(jsonl)])
     _cases._compare([str(array)])
+
+
+#: JSON values of each field in several JSON types (texts, numbers, booleans) that read alike or
+#: not, valid or not: what columns hold as the value of their type that reads the same
+#: (``json_per_act._as_kind``), or hold back.
+_MIXED_VALUES: dict[str, list[Any]] = {
+    "invoice_id": ["F1", "F2", "F3", 1],
+    "date": ["2025-03-04", "04/03/2025", 20250304],
+    "time": ["10:00", None, 1000, "10:00:00"],
+    "practitioner_id": ["101", 101, "102"],
+    "patient_id": ["P1", "P2", 7, None],
+    "birth_date": ["1950-02-01", None, "2030-01-01"],
+    "ald": [True, False, 1, 0, "1", "0", "oui", "Non", 2, "x", "", None, 1.0],
+    "sector": [1, 2, "1", "2", 3, "3", 1.0, True, None, "optam", ""],
+    "place": ["cabinet", "domicile", "Domicile", 1, None],
+    "code": ["G", "MD", ["G"]],
+    "amount": [30.0, 30, "30", "30.00", 26.5, "26.5", "26,50", True, -5, 0.005, None, ""],
+    "km": [None, 4, 4.0, "4", "4,5", -1],
+}
+
+
+@st.composite
+def _mixed_act_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    count = draw(st.integers(min_value=1, max_value=14))
+    return [
+        {name: draw(st.sampled_from(values)) for name, values in _MIXED_VALUES.items()} for _ in range(count)
+    ]
+
+
+@_cases.reproducible(120)
+@given(rows=_mixed_act_rows(), spill=st.sampled_from([None, 1, 4]), share=st.sampled_from([None, 1.0]))
+def test_mixed_json_types_read_as_the_row_reader(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[dict[str, Any]],
+    spill: int | None,
+    share: float | None,
+) -> None:
+    """Random per-act JSON rows writing fields in several types, as JSON Lines and as an array,
+    grouped column-wise however many rows are held back (``share``), or as the file's first rows
+    decide: the same invoices, values and errors as the row readers', in order."""
+    _acts._spill_at(monkeypatch, spill)
+    if share is not None:
+        monkeypatch.setattr(json_per_act, "HELD_AT_MOST", share)
+    objects = [{key: value for key, value in row.items() if value is not None} for row in rows]
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_text("".join(json.dumps(value) + "\n" for value in objects))
+    _cases._compare([str(jsonl)])
+    _cases._compare([str(_json(tmp_path / "mixed.json", objects))])

@@ -8,13 +8,15 @@ whole check of 1.1 M lines read twice). A JSON array's objects have no line (SPE
 ranks in the array order them instead, and are reported nowhere (:func:`ranked_rows`).
 
 A column holds one JSON type, fixed by the file's first rows (:func:`column_kinds`): text,
-unless they write it as booleans, integers or numbers; amounts and distances written as numbers
-are numbers, whole or not (``30`` beside ``26.5``). A row that columns cannot hold as the row
-reader reads it goes to the row readers' grouping, and takes its invoice along (as a damaged CSV
-line does): a row the reader found damaged or broken, a referral's time alone, no ``code`` key
-(or ``codes`` beside it), a value of another type than its column's (codes as a list, an
-identifier as a number...). A missing key reads as NULL: the row readers read an absent key and a
-``null`` alike. The keys that are no SPEC field (plugins' columns: ``Event.extra``) go as the
+unless they write it as booleans, integers or numbers; amounts written as numbers are numbers,
+whole or not (``30`` beside ``26.5``). A value of another type goes in as the value of the
+column's type that reads exactly as it does (:func:`_as_kind`: a flag ``1`` beside ``true``),
+its writing kept for the row readers. A row that columns cannot hold as the row reader reads it
+goes to the row readers' grouping, and takes its invoice along (as a damaged CSV line does): a
+row the reader found damaged or broken, a referral's time alone, no ``code`` key (or ``codes``
+beside it), a value no value of its column's type reads as (codes as a list, an identifier as a
+number, an invalid value...). A missing key reads as NULL: the row readers read an absent key and
+a ``null`` alike. The keys that are no SPEC field (plugins' columns: ``Event.extra``) go as the
 row's JSON text in one column, as a per-invoice JSON row's do (:func:`.other_sources.extras_text`).
 
 When more than a tenth of the first rows are such, the file goes to the row readers' grouping whole
@@ -27,12 +29,14 @@ joined, say).
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 import polars as pl
 
 from billing_rules.readers.base import RawRow
+from billing_rules.readers.columnar import cells
 from billing_rules.readers.columnar.csv_source import Counter
 from billing_rules.readers.columnar.grouped_rows import grouped_batches
 from billing_rules.readers.columnar.other_sources import extras_text, read_alone
@@ -47,7 +51,10 @@ FIELDS: tuple[str, ...] = (*(name for name in SPEC_COLUMNS if name != "codes"), 
 #: The column of each row's extras as JSON text. No row of the grouping has this key: a key
 #: holding NUL is damaged (``encoding.unreadable_values``), and its row goes to the row readers.
 EXTRAS = "\0extras"
-NAMES: tuple[str, ...] = (*FIELDS, EXTRAS)
+#: The column of the values as written of a row's fields held as values of another type
+#: (:func:`_as_kind`), as JSON text; no row's key either.
+ORIGINALS = "\0originals"
+NAMES: tuple[str, ...] = (*FIELDS, EXTRAS, ORIGINALS)
 #: The keys that are no extra: SPEC's, and ``code``.
 _READ = frozenset(READ_COLUMNS | {CODE})
 #: Columns grouping reads as texts (the invoice's key, the code): never typed otherwise.
@@ -57,9 +64,12 @@ _TEXT_ONLY = frozenset({"practitioner_id", "invoice_id", CODE, REFERRAL_TIME})
 _KINDS: dict[type, pl.DataType] = {str: pl.String(), bool: pl.Boolean(), int: pl.Int64(), float: pl.Float64()}
 _INT64 = range(-(2**63), 2**63)
 #: Columns of numbers where an integer is read as its float is (JSON writers put ``30`` beside
-#: ``26.5``): any integer of this range is exact as a float and a valid amount or distance, so
-#: no message quotes it. Any other integer there goes to the row readers, to be worded as written.
-_WHOLE_AS_NUMBER = frozenset({"amount", "km"})
+#: ``26.5``): any integer of this range is exact as a float and a valid amount, so no message
+#: quotes it, and its cents are the same (the engines read an amount by its cents when whole; only
+#: its exact text, which they then leave, says ``30.0``). Any other integer there goes to the row
+#: readers, to be worded as written. Not distances: a distance is kept as written (``km_exact``),
+#: and a whole one beside decimals is read by :func:`_as_kind`, which holds it back.
+_WHOLE_AS_NUMBER = frozenset({"amount"})
 _WHOLE = range(10_000)
 #: Rows of the file's beginning that decide the columns' types and the route.
 SAMPLE_ROWS = 10_000
@@ -123,9 +133,73 @@ def _fits_value(value: Any, kind: type, name: str) -> bool:
     """Whether column ``name`` of ``kind`` holds ``value`` (any value fits ``object``: an extra's)."""
     if value is None or kind is object or value == "":  # empty: the row readers read it as a null
         return True
-    if kind is float and type(value) is int:
-        return name in _WHOLE_AS_NUMBER and value in _WHOLE
-    return type(value) is kind and (kind is not int or value in _INT64)
+    if type(value) is kind:
+        return kind is not int or value in _INT64
+    if kind is float and type(value) is int and name in _WHOLE_AS_NUMBER:
+        return value in _WHOLE
+    return _as_kind(value, kind, name) is not _UNFIT
+
+
+#: What :func:`_as_kind` says of a value no value of its column's type stands for.
+_UNFIT = object()
+#: :func:`_as_kind`'s answers, by (column, column's type, value's type, value).
+_as_kind_seen: dict[tuple[str, type, type, Any], Any] = {}
+_AS_KIND_MAX = 100_000
+
+
+def _as_kind(value: Any, kind: type, name: str) -> Any:
+    """The value of type ``kind`` that reads exactly as ``value`` does, or :data:`_UNFIT`.
+
+    A program may write a field in two JSON types (a flag ``true`` on some lines, ``1`` on
+    others; a sector ``1`` or ``"1"``). Such a value goes into its column as the value of the
+    column's type whose reading is the same: both read without a message, to equal typed values
+    of one type, and to the same output columns (``cells.OUTPUTS``: an amount's exact text too,
+    so ``"41.50"`` stays apart from ``41.5``). The row readers compare an invoice's lines by
+    their readings (``lines._canonical``), so lines whose values read alike stay alike. Any other
+    value, an invalid one above all (its message quotes it as written), is held back.
+    """
+    if name in _TEXT_ONLY or type(value) not in _KINDS:  # an exact number, an overlong integer
+        return _UNFIT
+    try:
+        key = (name, kind, type(value), value)
+        found = _as_kind_seen.get(key)
+    except TypeError:  # a list or an object: never a column's value
+        return _UNFIT
+    if found is None:
+        found = _UNFIT
+        read = cells.read_cell(name, value)
+        if read[0] is not None and read[1] is None:
+            for candidate in _candidates(value, kind):
+                if _reads_as(name, candidate, read):
+                    found = candidate
+                    break
+        if len(_as_kind_seen) < _AS_KIND_MAX:
+            _as_kind_seen[key] = found
+    return found
+
+
+def _candidates(value: Any, kind: type) -> tuple[Any, ...]:
+    """Values of type ``kind`` that may read as ``value`` does (:func:`_reads_as` decides)."""
+    if kind is bool:
+        return (True, False)
+    if kind is str:
+        if type(value) is bool:
+            return ("1" if value else "0", "true" if value else "false")
+        return (str(value) if type(value) is int else repr(value),)
+    try:
+        number = float(value) if kind is float else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return ()
+    return (number,) if kind is float or number in _INT64 else ()
+
+
+def _reads_as(name: str, candidate: Any, read: tuple[Any, str | None]) -> bool:
+    """Whether ``candidate`` reads as ``read`` (a valid reading), to the same output columns."""
+    typed, message = cells.read_cell(name, candidate)
+    if message is not None or type(typed) is not type(read[0]) or typed != read[0]:
+        return False
+    convert = cells.OUTPUTS[name][2]
+    return bool(convert(typed) == convert(read[0]))
 
 
 def per_act_json_batches(
@@ -171,7 +245,9 @@ def json_columnwise_batches(
         _Unfitting: too many rows held back (before the first batch).
     """
     lineless = not isinstance(reader, JsonLinesReader)
-    layout = Layout(list(NAMES), native=True, encoded_extras=EXTRAS, lineless=lineless)
+    layout = Layout(
+        list(NAMES), native=True, encoded_extras=EXTRAS, encoded_originals=ORIGINALS, lineless=lineless
+    )
     size = chunk_rows or CHUNK_ROWS  # the module's value when called (tests make it small)
 
     read = held = 0
@@ -218,12 +294,19 @@ def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tupl
         kept = [index for index in range(len(fitting)) if index not in unfit]
         fitting = [fitting[index] for index in kept]
         columns = [tuple(column[index] for index in kept) for column in columns]
-    series = [
-        pl.Series(position, _of_kind(column, kinds[name]), dtype=_KINDS[kinds[name]])
-        for name, position, column in zip(FIELDS, layout.positions[: len(FIELDS)], columns, strict=True)
-    ]
+    series = []
+    written: dict[int, dict[str, Any]] = {}
+    for name, position, column in zip(FIELDS, layout.positions[: len(FIELDS)], columns, strict=True):
+        values, kept = _of_kind(column, kinds[name], name)
+        series.append(pl.Series(position, values, dtype=_KINDS[kinds[name]]))
+        for index in kept:
+            written.setdefault(index, {})[name] = column[index]
     extras = [extras_text(raw.values, _READ) for raw in fitting]
     series.append(pl.Series(layout.where[EXTRAS], extras, dtype=pl.String))
+    originals = [None] * len(fitting)
+    for index, values in written.items():
+        originals[index] = json.dumps(values, ensure_ascii=False)
+    series.append(pl.Series(layout.where[ORIGINALS], originals, dtype=pl.String))
     lines = pl.Series("line", [raw.line for raw in fitting], dtype=pl.Int64)
     return pl.DataFrame([*series, lines]), held
 
@@ -271,14 +354,31 @@ def _ranked(rows: Iterable[RawRow]) -> Iterator[RawRow]:
             close()
 
 
-def _of_kind(column: tuple[Any, ...], kind: type) -> list[Any]:
-    """A column's values as its type holds them (:func:`_fits`).
+def _of_kind(column: tuple[Any, ...], kind: type, name: str) -> tuple[list[Any], list[int]]:
+    """A column's values as its type holds them (:func:`_fits`), and the rows whose writing to keep.
 
     An empty text is NULL in a column that is not text; an integer is its float in a column of
-    numbers.
+    numbers; a value of another type, the value of the column's type that reads as it does
+    (:func:`_as_kind`). The writing of a value so replaced is kept unless the two are equal in
+    Python (``1`` and ``true``, ``30`` and ``30.0``): the row readers compare an invoice's lines
+    by ``==`` first, then by their readings, which are the same; for those equal values both
+    steps give the same answer.
     """
-    if kind is str:
-        return list(column)
-    if kind is float:
-        return [None if value is None or type(value) is str else float(value) for value in column]
-    return [None if type(value) is str else value for value in column]
+    if {kind, type(None)}.issuperset(map(type, column)):
+        return list(column), []
+    values: list[Any] = []
+    kept: list[int] = []
+    for index, value in enumerate(column):
+        if value is None or type(value) is kind:
+            values.append(value)
+        elif type(value) is str and value == "":
+            values.append(None)  # kind is not text: an empty text reads as nothing
+        else:
+            if kind is float and type(value) is int and name in _WHOLE_AS_NUMBER:
+                held = float(value)
+            else:
+                held = _as_kind(value, kind, name)
+            values.append(held)
+            if held != value:
+                kept.append(index)
+    return values, kept

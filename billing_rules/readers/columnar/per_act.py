@@ -123,6 +123,11 @@ class Layout:
     #: The name of a column that holds each line's extra columns already as JSON text (JSON,
     #: whose keys vary from row to row), taken as they are; None: the extras are columns.
     encoded_extras: str | None = None
+    #: The name of a column that holds, as JSON text, the values as written of the row's fields
+    #: that its columns hold as values of another JSON type (NULL when none): the rows handed to the
+    #: row readers get them back as written, since these compare an invoice's lines as written
+    #: first (``lines._compare``).
+    encoded_originals: str | None = None
     #: The rows have no line (a JSON array's objects, SPEC §2): their ``line`` is their rank in
     #: the file, which orders and numbers the invoices as a line does, and is reported nowhere.
     lineless: bool = False
@@ -342,6 +347,9 @@ def _rows(others: pl.DataFrame, layout: Layout, held: list[RawRow], path: str) -
             if layout.encoded_extras is not None:
                 encoded = row.pop(layout.encoded_extras)
                 row.update(json.loads(encoded) if encoded is not None else {})
+            if layout.encoded_originals is not None:
+                written = row.pop(layout.encoded_originals)
+                row.update(json.loads(written) if written is not None else {})
         else:
             row = {name: by_position.get(position) or "" for name, position in named}
         rows.append(RawRow(line, row, path))
@@ -398,7 +406,10 @@ def _invoices(plain: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     extra = [
         (name, where[name])
         for name in names
-        if name and name not in READ_COLUMNS and name != CODE and name != layout.encoded_extras
+        if name
+        and name not in READ_COLUMNS
+        and name != CODE
+        and name not in (layout.encoded_extras, layout.encoded_originals)
     ]
     frame = plain.select(*columns, pl.col("_codes").alias("codes"), amount.alias("amount"), "line")
     if layout.encoded_extras is not None:
