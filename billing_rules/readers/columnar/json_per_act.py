@@ -212,7 +212,8 @@ def per_act_json_batches(
 ) -> Iterator[Batch]:
     """The invoices of a per-act JSON or JSON Lines file: column-wise when its rows fit columns.
 
-    Else (rows of mixed types) grouped by the row readers (:mod:`.grouped_rows`).
+    Else (more than a tenth of its rows that columns cannot hold: codes as lists, identifiers as
+    numbers) grouped by the row readers (:mod:`.grouped_rows`).
     ``open_stream`` opens the file for the counted reading (a progress line's), ``first_pass``
     uncounted.
     """
@@ -297,15 +298,15 @@ def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tupl
     series = []
     written: dict[int, dict[str, Any]] = {}
     for name, position, column in zip(FIELDS, layout.positions[: len(FIELDS)], columns, strict=True):
-        values, kept = _of_kind(column, kinds[name], name)
+        values, rewritten = _of_kind(column, kinds[name], name)
         series.append(pl.Series(position, values, dtype=_KINDS[kinds[name]]))
-        for index in kept:
+        for index in rewritten:
             written.setdefault(index, {})[name] = column[index]
     extras = [extras_text(raw.values, _READ) for raw in fitting]
     series.append(pl.Series(layout.where[EXTRAS], extras, dtype=pl.String))
     originals = [None] * len(fitting)
-    for index, values in written.items():
-        originals[index] = json.dumps(values, ensure_ascii=False)
+    for index, as_written in written.items():
+        originals[index] = json.dumps(as_written, ensure_ascii=False)
     series.append(pl.Series(layout.where[ORIGINALS], originals, dtype=pl.String))
     lines = pl.Series("line", [raw.line for raw in fitting], dtype=pl.Int64)
     return pl.DataFrame([*series, lines]), held
@@ -367,7 +368,7 @@ def _of_kind(column: tuple[Any, ...], kind: type, name: str) -> tuple[list[Any],
     if {kind, type(None)}.issuperset(map(type, column)):
         return list(column), []
     values: list[Any] = []
-    kept: list[int] = []
+    rewritten: list[int] = []
     for index, value in enumerate(column):
         if value is None or type(value) is kind:
             values.append(value)
@@ -380,5 +381,5 @@ def _of_kind(column: tuple[Any, ...], kind: type, name: str) -> tuple[list[Any],
                 held = _as_kind(value, kind, name)
             values.append(held)
             if held != value:
-                kept.append(index)
-    return values, kept
+                rewritten.append(index)
+    return values, rewritten
