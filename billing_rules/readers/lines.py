@@ -324,7 +324,7 @@ def _add_act(invoice: _Invoice, raw: RawRow) -> None:
     # The line's codes: ``code`` in a per-act file, ``codes`` under --lines.
     column = CODE if CODE in values else "codes"
     if column not in damaged:
-        text = _codes_text(values.get(column))
+        text = codes_text(values.get(column))
         if text is None:
             invoice.error(line, column, _MISSING)
         else:
@@ -356,7 +356,7 @@ def _empty(value: Any) -> bool:
     return value is None or (type(value) is str and not value.strip())
 
 
-def _codes_text(value: Any) -> str | None:
+def codes_text(value: Any) -> str | None:
     """A line's codes as ``G+MD`` text (JSON: a text or a list of texts), None when empty."""
     if type(value) is list and all(type(item) is str for item in value):
         value = "+".join(item.strip() for item in value if item.strip())

@@ -3,7 +3,7 @@
 (A Parquet file whose invoice key and code are texts is grouped column-wise instead, as CSV is:
 :func:`.per_act.parquet_per_act_batches`; here come its other writings, codes as lists say. So is
 a JSON or JSON Lines file whose rows fit columns, :mod:`.json_per_act`; here come those more than
-a tenth of whose rows columns cannot hold: codes as lists, identifiers as numbers.)
+a tenth of whose rows columns cannot hold: amounts written as texts beside numbers, say.)
 
 Such a file's rows are grouped into invoices by the row readers' own grouping
 (:func:`~billing_rules.readers.lines.group_lines`), so that every invoice, its codes, its amount

@@ -14,10 +14,11 @@ column's type that reads exactly as it does (:func:`_as_kind`: a flag ``1`` besi
 its writing kept for the row readers. A row that columns cannot hold as the row reader reads it
 goes to the row readers' grouping, and takes its invoice along (as a damaged CSV line does): a
 row the reader found damaged or broken, a referral's time alone, no ``code`` key (or ``codes``
-beside it), a value no value of its column's type reads as (codes as a list, an identifier as a
-number, an invalid value...). A missing key reads as NULL: the row readers read an absent key and
-a ``null`` alike. The keys that are no SPEC field (plugins' columns: ``Event.extra``) go as the
-row's JSON text in one column, as a per-invoice JSON row's do (:func:`.other_sources.extras_text`).
+beside it), a value no value of its column's type reads as (an amount ``"30.00"`` in a column of
+numbers, whose exact digits no float keeps; an invalid value...). A missing key reads as NULL:
+the row readers read an absent key and a ``null`` alike. The keys that are no SPEC field
+(plugins' columns: ``Event.extra``) go as the row's JSON text in one column, as a per-invoice
+JSON row's do (:func:`.other_sources.extras_text`).
 
 When more than a tenth of the first rows are such, the file goes to the row readers' grouping whole
 (:mod:`.grouped_rows`, which reads a large file twice to hold few invoices at a time): the rows
@@ -44,6 +45,7 @@ from billing_rules.readers.columnar.per_act import Layout, group_columnwise
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.columns import CODE
 from billing_rules.readers.json_reader import JsonLinesReader
+from billing_rules.readers.lines import codes_text
 from billing_rules.readers.values import READ_COLUMNS, REFERRAL_TIME, SPEC_COLUMNS
 
 #: The fields a row's columns hold, in column order; its other keys are extras (for plugins).
@@ -57,7 +59,8 @@ ORIGINALS = "\0originals"
 NAMES: tuple[str, ...] = (*FIELDS, EXTRAS, ORIGINALS)
 #: The keys that are no extra: SPEC's, and ``code``.
 _READ = frozenset(READ_COLUMNS | {CODE})
-#: Columns grouping reads as texts (the invoice's key, the code): never typed otherwise.
+#: Columns grouping reads as texts (the invoice's key, the code): never typed otherwise (a value
+#: of another type may still go in as its text, :func:`_as_kind`).
 _TEXT_ONLY = frozenset({"practitioner_id", "invoice_id", CODE, REFERRAL_TIME})
 #: JSON's types a column may hold, and the column's type. A subclass (an exact number kept as
 #: its digits, an integer too long for Python) is none of them: its row goes to the row readers.
@@ -96,6 +99,9 @@ class _Unfitting(Exception):  # noqa: N818 - a signal between two readings, neve
 def column_kinds(rows: Iterable[RawRow]) -> dict[str, type] | None:
     """Each column's JSON type, the most frequent among ``rows`` (text when none or a tie).
 
+    An empty text does not count: it reads as nothing in a column of any type (the amount of an
+    invoice's later lines, say).
+
     None when more than :data:`HELD_AT_MOST` of the rows would go to the row readers: the file is
     better grouped by them whole (see the module's docstring).
     """
@@ -104,7 +110,8 @@ def column_kinds(rows: Iterable[RawRow]) -> dict[str, type] | None:
     for raw in sample:
         for name, value in raw.values.items():
             kind = type(value)
-            if name in counts and kind in _KINDS:
+            # An empty text is nothing in a column of any type: it does not vote for text.
+            if name in counts and kind in _KINDS and value != "":
                 counts[name][kind] = counts[name].get(kind, 0) + 1
     kinds = {name: str for name in FIELDS}
     for name, seen in counts.items():
@@ -151,14 +158,17 @@ def _as_kind(value: Any, kind: type, name: str) -> Any:
     """The value of type ``kind`` that reads exactly as ``value`` does, or :data:`_UNFIT`.
 
     A program may write a field in two JSON types (a flag ``true`` on some lines, ``1`` on
-    others; a sector ``1`` or ``"1"``). Such a value goes into its column as the value of the
+    others; a sector ``1`` or ``"1"``; an invoice number ``12`` or ``"12"``; a code ``"G"`` or
+    ``["G"]``). Such a value goes into its column as the value of the
     column's type whose reading is the same: both read without a message, to equal typed values
     of one type, and to the same output columns (``cells.OUTPUTS``: an amount's exact text too,
     so ``"41.50"`` stays apart from ``41.5``). The row readers compare an invoice's lines by
     their readings (``lines._canonical``), so lines whose values read alike stay alike. Any other
     value, an invalid one above all (its message quotes it as written), is held back.
     """
-    if name in _TEXT_ONLY or type(value) not in _KINDS:  # an exact number, an overlong integer
+    if name == CODE:
+        return _codes_as_text(value)
+    if name == REFERRAL_TIME or type(value) not in _KINDS:  # an exact number, an overlong integer
         return _UNFIT
     try:
         key = (name, kind, type(value), value)
@@ -176,6 +186,19 @@ def _as_kind(value: Any, kind: type, name: str) -> Any:
         if len(_as_kind_seen) < _AS_KIND_MAX:
             _as_kind_seen[key] = found
     return found
+
+
+def _codes_as_text(value: Any) -> Any:
+    """A line's codes written as a list of texts, as the text the row readers make of it.
+
+    That text (:func:`~billing_rules.readers.lines.codes_text`: the codes stripped, joined by
+    ``+``) is what they group and read for such a line. One that does not read sends its invoice
+    to them as any bad code does (``per_act._keyed``), the list as written (its writing is kept).
+    """
+    if type(value) is not list or not all(type(item) is str for item in value):
+        return _UNFIT
+    text = codes_text(value)
+    return _UNFIT if text is None else text
 
 
 def _candidates(value: Any, kind: type) -> tuple[Any, ...]:
@@ -212,8 +235,8 @@ def per_act_json_batches(
 ) -> Iterator[Batch]:
     """The invoices of a per-act JSON or JSON Lines file: column-wise when its rows fit columns.
 
-    Else (more than a tenth of its rows that columns cannot hold: codes as lists, identifiers as
-    numbers) grouped by the row readers (:mod:`.grouped_rows`).
+    Else (more than a tenth of its rows that columns cannot hold: amounts written as texts beside
+    numbers, say) grouped by the row readers (:mod:`.grouped_rows`).
     ``open_stream`` opens the file for the counted reading (a progress line's), ``first_pass``
     uncounted.
     """
