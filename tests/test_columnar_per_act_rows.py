@@ -490,6 +490,29 @@ def test_parquet_per_act_of_lists_same_as_row_reader(
     assert events > 300 and errors > 10
 
 
+@pytest.mark.parametrize("seed", [8, 9])
+def test_parquet_per_act_of_integer_keys_grouped_column_wise(
+    tmp_path: Path, batches: None, rounds: None, column_wise: None, seed: int
+) -> None:
+    """Invoice and practitioner numbers written as integers (as pandas writes them): grouped
+    column-wise, each key as its text, which is how the row readers read it; the same invoices,
+    values and errors as theirs."""
+    path = _parquet(tmp_path / "actes.parquet", seed, typed=True)
+    frame = pl.read_parquet(path)
+    written = [value for value in frame["invoice_id"].unique(maintain_order=True).to_list() if value]
+    numbers = {value: 1000 + rank for rank, value in enumerate(written)}
+    frame = frame.with_columns(
+        pl.col("invoice_id").replace_strict(numbers, default=None, return_dtype=pl.Int64),
+        pl.col("practitioner_id").str.strip_chars().cast(pl.UInt32, strict=False),
+    )
+    frame.write_parquet(path)
+    schema = pl.read_parquet_schema(path)
+    assert (schema["invoice_id"], schema["practitioner_id"]) == (pl.Int64, pl.UInt32)
+    assert per_act.native_per_act(schema)
+    events, errors = _cases._compare([str(path)])
+    assert events > 300 and errors > 10
+
+
 def test_parquet_column_named_as_grouping_columns(tmp_path: Path, column_wise: None) -> None:
     """Extra columns named ``line`` or ``_pid`` are the file's own: extras, as the row readers keep them."""
     path = _parquet(tmp_path / "actes.parquet", 7, typed=True)

@@ -77,14 +77,25 @@ def native_per_act(schema: Mapping[str, pl.DataType]) -> bool:
     """Whether a per-act Parquet file's rows can be grouped column-wise (:func:`parquet_per_act_batches`).
 
     Its invoice's key and its code are texts (as :func:`.other_sources.parquet_values` leaves
-    them), compared and stripped as such; any other writing (codes as lists, numbers as
-    identifiers) is grouped by the row readers (:mod:`.grouped_rows`).
+    them), compared and stripped as such; or its key is integers (:data:`_INTEGER_KEYS`). Any other
+    writing (codes as lists, decimals as identifiers) is grouped by the row readers
+    (:mod:`.grouped_rows`).
     """
-    return all(
-        name in schema
-        and (schema[name] in (pl.String, pl.Null) or isinstance(schema[name], (pl.Categorical, pl.Enum)))
-        for name in (CODE, "practitioner_id", "invoice_id")
+    return _texts(schema.get(CODE)) and all(
+        _texts(schema.get(name)) or (name in schema and schema[name].is_integer()) for name in _INTEGER_KEYS
     )
+
+
+#: The invoice key's columns, which a Parquet file may write as integers (a pandas export of
+#: invoice numbers). Grouping strips the key as text (``_keyed``: polars writes an integer as the
+#: digits ``values.read_text`` makes of it, ``101`` as ``"101"``), so it names the invoice the row
+#: readers name; the plain invoices' keys are read as the integers (``cells.read_series``), and
+#: the rows handed to the row readers keep them.
+_INTEGER_KEYS = ("practitioner_id", "invoice_id")
+
+
+def _texts(kind: pl.DataType | None) -> bool:
+    return kind is not None and (kind in (pl.String, pl.Null) or isinstance(kind, (pl.Categorical, pl.Enum)))
 
 
 def parquet_per_act_batches(source: Any, path: str, file: int, counter: Counter) -> Iterator[Batch]:
@@ -321,9 +332,10 @@ def _stripped(series: pl.Series) -> pl.Series:
     """``str.strip()`` of each cell, NULL when nothing is left, exactly as Python strips.
 
     Python's whitespace is not polars': a cell whose ends are printable ASCII is its own strip;
-    the few others are stripped by Python, once per distinct spelling.
+    the few others are stripped by Python, once per distinct spelling. An integer key is its
+    digits (:data:`_INTEGER_KEYS`).
     """
-    series = series.fill_null("")
+    series = series.cast(pl.String).fill_null("")
     odd = series.filter(~series.str.contains(_PLAIN)).unique().to_list()
     if odd:
         series = series.replace({value: value.strip() for value in odd})
