@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -124,35 +125,24 @@ def _as_parquet(source: Path) -> Path:
     return target
 
 
-def _as_json_lines(source: Path) -> Path:
-    """``source`` (a CSV file) as JSON Lines, one object of texts per row (made once, then kept)."""
-    target = source.with_suffix(".jsonl")
+def _as_json(source: Path, *, array: bool = False) -> Path:
+    """``source`` (a CSV file) as JSON Lines, or a JSON array, one object of texts per row.
+
+    Made once, then kept; written row by row (10 M rows held as texts would take gigabytes).
+    """
+    target = source.with_suffix(".json" if array else ".jsonl")
     if not target.exists():
         partial = target.with_suffix(".partial")
         with (
             source.open(encoding="utf-8", newline="") as handle,
             partial.open("w", encoding="utf-8") as out,
         ):
-            for row in csv.DictReader(handle, delimiter=";"):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        partial.replace(target)
-    return target
-
-
-def _as_json_array(source: Path) -> Path:
-    """``source`` (a CSV file) as a JSON array, one object of texts per row (made once, then kept)."""
-    target = source.with_suffix(".json")
-    if not target.exists():
-        partial = target.with_suffix(".partial")
-        with (
-            source.open(encoding="utf-8", newline="") as handle,
-            partial.open("w", encoding="utf-8") as out,
-        ):
-            separator = "["
-            for row in csv.DictReader(handle, delimiter=";"):
-                out.write(separator + json.dumps(row, ensure_ascii=False))
-                separator = ",\n"
-            out.write("[]\n" if separator == "[" else "]\n")
+            texts = (json.dumps(row, ensure_ascii=False) for row in csv.DictReader(handle, delimiter=";"))
+            if array:
+                first = itertools.islice(texts, 1)
+                out.writelines(itertools.chain(["["], first, (",\n" + text for text in texts), ["]\n"]))
+            else:
+                out.writelines(text + "\n" for text in texts)
         partial.replace(target)
     return target
 
@@ -176,8 +166,8 @@ def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: P
         ("referral's time alone (Heure de régulation)", shape("regulation", _referral_time), []),
         ("one line per act (code column)", shape("per-act", _per_act), []),
         ("one row per act as Parquet (texts)", _as_parquet(shape("per-act", _per_act)), []),
-        ("one row per act as JSON Lines", _as_json_lines(shape("per-act", _per_act)), []),
-        ("one object per act in a JSON array", _as_json_array(shape("per-act", _per_act)), []),
+        ("one row per act as JSON Lines", _as_json(shape("per-act", _per_act)), []),
+        ("one object per act in a JSON array", _as_json(shape("per-act", _per_act), array=True), []),
     ]
     reference: dict[str, object] | None = None
     spec_wall = 0.0
@@ -209,7 +199,7 @@ def per_act_scale(args: argparse.Namespace, table: list[tuple[str, str]], spec_f
     for label, path in (
         ("CSV", per_act),
         ("Parquet", _as_parquet(per_act)),
-        ("JSON Lines", _as_json_lines(per_act)),
+        ("JSON Lines", _as_json(per_act)),
     ):
         wall, cpu, kib, summary = _checked(path, [], args.repeat)
         same = "same summary as the SPEC file" if summary == reference else "SUMMARY DIFFERS"

@@ -309,9 +309,12 @@ def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tupl
     rows = [tuple(map(raw.values.get, FIELDS)) for raw in fitting]
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(FIELDS)
     unfit: set[int] = set()
+    mixed: set[str] = set()  # columns holding some value of another type than theirs
     for name, column in zip(FIELDS, columns, strict=True):
         kind = kinds[name]
-        if not {kind, type(None)}.issuperset(map(type, column)) or (kind is int and _beyond_int64(column)):
+        if not {kind, type(None)}.issuperset(map(type, column)):
+            mixed.add(name)
+        if name in mixed or (kind is int and _beyond_int64(column)):
             unfit.update(index for index, value in enumerate(column) if not _fits_value(value, kind, name))
     if unfit:
         held = sorted([*held, *(fitting[index] for index in unfit)], key=lambda raw: raw.line or 0)
@@ -321,7 +324,7 @@ def _columns(raws: list[RawRow], kinds: dict[str, type], layout: Layout) -> tupl
     series = []
     written: dict[int, dict[str, Any]] = {}
     for name, position, column in zip(FIELDS, layout.positions[: len(FIELDS)], columns, strict=True):
-        values, rewritten = _of_kind(column, kinds[name], name)
+        values, rewritten = _of_kind(column, kinds[name], name) if name in mixed else (list(column), [])
         series.append(pl.Series(position, values, dtype=_KINDS[kinds[name]]))
         for index in rewritten:
             written.setdefault(index, {})[name] = column[index]
@@ -379,7 +382,7 @@ def _ranked(rows: Iterable[RawRow]) -> Iterator[RawRow]:
 
 
 def _of_kind(column: tuple[Any, ...], kind: type, name: str) -> tuple[list[Any], list[int]]:
-    """A column's values as its type holds them (:func:`_fits`), and the rows whose writing to keep.
+    """A mixed column's values as its type holds them (:func:`_fits`), and the rows whose writing to keep.
 
     An empty text is NULL in a column that is not text; an integer is its float in a column of
     numbers; a value of another type, the value of the column's type that reads as it does
@@ -388,8 +391,6 @@ def _of_kind(column: tuple[Any, ...], kind: type, name: str) -> tuple[list[Any],
     by ``==`` first, then by their readings, which are the same; for those equal values both
     steps give the same answer.
     """
-    if {kind, type(None)}.issuperset(map(type, column)):
-        return list(column), []
     values: list[Any] = []
     rewritten: list[int] = []
     for index, value in enumerate(column):

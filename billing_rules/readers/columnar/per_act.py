@@ -27,6 +27,7 @@ import itertools
 import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 import attrs
@@ -195,7 +196,7 @@ def group_columnwise(
             if later is not None:
                 invoices = pl.concat([later, invoices]).sort("line")
             if later_judged:
-                judged = sorted([*later_judged, *judged], key=_first)
+                judged = sorted([*later_judged, *judged], key=itemgetter(0))
             later, later_judged = None, []
             if part.last_line is not None:
                 beyond = invoices["line"] > part.last_line
@@ -395,10 +396,6 @@ def _judged(rows: Iterator[RawRow], lineless: bool) -> list[tuple[int, Grouped |
     ]
 
 
-def _first(item: tuple[int, Grouped | RawRow]) -> int:
-    return item[0]
-
-
 def _invoices(plain: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     """The plain invoices as per-invoice rows: SPEC columns by name, then ``extras`` and ``line``."""
     names, where = layout.names, layout.where
@@ -453,5 +450,5 @@ def _batch(
     extras = invoices["extras"] if "extras" in invoices.columns else None
     lines = invoices["line"]
     if lineless:
-        lines = pl.Series("line", [None] * len(lines), dtype=pl.Int64)
+        lines = lines.clear(len(lines))  # as many NULLs
     return Batch(file, path, seqs, lines, columns, extras, fallback, grouped, lines_read)
