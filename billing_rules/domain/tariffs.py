@@ -74,6 +74,7 @@ class TariffTable:
         self._sector_rows: dict[tuple[str, str], list[Tariff]] = {}
         self._sector_starts: dict[tuple[str, str], list[dt.date]] = {}
         self._per_km: set[str] = set()
+        self._totals: dict[tuple[tuple[str, ...], dt.date, str | None, Decimal | None], Decimal | None] = {}
         for row in rows:
             if row.sector is None:
                 self._rows.setdefault(row.code, []).append(row)
@@ -163,6 +164,32 @@ class TariffTable:
                 amount = (amount * km).quantize(_CENT, rounding=ROUND_HALF_UP)
             total += amount
         return total
+
+    def remembered_total(
+        self, codes: tuple[str, ...], day: dt.date, *, sector: str | None = None, km: Decimal | None = None
+    ) -> Decimal | None:
+        """:meth:`total`, remembered in this table for the next invoice billing the same.
+
+        A file bills a few dozen codings over a few hundred days, and both AMOUNT rules ask for the
+        total of every invoice. The memo lives and dies with the table: a module-level one keyed
+        by the table kept every table it had seen alive, one per validator a process builds (a
+        server reloading its configuration, a test suite). Bounded, since an odd input could
+        otherwise grow it without limit.
+        """
+        key = (codes, day, sector, km)
+        try:
+            return self._totals[key]
+        except KeyError:
+            pass
+        total = self.total(codes, day, sector=sector, km=km)
+        if len(self._totals) >= _TOTALS_MAX:
+            self._totals.clear()
+        self._totals[key] = total
+        return total
+
+
+#: Totals a table remembers (:meth:`TariffTable.remembered_total`) before it forgets them all.
+_TOTALS_MAX = 100_000
 
 
 def _in_force(rows: list[Tariff] | None, starts: list[dt.date] | None, day: dt.date) -> Tariff | None:

@@ -135,25 +135,10 @@ def _the_codes(codes: list[str]) -> str:
     return ("le code " if len(codes) == 1 else "les codes ") + ", ".join(codes)
 
 
-# Both AMOUNT rules need the expected total of every invoice, and a file bills a few dozen codings
-# over a few hundred days: remembered per (tariff table, codes, day), in a bounded memo.
-_TOTALS: dict[tuple[object, tuple[str, ...], object, object, object], Decimal | None] = {}
-_TOTALS_MAX = 100_000
-
-
 def _expected_total(ruleset: object, event: Event) -> Decimal | None:
     """Sum of the tariffs in force for the invoice's codes, or None if one has no tariff (SPEC §5)."""
     tariffs = ruleset.tariffs  # type: ignore[attr-defined]
-    key = (tariffs, event.codes, event.date, event.sector, event.km)
-    try:
-        return _TOTALS[key]
-    except KeyError:
-        pass
-    total = tariffs.total(event.codes, event.date, sector=event.sector.value, km=event.km)
-    if len(_TOTALS) >= _TOTALS_MAX:
-        _TOTALS.clear()
-    _TOTALS[key] = total
-    return total
+    return tariffs.remembered_total(event.codes, event.date, sector=event.sector.value, km=event.km)
 
 
 @attrs.frozen
