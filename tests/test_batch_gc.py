@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +136,6 @@ def test_batch_after_batch_the_cyclic_garbage_is_freed() -> None:
     """Each batch's freeze reset the collector's count of middle collections: a program checking
     file after file never reached a full collection, and kept every cycle it ever dropped (a
     fuzzing campaign of 6 000 small checks grew to 18 GB). The batches now run it once it is due."""
-    import weakref
-
     _batch_holding(0)
     dropped = weakref.ref(_Cycle())  # garbage from the start, frozen by the next batch's freeze
     full = gc.get_stats()[-1]["collections"]
@@ -168,8 +167,6 @@ def test_no_collection_when_the_program_turned_the_collector_off() -> None:
 def test_a_new_validator_does_not_keep_the_last_ones_tariffs_alive() -> None:
     """The AMOUNT rules remember invoices' totals in the tariff table itself, not in a module-level
     memo keyed by the table, which kept the table of every validator a process had built."""
-    import weakref
-
     validator = Validator.build(entry_points=False)
     report = validator.check_paths([str(EXAMPLE)])
     assert any(finding.rule.startswith("AMOUNT-") for finding in report.findings)  # totals were asked

@@ -142,9 +142,14 @@ def _fits_value(value: Any, kind: type, name: str) -> bool:
         return True
     if type(value) is kind:
         return kind is not int or value in _INT64
-    if kind is float and type(value) is int and name in _WHOLE_AS_NUMBER:
+    if _whole_as_number(value, kind, name):
         return value in _WHOLE
     return _as_kind(value, kind, name) is not _UNFIT
+
+
+def _whole_as_number(value: Any, kind: type, name: str) -> bool:
+    """Whether ``value`` is an integer in a column of numbers that reads integers as floats."""
+    return kind is float and type(value) is int and name in _WHOLE_AS_NUMBER
 
 
 #: What :func:`_as_kind` says of a value no value of its column's type stands for.
@@ -399,8 +404,8 @@ def _of_kind(column: tuple[Any, ...], kind: type, name: str) -> tuple[list[Any],
         elif type(value) is str and value == "":
             values.append(None)  # kind is not text: an empty text reads as nothing
         else:
-            if kind is float and type(value) is int and name in _WHOLE_AS_NUMBER:
-                held = float(value)
+            if _whole_as_number(value, kind, name):
+                held = float(value)  # within _WHOLE: the rows beyond it were held back
             else:
                 held = _as_kind(value, kind, name)
             values.append(held)
