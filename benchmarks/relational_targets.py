@@ -191,7 +191,7 @@ def _fetched(text: str) -> str:
         return "hits of the windowed rules"
     if re.search(r" AS m0\b", text):
         return "hits of the other rules (bit masks)"
-    if text.startswith("SELECT s.sid, s.seq"):
+    if text.startswith("SELECT sid, seq"):
         return "invoices with findings"
     return " ".join(text.split()[:3])[:40]
 

@@ -371,14 +371,22 @@ class _Run:
         if not sids:
             return {}
         self.db.load_rows("wanted", {"sid": "BIGINT"}, [(sid,) for sid in sorted(sids)])
-        # Only what an event is built from: the derived columns would be converted for nothing.
-        query = (
-            exp.select(*(exp.column(name, table="s") for name in _EVENT_COLUMNS))
-            .from_(exp.to_table(sql.SUBJECTS).as_("s"))
-            .where(
-                exp.In(this=exp.column("sid", table="s"), query=exp.select("sid").from_("wanted").subquery())
+        # Kept whole in a small table: the suggested codings are made from these rows
+        # (``sql.suggested_subjects``), which then need no second pass over ``base``.
+        self.db.execute(
+            sql.create(
+                sql.ROWS_WITH_HITS,
+                exp.select(exp.column(exp.Star(), table="s"))
+                .from_(exp.to_table(sql.SUBJECTS).as_("s"))
+                .where(
+                    exp.In(
+                        this=exp.column("sid", table="s"), query=exp.select("sid").from_("wanted").subquery()
+                    )
+                ),
             )
         )
+        # Only what an event is built from: the derived columns would be converted for nothing.
+        query = exp.select(*(exp.column(name) for name in _EVENT_COLUMNS)).from_(sql.ROWS_WITH_HITS)
         return {
             row[0]: event_of(dict(zip(_EVENT_COLUMNS, row, strict=True)), self.files)
             for row in self.db.tuples(query)

@@ -55,7 +55,7 @@ __all__ = [
 
 _SPARK_TYPES = {"VARCHAR": "STRING"}
 #: The plan's tables read by many statements: computed once, cached (``sql``'s names).
-CACHED = frozenset({"base", "subjects", "suggested"})
+CACHED = frozenset({"base", "subjects", "suggested", "rows_with_hits"})
 
 
 class _Generator(SparkGenerator):

@@ -11,6 +11,9 @@ Tables, in the order the engine makes them:
   ``TariffTable.total``, :mod:`.pricing`);
 * ``subjects``: a view of the rows rules are asked about, each with ``sid`` and ``expected``: the
   input's rows of ``base``, or (for opportunities) the same rows coded as suggested, a small table;
+* ``rows_with_hits``: the input's subjects some rule fired on (a few percent of them), copied once
+  when their invoices are fetched to be rebuilt as events; the suggested codings are made from
+  these rows, not from ``base`` (at 10 M rows, a join with ``base`` scanned every column of it);
 * ``counter_N``: one per frequency window (``windows``): the count, first and last date of the
   window each subject falls in;
 * the hits: the rules without window as one yes/no column each, in one scan of the subjects; the
@@ -47,6 +50,8 @@ BASE = "base"
 SUBJECTS = "subjects"
 #: The suggested codings' rows, a table (few rows) that the ``subjects`` view shows in their pass.
 SUGGESTED_SUBJECTS = "suggested_subjects"
+#: The input's subjects with a hit, every column of them (the suggested codings' source).
+ROWS_WITH_HITS = "rows_with_hits"
 HOLIDAYS = "holidays"
 SUGGESTED = "suggested"
 END_OF_DAY_SECONDS = 23 * 3600 + 59 * 60 + 59
@@ -286,7 +291,11 @@ def input_subjects() -> exp.Select:
 
 
 def suggested_subjects() -> exp.Select:
-    """The input's rows coded as each opportunity suggests (table :data:`SUGGESTED`)."""
+    """The input's rows coded as each opportunity suggests (table :data:`SUGGESTED`).
+
+    Every opportunity is a hit, so its row is in :data:`ROWS_WITH_HITS`: joined there, the few
+    suggestions read a few thousand rows rather than probe the whole of ``base``.
+    """
     # Every column but the base's codes, named (Spark has no ``* EXCEPT``).
     kept = [_c(name, "b") for name in (*SCHEMA, *BASE_DERIVED) if name != "codes"]
     return (
@@ -297,7 +306,9 @@ def suggested_subjects() -> exp.Select:
             _c("variant", "g"),
         )
         .from_(exp.to_table(SUGGESTED).as_("g"))
-        .join(exp.to_table(BASE).as_("b"), on=exp.EQ(this=_c("ord", "b"), expression=_c("ord", "g")))
+        .join(
+            exp.to_table(ROWS_WITH_HITS).as_("b"), on=exp.EQ(this=_c("ord", "b"), expression=_c("ord", "g"))
+        )
     )
 
 
