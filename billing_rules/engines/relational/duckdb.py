@@ -24,7 +24,13 @@ from sqlglot import exp
 from billing_rules import interrupt, scratch
 
 DIALECT = "duckdb"
+#: DuckDB's memory limit while the input is read into it: the columnar reader's own buffers (the
+#: batch being validated, the next one being cut, the key columns of every row for the duplicate
+#: check) live beside it then, and make the check's peak (10 M rows: 3.4 GiB in all).
 DEFAULT_MEMORY = "2GB"
+#: Its limit once the input is in, when the reader's memory has gone back: at 10 M rows, the
+#: statements over ``base`` then spill far less (a whole check 40.3 s -> 35.8 s, the same peak).
+CHECKING_MEMORY = "3GB"
 
 #: What DuckDB's Python client raises when a signal handler raised while a statement ran: the
 #: ``KeyboardInterrupt`` itself is swallowed (checked with ``PyErr_CheckSignals``, then cleared).
@@ -79,7 +85,11 @@ class DuckDbBackend:
         config: dict[str, Any] = {"temp_directory": self._spill.name}
         # Beyond this DuckDB spills to the temporary directory instead of growing (issue 14 target:
         # 10 M rows within 4 GiB); BILLING_RULES_DUCKDB_MEMORY overrides it ("8GB", "500MB").
-        config["memory_limit"] = memory_limit or os.environ.get("BILLING_RULES_DUCKDB_MEMORY", DEFAULT_MEMORY)
+        # A limit given (or set in the environment) holds for the whole check.
+        fixed = memory_limit or os.environ.get("BILLING_RULES_DUCKDB_MEMORY")
+        config["memory_limit"] = fixed or DEFAULT_MEMORY
+        #: The limit :meth:`load_invoices` sets once the input is in (None: the same throughout).
+        self._checking_memory = None if fixed else CHECKING_MEMORY
         # No statement relies on the order of rows a query returns without ORDER BY (hits are
         # grouped by subject, then sorted): DuckDB may then stream and spill without keeping it.
         config["preserve_insertion_order"] = False
@@ -99,9 +109,14 @@ class DuckDbBackend:
             self._spill.cleanup()
 
     def load_invoices(self, source: Any) -> None:
-        """The invoice table, created by its source in this connection (its statements interruptible)."""
+        """The invoice table, created by its source in this connection (its statements interruptible).
+
+        Then the memory limit of the checking (:data:`CHECKING_MEMORY`), unless one was fixed.
+        """
         with interruptible():
             source.create(self.con)
+            if self._checking_memory is not None:
+                self.con.execute(f"SET memory_limit = '{self._checking_memory}'")
 
     def load_rows(self, name: str, columns: dict[str, str], rows: Iterable[Sequence[Any]]) -> None:
         """A table of Python values (thousands of rows: too many for a VALUES list), through CSV.
