@@ -29,7 +29,7 @@ DIALECT = "duckdb"
 #: check) live beside it then, and make the check's peak (10 M rows: 3.4 GiB in all).
 DEFAULT_MEMORY = "2GB"
 #: Its limit once the input is in, when the reader's memory has gone back: at 10 M rows, the
-#: statements over ``base`` then spill far less (a whole check 40.3 s -> 35.8 s, the same peak).
+#: statements over ``base`` then spill less (a whole check 42-43 s -> 36.5 s, about the same peak).
 CHECKING_MEMORY = "3GB"
 
 #: What DuckDB's Python client raises when a signal handler raised while a statement ran: the
