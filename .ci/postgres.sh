@@ -5,9 +5,10 @@
 #
 # Installs Debian's postgresql package when the binaries are missing, initialises a cluster in a
 # temporary directory owned by the (non-root) postgres user, starts it on 127.0.0.1 only (port 5433,
-# or the next free one), and creates the test database. The data directory is printed on stderr;
-# stop the server with: su postgres -s /bin/sh -c "pg_ctl -D <dir> stop". Environment: PGPORT_TEST
-# forces the port.
+# or the next free one), and creates the test database. The data directory is printed on stderr.
+# Environment: PGPORT_TEST forces the port, PGDATA_TEST the data directory (an empty one).
+#
+#   .ci/postgres.sh stop DIR    stops the server of data directory DIR and removes DIR
 set -eu
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -21,6 +22,23 @@ RUN_AS=postgres
 log() { echo "postgres.sh: $*" >&2; }
 
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+
+# initdb refuses to run as root: use the postgres user (created by the Debian package).
+if [ "$(id -u)" = 0 ]; then
+    as_pg() { su "$RUN_AS" -s /bin/sh -c "$*"; }
+else
+    as_pg() { sh -c "$*"; }
+fi
+
+if [ "${1:-}" = stop ]; then
+    DATA=${2:?"usage: $0 stop DATA_DIRECTORY"}
+    if [ -n "$BIN" ] && [ -f "$DATA/postmaster.pid" ]; then
+        as_pg "$BIN/pg_ctl -D $DATA -m fast -w stop" >/dev/null 2>&1 || log "could not stop the server of $DATA"
+    fi
+    rm -rf "$DATA"
+    exit 0
+fi
+
 if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ]; then
     log "installing postgresql (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
@@ -29,15 +47,11 @@ if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ]; then
     BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 
-# initdb refuses to run as root: use the postgres user (created by the Debian package).
 if [ "$(id -u)" = 0 ]; then
     id "$RUN_AS" >/dev/null 2>&1 || useradd --system --no-create-home "$RUN_AS"
-    as_pg() { su "$RUN_AS" -s /bin/sh -c "$*"; }
-else
-    as_pg() { sh -c "$*"; }
 fi
 
-DATA=$(mktemp -d /tmp/billing-rules-pg.XXXXXX)
+DATA=${PGDATA_TEST:-$(mktemp -d /tmp/billing-rules-pg.XXXXXX)}
 [ "$(id -u)" = 0 ] && chown "$RUN_AS" "$DATA"
 log "data directory $DATA, port $PORT"
 as_pg "$BIN/initdb -D $DATA -U postgres --auth=trust --encoding=UTF8 --no-locale" >/dev/null
