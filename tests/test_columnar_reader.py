@@ -354,26 +354,86 @@ def test_duplicates_across_files_and_formats(tmp_path: Path, chunks: None) -> No
     assert errors >= 60
 
 
-def test_sink_gets_every_batch_and_the_duplicates_to_drop(tmp_path: Path, chunks: None) -> None:
-    """With a sink: every row goes to it, the result keeps the keys, ``dropped`` names the repeats.
+class _ListSink:
+    """A sink keeping its batches in a list, and answering for their keys as the engine's table does."""
 
-    What the sink received, less ``dropped``, is exactly the table read without a sink.
+    def __init__(self) -> None:
+        self.batches: list[Any] = []
+        self.asked: list[list[int]] = []
+
+    def __call__(self, frame: Any) -> None:
+        self.batches.append(frame)
+
+    def keys(self, seqs: Any) -> Any:
+        import polars as pl
+
+        self.asked.append(sorted(seqs.to_list()))
+        taken = pl.concat(self.batches)
+        return taken.filter(pl.col("seq").is_in(seqs.implode())).select(
+            "seq", "line", "file", "practitioner_id", "invoice_id"
+        )
+
+
+def test_sink_gets_every_batch_and_the_duplicates_to_drop(tmp_path: Path, chunks: None) -> None:
+    """With a sink: every row goes to it, the result keeps a hash a row, ``dropped`` names the repeats.
+
+    What the sink received, less ``dropped``, is exactly the table read without a sink; the sink
+    is asked back only for the rows whose invoice's hash was seen twice, the repeats among them.
     """
     first = _damaged_lines(7, 0.05, rows=500)
     second = [first[0], *first[1:200:3]]
     paths = [str(_write(tmp_path / "a.csv", first)), str(_write(tmp_path / "b.csv", second))]
     whole = read_invoices(paths)
-    batches: list[Any] = []
-    streamed = read_invoices(paths, sink=batches.append)
+    sink = _ListSink()
+    streamed = read_invoices(paths, sink=sink)
     import polars as pl
 
-    received = pl.concat(batches)
+    received = pl.concat(sink.batches)
     assert streamed.dropped and not whole.dropped
     kept = received.filter(~pl.col("seq").is_in(list(streamed.dropped)))
     assert kept.equals(whole.table)
-    assert streamed.table.columns == ["seq", "line", "file", "practitioner_id", "invoice_id"]
-    assert streamed.table.equals(whole.table.select(streamed.table.columns))
+    assert streamed.table.columns == ["seq", "key_hash"]
+    assert streamed.table["seq"].equals(whole.table["seq"])
     assert (streamed.events, streamed.input_errors) == (whole.events, whole.input_errors)
+    [asked] = sink.asked
+    assert set(streamed.dropped) <= set(asked)
+    assert len(asked) < received.height // 2
+
+
+def test_sink_is_not_asked_without_a_repeated_invoice(tmp_path: Path, chunks: None) -> None:
+    """No hash seen twice: no key is asked back, nothing dropped, the same reading as without a sink."""
+    path = str(_write(tmp_path / "a.csv", _damaged_lines(9, 0.0, rows=400)))
+    whole = read_invoices([path])
+    assert whole.events == 400
+    sink = _ListSink()
+    streamed = read_invoices([path], sink=sink)
+    assert sink.asked == [] and streamed.dropped == ()
+    assert (streamed.events, streamed.input_errors) == (whole.events, whole.input_errors)
+
+
+def test_a_shared_hash_is_not_a_duplicate(
+    tmp_path: Path, chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two invoices whose keys hash alike are told apart by their texts: neither is an input error.
+
+    Every key is given one hash here, so that every row is a candidate and only the exact
+    comparison of the texts decides (as it does for the rare real collision of 64-bit hashes).
+    """
+    import polars as pl
+
+    from billing_rules.readers.columnar import table as table_module
+
+    path = str(_write(tmp_path / "a.csv", _damaged_lines(10, 0.05, rows=300)))
+    whole = read_invoices([path])
+    same = pl.when(pl.col("invoice_id").is_not_null()).then(pl.lit(7, dtype=pl.UInt64)).alias("key_hash")
+    monkeypatch.setattr(table_module, "_KEYED", ("seq", same))
+    sink = _ListSink()
+    collided = read_invoices([path], sink=sink)
+    alone = read_invoices([path])
+    assert len(sink.asked[0]) > whole.events // 2
+    assert (collided.events, collided.input_errors) == (whole.events, whole.input_errors)
+    assert (alone.events, alone.input_errors) == (whole.events, whole.input_errors)
+    assert alone.table.equals(whole.table)
 
 
 def test_unclosed_quote_to_the_end(tmp_path: Path, chunks: None) -> None:

@@ -4,7 +4,7 @@ While the columnar reader fills the invoice table, its own buffers live beside D
 holds to :data:`DEFAULT_MEMORY`; once the input is in, the checking statements get
 :data:`CHECKING_MEMORY` (at 10 M rows they spilled their wide tables otherwise). A limit the caller
 or the environment fixed holds throughout. And the reader keeps nothing of the rows once they are
-in DuckDB: its key columns, needed for the duplicate check only, are let go.
+in DuckDB: the hashes of their invoices' keys, needed for the duplicate check only, are let go.
 """
 
 from __future__ import annotations

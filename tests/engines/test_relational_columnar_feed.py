@@ -141,6 +141,39 @@ def test_parquet_identical(tmp_path: Path, builtin_validator: Validator, fed: li
     _assert_same(builtin_validator, [path], fed)
 
 
+def test_duplicates_asked_back_from_duckdb_in_and_out_of_the_table(
+    tmp_path: Path, builtin_validator: Validator, fed: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invoices seen twice, found by their hashes, then their keys asked back from DuckDB.
+
+    Statements of 97 rows: when the keys are asked, some rows are in the table and the last ones
+    still waiting to go in; both kinds are found, and the repeats deleted, as the row engine reads.
+    """
+    from billing_rules.engines.relational import table as table_module
+
+    monkeypatch.setattr(table_module.StreamedTable, "FLUSH_ROWS", 97)
+    asked: list[int] = []
+    real_keys = table_module._DuckDbSink.keys
+
+    def keys(self: Any, seqs: Any) -> Any:
+        asked.append(len(seqs))
+        return real_keys(self, seqs)
+
+    monkeypatch.setattr(table_module._DuckDbSink, "keys", keys)
+    first = _reader_tests._damaged_lines(35, 0.05, rows=500)
+    # The same invoices again, early and late ones (the late ones still pending when asked).
+    second = [first[0], *first[1:40:3], *first[-30:]]
+    paths = [
+        str(_reader_tests._write(tmp_path / "a.csv", first)),
+        str(_reader_tests._write(tmp_path / "b.csv", second)),
+    ]
+    row = builtin_validator.check_paths(paths)
+    repeats = [error for error in row.input_errors if error.file == paths[1] and error.field == "invoice_id"]
+    assert len(repeats) > 30
+    _assert_same(builtin_validator, paths, fed)
+    assert asked and asked[0] >= 2 * len(repeats)
+
+
 def test_parquet_with_csv_identical(tmp_path: Path, builtin_validator: Validator, fed: list[int]) -> None:
     """A CSV file then a Parquet file: one input, duplicates across them included."""
     csv_path = _reader_tests._write(tmp_path / "a.csv", _reader_tests._damaged_lines(9, 0.05, rows=600))

@@ -268,57 +268,104 @@ class StreamedTable:
 
     def create(self, con: Any) -> None:
         """Read the input into :data:`TABLE` of the DuckDB connection ``con``."""
-        import polars as pl
-
-        selected = ", ".join(_from_frame(name, kind) for name, kind in DUCKDB_TYPES.items())
-        pending: list[Any] = []
-        created = False
-
-        def flush() -> None:
-            nonlocal created
-            frame = pl.concat(pending, rechunk=False) if len(pending) > 1 else pending[0]
-            pending.clear()
-            stream = _ArrowStream(frame)
-            del frame
-            con.register("frame_stream", stream)
-            try:
-                if created:
-                    con.execute(f"INSERT INTO {TABLE} SELECT {selected} FROM frame_stream")  # noqa: S608
-                else:
-                    con.execute(
-                        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM frame_stream"
-                    )  # noqa: S608
-                    created = True
-            finally:
-                con.unregister("frame_stream")
-                stream.frame = None
-
-        def sink(frame: Any) -> None:
-            pending.append(frame)
-            if sum(part.height for part in pending) >= self.FLUSH_ROWS:
-                flush()
-
+        sink = _DuckDbSink(con, self.FLUSH_ROWS)
         self.read = self._read(sink)
-        if pending or not created:
-            if not pending:
-                from billing_rules.readers.columnar.schema import polars_schema
-
-                pending.append(pl.DataFrame(schema=polars_schema()))
-            flush()
+        sink.flush()
         if self.read.dropped:
-            dropped = _ArrowStream(pl.DataFrame({"seq": list(self.read.dropped)}, schema={"seq": pl.Int64}))
-            con.register("dropped_stream", dropped)
-            try:
-                con.execute(f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM dropped_stream)")  # noqa: S608
-            finally:
-                con.unregister("dropped_stream")
+            sink.delete(self.read.dropped)
         self.inputs = self.read.events
-        # The key columns of every row served the reader's duplicate check, now done: held for the
-        # rest of the check, they were some 0.7 GB at 10 M rows beside DuckDB's memory limit.
+        # What served the reader's duplicate check, now done (a hash and a rank a row): not to be
+        # held for the rest of the check beside DuckDB's memory limit.
         self.read = attrs.evolve(self.read, table=self.read.table.clear())
 
     def discard(self) -> None:
         """Nothing is held outside the database."""
+
+
+class _DuckDbSink:
+    """The columnar reader's sink (``TableSink``): its batches into :data:`TABLE`, a few at a time."""
+
+    def __init__(self, con: Any, flush_rows: int) -> None:
+        self.con = con
+        self.flush_rows = flush_rows
+        self.pending: list[Any] = []
+        self.created = False
+
+    def __call__(self, frame: Any) -> None:
+        self.pending.append(frame)
+        if sum(part.height for part in self.pending) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """The rows gathered into the table in one statement (which creates it the first time)."""
+        import polars as pl
+
+        if not self.pending:
+            if self.created:
+                return
+            from billing_rules.readers.columnar.schema import polars_schema
+
+            self.pending.append(pl.DataFrame(schema=polars_schema()))
+        frame = pl.concat(self.pending, rechunk=False) if len(self.pending) > 1 else self.pending[0]
+        self.pending.clear()
+        selected = ", ".join(_from_frame(name, kind) for name, kind in DUCKDB_TYPES.items())
+        if self.created:
+            statement = f"INSERT INTO {TABLE} SELECT {selected} FROM frame_stream"  # noqa: S608
+        else:
+            statement = f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {selected} FROM frame_stream"  # noqa: S608
+        self._with_stream("frame_stream", frame, statement)
+        self.created = True
+
+    def keys(self, seqs: Any) -> Any:
+        """The key columns of the rows of ``seqs`` (the reader's candidates for a duplicate)."""
+        import polars as pl
+
+        self.flush()
+        columns = {
+            "seq": pl.Int64,
+            "line": pl.Int64,
+            "file": pl.Int32,
+            "practitioner_id": pl.String,
+            "invoice_id": pl.String,
+        }
+        wanted = pl.DataFrame({"seq": seqs}, schema={"seq": pl.Int64})
+        statement = (
+            f"SELECT {', '.join(columns)} FROM {TABLE} "  # noqa: S608
+            "WHERE seq IN (SELECT seq FROM wanted_stream)"
+        )
+        found = self._with_stream("wanted_stream", wanted, statement, fetch=True)
+        return found.cast(columns)
+
+    def delete(self, seqs: Sequence[int]) -> None:
+        """Delete the rows of ``seqs`` (the invoices found repeated at the end of the reading)."""
+        import polars as pl
+
+        dropped = pl.DataFrame({"seq": list(seqs)}, schema={"seq": pl.Int64})
+        self._with_stream(
+            "dropped_stream",
+            dropped,
+            f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM dropped_stream)",  # noqa: S608
+        )
+
+    def _with_stream(self, name: str, frame: Any, statement: str, *, fetch: bool = False) -> Any:
+        """Run ``statement``, which reads ``frame`` under ``name``; if ``fetch``, its rows as a frame.
+
+        The rows come back through the Arrow C stream too: a million repeated invoices (a file
+        given twice under two names) are asked back in native code, not as Python tuples.
+        """
+        import polars as pl
+
+        stream = _ArrowStream(frame)
+        del frame
+        self.con.register(name, stream)
+        try:
+            if fetch:
+                return pl.DataFrame(self.con.sql(statement))
+            self.con.execute(statement)
+            return None
+        finally:
+            self.con.unregister(name)
+            stream.frame = None
 
 
 class _ArrowStream:
