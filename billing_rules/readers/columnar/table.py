@@ -145,12 +145,9 @@ def read_invoices(
         if sink is not None:
             sink(table)
             table = table.select(_KEYED)
+    rows_of: Callable[[pl.Series], pl.DataFrame]
     if sink is None:
-        whole = table
-        hashes = table.select(_KEYED)
-        rows_of: Callable[[pl.Series], pl.DataFrame] = lambda seqs: whole.filter(  # noqa: E731
-            pl.col("seq").is_in(seqs.implode())
-        )
+        hashes, rows_of = table.select(_KEYED), _rows_among(table)
     else:
         hashes, rows_of = table, sink.keys
     repeated, duplicates = _duplicates(hashes, keys, list(paths), rows_of)
@@ -345,6 +342,15 @@ _KEY_HASH = (
 )
 #: What the duplicate check holds of each row of the table.
 _KEYED = ("seq", _KEY_HASH)
+
+
+def _rows_among(table: pl.DataFrame) -> Callable[[pl.Series], pl.DataFrame]:
+    """What a sink's ``keys`` answers, when the reading holds the whole table itself."""
+
+    def rows(seqs: pl.Series) -> pl.DataFrame:
+        return table.filter(pl.col("seq").is_in(seqs.implode()))
+
+    return rows
 
 
 def _duplicates(
