@@ -368,10 +368,10 @@ class _ListSink:
         import polars as pl
 
         self.asked.append(sorted(seqs.to_list()))
+        from billing_rules.readers.columnar.schema import KEY_COLUMNS
+
         taken = pl.concat(self.batches)
-        return taken.filter(pl.col("seq").is_in(seqs.implode())).select(
-            "seq", "line", "file", "practitioner_id", "invoice_id"
-        )
+        return taken.filter(pl.col("seq").is_in(seqs.implode())).select(KEY_COLUMNS)
 
 
 def test_sink_gets_every_batch_and_the_duplicates_to_drop(tmp_path: Path, chunks: None) -> None:

@@ -320,21 +320,15 @@ class _DuckDbSink:
         """The key columns of the rows of ``seqs`` (the reader's candidates for a duplicate)."""
         import polars as pl
 
+        from billing_rules.readers.columnar.schema import KEY_COLUMNS
+
         self.flush()
-        columns = {
-            "seq": pl.Int64,
-            "line": pl.Int64,
-            "file": pl.Int32,
-            "practitioner_id": pl.String,
-            "invoice_id": pl.String,
-        }
         wanted = pl.DataFrame({"seq": seqs}, schema={"seq": pl.Int64})
         statement = (
-            f"SELECT {', '.join(columns)} FROM {TABLE} "  # noqa: S608
+            f"SELECT {', '.join(KEY_COLUMNS)} FROM {TABLE} "  # noqa: S608
             "WHERE seq IN (SELECT seq FROM wanted_stream)"
         )
-        found = self._with_stream("wanted_stream", wanted, statement, fetch=True)
-        return found.cast(columns)
+        return self._with_stream("wanted_stream", wanted, statement, fetch=True)
 
     def delete(self, seqs: Sequence[int]) -> None:
         """Delete the rows of ``seqs`` (the invoices found repeated at the end of the reading)."""

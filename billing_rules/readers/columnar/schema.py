@@ -53,6 +53,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("extras", "String"),
 )
 
+#: The columns that find an invoice given twice (SPEC §1) and word the error: what a sink that
+#: holds the table (``TableSink.keys``) gives back of a row the duplicate check asks about.
+KEY_COLUMNS = ("seq", "line", "file", "practitioner_id", "invoice_id")
+
 #: Value of ``origin`` for the invoices of the input (the ledger's rows say ``ledger``).
 ORIGIN_INPUT = "input"
 

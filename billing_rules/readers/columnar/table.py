@@ -27,7 +27,7 @@ from billing_rules.readers.columnar.json_per_act import per_act_json_batches
 from billing_rules.readers.columnar.other_sources import json_batches, opener, parquet_batches
 from billing_rules.readers.columnar.per_act import native_per_act, parquet_per_act_batches, per_act_batches
 from billing_rules.readers.columnar.prefetch import Prefetched
-from billing_rules.readers.columnar.schema import polars_schema
+from billing_rules.readers.columnar.schema import KEY_COLUMNS, polars_schema
 from billing_rules.readers.columnar.validate import Batch, Located, read_batch
 from billing_rules.readers.columns import CODE
 from billing_rules.readers.csv_reader import CsvReader
@@ -331,8 +331,8 @@ def _reopen(spooled: Any) -> Callable[[], Any]:
     return lambda: _Unclosed(spooled)
 
 
-#: The columns that find an invoice seen twice (and word the error).
-_KEY_COLUMNS = ("seq", "line", "file", "practitioner_id", "invoice_id")
+#: The key columns' types, as the reader writes them (a sink's answer is cast to them).
+_KEY_TYPES = {name: kind for name, kind in polars_schema().items() if name in KEY_COLUMNS}
 #: A 64-bit hash of a row's invoice (NULL without an invoice number): what is held of every row
 #: until the end of the reading, where the texts themselves took four times as much.
 _KEY_HASH = (
@@ -367,14 +367,14 @@ def _duplicates(
     candidates, whose exact texts then decide (two invoices may share a hash).
     """
     none = pl.Series("seq", [], dtype=pl.Int64)
-    unreadable = [frame.select(_KEY_COLUMNS) for frame in error_keys]
+    unreadable = [frame.select(KEY_COLUMNS) for frame in error_keys]
     frames = [hashes, *(frame.select(_KEYED) for frame in unreadable)]
     every = pl.concat(frames, rechunk=False) if len(frames) > 1 else hashes
     seen_twice = every.filter(pl.col("key_hash").is_not_null() & pl.col("key_hash").is_duplicated())
     if seen_twice.is_empty():
         return none, []
     wanted = seen_twice["seq"]
-    parts = [rows_of(wanted).select(_KEY_COLUMNS)]
+    parts = [rows_of(wanted).select(KEY_COLUMNS).cast(_KEY_TYPES)]
     parts += [frame.filter(pl.col("seq").is_in(wanted.implode())) for frame in unreadable]
     candidates = pl.concat(parts, rechunk=False)
     candidates = candidates.filter(pl.struct("practitioner_id", "invoice_id").is_duplicated())
