@@ -2,11 +2,13 @@
 
 One generated file of ``--rows`` invoices, rewritten as exports write it (SPEC §1b): French headers
 and values, every field quoted, two headers of the practice's own under ``--column``, the
-referral's time in a column of its own (``Heure de régulation``), and one line per act (a ``code``
-column, the amount on the first line), that last also as Parquet, JSON Lines and a JSON array. Each is
-checked by a whole ``check --engine duckdb --format json`` process, as the SPEC file is; all must
-give the SPEC file's summary (the same invoices, the same findings), and should take about its
-time: the columnar reader reads them all (JSON is decoded in Python, line by line).
+referral's time in a column of its own (``Heure de régulation``), one object per invoice in JSON
+Lines (texts, or JSON's own types), and one line per act (a ``code`` column, the amount on the
+first line), that last also as Parquet, JSON Lines and a JSON array. Each is checked by a whole
+``check --engine duckdb --format json`` process, as the SPEC file is; all must give the SPEC file's
+summary (the same invoices, the same findings), and should take about its time: the columnar
+reader reads them all (JSON Lines of one object per invoice decoded by polars, other JSON in
+Python, line by line).
 """
 
 from __future__ import annotations
@@ -125,19 +127,38 @@ def _as_parquet(source: Path) -> Path:
     return target
 
 
-def _as_json(source: Path, *, array: bool = False) -> Path:
-    """``source`` (a CSV file) as JSON Lines, or a JSON array, one object of texts per row.
+#: The SPEC §1 flags, written as JSON booleans by :func:`_natives`.
+_FLAGS = ("ald", "palliative", "neurodegenerative", "declares_mt", "homebound", "regulated")
+
+
+def _natives(row: dict[str, str]) -> dict[str, object]:
+    """A row as a program writes JSON: flags as booleans, the amount as a number (``30`` beside
+    ``26.5``, as JavaScript writes them), the codes as a list, no referral as ``null``."""
+    out: dict[str, object] = dict(row)
+    for name in _FLAGS:
+        out[name] = {"1": True, "0": False}.get(row[name], row[name])
+    amount = row["amount"]
+    out["amount"] = int(amount[:-3]) if amount.endswith(".00") else float(amount)
+    out["codes"] = row["codes"].split("+")
+    out["referral_at"] = row["referral_at"] or None
+    return out
+
+
+def _as_json(source: Path, *, array: bool = False, natives: bool = False) -> Path:
+    """``source`` (a CSV file) as JSON Lines, or a JSON array, one object per row: of texts, or
+    with JSON's own types (:func:`_natives`).
 
     Made once, then kept; written row by row (10 M rows held as texts would take gigabytes).
     """
-    target = source.with_suffix(".json" if array else ".jsonl")
+    target = source.with_suffix((".natives" if natives else "") + (".json" if array else ".jsonl"))
     if not target.exists():
         partial = target.with_suffix(".partial")
         with (
             source.open(encoding="utf-8", newline="") as handle,
             partial.open("w", encoding="utf-8") as out,
         ):
-            texts = (json.dumps(row, ensure_ascii=False) for row in csv.DictReader(handle, delimiter=";"))
+            rows = csv.DictReader(handle, delimiter=";")
+            texts = (json.dumps(_natives(row) if natives else row, ensure_ascii=False) for row in rows)
             if array:
                 first = itertools.islice(texts, 1)
                 out.writelines(itertools.chain(["["], first, (",\n" + text for text in texts), ["]\n"]))
@@ -164,6 +185,12 @@ def exports(args: argparse.Namespace, table: list[tuple[str, str]], spec_file: P
             ["--column", "invoice_id=Réf pièce", "--column", "patient_id=Dossier"],
         ),
         ("referral's time alone (Heure de régulation)", shape("regulation", _referral_time), []),
+        ("one object per invoice as JSON Lines (texts)", _as_json(spec_file), []),
+        (
+            "one object per invoice as JSON Lines (booleans, numbers, lists)",
+            _as_json(spec_file, natives=True),
+            [],
+        ),
         ("one line per act (code column)", shape("per-act", _per_act), []),
         ("one row per act as Parquet (texts)", _as_parquet(shape("per-act", _per_act)), []),
         ("one row per act as JSON Lines", _as_json(shape("per-act", _per_act)), []),

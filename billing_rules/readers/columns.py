@@ -466,13 +466,7 @@ class KeyMapper:
         Raises:
             ColumnError: two keys of the object designate one field.
         """
-        keys = tuple(values)
-        try:
-            plan = self._plans[keys]
-        except KeyError:
-            plan = self._plan(keys)
-            if len(self._plans) < self._PLANS_MAX:
-                self._plans[keys] = plan
+        plan = self.plan(tuple(values))
         if plan is None:
             return values
         names, translators = plan
@@ -482,7 +476,14 @@ class KeyMapper:
                 mapped[name] = translate(mapped[name])
         return mapped
 
-    def _plan(self, keys: tuple[str, ...]) -> _Plan | None:
+    def plan(self, keys: tuple[str, ...]) -> _Plan | None:
+        """The name each of ``keys`` takes (``""``: dropped) and the translators; None: as they are.
+
+        Raises:
+            ColumnError: two of ``keys`` designate one field.
+        """
+        if keys in self._plans:
+            return self._plans[keys]
         resolution = self._mapping.resolve(keys, self._file)
         names = tuple(
             column.name if column.field is not None else key if column.name else ""
@@ -491,6 +492,7 @@ class KeyMapper:
         translators = tuple(
             (column.name, ValueTranslator(column.values)) for column in resolution.columns if column.values
         )
-        if names == keys and not translators:
-            return None
-        return names, translators
+        plan = None if names == keys and not translators else (names, translators)
+        if len(self._plans) < self._PLANS_MAX:
+            self._plans[keys] = plan
+        return plan

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from billing_rules.errors import ReadError
 from billing_rules.readers.base import ROW_FIELD, RawRow, file_label
@@ -275,7 +275,7 @@ class JsonReader:
                 f"{file_label(file)} : le fichier JSON doit contenir un tableau d'objets « [{{...}}, ...] »"
             )
         scanner.pos += 1
-        return self._elements(scanner, source, file, _mapper(self.columns, file))
+        return self._elements(scanner, source, file, key_mapper(self.columns, file))
 
     @staticmethod
     def _elements(
@@ -341,33 +341,28 @@ class JsonLinesReader:
 
     def rows(self, stream: BinaryIO, file: str) -> Iterator[RawRow]:
         """Yield one raw row per non-blank line, with its 1-based line number."""
-        return self._lines(TextSource(stream, newline="\n", file=file), file, _mapper(self.columns, file))
+        source = TextSource(stream, newline="\n", file=file)
+        return self.rows_of_lines(
+            physical_lines(source.text.readline), source, file, key_mapper(self.columns, file)
+        )
 
     @staticmethod
-    def _lines(
-        source: TextSource, file: str, mapper: Callable[[dict[str, Any]], dict[str, Any]]
+    def rows_of_lines(
+        lines: Iterable[tuple[int, str | None]],
+        source: Damageable,
+        file: str,
+        mapper: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> Iterator[RawRow]:
-        readline = source.text.readline
+        """The rows of numbered lines (:func:`physical_lines`) of ``source``, a file or part of one."""
         scan = False
-        number = 0
-        while True:
-            # A bounded read: a line without end (a broken export) must not fill the memory.
-            line = readline(ELEMENT_LIMIT)
-            if not line:
-                return
-            number += 1
-            if len(line) == ELEMENT_LIMIT and line[-1] != "\n":
-                while True:  # skip the rest of the line
-                    rest = readline(ELEMENT_LIMIT)
-                    if not rest or rest[-1] == "\n":
-                        break
+        for number, line in lines:
+            if line is None:
                 yield RawRow(number, {}, file, ((ROW_FIELD, f"ligne trop longue ({_TOO_LONG})"),))
                 continue
-            if line[0] == "\ufeff":  # a BOM: first line, or files joined with ``cat``
-                line = line[1:]
-            if not line or line.isspace():
+            text = line[1:] if line[0] == "\ufeff" else line  # a BOM: files joined with ``cat``
+            if not text or text.isspace():
                 continue
-            value, message = _decode_line(line)
+            value, message = decode_line(text)
             if message is not None:
                 yield RawRow(number, {}, file, ((ROW_FIELD, message),))
                 continue
@@ -375,19 +370,47 @@ class JsonLinesReader:
             value = mapper(value)
             if not scan:
                 scan = source.suspicious()
-            if scan or "\\u" in line:
+            if scan or "\\u" in text:
                 problems += unreadable_values(value, keys=True)
             yield RawRow(number, value, file, problems)
 
 
-def _mapper(columns: ColumnMapping | None, file: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """What renames an object's keys: the columns' :class:`KeyMapper`, or nothing."""
+def physical_lines(readline: Callable[[int], str], number: int = 0) -> Iterator[tuple[int, str | None]]:
+    """Each line with its end and its number, from ``number + 1``; None for a line too long.
+
+    A bounded read: a line without end (a broken export) must not fill the memory; the rest of
+    a line too long is skipped.
+    """
+    while True:
+        line = readline(ELEMENT_LIMIT)
+        if not line:
+            return
+        number += 1
+        if len(line) == ELEMENT_LIMIT and line[-1] != "\n":
+            while True:
+                rest = readline(ELEMENT_LIMIT)
+                if not rest or rest[-1] == "\n":
+                    break
+            yield number, None
+            continue
+        yield number, line
+
+
+class Damageable(Protocol):
+    """What knows whether the bytes of the text read so far were damaged (:class:`TextSource`)."""
+
+    def suspicious(self) -> bool:
+        """Whether values must be scanned for damaged bytes (:meth:`TextSource.suspicious`)."""
+
+
+def key_mapper(columns: ColumnMapping | None, file: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What renames an object's keys: the columns' :class:`KeyMapper`, or nothing (keys as written)."""
     if columns is None:
         return lambda values: values
     return KeyMapper(columns, file)
 
 
-def _decode_line(line: str) -> tuple[dict[str, Any], str | None]:
+def decode_line(line: str) -> tuple[dict[str, Any], str | None]:
     """The object of one JSON Lines line, or the French reason why there is none."""
     try:
         try:

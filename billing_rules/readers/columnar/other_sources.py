@@ -8,6 +8,7 @@ values JSON would give (:func:`parquet_values`), which the row reader of Parquet
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import polars as pl
 
 from billing_rules.readers.base import RawRow
 from billing_rules.readers.columnar.csv_source import Counter
+from billing_rules.readers.columnar.json_lines import json_lines_batches
 from billing_rules.readers.columnar.validate import Batch
 from billing_rules.readers.json_numbers import as_json_value
 from billing_rules.readers.json_reader import JsonLinesReader, JsonReader
@@ -49,6 +51,10 @@ def json_batches(
     if reader is None:
         reader = JsonLinesReader() if lines else JsonReader()
     size = batch_rows or BATCH_ROWS  # the module's value when called (tests make it small)
+    if isinstance(reader, JsonLinesReader):
+        slow = functools.partial(_json_batch, path=path, file=file, counter=counter)
+        yield from json_lines_batches(stream, path, file, counter, reader, size, slow)
+        return
     pending: list[RawRow] = []
     for raw in reader.rows(stream, path):
         pending.append(raw)
