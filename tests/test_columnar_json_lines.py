@@ -1,7 +1,8 @@
 """JSON Lines decoded by polars read exactly as the row reader reads them.
 
-``readers.columnar.json_lines`` hands a batch of lines to polars only when every line is written
-like the batch's first one; any other batch is decoded line by line by the row reader. Each test
+``readers.columnar.json_decode`` hands a batch of lines to polars only when every line is written
+like the batch's first ones; any other batch is decoded line by line by the row reader, and so is
+one ``json_lines`` cannot take as polars decoded it. Each test
 compares both readers on the whole file (input errors, values, counts: ``_compare``) and says
 which batches polars decoded, so that a file meant for polars cannot pass by falling back.
 """
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import test_columnar_reader as _cases  # noqa: E402  (its file builders and comparison)
 
-from billing_rules.readers.columnar import json_lines  # noqa: E402
+from billing_rules.readers.columnar import json_decode, json_lines  # noqa: E402
 
 #: Characters a batch is cut from in these tests: a few lines each, many batches a file.
 BLOCK = 2000
@@ -31,17 +32,24 @@ BLOCK = 2000
 
 @pytest.fixture
 def decoded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each batch offered to polars, in order, whether polars decoded it."""
+    """For each batch offered to polars, in order, whether its lines were read as polars decoded them."""
     seen: list[bool] = []
-    native = json_lines._native
+    decode, columns = json_decode._decoded, json_lines._columns
 
-    def recording(*args: Any) -> Any:
-        batch = native(*args)
-        seen.append(batch is not None)
+    def decoding(*args: Any) -> Any:
+        result = decode(*args)
+        seen.append(result is not None)
+        return result
+
+    def reading(*args: Any) -> Any:
+        batch = columns(*args)
+        if batch is None:
+            seen[-1] = False
         return batch
 
-    monkeypatch.setattr(json_lines, "_native", recording)
-    monkeypatch.setattr(json_lines, "BLOCK_CHARS", BLOCK)
+    monkeypatch.setattr(json_decode, "_decoded", decoding)
+    monkeypatch.setattr(json_lines, "_columns", reading)
+    monkeypatch.setattr(json_decode, "BLOCK_CHARS", BLOCK)
     return seen
 
 
@@ -210,8 +218,8 @@ def test_a_batch_with_an_odd_line_goes_to_the_row_reader(
 ) -> None:
     """Found by the sample of the batch's first lines, or else by the batch's regular expression."""
     if whole:
-        monkeypatch.setattr(json_lines, "BLOCK_CHARS", 10**6)
-        monkeypatch.setattr(json_lines, "_SAMPLE", 1)
+        monkeypatch.setattr(json_decode, "BLOCK_CHARS", 10**6)
+        monkeypatch.setattr(json_decode, "_SAMPLE", 1)
     objects = _text_objects(5, 0.0, rows=80)
     lines = [json.dumps(values, ensure_ascii=False) for values in objects]
     lines[40] = odd(objects[40])
@@ -290,7 +298,7 @@ def test_damaged_bytes(tmp_path: Path, decoded: list[bool], damage: bytes) -> No
 def test_a_line_too_long_leaves_the_rest_to_the_row_reader(
     tmp_path: Path, decoded: list[bool], monkeypatch: pytest.MonkeyPatch, ending: str
 ) -> None:
-    monkeypatch.setattr(json_lines, "LONG_LINE", 3000)
+    monkeypatch.setattr(json_decode, "LONG_LINE", 3000)
     objects = _text_objects(9, 0.0, rows=60)
     objects[30]["note"] = "x" * 10_000
     lines = [json.dumps(values, ensure_ascii=False) for values in objects]
