@@ -183,7 +183,7 @@ def json_objects(columns: list[pl.Series]) -> pl.Series:
     return pl.DataFrame(columns).select(pl.struct(pl.all()).struct.json_encode()).to_series()
 
 
-@attrs.define
+@attrs.frozen
 class Chunk:
     """A batch of lines: as polars decoded them (None: it could not), and as the row reader does."""
 
