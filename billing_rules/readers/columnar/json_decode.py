@@ -10,9 +10,10 @@ most 15 digits, or 16 characters with a point, as ``json_numbers`` reads it), ``
 ``false``, or a list of texts. Such a line means the same to polars as to the ``json`` module
 and holds no key twice; where a line has an escape, the texts are looked into for what the row
 reader would report (NUL, U+FFFD). Any other batch (a broken or blank line, a value of another
-kind, a lone half of a UTF-16 pair, a file whose bytes were damaged) is decoded line by line by
-the row reader, as before; so is one its reader cannot take as polars decoded it (a referral's
-time alone, say): each batch comes with both ways (:class:`Chunk`).
+kind, a lone half of a UTF-16 pair, a file whose bytes were damaged, a referral's time alone,
+which the row reader combines with a date) is decoded line by line by the row reader, as before;
+so is one its reader cannot take as polars decoded it: each batch comes with both ways
+(:class:`Chunk`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from billing_rules.readers.base import RawRow
 from billing_rules.readers.columns import ColumnError, ColumnMapping, KeyMapper
 from billing_rules.readers.encoding import TextSource
 from billing_rules.readers.json_reader import JsonLinesReader, decode_line, key_mapper, physical_lines
+from billing_rules.readers.values import REFERRAL_TIME
 
 #: Characters of text read at a time: the lines they end make a batch (about 40 000 invoices).
 BLOCK_CHARS = 16 * 1024 * 1024
@@ -282,6 +284,12 @@ def _decoded(text: str, lines: list[str], number: int, shapes: _Shapes) -> Decod
     if not texts.str.contains(shape.pattern if escaped else shape.plain).all():
         return None
     frame = pl.read_ndjson(io.BytesIO(text.encode("utf-8")), schema=shape.schema)
+    for key, name in zip(shape.keys, shape.names, strict=True):
+        if name == REFERRAL_TIME:  # a time alone: the row reader combines it with a date
+            values = frame[key]
+            empty = values.is_null() | (values == "") if values.dtype == pl.String else values.is_null()
+            if not empty.all():
+                return None
     if escaped:  # the row reader looks into the texts of a line with an escape
         for key, kind in zip(shape.keys, shape.kinds, strict=True):
             values = frame[key].explode() if kind == "texts" else frame[key]

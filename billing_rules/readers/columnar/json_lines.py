@@ -4,9 +4,8 @@ A batch polars decoded (:mod:`.json_decode`) becomes the batch the row reader's 
 make (:func:`.other_sources.objects_batch`): a column of texts stays a column, as do booleans,
 lists of texts and numbers of one type (read as Parquet's typed columns are); integers beside
 decimals (``30`` beside ``26.5``) become the list of both, each read as its type; the keys that
-are no field go to plugins as JSON text. A batch with a referral's time alone (which the row
-reader combines with a date), or a number handed to plugins (JSON text would write ``30`` as
-``30.0``), is the row reader's.
+are no field go to plugins as JSON text. A batch with a number handed to plugins (JSON text
+would write ``30`` as ``30.0``) is the row reader's.
 """
 
 from __future__ import annotations
@@ -54,9 +53,8 @@ def _columns(decoded: Decoded, file: int, path: str, counter: Counter) -> Batch 
             if kind == "number":
                 return None
             extras.append(values)
-        elif name == REFERRAL_TIME:  # the row reader combines a time alone with a date
-            if kind != "text" or not (values.is_null() | (values == "")).all():
-                return None
+        elif name == REFERRAL_TIME:  # empty on every line (json_decode): no column of its own
+            continue
         elif kind == "text":
             columns[name] = decoded.translated(values)
         elif kind == "number":

@@ -356,7 +356,7 @@ def _decoded_columns(decoded: Decoded, kinds: dict[str, type], layout: Layout) -
 
     Only where every line fits its columns as written: each field of its column's type (an
     amount's integers within :data:`_WHOLE`, as :func:`_fits` lets them in), the ``code`` a text,
-    no ``codes``, no referral's time alone, no number for plugins (JSON text would write ``30``
+    no ``codes``, no number for plugins (JSON text would write ``30``
     as ``30.0``). Nothing is then held back, nor written otherwise.
     """
     columns: dict[str, pl.Series] = {}
@@ -368,8 +368,6 @@ def _decoded_columns(decoded: Decoded, kinds: dict[str, type], layout: Layout) -
             extras.append(values)
             continue
         wanted = kinds.get(name)
-        if name == REFERRAL_TIME and not (values.is_null() | (values == "")).all():
-            return None
         if wanted is not None and values.null_count() == values.len():  # null on every line
             columns[name] = pl.repeat(None, values.len(), dtype=_KINDS[wanted], eager=True)
         elif kind == "text" and wanted is str:

@@ -209,7 +209,7 @@ def _cut(reader: Any, batches: Iterator[Batch]) -> Any:
     """The batches of one file, cut ahead by a thread where that pays.
 
     CSV, Parquet and JSON Lines are cut in native code that releases the GIL (JSON Lines decoded
-    by polars, :mod:`.json_lines`): a thread cuts the next batch while this one is validated
+    by polars, :mod:`.json_decode`): a thread cuts the next batch while this one is validated
     (1 M JSON Lines invoices: a whole check in 6.8-7.0 s, against 8.1 s one after the other). A
     JSON array and a plugin's rows are parsed in Python, which holds the GIL: a thread parsing
     beside the validation made each of its many short polars calls wait for the GIL (a whole
